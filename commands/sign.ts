@@ -1,0 +1,56 @@
+import { promises as fsp } from 'node:fs';
+import { appendSignedEvents } from '../src/audit/append.js';
+import { parseBatch, singleEvent } from '../src/audit/event-input.js';
+import { UsageError, type ExitCode } from '../src/errors.js';
+import { resolveSigner } from '../src/signing/resolve.js';
+import { openAppender } from '../src/store/open.js';
+import { createContext, type GlobalOptions } from './context.js';
+import { printJson, printLine, style } from './ui/format.js';
+
+export interface SignOptions extends GlobalOptions {
+  log: string;
+  key?: string;
+  signerKid?: string;
+  eventType?: string;
+  actor?: string;
+  payload?: string;
+  batch?: boolean;
+}
+
+export async function runSign(options: SignOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const defaults = { ...(options.eventType ? { eventType: options.eventType } : {}), ...(options.actor ? { actor: options.actor } : {}) };
+  const events = options.batch ? parseBatch(await readStdin(), defaults) : singleEvent(await readPayload(options.payload), defaults);
+  const signer = await resolveSigner(ctx.config);
+  const store = openAppender(options.log);
+  const { rows, head } = await appendSignedEvents(store, signer, Array.isArray(events) ? events : [events]);
+  if (ctx.out.json) {
+    printJson({ ok: true, log: options.log, signer_kid: signer.kid, algorithm: signer.alg, appended: rows.map((r) => r.id), events: head.events, head: head.prevHash });
+  } else {
+    const first = head.events - rows.length + 1;
+    const range = rows.length === 1 ? `event ${first}` : `events ${first}-${head.events}`;
+    printLine(`${style.ok('✔')} signed ${rows.length} event(s) with ${signer.kid} (${signer.alg}) → ${options.log}, ${range}`);
+    printLine(style.dim(`  head ${head.prevHash}`));
+  }
+  return 0;
+}
+
+async function readPayload(payload: string | undefined): Promise<string> {
+  if (payload === undefined) throw new UsageError({ code: 'PAYLOAD_MISSING', message: 'no --payload given', hint: `pass --payload '{"k":"v"}', --payload @file.json, --payload - (stdin), or --batch` });
+  if (payload === '-') return readStdin();
+  if (payload.startsWith('@')) {
+    try {
+      return await fsp.readFile(payload.slice(1), 'utf8');
+    } catch (err) {
+      throw new UsageError({ code: 'PAYLOAD_UNREADABLE', message: `cannot read payload file ${payload.slice(1)}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
+    }
+  }
+  return payload;
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError({ code: 'STDIN_IS_TTY', message: 'expected events on stdin, but stdin is a terminal', hint: 'pipe them in: cat events.jsonl | agentkeys sign --batch …' });
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

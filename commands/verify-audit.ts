@@ -1,0 +1,62 @@
+import { UsageError, type ExitCode } from '../src/errors.js';
+import { verifyLogFile, type VerifyFileReport } from '../src/audit/verify-file.js';
+import { createContext, type GlobalOptions } from './context.js';
+import { printJson, printLine, style } from './ui/format.js';
+
+export interface VerifyAuditOptions extends GlobalOptions {
+  log: string;
+  signers?: string;
+  hmacKey?: string[];
+  anchor?: string | boolean;
+  from?: string;
+  workers?: string;
+  slack?: string;
+}
+
+export const UNCOVERED_FIELDS_NOTE = 'actor_id, event_type and created_at (and id, signer_kid) are not covered by the Agent Manager signature scheme: only the payload and the link to the previous event are signed.';
+
+export async function runVerifyAudit(options: VerifyAuditOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const report = await verifyLogFile({
+    log: options.log,
+    signersPath: ctx.config.signersPath,
+    hmacKeyFiles: parseHmacKeys(options.hmacKey ?? []),
+    ...(options.anchor === false ? { anchor: false as const } : typeof options.anchor === 'string' ? { anchor: options.anchor } : {}),
+    ...(options.from ? { trustedStart: options.from } : {}),
+    ...(options.workers !== undefined ? { workers: parseCount(options.workers, '--workers') } : {}),
+    slackMs: parseCount(options.slack ?? '60', '--slack') * 1000,
+  });
+  if (ctx.out.json) printJson({ ok: report.ok, events: report.events, head: report.head, findings: report.findings, anchor: report.anchor, registryWarnings: report.registryWarnings });
+  else printHuman(report, options.log);
+  return report.ok ? 0 : 3;
+}
+
+function printHuman(report: VerifyFileReport, log: string): void {
+  for (const w of report.registryWarnings) printLine(style.warn(`! signer registry: ${w}`));
+  const anchor = report.anchorPath ? `, signed anchor ${report.anchorPath} (${report.anchor?.events ?? '?'} events)` : ', no anchor (a dropped tail cannot be detected)';
+  if (report.ok) {
+    printLine(`${style.ok('✔')} ${log}: chain intact, ${report.events} event(s)${anchor}`);
+    if (report.head) printLine(style.dim(`  head ${report.head}`));
+  } else {
+    printLine(`${style.bad('✖')} ${log}: ${report.findings.length} problem(s) in ${report.events} event(s)${anchor}`);
+    const shown = report.findings.slice(0, 200);
+    for (const f of shown) printLine(`  #${f.index} ${style.bold(f.code)} ${style.dim(f.id ?? '-')} ${f.message}`);
+    if (report.findings.length > shown.length) printLine(style.dim(`  … ${report.findings.length - shown.length} more; use --json for all`));
+  }
+  printLine(style.dim(`  note: ${UNCOVERED_FIELDS_NOTE}`));
+}
+
+function parseHmacKeys(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) throw new UsageError({ code: 'HMAC_KEY_FLAG_INVALID', message: `--hmac-key "${pair}" is not KID=FILE`, hint: '--hmac-key audit-hmac=.agentkeys/keys/audit-hmac.secret' });
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseCount(value: string, flag: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError({ code: 'FLAG_INVALID', message: `${flag} "${value}" is not a whole number` });
+  return Number(value);
+}

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { AgentkeysError } from '../errors.js';
+import type { SignedBytes } from '../signing/verify.js';
+import { writeFileAtomic } from '../sys/fs.js';
+import { canonicalJson, isDigestHex } from './canonical.js';
+
+export const ANCHOR_FORMAT = 'agentkeys-anchor/v1';
+
+/**
+ * A signed statement of how long the chain was and what its head was. Agent Manager's scheme
+ * cannot see a dropped tail (agent-manager-audit-format.md §9.2); comparing against this can.
+ */
+export interface Anchor {
+  format: typeof ANCHOR_FORMAT;
+  events: number;
+  head: string;
+  signer_kid: string;
+  updated_at: string;
+  signature: string;
+}
+
+export type UnsignedAnchor = Omit<Anchor, 'signature'>;
+
+export function anchorPathFor(log: string): string {
+  return `${log}.anchor.json`;
+}
+
+/** The signature covers every field but itself, canonicalised, with the format name as domain separator. */
+export function anchorSignedBytes(anchor: UnsignedAnchor): SignedBytes {
+  const { format, events, head, signer_kid, updated_at } = anchor;
+  const message = Buffer.from(canonicalJson({ format, events, head, signer_kid, updated_at }), 'utf8');
+  return { message, digest: createHash('sha256').update(message).digest() };
+}
+
+/** Untrusted input: returns the reason it is unusable instead of throwing. */
+export function parseAnchor(text: string): Anchor | string {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return 'the anchor file is not JSON';
+  }
+  if (typeof v !== 'object' || v === null) return 'the anchor file is not a JSON object';
+  if (v.format !== ANCHOR_FORMAT) return `unknown anchor format ${JSON.stringify(v.format)}`;
+  if (!Number.isSafeInteger(v.events) || (v.events as number) < 1) return 'events must be a positive integer';
+  if (!isDigestHex(v.head)) return 'head must be 64 lowercase hex characters';
+  if (typeof v.signer_kid !== 'string' || typeof v.updated_at !== 'string' || typeof v.signature !== 'string') {
+    return 'signer_kid, updated_at and signature must be strings';
+  }
+  const extra = Object.keys(v).filter((k) => !['format', 'events', 'head', 'signer_kid', 'updated_at', 'signature'].includes(k));
+  if (extra.length > 0) return `unknown field(s) ${extra.join(', ')}`;
+  return v as unknown as Anchor;
+}
+
+export async function readAnchorIfExists(file: string): Promise<{ text: string } | undefined> {
+  try {
+    return { text: await fsp.readFile(file, 'utf8') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AgentkeysError({ code: 'ANCHOR_UNREADABLE', message: `cannot read anchor ${file}: ${(err as Error).message}`, cause: err });
+  }
+}
+
+export async function writeAnchor(file: string, anchor: Anchor): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(anchor, null, 2)}\n`);
+}

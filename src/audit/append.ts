@@ -1,0 +1,46 @@
+import type { AuditSigner } from '../signing/signer.js';
+import { signAndCheck } from '../signing/signer.js';
+import type { AuditAppender, ChainHead } from '../store/file-log.js';
+import { assertIJsonValue } from './canonical.js';
+import { digestRow, newRowId, type AuditRow, type NewEvent } from './record.js';
+
+export interface AppendResult {
+  rows: AuditRow[];
+  head: ChainHead;
+}
+
+/**
+ * Links and signs events onto the chain exactly as Agent Manager does (prev_hash from the current
+ * head, digest over canonical payload ‖ prev bytes), with two differences: every signature is
+ * checked before anything is written, and nothing is written unless every event signed.
+ */
+export async function appendSignedEvents(store: AuditAppender, signer: AuditSigner, events: readonly NewEvent[], now: () => Date = () => new Date()): Promise<AppendResult> {
+  for (const e of events) assertIJsonValue(e.payload);
+  let rows: AuditRow[] = [];
+  const head = await store.append(async (current) => {
+    rows = await signEvents(signer, events, current.prevHash, now);
+    return rows;
+  }, signer);
+  return { rows, head };
+}
+
+async function signEvents(signer: AuditSigner, events: readonly NewEvent[], start: string | null, now: () => Date): Promise<AuditRow[]> {
+  const rows: AuditRow[] = [];
+  let prevHash = start;
+  for (const event of events) {
+    const signed = digestRow(event.payload, prevHash);
+    const signature = await signAndCheck(signer, signed);
+    rows.push({
+      id: newRowId(),
+      actor_id: event.actor_id,
+      event_type: event.event_type,
+      payload: event.payload,
+      signature: signature.toString('base64'),
+      signer_kid: signer.kid,
+      prev_hash: prevHash,
+      created_at: now().toISOString(),
+    });
+    prevHash = signed.digest.toString('hex');
+  }
+  return rows;
+}

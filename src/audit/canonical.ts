@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import * as jcs from 'canonicalize';
+import { UsageError } from '../errors.js';
+
+/** A JSON value as it comes out of JSON.parse. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+const MAX_DEPTH = 256;
+const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * Parses payload text and refuses anything that is not I-JSON (RFC 7493): duplicate member
+ * names, integer literals beyond 2^53 - 1 (JSON.parse silently rounds them, so the signed bytes
+ * would not be what the operator wrote), lone surrogates (not representable in UTF-8, so the
+ * canonical bytes are ill-defined), and nesting deeper than 256.
+ * The text is attacker-controlled when it comes from a batch on stdin: every failure is a named
+ * UsageError, never a SyntaxError.
+ */
+export function parseIJson(text: string, what = 'payload'): JsonValue {
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch (err) {
+    throw new UsageError({
+      code: 'PAYLOAD_NOT_JSON',
+      message: `${what} is not valid JSON: ${(err as Error).message}`,
+      hint: `pass a JSON value, for example --payload '{"action":"spawn"}'`,
+    });
+  }
+  scanSourceText(text, what);
+  assertIJsonValue(value, what);
+  return value;
+}
+
+/** Walks the source text for what JSON.parse hides: duplicate keys and oversized integers. */
+function scanSourceText(text: string, what: string): void {
+  const stack: (Set<string> | null)[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      const end = endOfString(text, i);
+      const container = stack[stack.length - 1];
+      if (container && isFollowedByColon(text, end)) {
+        const key = JSON.parse(text.slice(i, end)) as string;
+        if (container.has(key)) notIJson(what, `duplicate key ${JSON.stringify(key)}`);
+        container.add(key);
+      }
+      i = end;
+    } else if (ch === '{' || ch === '[') {
+      stack.push(ch === '{' ? new Set() : null);
+      if (stack.length > MAX_DEPTH) notIJson(what, `nesting deeper than ${MAX_DEPTH}`);
+      i++;
+    } else if (ch === '}' || ch === ']') {
+      stack.pop();
+      i++;
+    } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
+      NUMBER_TOKEN.lastIndex = i;
+      const token = NUMBER_TOKEN.exec(text)![0];
+      if (!/[.eE]/.test(token) && !Number.isSafeInteger(Number(token))) {
+        notIJson(what, `integer ${token} is beyond 2^53 and would lose precision; send it as a string`);
+      }
+      i += token.length;
+    } else {
+      i++;
+    }
+  }
+}
+
+function endOfString(text: string, start: number): number {
+  let i = start + 1;
+  while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+  return i + 1;
+}
+
+function isFollowedByColon(text: string, from: number): boolean {
+  let i = from;
+  while (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t') i++;
+  return text[i] === ':';
+}
+
+/**
+ * Checks an already-parsed value (from a file row, a database row or a caller) for what RFC 8785
+ * cannot encode faithfully: non-finite numbers, lone surrogates, and values that are not plain
+ * JSON (Date, Map, undefined, BigInt) which Agent Manager signed over different bytes than it stored.
+ */
+export function assertIJsonValue(value: unknown, what = 'payload', path = '$', depth = 0): asserts value is JsonValue {
+  if (depth > MAX_DEPTH) notIJson(what, `nesting deeper than ${MAX_DEPTH}`);
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) notIJson(what, `non-finite number at ${path}`);
+    return;
+  }
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) notIJson(what, `lone surrogate in string at ${path}`);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, idx) => assertIJsonValue(item, what, `${path}[${idx}]`, depth + 1));
+    return;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [key, item] of Object.entries(value)) {
+      if (!key.isWellFormed()) notIJson(what, `lone surrogate in key at ${path}`);
+      assertIJsonValue(item, what, `${path}.${key}`, depth + 1);
+    }
+    return;
+  }
+  notIJson(what, `${describeType(value)} at ${path} is not a JSON value`);
+}
+
+function describeType(value: unknown): string {
+  if (typeof value !== 'object') return typeof value;
+  return (value as object).constructor?.name ?? 'object';
+}
+
+function notIJson(what: string, reason: string): never {
+  throw new UsageError({
+    code: 'PAYLOAD_NOT_IJSON',
+    message: `${what} is not I-JSON: ${reason}`,
+    hint: 'audit payloads must be I-JSON (RFC 7493) so that their canonical bytes verify later',
+  });
+}
+
+/** RFC 8785 canonical JSON, identical to Agent Manager's canonicalize() on I-JSON input. */
+export function canonicalJson(value: JsonValue): string {
+  return canonicalizeJcs(value) as string;
+}
+
+// canonicalize@2 is CommonJS (module.exports = fn) but its typings declare a default export.
+const canonicalizeJcs = (jcs as unknown as { default: (value: unknown) => string | undefined }).default;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export function isDigestHex(value: unknown): value is string {
+  return typeof value === 'string' && HEX64.test(value);
+}
+
+/**
+ * digest = SHA-256( UTF-8(canonical(payload)) || hexdecode(prev_hash) ), prev_hash null for genesis.
+ * The 32 raw bytes are appended, not the hex text (agent-manager-audit-format.md §4).
+ */
+export function computeDigest(canonicalPayload: string, prevHash: string | null): Buffer {
+  const hash = createHash('sha256').update(canonicalPayload, 'utf8');
+  if (prevHash !== null) hash.update(Buffer.from(prevHash, 'hex'));
+  return hash.digest();
+}

@@ -1,0 +1,22 @@
+/** Finding codes of verify-audit (product.md); scripts match on these. */
+export type FindingCode =
+  | 'SIGNATURE_INVALID'
+  | 'PREV_HASH_MISMATCH'
+  | 'GENESIS_NOT_NULL'
+  | 'UNKNOWN_SIGNER'
+  | 'UNSIGNED'
+  | 'SIGNER_NOT_VALID_AT'
+  | 'FORK'
+  | 'ORPHAN'
+  | 'MALFORMED_ROW'
+  | 'TRUNCATED'
+  | 'ANCHOR_INVALID'
+  | 'ANCHOR_MISMATCH';
+
+export interface Finding {
+  /** 1-based position in chain order; 0 for findings about the anchor itself. */
+  index: number;
+  id: string | null;
+  code: FindingCode;
+  message: string;
+}

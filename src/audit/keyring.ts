@@ -1,0 +1,56 @@
+import { createPublicKey } from 'node:crypto';
+import type { SignerEntry } from '../signing/registry.js';
+import type { VerificationKey } from '../signing/verify.js';
+
+/** Everything needed to verify signatures, in a form that crosses to worker threads. */
+export interface KeyRingData {
+  signers: SignerEntry[];
+  /** kid → why its registry entry could not be used. */
+  rejected: Record<string, string>;
+  /** kid → HMAC secret (UTF-8 bytes, base64 here only to cross the thread boundary). */
+  hmacSecrets: Record<string, string>;
+  /** Tolerance applied to validity windows. */
+  slackMs: number;
+}
+
+export type KeyLookup =
+  | { ok: true; key: VerificationKey; validFrom?: number; validTo?: number }
+  | { ok: false; reason: string };
+
+export class KeyRing {
+  private readonly keys = new Map<string, KeyLookup>();
+
+  constructor(private readonly data: KeyRingData) {
+    for (const entry of data.signers) this.keys.set(entry.signerId, this.toLookup(entry));
+    for (const [kid, secret] of Object.entries(data.hmacSecrets)) {
+      const entry = data.signers.find((s) => s.signerId === kid);
+      this.keys.set(kid, { ok: true, key: { alg: 'hmac-sha256', secret: Buffer.from(secret, 'base64') }, ...windowOf(entry) });
+    }
+  }
+
+  get slackMs(): number {
+    return this.data.slackMs;
+  }
+
+  lookup(kid: string): KeyLookup {
+    const found = this.keys.get(kid);
+    if (found) return found;
+    const rejected = this.data.rejected[kid];
+    if (rejected) return { ok: false, reason: `the registry entry for ${kid} is unusable: ${rejected}` };
+    return { ok: false, reason: `signer ${kid} is not in the registry` };
+  }
+
+  private toLookup(entry: SignerEntry): KeyLookup {
+    if (entry.algorithm === 'hmac-sha256') {
+      return { ok: false, reason: `signer ${entry.signerId} is HMAC; pass --hmac-key ${entry.signerId}=FILE` };
+    }
+    return { ok: true, key: { alg: entry.algorithm, publicKey: createPublicKey(entry.publicKey!) }, ...windowOf(entry) };
+  }
+}
+
+function windowOf(entry: SignerEntry | undefined): { validFrom?: number; validTo?: number } {
+  const out: { validFrom?: number; validTo?: number } = {};
+  if (entry?.validFrom) out.validFrom = Date.parse(entry.validFrom);
+  if (entry?.validTo) out.validTo = Date.parse(entry.validTo);
+  return out;
+}

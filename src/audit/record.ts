@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalJson, computeDigest, isDigestHex, type JsonValue } from './canonical.js';
+
+/**
+ * One audit event: the columns of Agent Manager's audit_events table, in its column order, so a
+ * row moves between Postgres and a JSON Lines file unchanged (product.md).
+ */
+export interface AuditRow {
+  id: string;
+  actor_id: string | null;
+  event_type: string;
+  payload: JsonValue;
+  signature: string | null;
+  signer_kid: string | null;
+  prev_hash: string | null;
+  created_at: string;
+}
+
+export interface NewEvent {
+  event_type: string;
+  actor_id: string | null;
+  payload: JsonValue;
+}
+
+const ROW_FIELDS = ['id', 'actor_id', 'event_type', 'payload', 'signature', 'signer_kid', 'prev_hash', 'created_at'] as const;
+const ROW_FIELD_SET = new Set<string>(ROW_FIELDS);
+
+/** Why a line is not a row; becomes a MALFORMED_ROW finding. */
+export class RowFormatError extends Error {}
+
+/**
+ * Parses one log line. The line is attacker-controlled: anything unexpected is a RowFormatError
+ * naming the field, never an uncaught exception.
+ */
+export function parseRowLine(line: string): AuditRow {
+  if (line.trim() === '') throw new RowFormatError('empty line');
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    throw new RowFormatError(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RowFormatError('not a JSON object');
+  return checkRowFields(value as Record<string, unknown>);
+}
+
+export function checkRowFields(row: Record<string, unknown>): AuditRow {
+  const unknown = Object.keys(row).filter((k) => !ROW_FIELD_SET.has(k));
+  if (unknown.length > 0) throw new RowFormatError(`unknown field(s) ${unknown.join(', ')}`);
+  if (!('payload' in row)) throw new RowFormatError('no payload field');
+  requireString(row, 'id');
+  requireString(row, 'event_type');
+  requireString(row, 'created_at');
+  requireStringOrNull(row, 'actor_id');
+  requireStringOrNull(row, 'signature');
+  requireStringOrNull(row, 'signer_kid');
+  requireStringOrNull(row, 'prev_hash');
+  if (row.prev_hash !== null && !isDigestHex(row.prev_hash)) {
+    throw new RowFormatError('prev_hash is not null or 64 lowercase hex characters');
+  }
+  return row as unknown as AuditRow;
+}
+
+function requireString(row: Record<string, unknown>, field: string): void {
+  if (typeof row[field] !== 'string') throw new RowFormatError(`${field} must be a string`);
+}
+
+function requireStringOrNull(row: Record<string, unknown>, field: string): void {
+  const v = row[field];
+  if (v !== null && typeof v !== 'string') throw new RowFormatError(`${field} must be a string or null`);
+}
+
+/** Serialises a row as one JSON line in the table's column order. */
+export function serializeRow(row: AuditRow): string {
+  const ordered: Record<string, unknown> = {};
+  for (const field of ROW_FIELDS) ordered[field] = row[field];
+  return JSON.stringify(ordered);
+}
+
+export interface RowDigest {
+  message: Buffer;
+  digest: Buffer;
+}
+
+/** The bytes a row's signature covers, recomputed from the row itself (never read from it). */
+export function digestRow(payload: JsonValue, prevHash: string | null): RowDigest {
+  const canonical = canonicalJson(payload);
+  const prevBytes = prevHash === null ? Buffer.alloc(0) : Buffer.from(prevHash, 'hex');
+  const message = Buffer.concat([Buffer.from(canonical, 'utf8'), prevBytes]);
+  return { message, digest: computeDigest(canonical, prevHash) };
+}
+
+export function newRowId(): string {
+  return randomUUID();
+}

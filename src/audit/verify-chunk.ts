@@ -1,0 +1,114 @@
+import { decodeBase64Strict, verifySignature } from '../signing/verify.js';
+import { isPlausibleSignatureLength } from '../signing/algorithms.js';
+import type { Finding } from './findings.js';
+import type { KeyRing } from './keyring.js';
+import { digestRow, parseRowLine, RowFormatError, type AuditRow } from './record.js';
+
+/** A run of consecutive log lines, cut at newline boundaries. */
+export interface ChunkJob {
+  seq: number;
+  /** 1-based chain index of the chunk's first line. */
+  firstIndex: number;
+  bytes: Uint8Array;
+  /** Chain indexes whose digest the caller needs (the anchor's position). */
+  wantDigestAt: number[];
+}
+
+export interface ChunkResult {
+  seq: number;
+  count: number;
+  /** The first row's prev_hash, or undefined when the first row is malformed. */
+  first: { id: string; prevHash: string | null } | undefined;
+  /** Hex digest of the last row, undefined when it is malformed. */
+  lastDigest: string | undefined;
+  digestsAt: Record<number, string>;
+  findings: Finding[];
+}
+
+/**
+ * Verifies everything about a chunk that does not need its neighbours: each row's shape, digest,
+ * signature and validity window, and the links between rows inside the chunk. The caller stitches
+ * chunk boundaries and the genesis rule, so chunks can be checked in parallel.
+ */
+export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
+  const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8');
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const result: ChunkResult = { seq: job.seq, count: lines.length, first: undefined, lastDigest: undefined, digestsAt: {}, findings: [] };
+  const want = new Set(job.wantDigestAt);
+  let prevDigest: string | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const index = job.firstIndex + i;
+    const row = parseOrReport(lines[i]!, index, result.findings);
+    if (!row) {
+      prevDigest = undefined;
+      continue;
+    }
+    if (i === 0) result.first = { id: row.id, prevHash: row.prev_hash };
+    else if (prevDigest !== undefined && row.prev_hash !== prevDigest) {
+      result.findings.push(linkFinding(index, row, prevDigest));
+    }
+    const signed = digestRow(row.payload, row.prev_hash);
+    prevDigest = signed.digest.toString('hex');
+    if (want.has(index)) result.digestsAt[index] = prevDigest;
+    checkSignature(row, index, signed, keys, result.findings);
+  }
+  result.lastDigest = prevDigest;
+  return result;
+}
+
+function parseOrReport(line: string, index: number, findings: Finding[]): AuditRow | undefined {
+  try {
+    return parseRowLine(line);
+  } catch (err) {
+    if (!(err instanceof RowFormatError)) throw err;
+    findings.push({ index, id: guessId(line), code: 'MALFORMED_ROW', message: err.message });
+    return undefined;
+  }
+}
+
+// Best effort, for the finding only: a malformed row may still carry a readable id.
+function guessId(line: string): string | null {
+  return /"id"\s*:\s*"([^"\\]{1,100})"/.exec(line)?.[1] ?? null;
+}
+
+export function linkFinding(index: number, row: AuditRow, expected: string): Finding {
+  return {
+    index,
+    id: row.id,
+    code: 'PREV_HASH_MISMATCH',
+    message: `prev_hash ${row.prev_hash ?? 'null'} does not match the previous event's digest ${expected}`,
+  };
+}
+
+function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof digestRow>, keys: KeyRing, findings: Finding[]): void {
+  const found = (code: Finding['code'], message: string): void => {
+    findings.push({ index, id: row.id, code, message });
+  };
+  if (row.signature === null || row.signature === '') return found('UNSIGNED', 'the event has no signature');
+  if (row.signer_kid === null) return found('UNKNOWN_SIGNER', 'the event has a signature but no signer_kid');
+  const lookup = keys.lookup(row.signer_kid);
+  if (!lookup.ok) return found('UNKNOWN_SIGNER', lookup.reason);
+  const signature = decodeBase64Strict(row.signature);
+  if (!signature) return found('MALFORMED_ROW', 'signature is not standard base64');
+  const key = lookup.key;
+  if (!isPlausibleSignatureLength(key.alg, signature.length, 'publicKey' in key ? key.publicKey : undefined)) {
+    return found('SIGNATURE_INVALID', `signature is ${signature.length} bytes, which ${key.alg} never produces`);
+  }
+  if (!verifySignature(key, signed, signature)) {
+    return found('SIGNATURE_INVALID', `${key.alg} signature by ${row.signer_kid} does not match the recomputed digest ${signed.digest.toString('hex')}`);
+  }
+  checkWindow(row, lookup, keys.slackMs, found);
+}
+
+function checkWindow(row: AuditRow, lookup: { validFrom?: number; validTo?: number }, slackMs: number, found: (code: Finding['code'], message: string) => void): void {
+  if (lookup.validFrom === undefined && lookup.validTo === undefined) return;
+  const at = Date.parse(row.created_at);
+  if (Number.isNaN(at)) return found('MALFORMED_ROW', `created_at "${row.created_at}" is not a timestamp, so the signer's validity window cannot be checked`);
+  if (lookup.validFrom !== undefined && at < lookup.validFrom - slackMs) {
+    return found('SIGNER_NOT_VALID_AT', `signed at ${row.created_at}, before ${row.signer_kid} became valid (${new Date(lookup.validFrom).toISOString()})`);
+  }
+  if (lookup.validTo !== undefined && at > lookup.validTo + slackMs) {
+    return found('SIGNER_NOT_VALID_AT', `signed at ${row.created_at}, after ${row.signer_kid} was retired (${new Date(lookup.validTo).toISOString()})`);
+  }
+}

@@ -1,0 +1,142 @@
+import { availableParallelism } from 'node:os';
+import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
+import type { LineChunk } from '../store/file-chunks.js';
+import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
+import { ChunkPool } from './chunk-pool.js';
+import type { Finding } from './findings.js';
+import { KeyRing, type KeyRingData } from './keyring.js';
+import { verifyChunk, type ChunkJob, type ChunkResult } from './verify-chunk.js';
+
+export interface VerifyOptions {
+  keys: KeyRingData;
+  /** A digest the operator trusts as the predecessor of the first row (a checkpoint). */
+  trustedStart?: string;
+  /** Anchor file text, if there is one. */
+  anchorText?: string;
+  /** Worker threads; 0 verifies on the calling thread. Default: cores when the input is large. */
+  workers?: number;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  events: number;
+  head: string | null;
+  findings: Finding[];
+  anchor: { events: number; head: string } | null;
+  workers: number;
+}
+
+/** Size from which starting worker threads pays for itself. */
+export const PARALLEL_THRESHOLD_BYTES = 1 << 20;
+
+export function defaultWorkerCount(totalBytes: number): number {
+  return totalBytes >= PARALLEL_THRESHOLD_BYTES ? Math.min(availableParallelism(), 8) : 0;
+}
+
+/**
+ * Verifies a chain given as chunks of lines in chain order: every digest recomputed, every link,
+ * every signature, the genesis rule and the anchor. Chunks are checked in parallel and stitched
+ * in order, with at most a few chunks in memory at once.
+ */
+export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: VerifyOptions): Promise<VerifyReport> {
+  const workers = opts.workers ?? 0;
+  const keyRing = new KeyRing(opts.keys);
+  const anchor = opts.anchorText === undefined ? undefined : parseAnchor(opts.anchorText);
+  const stitcher = new Stitcher(opts.trustedStart);
+  const wantDigestAt = typeof anchor === 'object' ? [anchor.events] : [];
+  const pool = workers > 0 ? new ChunkPool(workers, opts.keys) : undefined;
+  try {
+    const inFlight: Promise<ChunkResult>[] = [];
+    let seq = 0;
+    let nextIndex = 1;
+    for await (const chunk of chunks) {
+      const job: ChunkJob = { seq: seq++, firstIndex: nextIndex, bytes: chunk.bytes, wantDigestAt };
+      nextIndex += chunk.lines;
+      inFlight.push(pool ? pool.run(job) : Promise.resolve(verifyChunk(job, keyRing)));
+      // Bounded look-ahead keeps memory flat while every worker stays fed.
+      while (inFlight.length > Math.max(2, workers * 2)) stitcher.add(await inFlight.shift()!);
+    }
+    for (const pending of inFlight) stitcher.add(await pending);
+  } finally {
+    await pool?.close();
+  }
+  const findings = stitcher.findings;
+  if (anchor !== undefined) findings.push(...checkAnchor(anchor, stitcher, keyRing));
+  findings.sort((a, b) => a.index - b.index);
+  return {
+    ok: findings.length === 0,
+    events: stitcher.events,
+    head: stitcher.head ?? null,
+    findings,
+    anchor: typeof anchor === 'object' ? { events: anchor.events, head: anchor.head } : null,
+    workers,
+  };
+}
+
+/** Joins chunk results in order: boundary links, the genesis rule, the running head. */
+class Stitcher {
+  events = 0;
+  head: string | undefined;
+  readonly findings: Finding[] = [];
+  readonly digestsAt: Record<number, string> = {};
+
+  constructor(private readonly trustedStart: string | undefined) {}
+
+  add(result: ChunkResult): void {
+    const firstIndex = this.events + 1;
+    if (result.first) this.checkFirstLink(firstIndex, result.first);
+    this.findings.push(...result.findings);
+    Object.assign(this.digestsAt, result.digestsAt);
+    this.events += result.count;
+    this.head = result.lastDigest;
+  }
+
+  private checkFirstLink(index: number, first: { id: string; prevHash: string | null }): void {
+    if (index === 1) {
+      this.checkGenesis(first);
+      return;
+    }
+    if (this.head !== undefined && first.prevHash !== this.head) {
+      this.findings.push({
+        index,
+        id: first.id,
+        code: 'PREV_HASH_MISMATCH',
+        message: `prev_hash ${first.prevHash ?? 'null'} does not match the previous event's digest ${this.head}`,
+      });
+    }
+  }
+
+  private checkGenesis(first: { id: string; prevHash: string | null }): void {
+    if (this.trustedStart !== undefined) {
+      if (first.prevHash !== this.trustedStart) {
+        this.findings.push({ index: 1, id: first.id, code: 'PREV_HASH_MISMATCH', message: `prev_hash ${first.prevHash ?? 'null'} is not the trusted starting digest ${this.trustedStart}` });
+      }
+    } else if (first.prevHash !== null) {
+      this.findings.push({
+        index: 1,
+        id: first.id,
+        code: 'GENESIS_NOT_NULL',
+        message: `the first event links to ${first.prevHash}, which is not in the log: earlier events are missing (pass --from DIGEST if the log starts at a trusted checkpoint)`,
+      });
+    }
+  }
+}
+
+function checkAnchor(anchor: Anchor | string, chain: Stitcher, keys: KeyRing): Finding[] {
+  const bad = (code: Finding['code'], index: number, message: string): Finding[] => [{ index, id: null, code, message }];
+  if (typeof anchor === 'string') return bad('ANCHOR_INVALID', 0, `anchor unusable: ${anchor}`);
+  const lookup = keys.lookup(anchor.signer_kid);
+  if (!lookup.ok) return bad('ANCHOR_INVALID', 0, `anchor signer: ${lookup.reason}`);
+  const signature = decodeBase64Strict(anchor.signature);
+  if (!signature || !verifySignature(lookup.key, anchorSignedBytes(anchor), signature)) {
+    return bad('ANCHOR_INVALID', 0, `the anchor's signature by ${anchor.signer_kid} does not verify`);
+  }
+  if (chain.events < anchor.events) {
+    return bad('TRUNCATED', chain.events + 1, `the signed anchor records ${anchor.events} events but the log has ${chain.events}: events ${chain.events + 1}..${anchor.events} are missing`);
+  }
+  const digest = chain.digestsAt[anchor.events];
+  if (digest !== anchor.head) {
+    return bad('ANCHOR_MISMATCH', anchor.events, `event ${anchor.events} has digest ${digest ?? '(unreadable)'} but the signed anchor records ${anchor.head}`);
+  }
+  return [];
+}

@@ -1,0 +1,134 @@
+import * as path from 'node:path';
+import { UsageError } from '../errors.js';
+import { fileExists } from '../sys/fs.js';
+import { normalizeAlgorithm, type SigningAlg } from '../signing/algorithms.js';
+import { readEnvFile } from './env-file.js';
+
+/** Validated, frozen settings; core code reads these, never process.env. */
+export interface AgentkeysConfig {
+  /** Where local keys and the default registry live. */
+  dir: string;
+  signersPath: string;
+  requireKms: boolean;
+  devAllowEphemeral: boolean;
+  keyRef?: string;
+  keySource?: 'local' | 'kms';
+  kmsKeyId?: string;
+  privateKey?: string;
+  keyPath?: string;
+  alg?: SigningAlg;
+  signerKid?: string;
+  /** Where each setting came from, for `--debug` and error messages. */
+  origins: Readonly<Record<string, string>>;
+}
+
+/** One setting: its env name (the seeds' names), its flag, and how to read it. */
+interface Setting {
+  key: keyof Omit<AgentkeysConfig, 'origins'>;
+  env: string[];
+  flag?: string;
+}
+
+const SETTINGS: Setting[] = [
+  { key: 'dir', env: ['AGENTKEYS_DIR'], flag: 'dir' },
+  { key: 'signersPath', env: ['AGENTKEYS_SIGNERS', 'KERNEL_PUBLIC_KEYS_PATH'], flag: 'signers' },
+  { key: 'requireKms', env: ['REQUIRE_KMS'] },
+  { key: 'devAllowEphemeral', env: ['DEV_ALLOW_EPHEMERAL'] },
+  { key: 'keyRef', env: ['AGENTKEYS_KEY'], flag: 'key' },
+  { key: 'keySource', env: ['AUDIT_SIGNING_KEY_SOURCE'] },
+  { key: 'kmsKeyId', env: ['AUDIT_SIGNING_KMS_KEY_ID'] },
+  { key: 'privateKey', env: ['AUDIT_SIGNING_PRIVATE_KEY'] },
+  { key: 'keyPath', env: ['AUDIT_SIGNING_KEY_PATH'] },
+  { key: 'alg', env: ['AUDIT_SIGNING_ALG'], flag: 'alg' },
+  { key: 'signerKid', env: ['AUDIT_SIGNER_KID'], flag: 'signerKid' },
+];
+
+export const DEFAULT_DIR = '.agentkeys';
+export const DEFAULT_ENV_FILE = path.join(DEFAULT_DIR, 'agentkeys.env');
+
+export interface ConfigSources {
+  flags: Readonly<Record<string, unknown>>;
+  env: Readonly<Record<string, string | undefined>>;
+  /** --env-file; when absent, .agentkeys/agentkeys.env is read if it exists. */
+  envFile?: string;
+}
+
+/**
+ * Layers defaults < env file < environment variables < flags, then validates once and lists
+ * every problem in a single CONFIG_INVALID error (exit 2).
+ */
+export async function loadConfig(sources: ConfigSources): Promise<AgentkeysConfig> {
+  const envFile = sources.envFile ?? (await fileExists(DEFAULT_ENV_FILE) ? DEFAULT_ENV_FILE : undefined);
+  const fileValues = envFile ? await readEnvFile(envFile, sources.env) : {};
+  const raw: Record<string, string> = {};
+  const origins: Record<string, string> = {};
+  for (const setting of SETTINGS) {
+    const picked = pick(setting, sources, fileValues, envFile);
+    if (picked) {
+      raw[setting.key] = picked.value;
+      origins[setting.key] = picked.origin;
+    }
+  }
+  return Object.freeze(validate(raw, origins));
+}
+
+function pick(setting: Setting, sources: ConfigSources, fileValues: Record<string, string>, envFile: string | undefined): { value: string; origin: string } | undefined {
+  const flag = setting.flag === undefined ? undefined : sources.flags[setting.flag];
+  if (typeof flag === 'string') return { value: flag, origin: `--${kebab(setting.flag!)}` };
+  for (const name of setting.env) {
+    const v = sources.env[name];
+    if (v !== undefined && v !== '') return { value: v, origin: `environment ${name}` };
+  }
+  for (const name of setting.env) {
+    const v = fileValues[name];
+    if (v !== undefined && v !== '') return { value: v, origin: `${envFile} ${name}` };
+  }
+  return undefined;
+}
+
+function validate(raw: Record<string, string>, origins: Record<string, string>): AgentkeysConfig {
+  const problems: string[] = [];
+  const bool = (key: string): boolean => {
+    const v = raw[key];
+    if (v === undefined) return false;
+    if (/^(true|1|yes)$/i.test(v)) return true;
+    if (/^(false|0|no)$/i.test(v)) return false;
+    problems.push(`${origins[key]}: "${v}" is not true or false`);
+    return false;
+  };
+  const dir = raw.dir ?? DEFAULT_DIR;
+  const config: AgentkeysConfig = {
+    dir,
+    signersPath: raw.signersPath ?? path.join(dir, 'signers.json'),
+    requireKms: bool('requireKms'),
+    devAllowEphemeral: bool('devAllowEphemeral'),
+    origins,
+  };
+  if (raw.alg !== undefined) {
+    const alg = normalizeAlgorithm(raw.alg);
+    if (alg) config.alg = alg;
+    else problems.push(`${origins.alg}: unknown algorithm "${raw.alg}" (ed25519, rsa-sha256, ecdsa-p256, ecdsa-secp256k1, hmac-sha256)`);
+  }
+  if (raw.keySource !== undefined) {
+    const source = raw.keySource.toLowerCase();
+    if (source === 'local' || source === 'kms') config.keySource = source;
+    else problems.push(`${origins.keySource}: "${raw.keySource}" is not local or kms`);
+  }
+  if (raw.privateKey !== undefined && raw.keyPath !== undefined) {
+    problems.push(`${origins.privateKey} and ${origins.keyPath} are both set; keep one`);
+  }
+  if (raw.keyRef !== undefined && !/^(kms|file|local):.+/.test(raw.keyRef)) {
+    problems.push(`${origins.keyRef}: "${raw.keyRef}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
+  }
+  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid'] as const) {
+    if (raw[key] !== undefined) config[key] = raw[key];
+  }
+  if (problems.length > 0) {
+    throw new UsageError({ code: 'CONFIG_INVALID', message: `invalid configuration: ${problems.length} problem(s)`, details: problems, hint: 'fix the settings listed above' });
+  }
+  return config;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

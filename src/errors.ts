@@ -1,0 +1,50 @@
+/**
+ * One error type for the whole tool. `code` is a stable SCREAMING_SNAKE identifier that scripts
+ * and tests match on; `message` names the thing that went wrong; `hint` is the next command to run.
+ * Subclasses choose the exit code; only bin/ turns them into a process exit.
+ */
+export type ExitCode = 0 | 1 | 2 | 3 | 4 | 130;
+
+export interface ErrorOptions {
+  code: string;
+  message: string;
+  hint?: string;
+  cause?: unknown;
+  /** Extra lines (for example every problem of an invalid config). */
+  details?: readonly string[];
+}
+
+export class AgentkeysError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly details: readonly string[];
+  readonly exitCode: ExitCode = 1;
+
+  constructor(opts: ErrorOptions) {
+    super(opts.message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = opts.code;
+    this.hint = opts.hint;
+    this.details = opts.details ?? [];
+  }
+}
+
+/** Bad flag, bad config, bad input file the operator controls: exit 2. */
+export class UsageError extends AgentkeysError {
+  override readonly exitCode: ExitCode = 2;
+}
+
+/** The evidence does not verify: exit 3. */
+export class VerificationError extends AgentkeysError {
+  override readonly exitCode: ExitCode = 3;
+}
+
+/** A bug in agentkeys itself: exit 1 and ask for a report. */
+export class InternalError extends AgentkeysError {}
+
+/** The operator declined (or could not be asked): exit 1 with a notice. */
+export class AbortError extends AgentkeysError {}
+
+export function isAgentkeysError(err: unknown): err is AgentkeysError {
+  return err instanceof AgentkeysError;
+}
