@@ -43,7 +43,6 @@ export class ChunkPool {
     worker.on('error', (err) => {
       this.busy.get(worker)?.reject(new InternalError({ code: 'VERIFY_WORKER_FAILED', message: `verification worker failed: ${err.message}`, cause: err }));
     });
-    worker.unref();
     return worker;
   }
 
