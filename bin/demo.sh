@@ -1,0 +1,23 @@
+#!/bin/sh
+# The README's quick start: a local key, three signed events, an offline verification, then the
+# same log with one event tampered with. Runs in a fresh temporary directory; touches nothing else.
+set -eu
+cli="node $(cd "$(dirname "$0")/.." && pwd)/dist/bin/agentkeys.js"
+work=$(mktemp -d "${TMPDIR:-/tmp}/agentkeys-demo.XXXXXX")
+cd "$work"
+run() { printf '\n\033[1m$ agentkeys %s\033[0m\n' "$*"; $cli "$@"; }
+
+run keys create --local --alg ed25519 --kid audit-1
+run sign --log audit.jsonl --key local:audit-1 --event-type agent_spawned --actor agent-manager --payload '{"action":"spawn","agent":"a-7"}'
+printf '%s\n' '{"event_type":"tool_call","actor_id":"a-7","payload":{"tool":"s3.get","bytes":1e21}}' \
+              '{"event_type":"agent_stopped","actor_id":"agent-manager","payload":{"reason":"idle"}}' > batch.jsonl
+printf '\n\033[1m$ agentkeys sign --log audit.jsonl --key local:audit-1 --batch < batch.jsonl\033[0m\n'
+$cli sign --log audit.jsonl --key local:audit-1 --batch < batch.jsonl
+run verify-audit --log audit.jsonl
+
+printf '\n# now change one payload by hand, as an attacker with write access would:\n'
+sed -i '2s/s3.get/s3.put/' audit.jsonl
+set +e
+run verify-audit --log audit.jsonl
+printf '\n(exit code %s: 3 means the chain did not verify)\n' "$?"
+printf 'demo files are in %s\n' "$work"
