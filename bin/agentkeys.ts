@@ -28,7 +28,7 @@ keys
 program
   .command('sign')
   .description('append signed events to an audit log (Agent Manager row format)')
-  .requiredOption('--log <log>', 'JSON Lines audit log')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL (env AGENTKEYS_AUDIT_LOG, DATABASE_URL)')
   .option('--key <keyref>', 'local:<kid> | file:<pem or secret file> | kms:<id|alias|arn> (env AUDIT_SIGNING_*)')
   .option('--signer-kid <kid>', 'signer_kid to record (default: the key id or file name)')
   .option('--event-type <type>', 'event_type of the event')
@@ -42,7 +42,7 @@ program
 program
   .command('verify-audit')
   .description('verify an audit log offline: digests, links, signatures, anchor')
-  .requiredOption('--log <log>', 'JSON Lines audit log')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL (env AGENTKEYS_AUDIT_LOG, DATABASE_URL)')
   .option('--signers <file>', 'signer registry (default .agentkeys/signers.json, env KERNEL_PUBLIC_KEYS_PATH)')
   .option('--hmac-key <kid=file>', 'HMAC secret for a signer (repeatable)', collect, [])
   .option('--anchor <file>', 'signed anchor (default <log>.anchor.json when present)')
@@ -51,6 +51,33 @@ program
   .option('--workers <n>', 'worker threads (default: all cores for logs over 1 MiB)')
   .option('--slack <seconds>', 'tolerance on signer validity windows', '60')
   .action(lazy(async (opts) => (await import('../commands/verify-audit.js')).runVerifyAudit(opts)));
+
+const audit = program.command('audit').description('query and copy audit chains (JSON Lines or Postgres)');
+audit
+  .command('query')
+  .description('events newest first, filtered by agent, action and time')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL (env AGENTKEYS_AUDIT_LOG, DATABASE_URL)')
+  .option('--agent <actor>', 'actor_id')
+  .option('--action <type>', 'event_type')
+  .option('--since <time>', 'ISO time or age (24h, 7d)')
+  .option('--until <time>', 'ISO time or age (exclusive)')
+  .option('--limit <n>', 'at most n events', '50')
+  .action(lazy(async (opts) => (await import('../commands/audit.js')).runAuditQuery(opts)));
+audit
+  .command('export')
+  .description('copy a chain between a file and Postgres, unchanged')
+  .option('--log <src>', 'source: JSON Lines file or postgres:// URL')
+  .option('--out <dest>', 'destination (must be empty): file or postgres:// URL')
+  .action(lazy(async (opts) => (await import('../commands/audit.js')).runAuditExport(opts)));
+
+program
+  .command('db')
+  .description('the PostgreSQL audit store')
+  .command('migrate')
+  .description('apply the numbered, append-only SQL migrations')
+  .option('--database-url <url>', 'postgres:// URL (env DATABASE_URL)')
+  .option('--plan', 'list pending migrations and exit 4 if any; change nothing')
+  .action(lazy(async (opts) => (await import('../commands/db-migrate.js')).runDbMigrate(opts)));
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -4,11 +4,13 @@ import { parseBatch, singleEvent } from '../src/audit/event-input.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import { openAppender } from '../src/store/open.js';
+import { requireLog } from '../src/config/load.js';
+import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 
 export interface SignOptions extends GlobalOptions {
-  log: string;
+  log?: string;
   key?: string;
   signerKid?: string;
   eventType?: string;
@@ -22,14 +24,15 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
   const defaults = { ...(options.eventType ? { eventType: options.eventType } : {}), ...(options.actor ? { actor: options.actor } : {}) };
   const events = options.batch ? parseBatch(await readStdin(), defaults) : singleEvent(await readPayload(options.payload), defaults);
   const signer = await resolveSigner(ctx.config);
-  const store = openAppender(options.log);
+  const log = requireLog(ctx.config);
+  const store = openAppender(log, ctx.config);
   const { rows, head } = await appendSignedEvents(store, signer, Array.isArray(events) ? events : [events]);
   if (ctx.out.json) {
-    printJson({ ok: true, log: options.log, signer_kid: signer.kid, algorithm: signer.alg, appended: rows.map((r) => r.id), events: head.events, head: head.prevHash });
+    printJson({ ok: true, log: redactUrl(log), signer_kid: signer.kid, algorithm: signer.alg, appended: rows.map((r) => r.id), events: head.events, head: head.prevHash });
   } else {
     const first = head.events - rows.length + 1;
     const range = rows.length === 1 ? `event ${first}` : `events ${first}-${head.events}`;
-    printLine(`${style.ok('✔')} signed ${rows.length} event(s) with ${signer.kid} (${signer.alg}) → ${options.log}, ${range}`);
+    printLine(`${style.ok('✔')} signed ${rows.length} event(s) with ${signer.kid} (${signer.alg}) → ${redactUrl(log)}, ${range}`);
     printLine(style.dim(`  head ${head.prevHash}`));
   }
   return 0;

@@ -1,10 +1,12 @@
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { verifyLogFile, type VerifyFileReport } from '../src/audit/verify-file.js';
+import { verifyAuditLog, type VerifyAuditReport } from '../src/audit/verify-source.js';
+import { requireLog } from '../src/config/load.js';
+import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 
-export interface VerifyAuditOptions extends GlobalOptions {
-  log: string;
+export interface VerifyAuditCommandOptions extends GlobalOptions {
+  log?: string;
   signers?: string;
   hmacKey?: string[];
   anchor?: string | boolean;
@@ -15,10 +17,12 @@ export interface VerifyAuditOptions extends GlobalOptions {
 
 export const UNCOVERED_FIELDS_NOTE = 'actor_id, event_type and created_at (and id, signer_kid) are not covered by the Agent Manager signature scheme: only the payload and the link to the previous event are signed.';
 
-export async function runVerifyAudit(options: VerifyAuditOptions): Promise<ExitCode> {
+export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const report = await verifyLogFile({
-    log: options.log,
+  const log = requireLog(ctx.config);
+  const report = await verifyAuditLog({
+    log,
+    statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
     signersPath: ctx.config.signersPath,
     hmacKeyFiles: parseHmacKeys(options.hmacKey ?? []),
     ...(options.anchor === false ? { anchor: false as const } : typeof options.anchor === 'string' ? { anchor: options.anchor } : {}),
@@ -27,11 +31,11 @@ export async function runVerifyAudit(options: VerifyAuditOptions): Promise<ExitC
     slackMs: parseCount(options.slack ?? '60', '--slack') * 1000,
   });
   if (ctx.out.json) printJson({ ok: report.ok, events: report.events, head: report.head, findings: report.findings, anchor: report.anchor, registryWarnings: report.registryWarnings });
-  else printHuman(report, options.log);
+  else printHuman(report, redactUrl(log));
   return report.ok ? 0 : 3;
 }
 
-function printHuman(report: VerifyFileReport, log: string): void {
+function printHuman(report: VerifyAuditReport, log: string): void {
   for (const w of report.registryWarnings) printLine(style.warn(`! signer registry: ${w}`));
   const anchor = report.anchorPath ? `, signed anchor ${report.anchorPath} (${report.anchor?.events ?? '?'} events)` : ', no anchor (a dropped tail cannot be detected)';
   if (report.ok) {

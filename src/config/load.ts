@@ -18,6 +18,10 @@ export interface AgentkeysConfig {
   keyPath?: string;
   alg?: SigningAlg;
   signerKid?: string;
+  /** The audit log: a JSON Lines path or a postgres:// URL (--log, AGENTKEYS_AUDIT_LOG, DATABASE_URL). */
+  log?: string;
+  /** Postgres server-side statement timeout. */
+  pgStatementTimeoutMs: number;
   /** Where each setting came from, for `--debug` and error messages. */
   origins: Readonly<Record<string, string>>;
 }
@@ -41,6 +45,8 @@ const SETTINGS: Setting[] = [
   { key: 'keyPath', env: ['AUDIT_SIGNING_KEY_PATH'] },
   { key: 'alg', env: ['AUDIT_SIGNING_ALG'], flag: 'alg' },
   { key: 'signerKid', env: ['AUDIT_SIGNER_KID'], flag: 'signerKid' },
+  { key: 'log', env: ['AGENTKEYS_AUDIT_LOG', 'DATABASE_URL'], flag: 'log' },
+  { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
 ];
 
 export const DEFAULT_DIR = '.agentkeys';
@@ -57,6 +63,12 @@ export interface ConfigSources {
  * Layers defaults < env file < environment variables < flags, then validates once and lists
  * every problem in a single CONFIG_INVALID error (exit 2).
  */
+/** The audit log to use, or a usage error naming the ways to give one. */
+export function requireLog(config: AgentkeysConfig): string {
+  if (config.log) return config.log;
+  throw new UsageError({ code: 'LOG_MISSING', message: 'no audit log given', hint: 'pass --log audit.jsonl or --log postgres://…, or set DATABASE_URL' });
+}
+
 export async function loadConfig(sources: ConfigSources): Promise<AgentkeysConfig> {
   const envFile = sources.envFile ?? (await fileExists(DEFAULT_ENV_FILE) ? DEFAULT_ENV_FILE : undefined);
   const fileValues = envFile ? await readEnvFile(envFile, sources.env) : {};
@@ -102,8 +114,13 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
     signersPath: raw.signersPath ?? path.join(dir, 'signers.json'),
     requireKms: bool('requireKms'),
     devAllowEphemeral: bool('devAllowEphemeral'),
+    pgStatementTimeoutMs: 30_000,
     origins,
   };
+  if (raw.pgStatementTimeoutMs !== undefined) {
+    if (/^\d+$/.test(raw.pgStatementTimeoutMs) && Number(raw.pgStatementTimeoutMs) > 0) config.pgStatementTimeoutMs = Number(raw.pgStatementTimeoutMs);
+    else problems.push(`${origins.pgStatementTimeoutMs}: "${raw.pgStatementTimeoutMs}" is not a positive number of milliseconds`);
+  }
   if (raw.alg !== undefined) {
     const alg = normalizeAlgorithm(raw.alg);
     if (alg) config.alg = alg;
@@ -120,7 +137,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
   if (raw.keyRef !== undefined && !/^(kms|file|local):.+/.test(raw.keyRef)) {
     problems.push(`${origins.keyRef}: "${raw.keyRef}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
   }
-  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid'] as const) {
+  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log'] as const) {
     if (raw[key] !== undefined) config[key] = raw[key];
   }
   if (problems.length > 0) {

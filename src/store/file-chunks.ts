@@ -33,3 +33,9 @@ function ownChunk(view: Buffer): LineChunk {
   if (bytes.length > 0 && bytes[bytes.length - 1] !== 10) lines++;
   return { bytes, lines };
 }
+
+/** A chunk built from already-split lines (rows read from a database). */
+export function linesToChunk(lines: readonly string[]): LineChunk {
+  const bytes = new Uint8Array(Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+  return { bytes, lines: lines.length };
+}

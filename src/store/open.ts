@@ -1,10 +1,10 @@
-import { UsageError } from '../errors.js';
+import type { AgentkeysConfig } from '../config/load.js';
+import { isPostgresUrl } from '../db/pg.js';
 import { FileAuditLog, type AuditAppender } from './file-log.js';
+import { PgAuditLog } from './pg-log.js';
 
-/** LOG is a JSON Lines path (the embedded default) or, later, a postgres:// URL. */
-export function openAppender(log: string): AuditAppender {
-  if (/^postgres(ql)?:\/\//.test(log)) {
-    throw new UsageError({ code: 'STORE_UNAVAILABLE', message: 'the PostgreSQL audit store is not available in this build yet', hint: 'use a JSON Lines file for --log' });
-  }
+/** LOG is a JSON Lines path (the embedded default) or a postgres:// URL (many writers, one chain). */
+export function openAppender(log: string, config: Pick<AgentkeysConfig, 'pgStatementTimeoutMs'>): AuditAppender {
+  if (isPostgresUrl(log)) return new PgAuditLog({ url: log, statementTimeoutMs: config.pgStatementTimeoutMs });
   return new FileAuditLog(log);
 }

@@ -2,7 +2,7 @@ import { generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { verifyLogFile } from '../../../src/audit/verify-file.js';
+import { verifyAuditLog } from '../../../src/audit/verify-source.js';
 import { canonicalJson } from '../../../src/audit/canonical.js';
 import { amBuildChain, amCanonicalize, EDGE_CASE_PAYLOADS, type AmKey, type AmRow } from '../../fixtures/agent-manager-reference.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -45,8 +45,8 @@ function rewrite(f: Fixture, rows: AmRow[]): void {
   writeFileSync(f.log, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
-const verify = (f: Fixture, extra: Partial<Parameters<typeof verifyLogFile>[0]> = {}) =>
-  verifyLogFile({ log: f.log, signersPath: f.signers, hmacKeyFiles: f.hmac, slackMs: 0, workers: 0, ...extra });
+const verify = (f: Fixture, extra: Partial<Parameters<typeof verifyAuditLog>[0]> = {}) =>
+  verifyAuditLog({ log: f.log, signersPath: f.signers, hmacKeyFiles: f.hmac, slackMs: 0, workers: 0, ...extra });
 
 describe('Agent Manager compatibility', () => {
   it('canonical form equals their canonicalize() on every edge-case payload', () => {

@@ -2,13 +2,18 @@ import { promises as fsp } from 'node:fs';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { isDigestHex } from './canonical.js';
 import { readLineChunks } from '../store/file-chunks.js';
+import { connectPg, isPostgresUrl, pgError, redactUrl } from '../db/pg.js';
+import { inspectChain, streamChainChunks } from '../store/pg-log.js';
+import type { Finding } from './findings.js';
 import { parseSignerRegistryLenient, readRegistryText } from '../signing/registry.js';
 import { anchorPathFor, readAnchorIfExists } from './anchor.js';
 import type { KeyRingData } from './keyring.js';
 import { defaultWorkerCount, verifyChain, type VerifyReport } from './verify-log.js';
 
-export interface VerifyFileOptions {
+export interface VerifyAuditOptions {
+  /** A JSON Lines path or a postgres:// URL. */
   log: string;
+  statementTimeoutMs?: number;
   signersPath: string;
   /** kid → file holding the UTF-8 HMAC secret. */
   hmacKeyFiles: Record<string, string>;
@@ -19,31 +24,66 @@ export interface VerifyFileOptions {
   slackMs: number;
 }
 
-export interface VerifyFileReport extends VerifyReport {
+export interface VerifyAuditReport extends VerifyReport {
   registryWarnings: string[];
   anchorPath: string | null;
 }
 
-/** Offline verification of a JSON Lines log from signers.json alone (plus HMAC secrets). */
-export async function verifyLogFile(opts: VerifyFileOptions): Promise<VerifyFileReport> {
+/**
+ * Offline verification of a JSON Lines log, or of Agent Manager's audit_events table, from
+ * signers.json alone (plus HMAC secrets). Both go through the same chunked verifier.
+ */
+export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAuditReport> {
   if (opts.trustedStart !== undefined && !isDigestHex(opts.trustedStart)) {
     throw new UsageError({ code: 'DIGEST_INVALID', message: `--from "${opts.trustedStart}" is not 64 lowercase hex characters`, hint: 'pass the hex digest of the last event before this log starts' });
   }
-  const size = await logSize(opts.log);
+  const isPg = isPostgresUrl(opts.log);
   const hmacSecrets = await readHmacSecrets(opts.hmacKeyFiles);
   const { keys, warnings } = await loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs);
-  const anchorPath = opts.anchor === false ? null : (opts.anchor ?? anchorPathFor(opts.log));
+  // A file's anchor sits beside it; a database has none unless the operator names one.
+  const anchorPath = opts.anchor === false ? null : (opts.anchor ?? (isPg ? null : anchorPathFor(opts.log)));
   const anchorFile = anchorPath === null ? undefined : await readAnchorIfExists(anchorPath);
   if (opts.anchor && !anchorFile) {
     throw new UsageError({ code: 'ANCHOR_NOT_FOUND', message: `anchor ${opts.anchor} does not exist`, hint: 'drop --anchor to use <log>.anchor.json when present' });
   }
-  const report = await verifyChain(readLineChunks(opts.log), {
+  const common = {
     keys,
-    workers: opts.workers ?? defaultWorkerCount(size),
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
-  });
+  };
+  const report = isPg ? await verifyPg(opts, common) : await verifyChain(readLineChunks(opts.log), { ...common, workers: opts.workers ?? defaultWorkerCount(await logSize(opts.log)) });
   return { ...report, registryWarnings: warnings, anchorPath: anchorFile ? anchorPath : null };
+}
+
+// Roughly the number of events whose verification pays for starting worker threads.
+const PARALLEL_THRESHOLD_ROWS = 3000;
+
+async function verifyPg(opts: VerifyAuditOptions, common: Omit<Parameters<typeof verifyChain>[1], 'workers'>): Promise<VerifyReport> {
+  const client = await connectPg({ url: opts.log, ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}) });
+  try {
+    const info = await inspectChain(client).catch((err) => Promise.reject(pgError(err, `reading ${redactUrl(opts.log)}`)));
+    const rows = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]!.n);
+    const workers = opts.workers ?? (rows >= PARALLEL_THRESHOLD_ROWS ? defaultWorkerCount(Number.MAX_SAFE_INTEGER) : 0);
+    const report = await verifyChain(streamChainChunks(client, info.sequenced), { ...common, workers });
+    return { ...report, findings: labelForks(report.findings, info.forkedIds) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A broken link on a row that shares its prev_hash with an earlier row is a fork, and says so. */
+function labelForks(findings: Finding[], forkedIds: Set<string>): Finding[] {
+  if (forkedIds.size === 0) return findings;
+  const out = findings.map((f) =>
+    f.code === 'PREV_HASH_MISMATCH' && f.id !== null && forkedIds.has(f.id)
+      ? { ...f, code: 'FORK' as const, message: `another event already links to the same prev_hash: the chain forks here (${f.message})` }
+      : f,
+  );
+  const reported = new Set(out.filter((f) => f.code === 'FORK').map((f) => f.id));
+  for (const id of forkedIds) {
+    if (!reported.has(id)) out.push({ index: 0, id, code: 'FORK', message: 'another event links to the same prev_hash: the chain forks' });
+  }
+  return out.sort((a, b) => a.index - b.index);
 }
 
 async function logSize(log: string): Promise<number> {

@@ -1,0 +1,72 @@
+import pg from 'pg';
+import { AgentkeysError, UsageError } from '../errors.js';
+
+export interface PgConnectOptions {
+  /** postgres:// URL; TLS via sslmode=require|verify-full and sslrootcert=FILE in the URL. */
+  url: string;
+  /** Server-side statement timeout; a hung query fails instead of blocking a writer forever. */
+  statementTimeoutMs?: number;
+}
+
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+
+const TIMESTAMPTZ_OID = 1184;
+
+/**
+ * created_at is read as text and turned into ISO 8601 with its full precision, so a row read from
+ * Postgres serialises exactly as it does in a JSON Lines file (a JS Date would drop microseconds).
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === TIMESTAMPTZ_OID) return (text: string) => isoFromPg(text);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as typeof pg.types.getTypeParser,
+};
+
+export function isoFromPg(text: string): string {
+  // With TimeZone=UTC the server writes "2026-11-22 19:28:13.771571+00".
+  return text.replace(' ', 'T').replace(/\+00$/, 'Z');
+}
+
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//.test(value);
+}
+
+export async function connectPg(opts: PgConnectOptions): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: opts.url,
+    application_name: 'agentkeys',
+    statement_timeout: opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    options: '-c TimeZone=UTC',
+    types,
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new AgentkeysError({
+      code: 'PG_CONNECT_FAILED',
+      message: `cannot connect to ${redactUrl(opts.url)}: ${(err as Error).message}`,
+      hint: 'check the URL, that the server is up, and sslmode (postgres://user@host:5432/db?sslmode=require)',
+      cause: err,
+    });
+  }
+  return client;
+}
+
+/** Never print a password that came in a URL. */
+export function redactUrl(url: string): string {
+  return url.replace(/(postgres(?:ql)?:\/\/[^:/@]+):[^@]*@/, '$1:***@');
+}
+
+/** Maps the server's error codes that operators meet to named errors; anything else keeps its cause. */
+export function pgError(err: unknown, what: string): AgentkeysError {
+  const code = (err as { code?: string }).code;
+  const message = (err as Error).message;
+  if (code === '42P01' || code === '42703') {
+    return new UsageError({ code: 'PG_NOT_MIGRATED', message: `${what}: the audit tables are missing or out of date (${message})`, hint: 'run: agentkeys db migrate --database-url <url>', cause: err });
+  }
+  if (code === '57014') return new AgentkeysError({ code: 'PG_STATEMENT_TIMEOUT', message: `${what}: the statement timed out`, hint: 'raise AGENTKEYS_PG_STATEMENT_TIMEOUT_MS or check for locks held by another session', cause: err });
+  if (code === '23505') return new AgentkeysError({ code: 'PG_CHAIN_CONFLICT', message: `${what}: another writer extended the chain at the same position (${message})`, hint: 'retry; every agentkeys writer takes the chain lock, so this means a writer that does not', cause: err });
+  if (err instanceof AgentkeysError) return err;
+  return new AgentkeysError({ code: 'PG_QUERY_FAILED', message: `${what}: ${message}`, cause: err });
+}

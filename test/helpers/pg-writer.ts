@@ -1,0 +1,15 @@
+// A separate writer process for the concurrency tests and the benchmark: appends N events to a
+// Postgres chain, one transaction per event, with a local key. Usage: pg-writer URL KEY.pem KID N TAG
+import { readFileSync } from 'node:fs';
+import { appendSignedEvents } from '../../src/audit/append.js';
+import { LocalKeySigner, loadPrivateKey } from '../../src/signing/signer.js';
+import { PgAuditLog } from '../../src/store/pg-log.js';
+
+const [url, keyFile, kid, count, tag] = process.argv.slice(2);
+const signer = new LocalKeySigner(kid!, loadPrivateKey(readFileSync(keyFile!, 'utf8'), keyFile!), keyFile!);
+const store = new PgAuditLog({ url: url! });
+const started = process.hrtime.bigint();
+for (let i = 0; i < Number(count); i++) {
+  await appendSignedEvents(store, signer, [{ event_type: 'tool_call', actor_id: `writer-${tag}`, payload: { writer: tag, i } }]);
+}
+process.stdout.write(JSON.stringify({ events: Number(count), ms: Number(process.hrtime.bigint() - started) / 1e6 }));

@@ -1,0 +1,241 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { createTestDatabase, sql } from '../helpers/pg-db.js';
+import { tempDir } from '../helpers/tmp.js';
+import { amBuildChain, EDGE_CASE_PAYLOADS } from '../fixtures/agent-manager-reference.js';
+
+const execFileAsync = promisify(execFile);
+const WRITER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist/test/helpers/pg-writer.js');
+
+async function ok(args: string[], cwd: string, input?: string, env?: Record<string, string>) {
+  const r = await runCli(args, { cwd, ...(input !== undefined ? { input } : {}), ...(env ? { env } : {}) });
+  if (r.code !== 0) throw new Error(`agentkeys ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r;
+}
+
+async function migratedDb(cwd: string): Promise<string> {
+  const url = await createTestDatabase();
+  await ok(['db', 'migrate', '--database-url', url], cwd);
+  return url;
+}
+
+async function withKey(alg = 'ed25519'): Promise<string> {
+  const cwd = tempDir();
+  await ok(['keys', 'create', '--local', '--alg', alg, '--kid', 'k1'], cwd);
+  return cwd;
+}
+
+const verifyJson = async (cwd: string, log: string, extra: string[] = []) => {
+  const r = await runCli(['verify-audit', '--json', '--log', log, ...extra], { cwd });
+  return { code: r.code, report: JSON.parse(r.stdout) };
+};
+
+describe('db migrate', () => {
+  it('applies every migration once, is a no-op the second time, and --plan tells (exit 4 / 0)', async () => {
+    const cwd = tempDir();
+    const url = await createTestDatabase();
+    expect((await runCli(['db', 'migrate', '--plan', '--database-url', url], { cwd })).code).toBe(4);
+    const first = JSON.parse((await ok(['--json', 'db', 'migrate', '--database-url', url], cwd)).stdout);
+    expect(first.applied).toEqual(['0001_create_audit_events', '0002_linear_chain', '0003_audit_query_indexes']);
+    const second = JSON.parse((await ok(['--json', 'db', 'migrate', '--database-url', url], cwd)).stdout);
+    expect(second.applied).toEqual([]);
+    expect((await runCli(['db', 'migrate', '--plan', '--database-url', url], { cwd })).code).toBe(0);
+    const rows = await sql<{ version: string; checksum: string }>(url, 'SELECT version, checksum FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003']);
+    expect(rows[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('two processes migrating at once apply each file exactly once', async () => {
+    const cwd = tempDir();
+    const url = await createTestDatabase();
+    const [a, b] = await Promise.all([ok(['--json', 'db', 'migrate', '--database-url', url], cwd), ok(['--json', 'db', 'migrate', '--database-url', url], cwd)]);
+    const applied = [...JSON.parse(a.stdout).applied, ...JSON.parse(b.stdout).applied];
+    expect(applied.sort()).toEqual(['0001_create_audit_events', '0002_linear_chain', '0003_audit_query_indexes']);
+  });
+
+  it('a changed applied file is MIGRATION_CHECKSUM_MISMATCH (exit 2)', async () => {
+    const cwd = tempDir();
+    const url = await migratedDb(cwd);
+    await sql(url, `UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE version = '0002'`);
+    const r = await runCli(['--json', 'db', 'migrate', '--database-url', url], { cwd });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error.code).toBe('MIGRATION_CHECKSUM_MISMATCH');
+  });
+
+  it('an unreachable server is PG_CONNECT_FAILED (exit 1) and the password is not printed', async () => {
+    const r = await runCli(['db', 'migrate', '--database-url', 'postgres://u:hunter2@127.0.0.1:1/x'], { cwd: tempDir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/PG_CONNECT_FAILED/);
+    expect(r.stderr).not.toMatch(/hunter2/);
+  });
+});
+
+describe('sign and verify-audit on Postgres', () => {
+  it('signs into audit_events and verifies, with DATABASE_URL as the default log', async () => {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    await ok(['sign', '--key', 'local:k1', '--event-type', 'agent_spawned', '--actor', 'agent-manager', '--payload', '{"action":"spawn"}'], cwd, undefined, { DATABASE_URL: url });
+    const batch = EDGE_CASE_PAYLOADS.filter((p) => p !== null).map((payload) => JSON.stringify({ event_type: 'edge', payload })).join('\n');
+    await ok(['sign', '--log', url, '--key', 'local:k1', '--batch'], cwd, batch);
+    const { code, report } = await verifyJson(cwd, url);
+    expect(report.findings).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.events).toBe(EDGE_CASE_PAYLOADS.length);
+    const seqs = await sql<{ chain_seq: string }>(url, 'SELECT chain_seq FROM audit_events ORDER BY chain_seq');
+    expect(seqs.map((r) => Number(r.chain_seq))).toEqual(Array.from({ length: EDGE_CASE_PAYLOADS.length }, (_, i) => i + 1));
+  });
+
+  it('refuses U+0000, which jsonb cannot store (PAYLOAD_NOT_STORABLE), and writes nothing', async () => {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    const r = await runCli(['--json', 'sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{"s":"a\\u0000b"}'], { cwd });
+    expect(JSON.parse(r.stdout).error.code).toBe('PAYLOAD_NOT_STORABLE');
+    expect(await sql(url, 'SELECT 1 FROM audit_events')).toHaveLength(0);
+  });
+
+  it('an unmigrated database is PG_NOT_MIGRATED with the command to run', async () => {
+    const cwd = await withKey();
+    const url = await createTestDatabase();
+    const r = await runCli(['sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], { cwd });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/PG_NOT_MIGRATED/);
+    expect(r.stderr).toMatch(/agentkeys db migrate/);
+  });
+
+  it('a writer blocked behind the chain lock fails with PG_STATEMENT_TIMEOUT, not forever', async () => {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    const pg = (await import('pg')).default;
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock($1)', [0x61676b63]);
+    try {
+      const r = await runCli(['--json', 'sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], { cwd, env: { AGENTKEYS_PG_STATEMENT_TIMEOUT_MS: '300' } });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error.code).toBe('PG_STATEMENT_TIMEOUT');
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+
+  it('4 processes × 250 events make one linear chain of 1,000 with no fork', async () => {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    const key = path.join(cwd, '.agentkeys/keys/k1.pem');
+    await Promise.all([0, 1, 2, 3].map((w) => execFileAsync(process.execPath, [WRITER, url, key, 'k1', '250', String(w)])));
+    const { code, report } = await verifyJson(cwd, url);
+    expect(report.findings).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.events).toBe(1000);
+    const [{ n, distinct_prev }] = await sql<{ n: string; distinct_prev: string }>(url, 'SELECT count(*) AS n, count(DISTINCT prev_hash) AS distinct_prev FROM audit_events');
+    expect([Number(n), Number(distinct_prev)]).toEqual([1000, 999]); // 999 links + one NULL genesis
+  });
+});
+
+describe('an existing Agent Manager database', () => {
+  const ed = generateKeyPairSync('ed25519');
+  const signers = (dir: string) => {
+    const file = path.join(dir, 'signers.json');
+    writeFileSync(file, JSON.stringify({ signers: [{ signerId: 'am', algorithm: 'Ed25519', publicKey: ed.publicKey.export({ type: 'spki', format: 'pem' }) }] }));
+    return file;
+  };
+  async function agentManagerDb(forkAt?: number): Promise<string> {
+    const url = await createTestDatabase();
+    await sql(url, readFileSync(path.resolve('src/db/migrations/0001_create_audit_events.sql'), 'utf8'));
+    const rows = amBuildChain(EDGE_CASE_PAYLOADS.slice(0, 8), { alg: 'ed25519', privateKey: ed.privateKey }, 'am');
+    if (forkAt !== undefined) {
+      const [extra] = amBuildChain([{ forked: true }], { alg: 'ed25519', privateKey: ed.privateKey }, 'am');
+      rows.push({ ...extra!, prev_hash: rows[forkAt]!.prev_hash, created_at: new Date(Date.UTC(2026, 10, 23)).toISOString() });
+    }
+    for (const r of rows) {
+      await sql(url, 'INSERT INTO audit_events (id, actor_id, event_type, payload, signature, signer_kid, prev_hash, created_at) VALUES ($1,$2,$3,$4::jsonb,$5,$6,$7,$8)', [r.id, r.actor_id, r.event_type, JSON.stringify(r.payload), r.signature, r.signer_kid, r.prev_hash, r.created_at]);
+    }
+    return url;
+  }
+
+  it('is verified before migration, adopted in place by db migrate, and extended by sign', async () => {
+    const cwd = tempDir();
+    const file = signers(cwd);
+    const url = await agentManagerDb();
+    expect((await verifyJson(cwd, url, ['--signers', file])).report).toMatchObject({ ok: true, events: 8 });
+    await ok(['db', 'migrate', '--database-url', url], cwd);
+    const keyFile = path.join(cwd, 'am.pem');
+    writeFileSync(keyFile, ed.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await ok(['sign', '--log', url, '--key', `file:${keyFile}`, '--signer-kid', 'am', '--event-type', 't', '--payload', '{"after":"migration"}'], cwd);
+    expect((await verifyJson(cwd, url, ['--signers', file])).report).toMatchObject({ ok: true, events: 9, findings: [] });
+  });
+
+  it('a forked legacy chain is reported as FORK, and migration 0002 refuses it', async () => {
+    const cwd = tempDir();
+    const file = signers(cwd);
+    const url = await agentManagerDb(4);
+    const { code, report } = await verifyJson(cwd, url, ['--signers', file]);
+    expect(code).toBe(3);
+    expect(report.findings.map((f: { code: string }) => f.code)).toContain('FORK');
+    const r = await runCli(['--json', 'db', 'migrate', '--database-url', url], { cwd });
+    expect(JSON.parse(r.stdout).error.code).toBe('MIGRATION_FAILED');
+    // 0001 was already there; the failed 0002 left nothing behind.
+    expect((await sql<{ version: string }>(url, 'SELECT version FROM schema_migrations')).map((x) => x.version)).toEqual(['0001']);
+  });
+});
+
+describe('audit query and audit export', () => {
+  async function populated() {
+    const cwd = await withKey();
+    const lines = [
+      { event_type: 'agent_spawned', actor_id: 'a-1', payload: { n: 1 } },
+      { event_type: 'tool_call', actor_id: 'a-1', payload: { n: 2 } },
+      { event_type: 'tool_call', actor_id: 'a-2', payload: { n: 3 } },
+      { event_type: 'agent_stopped', actor_id: 'a-1', payload: { n: 4 } },
+    ].map((e) => JSON.stringify(e)).join('\n');
+    await ok(['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--batch'], cwd, lines);
+    return cwd;
+  }
+
+  it('file → Postgres → file keeps every row and the head digest', async () => {
+    const cwd = await populated();
+    const url = await migratedDb(cwd);
+    const toPg = JSON.parse((await ok(['--json', 'audit', 'export', '--log', 'a.jsonl', '--out', url], cwd)).stdout);
+    const back = JSON.parse((await ok(['--json', 'audit', 'export', '--log', url, '--out', 'b.jsonl'], cwd)).stdout);
+    expect(toPg.head).toBe(back.head);
+    const rows = (f: string) => readFileSync(path.join(cwd, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows('b.jsonl')).toEqual(rows('a.jsonl'));
+    expect((await verifyJson(cwd, url)).report).toMatchObject({ ok: true, events: 4, head: toPg.head });
+    expect((await verifyJson(cwd, 'b.jsonl')).report).toMatchObject({ ok: true, events: 4, head: toPg.head });
+  });
+
+  it('refuses a destination that already holds events (EXPORT_DEST_NOT_EMPTY)', async () => {
+    const cwd = await populated();
+    const url = await migratedDb(cwd);
+    await ok(['audit', 'export', '--log', 'a.jsonl', '--out', url], cwd);
+    const r = await runCli(['--json', 'audit', 'export', '--log', 'a.jsonl', '--out', url], { cwd });
+    expect(JSON.parse(r.stdout).error.code).toBe('EXPORT_DEST_NOT_EMPTY');
+    expect(Number((await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM audit_events'))[0]!.n)).toBe(4);
+  });
+
+  it('gives the same answers on a file and on Postgres, newest first', async () => {
+    const cwd = await populated();
+    const url = await migratedDb(cwd);
+    await ok(['audit', 'export', '--log', 'a.jsonl', '--out', url], cwd);
+    for (const filter of [['--agent', 'a-1'], ['--action', 'tool_call'], ['--agent', 'a-1', '--limit', '2'], ['--since', '1h'], ['--until', '2000-01-01']]) {
+      const onFile = JSON.parse((await ok(['--json', 'audit', 'query', '--log', 'a.jsonl', ...filter], cwd)).stdout).events;
+      const onPg = JSON.parse((await ok(['--json', 'audit', 'query', '--log', url, ...filter], cwd)).stdout).events;
+      expect(onPg).toEqual(onFile);
+    }
+    const a1 = JSON.parse((await ok(['--json', 'audit', 'query', '--log', url, '--agent', 'a-1'], cwd)).stdout).events;
+    expect(a1.map((e: { payload: { n: number } }) => e.payload.n)).toEqual([4, 2, 1]);
+  });
+
+  it('a bad time is TIME_INVALID (exit 2)', async () => {
+    const r = await runCli(['audit', 'query', '--log', 'a.jsonl', '--since', 'yesterday'], { cwd: tempDir() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/TIME_INVALID/);
+  });
+});
