@@ -38,6 +38,7 @@ export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAu
     throw new UsageError({ code: 'DIGEST_INVALID', message: `--from "${opts.trustedStart}" is not 64 lowercase hex characters`, hint: 'pass the hex digest of the last event before this log starts' });
   }
   const isPg = isPostgresUrl(opts.log);
+  const size = isPg ? 0 : await logSize(opts.log); // a missing log is reported before anything else
   const hmacSecrets = await readHmacSecrets(opts.hmacKeyFiles);
   const { keys, warnings } = await loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs);
   // A file's anchor sits beside it; a database has none unless the operator names one.
@@ -51,7 +52,7 @@ export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAu
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
   };
-  const report = isPg ? await verifyPg(opts, common) : await verifyChain(readLineChunks(opts.log), { ...common, workers: opts.workers ?? defaultWorkerCount(await logSize(opts.log)) });
+  const report = isPg ? await verifyPg(opts, common) : await verifyChain(readLineChunks(opts.log), { ...common, workers: opts.workers ?? defaultWorkerCount(size) });
   return { ...report, registryWarnings: warnings, anchorPath: anchorFile ? anchorPath : null };
 }
 

@@ -24,8 +24,14 @@ const types = {
 };
 
 export function isoFromPg(text: string): string {
-  // With TimeZone=UTC the server writes "2026-11-22 19:28:13.771571+00".
-  return text.replace(' ', 'T').replace(/\+00$/, 'Z');
+  // With TimeZone=UTC the server writes "2026-11-22 19:28:13.771571+00" and drops trailing zeros
+  // ("13.76", "13"). Pad to milliseconds (what JavaScript writes) or microseconds (what now()
+  // gives), so a row read back serialises exactly as it was written.
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/.exec(text);
+  if (!m) return text.replace(' ', 'T');
+  const fraction = m[3] ?? '';
+  const padded = fraction.length <= 3 ? fraction.padEnd(3, '0') : fraction.padEnd(6, '0');
+  return `${m[1]}T${m[2]}.${padded}Z`;
 }
 
 export function isPostgresUrl(value: string): boolean {
