@@ -26,7 +26,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
   const signer = await resolveSigner(ctx.config);
   const log = requireLog(ctx.config);
   const store = openAppender(log, ctx.config);
-  const { rows, head } = await appendSignedEvents(store, signer, Array.isArray(events) ? events : [events]);
+  const { rows, head } = await appendSignedEvents(store, signer, Array.isArray(events) ? events : [events]).finally(() => store.close?.());
   if (ctx.out.json) {
     printJson({ ok: true, log: redactUrl(log), signer_kid: signer.kid, algorithm: signer.alg, appended: rows.map((r) => r.id), events: head.events, head: head.prevHash });
   } else {

@@ -58,7 +58,14 @@ export async function exportChain(source: string, dest: string, statementTimeout
 }
 
 async function readDestinationHead(dest: string, statementTimeoutMs?: number): Promise<string | null> {
-  if (isPostgresUrl(dest)) return (await new PgAuditLog({ url: dest, ...(statementTimeoutMs ? { statementTimeoutMs } : {}) }).readHead()).prevHash;
+  if (isPostgresUrl(dest)) {
+    const store = new PgAuditLog({ url: dest, ...(statementTimeoutMs ? { statementTimeoutMs } : {}) });
+    try {
+      return (await store.readHead()).prevHash;
+    } finally {
+      await store.close();
+    }
+  }
   const last = await readLastLine(dest);
   if (last === undefined) return null;
   const row = parseRowLine(last);

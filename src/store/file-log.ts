@@ -16,6 +16,8 @@ export interface ChainHead {
 export interface AuditAppender {
   /** Calls build with the current head while holding the lock; writes all rows it returns or none. */
   append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner: AuditSigner): Promise<ChainHead>;
+  /** Releases connections held between appends. */
+  close?(): Promise<void>;
 }
 
 const LOCK_OPTIONS = {

@@ -18,7 +18,16 @@ const INSERT_BATCH = 500;
  * unique indexes of migration 0002 turn any writer that skips the lock into an error, not a fork.
  */
 export class PgAuditLog implements AuditAppender {
+  private client: Promise<pg.Client> | undefined;
+
   constructor(private readonly conn: PgConnectOptions) {}
+
+  /** Ends the connection a long-lived writer keeps between appends. */
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await (await client).end().catch(() => undefined);
+  }
 
   async append(build: (head: ChainHead) => Promise<AuditRow[]>, _anchorSigner: AuditSigner): Promise<ChainHead> {
     return this.withClient(async (client) => {
@@ -42,11 +51,20 @@ export class PgAuditLog implements AuditAppender {
   }
 
   async withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = await connectPg(this.conn);
+    this.client ??= connectPg(this.conn);
+    let client: pg.Client;
+    try {
+      client = await this.client;
+    } catch (err) {
+      this.client = undefined;
+      throw err;
+    }
     try {
       return await fn(client);
-    } finally {
-      await client.end().catch(() => undefined);
+    } catch (err) {
+      // A failed connection is not reused; the next call opens a fresh one.
+      await this.close();
+      throw err;
     }
   }
 }

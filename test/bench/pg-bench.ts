@@ -1,0 +1,90 @@
+// npm run bench:pg: events signed per second into Postgres by 1 and by 4 concurrent writer
+// processes (one transaction per event, local Ed25519 key), and verify-audit events per second
+// from Postgres beside the same chain from a JSON Lines file, all in one run.
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { exportChain } from '../../src/audit/export.js';
+import { digestRow, serializeRow } from '../../src/audit/record.js';
+import { verifyAuditLog } from '../../src/audit/verify-source.js';
+import { applyMigrations, loadMigrations } from '../../src/db/migrate.js';
+import { connectPg } from '../../src/db/pg.js';
+import { startPostgres } from '../helpers/postgres.js';
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const WRITER = path.join(here, '../helpers/pg-writer.js');
+const WRITES = Number(process.env.BENCH_PG_WRITES ?? 2000);
+const CHAIN = Number(process.env.BENCH_PG_CHAIN ?? 100_000);
+
+const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-pgbench-'));
+const server = await startPostgres();
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const keyFile = path.join(dir, 'k.pem');
+writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+const signers = path.join(dir, 'signers.json');
+writeFileSync(signers, JSON.stringify({ signers: [{ signerId: 'bench', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) }] }));
+
+async function freshDb(name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  const client = await connectPg({ url: url.toString() });
+  await applyMigrations(client, await loadMigrations());
+  await client.end();
+  return url.toString();
+}
+
+async function writers(url: string, count: number, total: number): Promise<number> {
+  const t = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: count }, (_, w) => run(process.execPath, [WRITER, url, keyFile, 'bench', String(total / count), String(w)])));
+  return total / (Number(process.hrtime.bigint() - t) / 1e9);
+}
+
+async function writeChainFile(file: string, n: number): Promise<void> {
+  const out = createWriteStream(file);
+  let prev: string | null = null;
+  for (let i = 0; i < n; i++) {
+    const payload = { action: 'tool_call', agent: `agent-${i % 97}`, seq: i };
+    const signed = digestRow(payload, prev);
+    const row = { id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, actor_id: 'agent-manager', event_type: 'tool_call', payload, signature: sign(null, signed.digest, privateKey).toString('base64'), signer_kid: 'bench', prev_hash: prev, created_at: new Date(1_700_000_000_000 + i).toISOString() };
+    if (!out.write(`${serializeRow(row)}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+    prev = signed.digest.toString('hex');
+  }
+  await new Promise<void>((r) => out.end(r));
+}
+
+async function verifyRate(log: string): Promise<number> {
+  const t = process.hrtime.bigint();
+  const report = await verifyAuditLog({ log, signersPath: signers, hmacKeyFiles: {}, slackMs: 0, anchor: false });
+  if (!report.ok) throw new Error(`${log} did not verify`);
+  return report.events / (Number(process.hrtime.bigint() - t) / 1e9);
+}
+
+try {
+  const one = await writers(await freshDb('bench_one'), 1, WRITES);
+  const four = await writers(await freshDb('bench_four'), 4, WRITES);
+  const file = path.join(dir, 'chain.jsonl');
+  await writeChainFile(file, CHAIN);
+  const chainDb = await freshDb('bench_chain');
+  await exportChain(file, chainDb);
+  const fromPg = await verifyRate(chainDb);
+  const fromFile = await verifyRate(file);
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  console.log(`Postgres audit store benchmark (local PostgreSQL on loopback, Ed25519, one transaction per event)`);
+  console.log(`  sign, 1 writer process       ${fmt(one)} events/s  (${WRITES} events)`);
+  console.log(`  sign, 4 writer processes     ${fmt(four)} events/s  (${WRITES} events, ${(four / one).toFixed(2)}× one writer; one chain lock serialises them)`);
+  console.log(`  verify-audit from Postgres   ${fmt(fromPg)} events/s  (${CHAIN} events)`);
+  console.log(`  verify-audit from the file   ${fmt(fromFile)} events/s  (same chain; Postgres/file = ${(fromPg / fromFile).toFixed(2)})`);
+} finally {
+  server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
