@@ -20,6 +20,15 @@ export interface AgentkeysConfig {
   signerKid?: string;
   /** The audit log: a JSON Lines path or a postgres:// URL (--log, AGENTKEYS_AUDIT_LOG, DATABASE_URL). */
   log?: string;
+  /** AWS: region, named profile, role to assume, web identity (the seed's names), KMS endpoint. */
+  region?: string;
+  profile?: string;
+  roleArn?: string;
+  webIdentityTokenFile?: string;
+  webIdentityRoleArn?: string;
+  kmsEndpoint?: string;
+  /** Where every KMS operation is recorded as a signed event (--audit-log, AGENTKEYS_AUDIT_LOG). */
+  auditLog?: string;
   /** Postgres server-side statement timeout. */
   pgStatementTimeoutMs: number;
   /** Where each setting came from, for `--debug` and error messages. */
@@ -45,7 +54,14 @@ const SETTINGS: Setting[] = [
   { key: 'keyPath', env: ['AUDIT_SIGNING_KEY_PATH'] },
   { key: 'alg', env: ['AUDIT_SIGNING_ALG'], flag: 'alg' },
   { key: 'signerKid', env: ['AUDIT_SIGNER_KID'], flag: 'signerKid' },
-  { key: 'log', env: ['AGENTKEYS_AUDIT_LOG', 'DATABASE_URL'], flag: 'log' },
+  { key: 'log', env: ['DATABASE_URL'], flag: 'log' },
+  { key: 'auditLog', env: ['AGENTKEYS_AUDIT_LOG'], flag: 'auditLog' },
+  { key: 'region', env: ['AWS_REGION', 'AWS_DEFAULT_REGION', 'VAULT_REGION'], flag: 'region' },
+  { key: 'profile', env: [], flag: 'profile' },
+  { key: 'roleArn', env: [], flag: 'roleArn' },
+  { key: 'webIdentityTokenFile', env: ['OIDC_TOKEN_PATH'] },
+  { key: 'webIdentityRoleArn', env: ['KMS_ROLE_ARN'] },
+  { key: 'kmsEndpoint', env: ['KMS_ENDPOINT'] },
   { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
 ];
 
@@ -137,8 +153,14 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
   if (raw.keyRef !== undefined && !/^(kms|file|local):.+/.test(raw.keyRef)) {
     problems.push(`${origins.keyRef}: "${raw.keyRef}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
   }
-  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log'] as const) {
+  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint'] as const) {
     if (raw[key] !== undefined) config[key] = raw[key];
+  }
+  if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {
+    problems.push('OIDC_TOKEN_PATH and KMS_ROLE_ARN go together: set both for web identity, or neither');
+  }
+  if (raw.roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(raw.roleArn)) {
+    problems.push(`${origins.roleArn}: "${raw.roleArn}" is not an IAM role ARN`);
   }
   if (problems.length > 0) {
     throw new UsageError({ code: 'CONFIG_INVALID', message: `invalid configuration: ${problems.length} problem(s)`, details: problems, hint: 'fix the settings listed above' });

@@ -22,7 +22,12 @@ type KeySpec =
  * (AUDIT_SIGNING_KEY_SOURCE=kms / AUDIT_SIGNING_KMS_KEY_ID, AUDIT_SIGNING_PRIVATE_KEY,
  * AUDIT_SIGNING_KEY_PATH), then DEV_ALLOW_EPHEMERAL. REQUIRE_KMS=true refuses every local key.
  */
-export async function resolveSigner(config: AgentkeysConfig): Promise<AuditSigner> {
+export interface SignerDeps {
+  /** Opens a KMS signer; injected so this module stays free of AWS imports. */
+  openKmsSigner?: (keyRef: string) => Promise<AuditSigner>;
+}
+
+export async function resolveSigner(config: AgentkeysConfig, deps: SignerDeps = {}): Promise<AuditSigner> {
   const spec = chooseKeySpec(config);
   if (config.requireKms && spec.kind !== 'kms') {
     throw new UsageError({
@@ -31,7 +36,7 @@ export async function resolveSigner(config: AgentkeysConfig): Promise<AuditSigne
       hint: 'sign with --key kms:<key id|alias|arn>, or unset REQUIRE_KMS outside production',
     });
   }
-  const signer = await loadSigner(spec, config);
+  const signer = await loadSigner(spec, config, deps);
   if (config.alg && config.alg !== signer.alg) {
     throw new UsageError({
       code: 'KEY_ALG_MISMATCH',
@@ -61,14 +66,11 @@ function chooseKeySpec(config: AgentkeysConfig): KeySpec {
   });
 }
 
-async function loadSigner(spec: KeySpec, config: AgentkeysConfig): Promise<AuditSigner> {
+async function loadSigner(spec: KeySpec, config: AgentkeysConfig, deps: SignerDeps): Promise<AuditSigner> {
   switch (spec.kind) {
     case 'kms':
-      throw new UsageError({
-        code: 'KMS_SIGNING_UNAVAILABLE',
-        message: `KMS signing (${spec.origin}) is not available in this build yet`,
-        hint: 'sign with a local key (--key local:<kid>) until KMS signing lands',
-      });
+      if (!deps.openKmsSigner) throw new UsageError({ code: 'KMS_SIGNING_UNAVAILABLE', message: `KMS signing (${spec.origin}) is not available here` });
+      return deps.openKmsSigner(spec.keyId);
     case 'file':
       return signerFromFile(spec.file, config.signerKid ?? kidFromFile(spec.file), config.alg);
     case 'local':

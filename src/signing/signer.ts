@@ -3,7 +3,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { InternalError, UsageError } from '../errors.js';
 import { algorithmOfKey, type SigningAlg } from './algorithms.js';
-import { verifySignature, type SignedBytes, type VerificationKey } from './verify.js';
+import { verifySignature, type SignedBytes } from './verify.js';
 
 /**
  * Anything that signs a 32-byte audit digest. The local signer below and the KMS signer
@@ -16,8 +16,11 @@ export interface AuditSigner {
   /** Where the key lives, for messages: 'local file …', 'KMS arn:…'. */
   readonly source: string;
   sign(digest: Buffer): Promise<Buffer>;
-  /** The key that verifies this signer's output, used to check every signature before it is written. */
-  verificationKey(): Promise<VerificationKey>;
+  /**
+   * Checks a signature this signer produced, locally with its public key where there is one
+   * (HMAC keys held by KMS are checked with VerifyMac). Used before anything is written.
+   */
+  verifyOwn(signed: SignedBytes, signature: Buffer): Promise<boolean>;
 }
 
 // DER prefix of DigestInfo(sha256) for RSASSA-PKCS1-v1_5 (RFC 8017 §9.2 note 1).
@@ -69,8 +72,8 @@ export class LocalKeySigner implements AuditSigner {
     }
   }
 
-  async verificationKey(): Promise<VerificationKey> {
-    return { alg: this.alg as Exclude<SigningAlg, 'hmac-sha256'>, publicKey: this.publicKey };
+  async verifyOwn(signed: SignedBytes, signature: Buffer): Promise<boolean> {
+    return verifySignature({ alg: this.alg as Exclude<SigningAlg, 'hmac-sha256'>, publicKey: this.publicKey }, signed, signature);
   }
 
   publicKeyPem(): string {
@@ -103,8 +106,8 @@ export class HmacSigner implements AuditSigner {
     return createHmac('sha256', this.secret).update(digest).digest();
   }
 
-  async verificationKey(): Promise<VerificationKey> {
-    return { alg: 'hmac-sha256', secret: this.secret };
+  async verifyOwn(signed: SignedBytes, signature: Buffer): Promise<boolean> {
+    return verifySignature({ alg: 'hmac-sha256', secret: this.secret }, signed, signature);
   }
 }
 
@@ -115,7 +118,7 @@ export class HmacSigner implements AuditSigner {
  */
 export async function signAndCheck(signer: AuditSigner, signed: SignedBytes): Promise<Buffer> {
   const signature = await signer.sign(signed.digest);
-  if (!verifySignature(await signer.verificationKey(), signed, signature)) {
+  if (!(await signer.verifyOwn(signed, signature))) {
     throw new InternalError({
       code: 'SIGNATURE_SELF_CHECK_FAILED',
       message: `the signature from ${signer.source} does not verify with its own public key; nothing was written`,

@@ -1,0 +1,35 @@
+import { fromIni, fromNodeProviderChain, fromTemporaryCredentials, fromTokenFile } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+
+/** How agentkeys finds AWS credentials; everything else is the SDK's standard chain. */
+export interface AwsAuthOptions {
+  region?: string;
+  /** A named profile from ~/.aws/config (SSO, static, process, role profiles). */
+  profile?: string;
+  /** Assume this role (AssumeRole) on top of the base credentials. */
+  roleArn?: string;
+  /** Web identity: a token file (the seed's OIDC_TOKEN_PATH) and the role it assumes (KMS_ROLE_ARN). */
+  webIdentityTokenFile?: string;
+  webIdentityRoleArn?: string;
+  /** Endpoint override for KMS (KMS_ENDPOINT); AWS_ENDPOINT_URL is honoured by the SDK itself. */
+  kmsEndpoint?: string;
+}
+
+/**
+ * The standard chain (env, SSO, shared files, web identity from AWS_WEB_IDENTITY_TOKEN_FILE,
+ * container and instance metadata), narrowed by the operator's explicit choices.
+ */
+export function credentialProvider(opts: AwsAuthOptions): AwsCredentialIdentityProvider {
+  if (opts.webIdentityTokenFile && opts.webIdentityRoleArn) {
+    return fromTokenFile({ webIdentityTokenFile: opts.webIdentityTokenFile, roleArn: opts.webIdentityRoleArn, roleSessionName: 'agentkeys' });
+  }
+  const base = opts.profile ? fromIni({ profile: opts.profile }) : fromNodeProviderChain();
+  if (opts.roleArn) {
+    return fromTemporaryCredentials({
+      masterCredentials: base,
+      params: { RoleArn: opts.roleArn, RoleSessionName: 'agentkeys', DurationSeconds: 900 },
+      ...(opts.region ? { clientConfig: { region: opts.region } } : {}),
+    });
+  }
+  return base;
+}

@@ -1,0 +1,112 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyMetadata, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
+import { InternalError, UsageError } from '../errors.js';
+import type { SigningAlg } from '../signing/algorithms.js';
+import { assertDigest, type AuditSigner } from '../signing/signer.js';
+import { verifySignature, type SignedBytes } from '../signing/verify.js';
+import type { KmsApi } from './kms.js';
+
+/** Our algorithm for each KMS KeySpec that can sign a SHA-256 audit digest. */
+const SPEC_TO_ALG: Record<string, SigningAlg> = {
+  RSA_2048: 'rsa-sha256',
+  RSA_3072: 'rsa-sha256',
+  RSA_4096: 'rsa-sha256',
+  ECC_NIST_P256: 'ecdsa-p256',
+  ECC_SECG_P256K1: 'ecdsa-secp256k1',
+  ECC_NIST_EDWARDS25519: 'ed25519',
+  HMAC_256: 'hmac-sha256',
+};
+
+/** The KMS KeySpec agentkeys creates for each algorithm. */
+export const ALG_TO_SPEC: Record<SigningAlg, string> = {
+  'rsa-sha256': 'RSA_2048',
+  'ecdsa-p256': 'ECC_NIST_P256',
+  'ecdsa-secp256k1': 'ECC_SECG_P256K1',
+  ed25519: 'ECC_NIST_EDWARDS25519',
+  'hmac-sha256': 'HMAC_256',
+};
+
+export function algorithmOfKeySpec(spec: string | undefined, keyRef: string): SigningAlg {
+  const alg = spec ? SPEC_TO_ALG[spec] : undefined;
+  if (!alg) {
+    throw new UsageError({
+      code: 'KMS_KEY_SPEC_UNSUPPORTED',
+      message: `KMS key ${keyRef} has KeySpec ${spec ?? 'unknown'}, which cannot sign SHA-256 audit digests`,
+      hint: `use a key of spec ${Object.keys(SPEC_TO_ALG).join(', ')}`,
+    });
+  }
+  return alg;
+}
+
+/**
+ * The exact Sign request for each algorithm (agent-manager-audit-format.md §5): RSA and ECDSA sign
+ * the 32-byte digest with MessageType DIGEST (one hash, never two); Ed25519 is pure Ed25519 over
+ * the 32 bytes with MessageType RAW (ED25519_PH_SHA_512 would be Ed25519ph, incompatible).
+ */
+export function signRequest(alg: Exclude<SigningAlg, 'hmac-sha256'>, keyArn: string, digest: Uint8Array): { KeyId: string; Message: Uint8Array; MessageType: 'DIGEST' | 'RAW'; SigningAlgorithm: SigningAlgorithmSpec } {
+  switch (alg) {
+    case 'rsa-sha256':
+      return { KeyId: keyArn, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' };
+    case 'ecdsa-p256':
+    case 'ecdsa-secp256k1':
+      return { KeyId: keyArn, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' };
+    case 'ed25519':
+      return { KeyId: keyArn, Message: digest, MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' as SigningAlgorithmSpec };
+  }
+}
+
+/**
+ * Signs audit digests with a KMS key. The algorithm comes from the key's KeySpec (DescribeKey,
+ * once), never from a guess; signer_kid is the key ARN resolved from any alias, so moving the
+ * alias later cannot make old events ambiguous; every signature is checked locally before use.
+ */
+export class KmsSigner implements AuditSigner {
+  private publicKey: KeyObject | undefined;
+
+  private constructor(
+    private readonly kms: KmsApi,
+    readonly kid: string,
+    readonly alg: SigningAlg,
+    readonly metadata: KeyMetadata,
+  ) {}
+
+  get source(): string {
+    return `KMS key ${this.kid}`;
+  }
+
+  static async open(kms: KmsApi, keyRef: string): Promise<KmsSigner> {
+    const meta = await kms.describeKey(keyRef);
+    const alg = algorithmOfKeySpec(meta.KeySpec, keyRef);
+    const usage = alg === 'hmac-sha256' ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY';
+    if (meta.KeyUsage !== usage) {
+      throw new UsageError({ code: 'KMS_KEY_WRONG_USAGE', message: `KMS key ${meta.Arn} has KeyUsage ${meta.KeyUsage}, not ${usage}`, hint: 'audit events need an asymmetric SIGN_VERIFY key or an HMAC key' });
+    }
+    if (meta.KeyState && meta.KeyState !== 'Enabled') {
+      throw new UsageError({ code: 'KMS_KEY_INVALID_STATE', message: `KMS key ${meta.Arn} is ${meta.KeyState}`, hint: 'sign with an enabled key (agentkeys keys describe)' });
+    }
+    const signer = new KmsSigner(kms, meta.Arn!, alg, meta);
+    if (alg !== 'hmac-sha256') await signer.loadPublicKey();
+    return signer;
+  }
+
+  async sign(digest: Buffer): Promise<Buffer> {
+    assertDigest(digest);
+    if (this.alg === 'hmac-sha256') return Buffer.from(await this.kms.generateMac(this.kid, digest));
+    return Buffer.from(await this.kms.sign(signRequest(this.alg, this.kid, digest)));
+  }
+
+  async verifyOwn(signed: SignedBytes, signature: Buffer): Promise<boolean> {
+    if (this.alg === 'hmac-sha256') return this.kms.verifyMac(this.kid, signed.digest, signature);
+    return verifySignature({ alg: this.alg, publicKey: await this.loadPublicKey() }, signed, signature);
+  }
+
+  async loadPublicKey(): Promise<KeyObject> {
+    if (this.alg === 'hmac-sha256') throw new InternalError({ code: 'KMS_HMAC_HAS_NO_PUBLIC_KEY', message: `${this.kid} is an HMAC key` });
+    this.publicKey ??= createPublicKey({ key: Buffer.from(await this.kms.getPublicKey(this.kid)), format: 'der', type: 'spki' });
+    return this.publicKey;
+  }
+
+  publicKeyPem(): Promise<string> {
+    return this.loadPublicKey().then((k) => k.export({ type: 'spki', format: 'pem' }).toString());
+  }
+}

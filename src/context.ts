@@ -1,0 +1,30 @@
+import type { AgentkeysConfig } from './config/load.js';
+import { createKmsApi, type KmsApi } from './aws/kms.js';
+
+/**
+ * The composition root: the only place AWS clients are constructed. Clients are built on first
+ * use, so offline commands (verify-audit) never touch credentials.
+ */
+export interface Services {
+  kms(): KmsApi;
+  /** KMS requests made so far, by operation (for --debug and benchmarks). */
+  readonly kmsCalls: Map<string, number>;
+}
+
+export function createServices(config: AgentkeysConfig): Services {
+  let kms: KmsApi | undefined;
+  const kmsCalls = new Map<string, number>();
+  return {
+    kmsCalls,
+    kms: () =>
+      (kms ??= createKmsApi({
+        ...(config.region ? { region: config.region } : {}),
+        ...(config.profile ? { profile: config.profile } : {}),
+        ...(config.roleArn ? { roleArn: config.roleArn } : {}),
+        ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
+        ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
+        ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
+        onCall: (op) => kmsCalls.set(op, (kmsCalls.get(op) ?? 0) + 1),
+      })),
+  };
+}

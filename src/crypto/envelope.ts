@@ -1,0 +1,217 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import {
+  buildClient, CommitmentPolicy, getLocalCryptographicMaterialsCache, KmsKeyringNode, NodeCachingMaterialsManager,
+} from '@aws-crypto/client-node';
+import type { KmsApi } from '../aws/kms.js';
+import { AgentkeysError, UsageError } from '../errors.js';
+
+export type EncryptionContext = Record<string, string>;
+
+export interface DataKeyCacheOptions {
+  /** Default 1 hour (seed 001: dataKeyCacheTTL 3600000). */
+  maxAgeMs: number;
+  maxMessagesEncrypted: number;
+  maxBytesEncrypted: number;
+}
+
+export const DEFAULT_CACHE: DataKeyCacheOptions = { maxAgeMs: 3_600_000, maxMessagesEncrypted: 1000, maxBytesEncrypted: 1 << 30 };
+const FRAME_LENGTH = 64 * 1024;
+
+// At most 10 encrypted data keys per message: an attacker-supplied message cannot make us call KMS without bound.
+const esdk = buildClient({ commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT, maxEncryptedDataKeys: 10 });
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+}
+
+/**
+ * Envelope encryption in the AWS Encryption SDK message format: a fresh data key per message from
+ * GenerateDataKey (or a cached one), AES-256-GCM with key commitment, framed (64 KiB authenticated
+ * frames, so files of any size stream in constant memory), a versioned self-describing header,
+ * and an ECDSA P-384 signature over the message. Any Encryption SDK language can decrypt it.
+ */
+export class EnvelopeCrypto {
+  readonly stats: CacheStats = { hits: 0, misses: 0 };
+  private readonly keyring: KmsKeyringNode;
+  private readonly cmm: NodeCachingMaterialsManager | undefined;
+
+  constructor(kms: KmsApi, keyId: string | undefined, cache: DataKeyCacheOptions | false, partition = 'agentkeys') {
+    this.keyring = keyId
+      ? new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => kms.client })
+      : new KmsKeyringNode({ discovery: true, clientProvider: () => kms.client });
+    this.cmm = cache === false ? undefined : new NodeCachingMaterialsManager({
+      backingMaterials: this.keyring,
+      cache: this.countingCache(),
+      maxAge: cache.maxAgeMs,
+      maxMessagesEncrypted: cache.maxMessagesEncrypted,
+      maxBytesEncrypted: cache.maxBytesEncrypted,
+      // The context is part of the cache key as well, so each context gets its own data keys.
+      partition,
+    });
+  }
+
+  async encryptStream(input: Readable, output: Writable, context: EncryptionContext, plaintextLength?: number): Promise<void> {
+    const stream = esdk.encryptStream(this.cmm ?? this.keyring, { encryptionContext: context, frameLength: FRAME_LENGTH, ...(plaintextLength !== undefined ? { plaintextLength } : {}) });
+    await pipeline(input, stream, output);
+  }
+
+  /** Decrypts, refusing to release anything unless the message carries exactly the expected context. */
+  async decryptStream(input: Readable, output: Writable, expected: EncryptionContext): Promise<void> {
+    const stream = esdk.decryptStream(this.keyring);
+    let headerChecked = false;
+    stream.once('MessageHeader', (header: { encryptionContext: EncryptionContext }) => {
+      try {
+        assertContext(header.encryptionContext, expected);
+        headerChecked = true;
+      } catch (err) {
+        stream.destroy(err as Error);
+      }
+    });
+    try {
+      await pipeline(input, stream, output);
+    } catch (err) {
+      throw classifyDecryptError(err);
+    }
+    if (!headerChecked) throw new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: 'the message header was never authenticated' });
+  }
+
+  private countingCache(): ReturnType<typeof getLocalCryptographicMaterialsCache> {
+    const cache = getLocalCryptographicMaterialsCache(1000);
+    const get = cache.getEncryptionMaterial.bind(cache);
+    cache.getEncryptionMaterial = (key: string, plaintextLength: number) => {
+      const entry = get(key, plaintextLength);
+      if (entry) this.stats.hits++;
+      else this.stats.misses++;
+      return entry;
+    };
+    return cache;
+  }
+}
+
+/** Every expected pair must be there and equal, and nothing else but the SDK's own reserved keys. */
+export function assertContext(actual: EncryptionContext, expected: EncryptionContext): void {
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(expected)) {
+    if (!(k in actual)) problems.push(`missing ${k}`);
+    else if (actual[k] !== v) problems.push(`${k} differs`);
+  }
+  for (const k of Object.keys(actual)) {
+    if (!(k in expected) && !k.startsWith('aws-crypto-')) problems.push(`unexpected ${k}`);
+  }
+  if (problems.length > 0) {
+    throw new UsageError({ code: 'CONTEXT_MISMATCH', message: `the encryption context does not match: ${problems.join(', ')}`, hint: 'pass the same --context k=v pairs that were used to encrypt; nothing was decrypted' });
+  }
+}
+
+function classifyDecryptError(err: unknown): AgentkeysError {
+  if (err instanceof AgentkeysError) return err;
+  const message = (err as Error).message ?? String(err);
+  const name = (err as Error).name ?? '';
+  if (name.endsWith('Exception') && !/InvalidCiphertext/.test(name)) {
+    return new AgentkeysError({ code: 'KMS_DECRYPT_FAILED', message: `KMS could not decrypt the data key: ${name}: ${message}`, cause: err });
+  }
+  return new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: `the ciphertext does not authenticate: ${message}`, hint: 'the file was modified, truncated or is not an agentkeys/Encryption SDK message; nothing was written', cause: err });
+}
+
+export function parseContext(pairs: readonly string[]): EncryptionContext {
+  const out: EncryptionContext = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError({ code: 'CONTEXT_INVALID', message: `--context "${pair}" is not k=v`, hint: '--context tenant=acme --context purpose=backup' });
+    const key = pair.slice(0, eq);
+    if (key.startsWith('aws')) throw new UsageError({ code: 'CONTEXT_INVALID', message: `--context key "${key}" is reserved (aws prefix)` });
+    if (key in out) throw new UsageError({ code: 'CONTEXT_INVALID', message: `--context key "${key}" is given twice` });
+    out[key] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * The seed's JSON envelope (Aureus Sentinel KMS Manager): {encrypted, encryptedDataKey, iv,
+ * authTag, keyId}, all base64 but keyId. One AES-256-GCM message with a 12-byte IV, the data key
+ * bound to the context by KMS. Whole-message, so for small payloads only.
+ */
+export interface SentinelEnvelope {
+  encrypted: string;
+  encryptedDataKey: string;
+  iv: string;
+  authTag: string;
+  keyId: string;
+}
+
+export const SENTINEL_MAX_BYTES = 64 * 1024 * 1024;
+
+export async function sentinelEncrypt(kms: KmsApi, keyId: string, plaintext: Buffer, context: EncryptionContext): Promise<SentinelEnvelope> {
+  const key = await kms.generateDataKey({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context });
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.plaintext, iv);
+  const encrypted = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  Buffer.from(key.plaintext).fill(0);
+  return { encrypted: encrypted.toString('base64'), encryptedDataKey: Buffer.from(key.ciphertext).toString('base64'), iv: iv.toString('base64'), authTag: cipher.getAuthTag().toString('base64'), keyId: key.keyId };
+}
+
+export async function sentinelDecrypt(kms: KmsApi, envelope: SentinelEnvelope, context: EncryptionContext): Promise<Buffer> {
+  let dataKey: Uint8Array;
+  try {
+    dataKey = (await kms.decrypt({ CiphertextBlob: Buffer.from(envelope.encryptedDataKey, 'base64'), KeyId: envelope.keyId, EncryptionContext: context })).plaintext;
+  } catch (err) {
+    // KMS binds the context to the data key: a wrong context and a modified key blob look the same to it.
+    if ((err as { cause?: { name?: string } }).cause?.name === 'InvalidCiphertextException') {
+      throw new UsageError({ code: 'CONTEXT_MISMATCH', message: 'KMS refused the data key: the encryption context does not match (or encryptedDataKey was modified)', hint: 'pass the same --context pairs used to encrypt', cause: err });
+    }
+    throw err;
+  }
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', dataKey, Buffer.from(envelope.iv, 'base64'));
+    decipher.setAuthTag(Buffer.from(envelope.authTag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(envelope.encrypted, 'base64')), decipher.final()]);
+  } catch (err) {
+    throw new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: 'the envelope does not authenticate (encrypted, iv or authTag was modified)', cause: err });
+  } finally {
+    Buffer.from(dataKey).fill(0);
+  }
+}
+
+/** Untrusted input: a sentinel envelope with exactly its five string fields. */
+export function parseSentinelEnvelope(text: string): SentinelEnvelope {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new UsageError({ code: 'ENVELOPE_INVALID', message: 'the input is not a JSON envelope', hint: 'drop --format sentinel for Encryption SDK messages' });
+  }
+  const fields = ['encrypted', 'encryptedDataKey', 'iv', 'authTag', 'keyId'];
+  const bad = fields.filter((f) => typeof v[f] !== 'string');
+  const extra = Object.keys(v ?? {}).filter((k) => !fields.includes(k));
+  if (bad.length || extra.length || Buffer.from(v.iv as string, 'base64').length !== 12) {
+    throw new UsageError({ code: 'ENVELOPE_INVALID', message: `not a sentinel envelope${bad.length ? `: missing ${bad.join(', ')}` : ''}${extra.length ? `: unknown ${extra.join(', ')}` : ''}`, hint: '{encrypted, encryptedDataKey, iv (12 bytes), authTag, keyId}' });
+  }
+  return v as unknown as SentinelEnvelope;
+}
+
+/** Writes through a temp file in the destination's folder, renamed only after success. */
+export async function withAtomicOutput(dest: string, mode: number, fn: (out: Writable) => Promise<void>): Promise<void> {
+  const dir = path.dirname(path.resolve(dest));
+  const tmp = path.join(dir, `.${path.basename(dest)}.${randomBytes(4).toString('hex')}.tmp`);
+  const out = createWriteStream(tmp, { mode, flags: 'wx' });
+  try {
+    await fn(out);
+    const handle = await fsp.open(tmp, 'r+');
+    await handle.sync();
+    await handle.close();
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    out.destroy();
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export function openInput(file: string): Readable {
+  return createReadStream(file);
+}
