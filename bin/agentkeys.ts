@@ -4,12 +4,20 @@
 import { Command, CommanderError } from 'commander';
 import type { ExitCode } from '../src/errors.js';
 
+// The SDK versions are pinned in the lockfile; its notice that future releases need Node 22 is
+// for us (README, Development), not for the operator on every command.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const program = new Command('agentkeys')
   .description('Provision, sign, verify and rotate the AWS side of an AI-agent key-management deployment')
   .version('0.1.0')
   .option('--json', 'machine output on stdout, nothing else there')
   .option('--debug', 'stack traces and causes on errors')
   .option('--env-file <file>', 'settings file (KEY=value); default .agentkeys/agentkeys.env if present')
+  .option('--region <region>', 'AWS region (env AWS_REGION, VAULT_REGION)')
+  .option('--profile <profile>', 'AWS named profile (SSO, static, role profiles)')
+  .option('--role-arn <arn>', 'assume this IAM role (AssumeRole) for AWS calls')
+  .option('--audit-log <log>', 'record every KMS operation as a signed event in this chain (env AGENTKEYS_AUDIT_LOG)')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
@@ -22,8 +30,70 @@ keys
   .option('--kid <kid>', 'signer key id written into every event (signer_kid)')
   .option('--dir <dir>', 'key directory (default .agentkeys, env AGENTKEYS_DIR)')
   .option('--signers <file>', 'signer registry to add the public key to (default <dir>/signers.json)')
-  .option('--description <text>', 'note stored with the public key')
-  .action(lazy(async (opts) => (await import('../commands/keys-create.js')).runKeysCreate(opts)));
+  .option('--description <text>', 'note stored with the key')
+  .option('--spec <spec>', 'KMS key spec: ECC_NIST_P256, ECC_SECG_P256K1, RSA_2048, ECC_NIST_EDWARDS25519, HMAC_256, SYMMETRIC_DEFAULT')
+  .option('--alias <alias>', 'KMS alias (an existing alias is adopted, not duplicated)')
+  .option('--multi-region', 'create a multi-region primary key')
+  .option('--custom-key-store <id>', 'create the key in a CloudHSM custom key store')
+  .action(lazy(async (opts) => opts.local ? (await import('../commands/keys-create.js')).runKeysCreate(opts) : (await import('../commands/keys-kms.js')).runKeysCreateKms(opts)));
+keys
+  .command('describe')
+  .description('spec, state, origin (CloudHSM), multi-region role, aliases and age of a KMS key')
+  .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
+  .action(lazy(async (opts) => (await import('../commands/keys-kms.js')).runKeysDescribe(opts)));
+keys
+  .command('should-rotate')
+  .description('exit 0 if the key is due for rotation (90-day interval, 365-day maximum age), 1 if not')
+  .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
+  .option('--interval-days <n>', 'rotation interval', '90')
+  .option('--max-age-days <n>', 'maximum key age', '365')
+  .action(lazy(async (opts) => (await import('../commands/keys-kms.js')).runKeysShouldRotate(opts)));
+keys
+  .command('replicate')
+  .description('replicate a multi-region key into other regions')
+  .option('--key <keyref>', 'kms:<key id | alias/… | arn> of a multi-region primary')
+  .option('--regions <list>', 'comma-separated regions')
+  .action(lazy(async (opts) => (await import('../commands/keys-kms.js')).runKeysReplicate(opts)));
+
+program
+  .command('signers')
+  .description('the signer registry (signers.json)')
+  .command('rebuild')
+  .description('rebuild signers.json from the signer_kids a log uses (KMS GetPublicKey), merging with the existing file')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL')
+  .option('--out <file>', 'registry to write (default .agentkeys/signers.json)')
+  .option('--plan', 'print the changes, write nothing')
+  .option('--strict', 'exit 1 if any signer could not be resolved')
+  .action(lazy(async (opts) => (await import('../commands/signers-rebuild.js')).runSignersRebuild(opts)));
+
+program
+  .command('rotate-key')
+  .description('rotate a KMS signing key behind its alias (or the AgentIdP JWT pair with --jwt)')
+  .option('--alias <alias>', 'KMS alias whose key is rotated')
+  .option('--spec <spec>', 'key spec of the new key (default: the old key\'s)')
+  .option('--signers <file>', 'registry to update (default .agentkeys/signers.json)')
+  .option('--log <log>', 'append a signer.rotated event, signed by the old key, to this chain')
+  .option('--overlap-days <n>', 'days the old key stays valid', '30')
+  .option('--jwt <dir>', 'rotate the RS256 JWT pair in DIR (jwks.json holds both keys during the overlap)')
+  .option('--yes', 'confirm without asking')
+  .action(lazy(async (opts) => (await import('../commands/rotate-key.js')).runRotateKey(opts)));
+
+for (const mode of ['encrypt', 'decrypt'] as const) {
+  program
+    .command(mode)
+    .argument('[files...]', `files to ${mode} (to FILE.enc / from FILE.enc); default --in/--out or stdin/stdout`)
+    .description(mode === 'encrypt' ? 'envelope-encrypt under a KMS key (AWS Encryption SDK format, streaming)' : 'decrypt, requiring the expected encryption context')
+    .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
+    .option('--context <k=v>', 'encryption context pair (repeatable)', collect, [])
+    .option('--in <file>', 'input (default stdin)')
+    .option('--out <file>', 'output, written only when complete (default stdout)')
+    .option('--format <format>', 'esdk (default) or sentinel ({encrypted, encryptedDataKey, iv, authTag, keyId})', 'esdk')
+    .option('--no-cache', 'no data-key cache')
+    .option('--cache-ttl <seconds>', 'data-key cache lifetime', '3600')
+    .option('--cache-max-messages <n>', 'messages per cached data key', '1000')
+    .option('--cache-max-bytes <n>', 'bytes per cached data key')
+    .action(lazy(async (opts, args) => (await import('../commands/encrypt.js'))[mode === 'encrypt' ? 'runEncrypt' : 'runDecrypt'](opts, args[0] as string[])));
+}
 
 program
   .command('sign')
@@ -50,6 +120,7 @@ program
   .option('--from <digest>', 'trusted digest the first event links to (a checkpoint)')
   .option('--workers <n>', 'worker threads (default: all cores for logs over 1 MiB)')
   .option('--slack <seconds>', 'tolerance on signer validity windows', '60')
+  .option('--kms-verify [mode]', 'check HMAC signatures with KMS VerifyMac (mode hmac), or every signature with KMS (all)')
   .action(lazy(async (opts) => (await import('../commands/verify-audit.js')).runVerifyAudit(opts)));
 
 const audit = program.command('audit').description('query and copy audit chains (JSON Lines or Postgres)');
@@ -83,12 +154,12 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-type Runner = (opts: Record<string, unknown>) => Promise<ExitCode>;
+type Runner = (opts: Record<string, unknown>, positional: unknown[]) => Promise<ExitCode>;
 
-function lazy(run: (opts: any) => Promise<ExitCode>): (...args: unknown[]) => Promise<void> {
+function lazy(run: (opts: any, positional: unknown[]) => Promise<ExitCode>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    process.exitCode = await (run as Runner)(cmd.optsWithGlobals());
+    process.exitCode = await (run as Runner)(cmd.optsWithGlobals(), args.slice(0, -2));
   };
 }
 

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { appendSignedEvents } from '../src/audit/append.js';
 import { parseBatch, singleEvent } from '../src/audit/event-input.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { resolveSigner } from '../src/signing/resolve.js';
+import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { openAppender } from '../src/store/open.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
@@ -23,10 +23,14 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const defaults = { ...(options.eventType ? { eventType: options.eventType } : {}), ...(options.actor ? { actor: options.actor } : {}) };
   const events = options.batch ? parseBatch(await readStdin(), defaults) : singleEvent(await readPayload(options.payload), defaults);
-  const signer = await resolveSigner(ctx.config);
   const log = requireLog(ctx.config);
-  const store = openAppender(log, ctx.config);
-  const { rows, head } = await appendSignedEvents(store, signer, Array.isArray(events) ? events : [events]).finally(() => store.close?.());
+  const { signer, rows, head } = await withKmsTrail(ctx, async () => {
+    const signer = await openSigner(ctx);
+    const store = openAppender(log, ctx.config);
+    const result = await appendSignedEvents(store, signer, Array.isArray(events) ? events : [events]).finally(() => store.close?.());
+    return { signer, ...result };
+  });
+  printKmsCalls(ctx);
   if (ctx.out.json) {
     printJson({ ok: true, log: redactUrl(log), signer_kid: signer.kid, algorithm: signer.alg, appended: rows.map((r) => r.id), events: head.events, head: head.prevHash });
   } else {

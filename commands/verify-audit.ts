@@ -1,8 +1,10 @@
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { verifyAuditLog, type VerifyAuditReport } from '../src/audit/verify-source.js';
+import { verifyAuditLog, type VerifyAuditOptions, type VerifyAuditReport } from '../src/audit/verify-source.js';
+import { createKmsChecker } from '../src/aws/kms-verify.js';
+import { printKmsCalls } from './kms-support.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 
 export interface VerifyAuditCommandOptions extends GlobalOptions {
@@ -13,6 +15,7 @@ export interface VerifyAuditCommandOptions extends GlobalOptions {
   from?: string;
   workers?: string;
   slack?: string;
+  kmsVerify?: string | boolean;
 }
 
 export const UNCOVERED_FIELDS_NOTE = 'actor_id, event_type and created_at (and id, signer_kid) are not covered by the Agent Manager signature scheme: only the payload and the link to the previous event are signed.';
@@ -29,7 +32,9 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
     ...(options.from ? { trustedStart: options.from } : {}),
     ...(options.workers !== undefined ? { workers: parseCount(options.workers, '--workers') } : {}),
     slackMs: parseCount(options.slack ?? '60', '--slack') * 1000,
+    ...kmsVerifyOptions(options.kmsVerify, ctx),
   });
+  printKmsCalls(ctx);
   if (ctx.out.json) printJson({ ok: report.ok, events: report.events, head: report.head, findings: report.findings, anchor: report.anchor, registryWarnings: report.registryWarnings });
   else printHuman(report, redactUrl(log));
   return report.ok ? 0 : 3;
@@ -48,6 +53,13 @@ function printHuman(report: VerifyAuditReport, log: string): void {
     if (report.findings.length > shown.length) printLine(style.dim(`  … ${report.findings.length - shown.length} more; use --json for all`));
   }
   printLine(style.dim(`  note: ${UNCOVERED_FIELDS_NOTE}`));
+}
+
+function kmsVerifyOptions(flag: string | boolean | undefined, ctx: CommandContext): Pick<VerifyAuditOptions, 'kmsVerify' | 'checkDeferred'> {
+  if (flag === undefined || flag === false) return {};
+  const mode = flag === true ? 'hmac' : flag;
+  if (mode !== 'hmac' && mode !== 'all') throw new UsageError({ code: 'FLAG_INVALID', message: `--kms-verify "${mode}" is not hmac or all` });
+  return { kmsVerify: mode, checkDeferred: createKmsChecker(ctx.services.kms()) };
 }
 
 function parseHmacKeys(pairs: string[]): Record<string, string> {

@@ -1,5 +1,6 @@
 import type { AgentkeysConfig } from './config/load.js';
-import { createKmsApi, type KmsApi } from './aws/kms.js';
+import { createKmsApi, type KmsApi, type KmsCallObservation } from './aws/kms.js';
+import { KmsTrail } from './audit/kms-trail.js';
 
 /**
  * The composition root: the only place AWS clients are constructed. Clients are built on first
@@ -9,13 +10,21 @@ export interface Services {
   kms(): KmsApi;
   /** KMS requests made so far, by operation (for --debug and benchmarks). */
   readonly kmsCalls: Map<string, number>;
+  /** Every KMS operation, for --audit-log. */
+  readonly trail: KmsTrail;
 }
 
 export function createServices(config: AgentkeysConfig): Services {
   let kms: KmsApi | undefined;
   const kmsCalls = new Map<string, number>();
+  const trail = new KmsTrail();
+  const onCall = (call: KmsCallObservation) => {
+    kmsCalls.set(call.operation, (kmsCalls.get(call.operation) ?? 0) + 1);
+    trail.observe(call);
+  };
   return {
     kmsCalls,
+    trail,
     kms: () =>
       (kms ??= createKmsApi({
         ...(config.region ? { region: config.region } : {}),
@@ -24,7 +33,7 @@ export function createServices(config: AgentkeysConfig): Services {
         ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
         ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
         ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
-        onCall: (op) => kmsCalls.set(op, (kmsCalls.get(op) ?? 0) + 1),
+        onCall,
       })),
   };
 }

@@ -11,10 +11,13 @@ export interface KeyRingData {
   hmacSecrets: Record<string, string>;
   /** Tolerance applied to validity windows. */
   slackMs: number;
+  /** Check HMAC signatures (or all) with KMS instead of locally: the caller does those calls. */
+  kmsVerify?: 'off' | 'hmac' | 'all';
 }
 
 export type KeyLookup =
   | { ok: true; key: VerificationKey; validFrom?: number; validTo?: number }
+  | { ok: 'kms'; keyId: string; alg: SignerEntry['algorithm']; validFrom?: number; validTo?: number }
   | { ok: false; reason: string };
 
 export class KeyRing {
@@ -35,14 +38,20 @@ export class KeyRing {
   lookup(kid: string): KeyLookup {
     const found = this.keys.get(kid);
     if (found) return found;
+    // A KMS-signed event's kid is the key ARN; with --kms-verify it can be checked without a registry entry.
+    if (this.data.kmsVerify === 'all' && kid.startsWith('arn:aws')) return { ok: 'kms', keyId: kid, alg: 'hmac-sha256' };
     const rejected = this.data.rejected[kid];
     if (rejected) return { ok: false, reason: `the registry entry for ${kid} is unusable: ${rejected}` };
     return { ok: false, reason: `signer ${kid} is not in the registry` };
   }
 
   private toLookup(entry: SignerEntry): KeyLookup {
+    const mode = this.data.kmsVerify ?? 'off';
+    if (mode === 'all' || (mode === 'hmac' && entry.algorithm === 'hmac-sha256')) {
+      return { ok: 'kms', keyId: entry.keyArn ?? entry.signerId, alg: entry.algorithm, ...windowOf(entry) };
+    }
     if (entry.algorithm === 'hmac-sha256') {
-      return { ok: false, reason: `signer ${entry.signerId} is HMAC; pass --hmac-key ${entry.signerId}=FILE` };
+      return { ok: false, reason: `signer ${entry.signerId} is HMAC; pass --hmac-key ${entry.signerId}=FILE, or --kms-verify to ask KMS` };
     }
     return { ok: true, key: { alg: entry.algorithm, publicKey: createPublicKey(entry.publicKey!) }, ...windowOf(entry) };
   }

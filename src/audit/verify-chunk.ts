@@ -23,6 +23,20 @@ export interface ChunkResult {
   lastDigest: string | undefined;
   digestsAt: Record<number, string>;
   findings: Finding[];
+  /** Signatures to be checked by KMS (VerifyMac / Verify) on the main thread. */
+  deferred: DeferredCheck[];
+}
+
+export interface DeferredCheck {
+  index: number;
+  id: string;
+  kid: string;
+  keyId: string;
+  alg: string;
+  /** Hex digest and base64 signature: plain data, so it crosses thread boundaries. */
+  digest: string;
+  signature: string;
+  createdAt: string;
 }
 
 /**
@@ -34,7 +48,7 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
   const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8');
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  const result: ChunkResult = { seq: job.seq, count: lines.length, first: undefined, lastDigest: undefined, digestsAt: {}, findings: [] };
+  const result: ChunkResult = { seq: job.seq, count: lines.length, first: undefined, lastDigest: undefined, digestsAt: {}, findings: [], deferred: [] };
   const want = new Set(job.wantDigestAt);
   let prevDigest: string | undefined;
   for (let i = 0; i < lines.length; i++) {
@@ -51,7 +65,7 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     const signed = digestRow(row.payload, row.prev_hash);
     prevDigest = signed.digest.toString('hex');
     if (want.has(index)) result.digestsAt[index] = prevDigest;
-    checkSignature(row, index, signed, keys, result.findings);
+    checkSignature(row, index, signed, keys, result);
   }
   result.lastDigest = prevDigest;
   return result;
@@ -81,7 +95,8 @@ export function linkFinding(index: number, row: AuditRow, expected: string): Fin
   };
 }
 
-function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof digestRow>, keys: KeyRing, findings: Finding[]): void {
+function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof digestRow>, keys: KeyRing, result: ChunkResult): void {
+  const findings = result.findings;
   const found = (code: Finding['code'], message: string): void => {
     findings.push({ index, id: row.id, code, message });
   };
@@ -91,6 +106,10 @@ function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof 
   if (!lookup.ok) return found('UNKNOWN_SIGNER', lookup.reason);
   const signature = decodeBase64Strict(row.signature);
   if (!signature) return found('MALFORMED_ROW', 'signature is not standard base64');
+  if (lookup.ok === 'kms') {
+    result.deferred.push({ index, id: row.id, kid: row.signer_kid, keyId: lookup.keyId, alg: lookup.alg, digest: signed.digest.toString('hex'), signature: row.signature, createdAt: row.created_at });
+    return checkWindow(row, lookup, keys.slackMs, found);
+  }
   const key = lookup.key;
   if (!isPlausibleSignatureLength(key.alg, signature.length, 'publicKey' in key ? key.publicKey : undefined)) {
     return found('SIGNATURE_INVALID', `signature is ${signature.length} bytes, which ${key.alg} never produces`);

@@ -5,7 +5,7 @@ import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool } from './chunk-pool.js';
 import type { Finding } from './findings.js';
 import { KeyRing, type KeyRingData } from './keyring.js';
-import { verifyChunk, type ChunkJob, type ChunkResult } from './verify-chunk.js';
+import { verifyChunk, type ChunkJob, type ChunkResult, type DeferredCheck } from './verify-chunk.js';
 
 export interface VerifyOptions {
   keys: KeyRingData;
@@ -15,6 +15,8 @@ export interface VerifyOptions {
   anchorText?: string;
   /** Worker threads; 0 verifies on the calling thread. Default: cores when the input is large. */
   workers?: number;
+  /** Checks signatures the key ring hands to KMS; returns a finding for each that fails. */
+  checkDeferred?: (checks: DeferredCheck[]) => Promise<Finding[]>;
 }
 
 export interface VerifyReport {
@@ -45,6 +47,12 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const stitcher = new Stitcher(opts.trustedStart);
   const wantDigestAt = typeof anchor === 'object' ? [anchor.events] : [];
   const pool = workers > 0 ? new ChunkPool(workers, opts.keys) : undefined;
+  const stitch = async (result: ChunkResult) => {
+    stitcher.add(result);
+    if (result.deferred.length === 0) return;
+    if (!opts.checkDeferred) throw new Error('KMS verification requested without a KMS checker');
+    stitcher.findings.push(...(await opts.checkDeferred(result.deferred)));
+  };
   try {
     const inFlight: Promise<ChunkResult>[] = [];
     let seq = 0;
@@ -54,14 +62,14 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
       nextIndex += chunk.lines;
       inFlight.push(pool ? pool.run(job) : Promise.resolve(verifyChunk(job, keyRing)));
       // Bounded look-ahead keeps memory flat while every worker stays fed.
-      while (inFlight.length > Math.max(2, workers * 2)) stitcher.add(await inFlight.shift()!);
+      while (inFlight.length > Math.max(2, workers * 2)) await stitch(await inFlight.shift()!);
     }
-    for (const pending of inFlight) stitcher.add(await pending);
+    for (const pending of inFlight) await stitch(await pending);
   } finally {
     await pool?.close();
   }
   const findings = stitcher.findings;
-  if (anchor !== undefined) findings.push(...checkAnchor(anchor, stitcher, keyRing));
+  if (anchor !== undefined) findings.push(...(await checkAnchor(anchor, stitcher, keyRing, opts.checkDeferred)));
   findings.sort((a, b) => a.index - b.index);
   return {
     ok: findings.length === 0,
@@ -122,13 +130,18 @@ class Stitcher {
   }
 }
 
-function checkAnchor(anchor: Anchor | string, chain: Stitcher, keys: KeyRing): Finding[] {
+async function checkAnchor(anchor: Anchor | string, chain: Stitcher, keys: KeyRing, checkDeferred: VerifyOptions['checkDeferred']): Promise<Finding[]> {
   const bad = (code: Finding['code'], index: number, message: string): Finding[] => [{ index, id: null, code, message }];
   if (typeof anchor === 'string') return bad('ANCHOR_INVALID', 0, `anchor unusable: ${anchor}`);
   const lookup = keys.lookup(anchor.signer_kid);
   if (!lookup.ok) return bad('ANCHOR_INVALID', 0, `anchor signer: ${lookup.reason}`);
   const signature = decodeBase64Strict(anchor.signature);
-  if (!signature || !verifySignature(lookup.key, anchorSignedBytes(anchor), signature)) {
+  const signed = anchorSignedBytes(anchor);
+  const valid = !signature ? false
+    : lookup.ok === 'kms'
+      ? checkDeferred !== undefined && (await checkDeferred([{ index: 0, id: 'anchor', kid: anchor.signer_kid, keyId: lookup.keyId, alg: lookup.alg, digest: signed.digest.toString('hex'), signature: anchor.signature, createdAt: anchor.updated_at }])).length === 0
+      : verifySignature(lookup.key, signed, signature);
+  if (!valid) {
     return bad('ANCHOR_INVALID', 0, `the anchor's signature by ${anchor.signer_kid} does not verify`);
   }
   if (chain.events < anchor.events) {

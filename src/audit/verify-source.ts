@@ -22,6 +22,9 @@ export interface VerifyAuditOptions {
   trustedStart?: string;
   workers?: number;
   slackMs: number;
+  /** Check HMAC (or all) signatures with KMS; needs checkDeferred. */
+  kmsVerify?: 'off' | 'hmac' | 'all';
+  checkDeferred?: Parameters<typeof verifyChain>[1]['checkDeferred'];
 }
 
 export interface VerifyAuditReport extends VerifyReport {
@@ -40,7 +43,7 @@ export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAu
   const isPg = isPostgresUrl(opts.log);
   const size = isPg ? 0 : await logSize(opts.log); // a missing log is reported before anything else
   const hmacSecrets = await readHmacSecrets(opts.hmacKeyFiles);
-  const { keys, warnings } = await loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs);
+  const { keys, warnings } = await loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs, opts.kmsVerify ?? 'off');
   // A file's anchor sits beside it; a database has none unless the operator names one.
   const anchorPath = opts.anchor === false ? null : (opts.anchor ?? (isPg ? null : anchorPathFor(opts.log)));
   const anchorFile = anchorPath === null ? undefined : await readAnchorIfExists(anchorPath);
@@ -49,6 +52,7 @@ export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAu
   }
   const common = {
     keys,
+    ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
   };
@@ -96,19 +100,19 @@ async function logSize(log: string): Promise<number> {
   }
 }
 
-async function loadKeyRing(signersPath: string, hmacSecrets: Record<string, string>, slackMs: number): Promise<{ keys: KeyRingData; warnings: string[] }> {
+async function loadKeyRing(signersPath: string, hmacSecrets: Record<string, string>, slackMs: number, kmsVerify: 'off' | 'hmac' | 'all'): Promise<{ keys: KeyRingData; warnings: string[] }> {
   let text: string;
   try {
     text = await readRegistryText(signersPath);
   } catch (err) {
     // HMAC-only logs need no registry: the secrets are the keys.
-    if (err instanceof AgentkeysError && err.code === 'REGISTRY_NOT_FOUND' && Object.keys(hmacSecrets).length > 0) {
-      return { keys: { signers: [], rejected: {}, hmacSecrets, slackMs }, warnings: [] };
+    if (err instanceof AgentkeysError && err.code === 'REGISTRY_NOT_FOUND' && (Object.keys(hmacSecrets).length > 0 || kmsVerify === 'all')) {
+      return { keys: { signers: [], rejected: {}, hmacSecrets, slackMs, kmsVerify }, warnings: [] };
     }
     throw err;
   }
   const parsed = parseSignerRegistryLenient(text, signersPath);
-  return { keys: { signers: parsed.registry.signers, rejected: parsed.rejected, hmacSecrets, slackMs }, warnings: parsed.problems };
+  return { keys: { signers: parsed.registry.signers, rejected: parsed.rejected, hmacSecrets, slackMs, kmsVerify }, warnings: parsed.problems };
 }
 
 async function readHmacSecrets(files: Record<string, string>): Promise<Record<string, string>> {

@@ -32,9 +32,17 @@ export interface KmsApi {
   readonly region: string;
 }
 
+/** One KMS request as the SDK middleware saw it. */
+export interface KmsCallObservation {
+  operation: string;
+  input: Record<string, unknown>;
+  output?: Record<string, unknown>;
+  errorName?: string;
+}
+
 export interface KmsFactoryOptions extends AwsAuthOptions {
-  /** Counts every request at the SDK middleware (benchmarks, call budgets). */
-  onCall?: (operation: string) => void;
+  /** Sees every request at the SDK middleware, including the Encryption SDK's (call counts, audit trail). */
+  onCall?: (call: KmsCallObservation) => void;
 }
 
 export const DEFAULT_REGION = 'us-east-1';
@@ -49,9 +57,17 @@ export function createKmsClient(opts: KmsFactoryOptions, region = opts.region): 
   if (opts.onCall) {
     const onCall = opts.onCall;
     client.middlewareStack.add((next, context) => async (args) => {
-      onCall(context.commandName ?? 'unknown');
-      return next(args);
-    }, { step: 'initialize', name: 'agentkeysCallCounter' });
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      const input = args.input as Record<string, unknown>;
+      try {
+        const result = await next(args);
+        onCall({ operation, input, output: result.output as unknown as Record<string, unknown> });
+        return result;
+      } catch (err) {
+        onCall({ operation, input, errorName: (err as Error).name });
+        throw err;
+      }
+    }, { step: 'initialize', name: 'agentkeysCallObserver' });
   }
   return client;
 }

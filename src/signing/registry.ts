@@ -14,6 +14,8 @@ export interface SignerEntry {
   validFrom?: string;
   validTo?: string;
   description?: string;
+  /** 'kms': an HMAC key held by KMS, checked with VerifyMac (verify-audit --kms-verify). */
+  verifyVia?: 'kms';
 }
 
 export interface SignerRegistry {
@@ -181,6 +183,9 @@ function copyMetadata(fields: Record<string, unknown>, entry: SignerEntry, label
   if (keyArn) entry.keyArn = keyArn;
   const description = firstString(fields, ['description']);
   if (description) entry.description = description;
+  const verifyVia = firstString(fields, ['verifyVia']);
+  if (verifyVia === 'kms') entry.verifyVia = 'kms';
+  else if (verifyVia !== undefined) problems.push(`${label}: verifyVia "${verifyVia}" is not kms`);
 }
 
 export function decodePublicKey(text: string): KeyObject {

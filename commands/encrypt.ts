@@ -1,0 +1,117 @@
+import { createReadStream, promises as fsp } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import {
+  DEFAULT_CACHE, EnvelopeCrypto, parseContext, parseSentinelEnvelope, SENTINEL_MAX_BYTES, sentinelDecrypt, sentinelEncrypt, withAtomicOutput,
+  type DataKeyCacheOptions,
+} from '../src/crypto/envelope.js';
+import { UsageError, type ExitCode } from '../src/errors.js';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { printKmsCalls, withKmsTrail } from './kms-support.js';
+import { printJson, style } from './ui/format.js';
+
+export interface EnvelopeOptions extends GlobalOptions {
+  key?: string;
+  context?: string[];
+  in?: string;
+  out?: string;
+  format?: string;
+  cache?: boolean;
+  cacheTtl?: string;
+  cacheMaxMessages?: string;
+  cacheMaxBytes?: string;
+}
+
+type Job = { input: string | undefined; output: string | undefined };
+
+export async function runEncrypt(options: EnvelopeOptions, files: string[] = []): Promise<ExitCode> {
+  return runEnvelope('encrypt', options, files);
+}
+
+export async function runDecrypt(options: EnvelopeOptions, files: string[] = []): Promise<ExitCode> {
+  return runEnvelope('decrypt', options, files);
+}
+
+async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions, files: string[]): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const format = options.format ?? 'esdk';
+  if (format !== 'esdk' && format !== 'sentinel') throw new UsageError({ code: 'FLAG_INVALID', message: `--format "${format}" is not esdk or sentinel` });
+  const context = parseContext(options.context ?? []);
+  const keyId = options.key?.replace(/^kms:/, '');
+  if (mode === 'encrypt' && !keyId) throw new UsageError({ code: 'FLAG_MISSING', message: '--key is required to encrypt', hint: '--key kms:alias/agent-data' });
+  const jobs = planJobs(mode, options, files);
+  const crypto = format === 'esdk' ? new EnvelopeCrypto(ctx.services.kms(), keyId, cacheOptions(options)) : undefined;
+  await withKmsTrail(ctx, async () => {
+    for (const job of jobs) {
+      if (crypto) await runEsdk(mode, crypto, job, context);
+      else await runSentinel(mode, ctx, keyId, job, context);
+    }
+  });
+  if (ctx.out.debug && crypto) process.stderr.write(style.dim(`  data-key cache: ${crypto.stats.hits} hit(s), ${crypto.stats.misses} miss(es)\n`));
+  printKmsCalls(ctx);
+  if (ctx.out.json && jobs.every((j) => j.output)) printJson({ ok: true, mode, format, files: jobs.map((j) => j.output), cache: crypto?.stats ?? null });
+  return 0;
+}
+
+function planJobs(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions, files: string[]): Job[] {
+  if (files.length === 0) return [{ input: options.in, output: options.out }];
+  if (options.in || options.out) throw new UsageError({ code: 'FLAG_INVALID', message: 'give either FILE… or --in/--out, not both' });
+  return files.map((f) => {
+    if (mode === 'decrypt' && !f.endsWith('.enc')) throw new UsageError({ code: 'FLAG_INVALID', message: `${f} does not end in .enc`, hint: 'use --in/--out for other names' });
+    return { input: f, output: mode === 'encrypt' ? `${f}.enc` : f.slice(0, -4) };
+  });
+}
+
+async function runEsdk(mode: 'encrypt' | 'decrypt', crypto: EnvelopeCrypto, job: Job, context: Record<string, string>): Promise<void> {
+  const size = job.input ? (await statInput(job.input)).size : undefined;
+  const run = async (out: Writable) => {
+    const input: Readable = job.input ? createReadStream(job.input) : process.stdin;
+    if (mode === 'encrypt') await crypto.encryptStream(input, out, context, size);
+    else await crypto.decryptStream(input, out, context);
+  };
+  // With --out nothing is written unless every frame and the signature authenticate.
+  if (job.output) await withAtomicOutput(job.output, mode === 'decrypt' ? 0o600 : 0o644, run);
+  else await run(process.stdout);
+}
+
+async function runSentinel(mode: 'encrypt' | 'decrypt', ctx: CommandContext, keyId: string | undefined, job: Job, context: Record<string, string>): Promise<void> {
+  const data = await readAll(job.input);
+  const kms = ctx.services.kms();
+  const output = mode === 'encrypt'
+    ? Buffer.from(`${JSON.stringify(await sentinelEncrypt(kms, keyId!, data, context))}\n`)
+    : await sentinelDecrypt(kms, parseSentinelEnvelope(data.toString('utf8')), context);
+  if (job.output) await withAtomicOutput(job.output, mode === 'decrypt' ? 0o600 : 0o644, async (out) => void (await new Promise<void>((resolve, reject) => out.end(output, () => resolve()).once('error', reject))));
+  else process.stdout.write(output);
+}
+
+async function readAll(file: string | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of file ? createReadStream(file) : process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > SENTINEL_MAX_BYTES) throw new UsageError({ code: 'INPUT_TOO_LARGE', message: `the sentinel format holds one message in memory (at most ${SENTINEL_MAX_BYTES >> 20} MiB)`, hint: 'use the default format (--format esdk), which streams' });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function statInput(file: string) {
+  try {
+    return await fsp.stat(file);
+  } catch (err) {
+    throw new UsageError({ code: 'INPUT_NOT_FOUND', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
+  }
+}
+
+function cacheOptions(options: EnvelopeOptions): DataKeyCacheOptions | false {
+  if (options.cache === false) return false;
+  const num = (v: string | undefined, d: number, flag: string) => {
+    if (v === undefined) return d;
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError({ code: 'FLAG_INVALID', message: `${flag} "${v}" is not a positive whole number` });
+    return Number(v);
+  };
+  return {
+    maxAgeMs: num(options.cacheTtl, DEFAULT_CACHE.maxAgeMs / 1000, '--cache-ttl') * 1000,
+    maxMessagesEncrypted: num(options.cacheMaxMessages, DEFAULT_CACHE.maxMessagesEncrypted, '--cache-max-messages'),
+    maxBytesEncrypted: num(options.cacheMaxBytes, DEFAULT_CACHE.maxBytesEncrypted, '--cache-max-bytes'),
+  };
+}

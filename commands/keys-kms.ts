@@ -1,0 +1,114 @@
+import { adviseRotation, createOrAdoptKey, DEFAULT_ROTATION_POLICY, describeKey, replicateKey } from '../src/aws/keys.js';
+import { KmsSigner } from '../src/aws/kms-signer.js';
+import { UsageError, type ExitCode } from '../src/errors.js';
+import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from '../src/signing/registry.js';
+import { createContext, type GlobalOptions } from './context.js';
+import { printKmsCalls, withKmsTrail } from './kms-support.js';
+import { printJson, printLine, style } from './ui/format.js';
+
+export interface KeyRefOptions extends GlobalOptions {
+  key?: string;
+}
+
+function keyRef(options: KeyRefOptions): string {
+  const ref = options.key?.replace(/^kms:/, '');
+  if (!ref) throw new UsageError({ code: 'FLAG_MISSING', message: '--key is required', hint: '--key kms:alias/agent-audit (or a key id or ARN)' });
+  return ref;
+}
+
+export async function runKeysDescribe(options: KeyRefOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const d = await describeKey(ctx.services.kms(), keyRef(options));
+  printKmsCalls(ctx);
+  if (ctx.out.json) {
+    printJson({ ok: true, ...d });
+    return 0;
+  }
+  const rows: [string, string][] = [
+    ['key', d.keyArn], ['spec', d.spec], ['usage', d.usage], ['state', d.state],
+    ['origin', d.origin === 'AWS_CLOUDHSM' ? `AWS_CLOUDHSM (custom key store ${d.customKeyStoreId})` : d.origin],
+    ['multi-region', d.multiRegion ? `${d.multiRegion}${d.replicaRegions.length ? `, replicas in ${d.replicaRegions.join(', ')}` : ''}` : 'no'],
+    ['aliases', d.aliases.join(', ') || '-'], ['created', d.createdAt ? `${d.createdAt} (${d.ageDays} days ago)` : '-'],
+  ];
+  for (const [k, v] of rows) printLine(`  ${k.padEnd(13)} ${v}`);
+  return 0;
+}
+
+export interface ShouldRotateOptions extends KeyRefOptions {
+  intervalDays?: string;
+  maxAgeDays?: string;
+}
+
+/** Exit 0 when the key should be rotated now (shell idiom: `if agentkeys keys should-rotate …; then`), 1 when not. */
+export async function runKeysShouldRotate(options: ShouldRotateOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const policy = {
+    intervalDays: Number(options.intervalDays ?? DEFAULT_ROTATION_POLICY.intervalDays),
+    maxAgeDays: Number(options.maxAgeDays ?? DEFAULT_ROTATION_POLICY.maxAgeDays),
+  };
+  if (!Number.isInteger(policy.intervalDays) || !Number.isInteger(policy.maxAgeDays) || policy.intervalDays < 1 || policy.maxAgeDays < policy.intervalDays) {
+    throw new UsageError({ code: 'FLAG_INVALID', message: 'rotation policy needs whole days with --interval-days ≤ --max-age-days' });
+  }
+  const advice = adviseRotation(await describeKey(ctx.services.kms(), keyRef(options)), policy);
+  if (ctx.out.json) printJson({ ok: true, ...advice, policy });
+  else printLine(`${advice.shouldRotate ? style.warn('rotate:') : style.ok('ok:')} ${advice.keyArn} is ${advice.reason}`);
+  return advice.shouldRotate ? 0 : 1;
+}
+
+export interface KeysCreateKmsOptions extends GlobalOptions {
+  spec?: string;
+  alias?: string;
+  multiRegion?: boolean;
+  customKeyStore?: string;
+  description?: string;
+  signers?: string;
+}
+
+export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  if (!options.spec) throw new UsageError({ code: 'FLAG_MISSING', message: '--spec is required (or --local for a key on this machine)', hint: '--spec ECC_NIST_P256 --alias alias/agent-audit' });
+  const alias = options.alias === undefined ? undefined : options.alias.startsWith('alias/') ? options.alias : `alias/${options.alias}`;
+  const { meta, created } = await withKmsTrail(ctx, () => createOrAdoptKey(ctx.services.kms(), {
+    spec: options.spec!,
+    ...(alias ? { alias } : {}),
+    ...(options.multiRegion ? { multiRegion: true } : {}),
+    ...(options.customKeyStore ? { customKeyStoreId: options.customKeyStore } : {}),
+    ...(options.description ? { description: options.description } : {}),
+  }));
+  let published: string | undefined;
+  if (meta.KeyUsage === 'SIGN_VERIFY' || meta.KeyUsage === 'GENERATE_VERIFY_MAC') {
+    // Publish at once, so events signed with this key verify offline from the first one.
+    const signer = await KmsSigner.open(ctx.services.kms(), meta.Arn!);
+    const signersPath = options.signers ?? ctx.config.signersPath;
+    const registry = await readSignerRegistryIfExists(signersPath);
+    if (!registry.signers.some((s) => s.signerId === signer.kid)) {
+      const entry = signer.alg === 'hmac-sha256'
+        ? { signerId: signer.kid, algorithm: signer.alg, keyArn: signer.kid, verifyVia: 'kms' as const, validFrom: new Date().toISOString() }
+        : { signerId: signer.kid, algorithm: signer.alg, keyArn: signer.kid, publicKey: await signer.publicKeyPem(), validFrom: new Date().toISOString() };
+      await writeSignerRegistry(signersPath, upsertSigner(registry, entry));
+      published = signersPath;
+    }
+  }
+  printKmsCalls(ctx);
+  if (ctx.out.json) printJson({ ok: true, created, keyArn: meta.Arn, spec: meta.KeySpec, usage: meta.KeyUsage, alias: alias ?? null, signers: published ?? null });
+  else {
+    printLine(`${style.ok('✔')} ${created ? 'created' : 'already exists:'} ${meta.KeySpec} key ${style.bold(meta.Arn!)}${alias ? ` as ${alias}` : ''}`);
+    if (published) printLine(`  public key added to ${published}`);
+  }
+  return 0;
+}
+
+export interface ReplicateOptions extends KeyRefOptions {
+  regions?: string;
+}
+
+export async function runKeysReplicate(options: ReplicateOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const regions = (options.regions ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  if (regions.length === 0) throw new UsageError({ code: 'FLAG_MISSING', message: '--regions is required', hint: '--regions us-west-2,eu-west-1' });
+  const results = await withKmsTrail(ctx, () => replicateKey(ctx.services.kms(), keyRef(options), regions));
+  printKmsCalls(ctx);
+  if (ctx.out.json) printJson({ ok: true, replicas: results });
+  else for (const r of results) printLine(`${r.action === 'created' ? style.ok('✔ created') : style.dim('= exists ')} ${r.region} ${r.keyArn}`);
+  return 0;
+}

@@ -1,0 +1,52 @@
+import { appendSignedEvents } from '../src/audit/append.js';
+import { KmsSigner } from '../src/aws/kms-signer.js';
+import type { AgentkeysConfig } from '../src/config/load.js';
+import { AgentkeysError } from '../src/errors.js';
+import { resolveSigner } from '../src/signing/resolve.js';
+import type { AuditSigner } from '../src/signing/signer.js';
+import { openAppender } from '../src/store/open.js';
+import type { CommandContext } from './context.js';
+import { style } from './ui/format.js';
+
+/** The configured audit signer, with KMS signers opened through this command's services. */
+export function openSigner(ctx: CommandContext, config: AgentkeysConfig = ctx.config): Promise<AuditSigner> {
+  return resolveSigner(config, { openKmsSigner: (ref) => KmsSigner.open(ctx.services.kms(), ref) });
+}
+
+/**
+ * Runs a command body and then records every KMS operation it made in the --audit-log chain,
+ * signed by the configured audit signer (whose own calls are not recorded, to avoid recursion).
+ * The trail is written whether the body succeeded or failed: failed operations are evidence too.
+ */
+export async function withKmsTrail<T>(ctx: CommandContext, body: () => Promise<T>): Promise<T> {
+  const auditLog = ctx.config.auditLog;
+  // Fail before doing anything if the trail could not be signed afterwards.
+  const trailSigner = auditLog ? await openSigner(ctx) : undefined;
+  let result: T;
+  try {
+    result = await body();
+  } finally {
+    if (auditLog && trailSigner) await flushTrail(ctx, auditLog, trailSigner);
+  }
+  return result;
+}
+
+async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSigner): Promise<void> {
+  const events = ctx.services.trail.drainEvents();
+  if (events.length === 0) return;
+  const store = openAppender(auditLog, ctx.config);
+  try {
+    await appendSignedEvents(store, signer, events);
+    if (ctx.out.debug) process.stderr.write(style.dim(`  recorded ${events.length} KMS operation event(s) in ${auditLog}\n`));
+  } catch (err) {
+    throw new AgentkeysError({ code: 'KMS_TRAIL_WRITE_FAILED', message: `the KMS operations were done but could not be recorded in ${auditLog}: ${(err as Error).message}`, hint: 'fix the audit log and record the operation by hand; see --debug', cause: err });
+  } finally {
+    await store.close?.();
+  }
+}
+
+export function printKmsCalls(ctx: CommandContext): void {
+  if (!ctx.out.debug || ctx.services.kmsCalls.size === 0) return;
+  const calls = [...ctx.services.kmsCalls.entries()].map(([op, n]) => `${op}×${n}`).join(' ');
+  process.stderr.write(style.dim(`  KMS calls: ${calls}\n`));
+}

@@ -1,0 +1,40 @@
+import { readRows } from '../src/audit/rows.js';
+import { rebuildSigners } from '../src/aws/signers-rebuild.js';
+import { requireLog } from '../src/config/load.js';
+import { UsageError, type ExitCode } from '../src/errors.js';
+import { readSignerRegistryIfExists, writeSignerRegistry } from '../src/signing/registry.js';
+import { createContext, type GlobalOptions } from './context.js';
+import { printKmsCalls } from './kms-support.js';
+import { printJson, printLine, style } from './ui/format.js';
+
+export interface SignersRebuildOptions extends GlobalOptions {
+  log?: string;
+  out?: string;
+  plan?: boolean;
+  strict?: boolean;
+}
+
+export async function runSignersRebuild(options: SignersRebuildOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const log = requireLog(ctx.config);
+  const out = options.out ?? ctx.config.signersPath;
+  if (!out) throw new UsageError({ code: 'FLAG_MISSING', message: '--out is required' });
+  const kids = new Set<string>();
+  for await (const row of readRows(log, { skipMalformed: true, statementTimeoutMs: ctx.config.pgStatementTimeoutMs })) if (row.signer_kid) kids.add(row.signer_kid);
+  const existing = await readSignerRegistryIfExists(out);
+  const result = await rebuildSigners(ctx.services.kms(), kids, existing);
+  if (!options.plan) await writeSignerRegistry(out, result.registry);
+  printKmsCalls(ctx);
+  if (ctx.out.json) {
+    printJson({ ok: result.unresolved.length === 0, out, written: !options.plan, changes: result.changes, unresolved: result.unresolved });
+  } else {
+    for (const c of result.changes) {
+      const mark = c.action === 'add' ? style.ok('+') : c.action === 'update' ? style.warn('~') : style.dim('=');
+      printLine(`  ${mark} ${c.signerId} ${style.dim(c.detail)}`);
+    }
+    for (const u of result.unresolved) printLine(`  ${style.bad('!')} ${u.signerId} ${u.reason}`);
+    const verb = options.plan ? 'would write' : 'wrote';
+    printLine(`${options.plan ? style.warn('plan:') : style.ok('✔')} ${verb} ${out}: ${result.registry.signers.length} signer(s) from ${kids.size} kid(s) in the log${result.unresolved.length ? `, ${result.unresolved.length} unresolved` : ''}`);
+  }
+  return options.strict && result.unresolved.length > 0 ? 1 : 0;
+}

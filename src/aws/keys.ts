@@ -1,0 +1,136 @@
+import type { KeyMetadata, KeySpec, KeyUsageType } from '@aws-sdk/client-kms';
+import { UsageError } from '../errors.js';
+import type { KmsApi } from './kms.js';
+
+export interface KeyDescription {
+  keyArn: string;
+  keyId: string;
+  spec: string;
+  usage: string;
+  state: string;
+  origin: string;
+  customKeyStoreId: string | null;
+  multiRegion: 'PRIMARY' | 'REPLICA' | null;
+  replicaRegions: string[];
+  aliases: string[];
+  createdAt: string | null;
+  ageDays: number | null;
+}
+
+export async function describeKey(kms: KmsApi, keyRef: string, now = new Date()): Promise<KeyDescription> {
+  const meta = await kms.describeKey(keyRef);
+  const aliases = (await kms.listAliases(meta.KeyId)).map((a) => a.AliasName);
+  const created = meta.CreationDate ? new Date(meta.CreationDate) : null;
+  return {
+    keyArn: meta.Arn!,
+    keyId: meta.KeyId!,
+    spec: meta.KeySpec ?? 'UNKNOWN',
+    usage: meta.KeyUsage ?? 'UNKNOWN',
+    state: meta.KeyState ?? 'UNKNOWN',
+    origin: meta.Origin ?? 'AWS_KMS',
+    customKeyStoreId: meta.CustomKeyStoreId ?? null,
+    multiRegion: meta.MultiRegion ? (meta.MultiRegionConfiguration?.MultiRegionKeyType as 'PRIMARY' | 'REPLICA') ?? 'PRIMARY' : null,
+    replicaRegions: (meta.MultiRegionConfiguration?.ReplicaKeys ?? []).map((r) => r.Region!).filter(Boolean),
+    aliases,
+    createdAt: created ? created.toISOString() : null,
+    ageDays: created ? Math.floor((now.getTime() - created.getTime()) / 86_400_000) : null,
+  };
+}
+
+/** The seed's rotation policy (001: rotationIntervalDays 90, maxKeyAge 365 days). */
+export interface RotationPolicy {
+  intervalDays: number;
+  maxAgeDays: number;
+}
+
+export const DEFAULT_ROTATION_POLICY: RotationPolicy = { intervalDays: 90, maxAgeDays: 365 };
+
+export interface RotationAdvice {
+  keyArn: string;
+  ageDays: number;
+  shouldRotate: boolean;
+  pastMaxAge: boolean;
+  reason: string;
+}
+
+export function adviseRotation(desc: KeyDescription, policy: RotationPolicy): RotationAdvice {
+  const age = desc.ageDays ?? 0;
+  const pastMaxAge = age >= policy.maxAgeDays;
+  const shouldRotate = age >= policy.intervalDays;
+  const reason = pastMaxAge
+    ? `${age} days old: past the ${policy.maxAgeDays}-day maximum age`
+    : shouldRotate
+      ? `${age} days old: the ${policy.intervalDays}-day rotation interval has passed`
+      : `${age} days old: next rotation due in ${policy.intervalDays - age} days`;
+  return { keyArn: desc.keyArn, ageDays: age, shouldRotate, pastMaxAge, reason };
+}
+
+export interface CreateKeyOptions {
+  spec: string;
+  alias?: string;
+  multiRegion?: boolean;
+  customKeyStoreId?: string;
+  description?: string;
+}
+
+const USAGE_BY_SPEC: [RegExp, KeyUsageType][] = [
+  [/^SYMMETRIC_DEFAULT$/, 'ENCRYPT_DECRYPT'],
+  [/^HMAC_/, 'GENERATE_VERIFY_MAC'],
+  [/^(RSA_|ECC_)/, 'SIGN_VERIFY'],
+];
+
+/**
+ * Creates a key, or adopts the one the alias already names (a second run creates nothing).
+ * CloudHSM custom key stores hold symmetric keys only (AWS), which is checked before calling.
+ */
+export async function createOrAdoptKey(kms: KmsApi, opts: CreateKeyOptions): Promise<{ meta: KeyMetadata; created: boolean }> {
+  const usage = USAGE_BY_SPEC.find(([re]) => re.test(opts.spec))?.[1];
+  if (!usage) throw new UsageError({ code: 'KEY_SPEC_INVALID', message: `unknown key spec ${opts.spec}`, hint: 'SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, HMAC_256' });
+  if (opts.customKeyStoreId && opts.spec !== 'SYMMETRIC_DEFAULT') {
+    throw new UsageError({ code: 'KEY_SPEC_INVALID', message: 'CloudHSM custom key stores hold SYMMETRIC_DEFAULT keys only', hint: 'drop --custom-key-store or use --spec SYMMETRIC_DEFAULT' });
+  }
+  if (opts.alias) {
+    const existing = await findAlias(kms, opts.alias);
+    if (existing) {
+      const meta = await kms.describeKey(opts.alias);
+      if (meta.KeySpec !== opts.spec) throw new UsageError({ code: 'ALIAS_TAKEN', message: `${opts.alias} already names a ${meta.KeySpec} key (${meta.Arn})`, hint: 'choose another --alias, or rotate that key: agentkeys rotate-key --alias …' });
+      return { meta, created: false };
+    }
+  }
+  const meta = await kms.createKey({
+    KeySpec: opts.spec as KeySpec,
+    KeyUsage: usage,
+    ...(opts.multiRegion ? { MultiRegion: true } : {}),
+    ...(opts.customKeyStoreId ? { CustomKeyStoreId: opts.customKeyStoreId, Origin: 'AWS_CLOUDHSM' as const } : {}),
+    Description: opts.description ?? `agentkeys ${opts.spec} key${opts.alias ? ` (${opts.alias})` : ''}`,
+    Tags: [{ TagKey: 'agentkeys:managed', TagValue: 'true' }, ...(opts.alias ? [{ TagKey: 'agentkeys:alias', TagValue: opts.alias }] : [])],
+  });
+  if (opts.alias) await kms.createAlias(opts.alias, meta.KeyId!);
+  return { meta, created: true };
+}
+
+async function findAlias(kms: KmsApi, alias: string): Promise<boolean> {
+  return (await kms.listAliases()).some((a) => a.AliasName === alias && a.TargetKeyId);
+}
+
+/** Replicates a multi-region key; a region that already has a replica is left alone. */
+export async function replicateKey(kms: KmsApi, keyRef: string, regions: string[]): Promise<{ region: string; action: 'created' | 'exists'; keyArn: string }[]> {
+  const meta = await kms.describeKey(keyRef);
+  if (!meta.MultiRegion) {
+    // Checked here: moto answers ReplicateKey on a single-region key with HTTP 500.
+    throw new UsageError({ code: 'KMS_KEY_NOT_MULTI_REGION', message: `${meta.Arn} is a single-region key and cannot be replicated`, hint: 'create a multi-region key: agentkeys keys create --spec … --multi-region' });
+  }
+  const existing = new Map((meta.MultiRegionConfiguration?.ReplicaKeys ?? []).map((r) => [r.Region!, r.Arn!]));
+  const out: { region: string; action: 'created' | 'exists'; keyArn: string }[] = [];
+  for (const region of regions) {
+    if (region === kms.region) throw new UsageError({ code: 'REPLICA_REGION_INVALID', message: `${region} is the key's own region` });
+    const arn = existing.get(region);
+    if (arn) {
+      out.push({ region, action: 'exists', keyArn: arn });
+      continue;
+    }
+    const replica = await kms.replicateKey(meta.Arn!, region);
+    out.push({ region, action: 'created', keyArn: replica.Arn! });
+  }
+  return out;
+}

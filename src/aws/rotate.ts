@@ -1,0 +1,136 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { KeySpec, KeyUsageType } from '@aws-sdk/client-kms';
+import { AgentkeysError, UsageError } from '../errors.js';
+import type { NewEvent } from '../audit/record.js';
+import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry, type SignerEntry } from '../signing/registry.js';
+import type { AuditSigner } from '../signing/signer.js';
+import { writeFileAtomic } from '../sys/fs.js';
+import type { KmsApi } from './kms.js';
+import { KmsSigner } from './kms-signer.js';
+import { fingerprint } from './signers-rebuild.js';
+
+/** What a rotation has done so far, saved after every step so an interrupted run can finish. */
+export interface RotationReceipt {
+  alias: string;
+  oldKeyArn: string;
+  newKeyArn?: string;
+  aliasMoved?: boolean;
+  signersUpdated?: boolean;
+  eventAppended?: boolean;
+  startedAt: string;
+  completedAt?: string;
+}
+
+export interface RotateOptions {
+  alias: string;
+  spec?: string;
+  signersPath?: string;
+  overlapDays: number;
+  /** Folder for receipts (.agentkeys/rotations). */
+  stateDir: string;
+  /** Appends events to the audit chain (--log); undefined when no log was given. */
+  appendEvents?: (signer: AuditSigner, events: NewEvent[]) => Promise<void>;
+  now?: () => Date;
+}
+
+export interface RotateResult {
+  receipt: RotationReceipt;
+  resumed: boolean;
+  done: string[];
+}
+
+/**
+ * KMS cannot rotate asymmetric or HMAC keys itself, so a rotation is: create a key of the same
+ * spec, tag it, move the alias, keep the old key enabled, publish the new public key with
+ * validFrom now and give the old one validTo now + overlap, and (with a log) append a
+ * signer.rotated event signed by the old key naming the new one. Re-running an interrupted
+ * rotation finishes it and never creates a third key.
+ */
+export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<RotateResult> {
+  const alias = normalizeAlias(opts.alias);
+  const now = opts.now ?? (() => new Date());
+  const receiptFile = path.join(opts.stateDir, `${alias.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+  const current = await kms.describeKey(alias);
+  let receipt = await readReceipt(receiptFile);
+  const resumed = receipt !== undefined && !receipt.completedAt;
+  if (!resumed) receipt = { alias, oldKeyArn: current.Arn!, startedAt: now().toISOString() };
+  const r = receipt!;
+  const save = () => writeFileAtomic(receiptFile, `${JSON.stringify(r, null, 2)}\n`);
+  const done: string[] = [];
+
+  if (!r.newKeyArn) {
+    const old = current;
+    const spec = (opts.spec ?? old.KeySpec) as KeySpec;
+    if (!old.KeyUsage || !['SIGN_VERIFY', 'GENERATE_VERIFY_MAC'].includes(old.KeyUsage)) {
+      throw new UsageError({ code: 'ROTATE_UNSUPPORTED', message: `${alias} → ${old.Arn} is a ${old.KeyUsage} key`, hint: 'symmetric encryption keys rotate inside KMS: aws kms enable-key-rotation' });
+    }
+    await save(); // the intent is on disk before the key exists
+    const created = await kms.createKey({
+      KeySpec: spec,
+      KeyUsage: old.KeyUsage as KeyUsageType,
+      Description: `agentkeys rotation of ${alias} (previous ${old.Arn})`,
+      Tags: [{ TagKey: 'agentkeys:alias', TagValue: alias }, { TagKey: 'agentkeys:rotated-from', TagValue: old.Arn! }],
+    });
+    r.newKeyArn = created.Arn!;
+    await save();
+    done.push(`created ${spec} key ${created.Arn}`);
+  }
+  if (!r.aliasMoved) {
+    await kms.updateAlias(alias, r.newKeyArn);
+    r.aliasMoved = true;
+    await save();
+    done.push(`moved ${alias} → ${r.newKeyArn} (the old key stays enabled)`);
+  }
+  const newSigner = await KmsSigner.open(kms, r.newKeyArn);
+  const oldSigner = await KmsSigner.open(kms, r.oldKeyArn);
+  if (!r.signersUpdated && opts.signersPath) {
+    await publishRotation(opts.signersPath, oldSigner, newSigner, now(), opts.overlapDays);
+    r.signersUpdated = true;
+    await save();
+    done.push(`signers.json: ${r.newKeyArn} valid from now, ${r.oldKeyArn} until +${opts.overlapDays} days`);
+  }
+  if (!r.eventAppended && opts.appendEvents) {
+    const payload = { alias, old_key_arn: r.oldKeyArn, new_key_arn: r.newKeyArn, new_key_fingerprint: newSigner.alg === 'hmac-sha256' ? null : fingerprint(await newSigner.publicKeyPem()), overlap_days: opts.overlapDays };
+    // Signed by the old key, so the hand-over verifies offline with the registry the auditor already trusts.
+    await opts.appendEvents(oldSigner, [{ event_type: 'signer.rotated', actor_id: 'agentkeys', payload }]);
+    r.eventAppended = true;
+    await save();
+    done.push('appended signer.rotated, signed by the old key');
+  }
+  r.completedAt = now().toISOString();
+  await save();
+  return { receipt: r, resumed, done };
+}
+
+async function publishRotation(signersPath: string, oldSigner: KmsSigner, newSigner: KmsSigner, now: Date, overlapDays: number): Promise<void> {
+  let registry = await readSignerRegistryIfExists(signersPath);
+  const entryFor = async (s: KmsSigner): Promise<SignerEntry> => ({
+    signerId: s.kid,
+    algorithm: s.alg,
+    keyArn: s.kid,
+    ...(s.alg === 'hmac-sha256' ? { verifyVia: 'kms' as const } : { publicKey: await s.publicKeyPem() }),
+  });
+  const prior = registry.signers.find((e) => e.signerId === oldSigner.kid) ?? (await entryFor(oldSigner));
+  registry = upsertSigner(registry, { ...prior, validTo: new Date(now.getTime() + overlapDays * 86_400_000).toISOString() });
+  const existingNew = registry.signers.find((e) => e.signerId === newSigner.kid);
+  registry = upsertSigner(registry, { ...(existingNew ?? (await entryFor(newSigner))), validFrom: existingNew?.validFrom ?? now.toISOString() });
+  await writeSignerRegistry(signersPath, registry);
+}
+
+function normalizeAlias(alias: string): string {
+  const a = alias.startsWith('alias/') ? alias : `alias/${alias}`;
+  if (!/^alias\/[A-Za-z0-9/_-]{1,250}$/.test(a) || a.startsWith('alias/aws/')) {
+    throw new UsageError({ code: 'ALIAS_INVALID', message: `"${alias}" is not a usable KMS alias`, hint: 'alias/<name> with letters, digits, / _ -; alias/aws/ is reserved' });
+  }
+  return a;
+}
+
+async function readReceipt(file: string): Promise<RotationReceipt | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as RotationReceipt;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AgentkeysError({ code: 'ROTATION_RECEIPT_UNREADABLE', message: `cannot read rotation receipt ${file}: ${(err as Error).message}`, hint: 'inspect or remove it; it records a rotation in progress', cause: err });
+  }
+}

@@ -1,0 +1,67 @@
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { AgentkeysError } from '../errors.js';
+import { writeFileAtomic } from '../sys/fs.js';
+
+/** The AgentIdP JWT signing pair (seed 003): RS256, rotated with an overlap in which both verify. */
+export interface JwtState {
+  current: string;
+  /** Keys still published in the JWKS until the given time. */
+  retiring: { kid: string; until: string }[];
+}
+
+export interface JwtRotation {
+  kid: string;
+  privateKeyFile: string;
+  jwksFile: string;
+  published: string[];
+  pruned: string[];
+}
+
+/**
+ * Creates a new RSA-2048 pair (private key 0600), makes it current, keeps the previous key in
+ * jwks.json for the overlap, and drops keys whose overlap has ended. The JWKS and state are
+ * written last and atomically, so an interrupted rotation leaves the old JWKS in force.
+ */
+export async function rotateJwtKeys(dir: string, overlapDays: number, now = new Date()): Promise<JwtRotation> {
+  const state = await readState(dir);
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = jwkThumbprint(publicKey);
+  const privateKeyFile = path.join(dir, 'keys', `${kid}.pem`);
+  await fsp.mkdir(path.dirname(privateKeyFile), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  await writeFileAtomic(path.join(dir, 'keys', `${kid}.pub.pem`), publicKey.export({ type: 'spki', format: 'pem' }));
+  const until = new Date(now.getTime() + overlapDays * 86_400_000).toISOString();
+  const retiring = [...(state?.retiring ?? []), ...(state ? [{ kid: state.current, until }] : [])];
+  const kept = retiring.filter((r) => Date.parse(r.until) > now.getTime());
+  const pruned = retiring.filter((r) => !kept.includes(r)).map((r) => r.kid);
+  const published = [kid, ...kept.map((r) => r.kid)];
+  const jwks = { keys: await Promise.all(published.map((k) => publicJwk(dir, k))) };
+  const jwksFile = path.join(dir, 'jwks.json');
+  await writeFileAtomic(jwksFile, `${JSON.stringify(jwks, null, 2)}\n`);
+  await writeFileAtomic(path.join(dir, 'jwt-state.json'), `${JSON.stringify({ current: kid, retiring: kept } satisfies JwtState, null, 2)}\n`);
+  return { kid, privateKeyFile, jwksFile, published, pruned };
+}
+
+async function publicJwk(dir: string, kid: string): Promise<Record<string, string>> {
+  const { createPublicKey } = await import('node:crypto');
+  const pem = await fsp.readFile(path.join(dir, 'keys', `${kid}.pub.pem`), 'utf8');
+  const jwk = createPublicKey(pem).export({ format: 'jwk' }) as Record<string, string>;
+  return { kty: jwk.kty!, n: jwk.n!, e: jwk.e!, kid, alg: 'RS256', use: 'sig' };
+}
+
+/** RFC 7638 thumbprint: a kid derived from the key itself. */
+function jwkThumbprint(key: KeyObject): string {
+  const { e, kty, n } = key.export({ format: 'jwk' }) as Record<string, string>;
+  return createHash('sha256').update(JSON.stringify({ e, kty, n })).digest('base64url');
+}
+
+async function readState(dir: string): Promise<JwtState | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(path.join(dir, 'jwt-state.json'), 'utf8')) as JwtState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AgentkeysError({ code: 'JWT_STATE_UNREADABLE', message: `cannot read ${path.join(dir, 'jwt-state.json')}: ${(err as Error).message}`, cause: err });
+  }
+}
