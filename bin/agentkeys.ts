@@ -18,6 +18,7 @@ const program = new Command('agentkeys')
   .option('--profile <profile>', 'AWS named profile (SSO, static, role profiles)')
   .option('--role-arn <arn>', 'assume this IAM role (AssumeRole) for AWS calls')
   .option('--audit-log <log>', 'record every KMS operation as a signed event in this chain (env AGENTKEYS_AUDIT_LOG)')
+  .option('--audit-key <keyref>', 'key that signs the --audit-log events (default: the configured signing key)')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 

@@ -11,6 +11,7 @@ export interface GlobalOptions {
   profile?: string;
   roleArn?: string;
   auditLog?: string;
+  auditKey?: string;
 }
 
 export interface CommandContext {
@@ -19,8 +20,13 @@ export interface CommandContext {
   services: Services;
 }
 
-export async function createContext(options: GlobalOptions & Record<string, unknown>): Promise<CommandContext> {
-  const sources = { flags: options, env: process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
+/**
+ * keyIsSigningKey: on `sign`, --key is the audit signing key; on encrypt, keys and the rest it
+ * names the key operated on, so it must not become the signer of the --audit-log trail.
+ */
+export async function createContext(options: GlobalOptions & Record<string, unknown>, { keyIsSigningKey = false } = {}): Promise<CommandContext> {
+  const flags = keyIsSigningKey ? options : { ...options, key: undefined };
+  const sources = { flags, env: process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
   const config = await loadConfig(sources);
   return { config, out: { json: options.json === true, debug: options.debug === true }, services: createServices(config) };
 }

@@ -21,7 +21,7 @@ export function openSigner(ctx: CommandContext, config: AgentkeysConfig = ctx.co
 export async function withKmsTrail<T>(ctx: CommandContext, body: () => Promise<T>): Promise<T> {
   const auditLog = ctx.config.auditLog;
   // Fail before doing anything if the trail could not be signed afterwards.
-  const trailSigner = auditLog ? await openSigner(ctx) : undefined;
+  const trailSigner = auditLog ? await openSigner(ctx, ctx.config.auditKey ? { ...ctx.config, keyRef: ctx.config.auditKey } : ctx.config) : undefined;
   let result: T;
   try {
     result = await body();

@@ -20,7 +20,7 @@ export interface SignOptions extends GlobalOptions {
 }
 
 export async function runSign(options: SignOptions): Promise<ExitCode> {
-  const ctx = await createContext({ ...options });
+  const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const defaults = { ...(options.eventType ? { eventType: options.eventType } : {}), ...(options.actor ? { actor: options.actor } : {}) };
   const events = options.batch ? parseBatch(await readStdin(), defaults) : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);

@@ -129,7 +129,8 @@ export async function replicateKey(kms: KmsApi, keyRef: string, regions: string[
       out.push({ region, action: 'exists', keyArn: arn });
       continue;
     }
-    const replica = await kms.replicateKey(meta.Arn!, region);
+    // The key id, not the ARN: both work on AWS, and moto 5.2.1 fails with HTTP 500 on the ARN.
+    const replica = await kms.replicateKey(meta.KeyId!, region);
     out.push({ region, action: 'created', keyArn: replica.Arn! });
   }
   return out;

@@ -29,6 +29,8 @@ export interface AgentkeysConfig {
   kmsEndpoint?: string;
   /** Where every KMS operation is recorded as a signed event (--audit-log, AGENTKEYS_AUDIT_LOG). */
   auditLog?: string;
+  /** The key that signs those events; default: the configured signing key. */
+  auditKey?: string;
   /** Postgres server-side statement timeout. */
   pgStatementTimeoutMs: number;
   /** Where each setting came from, for `--debug` and error messages. */
@@ -56,6 +58,7 @@ const SETTINGS: Setting[] = [
   { key: 'signerKid', env: ['AUDIT_SIGNER_KID'], flag: 'signerKid' },
   { key: 'log', env: ['DATABASE_URL'], flag: 'log' },
   { key: 'auditLog', env: ['AGENTKEYS_AUDIT_LOG'], flag: 'auditLog' },
+  { key: 'auditKey', env: ['AGENTKEYS_AUDIT_KEY'], flag: 'auditKey' },
   { key: 'region', env: ['AWS_REGION', 'AWS_DEFAULT_REGION', 'VAULT_REGION'], flag: 'region' },
   { key: 'profile', env: [], flag: 'profile' },
   { key: 'roleArn', env: [], flag: 'roleArn' },
@@ -150,10 +153,12 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
   if (raw.privateKey !== undefined && raw.keyPath !== undefined) {
     problems.push(`${origins.privateKey} and ${origins.keyPath} are both set; keep one`);
   }
-  if (raw.keyRef !== undefined && !/^(kms|file|local):.+/.test(raw.keyRef)) {
-    problems.push(`${origins.keyRef}: "${raw.keyRef}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
+  for (const key of ['keyRef', 'auditKey'] as const) {
+    if (raw[key] !== undefined && !/^(kms|file|local):.+/.test(raw[key])) {
+      problems.push(`${origins[key]}: "${raw[key]}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
+    }
   }
-  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint'] as const) {
+  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint'] as const) {
     if (raw[key] !== undefined) config[key] = raw[key];
   }
   if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import {
   buildClient, CommitmentPolicy, getLocalCryptographicMaterialsCache, KmsKeyringNode, NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
@@ -57,7 +57,7 @@ export class EnvelopeCrypto {
 
   async encryptStream(input: Readable, output: Writable, context: EncryptionContext, plaintextLength?: number): Promise<void> {
     const stream = esdk.encryptStream(this.cmm ?? this.keyring, { encryptionContext: context, frameLength: FRAME_LENGTH, ...(plaintextLength !== undefined ? { plaintextLength } : {}) });
-    await pipeline(input, stream, output);
+    await pipeline(input, frameAligned(FRAME_LENGTH), stream, output);
   }
 
   /** Decrypts, refusing to release anything unless the message carries exactly the expected context. */
@@ -91,6 +91,34 @@ export class EnvelopeCrypto {
     };
     return cache;
   }
+}
+
+/**
+ * Re-chunks input into frame-sized pieces. @aws-crypto/encrypt-node 5.0.2 counts a chunk that
+ * straddles a frame boundary twice against plaintextLength ("Encrypted data exceeded
+ * plaintextLength"); aligned chunks never straddle.
+ */
+function frameAligned(frameLength: number): Transform {
+  let pending: Buffer[] = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      pending.push(chunk);
+      size += chunk.length;
+      if (size >= frameLength) {
+        const all = Buffer.concat(pending);
+        let offset = 0;
+        for (; offset + frameLength <= all.length; offset += frameLength) this.push(all.subarray(offset, offset + frameLength));
+        pending = offset < all.length ? [all.subarray(offset)] : [];
+        size = all.length - offset;
+      }
+      done();
+    },
+    flush(done) {
+      if (size > 0) this.push(Buffer.concat(pending));
+      done();
+    },
+  });
 }
 
 /** Every expected pair must be there and equal, and nothing else but the SDK's own reserved keys. */
