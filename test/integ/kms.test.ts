@@ -234,7 +234,7 @@ describe('envelope encryption', () => {
     ]);
     clearInterval(sample);
     expect(actual.digest('hex')).toBe(expected.digest('hex'));
-    // Buffering either side would cost ≥ 200 MB; frames are 64 KiB.
+    // Buffering either side would cost ≥ 200 MB; frames are 1 MiB.
     expect(peak - baseline).toBeLessThan(120 * 1024 * 1024);
   }, 180_000);
 });
