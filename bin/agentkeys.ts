@@ -151,6 +151,34 @@ program
   .option('--plan', 'list pending migrations and exit 4 if any; change nothing')
   .action(lazy(async (opts) => (await import('../commands/db-migrate.js')).runDbMigrate(opts)));
 
+program
+  .command('setup')
+  .description('provision the AWS account for one stack, idempotently (steps 1-17)')
+  .option('--test', 'the test stack (*.test.env files, -test names)')
+  .option('--only-step <n|id>', 'run one step (number or id)')
+  .option('--from-step <n|id>', 'first step to run')
+  .option('--to-step <n|id>', 'last step to run')
+  .option('--plan', 'show what would change; exit 4 if anything would, 0 if nothing; change nothing')
+  .option('--verify', 'run the probes of the steps that have them')
+  .option('--env-file <file>', 'operator env file (default env/operator-workstation[.test].env)')
+  .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .option('--yes', 'confirm account-wide changes without asking')
+  .option('--strict', 'exit 1 if any step is waiting')
+  .option('--show-secret', 'also print minted secret access keys (they always go to a 0600 file)')
+  .option('--allow-principal <arn-glob>', 'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)', collect, [])
+  .option('--sandbox', 'run the whole flow against a local moto (no AWS account needed)')
+  .action(lazy(async (opts) => (await import('../commands/setup.js')).runSetup(opts)));
+
+program
+  .command('teardown')
+  .description('delete what setup created for one stack, in reverse dependency order')
+  .option('--test', 'the test stack')
+  .option('--yes', 'confirm the deletion (and of bucket contents) without asking')
+  .option('--keep-data', 'keep the buckets and their objects')
+  .option('--env-file <file>', 'operator env file (default env/operator-workstation[.test].env)')
+  .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .action(lazy(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

@@ -22,7 +22,8 @@ export function awsError(err: unknown, ctx: AwsCallContext): AgentkeysError {
   switch (name) {
     case 'AccessDeniedException':
     case 'AccessDenied':
-      return make('KMS_ACCESS_DENIED', `${ctx.action}${on} was denied: ${detail}`, `grant ${ctx.action}${ctx.resource ? ` on ${ctx.resource}` : ''} to the calling principal (agentkeys doctor shows who that is)`);
+    case 'UnauthorizedOperation':
+      return make(ctx.action.startsWith('kms:') ? 'KMS_ACCESS_DENIED' : 'AWS_ACCESS_DENIED', `${ctx.action}${on} was denied: ${detail}`, `grant ${ctx.action}${ctx.resource ? ` on ${ctx.resource}` : ''} to the calling principal (agentkeys doctor shows who that is)`);
     case 'NotFoundException':
       return make('KMS_KEY_NOT_FOUND', `KMS key ${ctx.resource ?? ''} not found (${ctx.action})`, 'check the key id, alias or ARN and the region (AWS_REGION / --region)');
     case 'DisabledException':
@@ -33,6 +34,9 @@ export function awsError(err: unknown, ctx: AwsCallContext): AgentkeysError {
     case 'UnsupportedOperationException':
       return make('KMS_KEY_WRONG_USAGE', `${ctx.action}${on}: ${detail}`, 'use a key whose KeyUsage fits the operation (SIGN_VERIFY, GENERATE_VERIFY_MAC, ENCRYPT_DECRYPT)');
     case 'ThrottlingException':
+    case 'Throttling':
+    case 'RequestLimitExceeded':
+    case 'SlowDown':
     case 'TooManyRequestsException':
     case 'LimitExceededException':
       return make('AWS_THROTTLED', `${ctx.action}${on} was throttled after retries`, 'retry later or raise the KMS request quota');

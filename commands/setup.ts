@@ -1,0 +1,138 @@
+import { Listr } from 'listr2';
+import { UsageError, type ExitCode } from '../src/errors.js';
+import { checkCaller } from '../src/setup/preflight.js';
+import { createSetupContext, type CallCounts } from '../src/setup/context.js';
+import { receiptPath, selectSteps, SetupRun, type StepRecord } from '../src/setup/runner.js';
+import { loadStack, type Stack } from '../src/setup/stack.js';
+import type { SetupContext, SetupEvent } from '../src/setup/step.js';
+import { STEPS } from '../src/setup/steps/index.js';
+import type { AgentkeysConfig } from '../src/config/load.js';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { printJson, printLine, style } from './ui/format.js';
+
+export interface SetupOptions extends GlobalOptions {
+  test?: boolean;
+  onlyStep?: string;
+  fromStep?: string;
+  toStep?: string;
+  plan?: boolean;
+  verify?: boolean;
+  brokerEnvFile?: string;
+  yes?: boolean;
+  strict?: boolean;
+  showSecret?: boolean;
+  sandbox?: boolean;
+  allowPrincipal?: string[];
+  envDir?: string;
+}
+
+export async function runSetup(options: SetupOptions): Promise<ExitCode> {
+  if (options.sandbox) return (await import('./sandbox.js')).runSandbox(options);
+  const cmd = await createContext({ ...options, envFile: undefined });
+  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.envFile ? { envFile: options.envFile } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
+  return runSetupFor(cmd, stack, options);
+}
+
+export async function runSetupFor(cmd: CommandContext, stack: Stack, options: SetupOptions, overrides: { fetchJson?: SetupContext['fetchJson'] } = {}): Promise<ExitCode> {
+  const out = cmd.out;
+  const steps = selectSteps(STEPS, { ...(options.onlyStep ? { onlyStep: options.onlyStep } : {}), ...(options.fromStep ? { fromStep: options.fromStep } : {}), ...(options.toStep ? { toStep: options.toStep } : {}) });
+  // The stack is printed before anything else: an operator sees test or prod before any call.
+  if (!out.json) printLine(style.bold(`agentkeys setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, account ${stack.accountId}, ${stack.region}${options.plan ? ' (plan: nothing is changed)' : ''}`));
+  const events: SetupEvent[] = [];
+  const { ctx, calls } = createSetupContext({
+    stack,
+    auth: awsAuth(cmd.config),
+    dir: cmd.config.dir,
+    showSecret: options.showSecret === true,
+    confirm: (q) => confirmStep(q, options.yes === true, out.json),
+    report: (e) => events.push(e),
+    ...(overrides.fetchJson ? { fetchJson: overrides.fetchJson } : {}),
+  });
+  const started = Date.now();
+  ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options));
+  const run = new SetupRun(ctx, { plan: options.plan === true, verify: options.verify === true, receiptFile: receiptPath(cmd.config.dir, stack.name) });
+  if (out.json) {
+    for (const step of steps) if ((await run.run(step)).status === 'failed') break;
+  } else {
+    await runWithListr(run, steps);
+  }
+  const { records, pendingCount } = run.result();
+  const wallMs = Date.now() - started;
+  if (out.json) printJson({ ok: !records.some((r) => r.status === 'failed' || r.status === 'blocked'), stack: stack.name, plan: options.plan === true, steps: records, calls, wallMs, secrets: events.filter((e) => e.type === 'secret-written') });
+  else printOutcome(records, events, calls, wallMs, options, out.debug);
+  return exitCodeFor(records, pendingCount, options);
+}
+
+async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>): Promise<void> {
+  let failed = false;
+  const tasks = new Listr(
+    steps.map((step) => ({
+      title: `${String(step.num).padStart(2)} ${step.title}`,
+      skip: () => failed && 'skipped: an earlier step failed',
+      task: async (_: unknown, task: { title: string; skip: (m: string) => void; output: string }) => {
+        const record = await run.run(step);
+        const label = `${String(step.num).padStart(2)} ${step.title}`;
+        if (record.status === 'failed') {
+          failed = true;
+          throw new Error(`${label}: ${record.reason}${record.hint ? ` → ${record.hint}` : ''}`);
+        }
+        if (record.status === 'done' && record.changes.length === 0) task.skip(`already done: ${record.summary ?? ''}`);
+        else if (record.status === 'done') task.title = `${label}: ${record.changes.length} change(s)`;
+        else if (record.status === 'pending') task.title = `${label}: ${record.changes.length} change(s) pending`;
+        else task.title = `${label}: ${record.status}: ${record.reason}`;
+      },
+    })),
+    { concurrent: false, exitOnError: false, renderer: process.stdout.isTTY ? 'default' : 'simple', rendererOptions: {} } as never,
+  );
+  await tasks.run().catch(() => undefined);
+}
+
+function printOutcome(records: StepRecord[], events: SetupEvent[], calls: CallCounts, wallMs: number, options: SetupOptions, debug: boolean): void {
+  if (options.plan) {
+    for (const r of records.filter((x) => x.status === 'pending')) {
+      printLine(`  ${style.bold(`${r.num} ${r.id}`)}`);
+      for (const c of r.changes) printLine(`    ${style.warn(c.action.padEnd(9))} ${c.resource}${c.detail ? style.dim(` (${c.detail})`) : ''}`);
+    }
+  }
+  for (const e of events) {
+    if (e.type !== 'secret-written') continue;
+    printLine(`${style.ok('✔')} access key ${e.accessKeyId} for ${e.profile} written to ${e.file} [${e.profile}] ${style.dim('(0600)')}`);
+    if (e.secret) printLine(`  AWS_SECRET_ACCESS_KEY=${e.secret}`);
+  }
+  const waitingSteps = records.filter((r) => r.status === 'waiting' || r.status === 'blocked');
+  for (const r of waitingSteps) printLine(`${r.status === 'waiting' ? style.warn('… waiting') : style.bad('✖ blocked')} ${r.num} ${r.id}: ${r.reason}\n    → ${r.hint ?? ''}`);
+  const changed = records.reduce((n, r) => n + (r.status === 'done' ? r.changes.length : 0), 0);
+  printLine(style.dim(`${records.length} step(s) in ${(wallMs / 1000).toFixed(1)} s: ${changed} change(s) applied, ${waitingSteps.length} waiting or blocked; ${calls.total} AWS calls (${calls.mutating} mutating)`));
+  if (debug) printLine(style.dim(`  ${Object.entries(calls.byOperation).map(([k, v]) => `${k}×${v}`).join(' ')}`));
+}
+
+function exitCodeFor(records: StepRecord[], pendingCount: number, options: SetupOptions): ExitCode {
+  if (options.plan) return pendingCount > 0 ? 4 : records.some((r) => r.status === 'failed' || r.status === 'blocked') ? 1 : 0;
+  if (records.some((r) => r.status === 'failed' || r.status === 'blocked')) return 1;
+  if (records.some((r) => r.verify !== undefined && r.verify !== 'ok')) return 3;
+  if (options.strict && records.some((r) => r.status === 'waiting')) return 1;
+  return 0;
+}
+
+async function confirmStep(question: string, yes: boolean, json: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (json || !process.stdin.isTTY || !process.stdout.isTTY) return false;
+  const { confirm } = await import('@inquirer/prompts');
+  return confirm({ message: question, default: false });
+}
+
+export function awsAuth(config: AgentkeysConfig) {
+  return {
+    ...(config.profile ? { profile: config.profile } : {}),
+    ...(config.roleArn ? { roleArn: config.roleArn } : {}),
+    ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
+    ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
+  };
+}
+
+function allowList(options: SetupOptions): string[] {
+  const fromEnv = (process.env.SETUP_ALLOWED_PRINCIPALS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = [...(options.allowPrincipal ?? []), ...fromEnv];
+  for (const p of list) if (!p.startsWith('arn:')) throw new UsageError({ code: 'FLAG_INVALID', message: `allowed principal "${p}" is not an ARN pattern`, hint: 'arn:aws:iam::123456789012:user/agentkeys-admin or arn:aws:sts::*:assumed-role/Admin/*' });
+  return list;
+}

@@ -1,0 +1,52 @@
+import { AbortError, type ExitCode } from '../src/errors.js';
+import { createSetupContext } from '../src/setup/context.js';
+import { checkCaller } from '../src/setup/preflight.js';
+import { loadStack } from '../src/setup/stack.js';
+import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
+import { createContext, type GlobalOptions } from './context.js';
+import { awsAuth } from './setup.js';
+import { printJson, printLine, style } from './ui/format.js';
+
+export interface TeardownCommandOptions extends GlobalOptions {
+  test?: boolean;
+  yes?: boolean;
+  keepData?: boolean;
+  brokerEnvFile?: string;
+  envDir?: string;
+}
+
+export async function runTeardown(options: TeardownCommandOptions): Promise<ExitCode> {
+  const cmd = await createContext({ ...options, envFile: undefined });
+  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.envFile ? { envFile: options.envFile } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
+  if (!cmd.out.json) printLine(style.bold(`agentkeys teardown: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, account ${stack.accountId}, ${stack.region}`));
+  const { ctx, calls } = createSetupContext({ stack, auth: awsAuth(cmd.config), dir: cmd.config.dir, showSecret: false, confirm: async () => options.yes === true, report: () => undefined });
+  await checkCaller(ctx.aws, stack, []);
+  const actions = await planTeardown(ctx, { keepData: options.keepData === true });
+  if (actions.length === 0) {
+    if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted: [], calls });
+    else printLine(`${style.ok('✔')} nothing of the ${stack.name} stack is left to delete`);
+    return 0;
+  }
+  if (!cmd.out.json) for (const a of actions) printLine(`  ${style.bad('delete')} ${a.resource}${a.detail ? style.dim(` (${a.detail})`) : ''}`);
+  await confirmOrAbort(options, `Delete these ${actions.length} resource(s) of the ${stack.name} stack?`);
+  const withData = actions.filter((a) => a.destroysData);
+  if (withData.length > 0) await confirmOrAbort(options, `This deletes objects in ${withData.map((a) => a.resource).join(', ')}. Delete the data?`, '--yes (or --keep-data to keep the buckets)');
+  const deleted: string[] = [];
+  await applyTeardown(actions, (a) => {
+    deleted.push(a.resource);
+    if (!cmd.out.json) printLine(`${style.ok('✔')} deleted ${a.resource}`);
+  });
+  if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted, calls });
+  else printLine(style.dim(`kept: the KMS audit key (its events must stay verifiable), the EC2 instance, and the ${stack.name === 'test' ? 'prod' : 'test'} stack; delete the [${stack.daemonUser}] and [${stack.sshUser}] profiles from your credentials files`));
+  return 0;
+}
+
+async function confirmOrAbort(options: TeardownCommandOptions, question: string, flag = '--yes'): Promise<void> {
+  if (options.yes) return;
+  if (!options.json && process.stdin.isTTY && process.stdout.isTTY) {
+    const { confirm } = await import('@inquirer/prompts');
+    if (await confirm({ message: question, default: false })) return;
+    throw new AbortError({ code: 'DECLINED', message: 'declined; nothing more was deleted' });
+  }
+  throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `${question} (no terminal to ask on, so the answer is no)`, hint: `add ${flag} to confirm` });
+}

@@ -1,0 +1,36 @@
+import { promises as fsp } from 'node:fs';
+import { writeFileAtomic } from '../sys/fs.js';
+
+/**
+ * Access keys minted by setup go into an AWS shared-credentials file (0600), one profile per
+ * user, never to the terminal unless --show-secret. Other profiles in the file are kept.
+ */
+export async function readProfiles(file: string): Promise<Map<string, Record<string, string>>> {
+  let text = '';
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const profiles = new Map<string, Record<string, string>>();
+  let current: Record<string, string> | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) {
+      current = {};
+      profiles.set(header[1]!, current);
+    } else if (current && line.includes('=') && !line.startsWith('#')) {
+      const eq = line.indexOf('=');
+      current[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+  }
+  return profiles;
+}
+
+export async function writeProfile(file: string, profile: string, values: Record<string, string>): Promise<void> {
+  const profiles = await readProfiles(file);
+  profiles.set(profile, values);
+  const text = [...profiles].map(([name, v]) => `[${name}]\n${Object.entries(v).map(([k, x]) => `${k} = ${x}`).join('\n')}\n`).join('\n');
+  await writeFileAtomic(file, text, { mode: 0o600 });
+}

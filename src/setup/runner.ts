@@ -1,0 +1,139 @@
+import * as path from 'node:path';
+import { AgentkeysError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../sys/fs.js';
+import type { Change, SetupContext, Step, StepState } from './step.js';
+
+export type StepStatus = 'done' | 'waiting' | 'blocked' | 'failed' | 'pending';
+
+/** One --json record per step. */
+export interface StepRecord {
+  num: number;
+  id: string;
+  title: string;
+  status: StepStatus;
+  /** Applied changes (or, with --plan, the changes that would be made). */
+  changes: Change[];
+  durationMs: number;
+  summary?: string;
+  reason?: string;
+  hint?: string;
+  error?: { code: string; message: string };
+  verify?: string;
+}
+
+export interface Selection {
+  onlyStep?: string;
+  fromStep?: string;
+  toStep?: string;
+}
+
+/** --only-step N|ID, --from-step N, --to-step N; the summary always runs when in range. */
+export function selectSteps(all: readonly Step[], sel: Selection): Step[] {
+  const find = (ref: string, flag: string): Step => {
+    const step = all.find((s) => String(s.num) === ref || s.id === ref);
+    if (!step) throw new UsageError({ code: 'UNKNOWN_STEP', message: `${flag} "${ref}" is not a step`, hint: `steps: ${all.map((s) => `${s.num} ${s.id}`).join(', ')}` });
+    return step;
+  };
+  if (sel.onlyStep !== undefined) {
+    if (sel.fromStep !== undefined || sel.toStep !== undefined) throw new UsageError({ code: 'FLAG_CONFLICT', message: '--only-step cannot be combined with --from-step/--to-step' });
+    return [find(sel.onlyStep, '--only-step')];
+  }
+  const from = sel.fromStep === undefined ? all[0]!.num : find(sel.fromStep, '--from-step').num;
+  const to = sel.toStep === undefined ? all[all.length - 1]!.num : find(sel.toStep, '--to-step').num;
+  if (from > to) throw new UsageError({ code: 'FLAG_CONFLICT', message: `--from-step ${from} is after --to-step ${to}` });
+  return all.filter((s) => s.num >= from && s.num <= to);
+}
+
+export interface RunOptions {
+  plan: boolean;
+  verify: boolean;
+  receiptFile?: string;
+  onStart?: (step: Step) => void;
+  onEnd?: (record: StepRecord) => void;
+}
+
+export interface RunResult {
+  records: StepRecord[];
+  /** 0 done/waiting, 1 failed/blocked (or waiting with --strict), 3 a probe failed, 4 plan has changes. */
+  pendingCount: number;
+}
+
+/**
+ * Checks each selected step, applies what is pending, checks again and fails a step that did not
+ * converge. A receipt is written after every step, so a failed or killed run shows what
+ * succeeded; the next run resumes because every check is read-only and every apply idempotent.
+ */
+export async function runSteps(ctx: SetupContext, steps: Step[], opts: RunOptions): Promise<RunResult> {
+  const run = new SetupRun(ctx, opts);
+  for (const step of steps) {
+    const record = await run.run(step);
+    if (record.status === 'failed') break; // later steps build on this one
+  }
+  return run.result();
+}
+
+/** The same loop, one step at a time, for reporters that drive it (listr2 tasks). */
+export class SetupRun {
+  readonly records: StepRecord[] = [];
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(private readonly ctx: SetupContext, private readonly opts: RunOptions) {}
+
+  async run(step: Step): Promise<StepRecord> {
+    this.opts.onStart?.(step);
+    const record = await runOne(this.ctx, step, this.opts);
+    this.records.push(record);
+    if (this.opts.receiptFile && !this.opts.plan) await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records);
+    this.opts.onEnd?.(record);
+    return record;
+  }
+
+  result(): RunResult {
+    return { records: this.records, pendingCount: this.records.filter((r) => r.status === 'pending').length };
+  }
+}
+
+async function runOne(ctx: SetupContext, step: Step, opts: RunOptions): Promise<StepRecord> {
+  const t0 = Date.now();
+  const base = { num: step.num, id: step.id, title: step.title };
+  const finish = (state: StepState | { status: 'failed'; err: AgentkeysError }, changes: Change[] = []): StepRecord => {
+    const durationMs = Date.now() - t0;
+    switch (state.status) {
+      case 'done': return { ...base, status: 'done', changes, durationMs, summary: state.summary };
+      case 'pending': return { ...base, status: 'pending', changes: state.changes, durationMs };
+      case 'waiting': return { ...base, status: 'waiting', changes, durationMs, reason: state.reason, hint: state.hint };
+      case 'blocked': return { ...base, status: 'blocked', changes, durationMs, reason: state.reason, ...(state.hint ? { hint: state.hint } : {}) };
+      case 'failed': return { ...base, status: 'failed', changes, durationMs, reason: state.err.message, ...(state.err.hint ? { hint: state.err.hint } : {}), error: { code: state.err.code, message: state.err.message } };
+    }
+  };
+  let changes: Change[] = [];
+  try {
+    const before = await step.check(ctx);
+    if (before.status !== 'pending' || opts.plan) return await withVerify(ctx, step, opts, finish(before));
+    changes = before.changes;
+    await step.apply(ctx, changes);
+    const after = await step.check(ctx);
+    if (after.status === 'pending') {
+      throw new AgentkeysError({ code: 'STEP_NOT_CONVERGED', message: `step ${step.num} ${step.id} still has ${after.changes.length} pending change(s) after apply: ${after.changes.map((c) => `${c.action} ${c.resource}`).join('; ')}`, hint: 'run it again with --debug; if it persists, the account has a rule agentkeys does not model' });
+    }
+    return await withVerify(ctx, step, opts, finish(after, changes));
+  } catch (err) {
+    if (!(err instanceof AgentkeysError)) throw err;
+    return finish({ status: 'failed', err }, changes);
+  }
+}
+
+async function withVerify(ctx: SetupContext, step: Step, opts: RunOptions, record: StepRecord): Promise<StepRecord> {
+  if (!opts.verify || !step.verify || record.status !== 'done') return record;
+  const failure = await step.verify(ctx);
+  return failure ? { ...record, verify: failure } : { ...record, verify: 'ok' };
+}
+
+async function saveReceipt(file: string, ctx: SetupContext, startedAt: string, records: StepRecord[]): Promise<void> {
+  const receipt = { stack: ctx.stack.name, account: ctx.stack.accountId, startedAt, updatedAt: new Date().toISOString(), steps: records };
+  await writeFileAtomic(file, `${JSON.stringify(receipt, null, 2)}\n`);
+}
+
+export function receiptPath(dir: string, stack: string): string {
+  return path.join(dir, 'setup', `${stack}.receipt.json`);
+}

@@ -1,0 +1,127 @@
+import * as path from 'node:path';
+import { readEnvFile } from '../config/env-file.js';
+import { UsageError } from '../errors.js';
+
+export type StackName = 'prod' | 'test';
+
+/** Every name one stack owns, resolved once from its env files (setup-steps.md §1, §2.y). */
+export interface Stack {
+  name: StackName;
+  operatorEnvFile: string;
+  brokerEnvFile: string;
+  accountId: string;
+  region: string;
+  zone: string;
+  parentZoneId: string;
+  brokerHost: string;
+  mailDomain: string;
+  mailBucket: string;
+  senderAddress: string;
+  oidcIssuer: string;
+  oidcProviderArn: string;
+  instanceId?: string;
+  eip?: string;
+  /** DATA_ROLE_ARN as the operator env file has it now (step 11 writes it back). */
+  dataRoleArnEnv?: string;
+  eipTag: string;
+  daemonUser: string;
+  dataRole: string;
+  sshUser: string;
+  ruleSet: string;
+  receiptRule: string;
+  kmsAuditAlias: string;
+  /** vault, memory, config: bucket and role per data class. */
+  dataClasses: { cls: 'vault' | 'memory' | 'config'; sid: 'Vault' | 'Memory' | 'Config'; prefixClass: string; bucket: string; role: string }[];
+  /** A records pointing at the EIP. */
+  hosts: string[];
+}
+
+export interface StackOptions {
+  test: boolean;
+  envFile?: string;
+  brokerEnvFile?: string;
+  /** Where the default env files live (env/ of the project). */
+  envDir: string;
+  baseEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+const REQUIRED = ['ACCOUNT_ID', 'REGION', 'ZONE', 'PARENT_ZONE_ID', 'BROKER_HOST', 'MAIL_DOMAIN', 'VAULT_ROLE_ARN', 'MEMORY_ROLE_ARN', 'CONFIG_ROLE_ARN', 'VAULT_BUCKET', 'MEMORY_BUCKET', 'CONFIG_BUCKET', 'SIGNER_HOST', 'MCP_HOST'] as const;
+const WORKERS = ['AUDIT', 'EMAIL', 'CRED', 'MEMORY', 'CONFIG', 'CLASSIFY'] as const;
+
+/**
+ * Test mode comes only from --test, never from a path. The files default to
+ * env/operator-workstation[.test].env and env/broker[.test].env. Every problem is listed at once.
+ */
+export async function loadStack(opts: StackOptions): Promise<Stack> {
+  const suffix = opts.test ? '.test' : '';
+  const operatorEnvFile = opts.envFile ?? path.join(opts.envDir, `operator-workstation${suffix}.env`);
+  const brokerEnvFile = opts.brokerEnvFile ?? path.join(opts.envDir, `broker${suffix}.env`);
+  const op = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {});
+  const broker = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...op });
+  const problems: string[] = [];
+  for (const key of REQUIRED) if (!op[key]) problems.push(`${operatorEnvFile}: ${key} is required`);
+  for (const w of WORKERS) if (!op[`WORKER_${w}_HOST`]) problems.push(`${operatorEnvFile}: WORKER_${w}_HOST is required`);
+  if (op.ACCOUNT_ID && !/^\d{12}$/.test(op.ACCOUNT_ID)) problems.push(`${operatorEnvFile}: ACCOUNT_ID "${op.ACCOUNT_ID}" is not 12 digits`);
+  if (broker.ACCOUNT_ID && op.ACCOUNT_ID && broker.ACCOUNT_ID !== op.ACCOUNT_ID) problems.push(`${brokerEnvFile}: ACCOUNT_ID ${broker.ACCOUNT_ID} differs from ${operatorEnvFile} (${op.ACCOUNT_ID})`);
+  if (broker.INSTANCE_ID && !/^i-[0-9a-f]{8,17}$/.test(broker.INSTANCE_ID)) problems.push(`${brokerEnvFile}: INSTANCE_ID "${broker.INSTANCE_ID}" is not an EC2 instance id`);
+  if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP)) problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
+  if (problems.length > 0) throw invalid(problems);
+  const t = opts.test ? '-test' : '';
+  const roleName = (key: string) => op[key]!.split('/').pop()!;
+  const mailBucket = op.BUCKET ?? op.MAIL_BUCKET ?? `agentkeys-mail${t}-${op.ACCOUNT_ID}`;
+  const stack: Stack = {
+    name: opts.test ? 'test' : 'prod',
+    operatorEnvFile,
+    brokerEnvFile,
+    accountId: op.ACCOUNT_ID!,
+    region: op.REGION!,
+    zone: op.ZONE!.replace(/\.$/, ''),
+    parentZoneId: op.PARENT_ZONE_ID!,
+    brokerHost: op.BROKER_HOST!,
+    mailDomain: op.MAIL_DOMAIN!,
+    mailBucket,
+    senderAddress: op.BROKER_EMAIL_FROM_ADDRESS ?? `noreply${t}@${op.MAIL_DOMAIN}`,
+    oidcIssuer: op.OIDC_ISSUER ?? `https://${op.BROKER_HOST}`,
+    oidcProviderArn: op.OIDC_PROVIDER_ARN ?? `arn:aws:iam::${op.ACCOUNT_ID}:oidc-provider/${op.BROKER_HOST}`,
+    ...(broker.INSTANCE_ID ? { instanceId: broker.INSTANCE_ID } : {}),
+    ...(broker.EIP ? { eip: broker.EIP } : {}),
+    ...(op.DATA_ROLE_ARN ? { dataRoleArnEnv: op.DATA_ROLE_ARN } : {}),
+    eipTag: `agentkeys-broker-eip${t}`,
+    daemonUser: `agentkeys-daemon${t}`,
+    dataRole: `agentkeys-data-role${t}`,
+    sshUser: `agentkeys-broker${t}`,
+    ruleSet: 'agentkeys',
+    receiptRule: `agentkeys-inbound${t}`,
+    kmsAuditAlias: `alias/agentkeys-audit${t}`,
+    dataClasses: [
+      { cls: 'vault', sid: 'Vault', prefixClass: 'credentials', bucket: op.VAULT_BUCKET!, role: roleName('VAULT_ROLE_ARN') },
+      { cls: 'memory', sid: 'Memory', prefixClass: 'memory', bucket: op.MEMORY_BUCKET!, role: roleName('MEMORY_ROLE_ARN') },
+      { cls: 'config', sid: 'Config', prefixClass: 'config', bucket: op.CONFIG_BUCKET!, role: roleName('CONFIG_ROLE_ARN') },
+    ],
+    hosts: [op.BROKER_HOST!, op.SIGNER_HOST!, op.MCP_HOST!, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`]!)],
+  };
+  checkStackNames(stack);
+  return stack;
+}
+
+/**
+ * The guard against the 2026-05-23 incident: a test run must never name a prod resource. Every
+ * name a test stack owns must say "test"; every host must sit in the zone; no prod name may say test.
+ */
+export function checkStackNames(stack: Stack): void {
+  const problems: string[] = [];
+  const owned = [stack.mailBucket, stack.mailDomain, stack.brokerHost, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]), ...stack.hosts];
+  if (stack.name === 'test') {
+    for (const name of owned) if (!/test/i.test(name)) problems.push(`--test, but ${name} (from ${stack.operatorEnvFile}) is not a test name`);
+  } else {
+    for (const name of [stack.mailBucket, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role])]) {
+      if (/-test\b/.test(name)) problems.push(`prod stack, but ${name} is a test name: did you mean --test?`);
+    }
+  }
+  for (const host of stack.hosts) if (!host.endsWith(`.${stack.zone}`)) problems.push(`${host} is not inside zone ${stack.zone}`);
+  if (problems.length > 0) throw invalid(problems);
+}
+
+function invalid(problems: string[]): UsageError {
+  return new UsageError({ code: 'STACK_CONFIG_INVALID', message: `the stack's env files have ${problems.length} problem(s)`, details: problems, hint: 'fix the env files (see env/*.env for documented examples)' });
+}

@@ -1,0 +1,59 @@
+import type { KmsApi } from '../aws/kms.js';
+import type { SetupAws } from '../aws/setup-api.js';
+import type { Stack } from './stack.js';
+
+/** One planned change, for the plan table and the --json records. */
+export interface Change {
+  action: 'create' | 'update' | 'delete' | 'write' | 'tag' | 'associate' | 'activate';
+  resource: string;
+  detail?: string;
+}
+
+export type StepState =
+  | { status: 'done'; summary: string }
+  | { status: 'pending'; changes: Change[] }
+  /** Waiting on something outside our control (DNS, SES verification, an operator paste). */
+  | { status: 'waiting'; reason: string; hint: string }
+  /** A prerequisite is missing or the account is in a state we will not touch. */
+  | { status: 'blocked'; reason: string; hint?: string };
+
+/** Progress the core reports; the listr reporter renders it. Core never prints. */
+export type SetupEvent =
+  | { type: 'note'; step: string; message: string }
+  | { type: 'secret-written'; step: string; file: string; profile: string; accessKeyId: string; secret?: string };
+
+export interface SetupContext {
+  stack: Stack;
+  aws: SetupAws;
+  kms: KmsApi;
+  /** Where access keys are written (0600), and the signer registry step 15 publishes into. */
+  credentialsFile: string;
+  signersPath: string;
+  showSecret: boolean;
+  /** --yes answers yes; without a TTY the answer is no. */
+  confirm(question: string): Promise<boolean>;
+  report(event: SetupEvent): void;
+  /** GET a URL as JSON (the OIDC discovery probe); injectable because moto has no issuer. */
+  fetchJson(url: string): Promise<{ status: number; json?: unknown }>;
+  /** Values this run learned or wrote back (EIP, DATA_ROLE_ARN), fresher than the env files read at start. */
+  state: { eip?: string; dataRoleArn?: string; caller?: { account: string; arn: string } };
+}
+
+export interface Step {
+  /** Upstream's number, kept so `--only-step 4` means what operators know. */
+  readonly num: number;
+  /** Stable id: `--only-step eip` works too. */
+  readonly id: string;
+  readonly title: string;
+  /** Read-only. */
+  check(ctx: SetupContext): Promise<StepState>;
+  /** Create or adopt; safe to repeat. Called only when check said pending. */
+  apply(ctx: SetupContext, changes: Change[]): Promise<void>;
+  /** --verify: exercise the resource; returns a failure message or undefined. */
+  verify?(ctx: SetupContext): Promise<string | undefined>;
+}
+
+export const done = (summary: string): StepState => ({ status: 'done', summary });
+export const pending = (changes: Change[]): StepState => ({ status: 'pending', changes });
+export const waiting = (reason: string, hint: string): StepState => ({ status: 'waiting', reason, hint });
+export const blocked = (reason: string, hint?: string): StepState => ({ status: 'blocked', reason, ...(hint ? { hint } : {}) });

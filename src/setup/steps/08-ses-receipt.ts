@@ -1,0 +1,62 @@
+import type { ReceiptRule } from '../../aws/setup-api.js';
+import { AbortError } from '../../errors.js';
+import { blocked, done, pending, type Change, type SetupContext, type Step } from '../step.js';
+
+function desiredRule(ctx: SetupContext): ReceiptRule {
+  return {
+    Name: ctx.stack.receiptRule,
+    Enabled: true,
+    ScanEnabled: true,
+    TlsPolicy: 'Optional',
+    Recipients: [ctx.stack.mailDomain],
+    Actions: [{ S3Action: { BucketName: ctx.stack.mailBucket, ObjectKeyPrefix: 'inbound/' } }],
+  };
+}
+
+/** Drift in recipients, bucket or prefix is a change, not just a missing rule (weakness 8). */
+function ruleMatches(actual: ReceiptRule, want: ReceiptRule): boolean {
+  const s3 = actual.Actions?.[0]?.S3Action;
+  const wantS3 = want.Actions![0]!.S3Action!;
+  return actual.Enabled === true && actual.ScanEnabled === true && actual.TlsPolicy === want.TlsPolicy
+    && JSON.stringify(actual.Recipients ?? []) === JSON.stringify(want.Recipients) && actual.Actions?.length === 1
+    && s3?.BucketName === wantS3.BucketName && s3?.ObjectKeyPrefix === wantS3.ObjectKeyPrefix;
+}
+
+/**
+ * SES v1 receipt rules (no v2 equivalent). The rule set `agentkeys` is shared by prod and test;
+ * each stack owns only its suffixed rule. Activating the set deactivates any other set in the
+ * account, so that asks first (--yes).
+ */
+export const sesReceiptStep: Step = {
+  num: 8,
+  id: 'ses-receipt',
+  title: 'Route inbound mail to the bucket (SES receipt rule)',
+  async check(ctx) {
+    const { stack } = ctx;
+    if ((await ctx.aws.headBucket(stack.mailBucket)) !== 'exists') return blocked(`mail bucket ${stack.mailBucket} does not exist`, 'run step 7 first');
+    const changes: Change[] = [];
+    const rules = await ctx.aws.describeRuleSet(stack.ruleSet);
+    if (!rules) changes.push({ action: 'create', resource: `SES rule set ${stack.ruleSet}` });
+    const rule = rules?.includes(stack.receiptRule) ? await ctx.aws.describeRule(stack.ruleSet, stack.receiptRule) : undefined;
+    if (!rule) changes.push({ action: 'create', resource: `SES rule ${stack.receiptRule}`, detail: `${stack.mailDomain} → s3://${stack.mailBucket}/inbound/` });
+    else if (!ruleMatches(rule, desiredRule(ctx))) changes.push({ action: 'update', resource: `SES rule ${stack.receiptRule}`, detail: 'recipients, bucket or prefix drifted' });
+    const active = await ctx.aws.activeRuleSet();
+    if (active !== stack.ruleSet) changes.push({ action: 'activate', resource: `SES rule set ${stack.ruleSet}`, detail: active ? `replaces the active set ${active} (account-wide)` : 'none is active' });
+    return changes.length ? pending(changes) : done(`${stack.mailDomain} → s3://${stack.mailBucket}/inbound/ via ${stack.ruleSet}/${stack.receiptRule}`);
+  },
+  async apply(ctx, changes) {
+    const { stack } = ctx;
+    if (changes.some((c) => c.resource === `SES rule set ${stack.ruleSet}` && c.action === 'create')) await ctx.aws.createRuleSet(stack.ruleSet);
+    const ruleChange = changes.find((c) => c.resource === `SES rule ${stack.receiptRule}`);
+    if (ruleChange?.action === 'create') await ctx.aws.createRule(stack.ruleSet, desiredRule(ctx));
+    if (ruleChange?.action === 'update') await ctx.aws.updateRule(stack.ruleSet, desiredRule(ctx));
+    const activate = changes.find((c) => c.action === 'activate');
+    if (activate) {
+      const replacing = activate.detail?.startsWith('replaces');
+      if (replacing && !(await ctx.confirm(`Activate SES rule set ${stack.ruleSet}? It ${activate.detail}.`))) {
+        throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `not activating ${stack.ruleSet}: it would deactivate another rule set`, hint: 'add --yes to confirm' });
+      }
+      await ctx.aws.setActiveRuleSet(stack.ruleSet);
+    }
+  },
+};

@@ -1,0 +1,22 @@
+import { done, pending, waiting, type Step } from '../step.js';
+
+/**
+ * The broker's sender address. SES mails a verification link to it; the mail lands in the
+ * inbound bucket (steps 7 and 8). agentkeys does not follow links found in mail: the step waits,
+ * and says where the link is and what to re-run.
+ */
+export const sesSenderStep: Step = {
+  num: 9,
+  id: 'ses-sender',
+  title: 'Verify the SES sender address',
+  async check(ctx) {
+    const { stack } = ctx;
+    const identity = await ctx.aws.getEmailIdentity(stack.senderAddress);
+    if (!identity) return pending([{ action: 'create', resource: `SES identity ${stack.senderAddress}`, detail: 'SES sends a verification mail' }]);
+    if (identity.verifiedForSending) return done(`${stack.senderAddress} verified`);
+    return waiting(`SES is waiting for ${stack.senderAddress} to be confirmed`, `open the verification link in the newest mail under s3://${stack.mailBucket}/inbound/, then: agentkeys setup${stack.name === 'test' ? ' --test' : ''} --only-step 9`);
+  },
+  async apply(ctx) {
+    await ctx.aws.createEmailIdentity(ctx.stack.senderAddress, false);
+  },
+};

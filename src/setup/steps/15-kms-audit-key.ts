@@ -1,0 +1,40 @@
+import { createOrAdoptKey } from '../../aws/keys.js';
+import { KmsSigner } from '../../aws/kms-signer.js';
+import { AgentkeysError } from '../../errors.js';
+import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from '../../signing/registry.js';
+import { blocked, done, pending, type Change, type Step } from '../step.js';
+
+const SPEC = 'ECC_NIST_P256';
+
+/**
+ * Replaces upstream's no-op step 15: the stack's KMS audit-signing key (seeds 000/001), an
+ * asymmetric SIGN_VERIFY key behind alias/agentkeys-audit[-test], with its public key published
+ * into signers.json so every event it signs verifies offline.
+ */
+export const kmsAuditKeyStep: Step = {
+  num: 15,
+  id: 'kms-audit-key',
+  title: 'Create the KMS audit-signing key and publish it',
+  async check(ctx) {
+    const alias = ctx.stack.kmsAuditAlias;
+    let meta;
+    try {
+      meta = await ctx.kms.describeKey(alias);
+    } catch (err) {
+      if (!(err instanceof AgentkeysError && err.code === 'KMS_KEY_NOT_FOUND')) throw err;
+      return pending([{ action: 'create', resource: `KMS key ${alias}`, detail: `${SPEC}, SIGN_VERIFY` }, { action: 'write', resource: `public key into ${ctx.signersPath}` }]);
+    }
+    if (meta.KeyUsage !== 'SIGN_VERIFY') return blocked(`${alias} names a ${meta.KeyUsage} key (${meta.Arn})`, 'point the alias at an asymmetric SIGN_VERIFY key, or rotate: agentkeys rotate-key');
+    const registry = await readSignerRegistryIfExists(ctx.signersPath);
+    const changes: Change[] = registry.signers.some((s) => s.signerId === meta.Arn) ? [] : [{ action: 'write', resource: `public key into ${ctx.signersPath}` }];
+    return changes.length ? pending(changes) : done(`${alias} → ${meta.Arn} (${meta.KeySpec}), published in ${ctx.signersPath}`);
+  },
+  async apply(ctx) {
+    const { meta } = await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: ctx.stack.kmsAuditAlias, description: `agentkeys audit signing (${ctx.stack.name})` });
+    const signer = await KmsSigner.open(ctx.kms, meta.Arn!);
+    const registry = await readSignerRegistryIfExists(ctx.signersPath);
+    if (!registry.signers.some((s) => s.signerId === signer.kid)) {
+      await writeSignerRegistry(ctx.signersPath, upsertSigner(registry, { signerId: signer.kid, algorithm: signer.alg, keyArn: signer.kid, publicKey: await signer.publicKeyPem(), validFrom: new Date().toISOString(), description: `agentkeys setup, ${ctx.stack.name} stack` }));
+    }
+  },
+};
