@@ -7,6 +7,7 @@ import { createKmsApi } from '../../src/aws/kms.js';
 import { EnvelopeCrypto, DEFAULT_CACHE } from '../../src/crypto/envelope.js';
 import { startMoto } from '../helpers/moto-process.js';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const moto = await startMoto();
 Object.assign(process.env, moto.env);
 try {
