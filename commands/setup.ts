@@ -7,6 +7,7 @@ import { loadStack, type Stack } from '../src/setup/stack.js';
 import type { SetupContext, SetupEvent } from '../src/setup/step.js';
 import { STEPS } from '../src/setup/steps/index.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
+import { awsAuthFromConfig } from '../src/context.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 
@@ -121,13 +122,10 @@ async function confirmStep(question: string, yes: boolean, json: boolean): Promi
   return confirm({ message: question, default: false });
 }
 
+/** Region comes from the stack's env file, never from the shell (the region trap of setup-steps.md step 4). */
 export function awsAuth(config: AgentkeysConfig) {
-  return {
-    ...(config.profile ? { profile: config.profile } : {}),
-    ...(config.roleArn ? { roleArn: config.roleArn } : {}),
-    ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
-    ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
-  };
+  const { region: _ignored, ...auth } = awsAuthFromConfig(config);
+  return auth;
 }
 
 function allowList(options: SetupOptions): string[] {

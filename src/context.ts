@@ -1,4 +1,5 @@
 import type { AgentkeysConfig } from './config/load.js';
+import type { AwsAuthOptions } from './aws/credentials.js';
 import { createKmsApi, type KmsApi, type KmsCallObservation } from './aws/kms.js';
 import { KmsTrail } from './audit/kms-trail.js';
 
@@ -14,6 +15,18 @@ export interface Services {
   readonly trail: KmsTrail;
 }
 
+/** The operator's explicit AWS credential choices from the config; the rest is the SDK's chain. */
+export function awsAuthFromConfig(config: AgentkeysConfig): AwsAuthOptions {
+  return {
+    ...(config.region ? { region: config.region } : {}),
+    ...(config.profile ? { profile: config.profile } : {}),
+    ...(config.roleArn ? { roleArn: config.roleArn } : {}),
+    ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
+    ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
+    ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
+  };
+}
+
 export function createServices(config: AgentkeysConfig): Services {
   let kms: KmsApi | undefined;
   const kmsCalls = new Map<string, number>();
@@ -26,14 +39,6 @@ export function createServices(config: AgentkeysConfig): Services {
     kmsCalls,
     trail,
     kms: () =>
-      (kms ??= createKmsApi({
-        ...(config.region ? { region: config.region } : {}),
-        ...(config.profile ? { profile: config.profile } : {}),
-        ...(config.roleArn ? { roleArn: config.roleArn } : {}),
-        ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
-        ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
-        ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
-        onCall,
-      })),
+      (kms ??= createKmsApi({ ...awsAuthFromConfig(config), onCall })),
   };
 }

@@ -57,3 +57,8 @@ export const done = (summary: string): StepState => ({ status: 'done', summary }
 export const pending = (changes: Change[]): StepState => ({ status: 'pending', changes });
 export const waiting = (reason: string, hint: string): StepState => ({ status: 'waiting', reason, hint });
 export const blocked = (reason: string, hint?: string): StepState => ({ status: 'blocked', reason, ...(hint ? { hint } : {}) });
+
+/** The exact command that re-runs one step of this stack, for waiting and blocked messages. */
+export function rerun(ctx: { stack: { name: string } }, step: string | number): string {
+  return `agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''} --only-step ${step}`;
+}

@@ -45,6 +45,13 @@ describe('setup from an empty account', () => {
     expect(second.out.steps.every((s) => s.changes.length === 0)).toBe(true);
     const plan = await setup(files, ['--plan']);
     expect(plan.code).toBe(0);
+    // --verify runs the probes (the KMS key signs, and its published public key verifies it).
+    const verified = await setup(files, ['--verify']);
+    expect(verified.code).toBe(0);
+    const probes = Object.fromEntries((verified.out.steps as { id: string; verify?: string }[]).filter((x) => x.verify).map((x) => [x.id, x.verify]));
+    expect(probes).toEqual({ eip: 'ok', 'mail-bucket': 'ok', 'kms-audit-key': 'ok' });
+    // --strict: the steps waiting on SES make the run fail.
+    expect((await setup(files, ['--strict'])).code).toBe(1);
     // The write-backs landed in the env files, comments intact.
     const broker = readFileSync(files.broker, 'utf8');
     expect(broker).toMatch(/^EIP=127\.\d+\.\d+\.\d+$/m);

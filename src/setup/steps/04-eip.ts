@@ -1,6 +1,6 @@
 import { setEnvValue } from '../../config/env-writeback.js';
 import type { Address } from '../../aws/setup-api.js';
-import { blocked, done, pending, waiting, type Change, type SetupContext, type Step, type StepState } from '../step.js';
+import { blocked, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
 
 interface EipPlan {
   state?: StepState;
@@ -44,7 +44,7 @@ export const eipStep: Step = {
     const plan = await planEip(ctx);
     if (plan.state) return plan.state;
     if (plan.changes.length > 0) return pending(plan.changes);
-    if (!ctx.stack.instanceId) return waiting(`Elastic IP ${plan.address!.publicIp} is ready but INSTANCE_ID is not set`, `paste INSTANCE_ID= into ${ctx.stack.brokerEnvFile}, then: agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''} --only-step 4`);
+    if (!ctx.stack.instanceId) return waiting(`Elastic IP ${plan.address!.publicIp} is ready but INSTANCE_ID is not set`, `paste INSTANCE_ID= into ${ctx.stack.brokerEnvFile}, then: ${rerun(ctx, '4')}`);
     return done(`${plan.address!.publicIp} (${plan.address!.allocationId}) on ${ctx.stack.instanceId}`);
   },
   async apply(ctx) {
@@ -57,5 +57,10 @@ export const eipStep: Step = {
     }
     await setEnvValue(ctx.stack.brokerEnvFile, 'EIP', address.publicIp);
     ctx.state.eip = address.publicIp;
+  },
+  async verify(ctx) {
+    if (!ctx.stack.instanceId) return undefined;
+    const instance = await ctx.aws.describeInstance(ctx.stack.instanceId);
+    return instance?.publicIp === ctx.state.eip ? undefined : `${ctx.stack.instanceId} answers on ${instance?.publicIp ?? 'no public IP'}, not ${ctx.state.eip}`;
   },
 };

@@ -1,4 +1,4 @@
-import { done, pending, waiting, type Step } from '../step.js';
+import { done, pending, waiting, type Step, rerun } from '../step.js';
 
 export const sesDomainStep: Step = {
   num: 5,
@@ -8,7 +8,7 @@ export const sesDomainStep: Step = {
     const identity = await ctx.aws.getEmailIdentity(ctx.stack.mailDomain);
     if (!identity) return pending([{ action: 'create', resource: `SES identity ${ctx.stack.mailDomain}`, detail: 'DKIM RSA-2048' }]);
     if (identity.verifiedForSending) return done(`${ctx.stack.mailDomain} verified for sending`);
-    return waiting(`SES is verifying ${ctx.stack.mailDomain} (DKIM records: step 6)`, `SES checks DNS for up to 72 h; re-run: agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''} --only-step 5`);
+    return waiting(`SES is verifying ${ctx.stack.mailDomain} (DKIM records: step 6)`, `SES checks DNS for up to 72 h; re-run: ${rerun(ctx, '5')}`);
   },
   async apply(ctx) {
     await ctx.aws.createEmailIdentity(ctx.stack.mailDomain, true);

@@ -1,5 +1,5 @@
 import type { ResourceRecordSet } from '../../aws/setup-api.js';
-import { blocked, done, pending, waiting, type SetupContext, type Step, type StepState } from '../step.js';
+import { blocked, done, pending, waiting, type SetupContext, type Step, type StepState, rerun } from '../step.js';
 
 interface Desired {
   name: string;
@@ -13,7 +13,7 @@ const SPF = '"v=spf1 include:amazonses.com -all"';
 async function desiredRecords(ctx: SetupContext, existing: ResourceRecordSet[]): Promise<{ records: Desired[]; dkimMissing: boolean } | StepState> {
   const { stack } = ctx;
   const eip = ctx.state.eip;
-  if (!eip) return blocked('no Elastic IP yet', `run step 4 first: agentkeys setup${stack.name === 'test' ? ' --test' : ''} --only-step 4`);
+  if (!eip) return blocked('no Elastic IP yet', `run step 4 first: ${rerun(ctx, '4')}`);
   const identity = await ctx.aws.getEmailIdentity(stack.mailDomain);
   const tokens = identity?.dkimTokens ?? [];
   const current = (name: string, type: string) => existing.find((r) => r.Name === fqdn(name) && r.Type === type)?.ResourceRecords?.map((r) => r.Value!) ?? [];
@@ -52,7 +52,7 @@ export const dnsStep: Step = {
     const p = await plan(ctx);
     if (p.state) return p.state;
     if (p.changed.length > 0) return pending(p.changed.map((d) => ({ action: 'update', resource: `${d.type} ${d.name}`, detail: d.values.join(' ') })));
-    if (p.dkimMissing) return waiting(`SES has not issued DKIM tokens for ${ctx.stack.mailDomain} yet; the other records are published`, `re-run once SES shows them: agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''} --only-step 6`);
+    if (p.dkimMissing) return waiting(`SES has not issued DKIM tokens for ${ctx.stack.mailDomain} yet; the other records are published`, `re-run once SES shows them: ${rerun(ctx, '6')}`);
     return done(`${ctx.stack.hosts.length} A records → ${ctx.state.eip}, mail records for ${ctx.stack.mailDomain}`);
   },
   async apply(ctx) {
@@ -60,5 +60,10 @@ export const dnsStep: Step = {
     if (p.changed.length === 0) return;
     // UPSERT, never CREATE: idempotent, and no duplicate RRsets (aws-and-moto.md §1 Route 53).
     await ctx.aws.changeRecordSets(ctx.stack.parentZoneId, p.changed.map((d) => ({ Action: 'UPSERT', ResourceRecordSet: { Name: d.name, Type: d.type, TTL: 300, ResourceRecords: d.values.map((Value) => ({ Value })) } })), `agentkeys setup (${ctx.stack.name})`);
+  },
+  async verify(ctx) {
+    const records = await ctx.aws.listRecordSets(ctx.stack.parentZoneId);
+    const a = records.find((r) => r.Name === fqdn(ctx.stack.brokerHost) && r.Type === 'A')?.ResourceRecords?.map((r) => r.Value);
+    return a?.length === 1 && a[0] === ctx.state.eip ? undefined : `${ctx.stack.brokerHost} A is ${a?.join(', ') ?? 'missing'}, not ${ctx.state.eip}`;
   },
 };

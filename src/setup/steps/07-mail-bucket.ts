@@ -43,4 +43,8 @@ export const mailBucketStep: Step = {
     if (changes.some((c) => c.resource.endsWith('lifecycle'))) await ctx.aws.putLifecycle(bucket, LIFECYCLE);
     if (changes.some((c) => c.resource.endsWith(' policy'))) await ctx.aws.putBucketPolicy(bucket, await desiredMailPolicy(ctx));
   },
+  async verify(ctx) {
+    const policy = await ctx.aws.getBucketPolicy(ctx.stack.mailBucket);
+    return policy?.includes('AllowSESWriteInbound') ? undefined : `s3://${ctx.stack.mailBucket} does not let SES write`;
+  },
 };

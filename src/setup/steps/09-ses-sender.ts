@@ -1,4 +1,4 @@
-import { done, pending, waiting, type Step } from '../step.js';
+import { done, pending, waiting, type Step, rerun } from '../step.js';
 
 /**
  * The broker's sender address. SES mails a verification link to it; the mail lands in the
@@ -14,7 +14,7 @@ export const sesSenderStep: Step = {
     const identity = await ctx.aws.getEmailIdentity(stack.senderAddress);
     if (!identity) return pending([{ action: 'create', resource: `SES identity ${stack.senderAddress}`, detail: 'SES sends a verification mail' }]);
     if (identity.verifiedForSending) return done(`${stack.senderAddress} verified`);
-    return waiting(`SES is waiting for ${stack.senderAddress} to be confirmed`, `open the verification link in the newest mail under s3://${stack.mailBucket}/inbound/, then: agentkeys setup${stack.name === 'test' ? ' --test' : ''} --only-step 9`);
+    return waiting(`SES is waiting for ${stack.senderAddress} to be confirmed`, `open the verification link in the newest mail under s3://${stack.mailBucket}/inbound/, then: ${rerun(ctx, '9')}`);
   },
   async apply(ctx) {
     await ctx.aws.createEmailIdentity(ctx.stack.senderAddress, false);

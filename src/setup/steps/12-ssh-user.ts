@@ -1,6 +1,6 @@
 import { samePolicy } from '../policy-compare.js';
 import { json, sshUserPolicy } from '../policies.js';
-import { waiting, type Change, type Step } from '../step.js';
+import { waiting, type Change, type Step, rerun } from '../step.js';
 import { checkAccessKey, createAccessKey, toState } from './shared.js';
 
 /** The operator's SSH identity: EC2 Instance Connect to this stack's broker instance only. */
@@ -10,7 +10,7 @@ export const sshUserStep: Step = {
   title: 'Create the operator SSH user (EC2 Instance Connect)',
   async check(ctx) {
     const { stack } = ctx;
-    if (!stack.instanceId) return waiting('INSTANCE_ID is not set, so the SSH policy has no instance to name', `paste INSTANCE_ID= into ${stack.brokerEnvFile}, then: agentkeys setup${stack.name === 'test' ? ' --test' : ''} --only-step 12`);
+    if (!stack.instanceId) return waiting('INSTANCE_ID is not set, so the SSH policy has no instance to name', `paste INSTANCE_ID= into ${stack.brokerEnvFile}, then: ${rerun(ctx, '12')}`);
     const user = stack.sshUser;
     const exists = (await ctx.aws.getUser(user)) !== undefined;
     const changes: Change[] = exists ? [] : [{ action: 'create', resource: `IAM user ${user}` }];

@@ -2,7 +2,14 @@ import { createOrAdoptKey } from '../../aws/keys.js';
 import { KmsSigner } from '../../aws/kms-signer.js';
 import { AgentkeysError } from '../../errors.js';
 import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from '../../signing/registry.js';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { verifySignature } from '../../signing/verify.js';
 import { blocked, done, pending, type Change, type Step } from '../step.js';
+
+function anchorProbe() {
+  const message = Buffer.concat([Buffer.from('agentkeys setup --verify probe '), randomBytes(16)]);
+  return { message, digest: createHash('sha256').update(message).digest() };
+}
 
 const SPEC = 'ECC_NIST_P256';
 
@@ -36,5 +43,14 @@ export const kmsAuditKeyStep: Step = {
     if (!registry.signers.some((s) => s.signerId === signer.kid)) {
       await writeSignerRegistry(ctx.signersPath, upsertSigner(registry, { signerId: signer.kid, algorithm: signer.alg, keyArn: signer.kid, publicKey: await signer.publicKeyPem(), validFrom: new Date().toISOString(), description: `agentkeys setup, ${ctx.stack.name} stack` }));
     }
+  },
+  /** Signs a probe digest with KMS and checks it with the key published in signers.json. */
+  async verify(ctx) {
+    const signer = await KmsSigner.open(ctx.kms, ctx.stack.kmsAuditAlias);
+    const entry = (await readSignerRegistryIfExists(ctx.signersPath)).signers.find((s) => s.signerId === signer.kid);
+    if (!entry?.publicKey) return `${signer.kid} is not published in ${ctx.signersPath}`;
+    const signed = anchorProbe();
+    const signature = await signer.sign(signed.digest);
+    return verifySignature({ alg: entry.algorithm as 'ecdsa-p256', publicKey: createPublicKey(entry.publicKey) }, signed, signature) ? undefined : `a signature by ${signer.kid} does not verify with the public key in ${ctx.signersPath}`;
   },
 };

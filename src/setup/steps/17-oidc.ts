@@ -1,7 +1,7 @@
 import { AbortError } from '../../errors.js';
 import { samePolicy } from '../policy-compare.js';
 import { federatedTrust, json } from '../policies.js';
-import { blocked, done, pending, waiting, type Change, type SetupContext, type Step, type StepState } from '../step.js';
+import { blocked, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
 import { desiredMailPolicy } from './07-mail-bucket.js';
 
 const CLIENT_ID = 'sts.amazonaws.com';
@@ -14,9 +14,9 @@ async function probeIssuer(ctx: SetupContext): Promise<StepState | undefined> {
   try {
     res = await ctx.fetchJson(url);
   } catch (err) {
-    return waiting(`${url} is not reachable (${(err as Error).message})`, `bring the broker up with TLS (setup-broker-host), then: agentkeys setup${stack.name === 'test' ? ' --test' : ''} --only-step oidc`);
+    return waiting(`${url} is not reachable (${(err as Error).message})`, `bring the broker up with TLS (setup-broker-host), then: ${rerun(ctx, 'oidc')}`);
   }
-  if (res.status !== 200) return waiting(`${url} answers HTTP ${res.status}`, `agentkeys setup${stack.name === 'test' ? ' --test' : ''} --only-step oidc once the broker serves it`);
+  if (res.status !== 200) return waiting(`${url} answers HTTP ${res.status}`, `${rerun(ctx, 'oidc')} once the broker serves it`);
   const issuer = (res.json as { issuer?: unknown } | undefined)?.issuer;
   if (issuer !== stack.oidcIssuer) return blocked(`the discovery document says issuer ${JSON.stringify(issuer)}, not ${stack.oidcIssuer}`, 'BROKER_OIDC_ISSUER and OIDC_ISSUER must match exactly (no trailing slash)');
   return undefined;
