@@ -10,6 +10,7 @@ import type { AgentkeysConfig } from '../src/config/load.js';
 import { awsAuthFromConfig } from '../src/context.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { askYesNo } from './ui/prompt.js';
 
 export interface SetupOptions extends GlobalOptions {
   test?: boolean;
@@ -45,7 +46,7 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
     auth: awsAuth(cmd.config),
     dir: cmd.config.dir,
     showSecret: options.showSecret === true,
-    confirm: (q) => confirmStep(q, options.yes === true, out.json),
+    confirm: (q) => askYesNo(q, options.yes === true, out.json),
     report: (e) => events.push(e),
     ...(overrides.fetchJson ? { fetchJson: overrides.fetchJson } : {}),
   });
@@ -113,13 +114,6 @@ function exitCodeFor(records: StepRecord[], pendingCount: number, options: Setup
   if (records.some((r) => r.verify !== undefined && r.verify !== 'ok')) return 3;
   if (options.strict && records.some((r) => r.status === 'waiting')) return 1;
   return 0;
-}
-
-async function confirmStep(question: string, yes: boolean, json: boolean): Promise<boolean> {
-  if (yes) return true;
-  if (json || !process.stdin.isTTY || !process.stdout.isTTY) return false;
-  const { confirm } = await import('@inquirer/prompts');
-  return confirm({ message: question, default: false });
 }
 
 /** Region comes from the stack's env file, never from the shell (the region trap of setup-steps.md step 4). */

@@ -1,4 +1,4 @@
-import { AbortError, type ExitCode } from '../src/errors.js';
+import type { ExitCode } from '../src/errors.js';
 import { createSetupContext } from '../src/setup/context.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { loadStack } from '../src/setup/stack.js';
@@ -6,6 +6,7 @@ import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { awsAuth } from './setup.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { confirm } from './ui/prompt.js';
 
 export interface TeardownCommandOptions extends GlobalOptions {
   test?: boolean;
@@ -28,9 +29,9 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
     return 0;
   }
   if (!cmd.out.json) for (const a of actions) printLine(`  ${style.bad('delete')} ${a.resource}${a.detail ? style.dim(` (${a.detail})`) : ''}`);
-  await confirmOrAbort(options, `Delete these ${actions.length} resource(s) of the ${stack.name} stack?`);
+  await confirm(cmd, `Delete these ${actions.length} resource(s) of the ${stack.name} stack?`, '--yes', options.yes === true);
   const withData = actions.filter((a) => a.destroysData);
-  if (withData.length > 0) await confirmOrAbort(options, `This deletes objects in ${withData.map((a) => a.resource).join(', ')}. Delete the data?`, '--yes (or --keep-data to keep the buckets)');
+  if (withData.length > 0) await confirm(cmd, `This deletes objects in ${withData.map((a) => a.resource).join(', ')}. Delete the data?`, '--yes (or --keep-data to keep the buckets)', options.yes === true);
   const deleted: string[] = [];
   await applyTeardown(actions, (a) => {
     deleted.push(a.resource);
@@ -39,14 +40,4 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
   if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted, calls });
   else printLine(style.dim(`kept: the KMS audit key (its events must stay verifiable), the EC2 instance, and the ${stack.name === 'test' ? 'prod' : 'test'} stack; delete the [${stack.daemonUser}] and [${stack.sshUser}] profiles from your credentials files`));
   return 0;
-}
-
-async function confirmOrAbort(options: TeardownCommandOptions, question: string, flag = '--yes'): Promise<void> {
-  if (options.yes) return;
-  if (!options.json && process.stdin.isTTY && process.stdout.isTTY) {
-    const { confirm } = await import('@inquirer/prompts');
-    if (await confirm({ message: question, default: false })) return;
-    throw new AbortError({ code: 'DECLINED', message: 'declined; nothing more was deleted' });
-  }
-  throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `${question} (no terminal to ask on, so the answer is no)`, hint: `add ${flag} to confirm` });
 }

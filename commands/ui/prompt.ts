@@ -1,14 +1,20 @@
-// The only home of @inquirer/prompts. Without a TTY an unanswered confirmation means no.
+// The only home of @inquirer/prompts. Without a TTY (or with --json) an unanswered question means no.
 import { AbortError } from '../../src/errors.js';
 import type { CommandContext } from '../context.js';
 
+/** --yes answers yes; otherwise ask on a terminal; with no terminal the answer is no. */
+export async function askYesNo(question: string, yes: boolean, json: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (json || !process.stdin.isTTY || !process.stdout.isTTY) return false;
+  const { confirm } = await import('@inquirer/prompts');
+  return confirm({ message: question, default: false });
+}
+
+/** Like askYesNo, but a "no" aborts the command (exit 1) saying which flag answers yes. */
 export async function confirm(ctx: CommandContext, question: string, flag: string, yes: boolean): Promise<void> {
-  if (yes) return;
-  if (!process.stdin.isTTY || !process.stdout.isTTY || ctx.out.json) {
-    throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `${question} (no terminal to ask on, so the answer is no)`, hint: `add ${flag} to confirm` });
-  }
-  const { confirm: ask } = await import('@inquirer/prompts');
-  if (!(await ask({ message: question, default: false }))) {
-    throw new AbortError({ code: 'DECLINED', message: 'declined; nothing was changed' });
-  }
+  if (await askYesNo(question, yes, ctx.out.json)) return;
+  const asked = !ctx.out.json && process.stdin.isTTY && process.stdout.isTTY;
+  throw asked
+    ? new AbortError({ code: 'DECLINED', message: 'declined; nothing was changed' })
+    : new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `${question} (no terminal to ask on, so the answer is no)`, hint: `add ${flag} to confirm` });
 }

@@ -1,0 +1,42 @@
+// The house style's dependency rules (style.md §2), checked on the source: src/ never imports
+// commands/ or bin/; only src/aws/ talks to the AWS SDK; the offline verifier (src/audit,
+// src/signing) imports no AWS code at all, so verify-audit runs without credentials.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? files(full) : full.endsWith('.ts') ? [full] : [];
+  });
+}
+
+const imports = (file: string) => {
+  const text = readFileSync(file, 'utf8');
+  const statics = [...text.matchAll(/^import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)].map((m) => ({ typeOnly: Boolean(m[1]), spec: m[2]! }));
+  const dynamics = [...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => ({ typeOnly: false, spec: m[1]! }));
+  return [...statics, ...dynamics];
+};
+
+describe('architecture', () => {
+  it('src/ never imports commands/ or bin/', () => {
+    const bad = files('src').flatMap((f) => imports(f).filter((i) => /(^|\/)(commands|bin)\//.test(i.spec)).map((i) => `${f} → ${i.spec}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('only src/aws/ imports the AWS SDK', () => {
+    const bad = [...files('src'), ...files('commands')].filter((f) => !f.startsWith(path.join('src', 'aws'))).flatMap((f) => imports(f).filter((i) => i.spec.startsWith('@aws-sdk/')).map((i) => `${f} → ${i.spec}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('the offline verifier and signer registry import no AWS code (type imports aside)', () => {
+    const bad = [...files(path.join('src', 'audit')), ...files(path.join('src', 'signing'))].flatMap((f) => imports(f).filter((i) => !i.typeOnly && (i.spec.includes('/aws/') || i.spec.startsWith('@aws-'))).map((i) => `${f} → ${i.spec}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('only commands/ui prints with chalk or prompts with inquirer', () => {
+    const bad = [...files('src'), ...files('commands')].filter((f) => !f.startsWith(path.join('commands', 'ui'))).flatMap((f) => imports(f).filter((i) => i.spec === 'chalk' || i.spec.startsWith('@inquirer/')).map((i) => `${f} → ${i.spec}`));
+    expect(bad).toEqual([]);
+  });
+});
