@@ -164,6 +164,7 @@ program
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .option('--yes', 'confirm account-wide changes without asking')
   .option('--strict', 'exit 1 if any step is waiting')
+  .option('--wait <seconds>', 're-check steps waiting on SES, DNS or the issuer for up to this long')
   .option('--show-secret', 'also print minted secret access keys (they always go to a 0600 file)')
   .option('--allow-principal <arn-glob>', 'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)', collect, [])
   .option('--sandbox', 'run the whole flow against a local moto (no AWS account needed)')

@@ -25,6 +25,7 @@ export interface SetupOptions extends GlobalOptions {
   showSecret?: boolean;
   sandbox?: boolean;
   allowPrincipal?: string[];
+  wait?: string;
   envDir?: string;
 }
 
@@ -52,7 +53,16 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   });
   const started = Date.now();
   ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options));
-  const run = new SetupRun(ctx, { plan: options.plan === true, verify: options.verify === true, receiptFile: receiptPath(cmd.config.dir, stack.name) });
+  const waitSeconds = options.wait === undefined ? 0 : Number(options.wait);
+  if (!Number.isInteger(waitSeconds) || waitSeconds < 0) throw new UsageError({ code: 'FLAG_INVALID', message: `--wait "${options.wait}" is not a whole number of seconds` });
+  const run = new SetupRun(ctx, {
+    plan: options.plan === true,
+    verify: options.verify === true,
+    receiptFile: receiptPath(cmd.config.dir, stack.name),
+    waitSeconds,
+    pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
+    onWait: (step, reason, left) => waitListener?.(step.num, `waiting (${left} s left): ${reason}`),
+  });
   if (out.json) {
     for (const step of steps) if ((await run.run(step)).status === 'failed') break;
   } else {
@@ -65,6 +75,8 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   return exitCodeFor(records, pendingCount, options);
 }
 
+let waitListener: ((num: number, message: string) => void) | undefined;
+
 async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>): Promise<void> {
   let failed = false;
   const tasks = new Listr(
@@ -72,6 +84,9 @@ async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>
       title: `${String(step.num).padStart(2)} ${step.title}`,
       skip: () => failed && 'skipped: an earlier step failed',
       task: async (_: unknown, task: { title: string; skip: (m: string) => void; output: string }) => {
+        waitListener = (num, message) => {
+          if (num === step.num) task.output = message;
+        };
         const record = await run.run(step);
         const label = `${String(step.num).padStart(2)} ${step.title}`;
         if (record.status === 'failed') {

@@ -47,6 +47,11 @@ export function selectSteps(all: readonly Step[], sel: Selection): Step[] {
 export interface RunOptions {
   plan: boolean;
   verify: boolean;
+  /** --wait: seconds to keep re-checking a pollable waiting step before giving up. */
+  waitSeconds?: number;
+  pollIntervalMs?: number;
+  /** Progress of a wait: what it waits for, and how long is left. */
+  onWait?: (step: Step, reason: string, secondsLeft: number) => void;
   receiptFile?: string;
   onStart?: (step: Step) => void;
   onEnd?: (record: StepRecord) => void;
@@ -108,7 +113,7 @@ async function runOne(ctx: SetupContext, step: Step, opts: RunOptions): Promise<
   };
   let changes: Change[] = [];
   try {
-    const before = await step.check(ctx);
+    const before = opts.plan ? await step.check(ctx) : await waitWhileWaiting(ctx, step, await step.check(ctx), opts);
     if (before.status !== 'pending' || opts.plan) return await withVerify(ctx, step, opts, finish(before));
     changes = before.changes;
     await step.apply(ctx, changes);
@@ -121,6 +126,21 @@ async function runOne(ctx: SetupContext, step: Step, opts: RunOptions): Promise<
     if (!(err instanceof AgentkeysError)) throw err;
     return finish({ status: 'failed', err }, changes);
   }
+}
+
+/** Re-checks a pollable waiting step until it is not waiting or the --wait deadline passes. */
+async function waitWhileWaiting(ctx: SetupContext, step: Step, state: StepState, opts: RunOptions): Promise<StepState> {
+  const seconds = opts.waitSeconds ?? 0;
+  if (state.status !== 'waiting' || !step.pollable || seconds <= 0) return state;
+  const deadline = Date.now() + seconds * 1000;
+  let current: StepState = state;
+  while (current.status === 'waiting' && Date.now() < deadline) {
+    opts.onWait?.(step, current.reason, Math.ceil((deadline - Date.now()) / 1000));
+    await new Promise((r) => setTimeout(r, Math.min(opts.pollIntervalMs ?? 10_000, Math.max(0, deadline - Date.now()))));
+    current = await step.check(ctx);
+  }
+  if (current.status === 'waiting') return { ...current, reason: `${current.reason} (gave up after ${seconds} s)` };
+  return current;
 }
 
 async function withVerify(ctx: SetupContext, step: Step, opts: RunOptions, record: StepRecord): Promise<StepRecord> {

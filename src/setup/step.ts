@@ -51,6 +51,8 @@ export interface Step {
   apply(ctx: SetupContext, changes: Change[]): Promise<void>;
   /** --verify: exercise the resource; returns a failure message or undefined. */
   verify?(ctx: SetupContext): Promise<string | undefined>;
+  /** Waiting that resolves by itself (SES, DNS, the issuer): `--wait` re-checks it until a deadline. */
+  readonly pollable?: boolean;
 }
 
 export const done = (summary: string): StepState => ({ status: 'done', summary });

@@ -13,13 +13,13 @@ import * as path from 'node:path';
 const moto = useMoto();
 beforeEach(async () => resetMoto(moto.current));
 
-async function context(serving: boolean, issuer?: string) {
+async function context(serving: boolean | (() => boolean), issuer?: string) {
   const { zoneId } = await seedAccount();
   const files = await stackFiles(zoneId, { test: true });
   const stack = await loadStack({ test: true, envDir: path.join(files.cwd, 'env') });
   const { ctx, calls } = createSetupContext({
     stack, auth: {}, dir: path.join(files.cwd, '.agentkeys'), showSecret: false, confirm: async () => true, report: () => undefined, retryDelayMs: 0,
-    fetchJson: async () => (serving ? { status: 200, json: { issuer: issuer ?? stack.oidcIssuer, jwks_uri: `${stack.oidcIssuer}/jwks.json` } } : { status: 503 }),
+    fetchJson: async () => ((typeof serving === 'function' ? serving() : serving) ? { status: 200, json: { issuer: issuer ?? stack.oidcIssuer, jwks_uri: `${stack.oidcIssuer}/jwks.json` } } : { status: 503 }),
   });
   return { ctx, calls, stack };
 }
@@ -29,6 +29,19 @@ describe('OIDC federation step', () => {
     const { ctx } = await context(false);
     const { records } = await runSteps(ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), { plan: false, verify: false });
     expect(records[0]).toMatchObject({ status: 'waiting', hint: expect.stringContaining('--only-step oidc') });
+  });
+
+  it('--wait re-checks until the issuer comes up, or gives up with the re-run command', async () => {
+    let probes = 0;
+    const { ctx } = await context(() => ++probes > 2);
+    await runSteps(ctx, selectSteps(STEPS, { toStep: '16' }), { plan: false, verify: false });
+    const seen: string[] = [];
+    const up = await runSteps(ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), { plan: false, verify: false, waitSeconds: 5, pollIntervalMs: 50, onWait: (_s, reason) => seen.push(reason) });
+    expect(up.records[0]!.status).toBe('done');
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    const down = await context(false);
+    const gaveUp = await runSteps(down.ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), { plan: false, verify: false, waitSeconds: 1, pollIntervalMs: 100 });
+    expect(gaveUp.records[0]).toMatchObject({ status: 'waiting', reason: expect.stringContaining('gave up after 1 s'), hint: expect.stringContaining('--only-step oidc') });
   });
 
   it('refuses an issuer that does not match byte for byte', async () => {

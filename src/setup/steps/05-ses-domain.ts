@@ -1,6 +1,7 @@
 import { done, pending, waiting, type Step, rerun } from '../step.js';
 
 export const sesDomainStep: Step = {
+  pollable: true,
   num: 5,
   id: 'ses-domain',
   title: 'Create the SES domain identity',

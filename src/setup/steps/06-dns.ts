@@ -45,6 +45,7 @@ async function plan(ctx: SetupContext): Promise<{ state?: StepState; changed: De
 }
 
 export const dnsStep: Step = {
+  pollable: true,
   num: 6,
   id: 'dns',
   title: 'Publish DNS records (hosts, MX, SPF, DMARC, DKIM)',

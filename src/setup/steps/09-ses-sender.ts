@@ -6,6 +6,7 @@ import { done, pending, waiting, type Step, rerun } from '../step.js';
  * and says where the link is and what to re-run.
  */
 export const sesSenderStep: Step = {
+  pollable: true,
   num: 9,
   id: 'ses-sender',
   title: 'Verify the SES sender address',

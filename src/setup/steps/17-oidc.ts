@@ -29,6 +29,7 @@ async function probeIssuer(ctx: SetupContext): Promise<StepState | undefined> {
  * ThumbprintList is omitted: IAM validates public-CA issuers against its own trust store.
  */
 export const oidcStep: Step = {
+  pollable: true,
   num: 17,
   id: 'oidc',
   title: 'Federate the data roles with the broker (OIDC)',
