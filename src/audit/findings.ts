@@ -19,4 +19,6 @@ export interface Finding {
   id: string | null;
   code: FindingCode;
   message: string;
+  /** PREV_HASH_MISMATCH, FORK and ORPHAN: the digest the row says it follows. */
+  linksTo?: string | null;
 }

@@ -92,6 +92,7 @@ export function linkFinding(index: number, row: AuditRow, expected: string): Fin
     id: row.id,
     code: 'PREV_HASH_MISMATCH',
     message: `prev_hash ${row.prev_hash ?? 'null'} does not match the previous event's digest ${expected}`,
+    linksTo: row.prev_hash,
   };
 }
 

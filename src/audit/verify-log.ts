@@ -110,6 +110,7 @@ class Stitcher {
         id: first.id,
         code: 'PREV_HASH_MISMATCH',
         message: `prev_hash ${first.prevHash ?? 'null'} does not match the previous event's digest ${this.head}`,
+        linksTo: first.prevHash,
       });
     }
   }

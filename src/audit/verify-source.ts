@@ -5,6 +5,8 @@ import { readLineChunks } from '../store/file-chunks.js';
 import { connectPg, isPostgresUrl, pgError, redactUrl } from '../db/pg.js';
 import { inspectChain, streamChainChunks } from '../store/pg-log.js';
 import type { Finding } from './findings.js';
+import { digestRow } from './record.js';
+import { readRows } from './rows.js';
 import { parseSignerRegistryLenient, readRegistryText } from '../signing/registry.js';
 import { anchorPathFor, readAnchorIfExists } from './anchor.js';
 import type { KeyRingData } from './keyring.js';
@@ -57,7 +59,8 @@ export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAu
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
   };
   const report = isPg ? await verifyPg(opts, common) : await verifyChain(readLineChunks(opts.log), { ...common, workers: opts.workers ?? defaultWorkerCount(size) });
-  return { ...report, registryWarnings: warnings, anchorPath: anchorFile ? anchorPath : null };
+  const findings = await labelOrphans(opts, report.findings);
+  return { ...report, findings, registryWarnings: warnings, anchorPath: anchorFile ? anchorPath : null };
 }
 
 // Roughly the number of events whose verification pays for starting worker threads.
@@ -74,6 +77,28 @@ async function verifyPg(opts: VerifyAuditOptions, common: Omit<Parameters<typeof
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * A broken link is an orphan when the digest it names belongs to no event in the log (the event
+ * it followed was deleted), rather than to an event elsewhere (reordering, a fork). Only when
+ * there are broken links, one more streaming pass recomputes the digests (no signature checks).
+ */
+async function labelOrphans(opts: VerifyAuditOptions, findings: Finding[]): Promise<Finding[]> {
+  const wanted = new Set(findings.filter((f) => f.code === 'PREV_HASH_MISMATCH' && f.linksTo).map((f) => f.linksTo!));
+  if (wanted.size === 0) return findings;
+  const found = new Set<string>();
+  for await (const row of readRows(opts.log, { skipMalformed: true, ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}) })) {
+    const digest = digestRow(row.payload, row.prev_hash).digest.toString('hex');
+    if (wanted.has(digest)) found.add(digest);
+  }
+  // Only intact rows after intact rows: a tampered neighbour explains the broken link by itself.
+  const flagged = (index: number, except: Finding) => findings.some((x) => x.index === index && x !== except);
+  return findings.map((f) =>
+    f.code === 'PREV_HASH_MISMATCH' && f.linksTo && !found.has(f.linksTo) && !flagged(f.index, f) && !flagged(f.index - 1, f)
+      ? { ...f, code: 'ORPHAN' as const, message: `links to ${f.linksTo}, which is no event in this log: the events between were removed` }
+      : f,
+  );
 }
 
 /** A broken link on a row that shares its prev_hash with an earlier row is a fork, and says so. */

@@ -104,6 +104,16 @@ describe('Agent Manager compatibility', () => {
         expect((await verify(f)).findings.map((x) => [x.index, x.code])).toEqual([[3, 'SIGNATURE_INVALID']]);
       });
 
+      it('reports a deleted event in the middle as ORPHAN (its successor links to nothing in the log)', async () => {
+        const f = writeFixture(chain);
+        const rows = structuredClone(f.rows);
+        rows.splice(4, 1);
+        rewrite(f, rows);
+        const report = await verify(f);
+        expect(report.findings.map((x) => [x.index, x.code])).toEqual([[5, 'ORPHAN']]);
+        expect(report.findings[0]!.linksTo).toBe(rows[4]!.prev_hash);
+      });
+
       it('reports a dropped head as GENESIS_NOT_NULL, unless a trusted start is given', async () => {
         const f = writeFixture(chain);
         rewrite(f, f.rows.slice(2));
