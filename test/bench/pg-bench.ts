@@ -11,7 +11,6 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { exportChain } from '../../src/audit/export.js';
 import { digestRow, serializeRow } from '../../src/audit/record.js';
-import { verifyAuditLog } from '../../src/audit/verify-source.js';
 import { applyMigrations, loadMigrations } from '../../src/db/migrate.js';
 import { connectPg } from '../../src/db/pg.js';
 import { startPostgres } from '../helpers/postgres.js';
@@ -62,11 +61,12 @@ async function writeChainFile(file: string, n: number): Promise<void> {
   await new Promise<void>((r) => out.end(r));
 }
 
-async function verifyRate(log: string): Promise<number> {
-  const t = process.hrtime.bigint();
-  const report = await verifyAuditLog({ log, signersPath: signers, hmacKeyFiles: {}, slackMs: 0, anchor: false });
-  if (!report.ok) throw new Error(`${log} did not verify`);
-  return report.events / (Number(process.hrtime.bigint() - t) / 1e9);
+/** verify-audit in its own process, as the CLI runs it: events per second and peak RSS. */
+async function verifyRate(log: string): Promise<{ rate: number; rssMiB: number }> {
+  const { stdout } = await run(process.execPath, [path.join(here, 'verify-child.js'), log, signers]);
+  const r = JSON.parse(stdout) as { ok: boolean; events: number; ms: number; maxRssMiB: number };
+  if (!r.ok) throw new Error(`${log} did not verify`);
+  return { rate: r.events / (r.ms / 1000), rssMiB: r.maxRssMiB };
 }
 
 try {
@@ -76,14 +76,19 @@ try {
   await writeChainFile(file, CHAIN);
   const chainDb = await freshDb('bench_chain');
   await exportChain(file, chainDb);
+  const quarterFile = path.join(dir, 'quarter.jsonl');
+  await writeChainFile(quarterFile, Math.round(CHAIN / 4));
+  const quarterDb = await freshDb('bench_quarter');
+  await exportChain(quarterFile, quarterDb);
   const fromPg = await verifyRate(chainDb);
   const fromFile = await verifyRate(file);
+  const quarter = await verifyRate(quarterDb);
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   console.log(`Postgres audit store benchmark (local PostgreSQL on loopback, Ed25519, one transaction per event)`);
   console.log(`  sign, 1 writer process       ${fmt(one)} events/s  (${WRITES} events)`);
   console.log(`  sign, 4 writer processes     ${fmt(four)} events/s  (${WRITES} events, ${(four / one).toFixed(2)}× one writer; one chain lock serialises them)`);
-  console.log(`  verify-audit from Postgres   ${fmt(fromPg)} events/s  (${CHAIN} events)`);
-  console.log(`  verify-audit from the file   ${fmt(fromFile)} events/s  (same chain; Postgres/file = ${(fromPg / fromFile).toFixed(2)})`);
+  console.log(`  verify-audit from Postgres   ${fmt(fromPg.rate)} events/s  (${CHAIN} events, peak RSS ${fromPg.rssMiB.toFixed(0)} MiB; ${Math.round(CHAIN / 4)} events: ${quarter.rssMiB.toFixed(0)} MiB)`);
+  console.log(`  verify-audit from the file   ${fmt(fromFile.rate)} events/s  (same chain; Postgres/file = ${(fromPg.rate / fromFile.rate).toFixed(2)})`);
 } finally {
   server.stop();
   rmSync(dir, { recursive: true, force: true });
