@@ -8,6 +8,5 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    coverage: { include: ['src/**', 'commands/**', 'bin/**'], reporter: ['text-summary', 'text'] },
   },
 });
