@@ -2,7 +2,7 @@ import { Listr } from 'listr2';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { createSetupContext, type CallCounts } from '../src/setup/context.js';
-import { receiptPath, selectSteps, SetupRun, type StepRecord } from '../src/setup/runner.js';
+import { interruptedRun, receiptPath, selectSteps, SetupRun, type StepRecord } from '../src/setup/runner.js';
 import { loadStack, type Stack } from '../src/setup/stack.js';
 import type { SetupContext, SetupEvent } from '../src/setup/step.js';
 import { STEPS } from '../src/setup/steps/index.js';
@@ -55,10 +55,16 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options));
   const waitSeconds = options.wait === undefined ? 0 : Number(options.wait);
   if (!Number.isInteger(waitSeconds) || waitSeconds < 0) throw new UsageError({ code: 'FLAG_INVALID', message: `--wait "${options.wait}" is not a whole number of seconds` });
+  const receiptFile = receiptPath(cmd.config.dir, stack.name);
+  const interrupted = await interruptedRun(receiptFile);
+  if (interrupted && !out.json) {
+    const last = interrupted.steps[interrupted.steps.length - 1];
+    printLine(style.warn(`the previous run (started ${interrupted.startedAt}) stopped ${last ? `after step ${last.num} ${last.id}` : 'before its first step'}; this run checks everything and resumes`));
+  }
   const run = new SetupRun(ctx, {
     plan: options.plan === true,
     verify: options.verify === true,
-    receiptFile: receiptPath(cmd.config.dir, stack.name),
+    receiptFile,
     waitSeconds,
     pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
     onWait: (step, reason, left) => waitListener?.(step.num, `waiting (${left} s left): ${reason}`),
@@ -68,7 +74,7 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   } else {
     await runWithListr(run, steps);
   }
-  const { records, pendingCount } = run.result();
+  const { records, pendingCount } = await run.finish();
   const wallMs = Date.now() - started;
   if (out.json) printJson({ ok: !records.some((r) => r.status === 'failed' || r.status === 'blocked'), stack: stack.name, plan: options.plan === true, steps: records, calls, wallMs, secrets: events.filter((e) => e.type === 'secret-written') });
   else printOutcome(records, events, calls, wallMs, options, out.debug);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../sys/fs.js';
@@ -74,7 +75,7 @@ export async function runSteps(ctx: SetupContext, steps: Step[], opts: RunOption
     const record = await run.run(step);
     if (record.status === 'failed') break; // later steps build on this one
   }
-  return run.result();
+  return run.finish();
 }
 
 /** The same loop, one step at a time, for reporters that drive it (listr2 tasks). */
@@ -93,8 +94,32 @@ export class SetupRun {
     return record;
   }
 
+  /** Marks the receipt complete, so the next run knows this one was not killed. */
+  async finish(): Promise<RunResult> {
+    if (this.opts.receiptFile && !this.opts.plan) await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records, new Date().toISOString());
+    return this.result();
+  }
+
   result(): RunResult {
     return { records: this.records, pendingCount: this.records.filter((r) => r.status === 'pending').length };
+  }
+}
+
+export interface Receipt {
+  stack: string;
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  steps: StepRecord[];
+}
+
+/** The last run's receipt, if it stopped before finishing (killed, crashed, power cut). */
+export async function interruptedRun(file: string): Promise<Receipt | undefined> {
+  try {
+    const receipt = JSON.parse(await readFile(file, 'utf8')) as Receipt;
+    return receipt.finishedAt ? undefined : receipt;
+  } catch {
+    return undefined;
   }
 }
 
@@ -149,8 +174,8 @@ async function withVerify(ctx: SetupContext, step: Step, opts: RunOptions, recor
   return failure ? { ...record, verify: failure } : { ...record, verify: 'ok' };
 }
 
-async function saveReceipt(file: string, ctx: SetupContext, startedAt: string, records: StepRecord[]): Promise<void> {
-  const receipt = { stack: ctx.stack.name, account: ctx.stack.accountId, startedAt, updatedAt: new Date().toISOString(), steps: records };
+async function saveReceipt(file: string, ctx: SetupContext, startedAt: string, records: StepRecord[], finishedAt?: string): Promise<void> {
+  const receipt = { stack: ctx.stack.name, account: ctx.stack.accountId, startedAt, updatedAt: new Date().toISOString(), ...(finishedAt ? { finishedAt } : {}), steps: records };
   await writeFileAtomic(file, `${JSON.stringify(receipt, null, 2)}\n`);
 }
 

@@ -3,7 +3,7 @@
 // issues DKIM tokens (steps 5, 6, 9 end "waiting"); IAM authorization is not modelled; EIPs are 127.x;
 // SES DeleteReceiptRule is not implemented (src/sandbox/moto-server.py adds it, as AWS documents it).
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createSetupAws } from '../../src/aws/setup-api.js';
@@ -112,6 +112,9 @@ describe('convergence', () => {
     await new Promise((r) => setTimeout(r, 1200));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
+    const receiptFile = path.join(files.cwd, '.agentkeys/setup/test.receipt.json');
+    // The receipt (once the killed run got as far as its first step) shows it never finished.
+    if (existsSync(receiptFile)) expect(JSON.parse(readFileSync(receiptFile, 'utf8')).finishedAt).toBeUndefined();
     const next = await setup(files);
     expect(next.code).toBe(0);
     const api = aws();
@@ -120,6 +123,7 @@ describe('convergence', () => {
     expect((await setup(files)).out.calls.mutating).toBe(0);
     const receipt = JSON.parse(readFileSync(path.join(files.cwd, '.agentkeys/setup/test.receipt.json'), 'utf8'));
     expect(receipt.steps.length).toBe(16);
+    expect(receipt.finishedAt).toBeDefined();
   });
 });
 
