@@ -38,6 +38,6 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
     if (!cmd.out.json) printLine(`${style.ok('✔')} deleted ${a.resource}`);
   });
   if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted, calls });
-  else printLine(style.dim(`kept: the KMS audit key (its events must stay verifiable), the EC2 instance, and the ${stack.name === 'test' ? 'prod' : 'test'} stack; delete the [${stack.daemonUser}] and [${stack.sshUser}] profiles from your credentials files`));
+  else printLine(style.dim(`kept: the KMS audit key (its events must stay verifiable), the EC2 instance, and the ${stack.name === 'test' ? 'prod' : 'test'} stack; remove any copies of the [${stack.daemonUser}] and [${stack.sshUser}] profiles from ~/.aws/credentials`));
   return 0;
 }

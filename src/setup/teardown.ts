@@ -1,5 +1,7 @@
 import { AgentkeysError } from '../errors.js';
+import { rm } from 'node:fs/promises';
 import { setEnvValue } from '../config/env-writeback.js';
+import { fileExists } from '../sys/fs.js';
 import type { SetupContext } from './step.js';
 
 /** One deletion, planned read-only first, applied in reverse dependency order (setup-steps.md §4). */
@@ -88,6 +90,8 @@ export async function planTeardown(ctx: SetupContext, opts: TeardownOptions): Pr
       await aws.releaseAddress(address.allocationId);
     });
   }
+  // The access keys just deleted are useless; their 0600 file goes too.
+  if (await fileExists(ctx.credentialsFile)) add(10, `credentials file ${ctx.credentialsFile}`, async () => void (await rm(ctx.credentialsFile, { force: true })));
   // The KMS audit key is kept on purpose: events it signed must stay verifiable (and it costs little).
   // 10. Write-backs.
   if (stack.eip) add(10, `EIP in ${stack.brokerEnvFile}`, async () => void (await setEnvValue(stack.brokerEnvFile, 'EIP', '')));

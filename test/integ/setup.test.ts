@@ -188,6 +188,8 @@ describe('test and prod stacks', () => {
     expect(JSON.parse(down.stdout).deleted.length).toBeGreaterThan(10);
     expect(await api.headBucket('agentkeys-mail-test-123456789012')).toBe('missing');
     expect(await api.getRole('agentkeys-data-role-test')).toBeUndefined();
+    expect(existsSync(path.join(cwd, '.agentkeys/credentials/test.ini'))).toBe(false);
+    expect(existsSync(path.join(cwd, '.agentkeys/credentials/prod.ini'))).toBe(true);
     // Prod is intact, including its rule in the shared rule set, which therefore stays.
     expect(await api.headBucket('agentkeys-mail-123456789012')).toBe('exists');
     expect(await api.getRole('agentkeys-data-role')).toBeDefined();
