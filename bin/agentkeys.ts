@@ -180,6 +180,17 @@ program
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
 
+program
+  .command('ssh')
+  .description('open a shell (or run a command) on the broker host: EC2 Instance Connect, or --fallback with a .pem')
+  .argument('[words...]', '[prod|test] then the remote command (after --)')
+  .option('--fallback', 'plain ssh with --pem as ubuntu (first login)')
+  .option('--pem <file>', 'key pair file for --fallback')
+  .option('--os-user <user>', 'login user (default agentkey, or ubuntu with --fallback)')
+  .option('--aws-profile <profile>', 'profile for SendSSHPublicKey (default: [agentkeys-broker[-test]] from setup)')
+  .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .action(lazy(async (opts, args) => (await import('../commands/ssh.js')).runSsh(opts, args)));
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

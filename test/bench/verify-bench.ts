@@ -36,6 +36,7 @@ function rawVerifyRate(): number {
 }
 
 interface ChildResult { ok: boolean; events: number; findings: number; workers: number; ms: number; maxRssMiB: number }
+const rate = (r: ChildResult) => r.events / (r.ms / 1000);
 
 function runVerify(log: string, signers: string, workers?: number, nodeFlags: string[] = []): ChildResult {
   const args = [...nodeFlags, path.join(here, 'verify-child.js'), log, signers, ...(workers === undefined ? [] : [String(workers)])];
@@ -50,23 +51,34 @@ process.stderr.write(`generating ${EVENTS} signed events…\n`);
 await writeChain(large, EVENTS);
 await writeChain(small, Math.round(EVENTS / 4));
 
+// This machine is shared and its speed drifts by ±15% within a minute, so every verify run sits
+// between two raw measurements and the reported ratio is the median over three rounds.
 const rawBefore = rawVerifyRate();
 const single = runVerify(large, signers, 0);
-const parallel = runVerify(large, signers);
+const rounds: { parallel: ChildResult; ratio: number }[] = [];
+let rawPrev = rawVerifyRate();
+for (let i = 0; i < 3; i++) {
+  const parallel = runVerify(large, signers);
+  const rawNext = rawVerifyRate();
+  rounds.push({ parallel, ratio: rate(parallel) / ((rawPrev + rawNext) / 2) });
+  rawPrev = rawNext;
+}
+rounds.sort((a, b) => a.ratio - b.ratio);
+const median = rounds[1]!;
+const parallel = median.parallel;
 const quarter = runVerify(small, signers);
 // Flat memory, shown rather than inferred: the full log still verifies with the V8 heap capped at 48 MiB.
 const capped = runVerify(large, signers, undefined, ['--max-old-space-size=48']);
-const rawAfter = rawVerifyRate();
+const rawAfter = rawPrev;
 const raw = (rawBefore + rawAfter) / 2;
 
-const rate = (r: ChildResult) => r.events / (r.ms / 1000);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(`verify-audit benchmark (${availableParallelism()} cores, ${EVENTS} Ed25519 events, ${(statSync(large).size / 2 ** 20).toFixed(1)} MiB)`);
 console.log(`  raw crypto.verify, one core       ${fmt(raw)} /s   (before ${fmt(rawBefore)}, after ${fmt(rawAfter)})`);
 console.log(`  verify-audit, 1 thread            ${fmt(rate(single))} /s   = ${(rate(single) / raw).toFixed(2)}× raw   peak RSS ${single.maxRssMiB.toFixed(0)} MiB`);
-console.log(`  verify-audit, ${parallel.workers} workers (default) ${fmt(rate(parallel))} /s   = ${(rate(parallel) / raw).toFixed(2)}× raw   peak RSS ${parallel.maxRssMiB.toFixed(0)} MiB   (target ≥ 1.6×)`);
+console.log(`  verify-audit, ${parallel.workers} workers (default) ${fmt(rate(parallel))} /s   = ${median.ratio.toFixed(2)}× the raw rate around it (median of 3: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})   peak RSS ${parallel.maxRssMiB.toFixed(0)} MiB   (target ≥ 1.6×)`);
 console.log(`  memory: ${fmt(quarter.events)} events → ${quarter.maxRssMiB.toFixed(0)} MiB, ${fmt(parallel.events)} events → ${parallel.maxRssMiB.toFixed(0)} MiB (V8 grows its heap lazily)`);
 console.log(`  heap capped at 48 MiB: ${fmt(capped.events)} events ${capped.ok ? 'verified' : 'FAILED'}, peak RSS ${capped.maxRssMiB.toFixed(0)} MiB: memory does not grow with the log`);
-if (!single.ok || !parallel.ok || !quarter.ok || !capped.ok) console.log('  WARNING: a chain did not verify; the numbers above are not meaningful');
+if (!single.ok || rounds.some((r) => !r.parallel.ok) || !quarter.ok || !capped.ok) console.log('  WARNING: a chain did not verify; the numbers above are not meaningful');
 if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
 else console.log(`  kept ${dir}`);

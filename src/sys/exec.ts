@@ -1,0 +1,18 @@
+// The only execa import: child processes that take over the terminal (ssh).
+import { execa } from 'execa';
+
+/**
+ * Runs a program with the terminal handed over (stdin, stdout, stderr inherited), like `exec`,
+ * and returns its exit code; a signal that ends it becomes 128 + signal number.
+ */
+export async function runInherited(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<number> {
+  const result = await execa(file, args, { stdio: 'inherit', reject: false, ...(env ? { env, extendEnv: true } : {}) });
+  if (result.exitCode !== undefined) return result.exitCode;
+  return 128 + (result.signal ? ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 } as Record<string, number>)[result.signal] ?? 1 : 1);
+}
+
+/** Runs a program quietly and reports only whether it exited 0 (probing an ssh control socket). */
+export async function succeeds(file: string, args: readonly string[]): Promise<boolean> {
+  const result = await execa(file, args, { stdio: 'ignore', reject: false, timeout: 5000 });
+  return result.exitCode === 0;
+}
