@@ -69,6 +69,7 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
     pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
     onWait: (step, reason, left) => waitListener?.(step.num, `waiting (${left} s left): ${reason}`),
   });
+  run.prefetch(steps);
   if (out.json) {
     for (const step of steps) if ((await run.run(step)).status === 'failed') break;
   } else {

@@ -71,6 +71,7 @@ export interface RunResult {
  */
 export async function runSteps(ctx: SetupContext, steps: Step[], opts: RunOptions): Promise<RunResult> {
   const run = new SetupRun(ctx, opts);
+  run.prefetch(steps);
   for (const step of steps) {
     const record = await run.run(step);
     if (record.status === 'failed') break; // later steps build on this one
@@ -82,12 +83,29 @@ export async function runSteps(ctx: SetupContext, steps: Step[], opts: RunOption
 export class SetupRun {
   readonly records: StepRecord[] = [];
   private readonly startedAt = new Date().toISOString();
+  private readonly prefetched = new Map<Step, Promise<StepState>>();
+  private changed = false;
 
   constructor(private readonly ctx: SetupContext, private readonly opts: RunOptions) {}
 
+  /**
+   * Starts every step's read-only check at once. A converged account (the common re-run) then
+   * costs the slowest check, not their sum. The results are used only until some step changes
+   * something; after that every check runs fresh, in order, because it may depend on the change.
+   */
+  prefetch(steps: readonly Step[]): void {
+    for (const step of steps) {
+      const pending = step.check(this.ctx);
+      pending.catch(() => undefined); // consumed (and rethrown) by run()
+      this.prefetched.set(step, pending);
+    }
+  }
+
   async run(step: Step): Promise<StepRecord> {
     this.opts.onStart?.(step);
-    const record = await runOne(this.ctx, step, this.opts);
+    const cached = this.changed ? undefined : this.prefetched.get(step);
+    const record = await runOne(this.ctx, step, this.opts, cached);
+    if (record.changes.length > 0 && record.status !== 'pending') this.changed = true;
     this.records.push(record);
     if (this.opts.receiptFile && !this.opts.plan) await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records);
     this.opts.onEnd?.(record);
@@ -123,7 +141,7 @@ export async function interruptedRun(file: string): Promise<Receipt | undefined>
   }
 }
 
-async function runOne(ctx: SetupContext, step: Step, opts: RunOptions): Promise<StepRecord> {
+async function runOne(ctx: SetupContext, step: Step, opts: RunOptions, cached?: Promise<StepState>): Promise<StepRecord> {
   const t0 = Date.now();
   const base = { num: step.num, id: step.id, title: step.title };
   const finish = (state: StepState | { status: 'failed'; err: AgentkeysError }, changes: Change[] = []): StepRecord => {
@@ -138,7 +156,8 @@ async function runOne(ctx: SetupContext, step: Step, opts: RunOptions): Promise<
   };
   let changes: Change[] = [];
   try {
-    const before = opts.plan ? await step.check(ctx) : await waitWhileWaiting(ctx, step, await step.check(ctx), opts);
+    const first = await (cached ?? step.check(ctx));
+    const before = opts.plan ? first : await waitWhileWaiting(ctx, step, first, opts);
     if (before.status !== 'pending' || opts.plan) return await withVerify(ctx, step, opts, finish(before));
     changes = before.changes;
     await step.apply(ctx, changes);
