@@ -1,11 +1,13 @@
 import * as path from 'node:path';
+import type { AwsAuthOptions } from '../aws/credentials.js';
 import { UsageError } from '../errors.js';
 import { fileExists } from '../sys/fs.js';
 import { normalizeAlgorithm, type SigningAlg } from '../signing/algorithms.js';
 import { readEnvFile } from './env-file.js';
 
 /** Validated, frozen settings; core code reads these, never process.env. */
-export interface AgentkeysConfig {
+/** AWS credential choices (region, profile, role, web identity, KMS endpoint) sit beside the rest. */
+export interface AgentkeysConfig extends AwsAuthOptions {
   /** Where local keys and the default registry live. */
   dir: string;
   signersPath: string;
@@ -20,13 +22,6 @@ export interface AgentkeysConfig {
   signerKid?: string;
   /** The audit log: a JSON Lines path or a postgres:// URL (--log, AGENTKEYS_AUDIT_LOG, DATABASE_URL). */
   log?: string;
-  /** AWS: region, named profile, role to assume, web identity (the seed's names), KMS endpoint. */
-  region?: string;
-  profile?: string;
-  roleArn?: string;
-  webIdentityTokenFile?: string;
-  webIdentityRoleArn?: string;
-  kmsEndpoint?: string;
   /** Where every KMS operation is recorded as a signed event (--audit-log, AGENTKEYS_AUDIT_LOG). */
   auditLog?: string;
   /** The key that signs those events; default: the configured signing key. */
