@@ -1,3 +1,4 @@
+import { parseWholeNumber } from './options.js';
 import { exportChain } from '../src/audit/export.js';
 import { parseTimeBound, queryAudit, type AuditQuery } from '../src/audit/query.js';
 import { requireLog } from '../src/config/load.js';
@@ -18,7 +19,7 @@ export interface AuditQueryOptions extends GlobalOptions {
 export async function runAuditQuery(options: AuditQueryOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
-  const query: AuditQuery = { limit: parseLimit(options.limit ?? '50') };
+  const query: AuditQuery = { limit: parseWholeNumber(options.limit ?? '50', '--limit', { min: 1, max: 100_000 }) };
   if (options.agent !== undefined) query.agent = options.agent;
   if (options.action !== undefined) query.action = options.action;
   if (options.since !== undefined) query.since = parseTimeBound(options.since, '--since');
@@ -51,11 +52,6 @@ export async function runAuditExport(options: AuditExportOptions): Promise<ExitC
     printLine(style.dim(`  head ${result.head ?? '(empty chain)'} on both sides`));
   }
   return 0;
-}
-
-function parseLimit(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100_000) throw new UsageError({ code: 'FLAG_INVALID', message: `--limit "${value}" is not between 1 and 100000` });
-  return Number(value);
 }
 
 function summarize(payload: unknown): string {

@@ -1,3 +1,4 @@
+import { parseWholeNumber } from './options.js';
 import { createReadStream, promises as fsp } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import {
@@ -104,11 +105,7 @@ async function statInput(file: string) {
 
 function cacheOptions(options: EnvelopeOptions): DataKeyCacheOptions | false {
   if (options.cache === false) return false;
-  const num = (v: string | undefined, d: number, flag: string) => {
-    if (v === undefined) return d;
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError({ code: 'FLAG_INVALID', message: `${flag} "${v}" is not a positive whole number` });
-    return Number(v);
-  };
+  const num = (v: string | undefined, d: number, flag: string) => (v === undefined ? d : parseWholeNumber(v, flag, { min: 1 }));
   return {
     maxAgeMs: num(options.cacheTtl, DEFAULT_CACHE.maxAgeMs / 1000, '--cache-ttl') * 1000,
     maxMessagesEncrypted: num(options.cacheMaxMessages, DEFAULT_CACHE.maxMessagesEncrypted, '--cache-max-messages'),

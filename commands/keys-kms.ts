@@ -1,3 +1,4 @@
+import { parseWholeNumber } from './options.js';
 import { adviseRotation, createOrAdoptKey, DEFAULT_ROTATION_POLICY, describeKey, replicateKey } from '../src/aws/keys.js';
 import { KmsSigner } from '../src/aws/kms-signer.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
@@ -43,12 +44,10 @@ export interface ShouldRotateOptions extends KeyRefOptions {
 export async function runKeysShouldRotate(options: ShouldRotateOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const policy = {
-    intervalDays: Number(options.intervalDays ?? DEFAULT_ROTATION_POLICY.intervalDays),
-    maxAgeDays: Number(options.maxAgeDays ?? DEFAULT_ROTATION_POLICY.maxAgeDays),
+    intervalDays: parseWholeNumber(options.intervalDays ?? String(DEFAULT_ROTATION_POLICY.intervalDays), '--interval-days', { min: 1 }),
+    maxAgeDays: parseWholeNumber(options.maxAgeDays ?? String(DEFAULT_ROTATION_POLICY.maxAgeDays), '--max-age-days', { min: 1 }),
   };
-  if (!Number.isInteger(policy.intervalDays) || !Number.isInteger(policy.maxAgeDays) || policy.intervalDays < 1 || policy.maxAgeDays < policy.intervalDays) {
-    throw new UsageError({ code: 'FLAG_INVALID', message: 'rotation policy needs whole days with --interval-days ≤ --max-age-days' });
-  }
+  if (policy.maxAgeDays < policy.intervalDays) throw new UsageError({ code: 'FLAG_INVALID', message: '--interval-days must not exceed --max-age-days' });
   const advice = adviseRotation(await describeKey(ctx.services.kms(), keyRef(options)), policy);
   if (ctx.out.json) printJson({ ok: true, ...advice, policy });
   else printLine(`${advice.shouldRotate ? style.warn('rotate:') : style.ok('ok:')} ${advice.keyArn} is ${advice.reason}`);

@@ -1,3 +1,4 @@
+import { parseWholeNumber } from './options.js';
 import * as path from 'node:path';
 import { appendSignedEvents } from '../src/audit/append.js';
 import { rotateKmsKey } from '../src/aws/rotate.js';
@@ -21,7 +22,7 @@ export interface RotateKeyOptions extends GlobalOptions {
 
 export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const overlapDays = parseDays(options.overlapDays ?? '30');
+  const overlapDays = parseWholeNumber(options.overlapDays ?? '30', '--overlap-days');
   if (options.jwt) {
     const r = await rotateJwtKeys(options.jwt, overlapDays);
     if (ctx.out.json) printJson({ ok: true, ...r });
@@ -62,9 +63,4 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
     printLine(style.dim(`  ${result.receipt.alias}: ${result.receipt.oldKeyArn} → ${result.receipt.newKeyArn}`));
   }
   return 0;
-}
-
-function parseDays(value: string): number {
-  if (!/^\d+$/.test(value)) throw new UsageError({ code: 'FLAG_INVALID', message: `--overlap-days "${value}" is not a whole number of days` });
-  return Number(value);
 }

@@ -1,3 +1,4 @@
+import { parseWholeNumber } from './options.js';
 import { Listr } from 'listr2';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller } from '../src/setup/preflight.js';
@@ -53,9 +54,9 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   });
   const started = Date.now();
   ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options));
-  const waitSeconds = options.wait === undefined ? 0 : Number(options.wait);
-  if (!Number.isInteger(waitSeconds) || waitSeconds < 0) throw new UsageError({ code: 'FLAG_INVALID', message: `--wait "${options.wait}" is not a whole number of seconds` });
+  const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
   const receiptFile = receiptPath(cmd.config.dir, stack.name);
+  const progress: WaitProgress = {};
   const interrupted = await interruptedRun(receiptFile);
   if (interrupted && !out.json) {
     const last = interrupted.steps[interrupted.steps.length - 1];
@@ -67,13 +68,13 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
     receiptFile,
     waitSeconds,
     pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
-    onWait: (step, reason, left) => waitListener?.(step.num, `waiting (${left} s left): ${reason}`),
+    onWait: (step, reason, left) => progress.onWait?.(step.num, `waiting (${left} s left): ${reason}`),
   });
   run.prefetch(steps);
   if (out.json) {
     for (const step of steps) if ((await run.run(step)).status === 'failed') break;
   } else {
-    await runWithListr(run, steps);
+    await runWithListr(run, steps, progress);
   }
   const { records, pendingCount } = await run.finish();
   const wallMs = Date.now() - started;
@@ -82,16 +83,19 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   return exitCodeFor(records, pendingCount, options);
 }
 
-let waitListener: ((num: number, message: string) => void) | undefined;
+/** Where a wait reports to: the listr task of the step that is running. */
+interface WaitProgress {
+  onWait?: (num: number, message: string) => void;
+}
 
-async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>): Promise<void> {
+async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>, progress: WaitProgress): Promise<void> {
   let failed = false;
   const tasks = new Listr(
     steps.map((step) => ({
       title: `${String(step.num).padStart(2)} ${step.title}`,
       skip: () => failed && 'skipped: an earlier step failed',
       task: async (_: unknown, task: { title: string; skip: (m: string) => void; output: string }) => {
-        waitListener = (num, message) => {
+        progress.onWait = (num, message) => {
           if (num === step.num) task.output = message;
         };
         const record = await run.run(step);

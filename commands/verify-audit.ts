@@ -1,3 +1,4 @@
+import { parseWholeNumber } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { verifyAuditLog, type VerifyAuditOptions, type VerifyAuditReport } from '../src/audit/verify-source.js';
 import { createKmsChecker } from '../src/aws/kms-verify.js';
@@ -30,8 +31,8 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
     hmacKeyFiles: parseHmacKeys(options.hmacKey ?? []),
     ...(options.anchor === false ? { anchor: false as const } : typeof options.anchor === 'string' ? { anchor: options.anchor } : {}),
     ...(options.from ? { trustedStart: options.from } : {}),
-    ...(options.workers !== undefined ? { workers: parseCount(options.workers, '--workers') } : {}),
-    slackMs: parseCount(options.slack ?? '60', '--slack') * 1000,
+    ...(options.workers !== undefined ? { workers: parseWholeNumber(options.workers, '--workers', { max: 64 }) } : {}),
+    slackMs: parseWholeNumber(options.slack ?? '60', '--slack') * 1000,
     ...kmsVerifyOptions(options.kmsVerify, ctx),
   });
   printKmsCalls(ctx);
@@ -70,9 +71,4 @@ function parseHmacKeys(pairs: string[]): Record<string, string> {
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
-}
-
-function parseCount(value: string, flag: string): number {
-  if (!/^\d+$/.test(value)) throw new UsageError({ code: 'FLAG_INVALID', message: `${flag} "${value}" is not a whole number` });
-  return Number(value);
 }

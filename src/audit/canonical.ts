@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import * as jcs from 'canonicalize';
 import { UsageError } from '../errors.js';
 
@@ -134,14 +133,4 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 export function isDigestHex(value: unknown): value is string {
   return typeof value === 'string' && HEX64.test(value);
-}
-
-/**
- * digest = SHA-256( UTF-8(canonical(payload)) || hexdecode(prev_hash) ), prev_hash null for genesis.
- * The 32 raw bytes are appended, not the hex text (agent-manager-audit-format.md §4).
- */
-export function computeDigest(canonicalPayload: string, prevHash: string | null): Buffer {
-  const hash = createHash('sha256').update(canonicalPayload, 'utf8');
-  if (prevHash !== null) hash.update(Buffer.from(prevHash, 'hex'));
-  return hash.digest();
 }

@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { once } from 'node:events';
+import { openAtomicFile } from '../sys/fs.js';
 import type pg from 'pg';
 import { connectPg, isPostgresUrl, pgError } from '../db/pg.js';
 import { AgentkeysError, UsageError } from '../errors.js';
@@ -75,22 +76,13 @@ async function readDestinationHead(dest: string, statementTimeoutMs?: number): P
 async function openFileSink(dest: string): Promise<RowSink> {
   const existing = await fsp.stat(dest).catch(() => undefined);
   if (existing && existing.size > 0) throw new UsageError({ code: 'EXPORT_DEST_NOT_EMPTY', message: `${dest} already exists and is not empty`, hint: 'export into a new file; agentkeys never merges two chains' });
-  await fsp.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
-  const tmp = path.join(path.dirname(path.resolve(dest)), `.${path.basename(dest)}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await fsp.open(tmp, 'wx', 0o644);
+  const out = await openAtomicFile(dest);
   return {
     write: async (rows) => {
-      await handle.write(rows.map((r) => `${serializeRow(r)}\n`).join(''));
+      if (!out.stream.write(rows.map((r) => `${serializeRow(r)}\n`).join(''))) await once(out.stream, 'drain');
     },
-    commit: async () => {
-      await handle.sync();
-      await handle.close();
-      await fsp.rename(tmp, dest);
-    },
-    abort: async () => {
-      await handle.close().catch(() => undefined);
-      await fsp.rm(tmp, { force: true });
-    },
+    commit: () => out.commit(),
+    abort: () => out.abort(),
   };
 }
 

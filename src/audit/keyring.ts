@@ -17,7 +17,7 @@ export interface KeyRingData {
 
 export type KeyLookup =
   | { ok: true; key: VerificationKey; validFrom?: number; validTo?: number }
-  | { ok: 'kms'; keyId: string; alg: SignerEntry['algorithm']; validFrom?: number; validTo?: number }
+  | { ok: 'kms'; keyId: string; validFrom?: number; validTo?: number }
   | { ok: false; reason: string };
 
 export class KeyRing {
@@ -39,7 +39,7 @@ export class KeyRing {
     const found = this.keys.get(kid);
     if (found) return found;
     // A KMS-signed event's kid is the key ARN; with --kms-verify it can be checked without a registry entry.
-    if (this.data.kmsVerify === 'all' && kid.startsWith('arn:aws')) return { ok: 'kms', keyId: kid, alg: 'hmac-sha256' };
+    if (this.data.kmsVerify === 'all' && kid.startsWith('arn:aws')) return { ok: 'kms', keyId: kid };
     const rejected = this.data.rejected[kid];
     if (rejected) return { ok: false, reason: `the registry entry for ${kid} is unusable: ${rejected}` };
     return { ok: false, reason: `signer ${kid} is not in the registry` };
@@ -48,7 +48,7 @@ export class KeyRing {
   private toLookup(entry: SignerEntry): KeyLookup {
     const mode = this.data.kmsVerify ?? 'off';
     if (mode === 'all' || (mode === 'hmac' && entry.algorithm === 'hmac-sha256')) {
-      return { ok: 'kms', keyId: entry.keyArn ?? entry.signerId, alg: entry.algorithm, ...windowOf(entry) };
+      return { ok: 'kms', keyId: entry.keyArn ?? entry.signerId, ...windowOf(entry) };
     }
     if (entry.algorithm === 'hmac-sha256') {
       return { ok: false, reason: `signer ${entry.signerId} is HMAC; pass --hmac-key ${entry.signerId}=FILE, or --kms-verify to ask KMS` };

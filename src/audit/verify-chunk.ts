@@ -32,7 +32,6 @@ export interface DeferredCheck {
   id: string;
   kid: string;
   keyId: string;
-  alg: string;
   /** Hex digest and base64 signature: plain data, so it crosses thread boundaries. */
   digest: string;
   signature: string;
@@ -108,7 +107,7 @@ function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof 
   const signature = decodeBase64Strict(row.signature);
   if (!signature) return found('MALFORMED_ROW', 'signature is not standard base64');
   if (lookup.ok === 'kms') {
-    result.deferred.push({ index, id: row.id, kid: row.signer_kid, keyId: lookup.keyId, alg: lookup.alg, digest: signed.digest.toString('hex'), signature: row.signature, createdAt: row.created_at });
+    result.deferred.push({ index, id: row.id, kid: row.signer_kid, keyId: lookup.keyId, digest: signed.digest.toString('hex'), signature: row.signature, createdAt: row.created_at });
     return checkWindow(row, lookup, keys.slackMs, found);
   }
   const key = lookup.key;

@@ -140,7 +140,7 @@ async function checkAnchor(anchor: Anchor | string, chain: Stitcher, keys: KeyRi
   const signed = anchorSignedBytes(anchor);
   const valid = !signature ? false
     : lookup.ok === 'kms'
-      ? checkDeferred !== undefined && (await checkDeferred([{ index: 0, id: 'anchor', kid: anchor.signer_kid, keyId: lookup.keyId, alg: lookup.alg, digest: signed.digest.toString('hex'), signature: anchor.signature, createdAt: anchor.updated_at }])).length === 0
+      ? checkDeferred !== undefined && (await checkDeferred([{ index: 0, id: 'anchor', kid: anchor.signer_kid, keyId: lookup.keyId, digest: signed.digest.toString('hex'), signature: anchor.signature, createdAt: anchor.updated_at }])).length === 0
       : verifySignature(lookup.key, signed, signature);
   if (!valid) {
     return bad('ANCHOR_INVALID', 0, `the anchor's signature by ${anchor.signer_kid} does not verify`);

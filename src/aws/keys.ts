@@ -1,5 +1,5 @@
 import type { KeyMetadata, KeySpec, KeyUsageType } from '@aws-sdk/client-kms';
-import { UsageError } from '../errors.js';
+import { AgentkeysError, UsageError } from '../errors.js';
 import type { KmsApi } from './kms.js';
 
 export interface KeyDescription {
@@ -89,13 +89,10 @@ export async function createOrAdoptKey(kms: KmsApi, opts: CreateKeyOptions): Pro
   if (opts.customKeyStoreId && opts.spec !== 'SYMMETRIC_DEFAULT') {
     throw new UsageError({ code: 'KEY_SPEC_INVALID', message: 'CloudHSM custom key stores hold SYMMETRIC_DEFAULT keys only', hint: 'drop --custom-key-store or use --spec SYMMETRIC_DEFAULT' });
   }
-  if (opts.alias) {
-    const existing = await findAlias(kms, opts.alias);
-    if (existing) {
-      const meta = await kms.describeKey(opts.alias);
-      if (meta.KeySpec !== opts.spec) throw new UsageError({ code: 'ALIAS_TAKEN', message: `${opts.alias} already names a ${meta.KeySpec} key (${meta.Arn})`, hint: 'choose another --alias, or rotate that key: agentkeys rotate-key --alias …' });
-      return { meta, created: false };
-    }
+  const adopted = opts.alias ? await describeKeyIfExists(kms, opts.alias) : undefined;
+  if (adopted) {
+    if (adopted.KeySpec !== opts.spec) throw new UsageError({ code: 'ALIAS_TAKEN', message: `${opts.alias} already names a ${adopted.KeySpec} key (${adopted.Arn})`, hint: 'choose another --alias, or rotate that key: agentkeys rotate-key --alias …' });
+    return { meta: adopted, created: false };
   }
   const meta = await kms.createKey({
     KeySpec: opts.spec as KeySpec,
@@ -109,8 +106,14 @@ export async function createOrAdoptKey(kms: KmsApi, opts: CreateKeyOptions): Pro
   return { meta, created: true };
 }
 
-async function findAlias(kms: KmsApi, alias: string): Promise<boolean> {
-  return (await kms.listAliases()).some((a) => a.AliasName === alias && a.TargetKeyId);
+/** One DescribeKey by alias: the key it names, or undefined when the alias does not exist. */
+export async function describeKeyIfExists(kms: KmsApi, alias: string): Promise<KeyMetadata | undefined> {
+  try {
+    return await kms.describeKey(alias);
+  } catch (err) {
+    if (err instanceof AgentkeysError && err.code === 'KMS_KEY_NOT_FOUND') return undefined;
+    throw err;
+  }
 }
 
 /** Replicates a multi-region key; a region that already has a replica is left alone. */

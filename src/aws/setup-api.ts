@@ -18,7 +18,6 @@ import {
   DeleteReceiptRuleCommand, DescribeActiveReceiptRuleSetCommand, SetActiveReceiptRuleSetCommand, DeleteReceiptRuleSetCommand, type ReceiptRule,
 } from '@aws-sdk/client-ses';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { Readable } from 'node:stream';
 import { credentialProvider, type AwsAuthOptions } from './credentials.js';
 import { awsError } from './errors.js';
 
@@ -147,7 +146,6 @@ export function createSetupAws(opts: SetupAwsOptions): SetupAws {
   const ec2 = observe(new EC2Client(config), 'ec2');
   const s3 = observe(new S3Client(config), 's3');
   const sesv2 = observe(new SESv2Client(config), 'sesv2');
-  if (isLoopbackEmulator()) addMotoSesTimestampShim(sesv2);
   const ses = observe(new SESClient(config), 'ses');
   const iam = observe(new IAMClient(config), 'iam');
   const delay = opts.retryDelayMs ?? 1000;
@@ -169,6 +167,8 @@ export function createSetupAws(opts: SetupAwsOptions): SetupAws {
       throw awsError(err, { action, resource });
     }
   };
+  // Deletes are idempotent: a resource that is already gone (by another run, or by hand) is done.
+  const gone = async (action: string, resource: string | undefined, fn: () => Promise<void>): Promise<void> => void (await maybe(action, resource ?? '', fn));
   const eventually = async <T>(action: string, resource: string, fn: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -215,8 +215,8 @@ export function createSetupAws(opts: SetupAwsOptions): SetupAws {
     }),
     tagResource: (id, tags) => run('ec2:CreateTags', id, async () => void (await ec2.send(new CreateTagsCommand({ Resources: [id], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) })))),
     associateAddress: (allocationId, instanceId) => run('ec2:AssociateAddress', allocationId, async () => void (await ec2.send(new AssociateAddressCommand({ AllocationId: allocationId, InstanceId: instanceId, AllowReassociation: false })))),
-    disassociateAddress: (associationId) => run('ec2:DisassociateAddress', associationId, async () => void (await ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })))),
-    releaseAddress: (allocationId) => run('ec2:ReleaseAddress', allocationId, async () => void (await ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId })))),
+    disassociateAddress: (associationId) => gone('ec2:DisassociateAddress', associationId, async () => void (await ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })))),
+    releaseAddress: (allocationId) => gone('ec2:ReleaseAddress', allocationId, async () => void (await ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId })))),
     headBucket: (name) => run('s3:HeadBucket', name, async () => {
       try {
         await s3.send(new HeadBucketCommand({ Bucket: name }));
@@ -256,37 +256,37 @@ export function createSetupAws(opts: SetupAwsOptions): SetupAws {
       const page = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 1000 }));
       return (page.Versions?.length ?? 0) + (page.DeleteMarkers?.length ?? 0);
     }),
-    deleteBucket: (name) => run('s3:DeleteBucket', name, async () => void (await s3.send(new DeleteBucketCommand({ Bucket: name })))),
+    deleteBucket: (name) => gone('s3:DeleteBucket', name, async () => void (await s3.send(new DeleteBucketCommand({ Bucket: name })))),
     getEmailIdentity: (name) => maybe('ses:GetEmailIdentity', name, async () => {
       const out = await sesv2.send(new GetEmailIdentityCommand({ EmailIdentity: name }));
       return { verifiedForSending: out.VerifiedForSendingStatus === true, dkimTokens: out.DkimAttributes?.Tokens ?? [] };
     }),
     createEmailIdentity: (name, dkim) => run('ses:CreateEmailIdentity', name, async () => void (await sesv2.send(new CreateEmailIdentityCommand({ EmailIdentity: name, ...(dkim ? { DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' } } : {}) })))),
-    deleteEmailIdentity: (name) => run('ses:DeleteEmailIdentity', name, async () => void (await sesv2.send(new DeleteEmailIdentityCommand({ EmailIdentity: name })))),
+    deleteEmailIdentity: (name) => gone('ses:DeleteEmailIdentity', name, async () => void (await sesv2.send(new DeleteEmailIdentityCommand({ EmailIdentity: name })))),
     describeRuleSet: (name) => maybe('ses:DescribeReceiptRuleSet', name, async () => ((await ses.send(new DescribeReceiptRuleSetCommand({ RuleSetName: name }))).Rules ?? []).map((r) => r.Name!)),
     createRuleSet: (name) => run('ses:CreateReceiptRuleSet', name, async () => void (await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: name })))),
     describeRule: (set, rule) => maybe('ses:DescribeReceiptRule', rule, async () => (await ses.send(new DescribeReceiptRuleCommand({ RuleSetName: set, RuleName: rule }))).Rule),
     createRule: (set, rule) => eventually('ses:CreateReceiptRule', rule.Name!, async () => void (await ses.send(new CreateReceiptRuleCommand({ RuleSetName: set, Rule: rule })))),
     updateRule: (set, rule) => run('ses:UpdateReceiptRule', rule.Name!, async () => void (await ses.send(new UpdateReceiptRuleCommand({ RuleSetName: set, Rule: rule })))),
-    deleteRule: (set, rule) => run('ses:DeleteReceiptRule', rule, async () => void (await ses.send(new DeleteReceiptRuleCommand({ RuleSetName: set, RuleName: rule })))),
+    deleteRule: (set, rule) => gone('ses:DeleteReceiptRule', rule, async () => void (await ses.send(new DeleteReceiptRuleCommand({ RuleSetName: set, RuleName: rule })))),
     activeRuleSet: () => run('ses:DescribeActiveReceiptRuleSet', undefined, async () => (await ses.send(new DescribeActiveReceiptRuleSetCommand({}))).Metadata?.Name),
     setActiveRuleSet: (name) => run('ses:SetActiveReceiptRuleSet', name, async () => void (await ses.send(new SetActiveReceiptRuleSetCommand(name ? { RuleSetName: name } : {})))),
-    deleteRuleSet: (name) => run('ses:DeleteReceiptRuleSet', name, async () => void (await ses.send(new DeleteReceiptRuleSetCommand({ RuleSetName: name })))),
+    deleteRuleSet: (name) => gone('ses:DeleteReceiptRuleSet', name, async () => void (await ses.send(new DeleteReceiptRuleSetCommand({ RuleSetName: name })))),
     getUser: (name) => maybe('iam:GetUser', name, async () => ({ arn: (await iam.send(new GetUserCommand({ UserName: name }))).User!.Arn! })),
     createUser: (name) => run('iam:CreateUser', name, async () => void (await iam.send(new CreateUserCommand({ UserName: name, Tags: [{ Key: 'agentkeys:managed', Value: 'true' }] })))),
-    deleteUser: (name) => run('iam:DeleteUser', name, async () => void (await iam.send(new DeleteUserCommand({ UserName: name })))),
+    deleteUser: (name) => gone('iam:DeleteUser', name, async () => void (await iam.send(new DeleteUserCommand({ UserName: name })))),
     getUserPolicy: (user, policy) => maybe('iam:GetUserPolicy', `${user}/${policy}`, async () => decode((await iam.send(new GetUserPolicyCommand({ UserName: user, PolicyName: policy }))).PolicyDocument)),
     putUserPolicy: (user, policy, doc) => eventually('iam:PutUserPolicy', `${user}/${policy}`, async () => void (await iam.send(new PutUserPolicyCommand({ UserName: user, PolicyName: policy, PolicyDocument: doc })))),
-    deleteUserPolicy: (user, policy) => run('iam:DeleteUserPolicy', `${user}/${policy}`, async () => void (await iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: policy })))),
+    deleteUserPolicy: (user, policy) => gone('iam:DeleteUserPolicy', `${user}/${policy}`, async () => void (await iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: policy })))),
     listUserPolicies: (user) => run('iam:ListUserPolicies', user, async () => (await iam.send(new ListUserPoliciesCommand({ UserName: user }))).PolicyNames ?? []),
     listAttachedUserPolicies: (user) => run('iam:ListAttachedUserPolicies', user, async () => ((await iam.send(new ListAttachedUserPoliciesCommand({ UserName: user }))).AttachedPolicies ?? []).map((p) => p.PolicyArn!)),
-    detachUserPolicy: (user, arn) => run('iam:DetachUserPolicy', user, async () => void (await iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn })))),
+    detachUserPolicy: (user, arn) => gone('iam:DetachUserPolicy', user, async () => void (await iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn })))),
     listAccessKeys: (user) => run('iam:ListAccessKeys', user, async () => ((await iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata ?? []).map((k) => ({ id: k.AccessKeyId!, status: k.Status ?? 'Active' }))),
     createAccessKey: (user) => run('iam:CreateAccessKey', user, async () => {
       const k = (await iam.send(new CreateAccessKeyCommand({ UserName: user }))).AccessKey!;
       return { id: k.AccessKeyId!, secret: k.SecretAccessKey! };
     }),
-    deleteAccessKey: (user, id) => run('iam:DeleteAccessKey', user, async () => void (await iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: id })))),
+    deleteAccessKey: (user, id) => gone('iam:DeleteAccessKey', user, async () => void (await iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: id })))),
     getRole: (name) => maybe('iam:GetRole', name, async () => {
       const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role!;
       return { arn: role.Arn!, trust: decode(role.AssumeRolePolicyDocument) ?? '{}' };
@@ -295,15 +295,15 @@ export function createSetupAws(opts: SetupAwsOptions): SetupAws {
     updateTrust: (name, trust) => eventually('iam:UpdateAssumeRolePolicy', name, async () => void (await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: trust })))),
     getRolePolicy: (role, policy) => maybe('iam:GetRolePolicy', `${role}/${policy}`, async () => decode((await iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policy }))).PolicyDocument)),
     putRolePolicy: (role, policy, doc) => eventually('iam:PutRolePolicy', `${role}/${policy}`, async () => void (await iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: policy, PolicyDocument: doc })))),
-    deleteRolePolicy: (role, policy) => run('iam:DeleteRolePolicy', `${role}/${policy}`, async () => void (await iam.send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: policy })))),
+    deleteRolePolicy: (role, policy) => gone('iam:DeleteRolePolicy', `${role}/${policy}`, async () => void (await iam.send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: policy })))),
     listRolePolicies: (role) => run('iam:ListRolePolicies', role, async () => (await iam.send(new ListRolePoliciesCommand({ RoleName: role }))).PolicyNames ?? []),
     listAttachedRolePolicies: (role) => run('iam:ListAttachedRolePolicies', role, async () => ((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role }))).AttachedPolicies ?? []).map((p) => p.PolicyArn!)),
-    detachRolePolicy: (role, arn) => run('iam:DetachRolePolicy', role, async () => void (await iam.send(new DetachRolePolicyCommand({ RoleName: role, PolicyArn: arn })))),
-    deleteRole: (name) => run('iam:DeleteRole', name, async () => void (await iam.send(new DeleteRoleCommand({ RoleName: name })))),
+    detachRolePolicy: (role, arn) => gone('iam:DetachRolePolicy', role, async () => void (await iam.send(new DetachRolePolicyCommand({ RoleName: role, PolicyArn: arn })))),
+    deleteRole: (name) => gone('iam:DeleteRole', name, async () => void (await iam.send(new DeleteRoleCommand({ RoleName: name })))),
     getOidcProvider: (arn) => maybe('iam:GetOpenIDConnectProvider', arn, async () => ({ clientIds: (await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }))).ClientIDList ?? [] })),
     createOidcProvider: (url, clientIds) => run('iam:CreateOpenIDConnectProvider', url, async () => void (await iam.send(new CreateOpenIDConnectProviderCommand({ Url: url, ClientIDList: clientIds })))),
     addOidcClientId: (arn, clientId) => run('iam:AddClientIDToOpenIDConnectProvider', arn, async () => void (await iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn, ClientID: clientId })))),
-    deleteOidcProvider: (arn) => run('iam:DeleteOpenIDConnectProvider', arn, async () => void (await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })))),
+    deleteOidcProvider: (arn) => gone('iam:DeleteOpenIDConnectProvider', arn, async () => void (await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })))),
   };
 }
 
@@ -316,32 +316,6 @@ function toAddress(a: { AllocationId?: string; PublicIp?: string; InstanceId?: s
     ...(a.AssociationId ? { associationId: a.AssociationId } : {}),
     tags: Object.fromEntries((a.Tags ?? []).map((t) => [t.Key!, t.Value ?? ''])),
   };
-}
-
-function isLoopbackEmulator(): boolean {
-  return /^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?\/?$/.test(process.env.AWS_ENDPOINT_URL ?? '');
-}
-
-/**
- * moto 5.2.1 writes SESv2 DkimAttributes.LastKeyGenerationTimestamp as an ISO string where AWS
- * writes epoch seconds, and the SDK cannot parse the response ("Expected real number, got
- * implicit NaN"). Only against a loopback emulator, the raw body is corrected before parsing.
- */
-function addMotoSesTimestampShim(client: SESv2Client): void {
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const result = await next(args);
-      const response = result.response as { statusCode?: number; body?: AsyncIterable<Uint8Array> & object };
-      if (response.statusCode === 200 && response.body && Symbol.asyncIterator in response.body) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of response.body) chunks.push(Buffer.from(chunk));
-        const fixed = Buffer.concat(chunks).toString('utf8').replace(/"LastKeyGenerationTimestamp":\s*"([^"]+)"/g, (_m, iso: string) => `"LastKeyGenerationTimestamp": ${Date.parse(iso) / 1000}`);
-        response.body = Readable.from([Buffer.from(fixed)]);
-      }
-      return result;
-    },
-    { step: 'deserialize', priority: 'low', name: 'agentkeysMotoSesTimestampShim' },
-  );
 }
 
 /** Read-only operations; everything else counts as a mutating call. */

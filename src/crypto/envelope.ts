@@ -1,6 +1,4 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import {
@@ -8,6 +6,7 @@ import {
 } from '@aws-crypto/client-node';
 import type { KmsApi } from '../aws/kms.js';
 import { AgentkeysError, UsageError } from '../errors.js';
+import { openAtomicFile } from '../sys/fs.js';
 
 export type EncryptionContext = Record<string, string>;
 
@@ -224,24 +223,14 @@ export function parseSentinelEnvelope(text: string): SentinelEnvelope {
   return v as unknown as SentinelEnvelope;
 }
 
-/** Writes through a temp file in the destination's folder, renamed only after success. */
+/** Writes through sys/fs openAtomicFile: the destination appears only after fn succeeded. */
 export async function withAtomicOutput(dest: string, mode: number, fn: (out: Writable) => Promise<void>): Promise<void> {
-  const dir = path.dirname(path.resolve(dest));
-  const tmp = path.join(dir, `.${path.basename(dest)}.${randomBytes(4).toString('hex')}.tmp`);
-  const out = createWriteStream(tmp, { mode, flags: 'wx' });
+  const out = await openAtomicFile(dest, mode);
   try {
-    await fn(out);
-    const handle = await fsp.open(tmp, 'r+');
-    await handle.sync();
-    await handle.close();
-    await fsp.rename(tmp, dest);
+    await fn(out.stream);
   } catch (err) {
-    out.destroy();
-    await fsp.rm(tmp, { force: true });
+    await out.abort();
     throw err;
   }
-}
-
-export function openInput(file: string): Readable {
-  return createReadStream(file);
+  await out.commit();
 }

@@ -22,27 +22,43 @@ function packageEnvDir(): string {
   return path.join(dir, 'env');
 }
 
+export interface StackEnvValues {
+  zoneId: string;
+  instanceId?: string;
+  region?: string;
+}
+
 /**
- * What the flow expects to exist before setup, in a fresh moto account: the parent hosted zone,
- * the broker EC2 instance and the agentkeys-admin user whose key setup runs as; plus copies of the
- * shipped env files pointing at them, in a temporary folder (the real env/ files are never touched).
+ * Copies the shipped env files of one stack into dir/env, pointed at a seeded account (its
+ * account id, hosted zone and instance). The real env/ files are never touched.
  */
-export async function seedSandbox(test: boolean, region = 'us-east-1'): Promise<SandboxSeed> {
-  const aws = createSetupAws({ region });
-  const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
-  mkdirSync(path.join(dir, 'env'));
+export async function writeStackEnvFiles(dir: string, test: boolean, values: StackEnvValues): Promise<{ operatorEnvFile: string; brokerEnvFile: string }> {
+  mkdirSync(path.join(dir, 'env'), { recursive: true });
   const suffix = test ? '.test' : '';
   const operatorEnvFile = path.join(dir, 'env', `operator-workstation${suffix}.env`);
   const brokerEnvFile = path.join(dir, 'env', `broker${suffix}.env`);
   copyFileSync(path.join(packageEnvDir(), `operator-workstation${suffix}.env`), operatorEnvFile);
   copyFileSync(path.join(packageEnvDir(), `broker${suffix}.env`), brokerEnvFile);
+  for (const [k, v] of [['ACCOUNT_ID', SANDBOX_ACCOUNT], ['PARENT_ZONE_ID', values.zoneId], ['REGION', values.region ?? 'us-east-1']] as const) await setEnvValue(operatorEnvFile, k, v);
+  await setEnvValue(brokerEnvFile, 'ACCOUNT_ID', SANDBOX_ACCOUNT);
+  if (values.instanceId) await setEnvValue(brokerEnvFile, 'INSTANCE_ID', values.instanceId);
+  return { operatorEnvFile, brokerEnvFile };
+}
+
+/**
+ * What the flow expects to exist before setup, in a fresh moto account: the parent hosted zone,
+ * the broker EC2 instance and the agentkeys-admin user whose key setup runs as; plus copies of the
+ * shipped env files pointing at them, in a temporary folder.
+ */
+export async function seedSandbox(test: boolean, region = 'us-east-1'): Promise<SandboxSeed> {
+  const aws = createSetupAws({ region });
+  const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
   const zoneId = await aws.createHostedZone('litentry.org');
   const instanceId = await aws.runInstance();
   await aws.createUser('agentkeys-admin');
   const key = await aws.createAccessKey('agentkeys-admin');
   process.env.AWS_ACCESS_KEY_ID = key.id;
   process.env.AWS_SECRET_ACCESS_KEY = key.secret;
-  for (const [k, v] of [['ACCOUNT_ID', SANDBOX_ACCOUNT], ['PARENT_ZONE_ID', zoneId], ['REGION', region]] as const) await setEnvValue(operatorEnvFile, k, v);
-  for (const [k, v] of [['ACCOUNT_ID', SANDBOX_ACCOUNT], ['INSTANCE_ID', instanceId]] as const) await setEnvValue(brokerEnvFile, k, v);
-  return { dir, operatorEnvFile, brokerEnvFile, zoneId, instanceId, adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin` };
+  const files = await writeStackEnvFiles(dir, test, { zoneId, instanceId, region });
+  return { dir, ...files, zoneId, instanceId, adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin` };
 }

@@ -1,4 +1,3 @@
-import { AgentkeysError } from '../errors.js';
 import { rm } from 'node:fs/promises';
 import { setEnvValue } from '../config/env-writeback.js';
 import { fileExists } from '../sys/fs.js';
@@ -100,13 +99,7 @@ export async function planTeardown(ctx: SetupContext, opts: TeardownOptions): Pr
 
 export async function applyTeardown(actions: TeardownAction[], onDone: (a: TeardownAction) => void): Promise<void> {
   for (const action of actions) {
-    try {
-      await action.run();
-    } catch (err) {
-      // Gone already (another run, or by hand) counts as done: re-runs converge.
-      if (err instanceof AgentkeysError && /NOT_FOUND|NoSuch/.test(`${err.code} ${err.message}`)) continue;
-      throw err;
-    }
+    await action.run(); // every delete treats "already gone" as done (src/aws/setup-api.ts), so re-runs converge
     onDone(action);
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { AgentkeysError } from '../errors.js';
@@ -45,7 +45,6 @@ export async function rotateJwtKeys(dir: string, overlapDays: number, now = new 
 }
 
 async function publicJwk(dir: string, kid: string): Promise<Record<string, string>> {
-  const { createPublicKey } = await import('node:crypto');
   const pem = await fsp.readFile(path.join(dir, 'keys', `${kid}.pub.pem`), 'utf8');
   const jwk = createPublicKey(pem).export({ format: 'jwk' }) as Record<string, string>;
   return { kty: jwk.kty!, n: jwk.n!, e: jwk.e!, kid, alg: 'RS256', use: 'sig' };

@@ -1,39 +1,66 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 
 export interface AtomicWriteOptions {
   /** File mode; secrets use 0o600. */
   mode?: number;
 }
 
+export interface AtomicFile {
+  /** Write (or pipe) the content here; the file appears only on commit. */
+  stream: Writable;
+  /** Flush, fsync, rename over the destination, fsync the directory. */
+  commit(): Promise<void>;
+  /** Forget the temp file; the destination is untouched. */
+  abort(): Promise<void>;
+}
+
 /**
- * Writes a file so that readers see either the old content or the new, never a mix:
- * temp file in the same directory, fsync, rename, fsync the directory.
+ * A file that readers see whole or not at all: written to a temp file in the same directory,
+ * then fsync, rename, fsync of the directory. Every file agentkeys writes goes through here.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
-  const dir = path.dirname(file);
+export async function openAtomicFile(file: string, mode = 0o644): Promise<AtomicFile> {
+  const dir = path.dirname(path.resolve(file));
   await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const mode = opts.mode ?? 0o644;
-  const handle = await fsp.open(tmp, 'wx', mode);
-  try {
-    await handle.writeFile(data);
-    await handle.chmod(mode); // the umask may have narrowed or widened the open() mode
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
+  const stream = createWriteStream(tmp, { flags: 'wx', mode });
+  await once(stream, 'open');
+  const abort = async () => {
+    stream.destroy();
     await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDirectory(dir);
+  };
+  return {
+    stream,
+    abort,
+    commit: async () => {
+      try {
+        if (!stream.writableEnded) stream.end();
+        await finished(stream); // written and closed
+        const handle = await fsp.open(tmp, 'r+');
+        try {
+          await handle.chmod(mode); // the umask may have narrowed or widened the open() mode
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await fsp.rename(tmp, file);
+      } catch (err) {
+        await abort();
+        throw err;
+      }
+      await syncDirectory(dir);
+    },
+  };
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const out = await openAtomicFile(file, opts.mode ?? 0o644);
+  out.stream.end(data);
+  await out.commit();
 }
 
 async function syncDirectory(dir: string): Promise<void> {

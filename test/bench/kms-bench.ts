@@ -5,7 +5,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { createKmsApi } from '../../src/aws/kms.js';
 import { EnvelopeCrypto, DEFAULT_CACHE } from '../../src/crypto/envelope.js';
-import { startMoto } from '../helpers/moto-process.js';
+import { startMoto } from '../../src/sandbox/moto.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const moto = await startMoto();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { startMoto, type Moto } from './moto-process.js';
+import { startMoto, type Moto } from '../../src/sandbox/moto.js';
 
 export { startMoto, type Moto };
 

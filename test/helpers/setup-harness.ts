@@ -1,9 +1,7 @@
-// Stacks in a moto account for the setup/teardown tests: copies of the shipped env files pointing
-// at a seeded hosted zone and instance, in a temporary folder.
-import { copyFileSync, mkdirSync } from 'node:fs';
-import * as path from 'node:path';
+// Stacks in a moto account for the setup/teardown tests: the sandbox's own env-file writer,
+// pointed at a hosted zone and (optionally) an instance seeded in the test's moto.
 import { createSetupAws } from '../../src/aws/setup-api.js';
-import { setEnvValue } from '../../src/config/env-writeback.js';
+import { writeStackEnvFiles } from '../../src/sandbox/seed.js';
 import { tempDir } from './tmp.js';
 
 export interface StackFiles {
@@ -14,7 +12,7 @@ export interface StackFiles {
   instanceId: string;
 }
 
-/** Both stacks share one account, one zone and (like upstream) one instance-less broker each. */
+/** Both stacks share one account and one zone. */
 export async function seedAccount(): Promise<{ zoneId: string }> {
   const aws = createSetupAws({ region: 'us-east-1' });
   return { zoneId: await aws.createHostedZone('litentry.org') };
@@ -22,19 +20,7 @@ export async function seedAccount(): Promise<{ zoneId: string }> {
 
 export async function stackFiles(zoneId: string, opts: { test: boolean; withInstance?: boolean; cwd?: string }): Promise<StackFiles> {
   const cwd = opts.cwd ?? tempDir();
-  mkdirSync(path.join(cwd, 'env'), { recursive: true });
-  const suffix = opts.test ? '.test' : '';
-  const operator = path.join(cwd, 'env', `operator-workstation${suffix}.env`);
-  const broker = path.join(cwd, 'env', `broker${suffix}.env`);
-  copyFileSync(path.resolve('env', `operator-workstation${suffix}.env`), operator);
-  copyFileSync(path.resolve('env', `broker${suffix}.env`), broker);
-  await setEnvValue(operator, 'ACCOUNT_ID', '123456789012');
-  await setEnvValue(operator, 'PARENT_ZONE_ID', zoneId);
-  await setEnvValue(broker, 'ACCOUNT_ID', '123456789012');
-  let instanceId = '';
-  if (opts.withInstance !== false) {
-    instanceId = await createSetupAws({ region: 'us-east-1' }).runInstance();
-    await setEnvValue(broker, 'INSTANCE_ID', instanceId);
-  }
-  return { cwd, operator, broker, zoneId, instanceId };
+  const instanceId = opts.withInstance === false ? '' : await createSetupAws({ region: 'us-east-1' }).runInstance();
+  const files = await writeStackEnvFiles(cwd, opts.test, { zoneId, ...(instanceId ? { instanceId } : {}) });
+  return { cwd, operator: files.operatorEnvFile, broker: files.brokerEnvFile, zoneId, instanceId };
 }

@@ -1,7 +1,7 @@
 // KMS against moto 5.2.1 over HTTP, with the DIGEST patch of test/helpers/moto-server.py
 // (deviation: unpatched moto hashes DIGEST messages twice; see moto-deviation.test.ts).
 import { createHash, verify as cryptoVerify, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -120,8 +120,7 @@ describe('rotate → sign → rebuild → verify', () => {
     const jwks = JSON.parse(readFileSync(path.join(cwd, 'jwt/jwks.json'), 'utf8'));
     expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual([second.kid, first.kid]);
     expect(jwks.keys.every((k: { alg: string; kty: string }) => k.alg === 'RS256' && k.kty === 'RSA')).toBe(true);
-    const { statSync } = await import('node:fs');
-    expect(statSync(path.join(cwd, second.privateKeyFile.startsWith('/') ? path.relative(cwd, second.privateKeyFile) : second.privateKeyFile)).mode & 0o777).toBe(0o600);
+    expect(statSync(path.resolve(cwd, second.privateKeyFile)).mode & 0o777).toBe(0o600);
   });
 });
 

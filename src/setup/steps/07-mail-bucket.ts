@@ -2,14 +2,14 @@ import { canonicalPolicy, samePolicy } from '../policy-compare.js';
 import { json, mailBucketPolicy } from '../policies.js';
 import type { LifecycleRule } from '../../aws/setup-api.js';
 import type { Change, SetupContext, Step } from '../step.js';
-import { applyBucketBaseline, bucketBaseline, currentPhase, toState } from './shared.js';
+import { applyBucketBaseline, bucketBaseline, phaseOf, toState } from './shared.js';
 
 const LIFECYCLE: LifecycleRule[] = [{ ID: 'inbound-30d-ttl', Status: 'Enabled', Filter: { Prefix: 'inbound/' }, Expiration: { Days: 30 } }];
 
 /** The mail bucket policy, rendered from what exists now: shared by steps 7 and 14, so they never disagree. */
 export async function desiredMailPolicy(ctx: SetupContext): Promise<string> {
   const role = await ctx.aws.getRole(ctx.stack.dataRole);
-  return json(mailBucketPolicy(ctx.stack, role ? await currentPhase(ctx) : 'static', role !== undefined));
+  return json(mailBucketPolicy(ctx.stack, phaseOf(ctx, role), role !== undefined));
 }
 
 export async function mailPolicyChanges(ctx: SetupContext, exists: boolean): Promise<Change[]> {

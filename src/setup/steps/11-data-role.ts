@@ -2,7 +2,7 @@ import { setEnvValue } from '../../config/env-writeback.js';
 import { samePolicy } from '../policy-compare.js';
 import { dataRoleInline, dataRoleStaticTrust, json, roleArn } from '../policies.js';
 import type { Change, Step } from '../step.js';
-import { currentPhase, toState } from './shared.js';
+import { phaseOf, toState } from './shared.js';
 
 /**
  * The email data role. Static phase: trusted by the daemon user, with the inline grants. Once
@@ -16,7 +16,7 @@ export const dataRoleStep: Step = {
   async check(ctx) {
     const { stack } = ctx;
     const role = await ctx.aws.getRole(stack.dataRole);
-    const phase = role ? await currentPhase(ctx) : 'static';
+    const phase = phaseOf(ctx, role);
     const changes: Change[] = [];
     if (!role) changes.push({ action: 'create', resource: `IAM role ${stack.dataRole}`, detail: `trusts ${stack.daemonUser}` });
     const inline = role ? await ctx.aws.getRolePolicy(stack.dataRole, `${stack.dataRole}-inline`) : undefined;

@@ -1,6 +1,5 @@
-import { createOrAdoptKey } from '../../aws/keys.js';
+import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
 import { KmsSigner } from '../../aws/kms-signer.js';
-import { AgentkeysError } from '../../errors.js';
 import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from '../../signing/registry.js';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { verifySignature } from '../../signing/verify.js';
@@ -24,13 +23,8 @@ export const kmsAuditKeyStep: Step = {
   title: 'Create the KMS audit-signing key and publish it',
   async check(ctx) {
     const alias = ctx.stack.kmsAuditAlias;
-    let meta;
-    try {
-      meta = await ctx.kms.describeKey(alias);
-    } catch (err) {
-      if (!(err instanceof AgentkeysError && err.code === 'KMS_KEY_NOT_FOUND')) throw err;
-      return pending([{ action: 'create', resource: `KMS key ${alias}`, detail: `${SPEC}, SIGN_VERIFY` }, { action: 'write', resource: `public key into ${ctx.signersPath}` }]);
-    }
+    const meta = await describeKeyIfExists(ctx.kms, alias);
+    if (!meta) return pending([{ action: 'create', resource: `KMS key ${alias}`, detail: `${SPEC}, SIGN_VERIFY` }, { action: 'write', resource: `public key into ${ctx.signersPath}` }]);
     if (meta.KeyUsage !== 'SIGN_VERIFY') return blocked(`${alias} names a ${meta.KeyUsage} key (${meta.Arn})`, 'point the alias at an asymmetric SIGN_VERIFY key, or rotate: agentkeys rotate-key');
     const registry = await readSignerRegistryIfExists(ctx.signersPath);
     const changes: Change[] = registry.signers.some((s) => s.signerId === meta.Arn) ? [] : [{ action: 'write', resource: `public key into ${ctx.signersPath}` }];

@@ -5,8 +5,12 @@ import type { Phase } from '../policies.js';
 
 /** Federated once the data role trusts the stack's OIDC provider (the oidc step made the swap). */
 export async function currentPhase(ctx: SetupContext): Promise<Phase> {
-  const role = await ctx.aws.getRole(ctx.stack.dataRole);
-  return role?.trust.includes(ctx.stack.oidcProviderArn) && role.trust.includes('Federated') ? 'federated' : 'static';
+  return phaseOf(ctx, await ctx.aws.getRole(ctx.stack.dataRole));
+}
+
+/** The phase from a data role already read, so a step that needs the role too reads it once. */
+export function phaseOf(ctx: SetupContext, dataRole: { trust: string } | undefined): Phase {
+  return dataRole?.trust.includes(ctx.stack.oidcProviderArn) && dataRole.trust.includes('Federated') ? 'federated' : 'static';
 }
 
 /** A bucket that exists, blocks public access; `forbidden` means another account owns the name. */

@@ -1,4 +1,6 @@
-import { generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
+import { generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { digestRow } from '../../../src/audit/record.js';
+import { LocalKeySigner } from '../../../src/signing/signer.js';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -138,11 +140,13 @@ describe('Agent Manager compatibility', () => {
     expect((await verify(f)).ok).toBe(true);
   });
 
-  it('RSA signatures are plain RSA-SHA256 over canonical ‖ prev bytes (checkable with openssl dgst -sha256)', () => {
+  it('agentkeys RSA signatures are byte-identical to Agent Manager\'s and to plain RSA-SHA256 over canonical ‖ prev bytes', async () => {
     const rows = amBuildChain([{ a: 1 }, { b: 2 }], { alg: 'rsa-sha256', privateKey: rsa.privateKey }, 'k');
     const row = rows[1]!;
-    const message = Buffer.concat([Buffer.from(amCanonicalize(row.payload)), Buffer.from(row.prev_hash!, 'hex')]);
-    expect(cryptoVerify('sha256', message, rsa.publicKey, Buffer.from(row.signature!, 'base64'))).toBe(true);
-    expect(row.signature).toHaveLength(344);
+    const signed = digestRow(row.payload as never, row.prev_hash);
+    const ours = await new LocalKeySigner('k', rsa.privateKey, 'test key').sign(signed.digest);
+    expect(ours.toString('base64')).toBe(row.signature); // RSA PKCS#1 v1.5 is deterministic
+    expect(ours.equals(cryptoSign('sha256', signed.message, rsa.privateKey))).toBe(true); // what openssl dgst -sha256 -sign gives
+    expect(cryptoVerify('sha256', signed.message, rsa.publicKey, ours)).toBe(true);
   });
 });

@@ -24,7 +24,7 @@ describe('setup error classification', () => {
     await expect(aws().getUser('agentkeys-daemon')).rejects.toMatchObject({ code: 'AWS_ACCESS_DENIED', message: expect.stringContaining('iam:GetUser on agentkeys-daemon') });
   });
 
-  it('throttling that outlasts the retries is AWS_THROTTLED', async () => {
+  it('throttling is AWS_THROTTLED, never read as absent (the mock bypasses the SDK retries)', async () => {
     iam.on(GetUserCommand).rejects(error('Throttling', 400));
     await expect(aws().getUser('x')).rejects.toMatchObject({ code: 'AWS_THROTTLED' });
   });

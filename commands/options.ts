@@ -1,0 +1,10 @@
+import { UsageError } from '../src/errors.js';
+
+/** A whole-number flag value within bounds, or FLAG_INVALID naming the flag. */
+export function parseWholeNumber(value: string, flag: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= min && n <= max)) {
+    throw new UsageError({ code: 'FLAG_INVALID', message: `${flag} "${value}" is not a whole number${max < Number.MAX_SAFE_INTEGER ? ` between ${min} and ${max}` : min > 0 ? ` of at least ${min}` : ''}` });
+  }
+  return n;
+}
