@@ -191,6 +191,55 @@ program
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts, args) => (await import('../commands/ssh.js')).runSsh(opts, args)));
 
+const evm = program.command('evm').description('EVM signing with a KMS secp256k1 key (Agentic Vault): address, EIP-191, EIP-712, transactions');
+const evmKey = '--key <keyref>';
+const evmKeyHelp = 'kms:<id|alias/…|arn>, file:<secp256k1 PEM> or local:<kid> (env VAULT_KEY_ID; region VAULT_REGION)';
+evm
+  .command('address')
+  .description('the EIP-55 checksummed address of the key')
+  .option(evmKey, evmKeyHelp)
+  .option('--dir <dir>', 'local key directory for local:<kid> (default .agentkeys)')
+  .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmAddress(opts)));
+evm
+  .command('sign-message')
+  .description('EIP-191 personal_sign: prints the 65-byte signature (r‖s‖v, v 27/28)')
+  .option(evmKey, evmKeyHelp)
+  .option('--message <text>', 'TEXT, @FILE (its bytes) or 0xHEX (raw bytes)')
+  .option('--dir <dir>', 'local key directory for local:<kid>')
+  .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmSignMessage(opts)));
+evm
+  .command('sign-typed-data')
+  .description('EIP-712: signs {domain, types, primaryType, message} from a JSON file')
+  .option(evmKey, evmKeyHelp)
+  .option('--data <file>', 'EIP-712 JSON document')
+  .option('--dir <dir>', 'local key directory for local:<kid>')
+  .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmSignTypedData(opts)));
+evm
+  .command('sign-tx')
+  .description('prints the signed raw transaction for eth_sendRawTransaction (EIP-1559; legacy EIP-155 with gasPrice; EIP-2930)')
+  .option(evmKey, evmKeyHelp)
+  .option('--tx <file>', 'transaction JSON: chainId (required), nonce, to, value, data, gas, fees')
+  .option('--dir <dir>', 'local key directory for local:<kid>')
+  .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmSignTx(opts)));
+evm
+  .command('verify')
+  .description('exit 0 if the signature was made by --address, 3 if not')
+  .option('--address <address>', 'expected signer')
+  .option('--signature <hex>', '65-byte signature (for --message and --data)')
+  .option('--message <text>', 'TEXT, @FILE or 0xHEX that was personal_signed')
+  .option('--data <file>', 'EIP-712 JSON that was signed')
+  .option('--tx <raw>', 'signed raw transaction (0x…, or @FILE)')
+  .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmVerify(opts)));
+
+program
+  .command('mcp')
+  .description('stdio MCP server for AI agents: EVM signing under a deny-by-default policy, every call in the audit chain')
+  .option('--key-id <keyref>', 'the EVM key: kms:<id|alias|arn> or file:<PEM> (env VAULT_KEY_ID)')
+  .option('--policy <file>', 'signing policy JSON; without it only get_address, health_check and the verify tools work')
+  .option('--signers <file>', 'signer registry for verify_audit (default .agentkeys/signers.json)')
+  .option('--dir <dir>', 'local key directory (default .agentkeys)')
+  .action(lazy(async (opts) => (await import('../commands/mcp.js')).runMcp(opts)));
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

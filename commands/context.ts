@@ -24,9 +24,19 @@ export interface CommandContext {
  * keyIsSigningKey: on `sign`, --key is the audit signing key; on encrypt, keys and the rest it
  * names the key operated on, so it must not become the signer of the --audit-log trail.
  */
-export async function createContext(options: GlobalOptions & Record<string, unknown>, { keyIsSigningKey = false } = {}): Promise<CommandContext> {
-  const flags = keyIsSigningKey ? options : { ...options, key: undefined };
+export interface ContextOptions {
+  keyIsSigningKey?: boolean;
+  /** evm and mcp: VAULT_REGION wins over AWS_REGION (seed 002), --region over both. */
+  preferVaultRegion?: boolean;
+  /** KMS attempts per call (SDK retries with backoff); long-running servers ride out throttling. */
+  kmsMaxAttempts?: number;
+}
+
+export async function createContext(options: GlobalOptions & Record<string, unknown>, opts: ContextOptions = {}): Promise<CommandContext> {
+  const flags = opts.keyIsSigningKey ? options : { ...options, key: undefined };
   const sources = { flags, env: process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
-  const config = await loadConfig(sources);
-  return { config, out: { json: options.json === true, debug: options.debug === true }, services: createServices(config) };
+  let config = await loadConfig(sources);
+  if (opts.preferVaultRegion && !options.region && config.vaultRegion) config = Object.freeze({ ...config, region: config.vaultRegion });
+  const services = createServices(config, opts.kmsMaxAttempts ? { kmsMaxAttempts: opts.kmsMaxAttempts } : {});
+  return { config, out: { json: options.json === true, debug: options.debug === true }, services };
 }

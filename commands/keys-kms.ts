@@ -2,7 +2,9 @@ import { parseWholeNumber } from './options.js';
 import { adviseRotation, createOrAdoptKey, DEFAULT_ROTATION_POLICY, describeKey, replicateKey } from '../src/aws/keys.js';
 import { KmsSigner } from '../src/aws/kms-signer.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from '../src/signing/registry.js';
+import { publishSigner } from '../src/signing/publish.js';
+import { addressOfPublicKey } from '../src/evm/secp256k1.js';
+import { EVM_KEY_SPEC } from '../src/evm/signer.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -75,24 +77,20 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
     ...(options.description ? { description: options.description } : {}),
   }));
   let published: string | undefined;
+  let address: string | undefined;
   if (meta.KeyUsage === 'SIGN_VERIFY' || meta.KeyUsage === 'GENERATE_VERIFY_MAC') {
     // Publish at once, so events signed with this key verify offline from the first one.
     const signer = await KmsSigner.open(ctx.services.kms(), meta.Arn!);
     const signersPath = options.signers ?? ctx.config.signersPath;
-    const registry = await readSignerRegistryIfExists(signersPath);
-    if (!registry.signers.some((s) => s.signerId === signer.kid)) {
-      const entry = signer.alg === 'hmac-sha256'
-        ? { signerId: signer.kid, algorithm: signer.alg, keyArn: signer.kid, verifyVia: 'kms' as const, validFrom: new Date().toISOString() }
-        : { signerId: signer.kid, algorithm: signer.alg, keyArn: signer.kid, publicKey: await signer.publicKeyPem(), validFrom: new Date().toISOString() };
-      await writeSignerRegistry(signersPath, upsertSigner(registry, entry));
-      published = signersPath;
-    }
+    if (await publishSigner(signersPath, signer, { keyArn: signer.kid })) published = signersPath;
+    if (meta.KeySpec === EVM_KEY_SPEC) address = addressOfPublicKey(await signer.loadPublicKey(), signer.source);
   }
   printKmsCalls(ctx);
-  if (ctx.out.json) printJson({ ok: true, created, keyArn: meta.Arn, spec: meta.KeySpec, usage: meta.KeyUsage, alias: alias ?? null, signers: published ?? null });
+  if (ctx.out.json) printJson({ ok: true, created, keyArn: meta.Arn, spec: meta.KeySpec, usage: meta.KeyUsage, alias: alias ?? null, signers: published ?? null, ...(address ? { address } : {}) });
   else {
     printLine(`${style.ok('✔')} ${created ? 'created' : 'already exists:'} ${meta.KeySpec} key ${style.bold(meta.Arn!)}${alias ? ` as ${alias}` : ''}`);
     if (published) printLine(`  public key added to ${published}`);
+    if (address) printLine(`  EVM address ${style.bold(address)}`);
   }
   return 0;
 }

@@ -27,7 +27,7 @@ export function awsAuthFromConfig(config: AgentkeysConfig): AwsAuthOptions {
   };
 }
 
-export function createServices(config: AgentkeysConfig): Services {
+export function createServices(config: AgentkeysConfig, opts: { kmsMaxAttempts?: number } = {}): Services {
   let kms: KmsApi | undefined;
   const kmsCalls = new Map<string, number>();
   const trail = new KmsTrail();
@@ -39,6 +39,6 @@ export function createServices(config: AgentkeysConfig): Services {
     kmsCalls,
     trail,
     kms: () =>
-      (kms ??= createKmsApi({ ...awsAuthFromConfig(config), onCall })),
+      (kms ??= createKmsApi({ ...awsAuthFromConfig(config), onCall, ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}) })),
   };
 }

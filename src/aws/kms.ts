@@ -43,6 +43,8 @@ export interface KmsCallObservation {
 export interface KmsFactoryOptions extends AwsAuthOptions {
   /** Sees every request at the SDK middleware, including the Encryption SDK's (call counts, audit trail). */
   onCall?: (call: KmsCallObservation) => void;
+  /** Attempts per request, retries included (SDK default 3); the SDK backs off between them. */
+  maxAttempts?: number;
 }
 
 export const DEFAULT_REGION = 'us-east-1';
@@ -53,6 +55,7 @@ export function createKmsClient(opts: KmsFactoryOptions, region = opts.region): 
     region: region ?? DEFAULT_REGION,
     credentials: credentialProvider(opts),
     ...(opts.kmsEndpoint ? { endpoint: opts.kmsEndpoint } : {}),
+    ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
   });
   if (opts.onCall) {
     const onCall = opts.onCall;

@@ -1,3 +1,4 @@
+import { signerEntry } from '../signing/publish.js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { KeySpec, KeyUsageType } from '@aws-sdk/client-kms';
@@ -105,12 +106,7 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
 
 async function publishRotation(signersPath: string, oldSigner: KmsSigner, newSigner: KmsSigner, now: Date, overlapDays: number): Promise<void> {
   let registry = await readSignerRegistryIfExists(signersPath);
-  const entryFor = async (s: KmsSigner): Promise<SignerEntry> => ({
-    signerId: s.kid,
-    algorithm: s.alg,
-    keyArn: s.kid,
-    ...(s.alg === 'hmac-sha256' ? { verifyVia: 'kms' as const } : { publicKey: await s.publicKeyPem() }),
-  });
+  const entryFor = (s: KmsSigner): Promise<SignerEntry> => signerEntry(s, { keyArn: s.kid });
   const prior = registry.signers.find((e) => e.signerId === oldSigner.kid) ?? (await entryFor(oldSigner));
   registry = upsertSigner(registry, { ...prior, validTo: new Date(now.getTime() + overlapDays * 86_400_000).toISOString() });
   const existingNew = registry.signers.find((e) => e.signerId === newSigner.kid);

@@ -26,6 +26,10 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   auditLog?: string;
   /** The key that signs those events; default: the configured signing key. */
   auditKey?: string;
+  /** The Agentic Vault EVM key (VAULT_KEY_ID): `evm` and `mcp` use it when --key is absent. */
+  vaultKeyId?: string;
+  /** VAULT_REGION: the region `evm` and `mcp` prefer over AWS_REGION, as the seed documents. */
+  vaultRegion?: string;
   /** Postgres server-side statement timeout. */
   pgStatementTimeoutMs: number;
   /** Where each setting came from, for `--debug` and error messages. */
@@ -60,6 +64,8 @@ const SETTINGS: Setting[] = [
   { key: 'webIdentityTokenFile', env: ['OIDC_TOKEN_PATH'] },
   { key: 'webIdentityRoleArn', env: ['KMS_ROLE_ARN'] },
   { key: 'kmsEndpoint', env: ['KMS_ENDPOINT'] },
+  { key: 'vaultKeyId', env: ['VAULT_KEY_ID'], flag: 'keyId' },
+  { key: 'vaultRegion', env: ['VAULT_REGION'] },
   { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
 ];
 
@@ -153,7 +159,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
       problems.push(`${origins[key]}: "${raw[key]}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
     }
   }
-  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint'] as const) {
+  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint', 'vaultKeyId', 'vaultRegion'] as const) {
     if (raw[key] !== undefined) config[key] = raw[key];
   }
   if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {

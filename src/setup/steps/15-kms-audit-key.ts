@@ -1,6 +1,7 @@
 import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
 import { KmsSigner } from '../../aws/kms-signer.js';
-import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from '../../signing/registry.js';
+import { readSignerRegistryIfExists } from '../../signing/registry.js';
+import { publishSigner } from '../../signing/publish.js';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { verifySignature } from '../../signing/verify.js';
 import { blocked, done, pending, type Change, type Step } from '../step.js';
@@ -33,10 +34,7 @@ export const kmsAuditKeyStep: Step = {
   async apply(ctx) {
     const { meta } = await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: ctx.stack.kmsAuditAlias, description: `agentkeys audit signing (${ctx.stack.name})` });
     const signer = await KmsSigner.open(ctx.kms, meta.Arn!);
-    const registry = await readSignerRegistryIfExists(ctx.signersPath);
-    if (!registry.signers.some((s) => s.signerId === signer.kid)) {
-      await writeSignerRegistry(ctx.signersPath, upsertSigner(registry, { signerId: signer.kid, algorithm: signer.alg, keyArn: signer.kid, publicKey: await signer.publicKeyPem(), validFrom: new Date().toISOString(), description: `agentkeys setup, ${ctx.stack.name} stack` }));
-    }
+    await publishSigner(ctx.signersPath, signer, { keyArn: signer.kid, description: `agentkeys setup, ${ctx.stack.name} stack` });
   },
   /** Signs a probe digest with KMS and checks it with the key published in signers.json. */
   async verify(ctx) {

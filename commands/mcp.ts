@@ -1,0 +1,110 @@
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { appendSignedEvents } from '../src/audit/append.js';
+import { verifyAuditLog } from '../src/audit/verify-source.js';
+import { KmsSigner } from '../src/aws/kms-signer.js';
+import { redactUrl } from '../src/db/pg.js';
+import { AgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
+import { readPolicyFile, type EvmPolicy } from '../src/evm/policy.js';
+import { openEvmSigner } from '../src/evm/signer.js';
+import { createMcpServer } from '../src/mcp/server.js';
+import { Vault, type DecisionRecord, type VaultDeps } from '../src/mcp/vault.js';
+import { publishSigner } from '../src/signing/publish.js';
+import { resolveSigner } from '../src/signing/resolve.js';
+import type { AuditSigner } from '../src/signing/signer.js';
+import { openAppender } from '../src/store/open.js';
+import type { AuditAppender } from '../src/store/file-log.js';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { evmKeyRef } from './evm.js';
+
+export interface McpOptions extends GlobalOptions {
+  keyId?: string;
+  policy?: string;
+  signers?: string;
+  dir?: string;
+}
+
+// A long-running server rides out KMS throttling: up to 8 attempts with the SDK's backoff.
+const KMS_MAX_ATTEMPTS = 8;
+
+export async function runMcp(options: McpOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options }, { preferVaultRegion: true, kmsMaxAttempts: KMS_MAX_ATTEMPTS });
+  const keyRef = evmKeyRef(undefined, ctx.config);
+  const policy = options.policy ? await readPolicyFile(options.policy) : undefined;
+  const auditLog = ctx.config.auditLog;
+  if (policy && !auditLog) {
+    throw new UsageError({ code: 'MCP_AUDIT_LOG_REQUIRED', message: 'a signing policy needs --audit-log: every signing decision goes into the audit chain', hint: '--audit-log .agentkeys/mcp-audit.jsonl (or a postgres:// URL)' });
+  }
+  const audit = auditLog ? await openDecisionLog(ctx, auditLog, keyRef) : undefined;
+  const deps: VaultDeps = {
+    openSigner: () => openEvmSigner(keyRef, () => ctx.services.kms(), options.dir ?? ctx.config.dir),
+    ...(keyRef.startsWith('kms:') ? { keyState: () => keyState(ctx, keyRef.slice(4)) } : {}),
+    policy,
+    record: async (record, client) => {
+      await audit?.record(record, client);
+      ctx.services.trail.drainEvents(); // the decision chain is the record; nothing accumulates
+    },
+    ...(auditLog ? { verifyAudit: () => verifyAuditLog({ log: auditLog, signersPath: ctx.config.signersPath, hmacKeyFiles: {}, slackMs: 60_000, statementTimeoutMs: ctx.config.pgStatementTimeoutMs }) } : {}),
+    info: { keyRef, ...(ctx.config.region ? { region: ctx.config.region } : {}), ...(auditLog ? { auditLog: redactUrl(auditLog) } : {}), ...(options.policy ? { policyFile: options.policy } : {}) },
+  };
+  const server = createMcpServer(new Vault(deps), '0.1.0');
+  await server.connect(new StdioServerTransport());
+  process.stderr.write(`agentkeys mcp: key ${keyRef}, ${describePolicy(policy)}, audit ${auditLog ? redactUrl(auditLog) : 'off'}\n`);
+  await new Promise<void>((resolve) => {
+    process.stdin.once('end', resolve);
+    process.stdin.once('close', resolve);
+  });
+  await server.close();
+  await audit?.close();
+  return 0;
+}
+
+function describePolicy(policy: EvmPolicy | undefined): string {
+  return policy ? 'signing per --policy' : 'signing denied (no --policy)';
+}
+
+async function keyState(ctx: CommandContext, ref: string): Promise<{ state: string; spec: string; arn: string }> {
+  const meta = await ctx.services.kms().describeKey(ref);
+  return { state: meta.KeyState ?? 'unknown', spec: meta.KeySpec ?? 'unknown', arn: meta.Arn ?? ref };
+}
+
+interface DecisionLog {
+  record(record: DecisionRecord, client: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The chain every call goes into, signed by --audit-key, else the configured audit signing key,
+ * else the vault key itself (a secp256k1 key signs audit digests too). Its public key is published
+ * in signers.json so the chain verifies offline. Appends are serialised in call order.
+ */
+async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRef: string): Promise<DecisionLog> {
+  const signer = await decisionSigner(ctx, vaultKeyRef);
+  if (signer.alg !== 'hmac-sha256' && 'publicKeyPem' in signer) {
+    await publishSigner(ctx.config.signersPath, signer as AuditSigner & { publicKeyPem(): Promise<string> | string }, signer instanceof KmsSigner ? { keyArn: signer.kid } : {});
+  }
+  const store: AuditAppender = openAppender(auditLog, ctx.config);
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    record: (record, client) => {
+      const event = { event_type: `mcp.${record.tool}`, actor_id: `mcp:${client}`, payload: { ...record } as never };
+      const next = queue.then(() => appendSignedEvents(store, signer, [event]));
+      queue = next.catch(() => undefined);
+      return next.then(() => undefined);
+    },
+    close: async () => {
+      await queue;
+      await store.close?.();
+    },
+  };
+}
+
+async function decisionSigner(ctx: CommandContext, vaultKeyRef: string): Promise<AuditSigner> {
+  const open = (keyRef?: string) => resolveSigner(keyRef ? { ...ctx.config, keyRef } : ctx.config, { openKmsSigner: (ref) => KmsSigner.open(ctx.services.kms(), ref) });
+  if (ctx.config.auditKey) return open(ctx.config.auditKey);
+  try {
+    return await open();
+  } catch (err) {
+    if (!(err instanceof AgentkeysError) || err.code !== 'SIGNING_KEY_MISSING') throw err;
+    return open(vaultKeyRef);
+  }
+}

@@ -1,0 +1,155 @@
+// The signing policy of `agentkeys mcp`: deny by default. The file names what an agent may have
+// signed (chains, recipients, selectors, value, EIP-712 domains and deadlines); every refusal
+// names the rule that refused it. The file is operator input and is parsed strictly.
+import { promises as fsp } from 'node:fs';
+import type { Address, TransactionSerializable } from 'viem';
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { checksumAddress } from './secp256k1.js';
+import type { TypedDataInput } from './operations.js';
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address (0x + 40 hex)');
+const chainId = z.number().int().positive();
+
+const DomainRule = z.object({
+  name: z.string().optional(),
+  version: z.string().optional(),
+  chainId: chainId.optional(),
+  verifyingContract: address.optional(),
+  salt: z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional(),
+}).strict();
+
+const PolicySchema = z.object({
+  version: z.literal(1),
+  description: z.string().optional(),
+  /** EIP-191 personal_sign of arbitrary messages. */
+  signMessage: z.boolean().optional(),
+  chainIds: z.array(chainId).optional(),
+  /** Allowed `to` addresses of transactions (contracts, or plain recipients). */
+  contracts: z.array(address).optional(),
+  /** Allowed 4-byte function selectors in transaction data. */
+  selectors: z.array(z.string().regex(/^0x[0-9a-fA-F]{8}$/, 'a 4-byte selector (0x + 8 hex)')).optional(),
+  /** Largest transaction value, a decimal string of wei; absent means 0. */
+  maxValueWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
+  /** Largest EIP-712 deadline/expiry, in seconds from now. */
+  maxDeadlineSeconds: z.number().int().positive().optional(),
+  typedDataDomains: z.array(DomainRule).optional(),
+}).strict();
+
+export type EvmPolicy = z.infer<typeof PolicySchema>;
+
+export type Decision = { allowed: true } | { allowed: false; rule: string; reason: string };
+
+const ALLOW: Decision = { allowed: true };
+const deny = (rule: string, reason: string): Decision => ({ allowed: false, rule, reason });
+
+export async function readPolicyFile(file: string): Promise<EvmPolicy> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError({ code: 'POLICY_NOT_FOUND', message: `cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code}`, hint: 'pass --policy with an existing JSON file (README: agentkeys mcp)', cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError({ code: 'POLICY_INVALID', message: `policy file ${file} is not JSON: ${(err as Error).message}`, cause: err });
+  }
+  return parsePolicy(json, file);
+}
+
+export function parsePolicy(json: unknown, source: string): EvmPolicy {
+  const result = PolicySchema.safeParse(json);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    const at = i.path.length ? i.path.join('.') : '(top level)';
+    if (i.code === 'unrecognized_keys') return `${at}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    return `${at}: ${i.message}`;
+  });
+  const unknown = result.error.issues.some((i) => i.code === 'unrecognized_keys');
+  throw new UsageError({
+    code: unknown ? 'POLICY_UNKNOWN_FIELD' : 'POLICY_INVALID',
+    message: `policy file ${source} has ${problems.length} problem(s)`,
+    details: problems,
+    hint: 'fields: version (1), signMessage, chainIds, contracts, selectors, maxValueWei, maxDeadlineSeconds, typedDataDomains',
+  });
+}
+
+export function decideMessage(policy: EvmPolicy | undefined): Decision {
+  if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
+  return policy.signMessage === true ? ALLOW : deny('signMessage', 'the policy does not allow personal_sign messages');
+}
+
+export function decideTransaction(policy: EvmPolicy | undefined, tx: TransactionSerializable): Decision {
+  if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
+  if (!(policy.chainIds ?? []).includes(tx.chainId!)) return deny('chainIds', `chain ${tx.chainId} is not in the policy's chainIds`);
+  if (!tx.to) return deny('contracts', 'contract creation (no "to") is not allowed');
+  if (!sameAddressIn(policy.contracts, tx.to)) return deny('contracts', `${tx.to} is not in the policy's contracts`);
+  const data = tx.data ?? '0x';
+  if (data !== '0x') {
+    const selector = data.slice(0, 10).toLowerCase();
+    if (data.length < 10 || !(policy.selectors ?? []).some((s) => s.toLowerCase() === selector)) {
+      return deny('selectors', `function selector ${data.length < 10 ? '(data shorter than 4 bytes)' : selector} is not in the policy's selectors`);
+    }
+  }
+  const max = BigInt(policy.maxValueWei ?? '0');
+  if ((tx.value ?? 0n) > max) return deny('maxValueWei', `value ${tx.value} wei exceeds maxValueWei ${max}`);
+  return ALLOW;
+}
+
+// Field names that EIP-2612, Permit2 and common order formats use for "valid until".
+const DEADLINE_FIELDS = new Set(['deadline', 'expiry', 'expiration', 'validbefore', 'validuntil', 'sigdeadline', 'endtime']);
+
+export function decideTypedData(policy: EvmPolicy | undefined, data: TypedDataInput, nowSeconds = Math.floor(Date.now() / 1000)): Decision {
+  if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
+  const domain = data.domain;
+  if (domain.chainId !== undefined && !(policy.chainIds ?? []).includes(Number(domain.chainId))) {
+    return deny('chainIds', `typed-data domain chain ${String(domain.chainId)} is not in the policy's chainIds`);
+  }
+  if (!(policy.typedDataDomains ?? []).some((rule) => domainMatches(rule, domain))) {
+    return deny('typedDataDomains', `domain ${JSON.stringify(domain)} matches none of the policy's typedDataDomains`);
+  }
+  if (policy.maxDeadlineSeconds !== undefined) {
+    const limit = BigInt(nowSeconds + policy.maxDeadlineSeconds);
+    for (const [field, value] of deadlines(data.message)) {
+      let at: bigint;
+      try {
+        at = BigInt(value as string);
+      } catch {
+        return deny('maxDeadlineSeconds', `${field} "${String(value)}" is not a number of seconds`);
+      }
+      if (at > limit) return deny('maxDeadlineSeconds', `${field} ${at} is more than ${policy.maxDeadlineSeconds}s from now`);
+    }
+  }
+  return ALLOW;
+}
+
+function domainMatches(rule: z.infer<typeof DomainRule>, domain: Record<string, unknown>): boolean {
+  for (const [key, expected] of Object.entries(rule)) {
+    const actual = domain[key];
+    if (actual === undefined) return false;
+    if (key === 'verifyingContract') {
+      if (String(actual).toLowerCase() !== String(expected).toLowerCase()) return false;
+    } else if (key === 'chainId') {
+      if (Number(actual) !== expected) return false;
+    } else if (actual !== expected) return false;
+  }
+  return true;
+}
+
+/** Deadline-like fields at the top of the message and one level down (Permit2's details.expiration). */
+function deadlines(message: Record<string, unknown>): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const [k, v] of Object.entries(message)) {
+    if (DEADLINE_FIELDS.has(k.toLowerCase())) out.push([k, v]);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k2, v2] of Object.entries(v)) if (DEADLINE_FIELDS.has(k2.toLowerCase())) out.push([`${k}.${k2}`, v2]);
+    }
+  }
+  return out;
+}
+
+function sameAddressIn(list: string[] | undefined, addr: Address): boolean {
+  return (list ?? []).some((a) => checksumAddress(a) === checksumAddress(addr));
+}
