@@ -156,7 +156,8 @@ export async function signTypedDataWith(signer: EvmSigner, data: TypedDataInput)
 export async function signTransactionWith(signer: EvmSigner, tx: TransactionSerializable): Promise<{ signingHash: Hex; raw: Hex; txHash: Hex }> {
   const signingHash = transactionHash(tx);
   const sig = await signer.signHash(signingHash);
-  const raw = serializeTransaction(tx, { r: sig.r, s: sig.s, yParity: sig.yParity });
+  // Legacy serialisation derives EIP-155's v from v (27/28); typed transactions use yParity.
+  const raw = serializeTransaction(tx, { r: sig.r, s: sig.s, yParity: sig.yParity, v: BigInt(27 + sig.yParity) });
   await expectSigner(recoverTransactionAddress({ serializedTransaction: raw as never }), signer.address);
   return { signingHash, raw, txHash: keccak256(raw) };
 }
