@@ -37,6 +37,7 @@ export async function createContext(options: GlobalOptions & Record<string, unkn
   const sources = { flags, env: process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
   let config = await loadConfig(sources);
   if (opts.preferVaultRegion && !options.region && config.vaultRegion) config = Object.freeze({ ...config, region: config.vaultRegion });
-  const services = createServices(config, opts.kmsMaxAttempts ? { kmsMaxAttempts: opts.kmsMaxAttempts } : {});
+  const kmsMaxAttempts = config.kmsMaxAttempts ?? opts.kmsMaxAttempts;
+  const services = createServices(config, kmsMaxAttempts ? { kmsMaxAttempts } : {});
   return { config, out: { json: options.json === true, debug: options.debug === true }, services };
 }

@@ -32,6 +32,8 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   vaultRegion?: string;
   /** Postgres server-side statement timeout. */
   pgStatementTimeoutMs: number;
+  /** AGENTKEYS_KMS_MAX_ATTEMPTS: attempts per KMS request, retries with backoff included. */
+  kmsMaxAttempts?: number;
   /** Where each setting came from, for `--debug` and error messages. */
   origins: Readonly<Record<string, string>>;
 }
@@ -67,6 +69,7 @@ const SETTINGS: Setting[] = [
   { key: 'vaultKeyId', env: ['VAULT_KEY_ID'], flag: 'keyId' },
   { key: 'vaultRegion', env: ['VAULT_REGION'] },
   { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
+  { key: 'kmsMaxAttempts', env: ['AGENTKEYS_KMS_MAX_ATTEMPTS'] },
 ];
 
 export const DEFAULT_DIR = '.agentkeys';
@@ -140,6 +143,10 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
   if (raw.pgStatementTimeoutMs !== undefined) {
     if (/^\d+$/.test(raw.pgStatementTimeoutMs) && Number(raw.pgStatementTimeoutMs) > 0) config.pgStatementTimeoutMs = Number(raw.pgStatementTimeoutMs);
     else problems.push(`${origins.pgStatementTimeoutMs}: "${raw.pgStatementTimeoutMs}" is not a positive number of milliseconds`);
+  }
+  if (raw.kmsMaxAttempts !== undefined) {
+    if (/^\d+$/.test(raw.kmsMaxAttempts) && Number(raw.kmsMaxAttempts) >= 1 && Number(raw.kmsMaxAttempts) <= 20) config.kmsMaxAttempts = Number(raw.kmsMaxAttempts);
+    else problems.push(`${origins.kmsMaxAttempts}: "${raw.kmsMaxAttempts}" is not a number of attempts between 1 and 20`);
   }
   if (raw.alg !== undefined) {
     const alg = normalizeAlgorithm(raw.alg);

@@ -41,7 +41,9 @@ export interface VaultDeps {
   info: { keyRef: string; region?: string; auditLog?: string; policyFile?: string };
 }
 
-export type ToolResult = { ok: true; value: Record<string, unknown> } | { ok: false; code: string; message: string; rule?: string };
+export type ToolResult = { ok: true; value: Record<string, unknown> } | { ok: false; code: string; message: string; rule?: string; auditWarning?: string };
+
+const SIGNING_TOOLS = new Set<ToolName>(['sign_message', 'sign_typed_data', 'sign_transaction']);
 
 export class Vault {
   private signer: Promise<EvmSigner> | undefined;
@@ -59,8 +61,11 @@ export class Vault {
     try {
       await this.deps.record({ ...base, ...outcome.record }, client);
     } catch (err) {
-      // Fail closed: a signature whose decision is not in the chain is never handed out.
-      return { ok: false, code: 'MCP_AUDIT_WRITE_FAILED', message: `the call could not be recorded in the audit chain, so its result is withheld: ${(err as Error).message}` };
+      const why = `the call could not be recorded in the audit chain: ${(err as Error).message}`;
+      // Fail closed: a signature whose decision is not in the chain is never handed out. Other
+      // results (refusals, errors, health) carry no secret and are returned with the warning.
+      if (outcome.result.ok && SIGNING_TOOLS.has(tool)) return { ok: false, code: 'MCP_AUDIT_WRITE_FAILED', message: `${why}; the signature is withheld` };
+      return outcome.result.ok ? { ok: true, value: { ...outcome.result.value, auditWarning: why } } : { ...outcome.result, auditWarning: why };
     }
     return outcome.result;
   }
