@@ -109,3 +109,8 @@ export function sshUserPolicy(stack: Stack, instanceId: string): PolicyDoc {
 }
 
 export const json = (d: PolicyDoc) => JSON.stringify(d);
+
+/** Seed 002's minimum for the signing service, on exactly one key ARN (never `*`, never an alias). */
+export function evmSignerPolicy(keyArn: string): PolicyDoc {
+  return doc({ Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'], Resource: keyArn });
+}

@@ -34,6 +34,8 @@ export interface Stack {
   dataClasses: { cls: 'vault' | 'memory' | 'config'; sid: 'Vault' | 'Memory' | 'Config'; prefixClass: string; bucket: string; role: string }[];
   /** A records pointing at the EIP. */
   hosts: string[];
+  /** EVM_SIGNER=true: the optional secp256k1 signer of seed 002 (step 18). */
+  evmSigner?: { alias: string; role: string; policy: string };
 }
 
 export interface StackOptions {
@@ -99,6 +101,7 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
       { cls: 'config', sid: 'Config', prefixClass: 'config', bucket: op.CONFIG_BUCKET!, role: roleName('CONFIG_ROLE_ARN') },
     ],
     hosts: [op.BROKER_HOST!, op.SIGNER_HOST!, op.MCP_HOST!, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`]!)],
+    ...(evmSignerEnabled(op, operatorEnvFile) ? { evmSigner: { alias: op.EVM_SIGNER_ALIAS ?? `alias/agentkeys-evm${t}`, role: `agentkeys-evm-signer${t}`, policy: `agentkeys-evm-signer${t}-kms` } } : {}),
   };
   checkStackNames(stack);
   return stack;
@@ -110,16 +113,24 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
  */
 export function checkStackNames(stack: Stack): void {
   const problems: string[] = [];
-  const owned = [stack.mailBucket, stack.mailDomain, stack.brokerHost, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]), ...stack.hosts];
+  const evm = stack.evmSigner ? [stack.evmSigner.alias, stack.evmSigner.role] : [];
+  const owned = [stack.mailBucket, stack.mailDomain, stack.brokerHost, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]), ...stack.hosts, ...evm];
   if (stack.name === 'test') {
     for (const name of owned) if (!/test/i.test(name)) problems.push(`--test, but ${name} (from ${stack.operatorEnvFile}) is not a test name`);
   } else {
-    for (const name of [stack.mailBucket, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role])]) {
+    for (const name of [stack.mailBucket, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]), ...evm]) {
       if (/-test\b/.test(name)) problems.push(`prod stack, but ${name} is a test name: did you mean --test?`);
     }
   }
   for (const host of stack.hosts) if (!host.endsWith(`.${stack.zone}`)) problems.push(`${host} is not inside zone ${stack.zone}`);
   if (problems.length > 0) throw invalid(problems);
+}
+
+function evmSignerEnabled(op: Record<string, string>, file: string): boolean {
+  const v = op.EVM_SIGNER;
+  if (v === undefined || v === '' || /^(false|0|no)$/i.test(v)) return false;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  throw invalid([`${file}: EVM_SIGNER "${v}" is not true or false`]);
 }
 
 function invalid(problems: string[]): UsageError {

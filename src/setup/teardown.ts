@@ -63,7 +63,7 @@ export async function planTeardown(ctx: SetupContext, opts: TeardownOptions): Pr
     }
   }
   // 6. Roles: inline and attached policies, then the role. 7. The OIDC provider after them.
-  for (const role of [stack.dataRole, ...stack.dataClasses.map((d) => d.role)]) {
+  for (const role of [stack.dataRole, ...stack.dataClasses.map((d) => d.role), ...(stack.evmSigner ? [stack.evmSigner.role] : [])]) {
     if (!(await aws.getRole(role))) continue;
     add(6, `IAM role ${role}`, async () => {
       for (const p of await aws.listRolePolicies(role)) await aws.deleteRolePolicy(role, p);
@@ -91,7 +91,8 @@ export async function planTeardown(ctx: SetupContext, opts: TeardownOptions): Pr
   }
   // The access keys just deleted are useless; their 0600 file goes too.
   if (await fileExists(ctx.credentialsFile)) add(10, `credentials file ${ctx.credentialsFile}`, async () => void (await rm(ctx.credentialsFile, { force: true })));
-  // The KMS audit key is kept on purpose: events it signed must stay verifiable (and it costs little).
+  // The KMS audit key (and the EVM signer's key) is kept on purpose: what it signed must stay
+  // verifiable, and the EVM key holds an address that may own funds.
   // 10. Write-backs.
   if (stack.eip) add(10, `EIP in ${stack.brokerEnvFile}`, async () => void (await setEnvValue(stack.brokerEnvFile, 'EIP', '')));
   return actions.sort((a, b) => a.order - b.order);

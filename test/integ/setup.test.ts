@@ -3,10 +3,11 @@
 // issues DKIM tokens (steps 5, 6, 9 end "waiting"); IAM authorization is not modelled; EIPs are 127.x;
 // SES DeleteReceiptRule is not implemented (src/sandbox/moto-server.py adds it, as AWS documents it).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createSetupAws } from '../../src/aws/setup-api.js';
+import { createKmsApi } from '../../src/aws/kms.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { resetMoto, useMoto } from '../helpers/moto.js';
 import { seedAccount, stackFiles, type StackFiles } from '../helpers/setup-harness.js';
@@ -207,5 +208,38 @@ describe('test and prod stacks', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/CONFIRMATION_REQUIRED/);
     expect(await aws().headBucket('agentkeys-mail-test-123456789012')).toBe('exists');
+  });
+});
+
+describe('step 18: the optional EVM signer (seed 002)', () => {
+  it('is a no-op until EVM_SIGNER=true; then a secp256k1 key and a role limited to Sign/GetPublicKey/DescribeKey on its ARN', async () => {
+    const { zoneId } = await seedAccount();
+    const files = await stackFiles(zoneId, { test: true });
+    const off = await setup(files, ['--only-step', 'evm-signer']);
+    expect(off.out.steps[0]).toMatchObject({ id: 'evm-signer', status: 'done' });
+    expect(off.out.calls.mutating).toBe(0);
+    appendFileSync(files.operator, '\nEVM_SIGNER=true\n');
+    const plan = await setup(files, ['--only-step', '18', '--plan']);
+    expect(plan.code).toBe(4);
+    const on = await setup(files, ['--only-step', '18']);
+    expect(on.code, on.stderr).toBe(0);
+    expect(on.out.steps[0]!.status).toBe('done');
+    const kms = createKmsApi({ region: 'us-east-1' });
+    const key = await kms.describeKey('alias/agentkeys-evm-test');
+    expect(key.KeySpec).toBe('ECC_SECG_P256K1');
+    const doc = JSON.parse((await aws().getRolePolicy('agentkeys-evm-signer-test', 'agentkeys-evm-signer-test-kms'))!);
+    expect(doc.Statement).toEqual([{ Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'], Resource: key.Arn }]);
+    const again = await setup(files, ['--only-step', '18']);
+    expect(again.out.calls.mutating).toBe(0);
+    // Drift (a broader grant) is found and put back.
+    await aws().putRolePolicy('agentkeys-evm-signer-test', 'agentkeys-evm-signer-test-kms', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] }));
+    expect((await setup(files, ['--only-step', '18', '--plan'])).code).toBe(4);
+    await setup(files, ['--only-step', '18']);
+    expect(JSON.parse((await aws().getRolePolicy('agentkeys-evm-signer-test', 'agentkeys-evm-signer-test-kms'))!).Statement[0].Resource).toBe(key.Arn);
+    // Teardown removes the role and keeps the key (its address may hold funds).
+    const down = await runCli(['--json', 'teardown', '--test', '--yes'], { cwd: files.cwd, env: moto.current.env });
+    expect(down.code, down.stderr).toBe(0);
+    expect(await aws().getRole('agentkeys-evm-signer-test')).toBeUndefined();
+    expect((await kms.describeKey('alias/agentkeys-evm-test')).KeyState).toBe('Enabled');
   });
 });

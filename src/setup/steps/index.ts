@@ -16,9 +16,10 @@ import { mailPolicyStep } from './14-mail-policy.js';
 import { kmsAuditKeyStep } from './15-kms-audit-key.js';
 import { summaryStep } from './16-summary.js';
 import { oidcStep } from './17-oidc.js';
+import { evmSignerStep } from './18-evm-signer.js';
 
-/** The ordered catalog; numbers 1–14 are upstream's, 15 is the KMS key, 16 the summary, 17 OIDC. */
+/** The ordered catalog; numbers 1–14 are upstream's, 15 is the KMS key, 16 the summary, 17 OIDC, 18 the optional EVM signer. */
 export const STEPS: readonly Step[] = [
   toolsStep, envStep, callerStep, eipStep, sesDomainStep, dnsStep, mailBucketStep, sesReceiptStep, sesSenderStep,
-  daemonUserStep, dataRoleStep, sshUserStep, dataClassesStep, mailPolicyStep, kmsAuditKeyStep, summaryStep, oidcStep,
+  daemonUserStep, dataRoleStep, sshUserStep, dataClassesStep, mailPolicyStep, kmsAuditKeyStep, summaryStep, oidcStep, evmSignerStep,
 ];
