@@ -13,6 +13,7 @@ import { CLI, runCli } from '../helpers/cli.js';
 import { startKmsProxy, type KmsProxy } from '../helpers/kms-proxy.js';
 import { useMoto } from '../helpers/moto.js';
 import { tempDir } from '../helpers/tmp.js';
+import { createTestDatabase, sql } from '../helpers/pg-db.js';
 
 const moto = useMoto();
 let anvil: Anvil;
@@ -114,6 +115,23 @@ describe('agentkeys mcp over stdio', () => {
       await s.close();
     }
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(3);
+  });
+
+  it('audits into PostgreSQL too: decisions land as rows and the chain verifies from the database', async () => {
+    const cwd = tempDir();
+    const url = await createTestDatabase();
+    expect((await runCli(['db', 'migrate', '--database-url', url], { cwd, env: moto.current.env })).code).toBe(0);
+    const s = await connect(['mcp', '--key-id', `kms:${await secpKey()}`, '--policy', writePolicy(cwd), '--audit-log', url], moto.current.env, cwd);
+    try {
+      expect((await s.call('sign_message', { message: 'gm' })).isError).toBe(false);
+      expect((await s.call('sign_transaction', { transaction: txFor(0, { chainId: 5 }) })).json).toMatchObject({ error: { rule: 'chainIds' } });
+    } finally {
+      await s.close();
+    }
+    const rows = await sql<{ event_type: string; payload: { decision: string } }>(url, 'SELECT event_type, payload FROM audit_events ORDER BY created_at');
+    expect(rows.map((r) => [r.event_type, r.payload.decision])).toEqual([['mcp.sign_message', 'allowed'], ['mcp.sign_transaction', 'denied']]);
+    const verified = await runCli(['verify-audit', '--log', url], { cwd, env: moto.current.env });
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
   });
 
   it('refuses to start with a policy file that has an unknown field (exit 2, POLICY_UNKNOWN_FIELD)', async () => {
