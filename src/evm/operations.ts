@@ -138,18 +138,16 @@ export function signatureHex(sig: EvmSignature): Hex {
   return serializeSignature({ r: sig.r, s: sig.s, yParity: sig.yParity });
 }
 
+// signHash only returns signatures that recover to the signer's address over exactly this hash
+// (the check), and the hash is viem's, so messages and typed data need no second recovery.
 export async function signMessageWith(signer: EvmSigner, message: SignableMessage): Promise<{ hash: Hex; signature: Hex }> {
   const hash = hashMessage(message);
-  const signature = signatureHex(await signer.signHash(hash));
-  await expectSigner(recoverMessageAddress({ message, signature }), signer.address);
-  return { hash, signature };
+  return { hash, signature: signatureHex(await signer.signHash(hash)) };
 }
 
 export async function signTypedDataWith(signer: EvmSigner, data: TypedDataInput): Promise<{ hash: Hex; signature: Hex }> {
   const hash = typedDataHash(data);
-  const signature = signatureHex(await signer.signHash(hash));
-  await expectSigner(recoverTypedDataAddress({ ...(data as unknown as TypedDataDefinition), signature }), signer.address);
-  return { hash, signature };
+  return { hash, signature: signatureHex(await signer.signHash(hash)) };
 }
 
 /** The serialized signed transaction, ready for eth_sendRawTransaction, and its hashes. */
@@ -162,7 +160,8 @@ export async function signTransactionWith(signer: EvmSigner, tx: TransactionSeri
   return { signingHash, raw, txHash: keccak256(raw) };
 }
 
-// Every signature is checked by an independent path (viem's recovery) before it is returned.
+// A serialised transaction is recovered again by viem: that checks the RLP and the v/yParity
+// encoding, not only the signature.
 async function expectSigner(recovered: Promise<Address>, address: Address): Promise<void> {
   if ((await recovered) !== address) {
     throw new UsageError({ code: 'EVM_SIGNATURE_SELF_CHECK_FAILED', message: `the signature recovers to ${await recovered}, not ${address}; nothing was returned` });

@@ -71,26 +71,38 @@ export function lowSFromDer(der: Uint8Array): { r: bigint; s: bigint } {
 export function withRecoveryBit(digest: Hex, r: bigint, s: bigint, address: Address): EvmSignature {
   const hash = hexToBytes(digest);
   for (const bit of [0, 1] as const) {
-    let recovered: Address;
-    try {
-      const point = new secp256k1.Signature(r, s).addRecoveryBit(bit).recoverPublicKey(hash);
-      recovered = publicKeyToAddress(bytesToHex(point.toBytes(false)));
-    } catch {
-      continue;
-    }
-    if (recovered === address) return { r: toHex32(r), s: toHex32(s), yParity: bit };
+    if (recoversTo(hash, r, s, bit, address)) return { r: toHex32(r), s: toHex32(s), yParity: bit };
   }
-  throw new InternalError({
+  throw selfCheckFailed(address);
+}
+
+/**
+ * Signs a 32-byte hash with a local secp256k1 scalar (RFC 6979, low-s). noble reports the
+ * recovery bit; the signature is still recovered once and compared with the address.
+ */
+export function signWithScalar(digest: Hex, scalar: Uint8Array, address: Address): EvmSignature {
+  const hash = hexToBytes(digest);
+  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(hash, scalar, { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
+  const bit = sig.recovery === 1 ? 1 : 0;
+  if (!recoversTo(hash, sig.r, sig.s, bit, address)) throw selfCheckFailed(address);
+  return { r: toHex32(sig.r), s: toHex32(sig.s), yParity: bit };
+}
+
+function recoversTo(hash: Uint8Array, r: bigint, s: bigint, bit: 0 | 1, address: Address): boolean {
+  try {
+    const point = new secp256k1.Signature(r, s).addRecoveryBit(bit).recoverPublicKey(hash);
+    return publicKeyToAddress(bytesToHex(point.toBytes(false))) === address;
+  } catch {
+    return false;
+  }
+}
+
+function selfCheckFailed(address: Address): InternalError {
+  return new InternalError({
     code: 'EVM_SIGNATURE_SELF_CHECK_FAILED',
     message: `the signature does not recover to ${address}; nothing was returned`,
     hint: 'the key behind the alias may have changed during the call; retry',
   });
-}
-
-/** Signs a 32-byte hash with a local secp256k1 scalar (RFC 6979, low-s, recovered). */
-export function signWithScalar(digest: Hex, scalar: Uint8Array): { r: bigint; s: bigint } {
-  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(hexToBytes(digest), scalar, { prehash: false, lowS: true, format: 'compact' }), 'compact');
-  return { r: sig.r, s: sig.s };
 }
 
 export function isLowS(s: Hex): boolean {

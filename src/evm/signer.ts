@@ -119,8 +119,7 @@ export class LocalEvmSigner implements EvmSigner {
 
   async signHash(hash: Hex): Promise<EvmSignature> {
     assertHash(hash);
-    const { r, s } = signWithScalar(hash, this.scalar);
-    return withRecoveryBit(hash, r, s, this.address);
+    return signWithScalar(hash, this.scalar, this.address);
   }
 }
 
