@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// The `--` ends node's own options: Node 20 otherwise takes a script argument named --env-file
+// as its own and exits 9 when the file is missing, before agentkeys runs (nodejs/node#54232).
 // The whole command-line surface: every command and flag is defined here, commands are imported
 // lazily (so --help stays fast), and this is the only place errors become exit codes.
 import { Command, CommanderError } from 'commander';
@@ -13,6 +15,7 @@ const program = new Command('agentkeys')
   .version('0.1.0')
   .option('--json', 'machine output on stdout, nothing else there')
   .option('--debug', 'stack traces and causes on errors')
+  .option('--no-color', 'plain output (also NO_COLOR=1)')
   .option('--env-file <file>', 'settings file (KEY=value); default .agentkeys/agentkeys.env if present')
   .option('--region <region>', 'AWS region (env AWS_REGION, VAULT_REGION)')
   .option('--profile <profile>', 'AWS named profile (SSO, static, role profiles)')
@@ -93,6 +96,7 @@ for (const mode of ['encrypt', 'decrypt'] as const) {
     .option('--cache-ttl <seconds>', 'data-key cache lifetime', '3600')
     .option('--cache-max-messages <n>', 'messages per cached data key', '1000')
     .option('--cache-max-bytes <n>', 'bytes per cached data key')
+    .option('--force', 'replace an existing output file')
     .action(lazy(async (opts, args) => (await import('../commands/encrypt.js'))[mode === 'encrypt' ? 'runEncrypt' : 'runDecrypt'](opts, args[0] as string[])));
 }
 
@@ -253,8 +257,20 @@ function lazy(run: (opts: any, positional: unknown[]) => Promise<ExitCode>): (..
   };
 }
 
+/**
+ * `agentkeys verify-audit … | head -1`: once the reader is gone, further output is dropped and
+ * the command finishes with its own exit code, instead of dying on EPIPE.
+ */
+function tolerateClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+  });
+}
+
 async function main(): Promise<void> {
   process.on('SIGINT', () => process.exit(130));
+  tolerateClosedStdout();
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
@@ -262,16 +278,34 @@ async function main(): Promise<void> {
   }
 }
 
+// commander's parse errors, as agentkeys codes for --json and scripts.
+const COMMANDER_CODES: Record<string, string> = {
+  'commander.unknownOption': 'FLAG_UNKNOWN',
+  'commander.optionMissingArgument': 'FLAG_VALUE_MISSING',
+  'commander.missingMandatoryOptionValue': 'FLAG_MISSING',
+  'commander.invalidArgument': 'FLAG_INVALID',
+  'commander.unknownCommand': 'COMMAND_UNKNOWN',
+  'commander.excessArguments': 'ARGUMENT_UNEXPECTED',
+  'commander.missingArgument': 'ARGUMENT_MISSING',
+  'commander.conflictingOption': 'FLAG_CONFLICT',
+};
+
 async function exitCodeFor(err: unknown): Promise<ExitCode> {
   if (err instanceof CommanderError) {
-    // commander already printed its message; help and version exit 0.
-    return err.exitCode === 0 ? 0 : 2;
+    // commander already printed its message on stderr; help and version exit 0.
+    if (err.exitCode === 0) return 0;
+    // Options are not parsed when parsing failed, so --json is looked up in argv itself.
+    if (process.argv.includes('--json')) {
+      const message = err.message.replace(/^error: /, '');
+      process.stdout.write(`${JSON.stringify({ ok: false, error: { code: COMMANDER_CODES[err.code] ?? 'USAGE_ERROR', message, hint: 'run with --help for usage' } }, null, 2)}\n`);
+    }
+    return 2;
   }
   const globals = program.opts<{ json?: boolean; debug?: boolean }>();
   const { printError } = await import('../commands/ui/format.js');
-  const { isAgentkeysError } = await import('../src/errors.js');
+  const { isAgentkeysError, exitCodeOf } = await import('../src/errors.js');
   printError(err, { json: globals.json === true, debug: globals.debug === true });
-  if (isAgentkeysError(err)) return err.exitCode;
+  if (isAgentkeysError(err)) return exitCodeOf(err);
   if ((err as Error)?.name === 'ExitPromptError') return 130;
   return 1;
 }

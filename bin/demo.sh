@@ -2,16 +2,18 @@
 # The README's quick start: a local key, three signed events, an offline verification, then the
 # same log with one event tampered with. Runs in a fresh temporary directory; touches nothing else.
 set -eu
-cli="node $(cd "$(dirname "$0")/.." && pwd)/dist/bin/agentkeys.js"
+cli="node -- $(cd "$(dirname "$0")/.." && pwd)/dist/bin/agentkeys.js"
 work=$(mktemp -d "${TMPDIR:-/tmp}/agentkeys-demo.XXXXXX")
 cd "$work"
-run() { printf '\n\033[1m$ agentkeys %s\033[0m\n' "$*"; $cli "$@"; }
+# Bold command lines on a terminal only: piped or with NO_COLOR, the transcript is plain text.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then b=$(printf '\033[1m'); r=$(printf '\033[0m'); else b=''; r=''; fi
+run() { printf '\n%s$ agentkeys %s%s\n' "$b" "$*" "$r"; $cli "$@"; }
 
 run keys create --local --alg ed25519 --kid audit-1
 run sign --log audit.jsonl --key local:audit-1 --event-type agent_spawned --actor agent-manager --payload '{"action":"spawn","agent":"a-7"}'
 printf '%s\n' '{"event_type":"tool_call","actor_id":"a-7","payload":{"tool":"s3.get","bytes":1e21}}' \
               '{"event_type":"agent_stopped","actor_id":"agent-manager","payload":{"reason":"idle"}}' > batch.jsonl
-printf '\n\033[1m$ agentkeys sign --log audit.jsonl --key local:audit-1 --batch < batch.jsonl\033[0m\n'
+printf '\n%s$ agentkeys sign --log audit.jsonl --key local:audit-1 --batch < batch.jsonl%s\n' "$b" "$r"
 $cli sign --log audit.jsonl --key local:audit-1 --batch < batch.jsonl
 run verify-audit --log audit.jsonl
 

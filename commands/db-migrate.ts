@@ -1,5 +1,5 @@
 import { applyMigrations, loadMigrations, planMigrations } from '../src/db/migrate.js';
-import { connectPg, redactUrl } from '../src/db/pg.js';
+import { connectPg, isPostgresUrl, redactUrl } from '../src/db/pg.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -11,8 +11,11 @@ export interface DbMigrateOptions extends GlobalOptions {
 
 export async function runDbMigrate(options: DbMigrateOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const url = options.databaseUrl ?? process.env.DATABASE_URL;
+  const url = ctx.config.databaseUrl;
   if (!url) throw new UsageError({ code: 'DATABASE_URL_MISSING', message: 'no database given', hint: 'pass --database-url postgres://… or set DATABASE_URL' });
+  if (!isPostgresUrl(url)) {
+    throw new UsageError({ code: 'DATABASE_URL_INVALID', message: `"${redactUrl(url)}" (${ctx.config.origins.databaseUrl}) is not a postgres:// URL`, hint: 'db migrate works on PostgreSQL: --database-url postgres://user@host:5432/db (a JSON Lines log needs no migration)' });
+  }
   const migrations = await loadMigrations();
   const client = await connectPg({ url, statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   try {

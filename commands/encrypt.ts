@@ -20,6 +20,7 @@ export interface EnvelopeOptions extends GlobalOptions {
   cacheTtl?: string;
   cacheMaxMessages?: string;
   cacheMaxBytes?: string;
+  force?: boolean;
 }
 
 type Job = { input: string | undefined; output: string | undefined };
@@ -40,17 +41,43 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
   const keyId = options.key?.replace(/^kms:/, '');
   if (mode === 'encrypt' && !keyId) throw new UsageError({ code: 'FLAG_MISSING', message: '--key is required to encrypt', hint: '--key kms:alias/agent-data' });
   const jobs = planJobs(mode, options, files);
-  const crypto = format === 'esdk' ? new EnvelopeCrypto(ctx.services.kms(), keyId, cacheOptions(options)) : undefined;
+  await refuseOverwrites(mode, jobs, options.force === true);
   await withKmsTrail(ctx, async () => {
+    // Aliases are resolved to the key ARN: the Encryption SDK matches wrapped keys by ARN only.
+    const keyArn = keyId ? await envelopeKeyArn(ctx, keyId) : undefined;
+    const crypto = format === 'esdk' ? new EnvelopeCrypto(ctx.services.kms(), keyArn, cacheOptions(options)) : undefined;
     for (const job of jobs) {
       if (crypto) await runEsdk(mode, crypto, job, context);
-      else await runSentinel(mode, ctx, keyId, job, context);
+      else await runSentinel(mode, ctx, keyArn, job, context);
+      if (!ctx.out.json && job.output) process.stderr.write(`${style.ok('✔')} ${mode === 'encrypt' ? 'encrypted' : 'decrypted'} ${job.input ?? 'stdin'} → ${job.output}\n`);
     }
+    if (ctx.out.debug && crypto) process.stderr.write(style.dim(`  data-key cache: ${crypto.stats.hits} hit(s), ${crypto.stats.misses} miss(es)\n`));
   });
-  if (ctx.out.debug && crypto) process.stderr.write(style.dim(`  data-key cache: ${crypto.stats.hits} hit(s), ${crypto.stats.misses} miss(es)\n`));
   printKmsCalls(ctx);
-  if (ctx.out.json && jobs.every((j) => j.output)) printJson({ ok: true, mode, format, files: jobs.map((j) => j.output), cache: crypto?.stats ?? null });
+  if (ctx.out.json && jobs.every((j) => j.output)) printJson({ ok: true, mode, format, files: jobs.map((j) => j.output) });
   return 0;
+}
+
+/** The key must be a symmetric ENCRYPT_DECRYPT key (a signing or HMAC key is refused before any data moves). */
+async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<string> {
+  const meta = await ctx.services.kms().describeKey(keyId);
+  if (meta.KeyUsage !== 'ENCRYPT_DECRYPT') {
+    throw new UsageError({ code: 'KMS_KEY_WRONG_USAGE', message: `KMS key ${meta.Arn} is a ${meta.KeyUsage} key (${meta.KeySpec}); envelope encryption needs ENCRYPT_DECRYPT`, hint: 'create one: agentkeys keys create --spec SYMMETRIC_DEFAULT --alias alias/agent-data' });
+  }
+  return meta.Arn!;
+}
+
+/** Nothing is overwritten without --force, and binary ciphertext never goes to a terminal. */
+async function refuseOverwrites(mode: 'encrypt' | 'decrypt', jobs: Job[], force: boolean): Promise<void> {
+  for (const job of jobs) {
+    if (!job.output) {
+      if (mode === 'encrypt' && process.stdout.isTTY) throw new UsageError({ code: 'OUTPUT_IS_TTY', message: 'refusing to write binary ciphertext to the terminal', hint: 'pass --out FILE, a FILE argument (writes FILE.enc), or redirect: > file.enc' });
+      continue;
+    }
+    if (!force && (await fsp.stat(job.output).then(() => true, () => false))) {
+      throw new UsageError({ code: 'OUTPUT_EXISTS', message: `${job.output} exists; nothing was ${mode}ed`, hint: 'pass --force to replace it, or choose another --out' });
+    }
+  }
 }
 
 function planJobs(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions, files: string[]): Job[] {

@@ -24,6 +24,9 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
   const ctx = await createContext({ ...options });
   const overlapDays = parseWholeNumber(options.overlapDays ?? '30', '--overlap-days');
   if (options.jwt) {
+    const ignored = (['alias', 'spec', 'signers', 'log'] as const).filter((k) => options[k] !== undefined).map((k) => `--${k}`);
+    if (ignored.length > 0) throw new UsageError({ code: 'FLAG_CONFLICT', message: `--jwt rotates the JWT pair only; ${ignored.join(', ')} would be ignored`, hint: 'run the KMS rotation separately: agentkeys rotate-key --alias …' });
+    await confirm(ctx, `Create a new RS256 JWT key in ${options.jwt} and publish both keys?`, '--yes', options.yes === true);
     const r = await rotateJwtKeys(options.jwt, overlapDays);
     if (ctx.out.json) printJson({ ok: true, ...r });
     else {

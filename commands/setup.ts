@@ -53,7 +53,7 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
     ...(overrides.fetchJson ? { fetchJson: overrides.fetchJson } : {}),
   });
   const started = Date.now();
-  ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options));
+  ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
   const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
   const receiptFile = receiptPath(cmd.config.dir, stack.name);
   const progress: WaitProgress = {};
@@ -148,9 +148,8 @@ export function awsAuth(config: AgentkeysConfig) {
   return auth;
 }
 
-function allowList(options: SetupOptions): string[] {
-  const fromEnv = (process.env.SETUP_ALLOWED_PRINCIPALS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const list = [...(options.allowPrincipal ?? []), ...fromEnv];
+function allowList(options: SetupOptions, fromSettings: readonly string[]): string[] {
+  const list = [...(options.allowPrincipal ?? []), ...fromSettings];
   for (const p of list) if (!p.startsWith('arn:')) throw new UsageError({ code: 'FLAG_INVALID', message: `allowed principal "${p}" is not an ARN pattern`, hint: 'arn:aws:iam::123456789012:user/agentkeys-admin or arn:aws:sts::*:assumed-role/Admin/*' });
   return list;
 }

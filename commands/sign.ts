@@ -22,6 +22,9 @@ export interface SignOptions extends GlobalOptions {
 export async function runSign(options: SignOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const defaults = { ...(options.eventType ? { eventType: options.eventType } : {}), ...(options.actor ? { actor: options.actor } : {}) };
+  if (options.batch && options.payload !== undefined) {
+    throw new UsageError({ code: 'FLAG_CONFLICT', message: '--batch reads the events from stdin; --payload would be ignored', hint: 'use one: --payload JSON for one event, or --batch < events.jsonl' });
+  }
   const events = options.batch ? parseBatch(await readStdin(), defaults) : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
   const { signer, rows, head } = await withKmsTrail(ctx, async () => {

@@ -36,5 +36,7 @@ export async function runSignersRebuild(options: SignersRebuildOptions): Promise
     const verb = options.plan ? 'would write' : 'wrote';
     printLine(`${options.plan ? style.warn('plan:') : style.ok('✔')} ${verb} ${out}: ${result.registry.signers.length} signer(s) from ${kids.size} kid(s) in the log${result.unresolved.length ? `, ${result.unresolved.length} unresolved` : ''}`);
   }
-  return options.strict && result.unresolved.length > 0 ? 1 : 0;
+  if (options.strict && result.unresolved.length > 0) return 1;
+  // As setup --plan and db migrate --plan: 4 when the plan has changes to make.
+  return options.plan && result.changes.some((c) => c.action !== 'keep') ? 4 : 0;
 }

@@ -6,7 +6,7 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { readProfiles } from '../src/setup/credentials-file.js';
 import { planSsh } from '../src/ssh/connect-plan.js';
 import { createEphemeralKey } from '../src/ssh/ephemeral-key.js';
-import { runInherited, succeeds } from '../src/sys/exec.js';
+import { findExecutable, runInherited, succeeds } from '../src/sys/exec.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { style } from './ui/format.js';
 
@@ -20,14 +20,19 @@ export interface SshOptions extends GlobalOptions {
 
 export async function runSsh(options: SshOptions, positional: unknown[]): Promise<ExitCode> {
   const cmd = await createContext({ ...options, envFile: undefined });
-  const words = [...((positional[0] as string[] | undefined) ?? [])];
-  const stack = words[0] === 'prod' || words[0] === 'test' ? (words.shift() as 'prod' | 'test') : 'prod';
+  const words = (positional[0] as string[] | undefined) ?? [];
+  // commander folds the words after `--` into the same list; argv says where the command starts.
+  const dash = process.argv.indexOf('--', 2);
+  const { stack, command } = stackAndCommand(words, dash === -1 ? words.length : words.length - (process.argv.length - dash - 1));
+  const ssh = cmd.config.sshBinary ?? 'ssh';
+  if (!(await findExecutable(ssh))) {
+    throw new UsageError({ code: 'SSH_NOT_FOUND', message: `no ssh client: ${ssh} is not on PATH`, hint: 'install an OpenSSH client (apt-get install openssh-client), or point AGENTKEYS_SSH_BINARY at one' });
+  }
   const brokerEnvFile = options.brokerEnvFile ?? path.join('env', `broker${stack === 'test' ? '.test' : ''}.env`);
-  const broker = await readEnvFile(brokerEnvFile, {});
+  const broker = await readEnvFile(brokerEnvFile, {}, '--broker-env-file');
   const controlDir = path.join(cmd.config.dir, 'ssh');
   mkdirSync(controlDir, { recursive: true, mode: 0o700 });
-  const plan = planSsh({ stack, brokerEnvFile, ...(broker.INSTANCE_ID ? { instanceId: broker.INSTANCE_ID } : {}), ...(broker.EIP ? { eip: broker.EIP } : {}), fallback: options.fallback === true, ...(options.pem ? { pem: options.pem } : {}), ...(options.osUser ? { osUser: options.osUser } : {}), command: words, controlDir });
-  const ssh = process.env.AGENTKEYS_SSH_BINARY ?? 'ssh';
+  const plan = planSsh({ stack, brokerEnvFile, ...(broker.INSTANCE_ID ? { instanceId: broker.INSTANCE_ID } : {}), ...(broker.EIP ? { eip: broker.EIP } : {}), fallback: options.fallback === true, ...(options.pem ? { pem: options.pem } : {}), ...(options.osUser ? { osUser: options.osUser } : {}), command, controlDir });
   let args = plan.args;
   let keyDir: string | undefined;
   const controlPath = path.join(controlDir, '%C');
@@ -51,4 +56,18 @@ export async function runSsh(options: SshOptions, positional: unknown[]): Promis
   } finally {
     if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `[prod|test] [-- CMD…]`: the stack word comes before `--`; anything else there is a typo, not
+ * a command (`ssh staging` must not open prod). No word means prod, said on stderr.
+ */
+function stackAndCommand(words: string[], commandAt: number): { stack: 'prod' | 'test'; command: string[] } {
+  const before = words.slice(0, Math.max(0, commandAt));
+  const after = words.slice(Math.max(0, commandAt));
+  if (before.length > 1 || (before.length === 1 && before[0] !== 'prod' && before[0] !== 'test')) {
+    throw new UsageError({ code: 'STACK_UNKNOWN', message: `"${before.join(' ')}" is not a stack: agentkeys ssh takes prod or test`, hint: 'agentkeys ssh test -- uptime (the remote command goes after --)' });
+  }
+  if (before.length === 0) process.stderr.write(style.dim('→ no stack given: using prod (agentkeys ssh test for the test stack)\n'));
+  return { stack: (before[0] as 'prod' | 'test' | undefined) ?? 'prod', command: after };
 }

@@ -48,3 +48,25 @@ export class AbortError extends AgentkeysError {}
 export function isAgentkeysError(err: unknown): err is AgentkeysError {
   return err instanceof AgentkeysError;
 }
+
+/**
+ * The one place where an error code fixes its exit code, whichever class threw it: a key that is
+ * not there is the operator's input (2) whether it was named local: or file:, and ciphertext that
+ * does not authenticate or was bound to another context is evidence that fails to verify (3).
+ * Codes not listed take their class's exit code (AgentkeysError 1, UsageError 2, VerificationError 3).
+ */
+export const EXIT_CODE_BY_ERROR: Readonly<Record<string, ExitCode>> = {
+  KEY_NOT_FOUND: 2,
+  KEY_UNREADABLE: 2,
+  CIPHERTEXT_TAMPERED: 3,
+  CIPHERTEXT_FORMAT_MISMATCH: 2,
+  CONTEXT_MISMATCH: 3,
+  KEY_NOT_USED_FOR_MESSAGE: 3,
+  EVM_SIGNATURE_MISMATCH: 3,
+  EVM_SIGNATURE_INVALID: 3,
+  CONFIRMATION_REQUIRED: 1,
+};
+
+export function exitCodeOf(err: AgentkeysError): ExitCode {
+  return EXIT_CODE_BY_ERROR[err.code] ?? err.exitCode;
+}

@@ -1,5 +1,8 @@
 // The only place that styles output. Core code returns data; this turns it into lines.
 import chalk from 'chalk';
+
+// no-color.org: a non-empty NO_COLOR turns colour off (chalk itself reads --no-color and FORCE_COLOR).
+if (process.env.NO_COLOR) chalk.level = 0;
 import { isAgentkeysError, InternalError } from '../../src/errors.js';
 
 export interface OutputOptions {

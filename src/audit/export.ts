@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { openAtomicFile } from '../sys/fs.js';
+import { assertParentDirExists, openAtomicFile } from '../sys/fs.js';
 import type pg from 'pg';
 import { connectPg, isPostgresUrl, pgError } from '../db/pg.js';
 import { AgentkeysError, UsageError } from '../errors.js';
@@ -31,6 +31,7 @@ const BATCH = 1000;
  */
 export async function exportChain(source: string, dest: string, statementTimeoutMs?: number): Promise<ExportResult> {
   if (path.resolve(source) === path.resolve(dest) || source === dest) throw new UsageError({ code: 'EXPORT_SAME_TARGET', message: 'source and destination are the same', hint: 'name a different --out' });
+  if (!isPostgresUrl(dest)) await assertParentDirExists(dest, '--out');
   const sink = isPostgresUrl(dest) ? await openPgSink(dest, statementTimeoutMs) : await openFileSink(dest);
   let events = 0;
   let head: string | null = null;

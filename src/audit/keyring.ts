@@ -42,7 +42,10 @@ export class KeyRing {
     if (this.data.kmsVerify === 'all' && kid.startsWith('arn:aws')) return { ok: 'kms', keyId: kid };
     const rejected = this.data.rejected[kid];
     if (rejected) return { ok: false, reason: `the registry entry for ${kid} is unusable: ${rejected}` };
-    return { ok: false, reason: `signer ${kid} is not in the registry` };
+    const next = kid.startsWith('arn:aws')
+      ? 'it is a KMS key: run agentkeys signers rebuild --log LOG, or verify with --kms-verify all'
+      : `add its public key to signers.json, or for an HMAC signer pass --hmac-key ${kid}=FILE`;
+    return { ok: false, reason: `signer ${kid} is not in the registry (${next})` };
   }
 
   private toLookup(entry: SignerEntry): KeyLookup {

@@ -145,12 +145,27 @@ async function checkAnchor(anchor: Anchor | string, chain: Stitcher, keys: KeyRi
   if (!valid) {
     return bad('ANCHOR_INVALID', 0, `the anchor's signature by ${anchor.signer_kid} does not verify`);
   }
-  if (chain.events < anchor.events) {
-    return bad('TRUNCATED', chain.events + 1, `the signed anchor records ${anchor.events} events but the log has ${chain.events}: events ${chain.events + 1}..${anchor.events} are missing`);
-  }
+  if (chain.events < anchor.events) return truncation(anchor, chain);
   const digest = chain.digestsAt[anchor.events];
   if (digest !== anchor.head) {
     return bad('ANCHOR_MISMATCH', anchor.events, `event ${anchor.events} has digest ${digest ?? '(unreadable)'} but the signed anchor records ${anchor.head}`);
   }
   return [];
 }
+
+/**
+ * Fewer events than the anchor: where they went is told by the head. If the last event is still
+ * the anchor's head, the tail is intact and the missing events were cut before it, at the first
+ * broken link (GENESIS_NOT_NULL, ORPHAN, PREV_HASH_MISMATCH); otherwise the tail was cut.
+ */
+function truncation(anchor: Anchor, chain: Stitcher): Finding[] {
+  const missing = anchor.events - chain.events;
+  if (chain.head === anchor.head) {
+    const brokenLink = chain.findings.filter((f) => LINK_CODES.has(f.code)).sort((a, b) => a.index - b.index)[0];
+    const where = brokenLink ? `before event ${brokenLink.index} (${brokenLink.code})` : 'before the last event';
+    return [{ index: brokenLink?.index ?? chain.events, id: brokenLink?.id ?? null, code: 'TRUNCATED', message: `the signed anchor records ${anchor.events} events but the log has ${chain.events}: ${missing} event(s) were removed ${where}; the last event still matches the anchor's head` }];
+  }
+  return [{ index: chain.events + 1, id: null, code: 'TRUNCATED', message: `the signed anchor records ${anchor.events} events but the log has ${chain.events}: events ${chain.events + 1}..${anchor.events} are missing from the end` }];
+}
+
+const LINK_CODES = new Set<Finding['code']>(['GENESIS_NOT_NULL', 'ORPHAN', 'PREV_HASH_MISMATCH']);

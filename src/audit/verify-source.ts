@@ -117,12 +117,17 @@ function labelForks(findings: Finding[], forkedIds: Set<string>): Finding[] {
 }
 
 async function logSize(log: string): Promise<number> {
+  let stat;
   try {
-    return (await fsp.stat(log)).size;
+    stat = await fsp.stat(log);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new AgentkeysError({ code: code === 'ENOENT' ? 'LOG_NOT_FOUND' : 'LOG_UNREADABLE', message: `cannot read log ${log}: ${code ?? (err as Error).message}`, hint: 'check the --log path', cause: err });
   }
+  if (!stat.isFile()) {
+    throw new UsageError({ code: 'LOG_NOT_A_FILE', message: `${log} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}, not a JSON Lines log`, hint: 'pass the log file itself, e.g. --log audit.jsonl, or a postgres:// URL' });
+  }
+  return stat.size;
 }
 
 async function loadKeyRing(signersPath: string, hmacSecrets: Record<string, string>, slackMs: number, kmsVerify: 'off' | 'hmac' | 'all'): Promise<{ keys: KeyRingData; warnings: string[] }> {

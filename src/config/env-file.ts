@@ -28,12 +28,14 @@ export function parseEnvFile(text: string, source: string, base: Readonly<Record
   return values;
 }
 
-export async function readEnvFile(file: string, base: Readonly<Record<string, string | undefined>> = {}): Promise<Record<string, string>> {
+/** `flag` is the option that names this file on the command at hand, for the hint. */
+export async function readEnvFile(file: string, base: Readonly<Record<string, string | undefined>> = {}, flag = '--env-file'): Promise<Record<string, string>> {
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new UsageError({ code: 'ENV_FILE_NOT_FOUND', message: `cannot read env file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, hint: 'pass an existing file with --env-file F', cause: err });
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new UsageError({ code: 'ENV_FILE_NOT_FOUND', message: `cannot read env file ${file}: ${why}`, hint: `pass an existing file with ${flag} F`, cause: err });
   }
   return parseEnvFile(text, file, base);
 }

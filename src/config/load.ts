@@ -30,6 +30,12 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   vaultKeyId?: string;
   /** VAULT_REGION: the region `evm` and `mcp` prefer over AWS_REGION, as the seed documents. */
   vaultRegion?: string;
+  /** AGENTKEYS_SSH_BINARY: the ssh client `agentkeys ssh` runs (default ssh on PATH). */
+  sshBinary?: string;
+  /** DATABASE_URL as a database (db migrate), beside its use as the default log. */
+  databaseUrl?: string;
+  /** SETUP_ALLOWED_PRINCIPALS: caller ARN patterns setup accepts. */
+  allowedPrincipals: string[];
   /** Postgres server-side statement timeout. */
   pgStatementTimeoutMs: number;
   /** AGENTKEYS_KMS_MAX_ATTEMPTS: attempts per KMS request, retries with backoff included. */
@@ -70,6 +76,9 @@ const SETTINGS: Setting[] = [
   { key: 'vaultRegion', env: ['VAULT_REGION'] },
   { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
   { key: 'kmsMaxAttempts', env: ['AGENTKEYS_KMS_MAX_ATTEMPTS'] },
+  { key: 'sshBinary', env: ['AGENTKEYS_SSH_BINARY'] },
+  { key: 'databaseUrl', env: ['DATABASE_URL'], flag: 'databaseUrl' },
+  { key: 'allowedPrincipals', env: ['SETUP_ALLOWED_PRINCIPALS'] },
 ];
 
 export const DEFAULT_DIR = '.agentkeys';
@@ -138,6 +147,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
     requireKms: bool('requireKms'),
     devAllowEphemeral: bool('devAllowEphemeral'),
     pgStatementTimeoutMs: 30_000,
+    allowedPrincipals: (raw.allowedPrincipals ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     origins,
   };
   if (raw.pgStatementTimeoutMs !== undefined) {
@@ -166,7 +176,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
       problems.push(`${origins[key]}: "${raw[key]}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
     }
   }
-  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint', 'vaultKeyId', 'vaultRegion'] as const) {
+  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint', 'vaultKeyId', 'vaultRegion', 'sshBinary', 'databaseUrl'] as const) {
     if (raw[key] !== undefined) config[key] = raw[key];
   }
   if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {

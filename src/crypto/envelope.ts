@@ -4,6 +4,8 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import {
   buildClient, CommitmentPolicy, getLocalCryptographicMaterialsCache, KmsKeyringNode, NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
+import { NodeAlgorithmSuite } from '@aws-crypto/material-management-node';
+import { deserializeFactory } from '@aws-crypto/serialize';
 import type { KmsApi } from '../aws/kms.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { openAtomicFile } from '../sys/fs.js';
@@ -41,7 +43,7 @@ export class EnvelopeCrypto {
   private readonly keyring: KmsKeyringNode;
   private readonly cmm: NodeCachingMaterialsManager | undefined;
 
-  constructor(kms: KmsApi, keyId: string | undefined, cache: DataKeyCacheOptions | false, partition = 'agentkeys') {
+  constructor(kms: KmsApi, private readonly keyId: string | undefined, cache: DataKeyCacheOptions | false, partition = 'agentkeys') {
     this.keyring = keyId
       ? new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => kms.client })
       : new KmsKeyringNode({ discovery: true, clientProvider: () => kms.client });
@@ -63,6 +65,7 @@ export class EnvelopeCrypto {
 
   /** Decrypts, refusing to release anything unless the message carries exactly the expected context. */
   async decryptStream(input: Readable, output: Writable, expected: EncryptionContext): Promise<void> {
+    const prefix = new HeaderPrefix();
     const stream = esdk.decryptStream(this.keyring);
     let headerChecked = false;
     stream.once('MessageHeader', (header: { encryptionContext: EncryptionContext }) => {
@@ -74,9 +77,9 @@ export class EnvelopeCrypto {
       }
     });
     try {
-      await pipeline(input, stream, output);
+      await pipeline(input, prefix, stream, output);
     } catch (err) {
-      throw classifyDecryptError(err);
+      throw explainDecryptFailure(err, prefix.bytes(), this.keyId);
     }
     if (!headerChecked) throw new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: 'the message header was never authenticated' });
   }
@@ -134,6 +137,56 @@ export function assertContext(actual: EncryptionContext, expected: EncryptionCon
   }
   if (problems.length > 0) {
     throw new UsageError({ code: 'CONTEXT_MISMATCH', message: `the encryption context does not match: ${problems.join(', ')}`, hint: 'pass the same --context k=v pairs that were used to encrypt; nothing was decrypted' });
+  }
+}
+
+/** Keeps the first bytes that pass (the message header), to explain a failure afterwards. */
+class HeaderPrefix extends Transform {
+  private readonly kept: Buffer[] = [];
+  private size = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    if (this.size < HEADER_PREFIX_BYTES) {
+      this.kept.push(chunk.subarray(0, HEADER_PREFIX_BYTES - this.size));
+      this.size += Math.min(chunk.length, HEADER_PREFIX_BYTES - this.size);
+    }
+    this.push(chunk);
+    done();
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.kept);
+  }
+}
+
+const HEADER_PREFIX_BYTES = 64 * 1024;
+const deserialize = deserializeFactory((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), NodeAlgorithmSuite);
+
+/**
+ * Says why a message did not decrypt, most specific first: a sentinel JSON envelope given to the
+ * Encryption SDK path, a message wrapped for other keys than --key (with their ARNs), a context
+ * mismatch; only what is left is tampering.
+ */
+function explainDecryptFailure(err: unknown, prefix: Buffer, keyId: string | undefined): AgentkeysError {
+  if (err instanceof AgentkeysError) return err;
+  if (prefix[0] === 0x7b /* { */ && /"encryptedDataKey"/.test(prefix.toString('utf8'))) {
+    return new UsageError({ code: 'CIPHERTEXT_FORMAT_MISMATCH', message: 'the input is a sentinel JSON envelope, not an Encryption SDK message', hint: 'decrypt it with --format sentinel', cause: err });
+  }
+  const wrappedFor = keyId ? wrappedKeyArns(prefix) : undefined;
+  if (keyId && wrappedFor && !wrappedFor.includes(keyId)) {
+    return new AgentkeysError({ code: 'KEY_NOT_USED_FOR_MESSAGE', message: `the message was not encrypted under ${keyId}: its data key is wrapped for ${wrappedFor.join(', ') || 'no KMS key'}`, hint: 'decrypt with one of those keys (--key kms:<arn>), or drop --key to let KMS pick', cause: err });
+  }
+  return classifyDecryptError(err);
+}
+
+/** The KMS key ARNs a message's data key is wrapped for, from its header; undefined if unreadable. */
+export function wrappedKeyArns(prefix: Uint8Array): string[] | undefined {
+  try {
+    const header = deserialize.deserializeMessageHeader(prefix, { maxEncryptedDataKeys: 10 });
+    if (!header) return undefined;
+    return header.messageHeader.encryptedDataKeys.filter((k) => k.providerId === 'aws-kms').map((k) => k.providerInfo);
+  } catch {
+    return undefined;
   }
 }
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { keccak256, type Hex, type SignableMessage } from 'viem';
 import { canonicalJson, type JsonValue } from '../audit/canonical.js';
-import { AgentkeysError, isAgentkeysError } from '../errors.js';
+import { AgentkeysError, exitCodeOf, isAgentkeysError } from '../errors.js';
 import {
   parseMessage, parseTransactionInput, parseTypedData, signMessageWith, signTransactionWith, signTypedDataWith,
   verifyEvmSignature, type VerifyTarget,
@@ -147,7 +147,7 @@ export class Vault {
       await verifyEvmSignature(address, target, args.signature as Hex | undefined);
       return { record: { decision: 'allowed' }, result: { ok: true, value: { valid: true, address } } };
     } catch (err) {
-      if (!isAgentkeysError(err) || err.exitCode !== 3) throw err;
+      if (!isAgentkeysError(err) || exitCodeOf(err) !== 3) throw err;
       return { record: { decision: 'allowed' }, result: { ok: true, value: { valid: false, address, reason: err.message } } };
     }
   }

@@ -58,8 +58,8 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
   const suffix = opts.test ? '.test' : '';
   const operatorEnvFile = opts.envFile ?? path.join(opts.envDir, `operator-workstation${suffix}.env`);
   const brokerEnvFile = opts.brokerEnvFile ?? path.join(opts.envDir, `broker${suffix}.env`);
-  const op = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {});
-  const broker = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...op });
+  const op = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {}, '--env-file');
+  const broker = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...op }, '--broker-env-file');
   const problems: string[] = [];
   for (const key of REQUIRED) if (!op[key]) problems.push(`${operatorEnvFile}: ${key} is required`);
   for (const w of WORKERS) if (!op[`WORKER_${w}_HOST`]) problems.push(`${operatorEnvFile}: WORKER_${w}_HOST is required`);

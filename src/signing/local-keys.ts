@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
-import { fileExists, writeFileAtomic } from '../sys/fs.js';
+import { fileExists, writeFileAtomic, assertParentDirExists } from '../sys/fs.js';
 import type { SigningAlg } from './algorithms.js';
 import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry, type SignerEntry } from './registry.js';
 
@@ -48,6 +48,7 @@ export async function createLocalKey(opts: CreateLocalKeyOptions): Promise<Creat
   if (registry.signers.some((s) => s.signerId === opts.kid)) {
     throw new UsageError({ code: 'KEY_EXISTS', message: `signer "${opts.kid}" is already in ${opts.signersPath}`, hint: 'choose another --kid' });
   }
+  await assertParentDirExists(opts.dir, 'key directory');
   await fsp.mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
   if (opts.alg === 'hmac-sha256') {
     // The secret is used as UTF-8 text, exactly as Agent Manager uses AUDIT_SIGNING_PRIVATE_KEY.

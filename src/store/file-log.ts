@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { AgentkeysError, UsageError } from '../errors.js';
+import { assertParentDirExists } from '../sys/fs.js';
 import { anchorPathFor, anchorSignedBytes, ANCHOR_FORMAT, parseAnchor, readAnchorIfExists, writeAnchor } from '../audit/anchor.js';
 import { digestRow, parseRowLine, RowFormatError, serializeRow, type AuditRow } from '../audit/record.js';
 import { signAndCheck, type AuditSigner } from '../signing/signer.js';
@@ -35,7 +35,7 @@ export class FileAuditLog implements AuditAppender {
   constructor(readonly file: string) {}
 
   async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner: AuditSigner): Promise<ChainHead> {
-    await fsp.mkdir(path.dirname(path.resolve(this.file)), { recursive: true });
+    await assertParentDirExists(this.file, 'log');
     const release = await this.lock();
     try {
       const head = await this.readHead();

@@ -1,5 +1,21 @@
 // The only execa import: child processes that take over the terminal (ssh).
+import { constants, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { execa } from 'execa';
+
+/** The path of an executable, by name on PATH or as given with a slash; undefined when there is none. */
+export async function findExecutable(name: string, searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
+  const candidates = name.includes('/') ? [name] : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name));
+  for (const file of candidates) {
+    try {
+      await fsp.access(file, constants.X_OK);
+      if ((await fsp.stat(file)).isFile()) return file;
+    } catch {
+      // not here; try the next directory
+    }
+  }
+  return undefined;
+}
 
 /**
  * Runs a program with the terminal handed over (stdin, stdout, stderr inherited), like `exec`,

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
+import { UsageError } from '../errors.js';
 import { finished } from 'node:stream/promises';
 
 export interface AtomicWriteOptions {
@@ -80,5 +81,17 @@ export async function fileExists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A path the operator typed must sit in a folder that exists: a mistyped parent is refused, never
+ * created (`--log /nonexist/dir/a.jsonl`). Folders agentkeys owns (.agentkeys/…) are created as needed.
+ */
+export async function assertParentDirExists(file: string, what: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const stat = await fsp.stat(dir).catch(() => undefined);
+  if (!stat?.isDirectory()) {
+    throw new UsageError({ code: 'PARENT_DIR_MISSING', message: `${what} ${file}: the folder ${dir} does not exist`, hint: `check the path, or create the folder first: mkdir -p ${dir}` });
   }
 }

@@ -17,7 +17,7 @@ try {
   const env = { ...process.env, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY! };
   const run = () => {
     const t = process.hrtime.bigint();
-    const out = JSON.parse(execFileSync(process.execPath, [CLI, '--json', 'setup', '--test', '--to-step', '16', '--yes'], { cwd: seed.dir, env, encoding: 'utf8' })) as { calls: { total: number; mutating: number }; wallMs: number; steps: { status: string }[] };
+    const out = JSON.parse(execFileSync(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16', '--yes'], { cwd: seed.dir, env, encoding: 'utf8' })) as { calls: { total: number; mutating: number }; wallMs: number; steps: { status: string }[] };
     return { wall: Number(process.hrtime.bigint() - t) / 1e9, ...out };
   };
   const first = run();

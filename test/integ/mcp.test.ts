@@ -31,7 +31,7 @@ interface Session {
 }
 
 async function connect(args: string[], env: Record<string, string>, cwd: string): Promise<Session> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, ...args], env: { ...BASE_ENV(), ...env }, cwd, stderr: 'pipe' });
+  const transport = new StdioClientTransport({ command: process.execPath, args: ['--', CLI, ...args], env: { ...BASE_ENV(), ...env }, cwd, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Client({ name: 'agentkeys-test', version: '1.0.0' });

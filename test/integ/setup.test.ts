@@ -109,7 +109,7 @@ describe('convergence', () => {
   it('a run killed mid-way (SIGKILL) converges on the next run with nothing duplicated', async () => {
     const { zoneId } = await seedAccount();
     const files = await stackFiles(zoneId, { test: true });
-    const child = spawn(process.execPath, [CLI, '--json', 'setup', '--test', '--to-step', '16'], { cwd: files.cwd, env: { ...process.env, ...moto.current.env }, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16'], { cwd: files.cwd, env: { ...process.env, ...moto.current.env }, stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1200));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
