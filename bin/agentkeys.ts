@@ -133,8 +133,10 @@ audit
   .command('query')
   .description('events newest first, filtered by agent, action and time')
   .option('--log <log>', 'JSON Lines file or postgres:// URL (env AGENTKEYS_AUDIT_LOG, DATABASE_URL)')
-  .option('--agent <actor>', 'actor_id')
-  .option('--action <type>', 'event_type')
+  .option('--actor <actor>', 'actor_id (as on sign; --agent is the older spelling)')
+  .option('--event-type <type>', 'event_type (as on sign; --action is the older spelling)')
+  .option('--agent <actor>', 'alias of --actor')
+  .option('--action <type>', 'alias of --event-type')
   .option('--since <time>', 'ISO time or age (24h, 7d)')
   .option('--until <time>', 'ISO time or age (exclusive)')
   .option('--limit <n>', 'at most n events', '50')
@@ -144,6 +146,8 @@ audit
   .description('copy a chain between a file and Postgres, unchanged')
   .option('--log <src>', 'source: JSON Lines file or postgres:// URL')
   .option('--out <dest>', 'destination (must be empty): file or postgres:// URL')
+  .option('--key <keyref>', "signs the copy's anchor when the source's own does not fit (default: the configured signing key)")
+  .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .action(lazy(async (opts) => (await import('../commands/audit.js')).runAuditExport(opts)));
 
 program
@@ -243,6 +247,61 @@ program
   .option('--signers <file>', 'signer registry for verify_audit (default .agentkeys/signers.json)')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .action(lazy(async (opts) => (await import('../commands/mcp.js')).runMcp(opts)));
+
+program
+  .command('completion')
+  .description('print a shell completion script: agentkeys completion bash > /etc/bash_completion.d/agentkeys')
+  .argument('<shell>', 'bash, zsh or fish')
+  .action(lazy(async (_opts, args) => (await import('../commands/completion.js')).runCompletion(args[0] as string, completionTree(program))));
+
+// Examples under each command's --help; the exit codes and global flags are shown for every command.
+const EXAMPLES: Record<string, string[]> = {
+  'keys create': ['agentkeys keys create --local --alg ed25519 --kid audit-1', 'agentkeys keys create --spec ECC_SECG_P256K1 --alias alias/agentic-vault'],
+  sign: ["agentkeys sign --log audit.jsonl --key local:audit-1 --event-type agent_spawned --payload '{\"agent\":\"a-7\"}'", 'agentkeys sign --log audit.jsonl --key local:audit-1 --batch < events.jsonl'],
+  'verify-audit': ['agentkeys verify-audit --log audit.jsonl', 'agentkeys verify-audit --log postgres://agentkeys@db/agentkeys --json'],
+  'signers rebuild': ['agentkeys signers rebuild --log audit.jsonl --out .agentkeys/signers.json --plan'],
+  'rotate-key': ['agentkeys rotate-key --alias alias/agentkeys-audit --signers .agentkeys/signers.json --log audit.jsonl', 'agentkeys rotate-key --jwt ./jwt --yes'],
+  encrypt: ['agentkeys encrypt --key kms:alias/agent-data --context tenant=acme secrets.json   # writes secrets.json.enc'],
+  decrypt: ['agentkeys decrypt --context tenant=acme secrets.json.enc'],
+  'audit query': ['agentkeys audit query --log audit.jsonl --actor a-7 --since 24h'],
+  'audit export': ['agentkeys audit export --log postgres://agentkeys@db/agentkeys --out copy.jsonl --key local:audit-1'],
+  'db migrate': ['agentkeys db migrate --database-url postgres://agentkeys@db/agentkeys --plan'],
+  setup: ['agentkeys setup --sandbox', 'agentkeys setup --test --plan', 'agentkeys setup --test --yes --only-step eip'],
+  teardown: ['agentkeys teardown --test --yes'],
+  ssh: ['agentkeys ssh test', 'agentkeys ssh prod -- sudo systemctl status agentkeys-broker'],
+  'evm address': ['agentkeys evm address --key kms:alias/agentic-vault'],
+  'evm sign-tx': ['agentkeys evm sign-tx --key kms:alias/agentic-vault --tx tx.json'],
+  'evm verify': ['agentkeys evm verify --address 0x… --signature 0x… --message hello'],
+  mcp: ['agentkeys mcp --key-id alias/agentic-vault --policy vault-policy.json --audit-log mcp-audit.jsonl'],
+  completion: ['agentkeys completion bash > /etc/bash_completion.d/agentkeys'],
+};
+const EXIT_CODES = 'Exit codes: 0 ok · 1 failed · 2 usage error · 3 verification failed · 4 plan has changes · 130 interrupted';
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap((c) => allCommands(c as Command))];
+}
+
+function completionTree(root: Command): { path: string; subcommands: string[]; flags: string[] }[] {
+  const globals = root.options.map((o) => o.long!).filter(Boolean);
+  return allCommands(root).map((c) => ({
+    path: commandPath(c),
+    subcommands: c.commands.map((s) => s.name()),
+    flags: [...c.options.map((o) => o.long!).filter(Boolean), ...(c === root ? [] : globals), '--help'],
+  }));
+}
+
+for (const cmd of allCommands(program)) {
+  cmd.configureHelp({ showGlobalOptions: true });
+  const examples = EXAMPLES[commandPath(cmd)];
+  const text = `${examples ? `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n` : ''}\n${EXIT_CODES}\n`;
+  cmd.addHelpText('after', text);
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

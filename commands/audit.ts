@@ -3,12 +3,20 @@ import { exportChain } from '../src/audit/export.js';
 import { parseTimeBound, queryAudit, type AuditQuery } from '../src/audit/query.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
-import { UsageError, type ExitCode } from '../src/errors.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { anchorPathFor, parseAnchor, readAnchorIfExists } from '../src/audit/anchor.js';
+import { isPostgresUrl } from '../src/db/pg.js';
+import { isAgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
+import { signAnchorFor } from '../src/store/file-log.js';
+import { writeFileAtomic } from '../src/sys/fs.js';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { openSigner } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
 
 export interface AuditQueryOptions extends GlobalOptions {
   log?: string;
+  actor?: string;
+  eventType?: string;
+  /** Older spellings of --actor and --event-type. */
   agent?: string;
   action?: string;
   since?: string;
@@ -20,8 +28,10 @@ export async function runAuditQuery(options: AuditQueryOptions): Promise<ExitCod
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
   const query: AuditQuery = { limit: parseWholeNumber(options.limit ?? '50', '--limit', { min: 1, max: 100_000 }) };
-  if (options.agent !== undefined) query.agent = options.agent;
-  if (options.action !== undefined) query.action = options.action;
+  const actor = options.actor ?? options.agent;
+  const eventType = options.eventType ?? options.action;
+  if (actor !== undefined) query.agent = actor;
+  if (eventType !== undefined) query.action = eventType;
   if (options.since !== undefined) query.since = parseTimeBound(options.since, '--since');
   if (options.until !== undefined) query.until = parseTimeBound(options.until, '--until');
   const result = await queryAudit(log, query, ctx.config.pgStatementTimeoutMs);
@@ -39,19 +49,52 @@ export async function runAuditQuery(options: AuditQueryOptions): Promise<ExitCod
 export interface AuditExportOptions extends GlobalOptions {
   log?: string;
   out?: string;
+  key?: string;
 }
 
 export async function runAuditExport(options: AuditExportOptions): Promise<ExitCode> {
-  const ctx = await createContext({ ...options });
+  const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const source = requireLog(ctx.config);
   if (!options.out) throw new UsageError({ code: 'FLAG_MISSING', message: '--out is required', hint: '--out audit.jsonl or --out postgres://…' });
   const result = await exportChain(source, options.out, ctx.config.pgStatementTimeoutMs);
-  if (ctx.out.json) printJson({ ok: true, source: redactUrl(source), destination: redactUrl(options.out), events: result.events, head: result.head });
-  else {
-    printLine(`${style.ok('✔')} copied ${result.events} event(s) ${redactUrl(source)} → ${redactUrl(options.out)}`);
+  const anchor = isPostgresUrl(options.out) || result.events === 0 ? 'none' : await anchorExport(ctx, source, options.out, result);
+  const intact = result.firstBrokenLink === null;
+  if (ctx.out.json) {
+    printJson({ ok: intact, source: redactUrl(source), destination: redactUrl(options.out), events: result.events, head: result.head, linksIntact: intact, firstBrokenLink: result.firstBrokenLink, anchor });
+  } else {
+    const mark = intact ? style.ok('✔') : style.bad('✖');
+    printLine(`${mark} copied ${result.events} event(s) ${redactUrl(source)} → ${redactUrl(options.out)}`);
     printLine(style.dim(`  head ${result.head ?? '(empty chain)'} on both sides`));
+    if (!intact) printLine(style.bad(`  the chain is broken at event ${result.firstBrokenLink}: the copy is evidence, not a verified log (agentkeys verify-audit --log ${redactUrl(source)})`));
+    if (anchor === 'copied') printLine(style.dim(`  anchor copied from the source: ${anchorPathFor(options.out)}`));
+    else if (anchor === 'signed') printLine(style.dim(`  anchor signed for the copy: ${anchorPathFor(options.out)}`));
+    else if (!isPostgresUrl(options.out) && result.events > 0) printLine(style.warn(`  ! no anchor for the copy (a dropped tail could not be detected): pass --key KEYREF to sign one`));
   }
-  return 0;
+  return intact ? 0 : 3;
+}
+
+/**
+ * An anchor for an exported file: the source's own when it describes exactly this chain (an anchor
+ * names no path), else one signed with --key or the configured signing key, else none.
+ */
+async function anchorExport(ctx: CommandContext, source: string, dest: string, result: { events: number; head: string | null }): Promise<'copied' | 'signed' | 'none'> {
+  if (!isPostgresUrl(source)) {
+    const existing = await readAnchorIfExists(anchorPathFor(source));
+    const parsed = existing ? parseAnchor(existing.text) : undefined;
+    if (existing && typeof parsed === 'object' && parsed.events === result.events && parsed.head === result.head) {
+      await writeFileAtomic(anchorPathFor(dest), existing.text);
+      return 'copied';
+    }
+  }
+  let signer;
+  try {
+    signer = await openSigner(ctx);
+  } catch (err) {
+    if (isAgentkeysError(err) && err.code === 'SIGNING_KEY_MISSING') return 'none';
+    throw err;
+  }
+  await signAnchorFor(dest, { events: result.events, prevHash: result.head }, signer);
+  return 'signed';
 }
 
 function summarize(payload: unknown): string {

@@ -1,6 +1,6 @@
 import { loadConfig, type AgentkeysConfig } from '../src/config/load.js';
 import { createServices, type Services } from '../src/context.js';
-import type { OutputOptions } from './ui/format.js';
+import { style, type OutputOptions } from './ui/format.js';
 
 /** Options every command accepts (defined once in bin/agentkeys.ts). */
 export interface GlobalOptions {
@@ -38,6 +38,7 @@ export async function createContext(options: GlobalOptions & Record<string, unkn
   let config = await loadConfig(sources);
   if (opts.preferVaultRegion && !options.region && config.vaultRegion) config = Object.freeze({ ...config, region: config.vaultRegion });
   const kmsMaxAttempts = config.kmsMaxAttempts ?? opts.kmsMaxAttempts;
-  const services = createServices(config, kmsMaxAttempts ? { kmsMaxAttempts } : {});
+  const onDefaultRegion = (region: string) => process.stderr.write(style.dim(`→ no AWS region set: using ${region} (set AWS_REGION, VAULT_REGION or --region)\n`));
+  const services = createServices(config, { onDefaultRegion, ...(kmsMaxAttempts ? { kmsMaxAttempts } : {}) });
   return { config, out: { json: options.json === true, debug: options.debug === true }, services };
 }

@@ -8,6 +8,7 @@ import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { count, progressLine } from './ui/progress.js';
 
 export interface SignOptions extends GlobalOptions {
   log?: string;
@@ -29,8 +30,11 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
   const log = requireLog(ctx.config);
   const { signer, rows, head } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
-    const store = openAppender(log, ctx.config);
-    const result = await appendSignedEvents(store, signer, Array.isArray(events) ? events : [events]).finally(() => store.close?.());
+    const progress = progressLine(ctx.out);
+    const store = openAppender(log, ctx.config, () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`));
+    const list = Array.isArray(events) ? events : [events];
+    const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
+    const result = await appendSignedEvents(store, signer, list, { onProgress }).finally(() => { progress.done(); return store.close?.(); });
     return { signer, ...result };
   });
   printKmsCalls(ctx);

@@ -7,6 +7,7 @@ import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { count, progressLine } from './ui/progress.js';
 
 export interface VerifyAuditCommandOptions extends GlobalOptions {
   log?: string;
@@ -24,7 +25,9 @@ export const UNCOVERED_FIELDS_NOTE = 'actor_id, event_type and created_at (and i
 export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
+  const progress = progressLine(ctx.out);
   const report = await verifyAuditLog({
+    onProgress: (events, bytes, total) => progress.update(`  verifying ${count(events)} events${total ? ` (${Math.floor((100 * bytes) / total)}%)` : ''}…`),
     log,
     statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
     signersPath: ctx.config.signersPath,
@@ -34,7 +37,7 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
     ...(options.workers !== undefined ? { workers: parseWholeNumber(options.workers, '--workers', { max: 64 }) } : {}),
     slackMs: parseWholeNumber(options.slack ?? '60', '--slack') * 1000,
     ...kmsVerifyOptions(options.kmsVerify, ctx),
-  });
+  }).finally(() => progress.done());
   printKmsCalls(ctx);
   if (ctx.out.json) printJson({ ok: report.ok, events: report.events, head: report.head, findings: report.findings, anchor: report.anchor, registryWarnings: report.registryWarnings });
   else printHuman(report, redactUrl(log));

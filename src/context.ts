@@ -1,6 +1,6 @@
 import type { AgentkeysConfig } from './config/load.js';
 import type { AwsAuthOptions } from './aws/credentials.js';
-import { createKmsApi, type KmsApi, type KmsCallObservation } from './aws/kms.js';
+import { createKmsApi, DEFAULT_REGION, type KmsApi, type KmsCallObservation } from './aws/kms.js';
 import { KmsTrail } from './audit/kms-trail.js';
 
 /**
@@ -27,7 +27,13 @@ export function awsAuthFromConfig(config: AgentkeysConfig): AwsAuthOptions {
   };
 }
 
-export function createServices(config: AgentkeysConfig, opts: { kmsMaxAttempts?: number } = {}): Services {
+export interface ServiceOptions {
+  kmsMaxAttempts?: number;
+  /** Told once, when a client is built without a configured region and falls back to the default. */
+  onDefaultRegion?: (region: string) => void;
+}
+
+export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {}): Services {
   let kms: KmsApi | undefined;
   const kmsCalls = new Map<string, number>();
   const trail = new KmsTrail();
@@ -38,7 +44,11 @@ export function createServices(config: AgentkeysConfig, opts: { kmsMaxAttempts?:
   return {
     kmsCalls,
     trail,
-    kms: () =>
-      (kms ??= createKmsApi({ ...awsAuthFromConfig(config), onCall, ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}) })),
+    kms: () => {
+      if (kms) return kms;
+      if (!config.region) opts.onDefaultRegion?.(DEFAULT_REGION);
+      kms = createKmsApi({ ...awsAuthFromConfig(config), onCall, ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}) });
+      return kms;
+    },
   };
 }

@@ -14,20 +14,30 @@ export interface AppendResult {
  * head, digest over canonical payload ‖ prev bytes), with two differences: every signature is
  * checked before anything is written, and nothing is written unless every event signed.
  */
-export async function appendSignedEvents(store: AuditAppender, signer: AuditSigner, events: readonly NewEvent[], now: () => Date = () => new Date()): Promise<AppendResult> {
+export interface AppendOptions {
+  now?: () => Date;
+  /** Called every PROGRESS_EVERY signed events of a large batch. */
+  onProgress?: (signed: number, total: number) => void;
+}
+
+const PROGRESS_EVERY = 1000;
+
+export async function appendSignedEvents(store: AuditAppender, signer: AuditSigner, events: readonly NewEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
   for (const e of events) assertIJsonValue(e.payload);
   let rows: AuditRow[] = [];
   const head = await store.append(async (current) => {
-    rows = await signEvents(signer, events, current.prevHash, now);
+    rows = await signEvents(signer, events, current.prevHash, opts);
     return rows;
   }, signer);
   return { rows, head };
 }
 
-async function signEvents(signer: AuditSigner, events: readonly NewEvent[], start: string | null, now: () => Date): Promise<AuditRow[]> {
+async function signEvents(signer: AuditSigner, events: readonly NewEvent[], start: string | null, opts: AppendOptions): Promise<AuditRow[]> {
+  const now = opts.now ?? (() => new Date());
   const rows: AuditRow[] = [];
   let prevHash = start;
   for (const event of events) {
+    if (opts.onProgress && rows.length % PROGRESS_EVERY === 0 && rows.length > 0) opts.onProgress(rows.length, events.length);
     const signed = digestRow(event.payload, prevHash);
     const signature = await signAndCheck(signer, signed);
     rows.push({

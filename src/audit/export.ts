@@ -14,6 +14,8 @@ export interface ExportResult {
   events: number;
   /** Digest of the last event, computed on the source and read back from the destination. */
   head: string | null;
+  /** The first event whose link is broken (1-based), or null: a copy of a broken chain is still broken. */
+  firstBrokenLink: number | null;
 }
 
 /** Where exported rows go: all of them, or (on any failure) none. */
@@ -35,11 +37,14 @@ export async function exportChain(source: string, dest: string, statementTimeout
   const sink = isPostgresUrl(dest) ? await openPgSink(dest, statementTimeoutMs) : await openFileSink(dest);
   let events = 0;
   let head: string | null = null;
+  let firstBrokenLink: number | null = null;
   try {
     let batch: AuditRow[] = [];
     for await (const row of readRows(source, statementTimeoutMs ? { statementTimeoutMs } : {})) {
       batch.push(row);
       events++;
+      // Rows are copied as they are (evidence), but a broken link is reported, never a clean copy.
+      if (firstBrokenLink === null && row.prev_hash !== head) firstBrokenLink = events;
       head = digestRow(row.payload, row.prev_hash).digest.toString('hex');
       if (batch.length >= BATCH) {
         await sink.write(batch);
@@ -56,7 +61,7 @@ export async function exportChain(source: string, dest: string, statementTimeout
   if (readBack !== head) {
     throw new AgentkeysError({ code: 'EXPORT_HEAD_MISMATCH', message: `the destination's head is ${readBack ?? 'empty'} but the source's is ${head ?? 'empty'}`, hint: 'verify both sides with agentkeys verify-audit' });
   }
-  return { events, head };
+  return { events, head, firstBrokenLink };
 }
 
 async function readDestinationHead(dest: string, statementTimeoutMs?: number): Promise<string | null> {

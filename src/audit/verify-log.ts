@@ -17,6 +17,8 @@ export interface VerifyOptions {
   workers?: number;
   /** Checks signatures the key ring hands to KMS; returns a finding for each that fails. */
   checkDeferred?: (checks: DeferredCheck[]) => Promise<Finding[]>;
+  /** Events verified so far and bytes read, as chunks complete (for a progress line). */
+  onProgress?: (events: number, bytes: number) => void;
 }
 
 export interface VerifyReport {
@@ -47,8 +49,10 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const stitcher = new Stitcher(opts.trustedStart);
   const wantDigestAt = typeof anchor === 'object' ? [anchor.events] : [];
   const pool = workers > 0 ? new ChunkPool(workers, opts.keys) : undefined;
+  let bytesRead = 0;
   const stitch = async (result: ChunkResult) => {
     stitcher.add(result);
+    opts.onProgress?.(stitcher.events, bytesRead);
     if (result.deferred.length === 0) return;
     if (!opts.checkDeferred) throw new Error('KMS verification requested without a KMS checker');
     stitcher.findings.push(...(await opts.checkDeferred(result.deferred)));
@@ -58,6 +62,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
     let seq = 0;
     let nextIndex = 1;
     for await (const chunk of chunks) {
+      bytesRead += chunk.bytes.length;
       const job: ChunkJob = { seq: seq++, firstIndex: nextIndex, bytes: chunk.bytes, wantDigestAt };
       nextIndex += chunk.lines;
       inFlight.push(pool ? pool.run(job) : Promise.resolve(verifyChunk(job, keyRing)));

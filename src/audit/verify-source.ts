@@ -27,6 +27,8 @@ export interface VerifyAuditOptions {
   /** Check HMAC (or all) signatures with KMS; needs checkDeferred. */
   kmsVerify?: 'off' | 'hmac' | 'all';
   checkDeferred?: Parameters<typeof verifyChain>[1]['checkDeferred'];
+  /** Events verified, bytes read and the log's size (0 for Postgres), for a progress line. */
+  onProgress?: (events: number, bytes: number, totalBytes: number) => void;
 }
 
 export interface VerifyAuditReport extends VerifyReport {
@@ -52,8 +54,10 @@ export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAu
   if (opts.anchor && !anchorFile) {
     throw new UsageError({ code: 'ANCHOR_NOT_FOUND', message: `anchor ${opts.anchor} does not exist`, hint: 'drop --anchor to use <log>.anchor.json when present' });
   }
+  const onProgress = opts.onProgress;
   const common = {
     keys,
+    ...(onProgress ? { onProgress: (events: number, bytes: number) => onProgress(events, bytes, size) } : {}),
     ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),

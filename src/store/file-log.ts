@@ -32,7 +32,8 @@ const LOCK_OPTIONS = {
  * with a signed anchor `<log>.anchor.json` beside it.
  */
 export class FileAuditLog implements AuditAppender {
-  constructor(readonly file: string) {}
+  /** onWait: told once when another writer holds the lock and this one starts waiting. */
+  constructor(readonly file: string, private readonly onWait?: () => void) {}
 
   async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner: AuditSigner): Promise<ChainHead> {
     await assertParentDirExists(this.file, 'log');
@@ -53,6 +54,12 @@ export class FileAuditLog implements AuditAppender {
 
   private async lock(): Promise<() => Promise<void>> {
     try {
+      try {
+        return await lockfile.lock(this.file, { ...LOCK_OPTIONS, retries: 0 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        this.onWait?.();
+      }
       return await lockfile.lock(this.file, LOCK_OPTIONS);
     } catch (err) {
       throw new AgentkeysError({
@@ -108,10 +115,15 @@ export class FileAuditLog implements AuditAppender {
   }
 
   private async writeAnchor(head: ChainHead, signer: AuditSigner): Promise<void> {
-    const unsigned = { format: ANCHOR_FORMAT, events: head.events, head: head.prevHash!, signer_kid: signer.kid, updated_at: new Date().toISOString() } as const;
-    const signature = await signAndCheck(signer, anchorSignedBytes(unsigned));
-    await writeAnchor(anchorPathFor(this.file), { ...unsigned, signature: signature.toString('base64') });
+    await signAnchorFor(this.file, head, signer);
   }
+}
+
+/** Signs `<log>.anchor.json` for a chain of this length and head (self-checked before it is written). */
+export async function signAnchorFor(log: string, head: ChainHead, signer: AuditSigner): Promise<void> {
+  const unsigned = { format: ANCHOR_FORMAT, events: head.events, head: head.prevHash!, signer_kid: signer.kid, updated_at: new Date().toISOString() } as const;
+  const signature = await signAndCheck(signer, anchorSignedBytes(unsigned));
+  await writeAnchor(anchorPathFor(log), { ...unsigned, signature: signature.toString('base64') });
 }
 
 /** The last line without its newline; undefined for a missing or empty file. A torn tail is an error. */

@@ -1,0 +1,31 @@
+// One self-rewriting line on stderr for long work, shown only when stderr is a terminal (never in
+// a pipe, a log file or CI output) and never with --json: stdout stays untouched either way.
+export interface ProgressLine {
+  update(text: string): void;
+  done(): void;
+}
+
+const QUIET: ProgressLine = { update: () => undefined, done: () => undefined };
+
+export function progressLine(opts: { json: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressLine {
+  if (opts.json || !stream.isTTY) return QUIET;
+  let last = 0;
+  let shown = false;
+  return {
+    update(text) {
+      const now = Date.now();
+      if (now - last < 100) return; // at most ten redraws a second
+      last = now;
+      shown = true;
+      stream.write(`\r\x1b[K${text}`);
+    },
+    done() {
+      if (shown) stream.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
