@@ -176,6 +176,7 @@ program
   .option('--show-secret', 'also print minted secret access keys (they always go to a 0600 file)')
   .option('--allow-principal <arn-glob>', 'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)', collect, [])
   .option('--sandbox', 'run the whole flow against a local moto (no AWS account needed)')
+  .option('--keep <dir>', 'with --sandbox: keep the sandbox and moto state in DIR; run again to see an idempotent second run')
   .action(lazy(async (opts) => (await import('../commands/setup.js')).runSetup(opts)));
 
 program

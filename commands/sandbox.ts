@@ -1,37 +1,56 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ExitCode } from '../src/errors.js';
 import { assertMotoInstalled, startMoto } from '../src/sandbox/moto.js';
-import { seedSandbox } from '../src/sandbox/seed.js';
+import { reopenSandbox, seedSandbox, type SandboxSeed } from '../src/sandbox/seed.js';
 import { loadStack } from '../src/setup/stack.js';
+import { assertParentDirExists } from '../src/sys/fs.js';
 import { createContext } from './context.js';
 import { runSetupFor, type SetupOptions } from './setup.js';
 import { printLine, style } from './ui/format.js';
 
+export interface SandboxOptions extends SetupOptions {
+  /** Keep the sandbox (env files, keys, moto's state) in this folder, so the next run continues it. */
+  keep?: string;
+}
+
 /**
  * `agentkeys setup --sandbox`: the whole flow against a moto started on loopback by the CLI, with
  * the hosted zone and instance the flow expects seeded first, so a new operator can watch a full
- * provisioning with no AWS account. Nothing outside a temporary folder is written.
+ * provisioning with no AWS account. Without --keep everything it made (the folder, moto's log) is
+ * removed at the end; with --keep DIR a second run reopens DIR and shows an idempotent run.
  */
-export async function runSandbox(options: SetupOptions): Promise<ExitCode> {
+export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
   assertMotoInstalled();
-  const moto = await startMoto();
+  const keep = options.keep ? path.resolve(options.keep) : undefined;
+  if (keep) {
+    await assertParentDirExists(keep, '--keep');
+    mkdirSync(keep, { recursive: true, mode: 0o700 });
+  }
+  const moto = await startMoto(keep ? { extraEnv: { MOTO_STATE_FILE: path.join(keep, 'moto-state.pickle') } } : {});
+  let seed: SandboxSeed | undefined;
   try {
     Object.assign(process.env, moto.env);
     delete process.env.AWS_PROFILE;
     const test = options.test !== false;
-    const seed = await seedSandbox(test);
+    const reopened = keep ? await reopenSandbox(keep) : undefined;
+    seed = reopened ?? (await seedSandbox(test, 'us-east-1', keep));
     const dir = path.join(seed.dir, '.agentkeys');
     const cmd = await createContext({ ...options, envFile: undefined, dir, profile: undefined, roleArn: undefined });
     if (!cmd.out.json) {
       printLine(style.dim(`sandbox: moto on ${moto.endpoint}; hosted zone litentry.org (${seed.zoneId}); instance ${seed.instanceId}; caller ${seed.adminArn}`));
-      printLine(style.dim(`sandbox: env files and state in ${seed.dir}`));
+      printLine(style.dim(reopened ? `sandbox: continuing the kept sandbox in ${seed.dir}` : `sandbox: env files and state in ${seed.dir}${keep ? ' (kept: run the same command again to see a second, idempotent run)' : ' (removed at the end; --keep DIR keeps it)'}`));
     }
-    const stack = await loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} });
+    const stack = { ...(await loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} })), rerunCommand: `agentkeys setup --sandbox${keep ? ` --keep ${options.keep}` : ''}` };
     const noBroker = async (): Promise<never> => {
       throw new Error('the sandbox has no broker host serving TLS');
     };
-    return await runSetupFor(cmd, stack, { ...options, yes: true, showSecret: false }, { fetchJson: noBroker });
+    return await runSetupFor(cmd, stack, { ...options, yes: true }, { fetchJson: noBroker });
   } finally {
     await moto.stop();
+    if (!keep) {
+      if (seed && existsSync(seed.dir)) rmSync(seed.dir, { recursive: true, force: true });
+      rmSync(moto.logFile, { force: true });
+    }
   }
 }

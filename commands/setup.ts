@@ -25,12 +25,14 @@ export interface SetupOptions extends GlobalOptions {
   strict?: boolean;
   showSecret?: boolean;
   sandbox?: boolean;
+  keep?: string;
   allowPrincipal?: string[];
   wait?: string;
   envDir?: string;
 }
 
 export async function runSetup(options: SetupOptions): Promise<ExitCode> {
+  if (options.keep && !options.sandbox) throw new UsageError({ code: 'FLAG_CONFLICT', message: '--keep DIR goes with --sandbox', hint: 'agentkeys setup --sandbox --keep ./sandbox' });
   if (options.sandbox) return (await import('./sandbox.js')).runSandbox(options);
   const cmd = await createContext({ ...options, envFile: undefined });
   const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.envFile ? { envFile: options.envFile } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
@@ -53,8 +55,8 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
     ...(overrides.fetchJson ? { fetchJson: overrides.fetchJson } : {}),
   });
   const started = Date.now();
-  ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
   const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
+  ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
   const receiptFile = receiptPath(cmd.config.dir, stack.name);
   const progress: WaitProgress = {};
   const interrupted = await interruptedRun(receiptFile);
@@ -107,7 +109,8 @@ async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>
         if (record.status === 'done' && record.changes.length === 0) task.skip(`already done: ${record.summary ?? ''}`);
         else if (record.status === 'done') task.title = `${label}: ${record.changes.length} change(s)`;
         else if (record.status === 'pending') task.title = `${label}: ${record.changes.length} change(s) pending`;
-        else task.title = `${label}: ${record.status}: ${record.reason}`;
+        // Waiting and blocked are not done: shown as skipped (↓), never with a ✔.
+        else task.skip(`${label}: ${record.status}: ${record.reason}`);
       },
     })),
     { concurrent: false, exitOnError: false, renderer: process.stdout.isTTY ? 'default' : 'simple', rendererOptions: {} } as never,
@@ -126,6 +129,9 @@ function printOutcome(records: StepRecord[], events: SetupEvent[], calls: CallCo
     if (e.type !== 'secret-written') continue;
     printLine(`${style.ok('✔')} access key ${e.accessKeyId} for ${e.profile} written to ${e.file} [${e.profile}] ${style.dim('(0600)')}`);
     if (e.secret) printLine(`  AWS_SECRET_ACCESS_KEY=${e.secret}`);
+  }
+  for (const r of records.filter((x) => x.verify !== undefined)) {
+    printLine(r.verify === 'ok' ? `${style.ok('✔ verified')} ${r.num} ${r.id}` : `${style.bad('✖ verify failed')} ${r.num} ${r.id}: ${r.verify}`);
   }
   const waitingSteps = records.filter((r) => r.status === 'waiting' || r.status === 'blocked');
   for (const r of waitingSteps) printLine(`${r.status === 'waiting' ? style.warn('… waiting') : style.bad('✖ blocked')} ${r.num} ${r.id}: ${r.reason}\n    → ${r.hint ?? ''}`);

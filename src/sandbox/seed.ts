@@ -1,9 +1,11 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSetupAws } from '../aws/setup-api.js';
 import { setEnvValue } from '../config/env-writeback.js';
+import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../sys/fs.js';
 
 export const SANDBOX_ACCOUNT = '123456789012';
 
@@ -50,9 +52,9 @@ export async function writeStackEnvFiles(dir: string, test: boolean, values: Sta
  * the broker EC2 instance and the agentkeys-admin user whose key setup runs as; plus copies of the
  * shipped env files pointing at them, in a temporary folder.
  */
-export async function seedSandbox(test: boolean, region = 'us-east-1'): Promise<SandboxSeed> {
+export async function seedSandbox(test: boolean, region = 'us-east-1', into?: string): Promise<SandboxSeed> {
   const aws = createSetupAws({ region });
-  const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
+  const dir = into ?? mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
   const zoneId = await aws.createHostedZone('litentry.org');
   const instanceId = await aws.runInstance();
   await aws.createUser('agentkeys-admin');
@@ -60,5 +62,26 @@ export async function seedSandbox(test: boolean, region = 'us-east-1'): Promise<
   process.env.AWS_ACCESS_KEY_ID = key.id;
   process.env.AWS_SECRET_ACCESS_KEY = key.secret;
   const files = await writeStackEnvFiles(dir, test, { zoneId, instanceId, region });
-  return { dir, ...files, zoneId, instanceId, adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin` };
+  const seed = { dir, ...files, zoneId, instanceId, adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin` };
+  // A kept sandbox (--keep DIR) is reopened from this record and moto's saved state; the key is
+  // moto's, for the local emulator only, but is still written 0600.
+  await writeFileAtomic(path.join(dir, SEED_RECORD), `${JSON.stringify({ ...seed, accessKeyId: key.id, secretAccessKey: key.secret }, null, 2)}\n`, { mode: 0o600 });
+  return seed;
+}
+
+const SEED_RECORD = 'sandbox.json';
+
+/** The seed of a kept sandbox folder, with the admin's moto credentials put back in the environment. */
+export async function reopenSandbox(dir: string): Promise<SandboxSeed | undefined> {
+  let record: SandboxSeed & { accessKeyId: string; secretAccessKey: string };
+  try {
+    record = JSON.parse(await fsp.readFile(path.join(dir, SEED_RECORD), 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError({ code: 'SANDBOX_STATE_INVALID', message: `${path.join(dir, SEED_RECORD)} is unreadable: ${(err as Error).message}`, hint: 'remove the folder to start a fresh sandbox', cause: err });
+  }
+  process.env.AWS_ACCESS_KEY_ID = record.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = record.secretAccessKey;
+  const { accessKeyId: _a, secretAccessKey: _s, ...seed } = record;
+  return seed;
 }

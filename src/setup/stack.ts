@@ -34,6 +34,8 @@ export interface Stack {
   dataClasses: { cls: 'vault' | 'memory' | 'config'; sid: 'Vault' | 'Memory' | 'Config'; prefixClass: string; bucket: string; role: string }[];
   /** A records pointing at the EIP. */
   hosts: string[];
+  /** How to re-run setup for this stack, for hints (the sandbox names its own folder). */
+  rerunCommand?: string;
   /** EVM_SIGNER=true: the optional secp256k1 signer of seed 002 (step 18). */
   evmSigner?: { alias: string; role: string; policy: string };
 }

@@ -61,6 +61,6 @@ export const waiting = (reason: string, hint: string): StepState => ({ status: '
 export const blocked = (reason: string, hint?: string): StepState => ({ status: 'blocked', reason, ...(hint ? { hint } : {}) });
 
 /** The exact command that re-runs one step of this stack, for waiting and blocked messages. */
-export function rerun(ctx: { stack: { name: string } }, step: string | number): string {
-  return `agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''} --only-step ${step}`;
+export function rerun(ctx: { stack: { name: string; rerunCommand?: string } }, step: string | number): string {
+  return `${ctx.stack.rerunCommand ?? `agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''}`} --only-step ${step}`;
 }
