@@ -323,8 +323,8 @@ function lazy(run: (opts: any, positional: unknown[]) => Promise<ExitCode>): (..
  */
 function tolerateClosedStdout(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
+    // Other errors reach the command that was writing (its pipeline rejects), so none is lost here.
+    if (err.code === 'EPIPE') process.stdout.write = (() => true) as typeof process.stdout.write;
   });
 }
 

@@ -1,6 +1,6 @@
 import { parseWholeNumber } from './options.js';
 import { createReadStream, promises as fsp } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import {
   DEFAULT_CACHE, EnvelopeCrypto, parseContext, parseSentinelEnvelope, SENTINEL_MAX_BYTES, sentinelDecrypt, sentinelEncrypt, withAtomicOutput,
   type DataKeyCacheOptions,
@@ -98,7 +98,7 @@ async function runEsdk(mode: 'encrypt' | 'decrypt', crypto: EnvelopeCrypto, job:
   };
   // With --out nothing is written unless every frame and the signature authenticate.
   if (job.output) await withAtomicOutput(job.output, mode === 'decrypt' ? 0o600 : 0o644, run);
-  else await run(process.stdout);
+  else await run(stdoutSink());
 }
 
 async function runSentinel(mode: 'encrypt' | 'decrypt', ctx: CommandContext, keyId: string | undefined, job: Job, context: Record<string, string>): Promise<void> {
@@ -109,6 +109,14 @@ async function runSentinel(mode: 'encrypt' | 'decrypt', ctx: CommandContext, key
     : await sentinelDecrypt(kms, parseSentinelEnvelope(data.toString('utf8')), context);
   if (job.output) await withAtomicOutput(job.output, mode === 'decrypt' ? 0o600 : 0o644, async (out) => void (await new Promise<void>((resolve, reject) => out.end(output, () => resolve()).once('error', reject))));
   else process.stdout.write(output);
+}
+
+/**
+ * stdout behind a stream of its own: a failed pipeline destroys this wrapper, not process.stdout,
+ * so the error (and its --json record) can still be printed.
+ */
+function stdoutSink(): Writable {
+  return new Writable({ write: (chunk: Buffer, _enc, done) => void process.stdout.write(chunk, () => done()) });
 }
 
 async function readAll(file: string | undefined): Promise<Buffer> {

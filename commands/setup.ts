@@ -33,6 +33,8 @@ export interface SetupOptions extends GlobalOptions {
 
 export async function runSetup(options: SetupOptions): Promise<ExitCode> {
   if (options.keep && !options.sandbox) throw new UsageError({ code: 'FLAG_CONFLICT', message: '--keep DIR goes with --sandbox', hint: 'agentkeys setup --sandbox --keep ./sandbox' });
+  // Flag values are checked before any AWS call (the sandbox seeds moto first).
+  if (options.wait !== undefined) parseWholeNumber(options.wait, '--wait');
   if (options.sandbox) return (await import('./sandbox.js')).runSandbox(options);
   const cmd = await createContext({ ...options, envFile: undefined });
   const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.envFile ? { envFile: options.envFile } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });

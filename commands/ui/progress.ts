@@ -1,5 +1,5 @@
 // One self-rewriting line on stderr for long work, shown only when stderr is a terminal (never in
-// a pipe, a log file or CI output) and never with --json: stdout stays untouched either way.
+// a pipe, a log file or CI output). It never touches stdout, so --json output stays pure.
 export interface ProgressLine {
   update(text: string): void;
   done(): void;
@@ -7,8 +7,8 @@ export interface ProgressLine {
 
 const QUIET: ProgressLine = { update: () => undefined, done: () => undefined };
 
-export function progressLine(opts: { json: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressLine {
-  if (opts.json || !stream.isTTY) return QUIET;
+export function progressLine(_opts: { json: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressLine {
+  if (!stream.isTTY) return QUIET;
   let last = 0;
   let shown = false;
   return {

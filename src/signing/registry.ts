@@ -248,7 +248,7 @@ export async function readRegistryText(file: string): Promise<string> {
       throw new UsageError({
         code: 'REGISTRY_NOT_FOUND',
         message: `signer registry ${file} does not exist`,
-        hint: 'pass --signers FILE, or create a key with: agentkeys keys create --local --alg ed25519 --kid <kid>',
+        hint: 'pass --signers FILE (HMAC-signed logs: --hmac-key KID=FILE instead), or create a key with: agentkeys keys create --local --alg ed25519 --kid <kid>',
       });
     }
     throw new AgentkeysError({ code: 'REGISTRY_UNREADABLE', message: `cannot read ${file}: ${(err as Error).message}`, cause: err });

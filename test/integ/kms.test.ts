@@ -81,6 +81,9 @@ describe('rotate → sign → rebuild → verify', () => {
     expect(windows.find((s: { signerId: string }) => s.signerId === rotated.oldKeyArn).validTo).toBeDefined();
     expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'a.jsonl'], cwd)).stdout)).toMatchObject({ ok: true, events: 3 });
     // Rebuilding again changes nothing and keeps what the first run wrote.
+    const pending = await cli(['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'fresh.json', '--plan'], cwd);
+    expect(pending.code).toBe(4); // as setup --plan: changes are pending
+    expect(existsSync(path.join(cwd, 'fresh.json'))).toBe(false);
     const again = JSON.parse((await ok(['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'rebuilt.json', '--plan'], cwd)).stdout);
     expect(again.changes.every((c: { action: string }) => c.action === 'keep')).toBe(true);
   });
@@ -115,8 +118,8 @@ describe('rotate → sign → rebuild → verify', () => {
 
   it('rotate-key --jwt keeps both RS256 keys in the JWKS during the overlap', async () => {
     const cwd = tempDir();
-    const first = JSON.parse((await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7'], cwd)).stdout);
-    const second = JSON.parse((await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7'], cwd)).stdout);
+    const first = JSON.parse((await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7', '--yes'], cwd)).stdout);
+    const second = JSON.parse((await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7', '--yes'], cwd)).stdout);
     const jwks = JSON.parse(readFileSync(path.join(cwd, 'jwt/jwks.json'), 'utf8'));
     expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual([second.kid, first.kid]);
     expect(jwks.keys.every((k: { alg: string; kty: string }) => k.alg === 'RS256' && k.kty === 'RSA')).toBe(true);
@@ -172,10 +175,48 @@ describe('envelope encryption', () => {
       copy[offset]! ^= 0x01;
       writeFileSync(path.join(cwd, 't.enc'), copy);
       const r = await cli(['--json', 'decrypt', '--context', 'tenant=acme', '--context', 'purpose=backup', '--in', 't.enc', '--out', 't.out'], cwd);
-      expect(r.code).not.toBe(0);
+      expect(r.code).toBe(3);
       expect(JSON.parse(r.stdout).error.code).toBe('CIPHERTEXT_TAMPERED');
       expect(existsSync(path.join(cwd, 't.out'))).toBe(false);
     }
+  });
+
+  it('decrypt --key kms:alias/… works on what encrypt --key kms:alias/… wrote; another key is KEY_NOT_USED_FOR_MESSAGE', async () => {
+    const cwd = tempDir();
+    const alias = await dataKey(cwd);
+    const other = await dataKey(cwd);
+    writeFileSync(path.join(cwd, 'p.txt'), 'hello');
+    await ok(['encrypt', '--key', `kms:${alias}`, '--context', 'k=v', 'p.txt'], cwd);
+    expect((await ok(['decrypt', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'p.txt.enc'], cwd)).stdout).toBe('hello');
+    const wrong = await cli(['--json', 'decrypt', '--key', `kms:${other}`, '--context', 'k=v', '--in', 'p.txt.enc'], cwd);
+    expect(wrong.code).toBe(3);
+    const arn = (await kms().describeKey(alias)).Arn!;
+    expect(JSON.parse(wrong.stdout).error).toMatchObject({ code: 'KEY_NOT_USED_FOR_MESSAGE', message: expect.stringContaining(arn) });
+  });
+
+  it('refuses signing and HMAC keys, existing outputs (without --force) and a terminal; detects a sentinel file', async () => {
+    const cwd = tempDir();
+    const api = kms();
+    for (const spec of ['ECC_NIST_P256', 'HMAC_256'] as const) {
+      const key = await api.createKey({ KeySpec: spec, KeyUsage: spec === 'HMAC_256' ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY' });
+      writeFileSync(path.join(cwd, 'p.txt'), 'x');
+      const r = await cli(['--json', 'encrypt', '--key', `kms:${key.Arn}`, 'p.txt'], cwd);
+      expect({ code: r.code, error: JSON.parse(r.stdout).error.code }).toEqual({ code: 2, error: 'KMS_KEY_WRONG_USAGE' });
+      expect(existsSync(path.join(cwd, 'p.txt.enc'))).toBe(false);
+    }
+    const alias = await dataKey(cwd);
+    const first = await ok(['encrypt', '--key', `kms:${alias}`, '--context', 'k=v', 'p.txt'], cwd);
+    expect(first.stderr).toContain('encrypted p.txt → p.txt.enc');
+    const again = await cli(['--json', 'encrypt', '--key', `kms:${alias}`, '--context', 'k=v', 'p.txt'], cwd);
+    expect(JSON.parse(again.stdout).error.code).toBe('OUTPUT_EXISTS');
+    await ok(['encrypt', '--force', '--key', `kms:${alias}`, '--context', 'k=v', 'p.txt'], cwd);
+    writeFileSync(path.join(cwd, 'keep.txt'), 'precious');
+    const over = await cli(['--json', 'decrypt', '--context', 'k=v', '--in', 'p.txt.enc', '--out', 'keep.txt'], cwd);
+    expect(JSON.parse(over.stdout).error.code).toBe('OUTPUT_EXISTS');
+    expect(readFileSync(path.join(cwd, 'keep.txt'), 'utf8')).toBe('precious');
+    await ok(['encrypt', '--format', 'sentinel', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'p.txt', '--out', 's.json'], cwd);
+    const sentinel = await cli(['--json', 'decrypt', '--context', 'k=v', '--in', 's.json'], cwd);
+    expect({ code: sentinel.code, error: JSON.parse(sentinel.stdout).error.code }).toEqual({ code: 2, error: 'CIPHERTEXT_FORMAT_MISMATCH' });
   });
 
   it('reads and writes the seed JSON envelope (--format sentinel) with the same checks', async () => {
@@ -270,6 +311,15 @@ describe('keys', () => {
     expect(JSON.parse(bad.stdout).error.code).toBe('KMS_KEY_NOT_MULTI_REGION');
   });
 
+  it('says once on stderr when no region is set and the default is used', async () => {
+    const cwd = tempDir();
+    const alias = uniqueAlias('region');
+    await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', alias], cwd);
+    const r = await ok(['keys', 'describe', '--key', `kms:${alias}`], cwd, undefined, { AWS_REGION: '', AWS_DEFAULT_REGION: '' });
+    expect(r.stderr.match(/no AWS region set: using us-east-1/g)).toHaveLength(1);
+    expect((await ok(['keys', 'describe', '--key', `kms:${alias}`], cwd)).stderr).not.toContain('no AWS region set');
+  });
+
   it('should-rotate exits 1 for a new key and reports the policy in --json', async () => {
     const cwd = tempDir();
     const alias = uniqueAlias('age');
@@ -311,7 +361,7 @@ describe('credentials and the KMS operation trail', () => {
     await ok(['--audit-log', 'ops.jsonl', '--audit-key', 'local:ops', 'encrypt', '--key', `kms:${data}`, '--context', 'tenant=acme', '--in', 'p.txt', '--out', 'p.enc'], cwd);
     await ok(['--audit-log', 'ops.jsonl', '--audit-key', 'local:ops', 'decrypt', '--context', 'tenant=acme', '--in', 'p.enc', '--out', 'p.out'], cwd);
     const failed = await cli(['--audit-log', 'ops.jsonl', '--audit-key', 'local:ops', 'decrypt', '--context', 'tenant=other', '--in', 'p.enc', '--out', 'q.out'], cwd);
-    expect(failed.code).toBe(2);
+    expect(failed.code).toBe(3); // CONTEXT_MISMATCH: the evidence does not verify
     const text = readFileSync(path.join(cwd, 'ops.jsonl'), 'utf8');
     const events = text.trim().split('\n').map((l) => JSON.parse(l));
     expect(events.map((e) => e.event_type)).toEqual(['kms.CreateKey', 'kms.CreateAlias', 'kms.GenerateDataKey', 'kms.Decrypt', 'kms.Decrypt']);

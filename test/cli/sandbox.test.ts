@@ -1,0 +1,40 @@
+// `agentkeys setup --sandbox` as a new operator runs it: the CLI starts its own moto (with the
+// launcher's patches), seeds it, and with --keep DIR keeps folder and moto state for a second run.
+import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+// The sandbox needs no AWS at all; make sure nothing of the test process's moto leaks in.
+const env = { AWS_ENDPOINT_URL: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+
+describe('setup --sandbox', () => {
+  it('--keep DIR: a second run reopens the sandbox and changes nothing; hints name the sandbox', async () => {
+    const cwd = tempDir();
+    const first = await runCli(['--json', 'setup', '--sandbox', '--keep', 'sbx'], { cwd, env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).calls.mutating).toBeGreaterThan(20);
+    expect(statSync(path.join(cwd, 'sbx', 'sandbox.json')).mode & 0o777).toBe(0o600);
+    const second = await runCli(['--json', 'setup', '--sandbox', '--keep', 'sbx'], { cwd, env });
+    expect(second.code, second.stderr).toBe(0);
+    const out = JSON.parse(second.stdout) as { calls: { mutating: number }; steps: { status: string; hint?: string }[] };
+    expect(out.calls.mutating).toBe(0);
+    expect(out.steps.filter((s) => s.status === 'waiting').every((s) => s.hint?.includes('agentkeys setup --sandbox --keep sbx --only-step'))).toBe(true);
+    const human = await runCli(['setup', '--sandbox', '--keep', 'sbx', '--verify'], { cwd, env });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain('continuing the kept sandbox');
+    expect(human.stdout).toMatch(/✔ verified 15 kms-audit-key/);
+    expect(human.stdout).not.toMatch(/✔ +5 /); // step 5 waits on SES: never shown as done
+    expect(human.stdout).toMatch(/… waiting 5 ses-domain/);
+  });
+
+  it('validates --wait before any AWS call, and --keep only goes with --sandbox', async () => {
+    const cwd = tempDir();
+    const r = await runCli(['--json', 'setup', '--sandbox', '--wait', 'soon'], { cwd, env });
+    expect({ code: r.code, error: JSON.parse(r.stdout).error.code }).toEqual({ code: 2, error: 'FLAG_INVALID' });
+    const k = await runCli(['--json', 'setup', '--test', '--keep', 'x'], { cwd, env });
+    expect(JSON.parse(k.stdout).error.code).toBe('FLAG_CONFLICT');
+    expect(existsSync(path.join(cwd, 'x'))).toBe(false);
+  });
+});
