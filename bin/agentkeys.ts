@@ -168,7 +168,8 @@ program
   .option('--to-step <n|id>', 'last step to run')
   .option('--plan', 'show what would change; exit 4 if anything would, 0 if nothing; change nothing')
   .option('--verify', 'run the probes of the steps that have them')
-  .option('--env-file <file>', 'operator env file (default env/operator-workstation[.test].env)')
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
+  .option('--env-file <file>', 'deprecated spelling of --stack-env after the command word (before it, --env-file is the settings file)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .option('--yes', 'confirm account-wide changes without asking')
   .option('--strict', 'exit 1 if any step is waiting')
@@ -177,7 +178,7 @@ program
   .option('--allow-principal <arn-glob>', 'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)', collect, [])
   .option('--sandbox', 'run the whole flow against a local moto (no AWS account needed)')
   .option('--keep <dir>', 'with --sandbox: keep the sandbox and moto state in DIR; run again to see an idempotent second run')
-  .action(lazy(async (opts) => (await import('../commands/setup.js')).runSetup(opts)));
+  .action(withStackFiles(async (opts) => (await import('../commands/setup.js')).runSetup(opts)));
 
 program
   .command('teardown')
@@ -185,9 +186,10 @@ program
   .option('--test', 'the test stack')
   .option('--yes', 'confirm the deletion (and of bucket contents) without asking')
   .option('--keep-data', 'keep the buckets and their objects')
-  .option('--env-file <file>', 'operator env file (default env/operator-workstation[.test].env)')
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
+  .option('--env-file <file>', 'deprecated spelling of --stack-env after the command word')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
-  .action(lazy(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
+  .action(withStackFiles(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
 
 program
   .command('ssh')
@@ -326,6 +328,22 @@ function tolerateClosedStdout(): void {
     // Other errors reach the command that was writing (its pipeline rejects), so none is lost here.
     if (err.code === 'EPIPE') process.stdout.write = (() => true) as typeof process.stdout.write;
   });
+}
+
+/**
+ * setup and teardown: the global --env-file (settings) and the stack's env file share a spelling,
+ * so they are told apart by where they were given: before the command word it is the settings
+ * file, after it the (deprecated) stack file. --stack-env is the stack file's own name.
+ */
+function withStackFiles(run: (opts: any) => Promise<ExitCode>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const local = cmd.opts<{ stackEnv?: string; envFile?: string }>();
+    const settings = program.opts<{ envFile?: string }>().envFile;
+    const stackEnv = local.stackEnv ?? local.envFile;
+    const note = local.envFile && !local.stackEnv ? `${cmd.name()} --env-file F is deprecated for the stack's env file: use --stack-env F (--env-file before the command word is the settings file)` : undefined;
+    process.exitCode = await run({ ...cmd.optsWithGlobals(), envFile: settings, stackEnv, ...(note ? { stackEnvDeprecated: note } : {}) });
+  };
 }
 
 async function main(): Promise<void> {

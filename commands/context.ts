@@ -14,6 +14,14 @@ export interface GlobalOptions {
   auditKey?: string;
 }
 
+/** setup and teardown: the stack's operator env file, apart from the global settings file. */
+export interface StackFileOptions {
+  stackEnv?: string;
+  /** Set when the old spelling (`setup --env-file F`) was used: the note to print. */
+  stackEnvDeprecated?: string;
+  brokerEnvFile?: string;
+}
+
 export interface CommandContext {
   config: AgentkeysConfig;
   out: OutputOptions;

@@ -45,7 +45,7 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
   await withKmsTrail(ctx, async () => {
     // Aliases are resolved to the key ARN: the Encryption SDK matches wrapped keys by ARN only.
     const keyArn = keyId ? await envelopeKeyArn(ctx, keyId) : undefined;
-    const crypto = format === 'esdk' ? new EnvelopeCrypto(ctx.services.kms(), keyArn, cacheOptions(options)) : undefined;
+    const crypto = format === 'esdk' ? new EnvelopeCrypto(await ctx.services.kms(), keyArn, cacheOptions(options)) : undefined;
     for (const job of jobs) {
       if (crypto) await runEsdk(mode, crypto, job, context);
       else await runSentinel(mode, ctx, keyArn, job, context);
@@ -60,7 +60,7 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
 
 /** The key must be a symmetric ENCRYPT_DECRYPT key (a signing or HMAC key is refused before any data moves). */
 async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<string> {
-  const meta = await ctx.services.kms().describeKey(keyId);
+  const meta = await (await ctx.services.kms()).describeKey(keyId);
   if (meta.KeyUsage !== 'ENCRYPT_DECRYPT') {
     throw new UsageError({ code: 'KMS_KEY_WRONG_USAGE', message: `KMS key ${meta.Arn} is a ${meta.KeyUsage} key (${meta.KeySpec}); envelope encryption needs ENCRYPT_DECRYPT`, hint: 'create one: agentkeys keys create --spec SYMMETRIC_DEFAULT --alias alias/agent-data' });
   }
@@ -103,7 +103,7 @@ async function runEsdk(mode: 'encrypt' | 'decrypt', crypto: EnvelopeCrypto, job:
 
 async function runSentinel(mode: 'encrypt' | 'decrypt', ctx: CommandContext, keyId: string | undefined, job: Job, context: Record<string, string>): Promise<void> {
   const data = await readAll(job.input);
-  const kms = ctx.services.kms();
+  const kms = await ctx.services.kms();
   const output = mode === 'encrypt'
     ? Buffer.from(`${JSON.stringify(await sentinelEncrypt(kms, keyId!, data, context))}\n`)
     : await sentinelDecrypt(kms, parseSentinelEnvelope(data.toString('utf8')), context);

@@ -21,7 +21,7 @@ function keyRef(options: KeyRefOptions): string {
 
 export async function runKeysDescribe(options: KeyRefOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const d = await describeKey(ctx.services.kms(), keyRef(options));
+  const d = await describeKey(await ctx.services.kms(), keyRef(options));
   printKmsCalls(ctx);
   if (ctx.out.json) {
     printJson({ ok: true, ...d });
@@ -50,7 +50,7 @@ export async function runKeysShouldRotate(options: ShouldRotateOptions): Promise
     maxAgeDays: parseWholeNumber(options.maxAgeDays ?? String(DEFAULT_ROTATION_POLICY.maxAgeDays), '--max-age-days', { min: 1 }),
   };
   if (policy.maxAgeDays < policy.intervalDays) throw new UsageError({ code: 'FLAG_INVALID', message: '--interval-days must not exceed --max-age-days' });
-  const advice = adviseRotation(await describeKey(ctx.services.kms(), keyRef(options)), policy);
+  const advice = adviseRotation(await describeKey(await ctx.services.kms(), keyRef(options)), policy);
   if (ctx.out.json) printJson({ ok: true, ...advice, policy });
   else printLine(`${advice.shouldRotate ? style.warn('rotate:') : style.ok('ok:')} ${advice.keyArn} is ${advice.reason}`);
   return advice.shouldRotate ? 0 : 1;
@@ -69,7 +69,7 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
   const ctx = await createContext({ ...options });
   if (!options.spec) throw new UsageError({ code: 'FLAG_MISSING', message: '--spec is required (or --local for a key on this machine)', hint: '--spec ECC_NIST_P256 --alias alias/agent-audit' });
   const alias = options.alias === undefined ? undefined : options.alias.startsWith('alias/') ? options.alias : `alias/${options.alias}`;
-  const { meta, created } = await withKmsTrail(ctx, () => createOrAdoptKey(ctx.services.kms(), {
+  const { meta, created } = await withKmsTrail(ctx, async () => createOrAdoptKey(await ctx.services.kms(), {
     spec: options.spec!,
     ...(alias ? { alias } : {}),
     ...(options.multiRegion ? { multiRegion: true } : {}),
@@ -80,7 +80,7 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
   let address: string | undefined;
   if (meta.KeyUsage === 'SIGN_VERIFY' || meta.KeyUsage === 'GENERATE_VERIFY_MAC') {
     // Publish at once, so events signed with this key verify offline from the first one.
-    const signer = await KmsSigner.open(ctx.services.kms(), meta.Arn!);
+    const signer = await KmsSigner.open(await ctx.services.kms(), meta.Arn!);
     const signersPath = options.signers ?? ctx.config.signersPath;
     if (await publishSigner(signersPath, signer, { keyArn: signer.kid })) published = signersPath;
     if (meta.KeySpec === EVM_KEY_SPEC) address = addressOfPublicKey(await signer.loadPublicKey(), signer.source);
@@ -103,7 +103,7 @@ export async function runKeysReplicate(options: ReplicateOptions): Promise<ExitC
   const ctx = await createContext({ ...options });
   const regions = (options.regions ?? '').split(',').map((r) => r.trim()).filter(Boolean);
   if (regions.length === 0) throw new UsageError({ code: 'FLAG_MISSING', message: '--regions is required', hint: '--regions us-west-2,eu-west-1' });
-  const results = await withKmsTrail(ctx, () => replicateKey(ctx.services.kms(), keyRef(options), regions));
+  const results = await withKmsTrail(ctx, async () => replicateKey(await ctx.services.kms(), keyRef(options), regions));
   printKmsCalls(ctx);
   if (ctx.out.json) printJson({ ok: true, replicas: results });
   else for (const r of results) printLine(`${r.action === 'created' ? style.ok('✔ created') : style.dim('= exists ')} ${r.region} ${r.keyArn}`);

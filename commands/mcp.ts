@@ -63,7 +63,7 @@ function describePolicy(policy: EvmPolicy | undefined): string {
 }
 
 async function keyState(ctx: CommandContext, ref: string): Promise<{ state: string; spec: string; arn: string }> {
-  const meta = await ctx.services.kms().describeKey(ref);
+  const meta = await (await ctx.services.kms()).describeKey(ref);
   return { state: meta.KeyState ?? 'unknown', spec: meta.KeySpec ?? 'unknown', arn: meta.Arn ?? ref };
 }
 
@@ -99,7 +99,7 @@ async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRe
 }
 
 async function decisionSigner(ctx: CommandContext, vaultKeyRef: string): Promise<AuditSigner> {
-  const open = (keyRef?: string) => resolveSigner(keyRef ? { ...ctx.config, keyRef } : ctx.config, { openKmsSigner: (ref) => KmsSigner.open(ctx.services.kms(), ref) });
+  const open = (keyRef?: string) => resolveSigner(keyRef ? { ...ctx.config, keyRef } : ctx.config, { openKmsSigner: async (ref) => KmsSigner.open(await ctx.services.kms(), ref) });
   if (ctx.config.auditKey) return open(ctx.config.auditKey);
   try {
     return await open();

@@ -38,8 +38,8 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
   if (!options.alias) throw new UsageError({ code: 'FLAG_MISSING', message: '--alias (or --jwt DIR) is required', hint: 'agentkeys rotate-key --alias alias/agent-audit --signers signers.json' });
   await confirm(ctx, `Create a new KMS key and move ${options.alias} to it?`, '--yes', options.yes === true);
   const log = ctx.config.log;
-  const result = await withKmsTrail(ctx, () =>
-    rotateKmsKey(ctx.services.kms(), {
+  const result = await withKmsTrail(ctx, async () =>
+    rotateKmsKey(await ctx.services.kms(), {
       alias: options.alias!,
       ...(options.spec ? { spec: options.spec } : {}),
       ...(options.signers ?? ctx.config.signersPath ? { signersPath: options.signers ?? ctx.config.signersPath } : {}),

@@ -9,11 +9,11 @@ import type { SetupContext, SetupEvent } from '../src/setup/step.js';
 import { STEPS } from '../src/setup/steps/index.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
 import { awsAuthFromConfig } from '../src/context.js';
-import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { createContext, type CommandContext, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { askYesNo } from './ui/prompt.js';
 
-export interface SetupOptions extends GlobalOptions {
+export interface SetupOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
   onlyStep?: string;
   fromStep?: string;
@@ -36,8 +36,9 @@ export async function runSetup(options: SetupOptions): Promise<ExitCode> {
   // Flag values are checked before any AWS call (the sandbox seeds moto first).
   if (options.wait !== undefined) parseWholeNumber(options.wait, '--wait');
   if (options.sandbox) return (await import('./sandbox.js')).runSandbox(options);
-  const cmd = await createContext({ ...options, envFile: undefined });
-  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.envFile ? { envFile: options.envFile } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
+  if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
+  const cmd = await createContext({ ...options });
+  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.stackEnv ? { envFile: options.stackEnv } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
   return runSetupFor(cmd, stack, options);
 }
 
@@ -73,6 +74,7 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
     waitSeconds,
     pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
     onWait: (step, reason, left) => progress.onWait?.(step.num, `waiting (${left} s left): ${reason}`),
+    ...pauseHookForTests(),
   });
   run.prefetch(steps);
   if (out.json) {
@@ -85,6 +87,22 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   if (out.json) printJson({ ok: !records.some((r) => r.status === 'failed' || r.status === 'blocked'), stack: stack.name, plan: options.plan === true, steps: records, calls, wallMs, secrets: events.filter((e) => e.type === 'secret-written') });
   else printOutcome(records, events, calls, wallMs, options, out.debug);
   return exitCodeFor(records, pendingCount, options);
+}
+
+/**
+ * Test hook (AGENTKEYS_TEST_PAUSE_AFTER_STEP=N): after step N and its receipt are written, say so on
+ * stderr and wait forever, so a test can SIGKILL the run at a known point. Unset, it does nothing.
+ */
+function pauseHookForTests(): { onEnd?: (record: StepRecord) => Promise<void> } {
+  const at = process.env.AGENTKEYS_TEST_PAUSE_AFTER_STEP;
+  if (!at) return {};
+  return {
+    onEnd: async (record) => {
+      if (String(record.num) !== at) return;
+      process.stderr.write(`agentkeys: paused after step ${at}\n`);
+      await new Promise<never>(() => undefined);
+    },
+  };
 }
 
 /** Where a wait reports to: the listr task of the step that is running. */

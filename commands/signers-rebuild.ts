@@ -22,7 +22,7 @@ export async function runSignersRebuild(options: SignersRebuildOptions): Promise
   const kids = new Set<string>();
   for await (const row of readRows(log, { skipMalformed: true, statementTimeoutMs: ctx.config.pgStatementTimeoutMs })) if (row.signer_kid) kids.add(row.signer_kid);
   const existing = await readSignerRegistryIfExists(out);
-  const result = await rebuildSigners(ctx.services.kms(), kids, existing);
+  const result = await rebuildSigners(await ctx.services.kms(), kids, existing);
   if (!options.plan) await writeSignerRegistry(out, result.registry);
   printKmsCalls(ctx);
   if (ctx.out.json) {

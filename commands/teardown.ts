@@ -3,22 +3,22 @@ import { createSetupContext } from '../src/setup/context.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { loadStack } from '../src/setup/stack.js';
 import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, type GlobalOptions, type StackFileOptions } from './context.js';
 import { awsAuth } from './setup.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { confirm } from './ui/prompt.js';
 
-export interface TeardownCommandOptions extends GlobalOptions {
+export interface TeardownCommandOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
   yes?: boolean;
   keepData?: boolean;
-  brokerEnvFile?: string;
   envDir?: string;
 }
 
 export async function runTeardown(options: TeardownCommandOptions): Promise<ExitCode> {
-  const cmd = await createContext({ ...options, envFile: undefined });
-  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.envFile ? { envFile: options.envFile } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
+  if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
+  const cmd = await createContext({ ...options });
+  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.stackEnv ? { envFile: options.stackEnv } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
   if (!cmd.out.json) printLine(style.bold(`agentkeys teardown: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, account ${stack.accountId}, ${stack.region}`));
   const { ctx, calls } = createSetupContext({ stack, auth: awsAuth(cmd.config), dir: cmd.config.dir, showSecret: false, confirm: async () => options.yes === true, report: () => undefined });
   await checkCaller(ctx.aws, stack, []);

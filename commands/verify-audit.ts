@@ -1,7 +1,6 @@
 import { parseWholeNumber } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { verifyAuditLog, type VerifyAuditOptions, type VerifyAuditReport } from '../src/audit/verify-source.js';
-import { createKmsChecker } from '../src/aws/kms-verify.js';
 import { printKmsCalls } from './kms-support.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
@@ -36,7 +35,7 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
     ...(options.from ? { trustedStart: options.from } : {}),
     ...(options.workers !== undefined ? { workers: parseWholeNumber(options.workers, '--workers', { max: 64 }) } : {}),
     slackMs: parseWholeNumber(options.slack ?? '60', '--slack') * 1000,
-    ...kmsVerifyOptions(options.kmsVerify, ctx),
+    ...(await kmsVerifyOptions(options.kmsVerify, ctx)),
   }).finally(() => progress.done());
   printKmsCalls(ctx);
   if (ctx.out.json) printJson({ ok: report.ok, events: report.events, head: report.head, findings: report.findings, anchor: report.anchor, registryWarnings: report.registryWarnings });
@@ -59,11 +58,13 @@ function printHuman(report: VerifyAuditReport, log: string): void {
   printLine(style.dim(`  note: ${UNCOVERED_FIELDS_NOTE}`));
 }
 
-function kmsVerifyOptions(flag: string | boolean | undefined, ctx: CommandContext): Pick<VerifyAuditOptions, 'kmsVerify' | 'checkDeferred'> {
+/** The KMS checker and its SDK are loaded only with --kms-verify: offline verification never loads them. */
+async function kmsVerifyOptions(flag: string | boolean | undefined, ctx: CommandContext): Promise<Pick<VerifyAuditOptions, 'kmsVerify' | 'checkDeferred'>> {
   if (flag === undefined || flag === false) return {};
   const mode = flag === true ? 'hmac' : flag;
   if (mode !== 'hmac' && mode !== 'all') throw new UsageError({ code: 'FLAG_INVALID', message: `--kms-verify "${mode}" is not hmac or all` });
-  return { kmsVerify: mode, checkDeferred: createKmsChecker(ctx.services.kms()) };
+  const { createKmsChecker } = await import('../src/aws/kms-verify.js');
+  return { kmsVerify: mode, checkDeferred: createKmsChecker(await ctx.services.kms()) };
 }
 
 function parseHmacKeys(pairs: string[]): Record<string, string> {

@@ -1,6 +1,7 @@
 import type { AgentkeysConfig } from './config/load.js';
 import type { AwsAuthOptions } from './aws/credentials.js';
-import { createKmsApi, DEFAULT_REGION, type KmsApi, type KmsCallObservation } from './aws/kms.js';
+import type { KmsApi, KmsCallObservation } from './aws/kms.js';
+import { DEFAULT_REGION } from './aws/region.js';
 import { KmsTrail } from './audit/kms-trail.js';
 
 /**
@@ -8,7 +9,8 @@ import { KmsTrail } from './audit/kms-trail.js';
  * use, so offline commands (verify-audit) never touch credentials.
  */
 export interface Services {
-  kms(): KmsApi;
+  /** Loads the KMS SDK on first use (≈0.2–0.4 s), so offline commands never pay for it. */
+  kms(): Promise<KmsApi>;
   /** KMS requests made so far, by operation (for --debug and benchmarks). */
   readonly kmsCalls: Map<string, number>;
   /** Every KMS operation, for --audit-log. */
@@ -34,7 +36,7 @@ export interface ServiceOptions {
 }
 
 export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {}): Services {
-  let kms: KmsApi | undefined;
+  let kms: Promise<KmsApi> | undefined;
   const kmsCalls = new Map<string, number>();
   const trail = new KmsTrail();
   const onCall = (call: KmsCallObservation) => {
@@ -47,7 +49,7 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
     kms: () => {
       if (kms) return kms;
       if (!config.region) opts.onDefaultRegion?.(DEFAULT_REGION);
-      kms = createKmsApi({ ...awsAuthFromConfig(config), onCall, ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}) });
+      kms = import('./aws/kms.js').then((m) => m.createKmsApi({ ...awsAuthFromConfig(config), onCall, ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}) }));
       return kms;
     },
   };

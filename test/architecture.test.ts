@@ -39,4 +39,21 @@ describe('architecture', () => {
     const bad = [...files('src'), ...files('commands')].filter((f) => !f.startsWith(path.join('commands', 'ui'))).flatMap((f) => imports(f).filter((i) => i.spec === 'chalk' || i.spec.startsWith('@inquirer/')).map((i) => `${f} → ${i.spec}`));
     expect(bad).toEqual([]);
   });
+
+  it('offline verify-audit loads no AWS SDK at start: its static import graph has none', () => {
+    const staticValueImports = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)].filter((m) => !m[1]).map((m) => m[2]!);
+    const seen = new Set<string>();
+    const packages: string[] = [];
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of staticValueImports(file)) {
+        if (spec.startsWith('.')) walk(path.join(path.dirname(file), spec).replace(/\.js$/, '.ts'));
+        else packages.push(`${file} → ${spec}`);
+      }
+    };
+    walk(path.join('bin', 'agentkeys.ts')); // commands are imported lazily, with import()
+    walk(path.join('commands', 'verify-audit.ts'));
+    expect(packages.filter((p) => /@aws-(sdk|crypto)\//.test(p))).toEqual([]);
+  });
 });

@@ -47,7 +47,9 @@ export interface KmsFactoryOptions extends AwsAuthOptions {
   maxAttempts?: number;
 }
 
-export const DEFAULT_REGION = 'us-east-1';
+import { DEFAULT_REGION } from './region.js';
+
+export { DEFAULT_REGION };
 
 // KMS (the aggregated client) is a KMSClient with methods; the Encryption SDK keyring needs those.
 export function createKmsClient(opts: KmsFactoryOptions, region = opts.region): KMS {

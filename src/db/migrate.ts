@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp, existsSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { AgentkeysError, InternalError, UsageError } from '../errors.js';
 import { pgError } from './pg.js';
+import { packageRoot } from '../sys/fs.js';
 
 export interface Migration {
   version: string;
@@ -37,13 +37,7 @@ export async function loadMigrations(dir = migrationsDir()): Promise<Migration[]
 
 function migrationsDir(): string {
   // Works from src/ (tests) and dist/src/ (the installed CLI): the SQL stays in src/db/migrations.
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new InternalError({ code: 'MIGRATIONS_MISSING', message: 'cannot find the package root holding src/db/migrations' });
-    dir = up;
-  }
-  return path.join(dir, 'src', 'db', 'migrations');
+  return path.join(packageRoot(import.meta.url), 'src', 'db', 'migrations');
 }
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -128,12 +128,12 @@ function assertHash(hash: Hex): void {
 }
 
 /** KEYREF: kms:<id|alias|arn>, file:<secp256k1 PEM> or local:<kid> (a key of `keys create --local`). */
-export async function openEvmSigner(keyRef: string, openKms: () => EvmKmsApi, localDir = '.agentkeys'): Promise<EvmSigner> {
+export async function openEvmSigner(keyRef: string, openKms: () => EvmKmsApi | Promise<EvmKmsApi>, localDir = '.agentkeys'): Promise<EvmSigner> {
   if (keyRef.startsWith('file:') && keyRef.length > 5) return LocalEvmSigner.fromFile(keyRef.slice(5));
   if (keyRef.startsWith('local:') && keyRef.length > 6) return LocalEvmSigner.fromFile(path.join(localDir, 'keys', `${keyRef.slice(6)}.pem`));
   const ref = keyRef.startsWith('kms:') ? keyRef.slice(4) : keyRef;
   if (!ref || /^(local|file):/.test(keyRef)) {
     throw new UsageError({ code: 'KEYREF_INVALID', message: `"${keyRef}" is not kms:<id|alias|arn> or file:<secp256k1 PEM>`, hint: '--key kms:alias/agentic-vault' });
   }
-  return KmsEvmSigner.open(openKms(), ref);
+  return KmsEvmSigner.open(await openKms(), ref);
 }

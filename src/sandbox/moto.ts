@@ -2,12 +2,12 @@
 // (moto-server.py, next to this file's source) fixes moto 5.2.1's KMS DIGEST signing and exits
 // when our end of its stdin closes, so it can never outlive us.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
+import { packageRoot } from '../sys/fs.js';
 
 export interface Moto {
   endpoint: string;
@@ -18,9 +18,7 @@ export interface Moto {
 }
 
 function launcherPath(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return path.join(dir, 'src', 'sandbox', 'moto-server.py');
+  return path.join(packageRoot(import.meta.url), 'src', 'sandbox', 'moto-server.py');
 }
 
 export function assertMotoInstalled(): void {

@@ -1,11 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, promises as fsp } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createSetupAws } from '../aws/setup-api.js';
 import { setEnvValue } from '../config/env-writeback.js';
 import { UsageError } from '../errors.js';
-import { writeFileAtomic } from '../sys/fs.js';
+import { packageRoot, writeFileAtomic } from '../sys/fs.js';
 
 export const SANDBOX_ACCOUNT = '123456789012';
 
@@ -19,9 +18,7 @@ export interface SandboxSeed {
 }
 
 function packageEnvDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return path.join(dir, 'env');
+  return path.join(packageRoot(import.meta.url), 'env');
 }
 
 export interface StackEnvValues {

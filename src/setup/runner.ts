@@ -55,7 +55,7 @@ export interface RunOptions {
   onWait?: (step: Step, reason: string, secondsLeft: number) => void;
   receiptFile?: string;
   onStart?: (step: Step) => void;
-  onEnd?: (record: StepRecord) => void;
+  onEnd?: (record: StepRecord) => void | Promise<void>;
 }
 
 export interface RunResult {
@@ -108,7 +108,7 @@ export class SetupRun {
     if (record.changes.length > 0 && record.status !== 'pending') this.changed = true;
     this.records.push(record);
     if (this.opts.receiptFile && !this.opts.plan) await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records);
-    this.opts.onEnd?.(record);
+    await this.opts.onEnd?.(record);
     return record;
   }
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { createWriteStream, existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
-import { UsageError } from '../errors.js';
+import { fileURLToPath } from 'node:url';
+import { InternalError, UsageError } from '../errors.js';
 import { finished } from 'node:stream/promises';
 
 export interface AtomicWriteOptions {
@@ -94,4 +95,18 @@ export async function assertParentDirExists(file: string, what: string): Promise
   if (!stat?.isDirectory()) {
     throw new UsageError({ code: 'PARENT_DIR_MISSING', message: `${what} ${file}: the folder ${dir} does not exist`, hint: `check the path, or create the folder first: mkdir -p ${dir}` });
   }
+}
+
+/**
+ * The folder of agentkeys' own package.json, found upwards from a module of it: works from src/
+ * (tests) and from dist/src/ (the built CLI). Stops at the filesystem root.
+ */
+export function packageRoot(fromModuleUrl: string): string {
+  let dir = path.dirname(fileURLToPath(fromModuleUrl));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new InternalError({ code: 'PACKAGE_ROOT_MISSING', message: `no package.json above ${fileURLToPath(fromModuleUrl)}`, hint: 'reinstall agentkeys (npm ci)' });
+    dir = up;
+  }
+  return dir;
 }

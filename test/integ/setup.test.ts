@@ -3,7 +3,7 @@
 // issues DKIM tokens (steps 5, 6, 9 end "waiting"); IAM authorization is not modelled; EIPs are 127.x;
 // SES DeleteReceiptRule is not implemented (src/sandbox/moto-server.py adds it, as AWS documents it).
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createSetupAws } from '../../src/aws/setup-api.js';
@@ -109,13 +109,21 @@ describe('convergence', () => {
   it('a run killed mid-way (SIGKILL) converges on the next run with nothing duplicated', async () => {
     const { zoneId } = await seedAccount();
     const files = await stackFiles(zoneId, { test: true });
-    const child = spawn(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16'], { cwd: files.cwd, env: { ...process.env, ...moto.current.env }, stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 1200));
+    // The run pauses after step 11 (its receipt written) by a test hook, and is killed right there.
+    const child = spawn(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16'], { cwd: files.cwd, env: { ...process.env, ...moto.current.env, AGENTKEYS_TEST_PAUSE_AFTER_STEP: '11' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('paused after step 11')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`setup exited ${code} before step 11: ${err}`)));
+    });
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const receiptFile = path.join(files.cwd, '.agentkeys/setup/test.receipt.json');
-    // The receipt (once the killed run got as far as its first step) shows it never finished.
-    if (existsSync(receiptFile)) expect(JSON.parse(readFileSync(receiptFile, 'utf8')).finishedAt).toBeUndefined();
+    const killed = JSON.parse(readFileSync(receiptFile, 'utf8'));
+    expect(killed.finishedAt).toBeUndefined();
+    expect(killed.steps.map((st: { num: number }) => st.num)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const interrupted = await runCli(['setup', '--test', '--to-step', '16', '--plan'], { cwd: files.cwd, env: moto.current.env });
+    expect(interrupted.stdout).toMatch(/stopped after step 11 data-role/);
     const next = await setup(files);
     expect(next.code).toBe(0);
     const api = aws();
@@ -241,5 +249,20 @@ describe('step 18: the optional EVM signer (seed 002)', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(await aws().getRole('agentkeys-evm-signer-test')).toBeUndefined();
     expect((await kms.describeKey('alias/agentkeys-evm-test')).KeyState).toBe('Enabled');
+  });
+});
+
+describe('the settings file and the stack file', () => {
+  it('agentkeys --env-file settings.env setup --stack-env F reads each as what it is; setup --env-file F still works, with a note', async () => {
+    const { zoneId } = await seedAccount();
+    const files = await stackFiles(zoneId, { test: true });
+    writeFileSync(path.join(files.cwd, 'settings.env'), 'AGENTKEYS_DIR=custom-dir\n');
+    const both = await runCli(['--env-file', 'settings.env', '--json', 'setup', '--test', '--to-step', '12', '--stack-env', files.operator], { cwd: files.cwd, env: moto.current.env });
+    expect(both.code, both.stderr).toBe(0);
+    expect(existsSync(path.join(files.cwd, 'custom-dir/credentials/test.ini'))).toBe(true); // settings applied
+    expect(existsSync(path.join(files.cwd, '.agentkeys/credentials/test.ini'))).toBe(false);
+    const old = await runCli(['--json', 'setup', '--test', '--only-step', '4', '--env-file', files.operator], { cwd: files.cwd, env: moto.current.env });
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stderr).toContain('--env-file F is deprecated for the stack');
   });
 });
