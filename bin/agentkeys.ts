@@ -147,6 +147,7 @@ audit
   .option('--log <src>', 'source: JSON Lines file or postgres:// URL')
   .option('--out <dest>', 'destination (must be empty): file or postgres:// URL')
   .option('--key <keyref>', "signs the copy's anchor when the source's own does not fit (default: the configured signing key)")
+  .option('--signers <file>', 'registry the copy is verified with (default .agentkeys/signers.json)')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .action(lazy(async (opts) => (await import('../commands/audit.js')).runAuditExport(opts)));
 
@@ -168,8 +169,7 @@ program
   .option('--to-step <n|id>', 'last step to run')
   .option('--plan', 'show what would change; exit 4 if anything would, 0 if nothing; change nothing')
   .option('--verify', 'run the probes of the steps that have them')
-  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
-  .option('--env-file <file>', 'deprecated spelling of --stack-env after the command word (before it, --env-file is the settings file)')
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env; "setup --env-file F" still works, deprecated)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .option('--yes', 'confirm account-wide changes without asking')
   .option('--strict', 'exit 1 if any step is waiting')
@@ -186,8 +186,7 @@ program
   .option('--test', 'the test stack')
   .option('--yes', 'confirm the deletion (and of bucket contents) without asking')
   .option('--keep-data', 'keep the buckets and their objects')
-  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
-  .option('--env-file <file>', 'deprecated spelling of --stack-env after the command word')
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env; "setup --env-file F" still works, deprecated)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(withStackFiles(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
 
@@ -332,18 +331,29 @@ function tolerateClosedStdout(): void {
 
 /**
  * setup and teardown: the global --env-file (settings) and the stack's env file share a spelling,
- * so they are told apart by where they were given: before the command word it is the settings
- * file, after it the (deprecated) stack file. --stack-env is the stack file's own name.
+ * and commander reads program options anywhere on the line, so argv tells them apart: before the
+ * command word it is the settings file, after it the (deprecated) stack file. --stack-env is the
+ * stack file's own name.
  */
 function withStackFiles(run: (opts: any) => Promise<ExitCode>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    const local = cmd.opts<{ stackEnv?: string; envFile?: string }>();
-    const settings = program.opts<{ envFile?: string }>().envFile;
-    const stackEnv = local.stackEnv ?? local.envFile;
-    const note = local.envFile && !local.stackEnv ? `${cmd.name()} --env-file F is deprecated for the stack's env file: use --stack-env F (--env-file before the command word is the settings file)` : undefined;
-    process.exitCode = await run({ ...cmd.optsWithGlobals(), envFile: settings, stackEnv, ...(note ? { stackEnvDeprecated: note } : {}) });
+    const { before, after } = envFileFlags(process.argv.slice(2), cmd.name());
+    const local = cmd.opts<{ stackEnv?: string }>();
+    const stackEnv = local.stackEnv ?? after;
+    const note = after && !local.stackEnv ? `${cmd.name()} --env-file F is deprecated for the stack's env file: use --stack-env F (--env-file before the command word is the settings file)` : undefined;
+    process.exitCode = await run({ ...cmd.optsWithGlobals(), envFile: before, stackEnv, ...(note ? { stackEnvDeprecated: note } : {}) });
   };
+}
+
+function envFileFlags(argv: string[], commandWord: string): { before?: string; after?: string } {
+  const at = argv.indexOf(commandWord);
+  const found: { before?: string; after?: string } = {};
+  argv.forEach((token, i) => {
+    const value = token === '--env-file' ? argv[i + 1] : token.startsWith('--env-file=') ? token.slice('--env-file='.length) : undefined;
+    if (value !== undefined) found[at !== -1 && i > at ? 'after' : 'before'] = value;
+  });
+  return found;
 }
 
 async function main(): Promise<void> {

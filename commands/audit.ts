@@ -4,6 +4,7 @@ import { parseTimeBound, queryAudit, type AuditQuery } from '../src/audit/query.
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
 import { anchorPathFor, parseAnchor, readAnchorIfExists } from '../src/audit/anchor.js';
+import { verifyAuditLog } from '../src/audit/verify-source.js';
 import { isPostgresUrl } from '../src/db/pg.js';
 import { isAgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
 import { signAnchorFor } from '../src/store/file-log.js';
@@ -50,6 +51,7 @@ export interface AuditExportOptions extends GlobalOptions {
   log?: string;
   out?: string;
   key?: string;
+  signers?: string;
 }
 
 export async function runAuditExport(options: AuditExportOptions): Promise<ExitCode> {
@@ -58,19 +60,38 @@ export async function runAuditExport(options: AuditExportOptions): Promise<ExitC
   if (!options.out) throw new UsageError({ code: 'FLAG_MISSING', message: '--out is required', hint: '--out audit.jsonl or --out postgres://…' });
   const result = await exportChain(source, options.out, ctx.config.pgStatementTimeoutMs);
   const anchor = isPostgresUrl(options.out) || result.events === 0 ? 'none' : await anchorExport(ctx, source, options.out, result);
-  const intact = result.firstBrokenLink === null;
+  const verdict = await verifyCopy(ctx, options.out, result.firstBrokenLink);
   if (ctx.out.json) {
-    printJson({ ok: intact, source: redactUrl(source), destination: redactUrl(options.out), events: result.events, head: result.head, linksIntact: intact, firstBrokenLink: result.firstBrokenLink, anchor });
+    printJson({ ok: verdict.state !== 'failed', source: redactUrl(source), destination: redactUrl(options.out), events: result.events, head: result.head, verified: verdict.state, findings: verdict.findings, firstBrokenLink: result.firstBrokenLink, anchor });
   } else {
-    const mark = intact ? style.ok('✔') : style.bad('✖');
+    const mark = verdict.state === 'verified' ? style.ok('✔') : verdict.state === 'failed' ? style.bad('✖') : style.warn('!');
     printLine(`${mark} copied ${result.events} event(s) ${redactUrl(source)} → ${redactUrl(options.out)}`);
     printLine(style.dim(`  head ${result.head ?? '(empty chain)'} on both sides`));
-    if (!intact) printLine(style.bad(`  the chain is broken at event ${result.firstBrokenLink}: the copy is evidence, not a verified log (agentkeys verify-audit --log ${redactUrl(source)})`));
+    if (verdict.state === 'failed') printLine(style.bad(`  the copy does not verify (${verdict.findings.length} problem(s)${result.firstBrokenLink ? `, first broken link at event ${result.firstBrokenLink}` : ''}): it is evidence, not a verified log; agentkeys verify-audit --log ${redactUrl(options.out)}`));
+    if (verdict.state === 'unverified') printLine(style.warn(`  ! not verified: ${verdict.reason}`));
     if (anchor === 'copied') printLine(style.dim(`  anchor copied from the source: ${anchorPathFor(options.out)}`));
     else if (anchor === 'signed') printLine(style.dim(`  anchor signed for the copy: ${anchorPathFor(options.out)}`));
     else if (!isPostgresUrl(options.out) && result.events > 0) printLine(style.warn(`  ! no anchor for the copy (a dropped tail could not be detected): pass --key KEYREF to sign one`));
   }
-  return intact ? 0 : 3;
+  return verdict.state === 'failed' ? 3 : 0;
+}
+
+type CopyVerdict = { state: 'verified' | 'failed' | 'unverified'; findings: { index: number; code: string }[]; reason?: string };
+
+/**
+ * The copy is verified with the signer registry (as verify-audit would), so a ✔ means the chain
+ * verifies; without a registry only the links were checked, and the output says so.
+ */
+async function verifyCopy(ctx: CommandContext, dest: string, firstBrokenLink: number | null): Promise<CopyVerdict> {
+  const linkFinding = firstBrokenLink === null ? [] : [{ index: firstBrokenLink, code: 'PREV_HASH_MISMATCH' }];
+  try {
+    const report = await verifyAuditLog({ log: dest, signersPath: ctx.config.signersPath, hmacKeyFiles: {}, slackMs: 60_000, statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
+    return { state: report.ok ? 'verified' : 'failed', findings: report.findings.map((f) => ({ index: f.index, code: f.code })) };
+  } catch (err) {
+    if (!isAgentkeysError(err) || err.code !== 'REGISTRY_NOT_FOUND') throw err;
+    if (firstBrokenLink !== null) return { state: 'failed', findings: linkFinding };
+    return { state: 'unverified', findings: [], reason: `no signer registry at ${ctx.config.signersPath} (links checked, signatures not; pass --signers F)` };
+  }
 }
 
 /**

@@ -1,5 +1,4 @@
 import { parseWholeNumber } from './options.js';
-import { Listr } from 'listr2';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { createSetupContext, type CallCounts } from '../src/setup/context.js';
@@ -11,6 +10,7 @@ import type { AgentkeysConfig } from '../src/config/load.js';
 import { awsAuthFromConfig } from '../src/context.js';
 import { createContext, type CommandContext, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
 import { askYesNo } from './ui/prompt.js';
 
 export interface SetupOptions extends GlobalOptions, StackFileOptions {
@@ -105,38 +105,6 @@ function pauseHookForTests(): { onEnd?: (record: StepRecord) => Promise<void> } 
   };
 }
 
-/** Where a wait reports to: the listr task of the step that is running. */
-interface WaitProgress {
-  onWait?: (num: number, message: string) => void;
-}
-
-async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>, progress: WaitProgress): Promise<void> {
-  let failed = false;
-  const tasks = new Listr(
-    steps.map((step) => ({
-      title: `${String(step.num).padStart(2)} ${step.title}`,
-      skip: () => failed && 'skipped: an earlier step failed',
-      task: async (_: unknown, task: { title: string; skip: (m: string) => void; output: string }) => {
-        progress.onWait = (num, message) => {
-          if (num === step.num) task.output = message;
-        };
-        const record = await run.run(step);
-        const label = `${String(step.num).padStart(2)} ${step.title}`;
-        if (record.status === 'failed') {
-          failed = true;
-          throw new Error(`${label}: ${record.reason}${record.hint ? ` → ${record.hint}` : ''}`);
-        }
-        if (record.status === 'done' && record.changes.length === 0) task.skip(`already done: ${record.summary ?? ''}`);
-        else if (record.status === 'done') task.title = `${label}: ${record.changes.length} change(s)`;
-        else if (record.status === 'pending') task.title = `${label}: ${record.changes.length} change(s) pending`;
-        // Waiting and blocked are not done: shown as skipped (↓), never with a ✔.
-        else task.skip(`${label}: ${record.status}: ${record.reason}`);
-      },
-    })),
-    { concurrent: false, exitOnError: false, renderer: process.stdout.isTTY ? 'default' : 'simple', rendererOptions: {} } as never,
-  );
-  await tasks.run().catch(() => undefined);
-}
 
 function printOutcome(records: StepRecord[], events: SetupEvent[], calls: CallCounts, wallMs: number, options: SetupOptions, debug: boolean): void {
   if (options.plan) {

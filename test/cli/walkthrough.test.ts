@@ -1,7 +1,7 @@
 // What a new operator meets (issue 14): typos, missing arguments, wrong paths and the most natural
 // mistakes, each a named error with the next command, through the built CLI. No AWS here.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.js';
@@ -176,6 +176,22 @@ describe('terminal behaviour', () => {
     expect(piped.stderr).not.toContain('verifying');
   });
 
+  it('a writer waiting for a held lock says so on a terminal', async () => {
+    const cwd = tempDir();
+    await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
+    mkdirSync(path.join(cwd, 'a.jsonl.lock')); // another writer's lock (proper-lockfile's directory)
+    const release = setTimeout(() => rmSync(path.join(cwd, 'a.jsonl.lock'), { recursive: true }), 1500);
+    const r = await new Promise<string>((resolve) => {
+      const child = spawn('script', ['-qec', `${process.execPath} -- ${CLI} sign --log a.jsonl --key local:k1 --event-type t --payload '{}'`, '/dev/null'], { cwd });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', () => resolve(out));
+    });
+    clearTimeout(release);
+    expect(r).toContain('waiting for the lock on a.jsonl');
+    expect(r).toContain('signed 1 event(s)');
+  });
+
   it('encrypt refuses to write binary ciphertext to a terminal (OUTPUT_IS_TTY), before any KMS call', () => {
     const r = shell('$ak encrypt --key kms:alias/any < /dev/null', tempDir(), { pty: true, env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
     expect(r.status).toBe(2);
@@ -236,7 +252,7 @@ describe('audit query and export', () => {
     const broken = await runCli(['audit', 'export', '--log', 'broken.jsonl', '--out', 'b2.jsonl', '--key', 'local:k1'], { cwd });
     expect(broken.code).toBe(3);
     expect(broken.stdout).toMatch(/✖ copied 2 event/);
-    expect(broken.stdout).toContain('broken at event 2');
+    expect(broken.stdout).toMatch(/does not verify .*first broken link at event 2/);
     expect(existsSync(path.join(cwd, 'b2.jsonl.anchor.json'))).toBe(true); // signed with --key for the copy
   });
 });

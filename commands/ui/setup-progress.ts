@@ -1,0 +1,36 @@
+// The setup runner's steps as listr2 tasks (the only home of listr2, beside chalk and prompts).
+import { Listr } from 'listr2';
+import type { SetupRun, selectSteps } from '../../src/setup/runner.js';
+
+/** Where a wait reports to: the listr task of the step that is running. */
+export interface WaitProgress {
+  onWait?: (num: number, message: string) => void;
+}
+
+export async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>, progress: WaitProgress): Promise<void> {
+  let failed = false;
+  const tasks = new Listr(
+    steps.map((step) => ({
+      title: `${String(step.num).padStart(2)} ${step.title}`,
+      skip: () => failed && 'skipped: an earlier step failed',
+      task: async (_: unknown, task: { title: string; skip: (m: string) => void; output: string }) => {
+        progress.onWait = (num, message) => {
+          if (num === step.num) task.output = message;
+        };
+        const record = await run.run(step);
+        const label = `${String(step.num).padStart(2)} ${step.title}`;
+        if (record.status === 'failed') {
+          failed = true;
+          throw new Error(`${label}: ${record.reason}${record.hint ? ` → ${record.hint}` : ''}`);
+        }
+        if (record.status === 'done' && record.changes.length === 0) task.skip(`already done: ${record.summary ?? ''}`);
+        else if (record.status === 'done') task.title = `${label}: ${record.changes.length} change(s)`;
+        else if (record.status === 'pending') task.title = `${label}: ${record.changes.length} change(s) pending`;
+        // Waiting and blocked are not done: shown as skipped (↓), never with a ✔.
+        else task.skip(`${label}: ${record.status}: ${record.reason}`);
+      },
+    })),
+    { concurrent: false, exitOnError: false, renderer: process.stdout.isTTY ? 'default' : 'simple', rendererOptions: {} } as never,
+  );
+  await tasks.run().catch(() => undefined);
+}
