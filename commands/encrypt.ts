@@ -42,6 +42,7 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
   if (mode === 'encrypt' && !keyId) throw new UsageError({ code: 'FLAG_MISSING', message: '--key is required to encrypt', hint: '--key kms:alias/agent-data' });
   const jobs = planJobs(mode, options, files);
   await refuseOverwrites(mode, jobs, options.force === true);
+  let cache: EnvelopeCrypto['stats'] | null = null;
   await withKmsTrail(ctx, async () => {
     // Aliases are resolved to the key ARN: the Encryption SDK matches wrapped keys by ARN only.
     const keyArn = keyId ? await envelopeKeyArn(ctx, keyId) : undefined;
@@ -51,10 +52,11 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
       else await runSentinel(mode, ctx, keyArn, job, context);
       if (!ctx.out.json && job.output) process.stderr.write(`${style.ok('✔')} ${mode === 'encrypt' ? 'encrypted' : 'decrypted'} ${job.input ?? 'stdin'} → ${job.output}\n`);
     }
+    cache = crypto?.stats ?? null;
     if (ctx.out.debug && crypto) process.stderr.write(style.dim(`  data-key cache: ${crypto.stats.hits} hit(s), ${crypto.stats.misses} miss(es)\n`));
   });
   printKmsCalls(ctx);
-  if (ctx.out.json && jobs.every((j) => j.output)) printJson({ ok: true, mode, format, files: jobs.map((j) => j.output) });
+  if (ctx.out.json && jobs.every((j) => j.output)) printJson({ ok: true, mode, format, files: jobs.map((j) => j.output), cache });
   return 0;
 }
 

@@ -55,6 +55,13 @@ export function signRequest(alg: Exclude<SigningAlg, 'hmac-sha256'>, keyArn: str
   }
 }
 
+/** A key that is disabled or pending deletion cannot sign: said before any Sign call. */
+export function assertKeyEnabled(meta: KeyMetadata): void {
+  if (meta.KeyState && meta.KeyState !== 'Enabled') {
+    throw new UsageError({ code: 'KMS_KEY_INVALID_STATE', message: `KMS key ${meta.Arn} is ${meta.KeyState}`, hint: 'sign with an enabled key (agentkeys keys describe)' });
+  }
+}
+
 /**
  * Signs audit digests with a KMS key. The algorithm comes from the key's KeySpec (DescribeKey,
  * once), never from a guess; signer_kid is the key ARN resolved from any alias, so moving the
@@ -81,9 +88,7 @@ export class KmsSigner implements AuditSigner {
     if (meta.KeyUsage !== usage) {
       throw new UsageError({ code: 'KMS_KEY_WRONG_USAGE', message: `KMS key ${meta.Arn} has KeyUsage ${meta.KeyUsage}, not ${usage}`, hint: 'audit events need an asymmetric SIGN_VERIFY key or an HMAC key' });
     }
-    if (meta.KeyState && meta.KeyState !== 'Enabled') {
-      throw new UsageError({ code: 'KMS_KEY_INVALID_STATE', message: `KMS key ${meta.Arn} is ${meta.KeyState}`, hint: 'sign with an enabled key (agentkeys keys describe)' });
-    }
+    assertKeyEnabled(meta);
     const signer = new KmsSigner(kms, meta.Arn!, alg, meta);
     if (alg !== 'hmac-sha256') await signer.loadPublicKey();
     return signer;

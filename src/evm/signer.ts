@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Address, Hex } from 'viem';
 import type { KmsApi } from '../aws/kms.js';
+import { assertKeyEnabled } from '../aws/kms-signer.js';
 import { UsageError } from '../errors.js';
 import { assertSecp256k1, lowSFromDer, publicKeyFromSpki, signWithScalar, uncompressedPublicKey, withRecoveryBit, type EvmSignature } from './secp256k1.js';
 import { publicKeyToAddress } from 'viem/accounts';
@@ -51,9 +52,7 @@ export class KmsEvmSigner implements EvmSigner {
         hint: 'create one: agentkeys keys create --spec ECC_SECG_P256K1 --alias alias/agentic-vault',
       });
     }
-    if (meta.KeyState && meta.KeyState !== 'Enabled') {
-      throw new UsageError({ code: 'KMS_KEY_INVALID_STATE', message: `KMS key ${meta.Arn} is ${meta.KeyState}`, hint: 'sign with an enabled key (agentkeys keys describe)' });
-    }
+    assertKeyEnabled(meta);
     const arn = meta.Arn!;
     const { address, publicKey } = await publicKeyOf(kms, arn);
     return new KmsEvmSigner(kms, arn, address, publicKey);

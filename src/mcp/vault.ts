@@ -92,8 +92,10 @@ export class Vault {
   }
 
   private openSigner(): Promise<EvmSigner> {
-    this.signer ??= this.deps.openSigner();
-    this.signer.catch(() => (this.signer = undefined)); // retry on the next call
+    if (!this.signer) {
+      this.signer = this.deps.openSigner();
+      this.signer.catch(() => (this.signer = undefined)); // a failed open is retried on the next call
+    }
     return this.signer;
   }
 
