@@ -201,10 +201,12 @@ describe('terminal behaviour', () => {
   it('NO_COLOR and --no-color turn colour off on a terminal; demo.sh is plain when piped', async () => {
     const cwd = tempDir();
     const line = '$ak keys create --local --alg ed25519 --kid';
-    const colour = shell(`${line} c1`, cwd, { pty: true, env: { NO_COLOR: '', FORCE_COLOR: '' } });
+    // supports-color reads TERM and CI, which CI machines set or leave unset: pin a colour terminal.
+    const tty = { TERM: 'xterm-256color', CI: '', COLORTERM: '' };
+    const colour = shell(`${line} c1`, cwd, { pty: true, env: { ...tty, NO_COLOR: '', FORCE_COLOR: '' } });
     expect(colour.out).toMatch(/\x1b\[3\dm/);
-    expect(shell(`${line} c2`, cwd, { pty: true, env: { NO_COLOR: '1', FORCE_COLOR: '' } }).out).not.toMatch(/\x1b\[/);
-    expect(shell(`$ak --no-color keys create --local --alg ed25519 --kid c3`, cwd, { pty: true, env: { NO_COLOR: '', FORCE_COLOR: '' } }).out).not.toMatch(/\x1b\[/);
+    expect(shell(`${line} c2`, cwd, { pty: true, env: { ...tty, NO_COLOR: '1', FORCE_COLOR: '' } }).out).not.toMatch(/\x1b\[/);
+    expect(shell(`$ak --no-color keys create --local --alg ed25519 --kid c3`, cwd, { pty: true, env: { ...tty, NO_COLOR: '', FORCE_COLOR: '' } }).out).not.toMatch(/\x1b\[/);
     const demo = execFileSync('sh', [path.resolve('bin/demo.sh')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '' } });
     expect(demo).not.toMatch(/\x1b\[/);
   });
