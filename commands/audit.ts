@@ -1,14 +1,12 @@
 import { parseWholeNumber } from './options.js';
-import { exportChain } from '../src/audit/export.js';
-import { parseTimeBound, queryAudit, type AuditQuery } from '../src/audit/query.js';
+import { parseAnchor } from '../src/audit/anchor.js';
+import { parseTimeBound, type AuditQuery } from '../src/audit/query.js';
+import { verifyChainSource } from '../src/audit/verify-source.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
-import { anchorPathFor, parseAnchor, readAnchorIfExists } from '../src/audit/anchor.js';
-import { verifyAuditLog } from '../src/audit/verify-source.js';
-import { isPostgresUrl } from '../src/db/pg.js';
 import { isAgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
-import { signAnchorFor } from '../src/store/file-log.js';
-import { writeFileAtomic } from '../src/sys/fs.js';
+import { exportChain, type ExportResult } from '../src/store/export.js';
+import { withStore, type AuditStore } from '../src/store/store.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { openSigner } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -35,7 +33,7 @@ export async function runAuditQuery(options: AuditQueryOptions): Promise<ExitCod
   if (eventType !== undefined) query.action = eventType;
   if (options.since !== undefined) query.since = parseTimeBound(options.since, '--since');
   if (options.until !== undefined) query.until = parseTimeBound(options.until, '--until');
-  const result = await queryAudit(log, query, ctx.config.pgStatementTimeoutMs);
+  const result = await withStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs }, (store) => store.query(query));
   if (ctx.out.json) {
     printJson({ ok: true, events: result.events, skippedMalformed: result.skippedMalformed });
     return 0;
@@ -58,22 +56,31 @@ export async function runAuditExport(options: AuditExportOptions): Promise<ExitC
   const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const source = requireLog(ctx.config);
   if (!options.out) throw new UsageError({ code: 'FLAG_MISSING', message: '--out is required', hint: '--out audit.jsonl or --out postgres://…' });
-  const result = await exportChain(source, options.out, ctx.config.pgStatementTimeoutMs);
-  const anchor = isPostgresUrl(options.out) || result.events === 0 ? 'none' : await anchorExport(ctx, source, options.out, result);
-  const verdict = await verifyCopy(ctx, options.out, result.firstBrokenLink);
+  const opts = { statementTimeoutMs: ctx.config.pgStatementTimeoutMs };
+  return withStore(source, opts, (from) => withStore(options.out!, opts, (to) => exportAndCheck(ctx, from, to)));
+}
+
+async function exportAndCheck(ctx: CommandContext, source: AuditStore, dest: AuditStore): Promise<ExitCode> {
+  const result = await exportChain(source, dest);
+  const anchor = dest.anchorPath === null || result.events === 0 ? 'none' : await anchorExport(ctx, source, dest, result);
+  const verdict = await verifyCopy(ctx, dest, result.firstBrokenLink);
   if (ctx.out.json) {
-    printJson({ ok: verdict.state !== 'failed', source: redactUrl(source), destination: redactUrl(options.out), events: result.events, head: result.head, verified: verdict.state, findings: verdict.findings, firstBrokenLink: result.firstBrokenLink, anchor });
+    printJson({ ok: verdict.state !== 'failed', source: source.label, destination: dest.label, events: result.events, head: result.head, verified: verdict.state, findings: verdict.findings, firstBrokenLink: result.firstBrokenLink, anchor });
   } else {
-    const mark = verdict.state === 'verified' ? style.ok('✔') : verdict.state === 'failed' ? style.bad('✖') : style.warn('!');
-    printLine(`${mark} copied ${result.events} event(s) ${redactUrl(source)} → ${redactUrl(options.out)}`);
-    printLine(style.dim(`  head ${result.head ?? '(empty chain)'} on both sides`));
-    if (verdict.state === 'failed') printLine(style.bad(`  the copy does not verify (${verdict.findings.length} problem(s)${result.firstBrokenLink ? `, first broken link at event ${result.firstBrokenLink}` : ''}): it is evidence, not a verified log; agentkeys verify-audit --log ${redactUrl(options.out)}`));
-    if (verdict.state === 'unverified') printLine(style.warn(`  ! not verified: ${verdict.reason}`));
-    if (anchor === 'copied') printLine(style.dim(`  anchor copied from the source: ${anchorPathFor(options.out)}`));
-    else if (anchor === 'signed') printLine(style.dim(`  anchor signed for the copy: ${anchorPathFor(options.out)}`));
-    else if (!isPostgresUrl(options.out) && result.events > 0) printLine(style.warn(`  ! no anchor for the copy (a dropped tail could not be detected): pass --key KEYREF to sign one`));
+    printExport(source, dest, result, verdict, anchor);
   }
   return verdict.state === 'failed' ? 3 : 0;
+}
+
+function printExport(source: AuditStore, dest: AuditStore, result: ExportResult, verdict: CopyVerdict, anchor: string): void {
+  const mark = verdict.state === 'verified' ? style.ok('✔') : verdict.state === 'failed' ? style.bad('✖') : style.warn('!');
+  printLine(`${mark} copied ${result.events} event(s) ${source.label} → ${dest.label}`);
+  printLine(style.dim(`  head ${result.head ?? '(empty chain)'} on both sides`));
+  if (verdict.state === 'failed') printLine(style.bad(`  the copy does not verify (${verdict.findings.length} problem(s)${result.firstBrokenLink ? `, first broken link at event ${result.firstBrokenLink}` : ''}): it is evidence, not a verified log; agentkeys verify-audit --log ${dest.label}`));
+  if (verdict.state === 'unverified') printLine(style.warn(`  ! not verified: ${verdict.reason}`));
+  if (anchor === 'copied') printLine(style.dim(`  anchor copied from the source: ${dest.anchorPath}`));
+  else if (anchor === 'signed') printLine(style.dim(`  anchor signed for the copy: ${dest.anchorPath}`));
+  else if (dest.anchorPath !== null && result.events > 0) printLine(style.warn(`  ! no anchor for the copy (a dropped tail could not be detected): pass --key KEYREF to sign one`));
 }
 
 type CopyVerdict = { state: 'verified' | 'failed' | 'unverified'; findings: { index: number; code: string }[]; reason?: string };
@@ -82,10 +89,10 @@ type CopyVerdict = { state: 'verified' | 'failed' | 'unverified'; findings: { in
  * The copy is verified with the signer registry (as verify-audit would), so a ✔ means the chain
  * verifies; without a registry only the links were checked, and the output says so.
  */
-async function verifyCopy(ctx: CommandContext, dest: string, firstBrokenLink: number | null): Promise<CopyVerdict> {
+async function verifyCopy(ctx: CommandContext, dest: AuditStore, firstBrokenLink: number | null): Promise<CopyVerdict> {
   const linkFinding = firstBrokenLink === null ? [] : [{ index: firstBrokenLink, code: 'PREV_HASH_MISMATCH' }];
   try {
-    const report = await verifyAuditLog({ log: dest, signersPath: ctx.config.signersPath, hmacKeyFiles: {}, slackMs: 60_000, statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
+    const report = await verifyChainSource(dest, { signersPath: ctx.config.signersPath, hmacKeyFiles: {}, slackMs: 60_000 });
     return { state: report.ok ? 'verified' : 'failed', findings: report.findings.map((f) => ({ index: f.index, code: f.code })) };
   } catch (err) {
     if (!isAgentkeysError(err) || err.code !== 'REGISTRY_NOT_FOUND') throw err;
@@ -98,14 +105,12 @@ async function verifyCopy(ctx: CommandContext, dest: string, firstBrokenLink: nu
  * An anchor for an exported file: the source's own when it describes exactly this chain (an anchor
  * names no path), else one signed with --key or the configured signing key, else none.
  */
-async function anchorExport(ctx: CommandContext, source: string, dest: string, result: { events: number; head: string | null }): Promise<'copied' | 'signed' | 'none'> {
-  if (!isPostgresUrl(source)) {
-    const existing = await readAnchorIfExists(anchorPathFor(source));
-    const parsed = existing ? parseAnchor(existing.text) : undefined;
-    if (existing && typeof parsed === 'object' && parsed.events === result.events && parsed.head === result.head) {
-      await writeFileAtomic(anchorPathFor(dest), existing.text);
-      return 'copied';
-    }
+async function anchorExport(ctx: CommandContext, source: AuditStore, dest: AuditStore, result: ExportResult): Promise<'copied' | 'signed' | 'none'> {
+  const existing = await source.readAnchor();
+  const parsed = existing ? parseAnchor(existing.text) : undefined;
+  if (existing && typeof parsed === 'object' && parsed.events === result.events && parsed.head === result.head) {
+    await dest.copyAnchor(existing.text);
+    return 'copied';
   }
   let signer;
   try {
@@ -114,7 +119,7 @@ async function anchorExport(ctx: CommandContext, source: string, dest: string, r
     if (isAgentkeysError(err) && err.code === 'SIGNING_KEY_MISSING') return 'none';
     throw err;
   }
-  await signAnchorFor(dest, { events: result.events, prevHash: result.head }, signer);
+  await dest.signAnchor({ events: result.events, prevHash: result.head }, signer);
   return 'signed';
 }
 

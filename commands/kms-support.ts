@@ -4,7 +4,7 @@ import type { AgentkeysConfig } from '../src/config/load.js';
 import { AgentkeysError } from '../src/errors.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
-import { openAppender } from '../src/store/open.js';
+import { openStore } from '../src/store/store.js';
 import type { CommandContext } from './context.js';
 import { style } from './ui/format.js';
 
@@ -34,14 +34,14 @@ export async function withKmsTrail<T>(ctx: CommandContext, body: () => Promise<T
 async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSigner): Promise<void> {
   const events = ctx.services.trail.drainEvents();
   if (events.length === 0) return;
-  const store = openAppender(auditLog, ctx.config);
+  const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   try {
     await appendSignedEvents(store, signer, events);
     if (ctx.out.debug) process.stderr.write(style.dim(`  recorded ${events.length} KMS operation event(s) in ${auditLog}\n`));
   } catch (err) {
     throw new AgentkeysError({ code: 'KMS_TRAIL_WRITE_FAILED', message: `the KMS operations were done but could not be recorded in ${auditLog}: ${(err as Error).message}`, hint: 'fix the audit log and record the operation by hand; see --debug', cause: err });
   } finally {
-    await store.close?.();
+    await store.close();
   }
 }
 

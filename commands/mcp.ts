@@ -1,6 +1,6 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { appendSignedEvents } from '../src/audit/append.js';
-import { verifyAuditLog } from '../src/audit/verify-source.js';
+import { verifyAuditLog } from '../src/store/verify.js';
 import { KmsSigner } from '../src/aws/kms-signer.js';
 import { redactUrl } from '../src/db/pg.js';
 import { AgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
@@ -11,8 +11,7 @@ import { Vault, type DecisionRecord, type VaultDeps } from '../src/mcp/vault.js'
 import { publishSigner } from '../src/signing/publish.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
-import { openAppender } from '../src/store/open.js';
-import type { AuditAppender } from '../src/store/file-log.js';
+import { openStore } from '../src/store/store.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { evmKeyRef } from './evm.js';
 
@@ -82,7 +81,7 @@ async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRe
   if (signer.alg !== 'hmac-sha256' && 'publicKeyPem' in signer) {
     await publishSigner(ctx.config.signersPath, signer as AuditSigner & { publicKeyPem(): Promise<string> | string }, signer instanceof KmsSigner ? { keyArn: signer.kid } : {});
   }
-  const store: AuditAppender = openAppender(auditLog, ctx.config);
+  const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   let queue: Promise<unknown> = Promise.resolve();
   return {
     record: (record, client) => {
@@ -93,7 +92,7 @@ async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRe
     },
     close: async () => {
       await queue;
-      await store.close?.();
+      await store.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import { appendSignedEvents } from '../src/audit/append.js';
 import { rotateKmsKey } from '../src/aws/rotate.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { rotateJwtKeys } from '../src/signing/jwt-rotate.js';
-import { openAppender } from '../src/store/open.js';
+import { openStore } from '../src/store/store.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { confirm } from './ui/prompt.js';
@@ -47,11 +47,11 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
       stateDir: path.join(ctx.config.dir, 'rotations'),
       ...(log ? {
         appendEvents: async (signer, events) => {
-          const store = openAppender(log, ctx.config);
+          const store = openStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
           try {
             await appendSignedEvents(store, signer, events);
           } finally {
-            await store.close?.();
+            await store.close();
           }
         },
       } : {}),

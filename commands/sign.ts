@@ -3,7 +3,7 @@ import { appendSignedEvents } from '../src/audit/append.js';
 import { parseBatch, singleEvent } from '../src/audit/event-input.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
-import { openAppender } from '../src/store/open.js';
+import { openStore } from '../src/store/store.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
@@ -31,10 +31,10 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
   const { signer, rows, head } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
-    const store = openAppender(log, ctx.config, () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`));
+    const store = openStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs, onWait: () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`) });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
-    const result = await appendSignedEvents(store, signer, list, { onProgress }).finally(() => { progress.done(); return store.close?.(); });
+    const result = await appendSignedEvents(store, signer, list, { onProgress }).finally(() => { progress.done(); return store.close(); });
     return { signer, ...result };
   });
   printKmsCalls(ctx);

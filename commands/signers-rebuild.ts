@@ -1,4 +1,4 @@
-import { readRows } from '../src/audit/rows.js';
+import { withStore } from '../src/store/store.js';
 import { rebuildSigners } from '../src/aws/signers-rebuild.js';
 import { requireLog } from '../src/config/load.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
@@ -20,7 +20,9 @@ export async function runSignersRebuild(options: SignersRebuildOptions): Promise
   const out = options.out ?? ctx.config.signersPath;
   if (!out) throw new UsageError({ code: 'FLAG_MISSING', message: '--out is required' });
   const kids = new Set<string>();
-  for await (const row of readRows(log, { skipMalformed: true, statementTimeoutMs: ctx.config.pgStatementTimeoutMs })) if (row.signer_kid) kids.add(row.signer_kid);
+  await withStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs }, async (store) => {
+    for await (const row of store.rows({ skipMalformed: true })) if (row.signer_kid) kids.add(row.signer_kid);
+  });
   const existing = await readSignerRegistryIfExists(out);
   const result = await rebuildSigners(await ctx.services.kms(), kids, existing);
   if (!options.plan) await writeSignerRegistry(out, result.registry);

@@ -1,6 +1,7 @@
 import { parseWholeNumber } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { verifyAuditLog, type VerifyAuditOptions, type VerifyAuditReport } from '../src/audit/verify-source.js';
+import type { VerifyAuditOptions, VerifyAuditReport } from '../src/audit/verify-source.js';
+import { verifyAuditLog } from '../src/store/verify.js';
 import { printKmsCalls } from './kms-support.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';

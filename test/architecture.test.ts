@@ -56,4 +56,20 @@ describe('architecture', () => {
     walk(path.join('commands', 'verify-audit.ts'));
     expect(packages.filter((p) => /@aws-(sdk|crypto)\//.test(p))).toEqual([]);
   });
+
+  it('src/audit is the chain format: it imports no store and no database code', () => {
+    const bad = files(path.join('src', 'audit')).flatMap((f) => imports(f).filter((i) => /(^|\/)(store|db)\//.test(i.spec) || i.spec === 'pg').map((i) => `${f} → ${i.spec}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('no SQL outside src/store and src/db', () => {
+    const sql = /\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE|\b(client|pool)\.query\()/;
+    const outside = [...files('src'), ...files('commands'), ...files('bin')].filter((f) => !f.startsWith(path.join('src', 'store')) && !f.startsWith(path.join('src', 'db')));
+    expect(outside.filter((f) => sql.test(readFileSync(f, 'utf8')))).toEqual([]);
+  });
+
+  it('one place tells a file log from a database: openStore', () => {
+    const users = [...files('src'), ...files('commands')].filter((f) => /\bisPostgresUrl\(/.test(readFileSync(f, 'utf8')));
+    expect(users.sort()).toEqual([path.join('commands', 'db-migrate.ts'), path.join('src', 'db', 'pg.ts'), path.join('src', 'store', 'store.ts')]);
+  });
 });

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import { AgentkeysError } from '../errors.js';
 import type { SignedBytes } from '../signing/verify.js';
-import { writeFileAtomic } from '../sys/fs.js';
 import { canonicalJson, isDigestHex } from './canonical.js';
 
 export const ANCHOR_FORMAT = 'agentkeys-anchor/v1';
@@ -51,17 +48,4 @@ export function parseAnchor(text: string): Anchor | string {
   const extra = Object.keys(v).filter((k) => !['format', 'events', 'head', 'signer_kid', 'updated_at', 'signature'].includes(k));
   if (extra.length > 0) return `unknown field(s) ${extra.join(', ')}`;
   return v as unknown as Anchor;
-}
-
-export async function readAnchorIfExists(file: string): Promise<{ text: string } | undefined> {
-  try {
-    return { text: await fsp.readFile(file, 'utf8') };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AgentkeysError({ code: 'ANCHOR_UNREADABLE', message: `cannot read anchor ${file}: ${(err as Error).message}`, cause: err });
-  }
-}
-
-export async function writeAnchor(file: string, anchor: Anchor): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(anchor, null, 2)}\n`);
 }

@@ -1,6 +1,6 @@
 import type { AuditSigner } from '../signing/signer.js';
 import { signAndCheck } from '../signing/signer.js';
-import type { AuditAppender, ChainHead } from '../store/file-log.js';
+import type { ChainAppender, ChainHead } from './chain.js';
 import { assertIJsonValue } from './canonical.js';
 import { digestRow, newRowId, type AuditRow, type NewEvent } from './record.js';
 
@@ -22,7 +22,7 @@ export interface AppendOptions {
 
 const PROGRESS_EVERY = 1000;
 
-export async function appendSignedEvents(store: AuditAppender, signer: AuditSigner, events: readonly NewEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
+export async function appendSignedEvents(store: ChainAppender, signer: AuditSigner, events: readonly NewEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
   for (const e of events) assertIJsonValue(e.payload);
   let rows: AuditRow[] = [];
   const head = await store.append(async (current) => {

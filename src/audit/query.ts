@@ -1,9 +1,5 @@
-import type pg from 'pg';
-import { connectPg, isPostgresUrl, pgError } from '../db/pg.js';
 import { UsageError } from '../errors.js';
-import { inspectChain } from '../store/pg-log.js';
 import type { AuditRow } from './record.js';
-import { readRows } from './rows.js';
 
 export interface AuditQuery {
   agent?: string;
@@ -33,24 +29,12 @@ export function parseTimeBound(value: string, flag: string, now = new Date()): D
   return new Date(t);
 }
 
-/** Newest first, on either store, with the same filters and the same result. */
-export async function queryAudit(log: string, q: AuditQuery, statementTimeoutMs?: number): Promise<AuditQueryResult> {
+export function assertQueryRange(q: AuditQuery): void {
   if (q.since && q.until && q.since > q.until) throw new UsageError({ code: 'TIME_RANGE_EMPTY', message: '--since is after --until', hint: 'swap them' });
-  return isPostgresUrl(log) ? queryPg(log, q, statementTimeoutMs) : queryFile(log, q);
 }
 
-async function queryFile(log: string, q: AuditQuery): Promise<AuditQueryResult> {
-  let skippedMalformed = 0;
-  // Keep only the newest `limit` matches: memory is bounded by the limit, not the log.
-  const newest: AuditRow[] = [];
-  for await (const row of readRows(log, { skipMalformed: true, onMalformed: () => skippedMalformed++ })) {
-    if (!matches(row, q)) continue;
-    insertNewest(newest, row, q.limit);
-  }
-  return { events: newest, skippedMalformed };
-}
-
-function insertNewest(newest: AuditRow[], row: AuditRow, limit: number): void {
+/** Keeps only the newest `limit` matches: memory is bounded by the limit, not the log. */
+export function insertNewest(newest: AuditRow[], row: AuditRow, limit: number): void {
   // A later line with the same time is newer, as chain_seq breaks ties in Postgres.
   const key = timeKey(row.created_at);
   const at = newest.findIndex((r) => timeKey(r.created_at) <= key);
@@ -66,41 +50,11 @@ export function timeKey(iso: string): number {
   return ms * 1000 + Number(fraction.slice(3, 6).padEnd(3, '0'));
 }
 
-function matches(row: AuditRow, q: AuditQuery): boolean {
+export function matchesQuery(row: AuditRow, q: AuditQuery): boolean {
   if (q.agent !== undefined && row.actor_id !== q.agent) return false;
   if (q.action !== undefined && row.event_type !== q.action) return false;
   const at = Date.parse(row.created_at);
   if (q.since && !(at >= q.since.getTime())) return false;
   if (q.until && !(at < q.until.getTime())) return false;
   return true;
-}
-
-async function queryPg(url: string, q: AuditQuery, statementTimeoutMs?: number): Promise<AuditQueryResult> {
-  const client = await connectPg({ url, ...(statementTimeoutMs ? { statementTimeoutMs } : {}) });
-  try {
-    return { events: await selectRows(client, q), skippedMalformed: 0 };
-  } catch (err) {
-    throw pgError(err, 'querying audit_events');
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function selectRows(client: pg.Client, q: AuditQuery): Promise<AuditRow[]> {
-  const { sequenced } = await inspectChain(client);
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, value: unknown) => {
-    params.push(value);
-    where.push(sql.replace('?', `$${params.length}`));
-  };
-  if (q.agent !== undefined) add('actor_id = ?', q.agent);
-  if (q.action !== undefined) add('event_type = ?', q.action);
-  if (q.since) add('created_at >= ?', q.since.toISOString());
-  if (q.until) add('created_at < ?', q.until.toISOString());
-  params.push(q.limit);
-  const sql = `SELECT id::text AS id, actor_id, event_type, payload, signature, signer_kid, prev_hash, created_at FROM audit_events
-    ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY created_at DESC${sequenced ? ', chain_seq DESC' : ''}, id DESC LIMIT $${params.length}`;
-  return (await client.query<AuditRow>(sql, params)).rows;
 }

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
-import type { LineChunk } from '../store/file-chunks.js';
+import type { LineChunk } from './chain.js';
 import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool } from './chunk-pool.js';
 import type { Finding } from './findings.js';

@@ -1,21 +1,14 @@
 import { promises as fsp } from 'node:fs';
 import { AgentkeysError, UsageError } from '../errors.js';
-import { isDigestHex } from './canonical.js';
-import { readLineChunks } from '../store/file-chunks.js';
-import { connectPg, isPostgresUrl, pgError, redactUrl } from '../db/pg.js';
-import { inspectChain, streamChainChunks } from '../store/pg-log.js';
-import type { Finding } from './findings.js';
-import { digestRow } from './record.js';
-import { readRows } from './rows.js';
 import { parseSignerRegistryLenient, readRegistryText } from '../signing/registry.js';
-import { anchorPathFor, readAnchorIfExists } from './anchor.js';
+import { isDigestHex } from './canonical.js';
+import type { ChainSource, ChainSourceInfo } from './chain.js';
+import type { Finding } from './findings.js';
 import type { KeyRingData } from './keyring.js';
+import { digestRow } from './record.js';
 import { defaultWorkerCount, verifyChain, type VerifyReport } from './verify-log.js';
 
 export interface VerifyAuditOptions {
-  /** A JSON Lines path or a postgres:// URL. */
-  log: string;
-  statementTimeoutMs?: number;
   signersPath: string;
   /** kid → file holding the UTF-8 HMAC secret. */
   hmacKeyFiles: Record<string, string>;
@@ -37,50 +30,39 @@ export interface VerifyAuditReport extends VerifyReport {
 }
 
 /**
- * Offline verification of a JSON Lines log, or of Agent Manager's audit_events table, from
- * signers.json alone (plus HMAC secrets). Both go through the same chunked verifier.
+ * Offline verification of a chain from signers.json alone (plus HMAC secrets): a JSON Lines log
+ * or Agent Manager's audit_events table, both read by their store as the same chunked lines.
  */
-export async function verifyAuditLog(opts: VerifyAuditOptions): Promise<VerifyAuditReport> {
+export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOptions): Promise<VerifyAuditReport> {
   if (opts.trustedStart !== undefined && !isDigestHex(opts.trustedStart)) {
     throw new UsageError({ code: 'DIGEST_INVALID', message: `--from "${opts.trustedStart}" is not 64 lowercase hex characters`, hint: 'pass the hex digest of the last event before this log starts' });
   }
-  const isPg = isPostgresUrl(opts.log);
-  const size = isPg ? 0 : await logSize(opts.log); // a missing log is reported before anything else
+  const info = await source.describe(); // a missing log is reported before anything else
   const hmacSecrets = await readHmacSecrets(opts.hmacKeyFiles);
   const { keys, warnings } = await loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs, opts.kmsVerify ?? 'off');
-  // A file's anchor sits beside it; a database has none unless the operator names one.
-  const anchorPath = opts.anchor === false ? null : (opts.anchor ?? (isPg ? null : anchorPathFor(opts.log)));
-  const anchorFile = anchorPath === null ? undefined : await readAnchorIfExists(anchorPath);
+  const anchorFile = await source.readAnchor(opts.anchor);
   if (opts.anchor && !anchorFile) {
     throw new UsageError({ code: 'ANCHOR_NOT_FOUND', message: `anchor ${opts.anchor} does not exist`, hint: 'drop --anchor to use <log>.anchor.json when present' });
   }
   const onProgress = opts.onProgress;
-  const common = {
+  const report = await verifyChain(source.chunks(), {
     keys,
-    ...(onProgress ? { onProgress: (events: number, bytes: number) => onProgress(events, bytes, size) } : {}),
+    workers: opts.workers ?? workersFor(info),
+    ...(onProgress ? { onProgress: (events: number, bytes: number) => onProgress(events, bytes, info.sizeBytes) } : {}),
     ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
-  };
-  const report = isPg ? await verifyPg(opts, common) : await verifyChain(readLineChunks(opts.log), { ...common, workers: opts.workers ?? defaultWorkerCount(size) });
-  const findings = await labelOrphans(opts, report.findings);
-  return { ...report, findings, registryWarnings: warnings, anchorPath: anchorFile ? anchorPath : null };
+  });
+  const findings = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
+  return { ...report, findings, registryWarnings: warnings, anchorPath: anchorFile ? anchorFile.path : null };
 }
 
 // Roughly the number of events whose verification pays for starting worker threads.
 const PARALLEL_THRESHOLD_ROWS = 3000;
 
-async function verifyPg(opts: VerifyAuditOptions, common: Omit<Parameters<typeof verifyChain>[1], 'workers'>): Promise<VerifyReport> {
-  const client = await connectPg({ url: opts.log, ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}) });
-  try {
-    const info = await inspectChain(client).catch((err) => Promise.reject(pgError(err, `reading ${redactUrl(opts.log)}`)));
-    const rows = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]!.n);
-    const workers = opts.workers ?? (rows >= PARALLEL_THRESHOLD_ROWS ? defaultWorkerCount(Number.MAX_SAFE_INTEGER) : 0);
-    const report = await verifyChain(streamChainChunks(client, info.sequenced), { ...common, workers });
-    return { ...report, findings: labelForks(report.findings, info.forkedIds) };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+function workersFor(info: ChainSourceInfo): number {
+  if (info.rowCount === undefined) return defaultWorkerCount(info.sizeBytes);
+  return info.rowCount >= PARALLEL_THRESHOLD_ROWS ? defaultWorkerCount(Number.MAX_SAFE_INTEGER) : 0;
 }
 
 /**
@@ -88,11 +70,11 @@ async function verifyPg(opts: VerifyAuditOptions, common: Omit<Parameters<typeof
  * it followed was deleted), rather than to an event elsewhere (reordering, a fork). Only when
  * there are broken links, one more streaming pass recomputes the digests (no signature checks).
  */
-async function labelOrphans(opts: VerifyAuditOptions, findings: Finding[]): Promise<Finding[]> {
+async function labelOrphans(source: ChainSource, findings: Finding[]): Promise<Finding[]> {
   const wanted = new Set(findings.filter((f) => f.code === 'PREV_HASH_MISMATCH' && f.linksTo).map((f) => f.linksTo!));
   if (wanted.size === 0) return findings;
   const found = new Set<string>();
-  for await (const row of readRows(opts.log, { skipMalformed: true, ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}) })) {
+  for await (const row of source.rows({ skipMalformed: true })) {
     const digest = digestRow(row.payload, row.prev_hash).digest.toString('hex');
     if (wanted.has(digest)) found.add(digest);
   }
@@ -118,20 +100,6 @@ function labelForks(findings: Finding[], forkedIds: Set<string>): Finding[] {
     if (!reported.has(id)) out.push({ index: 0, id, code: 'FORK', message: 'another event links to the same prev_hash: the chain forks' });
   }
   return out.sort((a, b) => a.index - b.index);
-}
-
-async function logSize(log: string): Promise<number> {
-  let stat;
-  try {
-    stat = await fsp.stat(log);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new AgentkeysError({ code: code === 'ENOENT' ? 'LOG_NOT_FOUND' : 'LOG_UNREADABLE', message: `cannot read log ${log}: ${code ?? (err as Error).message}`, hint: 'check the --log path', cause: err });
-  }
-  if (!stat.isFile()) {
-    throw new UsageError({ code: 'LOG_NOT_A_FILE', message: `${log} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}, not a JSON Lines log`, hint: 'pass the log file itself, e.g. --log audit.jsonl, or a postgres:// URL' });
-  }
-  return stat.size;
 }
 
 async function loadKeyRing(signersPath: string, hmacSecrets: Record<string, string>, slackMs: number, kmsVerify: 'off' | 'hmac' | 'all'): Promise<{ keys: KeyRingData; warnings: string[] }> {

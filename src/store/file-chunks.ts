@@ -1,10 +1,7 @@
 import { createReadStream } from 'node:fs';
-
-export interface LineChunk {
-  bytes: Uint8Array;
-  /** Number of lines in bytes (a final line without newline counts). */
-  lines: number;
-}
+import type { LineChunk, RowReadOptions } from '../audit/chain.js';
+import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
+import { AgentkeysError, UsageError } from '../errors.js';
 
 /**
  * Streams a JSON Lines file as chunks of whole lines, each in its own ArrayBuffer so it can be
@@ -34,8 +31,28 @@ function ownChunk(view: Buffer): LineChunk {
   return { bytes, lines };
 }
 
-/** A chunk built from already-split lines (rows read from a database). */
-export function linesToChunk(lines: readonly string[]): LineChunk {
-  const bytes = new Uint8Array(Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
-  return { bytes, lines: lines.length };
+/** Every row of a JSON Lines log in order; a malformed line fails the read unless skipMalformed. */
+export async function* readFileRows(file: string, opts: RowReadOptions = {}): AsyncGenerator<AuditRow> {
+  let index = 0;
+  try {
+    for await (const chunk of readLineChunks(file)) {
+      const lines = Buffer.from(chunk.bytes).toString('utf8').split('\n');
+      if (lines[lines.length - 1] === '') lines.pop();
+      for (const line of lines) yield* parseOrSkip(line, ++index, file, opts);
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new AgentkeysError({ code: 'LOG_NOT_FOUND', message: `cannot read log ${file}: ENOENT`, hint: 'check the --log path', cause: err });
+    throw err;
+  }
+}
+
+function* parseOrSkip(line: string, index: number, file: string, opts: RowReadOptions): Generator<AuditRow> {
+  try {
+    yield parseRowLine(line);
+  } catch (err) {
+    if (!(err instanceof RowFormatError)) throw err;
+    if (!opts.skipMalformed) throw new UsageError({ code: 'SOURCE_ROW_MALFORMED', message: `${file} event ${index}: ${err.message}`, hint: `see every problem with: agentkeys verify-audit --log ${file}` });
+    opts.onMalformed?.(index, err.message);
+  }
 }

@@ -1,24 +1,17 @@
+import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import lockfile from 'proper-lockfile';
-import { AgentkeysError, UsageError } from '../errors.js';
-import { assertParentDirExists } from '../sys/fs.js';
-import { anchorPathFor, anchorSignedBytes, ANCHOR_FORMAT, parseAnchor, readAnchorIfExists, writeAnchor } from '../audit/anchor.js';
+import { anchorPathFor, parseAnchor } from '../audit/anchor.js';
+import type { ChainHead, ChainSourceInfo, LineChunk, RowReadOptions } from '../audit/chain.js';
+import { assertQueryRange, insertNewest, matchesQuery, type AuditQuery, type AuditQueryResult } from '../audit/query.js';
 import { digestRow, parseRowLine, RowFormatError, serializeRow, type AuditRow } from '../audit/record.js';
-import { signAndCheck, type AuditSigner } from '../signing/signer.js';
-
-export interface ChainHead {
-  /** Hex digest of the last event, null for an empty chain. */
-  prevHash: string | null;
-  events: number;
-}
-
-/** Anything that appends to a chain under a writer lock: the JSON Lines file here, Postgres later. */
-export interface AuditAppender {
-  /** Calls build with the current head while holding the lock; writes all rows it returns or none. */
-  append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner: AuditSigner): Promise<ChainHead>;
-  /** Releases connections held between appends. */
-  close?(): Promise<void>;
-}
+import { AgentkeysError, UsageError } from '../errors.js';
+import type { AuditSigner } from '../signing/signer.js';
+import { assertParentDirExists, openAtomicFile } from '../sys/fs.js';
+import { readAnchorIfExists, readChosenAnchor, signAnchorFor, writeAnchorText } from './anchor-file.js';
+import { readFileRows, readLineChunks } from './file-chunks.js';
+import { countLines, readLastLine } from './file-tail.js';
+import type { AuditStore, RowSink } from './store.js';
 
 const LOCK_OPTIONS = {
   realpath: false,
@@ -31,9 +24,20 @@ const LOCK_OPTIONS = {
  * (`<log>.lock`, a directory, so it works across processes and on network filesystems),
  * with a signed anchor `<log>.anchor.json` beside it.
  */
-export class FileAuditLog implements AuditAppender {
+export class FileAuditLog implements AuditStore {
+  readonly kind = 'file';
+  readonly anchorPath: string;
+
   /** onWait: told once when another writer holds the lock and this one starts waiting. */
-  constructor(readonly file: string, private readonly onWait?: () => void) {}
+  constructor(readonly file: string, readonly identity: string, private readonly onWait?: () => void) {
+    this.anchorPath = anchorPathFor(file);
+  }
+
+  get label(): string {
+    return this.file;
+  }
+
+  async close(): Promise<void> {}
 
   async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner: AuditSigner): Promise<ChainHead> {
     await assertParentDirExists(this.file, 'log');
@@ -45,11 +49,69 @@ export class FileAuditLog implements AuditAppender {
       await this.writeRows(rows);
       const last = rows[rows.length - 1]!;
       const next = { prevHash: digestRow(last.payload, last.prev_hash).digest.toString('hex'), events: head.events + rows.length };
-      await this.writeAnchor(next, anchorSigner);
+      await signAnchorFor(this.file, next, anchorSigner);
       return next;
     } finally {
       await release();
     }
+  }
+
+  /** The digest of the last row and the event count, read from the tail and the anchor. */
+  async readHead(): Promise<ChainHead> {
+    const tail = await readLastLine(this.file);
+    if (tail === undefined) return { prevHash: null, events: 0 };
+    const prevHash = digestOfTail(this.file, tail);
+    return { prevHash, events: await this.countEvents(prevHash) };
+  }
+
+  async describe(): Promise<ChainSourceInfo> {
+    return { sizeBytes: await logSize(this.file), rowCount: undefined, forkedIds: new Set() };
+  }
+
+  chunks(): AsyncIterable<LineChunk> {
+    return readLineChunks(this.file);
+  }
+
+  rows(opts: RowReadOptions = {}): AsyncIterable<AuditRow> {
+    return readFileRows(this.file, opts);
+  }
+
+  readAnchor(choice?: string | false) {
+    return readChosenAnchor(choice, this.anchorPath);
+  }
+
+  async query(q: AuditQuery): Promise<AuditQueryResult> {
+    assertQueryRange(q);
+    let skippedMalformed = 0;
+    const newest: AuditRow[] = [];
+    for await (const row of this.rows({ skipMalformed: true, onMalformed: () => skippedMalformed++ })) {
+      if (matchesQuery(row, q)) insertNewest(newest, row, q.limit);
+    }
+    return { events: newest, skippedMalformed };
+  }
+
+  async openSink(): Promise<RowSink> {
+    await assertParentDirExists(this.file, '--out');
+    const existing = await fsp.stat(this.file).catch(() => undefined);
+    if (existing && existing.size > 0) throw new UsageError({ code: 'EXPORT_DEST_NOT_EMPTY', message: `${this.file} already exists and is not empty`, hint: 'export into a new file; agentkeys never merges two chains' });
+    const out = await openAtomicFile(this.file);
+    return {
+      write: async (rows) => {
+        if (!out.stream.write(rows.map((r) => `${serializeRow(r)}\n`).join(''))) await once(out.stream, 'drain');
+      },
+      commit: () => out.commit(),
+      abort: () => out.abort(),
+    };
+  }
+
+  async signAnchor(head: ChainHead, signer: AuditSigner): Promise<boolean> {
+    await signAnchorFor(this.file, head, signer);
+    return true;
+  }
+
+  async copyAnchor(text: string): Promise<boolean> {
+    await writeAnchorText(this.anchorPath, text);
+    return true;
   }
 
   private async lock(): Promise<() => Promise<void>> {
@@ -71,28 +133,9 @@ export class FileAuditLog implements AuditAppender {
     }
   }
 
-  /** The digest of the last row and the event count, read from the tail and the anchor. */
-  async readHead(): Promise<ChainHead> {
-    const tail = await readLastLine(this.file);
-    if (tail === undefined) return { prevHash: null, events: 0 };
-    let row: AuditRow;
-    try {
-      row = parseRowLine(tail);
-    } catch (err) {
-      if (!(err instanceof RowFormatError)) throw err;
-      throw new UsageError({
-        code: 'LOG_TAIL_CORRUPT',
-        message: `the last line of ${this.file} is not an audit event (${err.message}); refusing to extend it`,
-        hint: `inspect it with: agentkeys verify-audit --log ${this.file}`,
-      });
-    }
-    const prevHash = digestRow(row.payload, row.prev_hash).digest.toString('hex');
-    return { prevHash, events: await this.countEvents(prevHash) };
-  }
-
   // The anchor already knows the count when it matches the tail; only a stale or missing anchor costs a scan.
   private async countEvents(headDigest: string): Promise<number> {
-    const found = await readAnchorIfExists(anchorPathFor(this.file));
+    const found = await readAnchorIfExists(this.anchorPath);
     const anchor = found && parseAnchor(found.text);
     if (typeof anchor === 'object' && anchor.head === headDigest) return anchor.events;
     return countLines(this.file);
@@ -113,72 +156,33 @@ export class FileAuditLog implements AuditAppender {
       await handle.close();
     }
   }
-
-  private async writeAnchor(head: ChainHead, signer: AuditSigner): Promise<void> {
-    await signAnchorFor(this.file, head, signer);
-  }
 }
 
-/** Signs `<log>.anchor.json` for a chain of this length and head (self-checked before it is written). */
-export async function signAnchorFor(log: string, head: ChainHead, signer: AuditSigner): Promise<void> {
-  const unsigned = { format: ANCHOR_FORMAT, events: head.events, head: head.prevHash!, signer_kid: signer.kid, updated_at: new Date().toISOString() } as const;
-  const signature = await signAndCheck(signer, anchorSignedBytes(unsigned));
-  await writeAnchor(anchorPathFor(log), { ...unsigned, signature: signature.toString('base64') });
-}
-
-/** The last line without its newline; undefined for a missing or empty file. A torn tail is an error. */
-export async function readLastLine(file: string): Promise<string | undefined> {
-  let handle: fsp.FileHandle;
+function digestOfTail(file: string, tail: string): string {
+  let row: AuditRow;
   try {
-    handle = await fsp.open(file, 'r');
+    row = parseRowLine(tail);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    if (!(err instanceof RowFormatError)) throw err;
+    throw new UsageError({
+      code: 'LOG_TAIL_CORRUPT',
+      message: `the last line of ${file} is not an audit event (${err.message}); refusing to extend it`,
+      hint: `inspect it with: agentkeys verify-audit --log ${file}`,
+    });
   }
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return undefined;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    if (last[0] !== 10) {
-      throw new UsageError({ code: 'LOG_TAIL_TORN', message: `${file} does not end with a newline: its last line is incomplete`, hint: `inspect it with: agentkeys verify-audit --log ${file}` });
-    }
-    return await readLineEndingAt(handle, size - 1);
-  } finally {
-    await handle.close();
-  }
+  return digestRow(row.payload, row.prev_hash).digest.toString('hex');
 }
 
-async function readLineEndingAt(handle: fsp.FileHandle, end: number): Promise<string> {
-  const parts: Buffer[] = [];
-  let pos = end;
-  while (pos > 0) {
-    const len = Math.min(64 * 1024, pos);
-    const buf = Buffer.alloc(len);
-    await handle.read(buf, 0, len, pos - len);
-    const nl = buf.lastIndexOf(10);
-    if (nl !== -1) {
-      parts.unshift(buf.subarray(nl + 1));
-      break;
-    }
-    parts.unshift(buf);
-    pos -= len;
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
-
-export async function countLines(file: string): Promise<number> {
-  const handle = await fsp.open(file, 'r');
+async function logSize(log: string): Promise<number> {
+  let stat;
   try {
-    let count = 0;
-    const buf = Buffer.alloc(1 << 20);
-    for (let pos = 0; ; ) {
-      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) return count;
-      for (let i = buf.indexOf(10); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) count++;
-      pos += bytesRead;
-    }
-  } finally {
-    await handle.close();
+    stat = await fsp.stat(log);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new AgentkeysError({ code: code === 'ENOENT' ? 'LOG_NOT_FOUND' : 'LOG_UNREADABLE', message: `cannot read log ${log}: ${code ?? (err as Error).message}`, hint: 'check the --log path', cause: err });
   }
+  if (!stat.isFile()) {
+    throw new UsageError({ code: 'LOG_NOT_A_FILE', message: `${log} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}, not a JSON Lines log`, hint: 'pass the log file itself, e.g. --log audit.jsonl, or a postgres:// URL' });
+  }
+  return stat.size;
 }

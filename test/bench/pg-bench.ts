@@ -9,11 +9,14 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { exportChain } from '../../src/audit/export.js';
+import { exportChain } from '../../src/store/export.js';
+import { withStore } from '../../src/store/store.js';
 import { digestRow, serializeRow } from '../../src/audit/record.js';
 import { applyMigrations, loadMigrations } from '../../src/db/migrate.js';
 import { connectPg } from '../../src/db/pg.js';
 import { startPostgres } from '../helpers/postgres.js';
+
+const copy = (from: string, to: string) => withStore(from, {}, (src) => withStore(to, {}, (dst) => exportChain(src, dst)));
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -75,11 +78,11 @@ try {
   const file = path.join(dir, 'chain.jsonl');
   await writeChainFile(file, CHAIN);
   const chainDb = await freshDb('bench_chain');
-  await exportChain(file, chainDb);
+  await copy(file, chainDb);
   const quarterFile = path.join(dir, 'quarter.jsonl');
   await writeChainFile(quarterFile, Math.round(CHAIN / 4));
   const quarterDb = await freshDb('bench_quarter');
-  await exportChain(quarterFile, quarterDb);
+  await copy(quarterFile, quarterDb);
   const fromPg = await verifyRate(chainDb);
   const fromFile = await verifyRate(file);
   const quarter = await verifyRate(quarterDb);

@@ -1,5 +1,5 @@
 // Runs one verification exactly as `agentkeys verify-audit` does and reports time and peak memory.
-import { verifyAuditLog } from '../../src/audit/verify-source.js';
+import { verifyAuditLog } from '../../src/store/verify.js';
 
 const [log, signersPath, workers] = process.argv.slice(2);
 const started = process.hrtime.bigint();

@@ -4,7 +4,7 @@ import { LocalKeySigner } from '../../../src/signing/signer.js';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { verifyAuditLog } from '../../../src/audit/verify-source.js';
+import { verifyAuditLog } from '../../../src/store/verify.js';
 import { canonicalJson } from '../../../src/audit/canonical.js';
 import { amBuildChain, amCanonicalize, EDGE_CASE_PAYLOADS, type AmKey, type AmRow } from '../../fixtures/agent-manager-reference.js';
 import { tempDir } from '../../helpers/tmp.js';

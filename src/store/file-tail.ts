@@ -1,0 +1,59 @@
+import { promises as fsp } from 'node:fs';
+import { UsageError } from '../errors.js';
+
+/** The last line without its newline; undefined for a missing or empty file. A torn tail is an error. */
+export async function readLastLine(file: string): Promise<string | undefined> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return undefined;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    if (last[0] !== 10) {
+      throw new UsageError({ code: 'LOG_TAIL_TORN', message: `${file} does not end with a newline: its last line is incomplete`, hint: `inspect it with: agentkeys verify-audit --log ${file}` });
+    }
+    return await readLineEndingAt(handle, size - 1);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readLineEndingAt(handle: fsp.FileHandle, end: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let pos = end;
+  while (pos > 0) {
+    const len = Math.min(64 * 1024, pos);
+    const buf = Buffer.alloc(len);
+    await handle.read(buf, 0, len, pos - len);
+    const nl = buf.lastIndexOf(10);
+    if (nl !== -1) {
+      parts.unshift(buf.subarray(nl + 1));
+      break;
+    }
+    parts.unshift(buf);
+    pos -= len;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+export async function countLines(file: string): Promise<number> {
+  const handle = await fsp.open(file, 'r');
+  try {
+    let count = 0;
+    const buf = Buffer.alloc(1 << 20);
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) return count;
+      for (let i = buf.indexOf(10); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) count++;
+      pos += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}

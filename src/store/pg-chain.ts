@@ -1,0 +1,168 @@
+// The SQL of the chain on Agent Manager's audit_events table (migrations live in src/db).
+import type pg from 'pg';
+import { canonicalJson, type JsonValue } from '../audit/canonical.js';
+import { linesToChunk, type ChainHead, type LineChunk } from '../audit/chain.js';
+import type { AuditQuery } from '../audit/query.js';
+import { digestRow, serializeRow, type AuditRow } from '../audit/record.js';
+import { AgentkeysError, UsageError } from '../errors.js';
+import { pgError } from '../db/pg.js';
+
+// The transaction-level advisory lock every agentkeys writer takes before reading the head.
+export const CHAIN_LOCK_KEY = 0x61676b63; // 'agkc'
+const COLUMNS = 'id::text AS id, actor_id, event_type, payload, signature, signer_kid, prev_hash, created_at';
+const INSERT_BATCH = 500;
+
+export async function readHead(client: pg.Client): Promise<ChainHead> {
+  const unsequenced = await client.query('SELECT 1 FROM audit_events WHERE chain_seq IS NULL LIMIT 1');
+  if (unsequenced.rowCount) {
+    throw new UsageError({
+      code: 'PG_UNSEQUENCED_ROWS',
+      message: 'audit_events has rows without chain_seq: another writer is inserting without the chain lock',
+      hint: 'stop that writer (Agent Manager\'s own signer), then number its rows: agentkeys verify-audit --log <url> shows where they sit',
+    });
+  }
+  const last = await client.query<AuditRow & { chain_seq: string }>(`SELECT ${COLUMNS}, chain_seq FROM audit_events ORDER BY chain_seq DESC LIMIT 1`);
+  const row = last.rows[0];
+  if (!row) return { prevHash: null, events: 0 };
+  return { prevHash: digestOf(row), events: Number(row.chain_seq) };
+}
+
+export function digestOf(row: Pick<AuditRow, 'payload' | 'prev_hash'>): string {
+  return digestRow(row.payload, row.prev_hash).digest.toString('hex');
+}
+
+/**
+ * Inserts rows at chain positions from firstSeq, and checks that each payload reads back with the
+ * same canonical bytes that were signed: what verification will recompute from the stored row.
+ */
+export async function insertRows(client: pg.Client, rows: readonly AuditRow[], firstSeq: number): Promise<void> {
+  for (let start = 0; start < rows.length; start += INSERT_BATCH) {
+    const batch = rows.slice(start, start + INSERT_BATCH);
+    const params: unknown[] = [];
+    const tuples = batch.map((r, i) => {
+      assertStorable(r.payload, firstSeq + start + i);
+      const base = params.length;
+      params.push(r.id, r.actor_id, r.event_type, JSON.stringify(r.payload), r.signature, r.signer_kid, r.prev_hash, r.created_at, firstSeq + start + i);
+      return `($${base + 1}::uuid, $${base + 2}, $${base + 3}, $${base + 4}::jsonb, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}::timestamptz, $${base + 9})`;
+    });
+    const result = await client.query<{ id: string; payload: JsonValue }>(
+      `INSERT INTO audit_events (id, actor_id, event_type, payload, signature, signer_kid, prev_hash, created_at, chain_seq) VALUES ${tuples.join(',')} RETURNING id::text AS id, payload`,
+      params,
+    );
+    result.rows.forEach((stored, i) => {
+      if (canonicalJson(stored.payload) !== canonicalJson(batch[i]!.payload)) {
+        throw new AgentkeysError({ code: 'PAYLOAD_ROUNDTRIP_MISMATCH', message: `event ${batch[i]!.id}: the payload reads back from jsonb with different canonical bytes; nothing was written`, hint: 'report this payload: it is I-JSON that jsonb does not preserve' });
+      }
+    });
+  }
+}
+
+/** jsonb refuses U+0000 in strings; refuse it first, with a name, instead of a server error mid-batch. */
+function assertStorable(value: JsonValue, position: number): void {
+  const walk = (v: JsonValue): void => {
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) throw new UsageError({ code: 'PAYLOAD_NOT_STORABLE', message: `event ${position}: a string contains U+0000, which PostgreSQL jsonb cannot store`, hint: 'remove or escape NUL characters before signing' });
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        walk(k);
+        walk(item);
+      }
+    }
+  };
+  walk(value);
+}
+
+/** chain_seq exists (migrated); otherwise the chain is in Agent Manager's order by created_at, id. */
+export async function isSequenced(client: pg.Client): Promise<boolean> {
+  const col = await client.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_events' AND column_name = 'chain_seq' AND table_schema = current_schema()`);
+  return (col.rowCount ?? 0) > 0;
+}
+
+/**
+ * Ids of rows that share a prev_hash with an earlier row. Found in SQL (GROUP BY prev_hash), so
+ * memory stays flat however many rows there are.
+ */
+export async function findForks(client: pg.Client, sequenced: boolean): Promise<Set<string>> {
+  const forks = await client.query<{ ids: string[] }>(
+    `SELECT array_agg(id::text ORDER BY ${orderBy(sequenced)}) AS ids FROM audit_events GROUP BY prev_hash HAVING count(*) > 1`,
+  );
+  const forkedIds = new Set<string>();
+  for (const { ids } of forks.rows) ids.slice(1).forEach((id) => forkedIds.add(id));
+  return forkedIds;
+}
+
+function orderBy(sequenced: boolean): string {
+  return sequenced ? 'chain_seq NULLS LAST, created_at, id' : 'created_at, id';
+}
+
+/**
+ * Reads the table in chain order through a server-side cursor, a page at a time, in one
+ * repeatable-read snapshot, so memory stays flat however many rows there are.
+ */
+export async function* streamChainRows(client: pg.Client, sequenced: boolean, fetchRows = 2000): AsyncGenerator<AuditRow[]> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  let done = false;
+  try {
+    await client.query(`DECLARE agentkeys_chain NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM audit_events ORDER BY ${orderBy(sequenced)}`);
+    for (;;) {
+      const { rows } = await client.query<AuditRow>(`FETCH ${fetchRows} FROM agentkeys_chain`);
+      if (rows.length === 0) break;
+      yield rows;
+    }
+    await client.query('COMMIT');
+    done = true;
+  } catch (err) {
+    throw pgError(err, 'reading audit_events');
+  } finally {
+    // Also when the reader stops early: the connection is reused, its snapshot must not be.
+    if (!done) await client.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+/** The same rows as chunks of JSON Lines, so one verifier checks a database and a file. */
+export async function* streamChainChunks(pages: AsyncIterable<AuditRow[]>, chunkBytes = 1 << 20): AsyncGenerator<LineChunk> {
+  let lines: string[] = [];
+  let bytes = 0;
+  for await (const rows of pages) {
+    for (const row of rows) {
+      const line = serializeRow(row);
+      lines.push(line);
+      bytes += line.length + 1;
+    }
+    if (bytes >= chunkBytes) {
+      yield linesToChunk(lines);
+      lines = [];
+      bytes = 0;
+    }
+  }
+  if (lines.length > 0) yield linesToChunk(lines);
+}
+
+export async function countRows(client: pg.Client): Promise<number> {
+  return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]!.n);
+}
+
+export async function assertEmpty(client: pg.Client): Promise<void> {
+  const { rowCount } = await client.query('SELECT 1 FROM audit_events LIMIT 1');
+  if (rowCount) throw new UsageError({ code: 'EXPORT_DEST_NOT_EMPTY', message: 'the destination audit_events table is not empty', hint: 'export into an empty database; agentkeys never merges two chains' });
+}
+
+/** Newest first; created_at then chain_seq then id, as the file store orders equal times. */
+export async function selectRows(client: pg.Client, sequenced: boolean, q: AuditQuery): Promise<AuditRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (q.agent !== undefined) add('actor_id = ?', q.agent);
+  if (q.action !== undefined) add('event_type = ?', q.action);
+  if (q.since) add('created_at >= ?', q.since.toISOString());
+  if (q.until) add('created_at < ?', q.until.toISOString());
+  params.push(q.limit);
+  const sql = `SELECT ${COLUMNS} FROM audit_events
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY created_at DESC${sequenced ? ', chain_seq DESC' : ''}, id DESC LIMIT $${params.length}`;
+  return (await client.query<AuditRow>(sql, params)).rows;
+}
