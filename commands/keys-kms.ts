@@ -1,6 +1,6 @@
 import { parseWholeNumber } from './options.js';
 import { adviseRotation, createOrAdoptKey, DEFAULT_ROTATION_POLICY, describeKey, replicateKey } from '../src/aws/keys.js';
-import { KmsSigner } from '../src/aws/kms-signer.js';
+import { KmsSigner } from '../src/signing/kms-signer.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { publishSigner } from '../src/signing/publish.js';
 import { addressOfPublicKey } from '../src/evm/secp256k1.js';

@@ -1,5 +1,5 @@
 import { appendSignedEvents } from '../src/audit/append.js';
-import { KmsSigner } from '../src/aws/kms-signer.js';
+import { KmsSigner } from '../src/signing/kms-signer.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
 import { AgentkeysError } from '../src/errors.js';
 import { resolveSigner } from '../src/signing/resolve.js';

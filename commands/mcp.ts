@@ -1,7 +1,7 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { appendSignedEvents } from '../src/audit/append.js';
 import { verifyAuditLog } from '../src/store/verify.js';
-import { KmsSigner } from '../src/aws/kms-signer.js';
+import { KmsSigner } from '../src/signing/kms-signer.js';
 import { redactUrl } from '../src/db/pg.js';
 import { AgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
 import { readPolicyFile, type EvmPolicy } from '../src/evm/policy.js';

@@ -1,7 +1,7 @@
 import { parseWholeNumber } from './options.js';
 import * as path from 'node:path';
 import { appendSignedEvents } from '../src/audit/append.js';
-import { rotateKmsKey } from '../src/aws/rotate.js';
+import { rotateKmsKey } from '../src/signing/rotate.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { rotateJwtKeys } from '../src/signing/jwt-rotate.js';
 import { openStore } from '../src/store/store.js';

@@ -1,5 +1,5 @@
 import { withStore } from '../src/store/store.js';
-import { rebuildSigners } from '../src/aws/signers-rebuild.js';
+import { rebuildSigners } from '../src/signing/signers-rebuild.js';
 import { requireLog } from '../src/config/load.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { readSignerRegistryIfExists, writeSignerRegistry } from '../src/signing/registry.js';

@@ -72,4 +72,15 @@ describe('architecture', () => {
     const users = [...files('src'), ...files('commands')].filter((f) => /\bisPostgresUrl\(/.test(readFileSync(f, 'utf8')));
     expect(users.sort()).toEqual([path.join('commands', 'db-migrate.ts'), path.join('src', 'db', 'pg.ts'), path.join('src', 'store', 'store.ts')]);
   });
+
+  it('one AWS call wrapper: only src/aws/call.ts classifies SDK errors or adds SDK middleware', () => {
+    const bad = files(path.join('src', 'aws')).filter((f) => !['call.ts', 'errors.ts'].includes(path.basename(f))).filter((f) => /\bawsError\(|middlewareStack/.test(readFileSync(f, 'utf8')));
+    expect(bad).toEqual([]);
+  });
+
+  it('one small adapter per AWS service: no module in src/aws builds clients of more than one SDK package (sandbox aside)', () => {
+    const sdkPackages = (f: string) => new Set(imports(f).filter((i) => !i.typeOnly && i.spec.startsWith('@aws-sdk/client-')).map((i) => i.spec.replace(/-(sesv2|ses)$/, '-ses*')));
+    const bad = files(path.join('src', 'aws')).filter((f) => path.basename(f) !== 'sandbox-api.ts' && sdkPackages(f).size > 1);
+    expect(bad).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { credentialProvider, type AwsAuthOptions } from './credentials.js';
-import { awsError } from './errors.js';
+import { createCaller } from './call.js';
 
 export interface InstanceConnectOptions extends AwsAuthOptions {
   region: string;
@@ -13,10 +13,8 @@ export interface InstanceConnectOptions extends AwsAuthOptions {
 export async function sendSshPublicKey(opts: InstanceConnectOptions, instanceId: string, osUser: string, publicKey: string): Promise<void> {
   const credentials = opts.credentialsFile && opts.profile ? fromIni({ profile: opts.profile, filepath: opts.credentialsFile }) : credentialProvider(opts);
   const client = new EC2InstanceConnectClient({ region: opts.region, credentials });
-  try {
+  await createCaller().call('ec2-instance-connect:SendSSHPublicKey', instanceId, async () => {
     const out = await client.send(new SendSSHPublicKeyCommand({ InstanceId: instanceId, InstanceOSUser: osUser, SSHPublicKey: publicKey }));
     if (out.Success === false) throw new Error('SendSSHPublicKey answered Success=false');
-  } catch (err) {
-    throw awsError(err, { action: 'ec2-instance-connect:SendSSHPublicKey', resource: instanceId });
-  }
+  });
 }

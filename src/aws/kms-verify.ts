@@ -2,7 +2,7 @@ import type { Finding } from '../audit/findings.js';
 import type { DeferredCheck } from '../audit/verify-chunk.js';
 import { AgentkeysError } from '../errors.js';
 import type { KmsApi } from './kms.js';
-import { algorithmOfKeySpec, signRequest } from './kms-signer.js';
+import { algorithmOfKeySpec, signRequest } from '../signing/kms-signer.js';
 
 const CONCURRENCY = 8;
 

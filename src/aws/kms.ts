@@ -6,7 +6,13 @@ import {
   type SignCommandInput, type VerifyCommandInput,
 } from '@aws-sdk/client-kms';
 import { credentialProvider, type AwsAuthOptions } from './credentials.js';
-import { awsError } from './errors.js';
+
+// The SDK's KMS types the key-lifecycle code in src/signing uses, so it needs no SDK import of its own.
+export type { KeyMetadata, KeySpec, KeyUsageType, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
+import { createCaller, observeCalls, type AwsCallObservation } from './call.js';
+import { DEFAULT_REGION } from './region.js';
+
+export { DEFAULT_REGION };
 
 /** The KMS calls agentkeys makes, and nothing else (style.md: narrow AWS interfaces). */
 export interface KmsApi {
@@ -32,13 +38,8 @@ export interface KmsApi {
   readonly region: string;
 }
 
-/** One KMS request as the SDK middleware saw it. */
-export interface KmsCallObservation {
-  operation: string;
-  input: Record<string, unknown>;
-  output?: Record<string, unknown>;
-  errorName?: string;
-}
+/** One KMS request as the SDK middleware saw it (the shared observer's record). */
+export type KmsCallObservation = AwsCallObservation;
 
 export interface KmsFactoryOptions extends AwsAuthOptions {
   /** Sees every request at the SDK middleware, including the Encryption SDK's (call counts, audit trail). */
@@ -46,10 +47,6 @@ export interface KmsFactoryOptions extends AwsAuthOptions {
   /** Attempts per request, retries included (SDK default 3); the SDK backs off between them. */
   maxAttempts?: number;
 }
-
-import { DEFAULT_REGION } from './region.js';
-
-export { DEFAULT_REGION };
 
 // KMS (the aggregated client) is a KMSClient with methods; the Encryption SDK keyring needs those.
 export function createKmsClient(opts: KmsFactoryOptions, region = opts.region): KMS {
@@ -59,33 +56,12 @@ export function createKmsClient(opts: KmsFactoryOptions, region = opts.region): 
     ...(opts.kmsEndpoint ? { endpoint: opts.kmsEndpoint } : {}),
     ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
   });
-  if (opts.onCall) {
-    const onCall = opts.onCall;
-    client.middlewareStack.add((next, context) => async (args) => {
-      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-      const input = args.input as Record<string, unknown>;
-      try {
-        const result = await next(args);
-        onCall({ operation, input, output: result.output as unknown as Record<string, unknown> });
-        return result;
-      } catch (err) {
-        onCall({ operation, input, errorName: (err as Error).name });
-        throw err;
-      }
-    }, { step: 'initialize', name: 'agentkeysCallObserver' });
-  }
-  return client;
+  return observeCalls(client, 'kms', opts.onCall);
 }
 
 export function createKmsApi(opts: KmsFactoryOptions): KmsApi {
   const client = createKmsClient(opts);
-  const call = async <T>(action: string, resource: string | undefined, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (err) {
-      throw awsError(err, { action, ...(resource ? { resource } : {}) });
-    }
-  };
+  const { call } = createCaller();
   return {
     client,
     region: opts.region ?? DEFAULT_REGION,

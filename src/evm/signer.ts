@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Address, Hex } from 'viem';
 import type { KmsApi } from '../aws/kms.js';
-import { assertKeyEnabled } from '../aws/kms-signer.js';
+import { assertKeyEnabled } from '../signing/kms-signer.js';
 import { UsageError } from '../errors.js';
 import { assertSecp256k1, lowSFromDer, publicKeyFromSpki, signWithScalar, uncompressedPublicKey, withRecoveryBit, type EvmSignature } from './secp256k1.js';
 import { publicKeyToAddress } from 'viem/accounts';

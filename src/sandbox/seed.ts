@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { createSandboxAws } from '../aws/sandbox-api.js';
 import { createSetupAws } from '../aws/setup-api.js';
 import { setEnvValue } from '../config/env-writeback.js';
 import { UsageError } from '../errors.js';
@@ -52,8 +53,9 @@ export async function writeStackEnvFiles(dir: string, test: boolean, values: Sta
 export async function seedSandbox(test: boolean, region = 'us-east-1', into?: string): Promise<SandboxSeed> {
   const aws = createSetupAws({ region });
   const dir = into ?? mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
-  const zoneId = await aws.createHostedZone('litentry.org');
-  const instanceId = await aws.runInstance();
+  const sandbox = createSandboxAws({ region });
+  const zoneId = await sandbox.createHostedZone('litentry.org');
+  const instanceId = await sandbox.runInstance();
   await aws.createUser('agentkeys-admin');
   const key = await aws.createAccessKey('agentkeys-admin');
   process.env.AWS_ACCESS_KEY_ID = key.id;

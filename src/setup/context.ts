@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { AwsAuthOptions } from '../aws/credentials.js';
 import { createKmsApi } from '../aws/kms.js';
+import type { AwsCallObservation } from '../aws/call.js';
 import { createSetupAws, isMutatingOperation } from '../aws/setup-api.js';
 import type { SetupContext, SetupEvent } from './step.js';
 import type { Stack } from './stack.js';
@@ -26,7 +27,7 @@ export interface SetupContextOptions {
 /** Composition root for setup and teardown: every client built from the stack's REGION, every call counted. */
 export function createSetupContext(opts: SetupContextOptions): { ctx: SetupContext; calls: CallCounts } {
   const calls: CallCounts = { total: 0, mutating: 0, byOperation: {} };
-  const count = (service: string, operation: string) => {
+  const count = ({ service, operation }: AwsCallObservation) => {
     calls.total++;
     if (isMutatingOperation(operation)) calls.mutating++;
     const key = `${service}:${operation}`;
@@ -34,7 +35,7 @@ export function createSetupContext(opts: SetupContextOptions): { ctx: SetupConte
   };
   const region = opts.stack.region;
   const aws = createSetupAws({ ...opts.auth, region, onCall: count, ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}) });
-  const kms = createKmsApi({ ...opts.auth, region, onCall: (c) => count('kms', c.operation) });
+  const kms = createKmsApi({ ...opts.auth, region, onCall: count });
   const ctx: SetupContext = {
     stack: opts.stack,
     aws,

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { ListKeysCommand } from '@aws-sdk/client-kms';
 import { createKmsApi } from '../../src/aws/kms.js';
-import { KmsSigner } from '../../src/aws/kms-signer.js';
+import { KmsSigner } from '../../src/signing/kms-signer.js';
 import { digestRow } from '../../src/audit/record.js';
 import { EnvelopeCrypto } from '../../src/crypto/envelope.js';
 import { runCli } from '../helpers/cli.js';

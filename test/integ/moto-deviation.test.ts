@@ -4,7 +4,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createKmsApi } from '../../src/aws/kms.js';
-import { KmsSigner } from '../../src/aws/kms-signer.js';
+import { KmsSigner } from '../../src/signing/kms-signer.js';
 import { digestRow } from '../../src/audit/record.js';
 import { signAndCheck } from '../../src/signing/signer.js';
 import { useMoto } from '../helpers/moto.js';

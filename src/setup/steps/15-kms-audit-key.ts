@@ -1,5 +1,5 @@
 import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
-import { KmsSigner } from '../../aws/kms-signer.js';
+import { KmsSigner } from '../../signing/kms-signer.js';
 import { readSignerRegistryIfExists } from '../../signing/registry.js';
 import { publishSigner } from '../../signing/publish.js';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';

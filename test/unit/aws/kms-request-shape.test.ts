@@ -6,7 +6,7 @@ import { DescribeKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from 
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKmsApi } from '../../../src/aws/kms.js';
-import { KmsSigner } from '../../../src/aws/kms-signer.js';
+import { KmsSigner } from '../../../src/signing/kms-signer.js';
 import { digestRow } from '../../../src/audit/record.js';
 import { signAndCheck } from '../../../src/signing/signer.js';
 import { verifySignature } from '../../../src/signing/verify.js';

@@ -1,6 +1,6 @@
 // Client mocks, because moto does not model IAM authorization (never AccessDenied) and never
 // throttles (aws-and-moto.md §1). They check that errors are classified, never read as "absent".
-import { GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetUserCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,5 +33,22 @@ describe('setup error classification', () => {
     s3.on(HeadBucketCommand).rejectsOnce(error('Forbidden', 403)).rejectsOnce(error('NotFound', 404));
     expect(await aws().headBucket('taken')).toBe('forbidden');
     expect(await aws().headBucket('free')).toBe('missing');
+  });
+
+  it('eventual consistency is retried by error code (MalformedPolicyDocument), never by message text', async () => {
+    iam.on(PutRolePolicyCommand).rejectsOnce(error('MalformedPolicyDocument', 400)).rejectsOnce(error('MalformedPolicyDocument', 400)).resolves({});
+    await aws().putRolePolicy('r', 'p', '{}');
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(3);
+    iam.reset();
+    // The same words under another code are not an eventual-consistency answer: one call, then the error.
+    iam.on(PutRolePolicyCommand).rejects(Object.assign(new Error('Invalid principal in policy'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }));
+    await expect(aws().putRolePolicy('r', 'p', '{}')).rejects.toMatchObject({ code: 'AWS_CALL_FAILED' });
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(1);
+  });
+
+  it('gives up after 6 attempts and names the action', async () => {
+    iam.on(PutRolePolicyCommand).rejects(error('MalformedPolicyDocument', 400));
+    await expect(aws().putRolePolicy('r', 'p', '{}')).rejects.toMatchObject({ code: 'AWS_CALL_FAILED', message: expect.stringContaining('iam:PutRolePolicy on r/p') });
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(6);
   });
 });

@@ -1,10 +1,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { KeyMetadata, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
+import type { KeyMetadata, KmsApi, SigningAlgorithmSpec } from '../aws/kms.js';
 import { InternalError, UsageError } from '../errors.js';
-import type { SigningAlg } from '../signing/algorithms.js';
-import { assertDigest, type AuditSigner } from '../signing/signer.js';
-import { verifySignature, type SignedBytes } from '../signing/verify.js';
-import type { KmsApi } from './kms.js';
+import type { SigningAlg } from './algorithms.js';
+import { assertDigest, type AuditSigner } from './signer.js';
+import { verifySignature, type SignedBytes } from './verify.js';
 
 /** Our algorithm for each KMS KeySpec that can sign a SHA-256 audit digest. */
 const SPEC_TO_ALG: Record<string, SigningAlg> = {

@@ -1,13 +1,12 @@
-import { signerEntry } from '../signing/publish.js';
+import { signerEntry } from './publish.js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { KeySpec, KeyUsageType } from '@aws-sdk/client-kms';
+import type { KeySpec, KeyUsageType, KmsApi } from '../aws/kms.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import type { NewEvent } from '../audit/record.js';
-import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry, type SignerEntry } from '../signing/registry.js';
-import type { AuditSigner } from '../signing/signer.js';
+import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry, type SignerEntry } from './registry.js';
+import type { AuditSigner } from './signer.js';
 import { writeFileAtomic } from '../sys/fs.js';
-import type { KmsApi } from './kms.js';
 import { KmsSigner } from './kms-signer.js';
 import { fingerprint } from './signers-rebuild.js';
 

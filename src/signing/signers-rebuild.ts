@@ -1,7 +1,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
-import type { SignerEntry, SignerRegistry } from '../signing/registry.js';
+import type { SignerEntry, SignerRegistry } from './registry.js';
 import { AgentkeysError } from '../errors.js';
-import type { KmsApi } from './kms.js';
+import type { KmsApi } from '../aws/kms.js';
 import { algorithmOfKeySpec } from './kms-signer.js';
 
 export interface RebuildChange {
