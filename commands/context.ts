@@ -38,12 +38,17 @@ export interface ContextOptions {
   preferVaultRegion?: boolean;
   /** KMS attempts per call (SDK retries with backoff); long-running servers ride out throttling. */
   kmsMaxAttempts?: number;
+  /** The environment settings are read from (default process.env): the sandbox passes its own. */
+  env?: NodeJS.ProcessEnv;
+  /** Static credentials that replace the chain (the sandbox's moto admin). */
+  awsCredentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 export async function createContext(options: GlobalOptions & Record<string, unknown>, opts: ContextOptions = {}): Promise<CommandContext> {
   const flags = opts.keyIsSigningKey ? options : { ...options, key: undefined };
-  const sources = { flags, env: process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
+  const sources = { flags, env: opts.env ?? process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
   let config = await loadConfig(sources);
+  if (opts.awsCredentials) config = Object.freeze({ ...config, credentials: opts.awsCredentials });
   if (opts.preferVaultRegion && !options.region && config.vaultRegion) config = Object.freeze({ ...config, region: config.vaultRegion });
   const kmsMaxAttempts = config.kmsMaxAttempts ?? opts.kmsMaxAttempts;
   const onDefaultRegion = (region: string) => process.stderr.write(style.dim(`→ no AWS region set: using ${region} (set AWS_REGION, VAULT_REGION or --region)\n`));

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Hex } from 'viem';
-import { UsageError, type ExitCode } from '../src/errors.js';
+import { UsageError, type ErrorCode, type ExitCode } from '../src/errors.js';
 import { parseMessage, parseTransactionInput, parseTypedData, signMessageWith, signTransactionWith, signTypedDataWith, verifyEvmSignature, type VerifyTarget } from '../src/evm/operations.js';
 import { checksumAddress } from '../src/evm/secp256k1.js';
 import { openEvmSigner, type EvmSigner } from '../src/evm/signer.js';
@@ -106,7 +106,7 @@ async function readMessage(flag: string | undefined): Promise<string> {
   return `0x${bytes.toString('hex')}`;
 }
 
-async function readJsonFile(file: string | undefined, flag: string, code: string): Promise<unknown> {
+async function readJsonFile(file: string | undefined, flag: string, code: ErrorCode): Promise<unknown> {
   if (!file) throw new UsageError({ code: 'FLAG_MISSING', message: `${flag} FILE.json is required` });
   const text = await readText(file, flag);
   try {

@@ -30,13 +30,15 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
   const moto = await startMoto(keep ? { extraEnv: { MOTO_STATE_FILE: path.join(keep, 'moto-state.pickle') } } : {});
   let seed: SandboxSeed | undefined;
   try {
-    Object.assign(process.env, moto.env);
-    delete process.env.AWS_PROFILE;
     const test = options.test !== false;
     const reopened = keep ? await reopenSandbox(keep) : undefined;
-    seed = reopened ?? (await seedSandbox(test, 'us-east-1', keep));
+    seed = reopened ?? (await seedSandbox(test, moto.endpoint, 'us-east-1', keep));
     const dir = path.join(seed.dir, '.agentkeys');
-    const cmd = await createContext({ ...options, envFile: undefined, dir, profile: undefined, roleArn: undefined });
+    // The sandbox's own environment: this process's, pointed at moto, with no profile of the
+    // operator's; process.env itself is never changed.
+    const { AWS_PROFILE: _profile, ...own } = process.env;
+    const env = { ...own, ...moto.env };
+    const cmd = await createContext({ ...options, envFile: undefined, dir, profile: undefined, roleArn: undefined }, { env, awsCredentials: seed.credentials });
     if (!cmd.out.json) {
       printLine(style.dim(`sandbox: moto on ${moto.endpoint}; hosted zone litentry.org (${seed.zoneId}); instance ${seed.instanceId}; caller ${seed.adminArn}`));
       printLine(style.dim(reopened ? `sandbox: continuing the kept sandbox in ${seed.dir}` : `sandbox: env files and state in ${seed.dir}${keep ? ' (kept: run the same command again to see a second, idempotent run)' : ' (removed at the end; --keep DIR keeps it)'}`));

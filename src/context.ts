@@ -26,6 +26,8 @@ export function awsAuthFromConfig(config: AgentkeysConfig): AwsAuthOptions {
     ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
     ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
     ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
   };
 }
 

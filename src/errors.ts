@@ -3,10 +3,13 @@
  * and tests match on; `message` names the thing that went wrong; `hint` is the next command to run.
  * Subclasses choose the exit code; only bin/ turns them into a process exit.
  */
+import type { ErrorCode } from './error-codes.js';
+
+export type { ErrorCode } from './error-codes.js';
 export type ExitCode = 0 | 1 | 2 | 3 | 4 | 130;
 
 export interface ErrorOptions {
-  code: string;
+  code: ErrorCode;
   message: string;
   hint?: string;
   cause?: unknown;
@@ -15,7 +18,7 @@ export interface ErrorOptions {
 }
 
 export class AgentkeysError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly details: readonly string[];
   readonly exitCode: ExitCode = 1;
@@ -55,7 +58,7 @@ export function isAgentkeysError(err: unknown): err is AgentkeysError {
  * does not authenticate or was bound to another context is evidence that fails to verify (3).
  * Codes not listed take their class's exit code (AgentkeysError 1, UsageError 2, VerificationError 3).
  */
-export const EXIT_CODE_BY_ERROR: Readonly<Record<string, ExitCode>> = {
+export const EXIT_CODE_BY_ERROR: Readonly<Partial<Record<ErrorCode, ExitCode>>> = {
   KEY_NOT_FOUND: 2,
   KEY_UNREADABLE: 2,
   CIPHERTEXT_TAMPERED: 3,

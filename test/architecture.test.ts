@@ -83,4 +83,9 @@ describe('architecture', () => {
     const bad = files(path.join('src', 'aws')).filter((f) => path.basename(f) !== 'sandbox-api.ts' && sdkPackages(f).size > 1);
     expect(bad).toEqual([]);
   });
+
+  it('nothing in src/ or commands/ changes process.env (the sandbox passes its own environment)', () => {
+    const writes = /process\.env(\.\w+|\[[^\]]+\])\s*=(?!=)|delete\s+process\.env|Object\.assign\(\s*process\.env/;
+    expect([...files('src'), ...files('commands')].filter((f) => writes.test(readFileSync(f, 'utf8')))).toEqual([]);
+  });
 });

@@ -11,8 +11,12 @@ export interface AwsAuthOptions {
   /** Web identity: a token file (the seed's OIDC_TOKEN_PATH) and the role it assumes (KMS_ROLE_ARN). */
   webIdentityTokenFile?: string;
   webIdentityRoleArn?: string;
-  /** Endpoint override for KMS (KMS_ENDPOINT); AWS_ENDPOINT_URL is honoured by the SDK itself. */
+  /** Endpoint override for KMS (KMS_ENDPOINT), over the one for every service. */
   kmsEndpoint?: string;
+  /** AWS_ENDPOINT_URL, passed to every client (so a caller with its own environment needs no process.env). */
+  endpoint?: string;
+  /** Explicit static credentials (the sandbox's moto admin), instead of the chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /**
@@ -20,6 +24,10 @@ export interface AwsAuthOptions {
  * container and instance metadata), narrowed by the operator's explicit choices.
  */
 export function credentialProvider(opts: AwsAuthOptions): AwsCredentialIdentityProvider {
+  if (opts.credentials) {
+    const credentials = opts.credentials;
+    return async () => credentials;
+  }
   if (opts.webIdentityTokenFile && opts.webIdentityRoleArn) {
     return fromTokenFile({ webIdentityTokenFile: opts.webIdentityTokenFile, roleArn: opts.webIdentityRoleArn, roleSessionName: 'agentkeys' });
   }

@@ -1,4 +1,4 @@
-import { AgentkeysError, UsageError } from '../errors.js';
+import { AgentkeysError, UsageError, type ErrorCode } from '../errors.js';
 
 /** What the operator was doing, so errors can name the permission and the resource. */
 export interface AwsCallContext {
@@ -18,7 +18,7 @@ export function awsError(err: unknown, ctx: AwsCallContext): AgentkeysError {
   const name = (err as { name?: string }).name ?? 'Error';
   const detail = (err as Error).message ?? String(err);
   const on = ctx.resource ? ` on ${ctx.resource}` : '';
-  const make = (code: string, message: string, hint?: string) => new AgentkeysError({ code, message, ...(hint ? { hint } : {}), cause: err });
+  const make = (code: ErrorCode, message: string, hint?: string) => new AgentkeysError({ code, message, ...(hint ? { hint } : {}), cause: err });
   switch (name) {
     case 'AccessDeniedException':
     case 'AccessDenied':

@@ -53,7 +53,7 @@ export function createKmsClient(opts: KmsFactoryOptions, region = opts.region): 
   const client = new KMS({
     region: region ?? DEFAULT_REGION,
     credentials: credentialProvider(opts),
-    ...(opts.kmsEndpoint ? { endpoint: opts.kmsEndpoint } : {}),
+    ...(opts.kmsEndpoint ?? opts.endpoint ? { endpoint: opts.kmsEndpoint ?? opts.endpoint } : {}),
     ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
   });
   return observeCalls(client, 'kms', opts.onCall);

@@ -72,6 +72,7 @@ const SETTINGS: Setting[] = [
   { key: 'webIdentityTokenFile', env: ['OIDC_TOKEN_PATH'] },
   { key: 'webIdentityRoleArn', env: ['KMS_ROLE_ARN'] },
   { key: 'kmsEndpoint', env: ['KMS_ENDPOINT'] },
+  { key: 'endpoint', env: ['AWS_ENDPOINT_URL'] },
   { key: 'vaultKeyId', env: ['VAULT_KEY_ID'], flag: 'keyId' },
   { key: 'vaultRegion', env: ['VAULT_REGION'] },
   { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
@@ -176,7 +177,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
       problems.push(`${origins[key]}: "${raw[key]}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
     }
   }
-  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint', 'vaultKeyId', 'vaultRegion', 'sshBinary', 'databaseUrl'] as const) {
+  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint', 'endpoint', 'vaultKeyId', 'vaultRegion', 'sshBinary', 'databaseUrl'] as const) {
     if (raw[key] !== undefined) config[key] = raw[key];
   }
   if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {

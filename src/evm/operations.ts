@@ -5,7 +5,7 @@ import {
   recoverTypedDataAddress, serializeSignature, serializeTransaction, validateTypedData,
   type Address, type Hex, type SignableMessage, type TransactionSerializable, type TypedDataDefinition,
 } from 'viem';
-import { UsageError, VerificationError } from '../errors.js';
+import { UsageError, VerificationError, type ErrorCode } from '../errors.js';
 import { checksumAddress, type EvmSignature } from './secp256k1.js';
 import type { EvmSigner } from './signer.js';
 
@@ -63,7 +63,7 @@ type TxKind = 'eip1559' | 'eip2930' | 'legacy';
  * list). Quantities may be JSON integers, decimal strings or 0x hex.
  */
 export function parseTransactionInput(value: unknown, source: string): TransactionSerializable {
-  const fail = (code: string, why: string) => new UsageError({ code, message: `${source}: ${why}`, hint: 'e.g. {"chainId":1,"nonce":0,"to":"0x…","value":"1000","gas":21000,"maxFeePerGas":"30000000000","maxPriorityFeePerGas":"1000000000"}' });
+  const fail = (code: ErrorCode, why: string) => new UsageError({ code, message: `${source}: ${why}`, hint: 'e.g. {"chainId":1,"nonce":0,"to":"0x…","value":"1000","gas":21000,"maxFeePerGas":"30000000000","maxPriorityFeePerGas":"1000000000"}' });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('EVM_TX_INVALID', 'not a JSON object');
   const tx = value as Record<string, unknown>;
   for (const key of Object.keys(tx)) if (!TX_FIELDS.has(key)) throw fail('EVM_TX_INVALID', `unknown field "${key}"`);

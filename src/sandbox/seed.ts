@@ -9,6 +9,9 @@ import { packageRoot, writeFileAtomic } from '../sys/fs.js';
 
 export const SANDBOX_ACCOUNT = '123456789012';
 
+/** moto's own credentials: any key works until the seed has made the admin's. */
+const MOTO_ROOT = { accessKeyId: 'test', secretAccessKey: 'test' };
+
 export interface SandboxSeed {
   dir: string;
   operatorEnvFile: string;
@@ -16,6 +19,8 @@ export interface SandboxSeed {
   zoneId: string;
   instanceId: string;
   adminArn: string;
+  /** The agentkeys-admin key setup runs as (moto's, for the local emulator only). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 function packageEnvDir(): string {
@@ -50,37 +55,36 @@ export async function writeStackEnvFiles(dir: string, test: boolean, values: Sta
  * the broker EC2 instance and the agentkeys-admin user whose key setup runs as; plus copies of the
  * shipped env files pointing at them, in a temporary folder.
  */
-export async function seedSandbox(test: boolean, region = 'us-east-1', into?: string): Promise<SandboxSeed> {
-  const aws = createSetupAws({ region });
+export async function seedSandbox(test: boolean, endpoint: string, region = 'us-east-1', into?: string): Promise<SandboxSeed> {
+  const aws = createSetupAws({ region, endpoint, credentials: MOTO_ROOT });
   const dir = into ?? mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
-  const sandbox = createSandboxAws({ region });
+  const sandbox = createSandboxAws({ region, endpoint, credentials: MOTO_ROOT });
   const zoneId = await sandbox.createHostedZone('litentry.org');
   const instanceId = await sandbox.runInstance();
   await aws.createUser('agentkeys-admin');
   const key = await aws.createAccessKey('agentkeys-admin');
-  process.env.AWS_ACCESS_KEY_ID = key.id;
-  process.env.AWS_SECRET_ACCESS_KEY = key.secret;
   const files = await writeStackEnvFiles(dir, test, { zoneId, instanceId, region });
-  const seed = { dir, ...files, zoneId, instanceId, adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin` };
+  const credentials = { accessKeyId: key.id, secretAccessKey: key.secret };
+  const seed = { dir, ...files, zoneId, instanceId, adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin`, credentials };
   // A kept sandbox (--keep DIR) is reopened from this record and moto's saved state; the key is
   // moto's, for the local emulator only, but is still written 0600.
-  await writeFileAtomic(path.join(dir, SEED_RECORD), `${JSON.stringify({ ...seed, accessKeyId: key.id, secretAccessKey: key.secret }, null, 2)}\n`, { mode: 0o600 });
+  await writeFileAtomic(path.join(dir, SEED_RECORD), `${JSON.stringify(seed, null, 2)}\n`, { mode: 0o600 });
   return seed;
 }
 
 const SEED_RECORD = 'sandbox.json';
 
-/** The seed of a kept sandbox folder, with the admin's moto credentials put back in the environment. */
+/** The seed of a kept sandbox folder, with the admin's moto credentials. */
 export async function reopenSandbox(dir: string): Promise<SandboxSeed | undefined> {
-  let record: SandboxSeed & { accessKeyId: string; secretAccessKey: string };
+  let record: SandboxSeed;
   try {
     record = JSON.parse(await fsp.readFile(path.join(dir, SEED_RECORD), 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new UsageError({ code: 'SANDBOX_STATE_INVALID', message: `${path.join(dir, SEED_RECORD)} is unreadable: ${(err as Error).message}`, hint: 'remove the folder to start a fresh sandbox', cause: err });
   }
-  process.env.AWS_ACCESS_KEY_ID = record.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = record.secretAccessKey;
-  const { accessKeyId: _a, secretAccessKey: _s, ...seed } = record;
-  return seed;
+  if (typeof record.credentials?.accessKeyId !== 'string' || typeof record.credentials.secretAccessKey !== 'string') {
+    throw new UsageError({ code: 'SANDBOX_STATE_INVALID', message: `${path.join(dir, SEED_RECORD)} holds no admin credentials (made by an older agentkeys?)`, hint: 'remove the folder to start a fresh sandbox' });
+  }
+  return record;
 }

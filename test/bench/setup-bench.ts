@@ -13,8 +13,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const moto = await startMoto();
 Object.assign(process.env, moto.env);
 try {
-  const seed = await seedSandbox(true);
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY! };
+  const seed = await seedSandbox(true, moto.endpoint);
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: seed.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: seed.credentials.secretAccessKey };
   const run = () => {
     const t = process.hrtime.bigint();
     const out = JSON.parse(execFileSync(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16', '--yes'], { cwd: seed.dir, env, encoding: 'utf8' })) as { calls: { total: number; mutating: number }; wallMs: number; steps: { status: string }[] };
