@@ -1,7 +1,7 @@
 import { parseWholeNumber } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller } from '../src/setup/preflight.js';
-import { createSetupContext, type CallCounts } from '../src/setup/context.js';
+import { createSetupContext, type CallCounts } from '../src/context.js';
 import { interruptedRun, receiptPath, selectSteps, SetupRun, type StepRecord } from '../src/setup/runner.js';
 import { loadStack, type Stack } from '../src/setup/stack.js';
 import type { SetupContext, SetupEvent } from '../src/setup/step.js';
@@ -48,7 +48,7 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   // The stack is printed before anything else: an operator sees test or prod before any call.
   if (!out.json) printLine(style.bold(`agentkeys setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, account ${stack.accountId}, ${stack.region}${options.plan ? ' (plan: nothing is changed)' : ''}`));
   const events: SetupEvent[] = [];
-  const { ctx, calls } = createSetupContext({
+  const { ctx, calls } = await createSetupContext({
     stack,
     auth: awsAuth(cmd.config),
     dir: cmd.config.dir,

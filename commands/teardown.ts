@@ -1,5 +1,5 @@
 import type { ExitCode } from '../src/errors.js';
-import { createSetupContext } from '../src/setup/context.js';
+import { createSetupContext } from '../src/context.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { loadStack } from '../src/setup/stack.js';
 import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
@@ -20,7 +20,7 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
   const cmd = await createContext({ ...options });
   const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.stackEnv ? { envFile: options.stackEnv } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
   if (!cmd.out.json) printLine(style.bold(`agentkeys teardown: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, account ${stack.accountId}, ${stack.region}`));
-  const { ctx, calls } = createSetupContext({ stack, auth: awsAuth(cmd.config), dir: cmd.config.dir, showSecret: false, confirm: async () => options.yes === true, report: () => undefined });
+  const { ctx, calls } = await createSetupContext({ stack, auth: awsAuth(cmd.config), dir: cmd.config.dir, showSecret: false, confirm: async () => options.yes === true, report: () => undefined });
   await checkCaller(ctx.aws, stack, []);
   const actions = await planTeardown(ctx, { keepData: options.keepData === true });
   if (actions.length === 0) {

@@ -2,7 +2,7 @@
 // which moto cannot provide: the discovery fetch is injected here (SetupContext.fetchJson);
 // everything else (IAM provider, trusts, inline policies, bucket policies) is moto over HTTP.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createSetupContext } from '../../src/setup/context.js';
+import { createSetupContext } from '../../src/context.js';
 import { runSteps, selectSteps } from '../../src/setup/runner.js';
 import { loadStack } from '../../src/setup/stack.js';
 import { STEPS } from '../../src/setup/steps/index.js';
@@ -17,7 +17,7 @@ async function context(serving: boolean | (() => boolean), issuer?: string) {
   const { zoneId } = await seedAccount();
   const files = await stackFiles(zoneId, { test: true });
   const stack = await loadStack({ test: true, envDir: path.join(files.cwd, 'env') });
-  const { ctx, calls } = createSetupContext({
+  const { ctx, calls } = await createSetupContext({
     stack, auth: {}, dir: path.join(files.cwd, '.agentkeys'), showSecret: false, confirm: async () => true, report: () => undefined, retryDelayMs: 0,
     fetchJson: async () => ((typeof serving === 'function' ? serving() : serving) ? { status: 200, json: { issuer: issuer ?? stack.oidcIssuer, jwks_uri: `${stack.oidcIssuer}/jwks.json` } } : { status: 503 }),
   });
