@@ -88,4 +88,9 @@ describe('architecture', () => {
     const writes = /process\.env(\.\w+|\[[^\]]+\])\s*=(?!=)|delete\s+process\.env|Object\.assign\(\s*process\.env/;
     expect([...files('src'), ...files('commands')].filter((f) => writes.test(readFileSync(f, 'utf8')))).toEqual([]);
   });
+
+  it('plans execute: no setup step re-matches the display strings of its own plan', () => {
+    const rematch = /changes\.(some|find|filter)\(\s*\(?c\)?\s*=>\s*c\.(resource|action|detail)/;
+    expect(files(path.join('src', 'setup', 'steps')).filter((f) => rematch.test(readFileSync(f, 'utf8')))).toEqual([]);
+  });
 });

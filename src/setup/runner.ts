@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../sys/fs.js';
-import type { Change, SetupContext, Step, StepState } from './step.js';
+import { planned, type Change, type PlannedChange, type SetupContext, type Step, type StepState } from './step.js';
 
 export type StepStatus = 'done' | 'waiting' | 'blocked' | 'failed' | 'pending';
 
@@ -13,7 +13,7 @@ export interface StepRecord {
   title: string;
   status: StepStatus;
   /** Applied changes (or, with --plan, the changes that would be made). */
-  changes: Change[];
+  changes: PlannedChange[];
   durationMs: number;
   summary?: string;
   reason?: string;
@@ -144,11 +144,12 @@ export async function interruptedRun(file: string): Promise<Receipt | undefined>
 async function runOne(ctx: SetupContext, step: Step, opts: RunOptions, cached?: Promise<StepState>): Promise<StepRecord> {
   const t0 = Date.now();
   const base = { num: step.num, id: step.id, title: step.title };
-  const finish = (state: StepState | { status: 'failed'; err: AgentkeysError }, changes: Change[] = []): StepRecord => {
+  const finish = (state: StepState | { status: 'failed'; err: AgentkeysError }, applied: readonly Change[] = []): StepRecord => {
+    const changes = applied.map(planned);
     const durationMs = Date.now() - t0;
     switch (state.status) {
       case 'done': return { ...base, status: 'done', changes, durationMs, summary: state.summary };
-      case 'pending': return { ...base, status: 'pending', changes: state.changes, durationMs };
+      case 'pending': return { ...base, status: 'pending', changes: state.changes.map(planned), durationMs };
       case 'waiting': return { ...base, status: 'waiting', changes, durationMs, reason: state.reason, hint: state.hint };
       case 'blocked': return { ...base, status: 'blocked', changes, durationMs, reason: state.reason, ...(state.hint ? { hint: state.hint } : {}) };
       case 'failed': return { ...base, status: 'failed', changes, durationMs, reason: state.err.message, ...(state.err.hint ? { hint: state.err.hint } : {}), error: { code: state.err.code, message: state.err.message } };
@@ -160,7 +161,7 @@ async function runOne(ctx: SetupContext, step: Step, opts: RunOptions, cached?: 
     const before = opts.plan ? first : await waitWhileWaiting(ctx, step, first, opts);
     if (before.status !== 'pending' || opts.plan) return await withVerify(ctx, step, opts, finish(before));
     changes = before.changes;
-    await step.apply(ctx, changes);
+    for (const c of changes) await c.apply();
     const after = await step.check(ctx);
     if (after.status === 'pending') {
       throw new AgentkeysError({ code: 'STEP_NOT_CONVERGED', message: `step ${step.num} ${step.id} still has ${after.changes.length} pending change(s) after apply: ${after.changes.map((c) => `${c.action} ${c.resource}`).join('; ')}`, hint: 'run it again with --debug; if it persists, the account has a rule agentkeys does not model' });

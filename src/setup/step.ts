@@ -2,12 +2,35 @@ import type { KmsApi } from '../aws/kms.js';
 import type { SetupAws } from '../aws/setup-api.js';
 import type { Stack } from './stack.js';
 
-/** One planned change, for the plan table and the --json records. */
-export interface Change {
-  action: 'create' | 'update' | 'delete' | 'write' | 'tag' | 'associate' | 'activate';
+export type ChangeAction = 'create' | 'update' | 'delete' | 'write' | 'tag' | 'associate' | 'activate';
+
+/** One planned change as the plan table and the --json records show it. */
+export interface PlannedChange {
+  action: ChangeAction;
   resource: string;
   detail?: string;
 }
+
+/**
+ * A change that carries its own apply(): the check that found it says how to make it, so no step
+ * re-matches the display strings of its own plan. The runner applies a step's changes in order.
+ */
+export interface Change extends PlannedChange {
+  apply(): Promise<void>;
+}
+
+export function change(action: ChangeAction, resource: string, apply: () => Promise<unknown>, detail?: string): Change {
+  return { action, resource, ...(detail ? { detail } : {}), apply: async () => void (await apply()) };
+}
+
+/** Runs fn once however many changes share it (one Route 53 batch for many records, one key for two rows). */
+export function once(fn: () => Promise<unknown>): () => Promise<void> {
+  let running: Promise<unknown> | undefined;
+  return async () => void (await (running ??= fn()));
+}
+
+/** The change without its apply, for records, receipts and --json. */
+export const planned = ({ action, resource, detail }: PlannedChange): PlannedChange => ({ action, resource, ...(detail ? { detail } : {}) });
 
 export type StepState =
   | { status: 'done'; summary: string }
@@ -47,8 +70,6 @@ export interface Step {
   readonly title: string;
   /** Read-only. */
   check(ctx: SetupContext): Promise<StepState>;
-  /** Create or adopt; safe to repeat. Called only when check said pending. */
-  apply(ctx: SetupContext, changes: Change[]): Promise<void>;
   /** --verify: exercise the resource; returns a failure message or undefined. */
   verify?(ctx: SetupContext): Promise<string | undefined>;
   /** Waiting that resolves by itself (SES, DNS, the issuer): `--wait` re-checks it until a deadline. */

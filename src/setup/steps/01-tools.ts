@@ -10,5 +10,4 @@ export const toolsStep: Step = {
     const ssh = spawnSync('ssh', ['-V'], { stdio: 'ignore' }).status === 0;
     return done(`node ${process.version}; no AWS CLI, jq or openssl needed${ssh ? '' : ' (ssh not found: agentkeys ssh will need it)'}`);
   },
-  async apply() {},
 };

@@ -8,5 +8,4 @@ export const envStep: Step = {
   async check(ctx) {
     return done(`${ctx.stack.name} stack: ${ctx.stack.operatorEnvFile} + ${ctx.stack.brokerEnvFile}, region ${ctx.stack.region}`);
   },
-  async apply() {},
 };

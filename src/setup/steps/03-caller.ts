@@ -11,5 +11,4 @@ export const callerStep: Step = {
     if (zone.name.replace(/\.$/, '') !== ctx.stack.zone) return blocked(`hosted zone ${ctx.stack.parentZoneId} is ${zone.name}, not ${ctx.stack.zone}`, 'PARENT_ZONE_ID and ZONE must name the same zone');
     return done(`${ctx.state.caller?.arn ?? 'caller'} in ${ctx.stack.accountId}; zone ${ctx.stack.zone}`);
   },
-  async apply() {},
 };

@@ -1,6 +1,6 @@
 import { setEnvValue } from '../../config/env-writeback.js';
 import type { Address } from '../../aws/setup-api.js';
-import { blocked, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
+import { blocked, change, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
 
 interface EipPlan {
   state?: StepState;
@@ -25,15 +25,29 @@ async function planEip(ctx: SetupContext): Promise<EipPlan> {
     address = await aws.addressByIp(ctx.state.eip);
     if (!address) return { changes: [], state: blocked(`EIP=${ctx.state.eip} in ${stack.brokerEnvFile} is not an Elastic IP of account ${stack.accountId}`, `remove the EIP= value to allocate one, or fix it`) };
   }
-  const changes: Change[] = [];
-  if (!address) changes.push({ action: 'create', resource: `Elastic IP ${stack.eipTag}` });
-  else if (address.tags.Name !== stack.eipTag) changes.push({ action: 'tag', resource: `Elastic IP ${address.publicIp}`, detail: `Name=${stack.eipTag}` });
   if (stack.instanceId && address?.instanceId && address.instanceId !== stack.instanceId) {
     return { changes: [], state: blocked(`Elastic IP ${address.publicIp} is associated with ${address.instanceId}, not ${stack.instanceId}`, 'disassociate it first; agentkeys never steals an address') };
   }
-  if (stack.instanceId && address?.instanceId !== stack.instanceId) changes.push({ action: 'associate', resource: `Elastic IP → ${stack.instanceId}` });
-  if (!address || ctx.state.eip !== address.publicIp) changes.push({ action: 'write', resource: `EIP in ${stack.brokerEnvFile}` });
-  return { changes, ...(address ? { address } : {}) };
+  return { changes: eipChanges(ctx, address), ...(address ? { address } : {}) };
+}
+
+// The changes share the address: the one found, or the one the first change allocates.
+function eipChanges(ctx: SetupContext, found: Address | undefined): Change[] {
+  const { stack, aws } = ctx;
+  let address = found;
+  const current = () => address!;
+  const changes: Change[] = [];
+  if (!found) changes.push(change('create', `Elastic IP ${stack.eipTag}`, async () => (address = await aws.allocateAddress(stack.eipTag))));
+  else if (found.tags.Name !== stack.eipTag) changes.push(change('tag', `Elastic IP ${found.publicIp}`, () => aws.tagResource(found.allocationId, { Name: stack.eipTag }), `Name=${stack.eipTag}`));
+  const instanceId = stack.instanceId;
+  if (instanceId && found?.instanceId !== instanceId) changes.push(change('associate', `Elastic IP → ${instanceId}`, () => aws.associateAddress(current().allocationId, instanceId)));
+  if (!found || ctx.state.eip !== found.publicIp) {
+    changes.push(change('write', `EIP in ${stack.brokerEnvFile}`, async () => {
+      await setEnvValue(stack.brokerEnvFile, 'EIP', current().publicIp);
+      ctx.state.eip = current().publicIp;
+    }));
+  }
+  return changes;
 }
 
 export const eipStep: Step = {
@@ -46,17 +60,6 @@ export const eipStep: Step = {
     if (plan.changes.length > 0) return pending(plan.changes);
     if (!ctx.stack.instanceId) return waiting(`Elastic IP ${plan.address!.publicIp} is ready but INSTANCE_ID is not set`, `paste INSTANCE_ID= into ${ctx.stack.brokerEnvFile}, then: ${rerun(ctx, '4')}`);
     return done(`${plan.address!.publicIp} (${plan.address!.allocationId}) on ${ctx.stack.instanceId}`);
-  },
-  async apply(ctx) {
-    const plan = await planEip(ctx);
-    let address = plan.address ?? (await ctx.aws.allocateAddress(ctx.stack.eipTag));
-    if (address.tags.Name !== ctx.stack.eipTag) await ctx.aws.tagResource(address.allocationId, { Name: ctx.stack.eipTag });
-    if (ctx.stack.instanceId && address.instanceId !== ctx.stack.instanceId) {
-      await ctx.aws.associateAddress(address.allocationId, ctx.stack.instanceId);
-      address = { ...address, instanceId: ctx.stack.instanceId };
-    }
-    await setEnvValue(ctx.stack.brokerEnvFile, 'EIP', address.publicIp);
-    ctx.state.eip = address.publicIp;
   },
   async verify(ctx) {
     if (!ctx.stack.instanceId) return undefined;

@@ -1,4 +1,4 @@
-import { done, pending, waiting, type Step, rerun } from '../step.js';
+import { change, done, pending, waiting, type Step, rerun } from '../step.js';
 
 export const sesDomainStep: Step = {
   pollable: true,
@@ -7,11 +7,8 @@ export const sesDomainStep: Step = {
   title: 'Create the SES domain identity',
   async check(ctx) {
     const identity = await ctx.aws.getEmailIdentity(ctx.stack.mailDomain);
-    if (!identity) return pending([{ action: 'create', resource: `SES identity ${ctx.stack.mailDomain}`, detail: 'DKIM RSA-2048' }]);
+    if (!identity) return pending([change('create', `SES identity ${ctx.stack.mailDomain}`, () => ctx.aws.createEmailIdentity(ctx.stack.mailDomain, true), 'DKIM RSA-2048')]);
     if (identity.verifiedForSending) return done(`${ctx.stack.mailDomain} verified for sending`);
     return waiting(`SES is verifying ${ctx.stack.mailDomain} (DKIM records: step 6)`, `SES checks DNS for up to 72 h; re-run: ${rerun(ctx, '5')}`);
-  },
-  async apply(ctx) {
-    await ctx.aws.createEmailIdentity(ctx.stack.mailDomain, true);
   },
 };

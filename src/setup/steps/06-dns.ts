@@ -1,5 +1,5 @@
 import type { ResourceRecordSet } from '../../aws/setup-api.js';
-import { blocked, done, pending, waiting, type SetupContext, type Step, type StepState, rerun } from '../step.js';
+import { blocked, change, done, once, pending, waiting, type SetupContext, type Step, type StepState, rerun } from '../step.js';
 
 interface Desired {
   name: string;
@@ -52,15 +52,14 @@ export const dnsStep: Step = {
   async check(ctx) {
     const p = await plan(ctx);
     if (p.state) return p.state;
-    if (p.changed.length > 0) return pending(p.changed.map((d) => ({ action: 'update', resource: `${d.type} ${d.name}`, detail: d.values.join(' ') })));
+    if (p.changed.length > 0) {
+      // One UPSERT batch for every changed record, never CREATE: idempotent, and no duplicate
+      // RRsets (aws-and-moto.md §1 Route 53). Each record's row applies that one batch.
+      const upsert = once(() => ctx.aws.changeRecordSets(ctx.stack.parentZoneId, p.changed.map((d) => ({ Action: 'UPSERT', ResourceRecordSet: { Name: d.name, Type: d.type, TTL: 300, ResourceRecords: d.values.map((Value) => ({ Value })) } })), `agentkeys setup (${ctx.stack.name})`));
+      return pending(p.changed.map((d) => change('update', `${d.type} ${d.name}`, upsert, d.values.join(' '))));
+    }
     if (p.dkimMissing) return waiting(`SES has not issued DKIM tokens for ${ctx.stack.mailDomain} yet; the other records are published`, `re-run once SES shows them: ${rerun(ctx, '6')}`);
     return done(`${ctx.stack.hosts.length} A records → ${ctx.state.eip}, mail records for ${ctx.stack.mailDomain}`);
-  },
-  async apply(ctx) {
-    const p = await plan(ctx);
-    if (p.changed.length === 0) return;
-    // UPSERT, never CREATE: idempotent, and no duplicate RRsets (aws-and-moto.md §1 Route 53).
-    await ctx.aws.changeRecordSets(ctx.stack.parentZoneId, p.changed.map((d) => ({ Action: 'UPSERT', ResourceRecordSet: { Name: d.name, Type: d.type, TTL: 300, ResourceRecords: d.values.map((Value) => ({ Value })) } })), `agentkeys setup (${ctx.stack.name})`);
   },
   async verify(ctx) {
     const records = await ctx.aws.listRecordSets(ctx.stack.parentZoneId);

@@ -1,8 +1,8 @@
 import { canonicalPolicy, samePolicy } from '../policy-compare.js';
 import { json, mailBucketPolicy } from '../policies.js';
 import type { LifecycleRule } from '../../aws/setup-api.js';
-import type { Change, SetupContext, Step } from '../step.js';
-import { applyBucketBaseline, bucketBaseline, phaseOf, toState } from './shared.js';
+import { change, type Change, type SetupContext, type Step } from '../step.js';
+import { bucketBaseline, phaseOf, toState } from './shared.js';
 
 const LIFECYCLE: LifecycleRule[] = [{ ID: 'inbound-30d-ttl', Status: 'Enabled', Filter: { Prefix: 'inbound/' }, Expiration: { Days: 30 } }];
 
@@ -17,7 +17,7 @@ export async function mailPolicyChanges(ctx: SetupContext, exists: boolean): Pro
   const current = exists ? await ctx.aws.getBucketPolicy(ctx.stack.mailBucket) : undefined;
   if (samePolicy(current, desired)) return [];
   const sids = (JSON.parse(canonicalPolicy(desired)!) as { Statement: { Sid?: string }[] }).Statement.map((s) => s.Sid).join(', ');
-  return [{ action: current ? 'update' : 'create', resource: `s3://${ctx.stack.mailBucket} policy`, detail: sids }];
+  return [change(current ? 'update' : 'create', `s3://${ctx.stack.mailBucket} policy`, () => ctx.aws.putBucketPolicy(ctx.stack.mailBucket, desired), sids)];
 }
 
 function lifecycleMatches(rules: LifecycleRule[] | undefined): boolean {
@@ -32,16 +32,10 @@ export const mailBucketStep: Step = {
   async check(ctx) {
     const bucket = ctx.stack.mailBucket;
     const result = await bucketBaseline(ctx, bucket, async (exists) => [
-      ...(exists && lifecycleMatches(await ctx.aws.getLifecycle(bucket)) ? [] : [{ action: 'update' as const, resource: `s3://${bucket} lifecycle`, detail: 'inbound/ expires after 30 days' }]),
+      ...(exists && lifecycleMatches(await ctx.aws.getLifecycle(bucket)) ? [] : [change('update', `s3://${bucket} lifecycle`, () => ctx.aws.putLifecycle(bucket, LIFECYCLE), 'inbound/ expires after 30 days')]),
       ...(await mailPolicyChanges(ctx, exists)),
     ]);
     return toState(result, `s3://${bucket}: private, 30-day inbound TTL, SES may write`);
-  },
-  async apply(ctx, changes) {
-    const bucket = ctx.stack.mailBucket;
-    await applyBucketBaseline(ctx, bucket, changes);
-    if (changes.some((c) => c.resource.endsWith('lifecycle'))) await ctx.aws.putLifecycle(bucket, LIFECYCLE);
-    if (changes.some((c) => c.resource.endsWith(' policy'))) await ctx.aws.putBucketPolicy(bucket, await desiredMailPolicy(ctx));
   },
   async verify(ctx) {
     const policy = await ctx.aws.getBucketPolicy(ctx.stack.mailBucket);

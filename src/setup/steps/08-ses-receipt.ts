@@ -1,6 +1,6 @@
 import type { ReceiptRule } from '../../aws/setup-api.js';
 import { AbortError } from '../../errors.js';
-import { blocked, done, pending, type Change, type SetupContext, type Step } from '../step.js';
+import { blocked, change, done, pending, type Change, type SetupContext, type Step } from '../step.js';
 
 function desiredRule(ctx: SetupContext): ReceiptRule {
   return {
@@ -34,29 +34,28 @@ export const sesReceiptStep: Step = {
   async check(ctx) {
     const { stack } = ctx;
     if ((await ctx.aws.headBucket(stack.mailBucket)) !== 'exists') return blocked(`mail bucket ${stack.mailBucket} does not exist`, 'run step 7 first');
+    const { aws } = ctx;
     const changes: Change[] = [];
-    const rules = await ctx.aws.describeRuleSet(stack.ruleSet);
-    if (!rules) changes.push({ action: 'create', resource: `SES rule set ${stack.ruleSet}` });
-    const rule = rules?.includes(stack.receiptRule) ? await ctx.aws.describeRule(stack.ruleSet, stack.receiptRule) : undefined;
-    if (!rule) changes.push({ action: 'create', resource: `SES rule ${stack.receiptRule}`, detail: `${stack.mailDomain} → s3://${stack.mailBucket}/inbound/` });
-    else if (!ruleMatches(rule, desiredRule(ctx))) changes.push({ action: 'update', resource: `SES rule ${stack.receiptRule}`, detail: 'recipients, bucket or prefix drifted' });
-    const active = await ctx.aws.activeRuleSet();
-    if (active !== stack.ruleSet) changes.push({ action: 'activate', resource: `SES rule set ${stack.ruleSet}`, detail: active ? `replaces the active set ${active} (account-wide)` : 'none is active' });
+    const rules = await aws.describeRuleSet(stack.ruleSet);
+    if (!rules) changes.push(change('create', `SES rule set ${stack.ruleSet}`, () => aws.createRuleSet(stack.ruleSet)));
+    const rule = rules?.includes(stack.receiptRule) ? await aws.describeRule(stack.ruleSet, stack.receiptRule) : undefined;
+    const desired = desiredRule(ctx);
+    if (!rule) changes.push(change('create', `SES rule ${stack.receiptRule}`, () => aws.createRule(stack.ruleSet, desired), `${stack.mailDomain} → s3://${stack.mailBucket}/inbound/`));
+    else if (!ruleMatches(rule, desired)) changes.push(change('update', `SES rule ${stack.receiptRule}`, () => aws.updateRule(stack.ruleSet, desired), 'recipients, bucket or prefix drifted'));
+    const active = await aws.activeRuleSet();
+    if (active !== stack.ruleSet) changes.push(activateChange(ctx, active));
     return changes.length ? pending(changes) : done(`${stack.mailDomain} → s3://${stack.mailBucket}/inbound/ via ${stack.ruleSet}/${stack.receiptRule}`);
   },
-  async apply(ctx, changes) {
-    const { stack } = ctx;
-    if (changes.some((c) => c.resource === `SES rule set ${stack.ruleSet}` && c.action === 'create')) await ctx.aws.createRuleSet(stack.ruleSet);
-    const ruleChange = changes.find((c) => c.resource === `SES rule ${stack.receiptRule}`);
-    if (ruleChange?.action === 'create') await ctx.aws.createRule(stack.ruleSet, desiredRule(ctx));
-    if (ruleChange?.action === 'update') await ctx.aws.updateRule(stack.ruleSet, desiredRule(ctx));
-    const activate = changes.find((c) => c.action === 'activate');
-    if (activate) {
-      const replacing = activate.detail?.startsWith('replaces');
-      if (replacing && !(await ctx.confirm(`Activate SES rule set ${stack.ruleSet}? It ${activate.detail}.`))) {
-        throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `not activating ${stack.ruleSet}: it would deactivate another rule set`, hint: 'add --yes to confirm' });
-      }
-      await ctx.aws.setActiveRuleSet(stack.ruleSet);
-    }
-  },
 };
+
+/** Activating is account-wide: replacing another active rule set needs the operator's yes. */
+function activateChange(ctx: SetupContext, active: string | undefined): Change {
+  const { stack } = ctx;
+  const detail = active ? `replaces the active set ${active} (account-wide)` : 'none is active';
+  return change('activate', `SES rule set ${stack.ruleSet}`, async () => {
+    if (active && !(await ctx.confirm(`Activate SES rule set ${stack.ruleSet}? It ${detail}.`))) {
+      throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `not activating ${stack.ruleSet}: it would deactivate another rule set`, hint: 'add --yes to confirm' });
+    }
+    await ctx.aws.setActiveRuleSet(stack.ruleSet);
+  }, detail);
+}

@@ -1,4 +1,4 @@
-import { done, pending, waiting, type Step, rerun } from '../step.js';
+import { change, done, pending, waiting, type Step, rerun } from '../step.js';
 
 /**
  * The broker's sender address. SES mails a verification link to it; the mail lands in the
@@ -13,11 +13,8 @@ export const sesSenderStep: Step = {
   async check(ctx) {
     const { stack } = ctx;
     const identity = await ctx.aws.getEmailIdentity(stack.senderAddress);
-    if (!identity) return pending([{ action: 'create', resource: `SES identity ${stack.senderAddress}`, detail: 'SES sends a verification mail' }]);
+    if (!identity) return pending([change('create', `SES identity ${stack.senderAddress}`, () => ctx.aws.createEmailIdentity(stack.senderAddress, false), 'SES sends a verification mail')]);
     if (identity.verifiedForSending) return done(`${stack.senderAddress} verified`);
     return waiting(`SES is waiting for ${stack.senderAddress} to be confirmed`, `open the verification link in the newest mail under s3://${stack.mailBucket}/inbound/, then: ${rerun(ctx, '9')}`);
-  },
-  async apply(ctx) {
-    await ctx.aws.createEmailIdentity(ctx.stack.senderAddress, false);
   },
 };

@@ -1,7 +1,7 @@
 import { setEnvValue } from '../../config/env-writeback.js';
 import { samePolicy } from '../policy-compare.js';
 import { dataRoleInline, dataRoleStaticTrust, json, roleArn } from '../policies.js';
-import type { Change, Step } from '../step.js';
+import { change, type Change, type Step } from '../step.js';
 import { phaseOf, toState } from './shared.js';
 
 /**
@@ -17,26 +17,21 @@ export const dataRoleStep: Step = {
     const { stack } = ctx;
     const role = await ctx.aws.getRole(stack.dataRole);
     const phase = phaseOf(ctx, role);
+    const { aws } = ctx;
+    const name = stack.dataRole;
     const changes: Change[] = [];
-    if (!role) changes.push({ action: 'create', resource: `IAM role ${stack.dataRole}`, detail: `trusts ${stack.daemonUser}` });
-    const inline = role ? await ctx.aws.getRolePolicy(stack.dataRole, `${stack.dataRole}-inline`) : undefined;
-    if (phase === 'static' && !samePolicy(inline, json(dataRoleInline(stack)))) changes.push({ action: inline ? 'update' : 'create', resource: `${stack.dataRole}-inline`, detail: 'mail bucket read, SES send' });
-    if (phase === 'federated' && inline) changes.push({ action: 'delete', resource: `${stack.dataRole}-inline`, detail: 'federated: the broad grant goes' });
-    const arn = roleArn(stack, stack.dataRole);
-    if (ctx.state.dataRoleArn !== arn) changes.push({ action: 'write', resource: `DATA_ROLE_ARN in ${stack.operatorEnvFile}` });
-    return toState(changes, `${arn} (${phase})`);
-  },
-  async apply(ctx, changes) {
-    const { stack } = ctx;
-    const has = (resource: string) => changes.find((c) => c.resource === resource);
-    if (has(`IAM role ${stack.dataRole}`)) await ctx.aws.createRole(stack.dataRole, json(dataRoleStaticTrust(stack)), 'agentkeys email data role');
-    const inline = has(`${stack.dataRole}-inline`);
-    if (inline?.action === 'delete') await ctx.aws.deleteRolePolicy(stack.dataRole, `${stack.dataRole}-inline`);
-    else if (inline) await ctx.aws.putRolePolicy(stack.dataRole, `${stack.dataRole}-inline`, json(dataRoleInline(stack)));
-    if (has(`DATA_ROLE_ARN in ${stack.operatorEnvFile}`)) {
-      const arn = roleArn(stack, stack.dataRole);
-      await setEnvValue(stack.operatorEnvFile, 'DATA_ROLE_ARN', arn);
-      ctx.state.dataRoleArn = arn;
+    if (!role) changes.push(change('create', `IAM role ${name}`, () => aws.createRole(name, json(dataRoleStaticTrust(stack)), 'agentkeys email data role'), `trusts ${stack.daemonUser}`));
+    const inline = role ? await aws.getRolePolicy(name, `${name}-inline`) : undefined;
+    const desired = json(dataRoleInline(stack));
+    if (phase === 'static' && !samePolicy(inline, desired)) changes.push(change(inline ? 'update' : 'create', `${name}-inline`, () => aws.putRolePolicy(name, `${name}-inline`, desired), 'mail bucket read, SES send'));
+    if (phase === 'federated' && inline) changes.push(change('delete', `${name}-inline`, () => aws.deleteRolePolicy(name, `${name}-inline`), 'federated: the broad grant goes'));
+    const arn = roleArn(stack, name);
+    if (ctx.state.dataRoleArn !== arn) {
+      changes.push(change('write', `DATA_ROLE_ARN in ${stack.operatorEnvFile}`, async () => {
+        await setEnvValue(stack.operatorEnvFile, 'DATA_ROLE_ARN', arn);
+        ctx.state.dataRoleArn = arn;
+      }));
     }
+    return toState(changes, `${arn} (${phase})`);
   },
 };

@@ -1,7 +1,7 @@
 import { samePolicy } from '../policy-compare.js';
 import { json, sshUserPolicy } from '../policies.js';
-import { waiting, type Change, type Step, rerun } from '../step.js';
-import { checkAccessKey, createAccessKey, toState } from './shared.js';
+import { change, waiting, type Change, type Step, rerun } from '../step.js';
+import { checkAccessKey, toState, userChange } from './shared.js';
 
 /** The operator's SSH identity: EC2 Instance Connect to this stack's broker instance only. */
 export const sshUserStep: Step = {
@@ -13,18 +13,12 @@ export const sshUserStep: Step = {
     if (!stack.instanceId) return waiting('INSTANCE_ID is not set, so the SSH policy has no instance to name', `paste INSTANCE_ID= into ${stack.brokerEnvFile}, then: ${rerun(ctx, '12')}`);
     const user = stack.sshUser;
     const exists = (await ctx.aws.getUser(user)) !== undefined;
-    const changes: Change[] = exists ? [] : [{ action: 'create', resource: `IAM user ${user}` }];
+    const changes: Change[] = exists ? [] : [userChange(ctx, user)];
     const policy = exists ? await ctx.aws.getUserPolicy(user, `${user}-ec2ic`) : undefined;
-    if (!samePolicy(policy, json(sshUserPolicy(stack, stack.instanceId)))) changes.push({ action: policy ? 'update' : 'create', resource: `${user}-ec2ic`, detail: `SendSSHPublicKey on ${stack.instanceId} as agentkey` });
-    const key = await checkAccessKey(ctx, user, exists);
+    const desired = json(sshUserPolicy(stack, stack.instanceId));
+    if (!samePolicy(policy, desired)) changes.push(change(policy ? 'update' : 'create', `${user}-ec2ic`, () => ctx.aws.putUserPolicy(user, `${user}-ec2ic`, desired), `SendSSHPublicKey on ${stack.instanceId} as agentkey`));
+    const key = await checkAccessKey(ctx, 'ssh-user', user, exists);
     if (!Array.isArray(key)) return key;
     return toState([...changes, ...key], `${user} may open SSH sessions on ${stack.instanceId}`);
-  },
-  async apply(ctx, changes) {
-    const { stack } = ctx;
-    const user = stack.sshUser;
-    if (changes.some((c) => c.resource === `IAM user ${user}`)) await ctx.aws.createUser(user);
-    if (changes.some((c) => c.resource === `${user}-ec2ic`)) await ctx.aws.putUserPolicy(user, `${user}-ec2ic`, json(sshUserPolicy(stack, stack.instanceId!)));
-    if (changes.some((c) => c.resource.startsWith('access key'))) await createAccessKey(ctx, 'ssh-user', user);
   },
 };

@@ -1,8 +1,8 @@
 import { samePolicy } from '../policy-compare.js';
 import { classBucketPolicy, classRoleInline, federatedTrust, json, placeholderTrust } from '../policies.js';
 import type { Stack } from '../stack.js';
-import type { Change, SetupContext, Step, StepState } from '../step.js';
-import { applyBucketBaseline, bucketBaseline, currentPhase, toState } from './shared.js';
+import { change, type Change, type SetupContext, type Step, type StepState } from '../step.js';
+import { bucketBaseline, currentPhase, toState } from './shared.js';
 
 type DataClass = Stack['dataClasses'][number];
 
@@ -11,19 +11,25 @@ type DataClass = Stack['dataClasses'][number];
  * caller's own `bots/<actor>/<class>/` prefix, and a v3 bucket policy naming the role, put only
  * after the role exists (dependency order inside the step).
  */
-async function classChanges(ctx: SetupContext, dc: DataClass, trust: string): Promise<StepState | Change[]> {
-  const base = await bucketBaseline(ctx, dc.bucket, async (exists) =>
-    exists && (await ctx.aws.getBucketEncryption(dc.bucket)) === 'AES256' ? [] : [{ action: 'update' as const, resource: `s3://${dc.bucket} encryption`, detail: 'SSE-S3' }]);
+async function classChanges(ctx: SetupContext, dc: DataClass, trust: string): Promise<StepState | { changes: Change[]; policy: Change[] }> {
+  const { aws } = ctx;
+  let bucketExists = false;
+  const base = await bucketBaseline(ctx, dc.bucket, async (exists) => {
+    bucketExists = exists;
+    return exists && (await aws.getBucketEncryption(dc.bucket)) === 'AES256' ? [] : [change('update', `s3://${dc.bucket} encryption`, () => aws.putBucketEncryptionSse(dc.bucket), 'SSE-S3')];
+  });
   if (!Array.isArray(base)) return base;
   const changes = [...base];
-  const role = await ctx.aws.getRole(dc.role);
-  if (!role) changes.push({ action: 'create', resource: `IAM role ${dc.role}` });
-  else if (!samePolicy(role.trust, trust)) changes.push({ action: 'update', resource: `IAM role ${dc.role} trust` });
-  const inline = role ? await ctx.aws.getRolePolicy(dc.role, `${dc.role}-inline`) : undefined;
-  if (!samePolicy(inline, json(classRoleInline(dc)))) changes.push({ action: inline ? 'update' : 'create', resource: `${dc.role}-inline`, detail: `bots/<actor>/${dc.prefixClass}/*` });
-  const policy = changes.some((c) => c.resource === `s3://${dc.bucket}`) ? undefined : await ctx.aws.getBucketPolicy(dc.bucket);
-  if (!samePolicy(policy, json(classBucketPolicy(ctx.stack, dc)))) changes.push({ action: policy ? 'update' : 'create', resource: `s3://${dc.bucket} policy`, detail: `${dc.sid}ListV3, ${dc.sid}ObjectsV3` });
-  return changes;
+  const role = await aws.getRole(dc.role);
+  if (!role) changes.push(change('create', `IAM role ${dc.role}`, () => aws.createRole(dc.role, trust, `agentkeys ${dc.cls} data-class role`)));
+  else if (!samePolicy(role.trust, trust)) changes.push(change('update', `IAM role ${dc.role} trust`, () => aws.updateTrust(dc.role, trust)));
+  const inline = role ? await aws.getRolePolicy(dc.role, `${dc.role}-inline`) : undefined;
+  const desiredInline = json(classRoleInline(dc));
+  if (!samePolicy(inline, desiredInline)) changes.push(change(inline ? 'update' : 'create', `${dc.role}-inline`, () => aws.putRolePolicy(dc.role, `${dc.role}-inline`, desiredInline), `bots/<actor>/${dc.prefixClass}/*`));
+  const policy = bucketExists ? await aws.getBucketPolicy(dc.bucket) : undefined;
+  const desiredPolicy = json(classBucketPolicy(ctx.stack, dc));
+  if (samePolicy(policy, desiredPolicy)) return { changes, policy: [] };
+  return { changes, policy: [change(policy ? 'update' : 'create', `s3://${dc.bucket} policy`, () => aws.putBucketPolicy(dc.bucket, desiredPolicy), `${dc.sid}ListV3, ${dc.sid}ObjectsV3`)] };
 }
 
 async function desiredTrust(ctx: SetupContext): Promise<string> {
@@ -38,26 +44,14 @@ export const dataClassesStep: Step = {
   async check(ctx) {
     const trust = await desiredTrust(ctx);
     const all: Change[] = [];
+    // Every role exists before any bucket policy names it: the policies go last.
+    const policies: Change[] = [];
     for (const dc of ctx.stack.dataClasses) {
       const r = await classChanges(ctx, dc, trust);
-      if (!Array.isArray(r)) return r;
-      all.push(...r);
+      if (!('policy' in r)) return r;
+      all.push(...r.changes);
+      policies.push(...r.policy);
     }
-    return toState(all, ctx.stack.dataClasses.map((d) => `${d.bucket} + ${d.role}`).join(', '));
-  },
-  async apply(ctx, changes) {
-    const trust = await desiredTrust(ctx);
-    const has = (r: string) => changes.find((c) => c.resource === r);
-    for (const dc of ctx.stack.dataClasses) {
-      await applyBucketBaseline(ctx, dc.bucket, changes);
-      if (has(`s3://${dc.bucket} encryption`)) await ctx.aws.putBucketEncryptionSse(dc.bucket);
-      if (has(`IAM role ${dc.role}`)) await ctx.aws.createRole(dc.role, trust, `agentkeys ${dc.cls} data-class role`);
-      if (has(`IAM role ${dc.role} trust`)) await ctx.aws.updateTrust(dc.role, trust);
-      if (has(`${dc.role}-inline`)) await ctx.aws.putRolePolicy(dc.role, `${dc.role}-inline`, json(classRoleInline(dc)));
-    }
-    // Every role exists before any bucket policy names it.
-    for (const dc of ctx.stack.dataClasses) {
-      if (has(`s3://${dc.bucket} policy`)) await ctx.aws.putBucketPolicy(dc.bucket, json(classBucketPolicy(ctx.stack, dc)));
-    }
+    return toState([...all, ...policies], ctx.stack.dataClasses.map((d) => `${d.bucket} + ${d.role}`).join(', '));
   },
 };

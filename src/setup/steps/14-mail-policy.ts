@@ -1,5 +1,5 @@
 import { blocked, type Step } from '../step.js';
-import { desiredMailPolicy, mailPolicyChanges } from './07-mail-bucket.js';
+import { mailPolicyChanges } from './07-mail-bucket.js';
 import { toState } from './shared.js';
 
 /**
@@ -14,8 +14,5 @@ export const mailPolicyStep: Step = {
   async check(ctx) {
     if ((await ctx.aws.headBucket(ctx.stack.mailBucket)) !== 'exists') return blocked(`mail bucket ${ctx.stack.mailBucket} does not exist`, 'run step 7 first');
     return toState(await mailPolicyChanges(ctx, true), `s3://${ctx.stack.mailBucket} policy matches the current phase`);
-  },
-  async apply(ctx) {
-    await ctx.aws.putBucketPolicy(ctx.stack.mailBucket, await desiredMailPolicy(ctx));
   },
 };

@@ -4,7 +4,7 @@ import { readSignerRegistryIfExists } from '../../signing/registry.js';
 import { publishSigner } from '../../signing/publish.js';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { verifySignature } from '../../signing/verify.js';
-import { blocked, done, pending, type Change, type Step } from '../step.js';
+import { blocked, change, done, once, pending, type SetupContext, type Step } from '../step.js';
 
 function anchorProbe() {
   const message = Buffer.concat([Buffer.from('agentkeys setup --verify probe '), randomBytes(16)]);
@@ -25,16 +25,14 @@ export const kmsAuditKeyStep: Step = {
   async check(ctx) {
     const alias = ctx.stack.kmsAuditAlias;
     const meta = await describeKeyIfExists(ctx.kms, alias);
-    if (!meta) return pending([{ action: 'create', resource: `KMS key ${alias}`, detail: `${SPEC}, SIGN_VERIFY` }, { action: 'write', resource: `public key into ${ctx.signersPath}` }]);
+    // Creating and publishing are one idempotent act (adopt the key if it exists, upsert its entry).
+    const createAndPublish = once(() => createAndPublishKey(ctx));
+    const publish = change('write', `public key into ${ctx.signersPath}`, createAndPublish);
+    if (!meta) return pending([change('create', `KMS key ${alias}`, createAndPublish, `${SPEC}, SIGN_VERIFY`), publish]);
     if (meta.KeyUsage !== 'SIGN_VERIFY') return blocked(`${alias} names a ${meta.KeyUsage} key (${meta.Arn})`, 'point the alias at an asymmetric SIGN_VERIFY key, or rotate: agentkeys rotate-key');
     const registry = await readSignerRegistryIfExists(ctx.signersPath);
-    const changes: Change[] = registry.signers.some((s) => s.signerId === meta.Arn) ? [] : [{ action: 'write', resource: `public key into ${ctx.signersPath}` }];
-    return changes.length ? pending(changes) : done(`${alias} → ${meta.Arn} (${meta.KeySpec}), published in ${ctx.signersPath}`);
-  },
-  async apply(ctx) {
-    const { meta } = await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: ctx.stack.kmsAuditAlias, description: `agentkeys audit signing (${ctx.stack.name})` });
-    const signer = await KmsSigner.open(ctx.kms, meta.Arn!);
-    await publishSigner(ctx.signersPath, signer, { keyArn: signer.kid, description: `agentkeys setup, ${ctx.stack.name} stack` });
+    if (!registry.signers.some((s) => s.signerId === meta.Arn)) return pending([publish]);
+    return done(`${alias} → ${meta.Arn} (${meta.KeySpec}), published in ${ctx.signersPath}`);
   },
   /** Signs a probe digest with KMS and checks it with the key published in signers.json. */
   async verify(ctx) {
@@ -46,3 +44,9 @@ export const kmsAuditKeyStep: Step = {
     return verifySignature({ alg: entry.algorithm as 'ecdsa-p256', publicKey: createPublicKey(entry.publicKey) }, signed, signature) ? undefined : `a signature by ${signer.kid} does not verify with the public key in ${ctx.signersPath}`;
   },
 };
+
+async function createAndPublishKey(ctx: SetupContext): Promise<void> {
+  const { meta } = await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: ctx.stack.kmsAuditAlias, description: `agentkeys audit signing (${ctx.stack.name})` });
+  const signer = await KmsSigner.open(ctx.kms, meta.Arn!);
+  await publishSigner(ctx.signersPath, signer, { keyArn: signer.kid, description: `agentkeys setup, ${ctx.stack.name} stack` });
+}

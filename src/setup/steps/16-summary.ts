@@ -15,5 +15,4 @@ export const summaryStep: Step = {
       `access keys in ${ctx.credentialsFile}`,
     ].join('; '));
   },
-  async apply() {},
 };

@@ -1,7 +1,7 @@
 import { AbortError } from '../../errors.js';
 import { samePolicy } from '../policy-compare.js';
 import { federatedTrust, json } from '../policies.js';
-import { blocked, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
+import { blocked, change, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
 import { desiredMailPolicy } from './07-mail-bucket.js';
 
 const CLIENT_ID = 'sts.amazonaws.com';
@@ -36,36 +36,34 @@ export const oidcStep: Step = {
   async check(ctx) {
     const probe = await probeIssuer(ctx);
     if (probe) return probe;
-    const { stack } = ctx;
+    const { stack, aws } = ctx;
     const changes: Change[] = [];
-    const provider = await ctx.aws.getOidcProvider(stack.oidcProviderArn);
-    if (!provider) changes.push({ action: 'create', resource: `OIDC provider ${stack.oidcIssuer}`, detail: `client ${CLIENT_ID}` });
-    else if (!provider.clientIds.includes(CLIENT_ID)) changes.push({ action: 'update', resource: `OIDC provider ${stack.oidcIssuer} client ids`, detail: `add ${CLIENT_ID}` });
+    const provider = await aws.getOidcProvider(stack.oidcProviderArn);
+    if (!provider) changes.push(registerProvider(ctx));
+    else if (!provider.clientIds.includes(CLIENT_ID)) changes.push(change('update', `OIDC provider ${stack.oidcIssuer} client ids`, () => aws.addOidcClientId(stack.oidcProviderArn, CLIENT_ID), `add ${CLIENT_ID}`));
     const trust = json(federatedTrust(stack));
-    for (const role of [...stack.dataClasses.map((d) => d.role), stack.dataRole]) {
-      const r = await ctx.aws.getRole(role);
-      if (!r) return blocked(`role ${role} does not exist`, 'run steps 11 and 13 first');
-      if (!samePolicy(r.trust, trust)) changes.push({ action: 'update', resource: `IAM role ${role} trust`, detail: 'federated (web identity + session tags)' });
-    }
-    if (await ctx.aws.getRolePolicy(stack.dataRole, `${stack.dataRole}-inline`)) changes.push({ action: 'delete', resource: `${stack.dataRole}-inline`, detail: 'the broad static grant' });
-    if (changes.length === 0 && !samePolicy(await ctx.aws.getBucketPolicy(stack.mailBucket), await desiredMailPolicy(ctx))) changes.push({ action: 'update', resource: `s3://${stack.mailBucket} policy`, detail: 'per-actor prefixes' });
-    return changes.length ? pending(changes) : done(`${stack.oidcIssuer} federated: ${stack.dataRole} and ${stack.dataClasses.length} class roles`);
-  },
-  async apply(ctx, changes) {
-    const { stack } = ctx;
-    const has = (r: string) => changes.some((c) => c.resource === r);
-    if (has(`OIDC provider ${stack.oidcIssuer}`)) {
-      if (!(await ctx.confirm(`Register ${stack.oidcIssuer} as an IAM OIDC provider? Its URL cannot be changed later.`))) {
-        throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `not registering ${stack.oidcIssuer}`, hint: 'add --yes to confirm' });
-      }
-      await ctx.aws.createOidcProvider(stack.oidcIssuer, [CLIENT_ID]);
-    }
-    if (has(`OIDC provider ${stack.oidcIssuer} client ids`)) await ctx.aws.addOidcClientId(stack.oidcProviderArn, CLIENT_ID);
     // Class roles first, the data role last: the data role's trust is what flips the phase.
     for (const role of [...stack.dataClasses.map((d) => d.role), stack.dataRole]) {
-      if (has(`IAM role ${role} trust`)) await ctx.aws.updateTrust(role, json(federatedTrust(stack)));
+      const r = await aws.getRole(role);
+      if (!r) return blocked(`role ${role} does not exist`, 'run steps 11 and 13 first');
+      if (!samePolicy(r.trust, trust)) changes.push(change('update', `IAM role ${role} trust`, () => aws.updateTrust(role, trust), 'federated (web identity + session tags)'));
     }
-    if (has(`${stack.dataRole}-inline`)) await ctx.aws.deleteRolePolicy(stack.dataRole, `${stack.dataRole}-inline`);
-    await ctx.aws.putBucketPolicy(stack.mailBucket, await desiredMailPolicy(ctx));
+    if (await aws.getRolePolicy(stack.dataRole, `${stack.dataRole}-inline`)) changes.push(change('delete', `${stack.dataRole}-inline`, () => aws.deleteRolePolicy(stack.dataRole, `${stack.dataRole}-inline`), 'the broad static grant'));
+    // The mail policy follows the phase, so it is rendered when applied, after the trust flipped.
+    if (changes.length > 0 || !samePolicy(await aws.getBucketPolicy(stack.mailBucket), await desiredMailPolicy(ctx))) {
+      changes.push(change('update', `s3://${stack.mailBucket} policy`, async () => aws.putBucketPolicy(stack.mailBucket, await desiredMailPolicy(ctx)), 'per-actor prefixes'));
+    }
+    return changes.length ? pending(changes) : done(`${stack.oidcIssuer} federated: ${stack.dataRole} and ${stack.dataClasses.length} class roles`);
   },
 };
+
+/** An OIDC provider's URL cannot be changed later: registering one needs the operator's yes. */
+function registerProvider(ctx: SetupContext): Change {
+  const { stack } = ctx;
+  return change('create', `OIDC provider ${stack.oidcIssuer}`, async () => {
+    if (!(await ctx.confirm(`Register ${stack.oidcIssuer} as an IAM OIDC provider? Its URL cannot be changed later.`))) {
+      throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `not registering ${stack.oidcIssuer}`, hint: 'add --yes to confirm' });
+    }
+    await ctx.aws.createOidcProvider(stack.oidcIssuer, [CLIENT_ID]);
+  }, `client ${CLIENT_ID}`);
+}

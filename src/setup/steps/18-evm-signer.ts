@@ -2,7 +2,7 @@ import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
 import { samePolicy } from '../policy-compare.js';
 import { dataRoleStaticTrust, evmSignerPolicy, json } from '../policies.js';
 import type { Stack } from '../stack.js';
-import { blocked, done, type Change, type SetupContext, type Step } from '../step.js';
+import { blocked, change, done, type Change, type SetupContext, type Step } from '../step.js';
 import { toState } from './shared.js';
 
 const SPEC = 'ECC_SECG_P256K1';
@@ -24,32 +24,33 @@ export const evmSignerStep: Step = {
     if (!names) return done(`not enabled (set EVM_SIGNER=true in ${ctx.stack.operatorEnvFile})`);
     const meta = await describeKeyIfExists(ctx.kms, names.alias);
     if (meta && meta.KeySpec !== SPEC) return blocked(`${names.alias} names a ${meta.KeySpec} key (${meta.Arn}), not ${SPEC}`, 'point the alias at a secp256k1 key or choose EVM_SIGNER_ALIAS');
-    const changes: Change[] = meta ? [] : [{ action: 'create', resource: `KMS key ${names.alias}`, detail: `${SPEC}, SIGN_VERIFY` }];
-    changes.push(...(await roleChanges(ctx, names, meta?.Arn)));
+    // The role policy names the key ARN, which a created key only has once it exists.
+    let keyArn = meta?.Arn;
+    const createKey = async () => {
+      keyArn = (await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: names.alias, description: `agentkeys EVM signer (${ctx.stack.name})` })).meta.Arn;
+    };
+    const changes: Change[] = meta ? [] : [change('create', `KMS key ${names.alias}`, createKey, `${SPEC}, SIGN_VERIFY`)];
+    changes.push(...(await roleChanges(ctx, names, meta?.Arn, () => keyArn!)));
     return toState(changes, `${names.alias} → ${meta?.Arn}; ${names.role} may Sign, GetPublicKey, DescribeKey on it only`);
-  },
-  // Each part converges on its own (create if missing, replace if different), so a partly built
-  // signer is finished and a second run changes nothing.
-  async apply(ctx) {
-    const names = ctx.stack.evmSigner!;
-    const { meta } = await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: names.alias, description: `agentkeys EVM signer (${ctx.stack.name})` });
-    const trust = json(dataRoleStaticTrust(ctx.stack));
-    const policy = json(evmSignerPolicy(meta.Arn!));
-    const role = await ctx.aws.getRole(names.role);
-    if (!role) await ctx.aws.createRole(names.role, trust, 'agentkeys EVM signer (seed 002 minimal runtime policy)');
-    else if (!samePolicy(role.trust, trust)) await ctx.aws.updateTrust(names.role, trust);
-    if (!samePolicy(await ctx.aws.getRolePolicy(names.role, names.policy), policy)) await ctx.aws.putRolePolicy(names.role, names.policy, policy);
   },
 };
 
-async function roleChanges(ctx: SetupContext, names: EvmSignerNames, keyArn: string | undefined): Promise<Change[]> {
-  const role = await ctx.aws.getRole(names.role);
-  if (!role) return [{ action: 'create', resource: `IAM role ${names.role}`, detail: `trusts ${ctx.stack.daemonUser}` }, { action: 'create', resource: `${names.role}/${names.policy}`, detail: 'kms:Sign, kms:GetPublicKey, kms:DescribeKey' }];
+async function roleChanges(ctx: SetupContext, names: EvmSignerNames, keyArn: string | undefined, arnWhenApplied: () => string): Promise<Change[]> {
+  const { aws } = ctx;
+  const trust = json(dataRoleStaticTrust(ctx.stack));
+  const putPolicy = () => aws.putRolePolicy(names.role, names.policy, json(evmSignerPolicy(arnWhenApplied())));
+  const role = await aws.getRole(names.role);
+  if (!role) {
+    return [
+      change('create', `IAM role ${names.role}`, () => aws.createRole(names.role, trust, 'agentkeys EVM signer (seed 002 minimal runtime policy)'), `trusts ${ctx.stack.daemonUser}`),
+      change('create', `${names.role}/${names.policy}`, putPolicy, 'kms:Sign, kms:GetPublicKey, kms:DescribeKey'),
+    ];
+  }
   const changes: Change[] = [];
-  if (!samePolicy(role.trust, json(dataRoleStaticTrust(ctx.stack)))) changes.push({ action: 'update', resource: `IAM role ${names.role} trust` });
-  const current = await ctx.aws.getRolePolicy(names.role, names.policy);
+  if (!samePolicy(role.trust, trust)) changes.push(change('update', `IAM role ${names.role} trust`, () => aws.updateTrust(names.role, trust)));
+  const current = await aws.getRolePolicy(names.role, names.policy);
   if (!keyArn || !samePolicy(current, json(evmSignerPolicy(keyArn)))) {
-    changes.push({ action: current ? 'update' : 'create', resource: `${names.role}/${names.policy}`, detail: 'kms:Sign, kms:GetPublicKey, kms:DescribeKey on the key ARN' });
+    changes.push(change(current ? 'update' : 'create', `${names.role}/${names.policy}`, putPolicy, 'kms:Sign, kms:GetPublicKey, kms:DescribeKey on the key ARN'));
   }
   return changes;
 }

@@ -1,5 +1,5 @@
 import type { SetupContext, Change, StepState } from '../step.js';
-import { blocked, done, pending } from '../step.js';
+import { blocked, change, done, pending } from '../step.js';
 import { readProfiles, writeProfile } from '../credentials-file.js';
 import type { Phase } from '../policies.js';
 
@@ -18,27 +18,28 @@ export async function bucketBaseline(ctx: SetupContext, bucket: string, extra: (
   const state = await ctx.aws.headBucket(bucket);
   if (state === 'forbidden') return blocked(`bucket ${bucket} exists in another account (HeadBucket 403)`, 'bucket names are global: choose another name in the env file');
   const changes: Change[] = [];
-  if (state === 'missing') changes.push({ action: 'create', resource: `s3://${bucket}`, detail: `in ${ctx.stack.region}` });
+  if (state === 'missing') changes.push(change('create', `s3://${bucket}`, () => ctx.aws.createBucket(bucket), `in ${ctx.stack.region}`));
   const pab = state === 'exists' ? await ctx.aws.getPublicAccessBlock(bucket) : undefined;
   if (!pab || !['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'].every((k) => pab[k] === true)) {
-    changes.push({ action: 'update', resource: `s3://${bucket} public access block`, detail: 'all four on' });
+    changes.push(change('update', `s3://${bucket} public access block`, () => ctx.aws.putPublicAccessBlock(bucket), 'all four on'));
   }
   return [...changes, ...(await extra(state === 'exists'))];
 }
 
-export async function applyBucketBaseline(ctx: SetupContext, bucket: string, changes: Change[]): Promise<void> {
-  if (changes.some((c) => c.action === 'create' && c.resource === `s3://${bucket}`)) await ctx.aws.createBucket(bucket);
-  if (changes.some((c) => c.resource === `s3://${bucket} public access block`)) await ctx.aws.putPublicAccessBlock(bucket);
+/** An IAM user, created when missing. */
+export function userChange(ctx: SetupContext, user: string): Change {
+  return change('create', `IAM user ${user}`, () => ctx.aws.createUser(user));
 }
 
 /**
  * One access key per user, written to the 0600 credentials file. A key that exists but is not in
  * our file is the operator's (or was lost); it is never silently replaced.
  */
-export async function checkAccessKey(ctx: SetupContext, user: string, userExists: boolean): Promise<Change[] | StepState> {
-  if (!userExists) return [{ action: 'create', resource: `access key for ${user}`, detail: `into ${ctx.credentialsFile} [${user}]` }];
+export async function checkAccessKey(ctx: SetupContext, step: string, user: string, userExists: boolean): Promise<Change[] | StepState> {
+  const mint = change('create', `access key for ${user}`, () => createAccessKey(ctx, step, user), `into ${ctx.credentialsFile} [${user}]`);
+  if (!userExists) return [mint];
   const keys = await ctx.aws.listAccessKeys(user);
-  if (keys.length === 0) return [{ action: 'create', resource: `access key for ${user}`, detail: `into ${ctx.credentialsFile} [${user}]` }];
+  if (keys.length === 0) return [mint];
   const profile = (await readProfiles(ctx.credentialsFile)).get(user);
   if (profile && keys.some((k) => k.id === profile.aws_access_key_id)) return [];
   if (keys.length >= 2) return blocked(`${user} already has 2 access keys (the AWS limit) and neither is in ${ctx.credentialsFile}`, `delete one: aws iam delete-access-key --user-name ${user} --access-key-id ${keys[0]!.id}`);
