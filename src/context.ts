@@ -4,7 +4,7 @@ import type { AgentkeysConfig } from './config/load.js';
 import type { SetupContext, SetupEvent } from './setup/step.js';
 import type { Stack } from './setup/stack.js';
 import type { AwsAuthOptions } from './aws/credentials.js';
-import type { KmsApi, KmsCallObservation } from './aws/kms.js';
+import type { KmsApi } from './aws/kms.js';
 import { DEFAULT_REGION } from './aws/region.js';
 import { KmsTrail } from './audit/kms-trail.js';
 
@@ -45,7 +45,7 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
   let kms: Promise<KmsApi> | undefined;
   const kmsCalls = new Map<string, number>();
   const trail = new KmsTrail();
-  const onCall = (call: KmsCallObservation) => {
+  const onCall = (call: AwsCallObservation) => {
     kmsCalls.set(call.operation, (kmsCalls.get(call.operation) ?? 0) + 1);
     trail.observe(call);
   };

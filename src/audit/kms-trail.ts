@@ -1,4 +1,4 @@
-import type { KmsCallObservation } from '../aws/kms.js';
+import type { AwsCallObservation } from '../aws/call.js';
 import type { NewEvent } from './record.js';
 
 /** What the audit trail keeps of a KMS operation: never key material, plaintext or context values. */
@@ -17,7 +17,7 @@ const NOT_RECORDED = new Set(['DescribeKey', 'GetPublicKey', 'ListAliases', 'Lis
 export class KmsTrail {
   readonly records: KmsOperationRecord[] = [];
 
-  observe(call: KmsCallObservation): void {
+  observe(call: AwsCallObservation): void {
     if (NOT_RECORDED.has(call.operation)) return;
     const record: KmsOperationRecord = {
       operation: call.operation,
@@ -40,7 +40,7 @@ export class KmsTrail {
   }
 }
 
-function keyArnOf(call: KmsCallObservation): string | null {
+function keyArnOf(call: AwsCallObservation): string | null {
   const out = call.output ?? {};
   const meta = out.KeyMetadata as { Arn?: string } | undefined;
   const fromOutput = meta?.Arn ?? (typeof out.KeyId === 'string' ? out.KeyId : undefined);

@@ -38,12 +38,9 @@ export interface KmsApi {
   readonly region: string;
 }
 
-/** One KMS request as the SDK middleware saw it (the shared observer's record). */
-export type KmsCallObservation = AwsCallObservation;
-
 export interface KmsFactoryOptions extends AwsAuthOptions {
   /** Sees every request at the SDK middleware, including the Encryption SDK's (call counts, audit trail). */
-  onCall?: (call: KmsCallObservation) => void;
+  onCall?: (call: AwsCallObservation) => void;
   /** Attempts per request, retries included (SDK default 3); the SDK backs off between them. */
   maxAttempts?: number;
 }

@@ -1,6 +1,5 @@
 // The AWS calls `setup` and `teardown` make: one small adapter per service, composed here.
-import type { Ec2Api } from './ec2.js';
-import { createEc2Api } from './ec2.js';
+import { createEc2Api, type Ec2Api } from './ec2.js';
 import { createIamApi, type IamApi } from './iam.js';
 import { createRoute53Api, type Route53Api } from './route53.js';
 import { createS3Api, type S3Api } from './s3.js';

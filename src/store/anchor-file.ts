@@ -21,14 +21,10 @@ export async function readChosenAnchor(choice: string | false | undefined, defau
   return file === null ? undefined : readAnchorIfExists(file);
 }
 
-export async function writeAnchorText(file: string, text: string): Promise<void> {
-  await writeFileAtomic(file, text);
-}
-
 /** Signs `<log>.anchor.json` for a chain of this length and head (self-checked before it is written). */
 export async function signAnchorFor(log: string, head: ChainHead, signer: AuditSigner): Promise<void> {
   const unsigned = { format: ANCHOR_FORMAT, events: head.events, head: head.prevHash!, signer_kid: signer.kid, updated_at: new Date().toISOString() } as const;
   const signature = await signAndCheck(signer, anchorSignedBytes(unsigned));
   const anchor: Anchor = { ...unsigned, signature: signature.toString('base64') };
-  await writeAnchorText(anchorPathFor(log), `${JSON.stringify(anchor, null, 2)}\n`);
+  await writeFileAtomic(anchorPathFor(log), `${JSON.stringify(anchor, null, 2)}\n`);
 }

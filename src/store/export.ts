@@ -36,7 +36,7 @@ export async function exportChain(source: AuditStore, dest: AuditStore): Promise
     await sink.abort();
     throw err;
   }
-  const readBack = (await dest.readHead()).prevHash;
+  const readBack = await dest.headDigest();
   if (readBack !== copied.head) {
     throw new AgentkeysError({ code: 'EXPORT_HEAD_MISMATCH', message: `the destination's head is ${readBack ?? 'empty'} but the source's is ${copied.head ?? 'empty'}`, hint: 'verify both sides with agentkeys verify-audit' });
   }

@@ -7,8 +7,8 @@ import { assertQueryRange, insertNewest, matchesQuery, type AuditQuery, type Aud
 import { digestRow, parseRowLine, RowFormatError, serializeRow, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
-import { assertParentDirExists, openAtomicFile } from '../sys/fs.js';
-import { readAnchorIfExists, readChosenAnchor, signAnchorFor, writeAnchorText } from './anchor-file.js';
+import { assertParentDirExists, openAtomicFile, writeFileAtomic } from '../sys/fs.js';
+import { readAnchorIfExists, readChosenAnchor, signAnchorFor } from './anchor-file.js';
 import { readFileRows, readLineChunks } from './file-chunks.js';
 import { countLines, readLastLine } from './file-tail.js';
 import type { AuditStore, RowSink } from './store.js';
@@ -58,10 +58,13 @@ export class FileAuditLog implements AuditStore {
 
   /** The digest of the last row and the event count, read from the tail and the anchor. */
   async readHead(): Promise<ChainHead> {
+    const prevHash = await this.headDigest();
+    return prevHash === null ? { prevHash, events: 0 } : { prevHash, events: await this.countEvents(prevHash) };
+  }
+
+  async headDigest(): Promise<string | null> {
     const tail = await readLastLine(this.file);
-    if (tail === undefined) return { prevHash: null, events: 0 };
-    const prevHash = digestOfTail(this.file, tail);
-    return { prevHash, events: await this.countEvents(prevHash) };
+    return tail === undefined ? null : digestOfTail(this.file, tail);
   }
 
   async describe(): Promise<ChainSourceInfo> {
@@ -110,7 +113,7 @@ export class FileAuditLog implements AuditStore {
   }
 
   async copyAnchor(text: string): Promise<boolean> {
-    await writeAnchorText(this.anchorPath, text);
+    await writeFileAtomic(this.anchorPath, text);
     return true;
   }
 

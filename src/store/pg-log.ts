@@ -55,6 +55,10 @@ export class PgAuditLog implements AuditStore {
     return this.withClient((client) => readHead(client).catch((err) => Promise.reject(pgError(err, 'reading the chain head'))));
   }
 
+  async headDigest(): Promise<string | null> {
+    return (await this.readHead()).prevHash;
+  }
+
   async describe(): Promise<ChainSourceInfo> {
     return this.withClient(async (client) => {
       try {

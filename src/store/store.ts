@@ -23,6 +23,8 @@ export interface AuditStore extends ChainAppender, ChainSource {
   /** Where this store keeps its signed anchor; null for a database (it has none). */
   readonly anchorPath: string | null;
   readHead(): Promise<ChainHead>;
+  /** The head's digest alone: no event count (which can cost a file scan when no anchor matches). */
+  headDigest(): Promise<string | null>;
   /** Newest first, with the same filters and the same result on either store. */
   query(q: AuditQuery): Promise<AuditQueryResult>;
   /** A destination for an export; refuses a chain that is not empty. */
