@@ -31,6 +31,17 @@ export async function readProfiles(file: string): Promise<Map<string, Record<str
 export async function writeProfile(file: string, profile: string, values: Record<string, string>): Promise<void> {
   const profiles = await readProfiles(file);
   profiles.set(profile, values);
-  const text = [...profiles].map(([name, v]) => `[${name}]\n${Object.entries(v).map(([k, x]) => `${k} = ${x}`).join('\n')}\n`).join('\n');
-  await writeFileAtomic(file, text, { mode: 0o600 });
+  await writeFileAtomic(file, renderProfiles(profiles), { mode: 0o600 });
+}
+
+function renderProfiles(profiles: Map<string, Record<string, string>>): string {
+  return [...profiles].map(([name, v]) => `[${name}]\n${Object.entries(v).map(([k, x]) => `${k} = ${x}`).join('\n')}\n`).join('\n');
+}
+
+/** Removes one profile; returns how many are left. */
+export async function removeProfile(file: string, profile: string): Promise<number> {
+  const profiles = await readProfiles(file);
+  if (!profiles.delete(profile)) return profiles.size;
+  await writeFileAtomic(file, renderProfiles(profiles), { mode: 0o600 });
+  return profiles.size;
 }

@@ -1,5 +1,6 @@
 import type { KmsApi } from '../aws/kms.js';
 import type { SetupAws } from '../aws/setup-api.js';
+import type { TeardownAction, TeardownOptions } from './resources.js';
 import type { Stack } from './stack.js';
 
 export type ChangeAction = 'create' | 'update' | 'delete' | 'write' | 'tag' | 'associate' | 'activate';
@@ -70,16 +71,30 @@ export interface Step {
   readonly title: string;
   /** Read-only. */
   check(ctx: SetupContext): Promise<StepState>;
+  /**
+   * Read-only: the deletions of what this step built, from the same resource definitions as its
+   * check, in the order they run. Teardown takes the steps in reverse.
+   */
+  teardown?(ctx: SetupContext, opts: TeardownOptions): Promise<TeardownAction[]>;
   /** --verify: exercise the resource; returns a failure message or undefined. */
   verify?(ctx: SetupContext): Promise<string | undefined>;
   /** Waiting that resolves by itself (SES, DNS, the issuer): `--wait` re-checks it until a deadline. */
   readonly pollable?: boolean;
 }
 
-export const done = (summary: string): StepState => ({ status: 'done', summary });
+/** What a step that only reports can say: it never has changes and owns nothing to tear down. */
+export type Report = StateOf<'done' | 'blocked'>;
+
+/** Preflight (tools, env files, caller and zone) and the summary: numbered like steps, but read-only. */
+export function reportStep(def: Pick<Step, 'num' | 'id' | 'title'> & { report(ctx: SetupContext): Promise<Report> }): Step {
+  return { num: def.num, id: def.id, title: def.title, check: (ctx) => def.report(ctx) };
+}
+
+type StateOf<S extends StepState['status']> = Extract<StepState, { status: S }>;
+export const done = (summary: string): StateOf<'done'> => ({ status: 'done', summary });
 export const pending = (changes: Change[]): StepState => ({ status: 'pending', changes });
 export const waiting = (reason: string, hint: string): StepState => ({ status: 'waiting', reason, hint });
-export const blocked = (reason: string, hint?: string): StepState => ({ status: 'blocked', reason, ...(hint ? { hint } : {}) });
+export const blocked = (reason: string, hint?: string): StateOf<'blocked'> => ({ status: 'blocked', reason, ...(hint ? { hint } : {}) });
 
 /** The exact command that re-runs one step of this stack, for waiting and blocked messages. */
 export function rerun(ctx: { stack: { name: string; rerunCommand?: string } }, step: string | number): string {

@@ -10,6 +10,7 @@ import { createSetupAws } from '../../src/aws/setup-api.js';
 import { createKmsApi } from '../../src/aws/kms.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { resetMoto, useMoto } from '../helpers/moto.js';
+import { snapshotAccount } from '../helpers/account-snapshot.js';
 import { seedAccount, stackFiles, type StackFiles } from '../helpers/setup-harness.js';
 
 const moto = useMoto();
@@ -206,6 +207,25 @@ describe('test and prod stacks', () => {
     expect((await setup(prod)).out.calls.mutating).toBe(0);
     const again = await runCli(['--json', 'teardown', '--test', '--yes'], { cwd, env: moto.current.env });
     expect(JSON.parse(again.stdout).deleted).toEqual([]);
+  });
+
+  it('teardown is derived from the steps: it returns the account to what it was before setup, KMS keys aside', async () => {
+    const { zoneId } = await seedAccount();
+    const files = await stackFiles(zoneId, { test: true });
+    appendFileSync(files.operator, '\nEVM_SIGNER=true\n');
+    const before = await snapshotAccount(zoneId);
+    const up = await setup(files, ['--to-step', '18']);
+    expect(up.out.calls.mutating).toBeGreaterThan(30);
+    expect(await snapshotAccount(zoneId)).not.toEqual(before);
+    const down = await runCli(['--json', 'teardown', '--test', '--yes'], { cwd: files.cwd, env: moto.current.env });
+    expect(down.code, down.stderr).toBe(0);
+    // Reverse step order: the EVM role (18) first, the EIP (4) and its write-back last.
+    const deleted = JSON.parse(down.stdout).deleted as string[];
+    expect(deleted[0]).toBe('IAM role agentkeys-evm-signer-test');
+    expect(deleted.at(-1)).toMatch(/^EIP in /);
+    expect(deleted.findIndex((d) => d.includes('DNS record'))).toBeLessThan(deleted.findIndex((d) => d.startsWith('Elastic IP')));
+    expect(await snapshotAccount(zoneId)).toEqual(before);
+    expect(existsSync(path.join(files.cwd, '.agentkeys/credentials/test.ini'))).toBe(false);
   });
 
   it('teardown without a terminal and without --yes deletes nothing (exit 1)', async () => {

@@ -1,5 +1,6 @@
 import { setEnvValue } from '../../config/env-writeback.js';
 import type { Address } from '../../aws/setup-api.js';
+import type { TeardownAction } from '../resources.js';
 import { blocked, change, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
 
 interface EipPlan {
@@ -60,6 +61,19 @@ export const eipStep: Step = {
     if (plan.changes.length > 0) return pending(plan.changes);
     if (!ctx.stack.instanceId) return waiting(`Elastic IP ${plan.address!.publicIp} is ready but INSTANCE_ID is not set`, `paste INSTANCE_ID= into ${ctx.stack.brokerEnvFile}, then: ${rerun(ctx, '4')}`);
     return done(`${plan.address!.publicIp} (${plan.address!.allocationId}) on ${ctx.stack.instanceId}`);
+  },
+  /** Released (the instance is never terminated), and its value cleared from the broker env file. */
+  async teardown(ctx) {
+    const { stack, aws } = ctx;
+    const actions: TeardownAction[] = (await aws.addressesByTag(stack.eipTag)).map((address) => ({
+      resource: `Elastic IP ${address.publicIp}`,
+      run: async () => {
+        if (address.associationId) await aws.disassociateAddress(address.associationId);
+        await aws.releaseAddress(address.allocationId);
+      },
+    }));
+    if (stack.eip) actions.push({ resource: `EIP in ${stack.brokerEnvFile}`, run: async () => void (await setEnvValue(stack.brokerEnvFile, 'EIP', '')) });
+    return actions;
   },
   async verify(ctx) {
     if (!ctx.stack.instanceId) return undefined;

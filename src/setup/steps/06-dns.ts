@@ -8,6 +8,7 @@ interface Desired {
 }
 
 const fqdn = (name: string) => (name.endsWith('.') ? name : `${name}.`);
+const RECORD_TYPES = new Set<string>(['A', 'MX', 'TXT', 'CNAME'] satisfies Desired['type'][]);
 const SPF = '"v=spf1 include:amazonses.com -all"';
 
 async function desiredRecords(ctx: SetupContext, existing: ResourceRecordSet[]): Promise<{ records: Desired[]; dkimMissing: boolean } | StepState> {
@@ -60,6 +61,18 @@ export const dnsStep: Step = {
     }
     if (p.dkimMissing) return waiting(`SES has not issued DKIM tokens for ${ctx.stack.mailDomain} yet; the other records are published`, `re-run once SES shows them: ${rerun(ctx, '6')}`);
     return done(`${ctx.stack.hosts.length} A records → ${ctx.state.eip}, mail records for ${ctx.stack.mailDomain}`);
+  },
+  /** Only records that point at this stack's EIP or SES, deleted with their current values. */
+  async teardown(ctx) {
+    const { stack, aws } = ctx;
+    const eips = new Set((await aws.addressesByTag(stack.eipTag)).map((a) => a.publicIp));
+    const owned = new Set([...stack.hosts, stack.mailDomain, `_dmarc.${stack.mailDomain}`].map(fqdn));
+    const ours = (await aws.listRecordSets(stack.parentZoneId))
+      .filter((r) => RECORD_TYPES.has(r.Type!) && (owned.has(r.Name!) || r.Name!.endsWith(`._domainkey.${stack.mailDomain}.`)))
+      .filter((r) => r.Type !== 'A' || r.ResourceRecords?.every((v) => eips.has(v.Value!)));
+    if (ours.length === 0) return [];
+    const batch = ours.map((r) => ({ Action: 'DELETE' as const, ResourceRecordSet: r }));
+    return [{ resource: `${ours.length} DNS record(s) in ${stack.zone}`, run: () => aws.changeRecordSets(stack.parentZoneId, batch, `agentkeys teardown (${stack.name})`) }];
   },
   async verify(ctx) {
     const records = await ctx.aws.listRecordSets(ctx.stack.parentZoneId);

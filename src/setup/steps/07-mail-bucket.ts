@@ -2,7 +2,8 @@ import { canonicalPolicy, samePolicy } from '../policy-compare.js';
 import { json, mailBucketPolicy } from '../policies.js';
 import type { LifecycleRule } from '../../aws/setup-api.js';
 import { change, type Change, type SetupContext, type Step } from '../step.js';
-import { bucketBaseline, phaseOf, toState } from './shared.js';
+import { s3Bucket } from '../resources.js';
+import { phaseOf, toState } from './shared.js';
 
 const LIFECYCLE: LifecycleRule[] = [{ ID: 'inbound-30d-ttl', Status: 'Enabled', Filter: { Prefix: 'inbound/' }, Expiration: { Days: 30 } }];
 
@@ -31,12 +32,13 @@ export const mailBucketStep: Step = {
   title: 'Create the inbound mail bucket',
   async check(ctx) {
     const bucket = ctx.stack.mailBucket;
-    const result = await bucketBaseline(ctx, bucket, async (exists) => [
+    const result = await s3Bucket(ctx, bucket).plan(async (exists) => [
       ...(exists && lifecycleMatches(await ctx.aws.getLifecycle(bucket)) ? [] : [change('update', `s3://${bucket} lifecycle`, () => ctx.aws.putLifecycle(bucket, LIFECYCLE), 'inbound/ expires after 30 days')]),
       ...(await mailPolicyChanges(ctx, exists)),
     ]);
     return toState(result, `s3://${bucket}: private, 30-day inbound TTL, SES may write`);
   },
+  teardown: (ctx, opts) => s3Bucket(ctx, ctx.stack.mailBucket).teardown(opts),
   async verify(ctx) {
     const policy = await ctx.aws.getBucketPolicy(ctx.stack.mailBucket);
     return policy?.includes('AllowSESWriteInbound') ? undefined : `s3://${ctx.stack.mailBucket} does not let SES write`;

@@ -1,5 +1,6 @@
 import type { ReceiptRule } from '../../aws/setup-api.js';
 import { AbortError } from '../../errors.js';
+import type { TeardownAction } from '../resources.js';
 import { blocked, change, done, pending, type Change, type SetupContext, type Step } from '../step.js';
 
 function desiredRule(ctx: SetupContext): ReceiptRule {
@@ -45,6 +46,21 @@ export const sesReceiptStep: Step = {
     const active = await aws.activeRuleSet();
     if (active !== stack.ruleSet) changes.push(activateChange(ctx, active));
     return changes.length ? pending(changes) : done(`${stack.mailDomain} → s3://${stack.mailBucket}/inbound/ via ${stack.ruleSet}/${stack.receiptRule}`);
+  },
+  /** Our rule; the shared rule set only when no other stack's rule is left in it. */
+  async teardown(ctx) {
+    const { stack, aws } = ctx;
+    const rules = await aws.describeRuleSet(stack.ruleSet);
+    if (!rules) return [];
+    const actions: TeardownAction[] = [];
+    if (rules.includes(stack.receiptRule)) actions.push({ resource: `SES rule ${stack.ruleSet}/${stack.receiptRule}`, run: () => aws.deleteRule(stack.ruleSet, stack.receiptRule) });
+    if (rules.every((r) => r === stack.receiptRule)) {
+      actions.push({ resource: `SES rule set ${stack.ruleSet} (no other stack's rule is in it)`, run: async () => {
+        if ((await aws.activeRuleSet()) === stack.ruleSet) await aws.setActiveRuleSet(undefined);
+        await aws.deleteRuleSet(stack.ruleSet);
+      } });
+    }
+    return actions;
   },
 };
 

@@ -1,4 +1,14 @@
-import { change, done, pending, waiting, type Step, rerun } from '../step.js';
+import { sesIdentity } from '../resources.js';
+import { rerun, type SetupContext, type Step } from '../step.js';
+
+const sender = (ctx: SetupContext) => sesIdentity(ctx, ctx.stack.senderAddress, {
+  dkim: false,
+  detail: 'SES sends a verification mail',
+  waiting: {
+    reason: `SES is waiting for ${ctx.stack.senderAddress} to be confirmed`,
+    hint: `open the verification link in the newest mail under s3://${ctx.stack.mailBucket}/inbound/, then: ${rerun(ctx, '9')}`,
+  },
+});
 
 /**
  * The broker's sender address. SES mails a verification link to it; the mail lands in the
@@ -10,11 +20,6 @@ export const sesSenderStep: Step = {
   num: 9,
   id: 'ses-sender',
   title: 'Verify the SES sender address',
-  async check(ctx) {
-    const { stack } = ctx;
-    const identity = await ctx.aws.getEmailIdentity(stack.senderAddress);
-    if (!identity) return pending([change('create', `SES identity ${stack.senderAddress}`, () => ctx.aws.createEmailIdentity(stack.senderAddress, false), 'SES sends a verification mail')]);
-    if (identity.verifiedForSending) return done(`${stack.senderAddress} verified`);
-    return waiting(`SES is waiting for ${stack.senderAddress} to be confirmed`, `open the verification link in the newest mail under s3://${stack.mailBucket}/inbound/, then: ${rerun(ctx, '9')}`);
-  },
+  check: (ctx) => sender(ctx).check(),
+  teardown: (ctx) => sender(ctx).teardown(),
 };

@@ -1,6 +1,6 @@
 import { setEnvValue } from '../../config/env-writeback.js';
-import { samePolicy } from '../policy-compare.js';
 import { dataRoleInline, dataRoleStaticTrust, json, roleArn } from '../policies.js';
+import { iamRole } from '../resources.js';
 import { change, type Change, type Step } from '../step.js';
 import { phaseOf, toState } from './shared.js';
 
@@ -15,16 +15,16 @@ export const dataRoleStep: Step = {
   title: 'Create the email data role',
   async check(ctx) {
     const { stack } = ctx;
-    const role = await ctx.aws.getRole(stack.dataRole);
-    const phase = phaseOf(ctx, role);
     const { aws } = ctx;
     const name = stack.dataRole;
-    const changes: Change[] = [];
-    if (!role) changes.push(change('create', `IAM role ${name}`, () => aws.createRole(name, json(dataRoleStaticTrust(stack)), 'agentkeys email data role'), `trusts ${stack.daemonUser}`));
-    const inline = role ? await aws.getRolePolicy(name, `${name}-inline`) : undefined;
-    const desired = json(dataRoleInline(stack));
-    if (phase === 'static' && !samePolicy(inline, desired)) changes.push(change(inline ? 'update' : 'create', `${name}-inline`, () => aws.putRolePolicy(name, `${name}-inline`, desired), 'mail bucket read, SES send'));
-    if (phase === 'federated' && inline) changes.push(change('delete', `${name}-inline`, () => aws.deleteRolePolicy(name, `${name}-inline`), 'federated: the broad grant goes'));
+    const role = iamRole(ctx, name);
+    const current = await role.read();
+    const phase = phaseOf(ctx, current);
+    // The trust is this step's only until federation; after that it belongs to the oidc step.
+    const changes: Change[] = current ? [] : [role.create(json(dataRoleStaticTrust(stack)), 'agentkeys email data role', `trusts ${stack.daemonUser}`)];
+    const inline = { name: `${name}-inline`, document: json(dataRoleInline(stack)), detail: 'mail bucket read, SES send' };
+    if (phase === 'static') changes.push(...(await role.inline(current !== undefined, inline)));
+    else if (await aws.getRolePolicy(name, inline.name)) changes.push(change('delete', inline.name, () => aws.deleteRolePolicy(name, inline.name), 'federated: the broad grant goes'));
     const arn = roleArn(stack, name);
     if (ctx.state.dataRoleArn !== arn) {
       changes.push(change('write', `DATA_ROLE_ARN in ${stack.operatorEnvFile}`, async () => {
@@ -34,4 +34,5 @@ export const dataRoleStep: Step = {
     }
     return toState(changes, `${arn} (${phase})`);
   },
+  teardown: (ctx) => iamRole(ctx, ctx.stack.dataRole).teardown(),
 };

@@ -1,8 +1,8 @@
-import { samePolicy } from '../policy-compare.js';
 import { classBucketPolicy, classRoleInline, federatedTrust, json, placeholderTrust } from '../policies.js';
 import type { Stack } from '../stack.js';
 import { change, type Change, type SetupContext, type Step, type StepState } from '../step.js';
-import { bucketBaseline, currentPhase, toState } from './shared.js';
+import { iamRole, inlinePolicyChange, s3Bucket, type TeardownAction } from '../resources.js';
+import { currentPhase, toState } from './shared.js';
 
 type DataClass = Stack['dataClasses'][number];
 
@@ -14,22 +14,19 @@ type DataClass = Stack['dataClasses'][number];
 async function classChanges(ctx: SetupContext, dc: DataClass, trust: string): Promise<StepState | { changes: Change[]; policy: Change[] }> {
   const { aws } = ctx;
   let bucketExists = false;
-  const base = await bucketBaseline(ctx, dc.bucket, async (exists) => {
+  const base = await s3Bucket(ctx, dc.bucket).plan(async (exists) => {
     bucketExists = exists;
     return exists && (await aws.getBucketEncryption(dc.bucket)) === 'AES256' ? [] : [change('update', `s3://${dc.bucket} encryption`, () => aws.putBucketEncryptionSse(dc.bucket), 'SSE-S3')];
   });
   if (!Array.isArray(base)) return base;
   const changes = [...base];
-  const role = await aws.getRole(dc.role);
-  if (!role) changes.push(change('create', `IAM role ${dc.role}`, () => aws.createRole(dc.role, trust, `agentkeys ${dc.cls} data-class role`)));
-  else if (!samePolicy(role.trust, trust)) changes.push(change('update', `IAM role ${dc.role} trust`, () => aws.updateTrust(dc.role, trust)));
-  const inline = role ? await aws.getRolePolicy(dc.role, `${dc.role}-inline`) : undefined;
-  const desiredInline = json(classRoleInline(dc));
-  if (!samePolicy(inline, desiredInline)) changes.push(change(inline ? 'update' : 'create', `${dc.role}-inline`, () => aws.putRolePolicy(dc.role, `${dc.role}-inline`, desiredInline), `bots/<actor>/${dc.prefixClass}/*`));
+  const role = iamRole(ctx, dc.role);
+  const current = await role.read();
+  changes.push(...role.ensure(current, trust, `agentkeys ${dc.cls} data-class role`));
+  changes.push(...(await role.inline(current !== undefined, { name: `${dc.role}-inline`, document: json(classRoleInline(dc)), detail: `bots/<actor>/${dc.prefixClass}/*` })));
   const policy = bucketExists ? await aws.getBucketPolicy(dc.bucket) : undefined;
-  const desiredPolicy = json(classBucketPolicy(ctx.stack, dc));
-  if (samePolicy(policy, desiredPolicy)) return { changes, policy: [] };
-  return { changes, policy: [change(policy ? 'update' : 'create', `s3://${dc.bucket} policy`, () => aws.putBucketPolicy(dc.bucket, desiredPolicy), `${dc.sid}ListV3, ${dc.sid}ObjectsV3`)] };
+  const desiredPolicy = { name: 'bucket policy', label: `s3://${dc.bucket} policy`, document: json(classBucketPolicy(ctx.stack, dc)), detail: `${dc.sid}ListV3, ${dc.sid}ObjectsV3` };
+  return { changes, policy: inlinePolicyChange(policy, desiredPolicy, () => aws.putBucketPolicy(dc.bucket, desiredPolicy.document)) };
 }
 
 async function desiredTrust(ctx: SetupContext): Promise<string> {
@@ -53,5 +50,13 @@ export const dataClassesStep: Step = {
       policies.push(...r.policy);
     }
     return toState([...all, ...policies], ctx.stack.dataClasses.map((d) => `${d.bucket} + ${d.role}`).join(', '));
+  },
+  /** Each class's role before its bucket: the reverse of the order they were made in. */
+  async teardown(ctx, opts) {
+    const perClass = await Promise.all(ctx.stack.dataClasses.map(async (dc): Promise<TeardownAction[]> => [
+      ...(await iamRole(ctx, dc.role).teardown()),
+      ...(await s3Bucket(ctx, dc.bucket).teardown(opts)),
+    ]));
+    return perClass.flat();
   },
 };

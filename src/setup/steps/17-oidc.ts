@@ -55,6 +55,12 @@ export const oidcStep: Step = {
     }
     return changes.length ? pending(changes) : done(`${stack.oidcIssuer} federated: ${stack.dataRole} and ${stack.dataClasses.length} class roles`);
   },
+  /** The provider; the trusts it set go with their roles (steps 11 and 13). */
+  async teardown(ctx) {
+    const { stack, aws } = ctx;
+    if (!(await aws.getOidcProvider(stack.oidcProviderArn))) return [];
+    return [{ resource: `OIDC provider ${stack.oidcIssuer}`, run: () => aws.deleteOidcProvider(stack.oidcProviderArn) }];
+  },
 };
 
 /** An OIDC provider's URL cannot be changed later: registering one needs the operator's yes. */

@@ -1,8 +1,8 @@
 import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
-import { samePolicy } from '../policy-compare.js';
 import { dataRoleStaticTrust, evmSignerPolicy, json } from '../policies.js';
 import type { Stack } from '../stack.js';
 import { blocked, change, done, type Change, type SetupContext, type Step } from '../step.js';
+import { iamRole } from '../resources.js';
 import { toState } from './shared.js';
 
 const SPEC = 'ECC_SECG_P256K1';
@@ -33,24 +33,17 @@ export const evmSignerStep: Step = {
     changes.push(...(await roleChanges(ctx, names, meta?.Arn, () => keyArn!)));
     return toState(changes, `${names.alias} → ${meta?.Arn}; ${names.role} may Sign, GetPublicKey, DescribeKey on it only`);
   },
+  /** The role goes; the key stays, since its address may hold funds (it is never scheduled for deletion). */
+  teardown: async (ctx) => (ctx.stack.evmSigner ? iamRole(ctx, ctx.stack.evmSigner.role).teardown() : []),
 };
 
 async function roleChanges(ctx: SetupContext, names: EvmSignerNames, keyArn: string | undefined, arnWhenApplied: () => string): Promise<Change[]> {
-  const { aws } = ctx;
-  const trust = json(dataRoleStaticTrust(ctx.stack));
-  const putPolicy = () => aws.putRolePolicy(names.role, names.policy, json(evmSignerPolicy(arnWhenApplied())));
-  const role = await aws.getRole(names.role);
-  if (!role) {
-    return [
-      change('create', `IAM role ${names.role}`, () => aws.createRole(names.role, trust, 'agentkeys EVM signer (seed 002 minimal runtime policy)'), `trusts ${ctx.stack.daemonUser}`),
-      change('create', `${names.role}/${names.policy}`, putPolicy, 'kms:Sign, kms:GetPublicKey, kms:DescribeKey'),
-    ];
-  }
-  const changes: Change[] = [];
-  if (!samePolicy(role.trust, trust)) changes.push(change('update', `IAM role ${names.role} trust`, () => aws.updateTrust(names.role, trust)));
-  const current = await aws.getRolePolicy(names.role, names.policy);
-  if (!keyArn || !samePolicy(current, json(evmSignerPolicy(keyArn)))) {
-    changes.push(change(current ? 'update' : 'create', `${names.role}/${names.policy}`, putPolicy, 'kms:Sign, kms:GetPublicKey, kms:DescribeKey on the key ARN'));
-  }
-  return changes;
+  const role = iamRole(ctx, names.role);
+  const current = await role.read();
+  const changes = role.ensure(current, json(dataRoleStaticTrust(ctx.stack)), 'agentkeys EVM signer (seed 002 minimal runtime policy)', `trusts ${ctx.stack.daemonUser}`);
+  const detail = 'kms:Sign, kms:GetPublicKey, kms:DescribeKey on the key ARN';
+  // A key created in this run has no ARN yet: the policy is rendered when applied, and always put.
+  if (!keyArn) return [...changes, change('create', `${names.role}/${names.policy}`, () => ctx.aws.putRolePolicy(names.role, names.policy, json(evmSignerPolicy(arnWhenApplied()))), detail)];
+  const policy = { name: names.policy, label: `${names.role}/${names.policy}`, document: json(evmSignerPolicy(keyArn)), detail };
+  return [...changes, ...(await role.inline(current !== undefined, policy))];
 }

@@ -1,11 +1,11 @@
-import { done, type Step } from '../step.js';
+import { done, reportStep } from './step.js';
 
-/** Always runs when in range (upstream's default stopped at 15 and never printed it). */
-export const summaryStep: Step = {
+/** Step 16; always runs when in range (upstream's default stopped at 15 and never printed it). */
+export const summaryStep = reportStep({
   num: 16,
   id: 'summary',
   title: 'Summary',
-  async check(ctx) {
+  report: async (ctx) => {
     const s = ctx.stack;
     return done([
       `${s.name} stack in ${s.accountId}/${s.region}`,
@@ -15,4 +15,4 @@ export const summaryStep: Step = {
       `access keys in ${ctx.credentialsFile}`,
     ].join('; '));
   },
-};
+});

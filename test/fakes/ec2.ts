@@ -1,0 +1,51 @@
+// Models: instances with a public IP; Elastic IPs with tags and one association each.
+// Associating an EIP gives the instance that public IP, as EC2 does.
+// Leaves out: VPCs, network interfaces, instance states other than running.
+import type { Address, Ec2Api } from '../../src/aws/ec2.js';
+import { AgentkeysError } from '../../src/errors.js';
+
+export function fakeEc2() {
+  const instances = new Map<string, { publicIp: string }>();
+  const addresses = new Map<string, Address>();
+  let seq = 0;
+  const address = (id: string) => {
+    const a = addresses.get(id);
+    if (!a) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no address ${id} (fake InvalidAllocationID.NotFound)` });
+    return a;
+  };
+  const api: Ec2Api = {
+    describeInstance: async (id) => (instances.has(id) ? { publicIp: instances.get(id)!.publicIp, state: 'running' } : undefined),
+    addressesByTag: async (name) => [...addresses.values()].filter((a) => a.tags.Name === name).map((a) => structuredClone(a)),
+    addressByIp: async (ip) => structuredClone([...addresses.values()].find((a) => a.publicIp === ip)),
+    allocateAddress: async (tagName) => {
+      const n = ++seq;
+      const a: Address = { allocationId: `eipalloc-fake${n}`, publicIp: `203.0.113.${n}`, tags: { Name: tagName } };
+      addresses.set(a.allocationId, a);
+      return structuredClone(a);
+    },
+    tagResource: async (id, tags) => void Object.assign(address(id).tags, tags),
+    associateAddress: async (allocationId, instanceId) => {
+      const a = address(allocationId);
+      const instance = instances.get(instanceId);
+      if (!instance) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no instance ${instanceId} (fake)` });
+      Object.assign(a, { instanceId, associationId: `eipassoc-${allocationId}` });
+      instance.publicIp = a.publicIp;
+    },
+    disassociateAddress: async (associationId) => {
+      const a = [...addresses.values()].find((x) => x.associationId === associationId);
+      if (a) {
+        delete a.instanceId;
+        delete a.associationId;
+      }
+    },
+    releaseAddress: async (allocationId) => void addresses.delete(allocationId),
+  };
+  return {
+    api,
+    addInstance(): string {
+      const id = `i-${(0xfa4e0000 + ++seq).toString(16)}`;
+      instances.set(id, { publicIp: `198.51.100.${seq}` });
+      return id;
+    },
+  };
+}

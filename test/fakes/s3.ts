@@ -1,0 +1,43 @@
+// Models: buckets by name with public access block, lifecycle rules, policy, default encryption
+// and a count of object versions. A name in `foreign` belongs to another account (HeadBucket 403).
+// Leaves out: objects' contents, versioning, regions, ACLs, Object Lock.
+import type { LifecycleRule, S3Api } from '../../src/aws/s3.js';
+import { AgentkeysError } from '../../src/errors.js';
+import { conflict } from './account.js';
+
+interface Bucket { pab?: Record<string, boolean>; lifecycle?: LifecycleRule[]; policy?: string; sse?: string; objects: number }
+
+export function fakeS3(foreign: ReadonlySet<string> = new Set()): S3Api {
+  const buckets = new Map<string, Bucket>();
+  const bucket = (name: string) => {
+    const b = buckets.get(name);
+    if (!b) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no bucket ${name} (fake NoSuchBucket)` });
+    return b;
+  };
+  return {
+    headBucket: async (name) => (foreign.has(name) ? 'forbidden' : buckets.has(name) ? 'exists' : 'missing'),
+    createBucket: async (name) => {
+      if (buckets.has(name) || foreign.has(name)) throw conflict(`bucket ${name}`);
+      buckets.set(name, { objects: 0 });
+    },
+    getPublicAccessBlock: async (name) => buckets.get(name)?.pab,
+    putPublicAccessBlock: async (name) => void (bucket(name).pab = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true }),
+    getLifecycle: async (name) => buckets.get(name)?.lifecycle,
+    putLifecycle: async (name, rules) => void (bucket(name).lifecycle = structuredClone(rules)),
+    getBucketPolicy: async (name) => buckets.get(name)?.policy,
+    putBucketPolicy: async (name, policy) => void (bucket(name).policy = policy),
+    getBucketEncryption: async (name) => buckets.get(name)?.sse,
+    putBucketEncryptionSse: async (name) => void (bucket(name).sse = 'AES256'),
+    emptyBucket: async (name) => {
+      const b = buckets.get(name);
+      const n = b?.objects ?? 0;
+      if (b) b.objects = 0;
+      return n;
+    },
+    countObjectVersions: async (name) => buckets.get(name)?.objects ?? 0,
+    deleteBucket: async (name) => {
+      if ((buckets.get(name)?.objects ?? 0) > 0) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `bucket ${name} is not empty (fake BucketNotEmpty)` });
+      buckets.delete(name);
+    },
+  };
+}
