@@ -35,11 +35,20 @@ keys
   .option('--dir <dir>', 'key directory (default .agentkeys, env AGENTKEYS_DIR)')
   .option('--signers <file>', 'signer registry to add the public key to (default <dir>/signers.json)')
   .option('--description <text>', 'note stored with the key')
-  .option('--spec <spec>', 'KMS key spec: ECC_NIST_P256, ECC_SECG_P256K1, RSA_2048, ECC_NIST_EDWARDS25519, HMAC_256, SYMMETRIC_DEFAULT')
+  .option(
+    '--spec <spec>',
+    'KMS key spec: ECC_NIST_P256, ECC_SECG_P256K1, RSA_2048, ECC_NIST_EDWARDS25519, HMAC_256, SYMMETRIC_DEFAULT',
+  )
   .option('--alias <alias>', 'KMS alias (an existing alias is adopted, not duplicated)')
   .option('--multi-region', 'create a multi-region primary key')
   .option('--custom-key-store <id>', 'create the key in a CloudHSM custom key store')
-  .action(lazy(async (opts) => opts.local ? (await import('../commands/keys-create.js')).runKeysCreate(opts) : (await import('../commands/keys-kms.js')).runKeysCreateKms(opts)));
+  .action(
+    lazy(async (opts) =>
+      opts.local
+        ? (await import('../commands/keys-create.js')).runKeysCreate(opts)
+        : (await import('../commands/keys-kms.js')).runKeysCreateKms(opts),
+    ),
+  );
 keys
   .command('describe')
   .description('spec, state, origin (CloudHSM), multi-region role, aliases and age of a KMS key')
@@ -63,7 +72,9 @@ program
   .command('signers')
   .description('the signer registry (signers.json)')
   .command('rebuild')
-  .description('rebuild signers.json from the signer_kids a log uses (KMS GetPublicKey), merging with the existing file')
+  .description(
+    'rebuild signers.json from the signer_kids a log uses (KMS GetPublicKey), merging with the existing file',
+  )
   .option('--log <log>', 'JSON Lines file or postgres:// URL')
   .option('--out <file>', 'registry to write (default .agentkeys/signers.json)')
   .option('--plan', 'print the changes, write nothing')
@@ -74,7 +85,7 @@ program
   .command('rotate-key')
   .description('rotate a KMS signing key behind its alias (or the AgentIdP JWT pair with --jwt)')
   .option('--alias <alias>', 'KMS alias whose key is rotated')
-  .option('--spec <spec>', 'key spec of the new key (default: the old key\'s)')
+  .option('--spec <spec>', "key spec of the new key (default: the old key's)")
   .option('--signers <file>', 'registry to update (default .agentkeys/signers.json)')
   .option('--log <log>', 'append a signer.rotated event, signed by the old key, to this chain')
   .option('--overlap-days <n>', 'days the old key stays valid', '30')
@@ -86,18 +97,33 @@ for (const mode of ['encrypt', 'decrypt'] as const) {
   program
     .command(mode)
     .argument('[files...]', `files to ${mode} (to FILE.enc / from FILE.enc); default --in/--out or stdin/stdout`)
-    .description(mode === 'encrypt' ? 'envelope-encrypt under a KMS key (AWS Encryption SDK format, streaming)' : 'decrypt, requiring the expected encryption context')
+    .description(
+      mode === 'encrypt'
+        ? 'envelope-encrypt under a KMS key (AWS Encryption SDK format, streaming)'
+        : 'decrypt, requiring the expected encryption context',
+    )
     .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
     .option('--context <k=v>', 'encryption context pair (repeatable)', collect, [])
     .option('--in <file>', 'input (default stdin)')
     .option('--out <file>', 'output, written only when complete (default stdout)')
-    .option('--format <format>', 'esdk (default) or sentinel ({encrypted, encryptedDataKey, iv, authTag, keyId})', 'esdk')
+    .option(
+      '--format <format>',
+      'esdk (default) or sentinel ({encrypted, encryptedDataKey, iv, authTag, keyId})',
+      'esdk',
+    )
     .option('--no-cache', 'no data-key cache')
     .option('--cache-ttl <seconds>', 'data-key cache lifetime', '3600')
     .option('--cache-max-messages <n>', 'messages per cached data key', '1000')
     .option('--cache-max-bytes <n>', 'bytes per cached data key')
     .option('--force', 'replace an existing output file')
-    .action(lazy(async (opts, args) => (await import('../commands/encrypt.js'))[mode === 'encrypt' ? 'runEncrypt' : 'runDecrypt'](opts, args[0] as string[])));
+    .action(
+      lazy(async (opts, args) =>
+        (await import('../commands/encrypt.js'))[mode === 'encrypt' ? 'runEncrypt' : 'runDecrypt'](
+          opts,
+          args[0] as string[],
+        ),
+      ),
+    );
 }
 
 program
@@ -108,7 +134,7 @@ program
   .option('--signer-kid <kid>', 'signer_kid to record (default: the key id or file name)')
   .option('--event-type <type>', 'event_type of the event')
   .option('--actor <actor>', 'actor_id of the event')
-  .option('--payload <json>', "payload JSON, @file, or - for stdin")
+  .option('--payload <json>', 'payload JSON, @file, or - for stdin')
   .option('--batch', 'read one event per JSON line from stdin: {"event_type","actor_id","payload"}')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .option('--alg <alg>', 'expected algorithm (env AUDIT_SIGNING_ALG); hmac-sha256 for secret files')
@@ -125,7 +151,10 @@ program
   .option('--from <digest>', 'trusted digest the first event links to (a checkpoint)')
   .option('--workers <n>', 'worker threads (default: all cores for logs over 1 MiB)')
   .option('--slack <seconds>', 'tolerance on signer validity windows', '60')
-  .option('--kms-verify [mode]', 'check HMAC signatures with KMS VerifyMac (mode hmac), or every signature with KMS (all)')
+  .option(
+    '--kms-verify [mode]',
+    'check HMAC signatures with KMS VerifyMac (mode hmac), or every signature with KMS (all)',
+  )
   .action(lazy(async (opts) => (await import('../commands/verify-audit.js')).runVerifyAudit(opts)));
 
 const audit = program.command('audit').description('query and copy audit chains (JSON Lines or Postgres)');
@@ -146,7 +175,10 @@ audit
   .description('copy a chain between a file and Postgres, unchanged')
   .option('--log <src>', 'source: JSON Lines file or postgres:// URL')
   .option('--out <dest>', 'destination (must be empty): file or postgres:// URL')
-  .option('--key <keyref>', "signs the copy's anchor when the source's own does not fit (default: the configured signing key)")
+  .option(
+    '--key <keyref>',
+    "signs the copy's anchor when the source's own does not fit (default: the configured signing key)",
+  )
   .option('--signers <file>', 'registry the copy is verified with (default .agentkeys/signers.json)')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .action(lazy(async (opts) => (await import('../commands/audit.js')).runAuditExport(opts)));
@@ -169,15 +201,27 @@ program
   .option('--to-step <n|id>', 'last step to run')
   .option('--plan', 'show what would change; exit 4 if anything would, 0 if nothing; change nothing')
   .option('--verify', 'run the probes of the steps that have them')
-  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env; "setup --env-file F" still works, deprecated)')
+  .option(
+    '--stack-env <file>',
+    'operator env file of the stack (default env/operator-workstation[.test].env; ' +
+      '"setup --env-file F" still works, deprecated)',
+  )
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .option('--yes', 'confirm account-wide changes without asking')
   .option('--strict', 'exit 1 if any step is waiting')
   .option('--wait <seconds>', 're-check steps waiting on SES, DNS or the issuer for up to this long')
   .option('--show-secret', 'also print minted secret access keys (they always go to a 0600 file)')
-  .option('--allow-principal <arn-glob>', 'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)', collect, [])
+  .option(
+    '--allow-principal <arn-glob>',
+    'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)',
+    collect,
+    [],
+  )
   .option('--sandbox', 'run the whole flow against a local moto (no AWS account needed)')
-  .option('--keep <dir>', 'with --sandbox: keep the sandbox and moto state in DIR; run again to see an idempotent second run')
+  .option(
+    '--keep <dir>',
+    'with --sandbox: keep the sandbox and moto state in DIR; run again to see an idempotent second run',
+  )
   .action(withStackFiles(async (opts) => (await import('../commands/setup.js')).runSetup(opts)));
 
 program
@@ -186,7 +230,11 @@ program
   .option('--test', 'the test stack')
   .option('--yes', 'confirm the deletion (and of bucket contents) without asking')
   .option('--keep-data', 'keep the buckets and their objects')
-  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env; "setup --env-file F" still works, deprecated)')
+  .option(
+    '--stack-env <file>',
+    'operator env file of the stack (default env/operator-workstation[.test].env; ' +
+      '"setup --env-file F" still works, deprecated)',
+  )
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(withStackFiles(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
 
@@ -201,9 +249,12 @@ program
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts, args) => (await import('../commands/ssh.js')).runSsh(opts, args)));
 
-const evm = program.command('evm').description('EVM signing with a KMS secp256k1 key (Agentic Vault): address, EIP-191, EIP-712, transactions');
+const evm = program
+  .command('evm')
+  .description('EVM signing with a KMS secp256k1 key (Agentic Vault): address, EIP-191, EIP-712, transactions');
 const evmKey = '--key <keyref>';
-const evmKeyHelp = 'kms:<id|alias/…|arn>, file:<secp256k1 PEM> or local:<kid> (env VAULT_KEY_ID; region VAULT_REGION)';
+const evmKeyHelp =
+  'kms:<id|alias/…|arn>, file:<secp256k1 PEM> or local:<kid> ' + '(env VAULT_KEY_ID; region VAULT_REGION)';
 evm
   .command('address')
   .description('the EIP-55 checksummed address of the key')
@@ -226,7 +277,9 @@ evm
   .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmSignTypedData(opts)));
 evm
   .command('sign-tx')
-  .description('prints the signed raw transaction for eth_sendRawTransaction (EIP-1559; legacy EIP-155 with gasPrice; EIP-2930)')
+  .description(
+    'prints the signed raw transaction for eth_sendRawTransaction (EIP-1559; legacy EIP-155 with gasPrice; EIP-2930)',
+  )
   .option(evmKey, evmKeyHelp)
   .option('--tx <file>', 'transaction JSON: chainId (required), nonce, to, value, data, gas, fees')
   .option('--dir <dir>', 'local key directory for local:<kid>')
@@ -243,7 +296,9 @@ evm
 
 program
   .command('mcp')
-  .description('stdio MCP server for AI agents: EVM signing under a deny-by-default policy, every call in the audit chain')
+  .description(
+    'stdio MCP server for AI agents: EVM signing under a deny-by-default policy, every call in the audit chain',
+  )
   .option('--key-id <keyref>', 'the EVM key: kms:<id|alias|arn> or file:<PEM> (env VAULT_KEY_ID)')
   .option('--policy <file>', 'signing policy JSON; without it only get_address, health_check and the verify tools work')
   .option('--signers <file>', 'signer registry for verify_audit (default .agentkeys/signers.json)')
@@ -254,19 +309,39 @@ program
   .command('completion')
   .description('print a shell completion script: agentkeys completion bash > /etc/bash_completion.d/agentkeys')
   .argument('<shell>', 'bash, zsh or fish')
-  .action(lazy(async (_opts, args) => (await import('../commands/completion.js')).runCompletion(args[0] as string, completionTree(program))));
+  .action(
+    lazy(async (_opts, args) =>
+      (await import('../commands/completion.js')).runCompletion(args[0] as string, completionTree(program)),
+    ),
+  );
 
 // Examples under each command's --help; the exit codes and global flags are shown for every command.
 const EXAMPLES: Record<string, string[]> = {
-  'keys create': ['agentkeys keys create --local --alg ed25519 --kid audit-1', 'agentkeys keys create --spec ECC_SECG_P256K1 --alias alias/agentic-vault'],
-  sign: ["agentkeys sign --log audit.jsonl --key local:audit-1 --event-type agent_spawned --payload '{\"agent\":\"a-7\"}'", 'agentkeys sign --log audit.jsonl --key local:audit-1 --batch < events.jsonl'],
-  'verify-audit': ['agentkeys verify-audit --log audit.jsonl', 'agentkeys verify-audit --log postgres://agentkeys@db/agentkeys --json'],
+  'keys create': [
+    'agentkeys keys create --local --alg ed25519 --kid audit-1',
+    'agentkeys keys create --spec ECC_SECG_P256K1 --alias alias/agentic-vault',
+  ],
+  sign: [
+    'agentkeys sign --log audit.jsonl --key local:audit-1 --event-type agent_spawned --payload \'{"agent":"a-7"}\'',
+    'agentkeys sign --log audit.jsonl --key local:audit-1 --batch < events.jsonl',
+  ],
+  'verify-audit': [
+    'agentkeys verify-audit --log audit.jsonl',
+    'agentkeys verify-audit --log postgres://agentkeys@db/agentkeys --json',
+  ],
   'signers rebuild': ['agentkeys signers rebuild --log audit.jsonl --out .agentkeys/signers.json --plan'],
-  'rotate-key': ['agentkeys rotate-key --alias alias/agentkeys-audit --signers .agentkeys/signers.json --log audit.jsonl', 'agentkeys rotate-key --jwt ./jwt --yes'],
-  encrypt: ['agentkeys encrypt --key kms:alias/agent-data --context tenant=acme secrets.json   # writes secrets.json.enc'],
+  'rotate-key': [
+    'agentkeys rotate-key --alias alias/agentkeys-audit --signers .agentkeys/signers.json --log audit.jsonl',
+    'agentkeys rotate-key --jwt ./jwt --yes',
+  ],
+  encrypt: [
+    'agentkeys encrypt --key kms:alias/agent-data --context tenant=acme secrets.json   # writes secrets.json.enc',
+  ],
   decrypt: ['agentkeys decrypt --context tenant=acme secrets.json.enc'],
   'audit query': ['agentkeys audit query --log audit.jsonl --actor a-7 --since 24h'],
-  'audit export': ['agentkeys audit export --log postgres://agentkeys@db/agentkeys --out copy.jsonl --key local:audit-1'],
+  'audit export': [
+    'agentkeys audit export --log postgres://agentkeys@db/agentkeys --out copy.jsonl --key local:audit-1',
+  ],
   'db migrate': ['agentkeys db migrate --database-url postgres://agentkeys@db/agentkeys --plan'],
   setup: ['agentkeys setup --sandbox', 'agentkeys setup --test --plan', 'agentkeys setup --test --yes --only-step eip'],
   teardown: ['agentkeys teardown --test --yes'],
@@ -277,7 +352,8 @@ const EXAMPLES: Record<string, string[]> = {
   mcp: ['agentkeys mcp --key-id alias/agentic-vault --policy vault-policy.json --audit-log mcp-audit.jsonl'],
   completion: ['agentkeys completion bash > /etc/bash_completion.d/agentkeys'],
 };
-const EXIT_CODES = 'Exit codes: 0 ok · 1 failed · 2 usage error · 3 verification failed · 4 plan has changes · 130 interrupted';
+const EXIT_CODES =
+  'Exit codes: 0 ok · 1 failed · 2 usage error · 3 verification failed · 4 plan has changes · 130 interrupted';
 
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -341,8 +417,17 @@ function withStackFiles(run: (opts: any) => Promise<ExitCode>): (...args: unknow
     const { before, after } = envFileFlags(process.argv.slice(2), cmd.name());
     const local = cmd.opts<{ stackEnv?: string }>();
     const stackEnv = local.stackEnv ?? after;
-    const note = after && !local.stackEnv ? `${cmd.name()} --env-file F is deprecated for the stack's env file: use --stack-env F (--env-file before the command word is the settings file)` : undefined;
-    process.exitCode = await run({ ...cmd.optsWithGlobals(), envFile: before, stackEnv, ...(note ? { stackEnvDeprecated: note } : {}) });
+    const note =
+      after && !local.stackEnv
+        ? `${cmd.name()} --env-file F is deprecated for the stack's env file: use ` +
+          `--stack-env F (--env-file before the command word is the settings file)`
+        : undefined;
+    process.exitCode = await run({
+      ...cmd.optsWithGlobals(),
+      envFile: before,
+      stackEnv,
+      ...(note ? { stackEnvDeprecated: note } : {}),
+    });
   };
 }
 
@@ -350,7 +435,12 @@ function envFileFlags(argv: string[], commandWord: string): { before?: string; a
   const at = argv.indexOf(commandWord);
   const found: { before?: string; after?: string } = {};
   argv.forEach((token, i) => {
-    const value = token === '--env-file' ? argv[i + 1] : token.startsWith('--env-file=') ? token.slice('--env-file='.length) : undefined;
+    const value =
+      token === '--env-file'
+        ? argv[i + 1]
+        : token.startsWith('--env-file=')
+          ? token.slice('--env-file='.length)
+          : undefined;
     if (value !== undefined) found[at !== -1 && i > at ? 'after' : 'before'] = value;
   });
   return found;
@@ -385,7 +475,8 @@ async function exitCodeFor(err: unknown): Promise<ExitCode> {
     // Options are not parsed when parsing failed, so --json is looked up in argv itself.
     if (process.argv.includes('--json')) {
       const message = err.message.replace(/^error: /, '');
-      process.stdout.write(`${JSON.stringify({ ok: false, error: { code: COMMANDER_CODES[err.code] ?? 'USAGE_ERROR', message, hint: 'run with --help for usage' } }, null, 2)}\n`);
+      const error = { code: COMMANDER_CODES[err.code] ?? 'USAGE_ERROR', message, hint: 'run with --help for usage' };
+      process.stdout.write(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
     }
     return 2;
   }

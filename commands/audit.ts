@@ -33,15 +33,28 @@ export async function runAuditQuery(options: AuditQueryOptions): Promise<ExitCod
   if (eventType !== undefined) query.action = eventType;
   if (options.since !== undefined) query.since = parseTimeBound(options.since, '--since');
   if (options.until !== undefined) query.until = parseTimeBound(options.until, '--until');
-  const result = await withStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs }, (store) => store.query(query));
+  const result = await withStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs }, (store) =>
+    store.query(query),
+  );
   if (ctx.out.json) {
     printJson({ ok: true, events: result.events, skippedMalformed: result.skippedMalformed });
     return 0;
   }
   if (result.events.length === 0) printLine(style.dim('no matching events'));
-  else printTable(result.events.map((e) => [e.created_at, e.actor_id ?? '-', e.event_type, e.id, summarize(e.payload)]));
-  if (result.skippedMalformed > 0) printLine(style.warn(`! ${result.skippedMalformed} malformed line(s) skipped; run agentkeys verify-audit --log ${redactUrl(log)}`));
-  printLine(style.dim(`${result.events.length} event(s), newest first; query results are not a verification (run verify-audit for that)`));
+  else
+    printTable(result.events.map((e) => [e.created_at, e.actor_id ?? '-', e.event_type, e.id, summarize(e.payload)]));
+  if (result.skippedMalformed > 0)
+    printLine(
+      style.warn(
+        `! ${result.skippedMalformed} malformed line(s) skipped; run agentkeys verify-audit --log ${redactUrl(log)}`,
+      ),
+    );
+  printLine(
+    style.dim(
+      `${result.events.length} event(s), newest first; query results are not ` +
+        `a verification (run verify-audit for that)`,
+    ),
+  );
   return 0;
 }
 
@@ -55,35 +68,72 @@ export interface AuditExportOptions extends GlobalOptions {
 export async function runAuditExport(options: AuditExportOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const source = requireLog(ctx.config);
-  if (!options.out) throw new UsageError({ code: 'FLAG_MISSING', message: '--out is required', hint: '--out audit.jsonl or --out postgres://…' });
+  if (!options.out)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--out is required',
+      hint: '--out audit.jsonl or --out postgres://…',
+    });
   const opts = { statementTimeoutMs: ctx.config.pgStatementTimeoutMs };
   return withStore(source, opts, (from) => withStore(options.out!, opts, (to) => exportAndCheck(ctx, from, to)));
 }
 
 async function exportAndCheck(ctx: CommandContext, source: AuditStore, dest: AuditStore): Promise<ExitCode> {
   const result = await exportChain(source, dest);
-  const anchor = dest.anchorPath === null || result.events === 0 ? 'none' : await anchorExport(ctx, source, dest, result);
+  const anchor =
+    dest.anchorPath === null || result.events === 0 ? 'none' : await anchorExport(ctx, source, dest, result);
   const verdict = await verifyCopy(ctx, dest, result.firstBrokenLink);
   if (ctx.out.json) {
-    printJson({ ok: verdict.state !== 'failed', source: source.label, destination: dest.label, events: result.events, head: result.head, verified: verdict.state, findings: verdict.findings, firstBrokenLink: result.firstBrokenLink, anchor });
+    printJson({
+      ok: verdict.state !== 'failed',
+      source: source.label,
+      destination: dest.label,
+      events: result.events,
+      head: result.head,
+      verified: verdict.state,
+      findings: verdict.findings,
+      firstBrokenLink: result.firstBrokenLink,
+      anchor,
+    });
   } else {
     printExport(source, dest, result, verdict, anchor);
   }
   return verdict.state === 'failed' ? 3 : 0;
 }
 
-function printExport(source: AuditStore, dest: AuditStore, result: ExportResult, verdict: CopyVerdict, anchor: string): void {
-  const mark = verdict.state === 'verified' ? style.ok('✔') : verdict.state === 'failed' ? style.bad('✖') : style.warn('!');
+function printExport(
+  source: AuditStore,
+  dest: AuditStore,
+  result: ExportResult,
+  verdict: CopyVerdict,
+  anchor: string,
+): void {
+  const mark =
+    verdict.state === 'verified' ? style.ok('✔') : verdict.state === 'failed' ? style.bad('✖') : style.warn('!');
   printLine(`${mark} copied ${result.events} event(s) ${source.label} → ${dest.label}`);
   printLine(style.dim(`  head ${result.head ?? '(empty chain)'} on both sides`));
-  if (verdict.state === 'failed') printLine(style.bad(`  the copy does not verify (${verdict.findings.length} problem(s)${result.firstBrokenLink ? `, first broken link at event ${result.firstBrokenLink}` : ''}): it is evidence, not a verified log; agentkeys verify-audit --log ${dest.label}`));
+  if (verdict.state === 'failed')
+    printLine(
+      style.bad(
+        `  the copy does not verify (${verdict.findings.length} problem(s)` +
+          `${result.firstBrokenLink ? `, first broken link at event ${result.firstBrokenLink}` : ''}): ` +
+          `it is evidence, not a verified log; agentkeys verify-audit --log ${dest.label}`,
+      ),
+    );
   if (verdict.state === 'unverified') printLine(style.warn(`  ! not verified: ${verdict.reason}`));
   if (anchor === 'copied') printLine(style.dim(`  anchor copied from the source: ${dest.anchorPath}`));
   else if (anchor === 'signed') printLine(style.dim(`  anchor signed for the copy: ${dest.anchorPath}`));
-  else if (dest.anchorPath !== null && result.events > 0) printLine(style.warn(`  ! no anchor for the copy (a dropped tail could not be detected): pass --key KEYREF to sign one`));
+  else if (dest.anchorPath !== null && result.events > 0)
+    printLine(
+      style.warn(`  ! no anchor for the copy (a dropped tail could not be detected): pass --key KEYREF to sign one`),
+    );
 }
 
-type CopyVerdict = { state: 'verified' | 'failed' | 'unverified'; findings: { index: number; code: string }[]; reason?: string };
+type CopyVerdict = {
+  state: 'verified' | 'failed' | 'unverified';
+  findings: { index: number; code: string }[];
+  reason?: string;
+};
 
 /**
  * The copy is verified with the signer registry (as verify-audit would), so a ✔ means the chain
@@ -92,12 +142,23 @@ type CopyVerdict = { state: 'verified' | 'failed' | 'unverified'; findings: { in
 async function verifyCopy(ctx: CommandContext, dest: AuditStore, firstBrokenLink: number | null): Promise<CopyVerdict> {
   const linkFinding = firstBrokenLink === null ? [] : [{ index: firstBrokenLink, code: 'PREV_HASH_MISMATCH' }];
   try {
-    const report = await verifyChainSource(dest, { signersPath: ctx.config.signersPath, hmacKeyFiles: {}, slackMs: 60_000 });
-    return { state: report.ok ? 'verified' : 'failed', findings: report.findings.map((f) => ({ index: f.index, code: f.code })) };
+    const report = await verifyChainSource(dest, {
+      signersPath: ctx.config.signersPath,
+      hmacKeyFiles: {},
+      slackMs: 60_000,
+    });
+    return {
+      state: report.ok ? 'verified' : 'failed',
+      findings: report.findings.map((f) => ({ index: f.index, code: f.code })),
+    };
   } catch (err) {
     if (!isAgentkeysError(err) || err.code !== 'REGISTRY_NOT_FOUND') throw err;
     if (firstBrokenLink !== null) return { state: 'failed', findings: linkFinding };
-    return { state: 'unverified', findings: [], reason: `no signer registry at ${ctx.config.signersPath} (links checked, signatures not; pass --signers F)` };
+    return {
+      state: 'unverified',
+      findings: [],
+      reason: `no signer registry at ${ctx.config.signersPath} (links checked, signatures not; pass --signers F)`,
+    };
   }
 }
 
@@ -105,7 +166,12 @@ async function verifyCopy(ctx: CommandContext, dest: AuditStore, firstBrokenLink
  * An anchor for an exported file: the source's own when it describes exactly this chain (an anchor
  * names no path), else one signed with --key or the configured signing key, else none.
  */
-async function anchorExport(ctx: CommandContext, source: AuditStore, dest: AuditStore, result: ExportResult): Promise<'copied' | 'signed' | 'none'> {
+async function anchorExport(
+  ctx: CommandContext,
+  source: AuditStore,
+  dest: AuditStore,
+  result: ExportResult,
+): Promise<'copied' | 'signed' | 'none'> {
   const existing = await source.readAnchor();
   const parsed = existing ? parseAnchor(existing.text) : undefined;
   if (existing && typeof parsed === 'object' && parsed.events === result.events && parsed.head === result.head) {

@@ -9,15 +9,31 @@ export interface CompletionNode {
 
 /** `agentkeys completion bash|zsh|fish`: a script to source, generated from the real command tree. */
 export async function runCompletion(shell: string | undefined, tree: CompletionNode[]): Promise<ExitCode> {
-  const script = shell === 'bash' ? bashScript(tree) : shell === 'zsh' ? zshScript(tree) : shell === 'fish' ? fishScript(tree) : undefined;
-  if (!script) throw new UsageError({ code: 'SHELL_UNKNOWN', message: `"${shell ?? ''}" is not bash, zsh or fish`, hint: 'agentkeys completion bash > /etc/bash_completion.d/agentkeys' });
+  const script =
+    shell === 'bash'
+      ? bashScript(tree)
+      : shell === 'zsh'
+        ? zshScript(tree)
+        : shell === 'fish'
+          ? fishScript(tree)
+          : undefined;
+  if (!script)
+    throw new UsageError({
+      code: 'SHELL_UNKNOWN',
+      message: `"${shell ?? ''}" is not bash, zsh or fish`,
+      hint: 'agentkeys completion bash > /etc/bash_completion.d/agentkeys',
+    });
   process.stdout.write(script);
   return 0;
 }
 
 function bashScript(tree: CompletionNode[]): string {
   const cases = tree.map((n) => `    "${n.path}") words="${[...n.subcommands, ...n.flags].join(' ')}" ;;`).join('\n');
-  const known = tree.map((n) => n.path).filter(Boolean).map((p) => `"${p}"`).join('|');
+  const known = tree
+    .map((n) => n.path)
+    .filter(Boolean)
+    .map((p) => `"${p}"`)
+    .join('|');
   return `# agentkeys completion for bash: source this file, or put it in /etc/bash_completion.d/
 _agentkeys() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" path="" w i words=""
@@ -44,10 +60,14 @@ ${bashScript(tree)}`;
 }
 
 function fishScript(tree: CompletionNode[]): string {
-  const lines = ['# agentkeys completion for fish: save as ~/.config/fish/completions/agentkeys.fish', 'complete -c agentkeys -f'];
+  const lines = [
+    '# agentkeys completion for fish: save as ~/.config/fish/completions/agentkeys.fish',
+    'complete -c agentkeys -f',
+  ];
   for (const node of tree) {
     const words = node.path.split(' ').filter(Boolean);
-    const cond = words.length === 0 ? '__fish_use_subcommand' : `__fish_seen_subcommand_from ${words[words.length - 1]}`;
+    const cond =
+      words.length === 0 ? '__fish_use_subcommand' : `__fish_seen_subcommand_from ${words[words.length - 1]}`;
     if (node.subcommands.length) lines.push(`complete -c agentkeys -n '${cond}' -a '${node.subcommands.join(' ')}'`);
     for (const flag of node.flags) lines.push(`complete -c agentkeys -n '${cond}' -l ${flag.replace(/^--/, '')}`);
   }

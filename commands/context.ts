@@ -44,14 +44,21 @@ export interface ContextOptions {
   awsCredentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-export async function createContext(options: GlobalOptions & Record<string, unknown>, opts: ContextOptions = {}): Promise<CommandContext> {
+export async function createContext(
+  options: GlobalOptions & Record<string, unknown>,
+  opts: ContextOptions = {},
+): Promise<CommandContext> {
   const flags = opts.keyIsSigningKey ? options : { ...options, key: undefined };
   const sources = { flags, env: opts.env ?? process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
   let config = await loadConfig(sources);
   if (opts.awsCredentials) config = Object.freeze({ ...config, credentials: opts.awsCredentials });
-  if (opts.preferVaultRegion && !options.region && config.vaultRegion) config = Object.freeze({ ...config, region: config.vaultRegion });
+  if (opts.preferVaultRegion && !options.region && config.vaultRegion)
+    config = Object.freeze({ ...config, region: config.vaultRegion });
   const kmsMaxAttempts = config.kmsMaxAttempts ?? opts.kmsMaxAttempts;
-  const onDefaultRegion = (region: string) => process.stderr.write(style.dim(`→ no AWS region set: using ${region} (set AWS_REGION, VAULT_REGION or --region)\n`));
+  const onDefaultRegion = (region: string) =>
+    process.stderr.write(
+      style.dim(`→ no AWS region set: using ${region} (set AWS_REGION, VAULT_REGION or --region)\n`),
+    );
   const services = createServices(config, { onDefaultRegion, ...(kmsMaxAttempts ? { kmsMaxAttempts } : {}) });
   return { config, out: { json: options.json === true, debug: options.debug === true }, services };
 }

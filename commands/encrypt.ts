@@ -2,7 +2,14 @@ import { parseWholeNumber } from './options.js';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { Writable, type Readable } from 'node:stream';
 import {
-  DEFAULT_CACHE, EnvelopeCrypto, parseContext, parseSentinelEnvelope, SENTINEL_MAX_BYTES, sentinelDecrypt, sentinelEncrypt, withAtomicOutput,
+  DEFAULT_CACHE,
+  EnvelopeCrypto,
+  parseContext,
+  parseSentinelEnvelope,
+  SENTINEL_MAX_BYTES,
+  sentinelDecrypt,
+  sentinelEncrypt,
+  withAtomicOutput,
   type DataKeyCacheOptions,
 } from '../src/crypto/envelope.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
@@ -36,27 +43,42 @@ export async function runDecrypt(options: EnvelopeOptions, files: string[] = [])
 async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions, files: string[]): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const format = options.format ?? 'esdk';
-  if (format !== 'esdk' && format !== 'sentinel') throw new UsageError({ code: 'FLAG_INVALID', message: `--format "${format}" is not esdk or sentinel` });
+  if (format !== 'esdk' && format !== 'sentinel')
+    throw new UsageError({ code: 'FLAG_INVALID', message: `--format "${format}" is not esdk or sentinel` });
   const context = parseContext(options.context ?? []);
   const keyId = options.key?.replace(/^kms:/, '');
-  if (mode === 'encrypt' && !keyId) throw new UsageError({ code: 'FLAG_MISSING', message: '--key is required to encrypt', hint: '--key kms:alias/agent-data' });
+  if (mode === 'encrypt' && !keyId)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--key is required to encrypt',
+      hint: '--key kms:alias/agent-data',
+    });
   const jobs = planJobs(mode, options, files);
   await refuseOverwrites(mode, jobs, options.force === true);
   let cache: EnvelopeCrypto['stats'] | null = null;
   await withKmsTrail(ctx, async () => {
     // Aliases are resolved to the key ARN: the Encryption SDK matches wrapped keys by ARN only.
     const keyArn = keyId ? await envelopeKeyArn(ctx, keyId) : undefined;
-    const crypto = format === 'esdk' ? new EnvelopeCrypto(await ctx.services.kms(), keyArn, cacheOptions(options)) : undefined;
+    const crypto =
+      format === 'esdk' ? new EnvelopeCrypto(await ctx.services.kms(), keyArn, cacheOptions(options)) : undefined;
     for (const job of jobs) {
       if (crypto) await runEsdk(mode, crypto, job, context);
       else await runSentinel(mode, ctx, keyArn, job, context);
-      if (!ctx.out.json && job.output) process.stderr.write(`${style.ok('✔')} ${mode === 'encrypt' ? 'encrypted' : 'decrypted'} ${job.input ?? 'stdin'} → ${job.output}\n`);
+      if (!ctx.out.json && job.output)
+        process.stderr.write(
+          `${style.ok('✔')} ${mode === 'encrypt' ? 'encrypted' : 'decrypted'} ` +
+            `${job.input ?? 'stdin'} → ${job.output}\n`,
+        );
     }
     cache = crypto?.stats ?? null;
-    if (ctx.out.debug && crypto) process.stderr.write(style.dim(`  data-key cache: ${crypto.stats.hits} hit(s), ${crypto.stats.misses} miss(es)\n`));
+    if (ctx.out.debug && crypto)
+      process.stderr.write(
+        style.dim(`  data-key cache: ${crypto.stats.hits} hit(s), ${crypto.stats.misses} miss(es)\n`),
+      );
   });
   printKmsCalls(ctx);
-  if (ctx.out.json && jobs.every((j) => j.output)) printJson({ ok: true, mode, format, files: jobs.map((j) => j.output), cache });
+  if (ctx.out.json && jobs.every((j) => j.output))
+    printJson({ ok: true, mode, format, files: jobs.map((j) => j.output), cache });
   return 0;
 }
 
@@ -64,7 +86,13 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
 async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<string> {
   const meta = await (await ctx.services.kms()).describeKey(keyId);
   if (meta.KeyUsage !== 'ENCRYPT_DECRYPT') {
-    throw new UsageError({ code: 'KMS_KEY_WRONG_USAGE', message: `KMS key ${meta.Arn} is a ${meta.KeyUsage} key (${meta.KeySpec}); envelope encryption needs ENCRYPT_DECRYPT`, hint: 'create one: agentkeys keys create --spec SYMMETRIC_DEFAULT --alias alias/agent-data' });
+    throw new UsageError({
+      code: 'KMS_KEY_WRONG_USAGE',
+      message:
+        `KMS key ${meta.Arn} is a ${meta.KeyUsage} key (${meta.KeySpec}); envelope ` +
+        `encryption needs ENCRYPT_DECRYPT`,
+      hint: 'create one: agentkeys keys create --spec SYMMETRIC_DEFAULT --alias alias/agent-data',
+    });
   }
   return meta.Arn!;
 }
@@ -73,25 +101,51 @@ async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<strin
 async function refuseOverwrites(mode: 'encrypt' | 'decrypt', jobs: Job[], force: boolean): Promise<void> {
   for (const job of jobs) {
     if (!job.output) {
-      if (mode === 'encrypt' && process.stdout.isTTY) throw new UsageError({ code: 'OUTPUT_IS_TTY', message: 'refusing to write binary ciphertext to the terminal', hint: 'pass --out FILE, a FILE argument (writes FILE.enc), or redirect: > file.enc' });
+      if (mode === 'encrypt' && process.stdout.isTTY)
+        throw new UsageError({
+          code: 'OUTPUT_IS_TTY',
+          message: 'refusing to write binary ciphertext to the terminal',
+          hint: 'pass --out FILE, a FILE argument (writes FILE.enc), or redirect: > file.enc',
+        });
       continue;
     }
-    if (!force && (await fsp.stat(job.output).then(() => true, () => false))) {
-      throw new UsageError({ code: 'OUTPUT_EXISTS', message: `${job.output} exists; nothing was ${mode}ed`, hint: 'pass --force to replace it, or choose another --out' });
+    if (
+      !force &&
+      (await fsp.stat(job.output).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new UsageError({
+        code: 'OUTPUT_EXISTS',
+        message: `${job.output} exists; nothing was ${mode}ed`,
+        hint: 'pass --force to replace it, or choose another --out',
+      });
     }
   }
 }
 
 function planJobs(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions, files: string[]): Job[] {
   if (files.length === 0) return [{ input: options.in, output: options.out }];
-  if (options.in || options.out) throw new UsageError({ code: 'FLAG_INVALID', message: 'give either FILE… or --in/--out, not both' });
+  if (options.in || options.out)
+    throw new UsageError({ code: 'FLAG_INVALID', message: 'give either FILE… or --in/--out, not both' });
   return files.map((f) => {
-    if (mode === 'decrypt' && !f.endsWith('.enc')) throw new UsageError({ code: 'FLAG_INVALID', message: `${f} does not end in .enc`, hint: 'use --in/--out for other names' });
+    if (mode === 'decrypt' && !f.endsWith('.enc'))
+      throw new UsageError({
+        code: 'FLAG_INVALID',
+        message: `${f} does not end in .enc`,
+        hint: 'use --in/--out for other names',
+      });
     return { input: f, output: mode === 'encrypt' ? `${f}.enc` : f.slice(0, -4) };
   });
 }
 
-async function runEsdk(mode: 'encrypt' | 'decrypt', crypto: EnvelopeCrypto, job: Job, context: Record<string, string>): Promise<void> {
+async function runEsdk(
+  mode: 'encrypt' | 'decrypt',
+  crypto: EnvelopeCrypto,
+  job: Job,
+  context: Record<string, string>,
+): Promise<void> {
   const size = job.input ? (await statInput(job.input)).size : undefined;
   const run = async (out: Writable) => {
     const input: Readable = job.input ? createReadStream(job.input) : process.stdin;
@@ -103,13 +157,26 @@ async function runEsdk(mode: 'encrypt' | 'decrypt', crypto: EnvelopeCrypto, job:
   else await run(stdoutSink());
 }
 
-async function runSentinel(mode: 'encrypt' | 'decrypt', ctx: CommandContext, keyId: string | undefined, job: Job, context: Record<string, string>): Promise<void> {
+async function runSentinel(
+  mode: 'encrypt' | 'decrypt',
+  ctx: CommandContext,
+  keyId: string | undefined,
+  job: Job,
+  context: Record<string, string>,
+): Promise<void> {
   const data = await readAll(job.input);
   const kms = await ctx.services.kms();
-  const output = mode === 'encrypt'
-    ? Buffer.from(`${JSON.stringify(await sentinelEncrypt(kms, keyId!, data, context))}\n`)
-    : await sentinelDecrypt(kms, parseSentinelEnvelope(data.toString('utf8')), context);
-  if (job.output) await withAtomicOutput(job.output, mode === 'decrypt' ? 0o600 : 0o644, async (out) => void (await new Promise<void>((resolve, reject) => out.end(output, () => resolve()).once('error', reject))));
+  const output =
+    mode === 'encrypt'
+      ? Buffer.from(`${JSON.stringify(await sentinelEncrypt(kms, keyId!, data, context))}\n`)
+      : await sentinelDecrypt(kms, parseSentinelEnvelope(data.toString('utf8')), context);
+  if (job.output)
+    await withAtomicOutput(
+      job.output,
+      mode === 'decrypt' ? 0o600 : 0o644,
+      async (out) =>
+        void (await new Promise<void>((resolve, reject) => out.end(output, () => resolve()).once('error', reject))),
+    );
   else process.stdout.write(output);
 }
 
@@ -126,7 +193,12 @@ async function readAll(file: string | undefined): Promise<Buffer> {
   let size = 0;
   for await (const chunk of file ? createReadStream(file) : process.stdin) {
     size += (chunk as Buffer).length;
-    if (size > SENTINEL_MAX_BYTES) throw new UsageError({ code: 'INPUT_TOO_LARGE', message: `the sentinel format holds one message in memory (at most ${SENTINEL_MAX_BYTES >> 20} MiB)`, hint: 'use the default format (--format esdk), which streams' });
+    if (size > SENTINEL_MAX_BYTES)
+      throw new UsageError({
+        code: 'INPUT_TOO_LARGE',
+        message: `the sentinel format holds one message in memory (at most ${SENTINEL_MAX_BYTES >> 20} MiB)`,
+        hint: 'use the default format (--format esdk), which streams',
+      });
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -136,13 +208,18 @@ async function statInput(file: string) {
   try {
     return await fsp.stat(file);
   } catch (err) {
-    throw new UsageError({ code: 'INPUT_NOT_FOUND', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
+    throw new UsageError({
+      code: 'INPUT_NOT_FOUND',
+      message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`,
+      cause: err,
+    });
   }
 }
 
 function cacheOptions(options: EnvelopeOptions): DataKeyCacheOptions | false {
   if (options.cache === false) return false;
-  const num = (v: string | undefined, d: number, flag: string) => (v === undefined ? d : parseWholeNumber(v, flag, { min: 1 }));
+  const num = (v: string | undefined, d: number, flag: string) =>
+    v === undefined ? d : parseWholeNumber(v, flag, { min: 1 });
   return {
     maxAgeMs: num(options.cacheTtl, DEFAULT_CACHE.maxAgeMs / 1000, '--cache-ttl') * 1000,
     maxMessagesEncrypted: num(options.cacheMaxMessages, DEFAULT_CACHE.maxMessagesEncrypted, '--cache-max-messages'),

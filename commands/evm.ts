@@ -1,7 +1,16 @@
 import { promises as fsp } from 'node:fs';
 import type { Hex } from 'viem';
 import { UsageError, type ErrorCode, type ExitCode } from '../src/errors.js';
-import { parseMessage, parseTransactionInput, parseTypedData, signMessageWith, signTransactionWith, signTypedDataWith, verifyEvmSignature, type VerifyTarget } from '../src/evm/operations.js';
+import {
+  parseMessage,
+  parseTransactionInput,
+  parseTypedData,
+  signMessageWith,
+  signTransactionWith,
+  signTypedDataWith,
+  verifyEvmSignature,
+  type VerifyTarget,
+} from '../src/evm/operations.js';
 import { checksumAddress } from '../src/evm/secp256k1.js';
 import { openEvmSigner, type EvmSigner } from '../src/evm/signer.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
@@ -22,11 +31,21 @@ export interface EvmOptions extends GlobalOptions {
 /** --key, else VAULT_KEY_ID (a bare id or alias means KMS, as in the seed). */
 export function evmKeyRef(flag: string | undefined, config: AgentkeysConfig): string {
   const ref = flag ?? config.vaultKeyId;
-  if (!ref) throw new UsageError({ code: 'FLAG_MISSING', message: 'no EVM key: pass --key or set VAULT_KEY_ID', hint: '--key kms:alias/agentic-vault (create one: agentkeys keys create --spec ECC_SECG_P256K1 --alias alias/agentic-vault)' });
+  if (!ref)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: 'no EVM key: pass --key or set VAULT_KEY_ID',
+      hint:
+        '--key kms:alias/agentic-vault (create one: agentkeys keys create --spec ' +
+        'ECC_SECG_P256K1 --alias alias/agentic-vault)',
+    });
   return /^(kms|file|local):/.test(ref) ? ref : `kms:${ref}`;
 }
 
-async function withSigner<T>(options: EvmOptions, body: (signer: EvmSigner, ctx: CommandContext) => Promise<T>): Promise<{ result: T; signer: EvmSigner; ctx: CommandContext }> {
+async function withSigner<T>(
+  options: EvmOptions,
+  body: (signer: EvmSigner, ctx: CommandContext) => Promise<T>,
+): Promise<{ result: T; signer: EvmSigner; ctx: CommandContext }> {
   const ctx = await createContext({ ...options }, { preferVaultRegion: true });
   const ref = evmKeyRef(options.key, ctx.config);
   const { result, signer } = await withKmsTrail(ctx, async () => {
@@ -60,17 +79,33 @@ export async function runEvmSignTx(options: EvmOptions): Promise<ExitCode> {
   const tx = parseTransactionInput(await readJsonFile(options.tx, '--tx', 'EVM_TX_INVALID'), options.tx!);
   const { result, signer, ctx } = await withSigner(options, (s) => signTransactionWith(s, tx));
   if (ctx.out.json) {
-    printJson({ ok: true, address: signer.address, keyId: signer.keyId, type: tx.type, chainId: tx.chainId, signingHash: result.signingHash, txHash: result.txHash, raw: result.raw });
+    printJson({
+      ok: true,
+      address: signer.address,
+      keyId: signer.keyId,
+      type: tx.type,
+      chainId: tx.chainId,
+      signingHash: result.signingHash,
+      txHash: result.txHash,
+      raw: result.raw,
+    });
   } else {
     printLine(result.raw);
-    process.stderr.write(style.dim(`  ${tx.type} transaction on chain ${tx.chainId} signed by ${signer.address}, hash ${result.txHash}\n`));
+    process.stderr.write(
+      style.dim(`  ${tx.type} transaction on chain ${tx.chainId} signed by ${signer.address}, hash ${result.txHash}\n`),
+    );
   }
   return 0;
 }
 
 export async function runEvmVerify(options: EvmOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  if (!options.address) throw new UsageError({ code: 'FLAG_MISSING', message: '--address is required', hint: '--address 0x… --signature 0x… --message "hello"' });
+  if (!options.address)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--address is required',
+      hint: '--address 0x… --signature 0x… --message "hello"',
+    });
   const address = checksumAddress(options.address, '--address');
   const target = await verifyTarget(options);
   await verifyEvmSignature(address, target, options.signature as Hex | undefined);
@@ -81,16 +116,29 @@ export async function runEvmVerify(options: EvmOptions): Promise<ExitCode> {
 
 async function verifyTarget(options: EvmOptions): Promise<VerifyTarget> {
   const given = [options.message, options.data, options.tx].filter((v) => v !== undefined).length;
-  if (given !== 1) throw new UsageError({ code: 'FLAG_INVALID', message: 'give exactly one of --message, --data or --tx', hint: '--message TEXT|@FILE|0xHEX, --data typed.json, or --tx 0x<signed raw transaction>' });
+  if (given !== 1)
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: 'give exactly one of --message, --data or --tx',
+      hint: '--message TEXT|@FILE|0xHEX, --data typed.json, or --tx 0x<signed raw transaction>',
+    });
   if (options.message !== undefined) return { message: parseMessage(await readMessage(options.message)) };
-  if (options.data !== undefined) return { typedData: parseTypedData(await readJsonFile(options.data, '--data', 'EVM_TYPED_DATA_INVALID'), options.data) };
+  if (options.data !== undefined)
+    return {
+      typedData: parseTypedData(await readJsonFile(options.data, '--data', 'EVM_TYPED_DATA_INVALID'), options.data),
+    };
   const raw = options.tx!.startsWith('@') ? (await readText(options.tx!.slice(1), '--tx')).trim() : options.tx!;
-  if (!/^0x[0-9a-fA-F]+$/.test(raw)) throw new UsageError({ code: 'EVM_TX_INVALID', message: '--tx must be a signed raw transaction in 0x hex (or @FILE holding one)' });
+  if (!/^0x[0-9a-fA-F]+$/.test(raw))
+    throw new UsageError({
+      code: 'EVM_TX_INVALID',
+      message: '--tx must be a signed raw transaction in 0x hex (or @FILE holding one)',
+    });
   return { rawTransaction: raw as Hex };
 }
 
 function printSignature(ctx: CommandContext, signer: EvmSigner, out: { hash: Hex; signature: Hex }): ExitCode {
-  if (ctx.out.json) printJson({ ok: true, address: signer.address, keyId: signer.keyId, hash: out.hash, signature: out.signature });
+  if (ctx.out.json)
+    printJson({ ok: true, address: signer.address, keyId: signer.keyId, hash: out.hash, signature: out.signature });
   else {
     printLine(out.signature);
     process.stderr.write(style.dim(`  signed by ${signer.address} (${signer.source})\n`));
@@ -100,7 +148,12 @@ function printSignature(ctx: CommandContext, signer: EvmSigner, out: { hash: Hex
 
 /** TEXT, @FILE (the file's bytes, as 0x hex) or 0xHEX. */
 async function readMessage(flag: string | undefined): Promise<string> {
-  if (flag === undefined) throw new UsageError({ code: 'FLAG_MISSING', message: '--message is required', hint: '--message "hello", --message @file.txt or --message 0x68656c6c6f' });
+  if (flag === undefined)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--message is required',
+      hint: '--message "hello", --message @file.txt or --message 0x68656c6c6f',
+    });
   if (!flag.startsWith('@')) return flag;
   const bytes = await readBytes(flag.slice(1), '--message');
   return `0x${bytes.toString('hex')}`;
@@ -124,6 +177,10 @@ async function readBytes(file: string, flag: string): Promise<Buffer> {
   try {
     return await fsp.readFile(file);
   } catch (err) {
-    throw new UsageError({ code: 'INPUT_UNREADABLE', message: `cannot read ${flag} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, cause: err });
+    throw new UsageError({
+      code: 'INPUT_UNREADABLE',
+      message: `cannot read ${flag} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      cause: err,
+    });
   }
 }

@@ -1,5 +1,11 @@
 import { parseWholeNumber } from './options.js';
-import { adviseRotation, createOrAdoptKey, DEFAULT_ROTATION_POLICY, describeKey, replicateKey } from '../src/aws/keys.js';
+import {
+  adviseRotation,
+  createOrAdoptKey,
+  DEFAULT_ROTATION_POLICY,
+  describeKey,
+  replicateKey,
+} from '../src/aws/keys.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { publishSigner } from '../src/signing/publish.js';
@@ -15,7 +21,12 @@ export interface KeyRefOptions extends GlobalOptions {
 
 function keyRef(options: KeyRefOptions): string {
   const ref = options.key?.replace(/^kms:/, '');
-  if (!ref) throw new UsageError({ code: 'FLAG_MISSING', message: '--key is required', hint: '--key kms:alias/agent-audit (or a key id or ARN)' });
+  if (!ref)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--key is required',
+      hint: '--key kms:alias/agent-audit (or a key id or ARN)',
+    });
   return ref;
 }
 
@@ -28,10 +39,19 @@ export async function runKeysDescribe(options: KeyRefOptions): Promise<ExitCode>
     return 0;
   }
   const rows: [string, string][] = [
-    ['key', d.keyArn], ['spec', d.spec], ['usage', d.usage], ['state', d.state],
+    ['key', d.keyArn],
+    ['spec', d.spec],
+    ['usage', d.usage],
+    ['state', d.state],
     ['origin', d.origin === 'AWS_CLOUDHSM' ? `AWS_CLOUDHSM (custom key store ${d.customKeyStoreId})` : d.origin],
-    ['multi-region', d.multiRegion ? `${d.multiRegion}${d.replicaRegions.length ? `, replicas in ${d.replicaRegions.join(', ')}` : ''}` : 'no'],
-    ['aliases', d.aliases.join(', ') || '-'], ['created', d.createdAt ? `${d.createdAt} (${d.ageDays} days ago)` : '-'],
+    [
+      'multi-region',
+      d.multiRegion
+        ? `${d.multiRegion}${d.replicaRegions.length ? `, replicas in ${d.replicaRegions.join(', ')}` : ''}`
+        : 'no',
+    ],
+    ['aliases', d.aliases.join(', ') || '-'],
+    ['created', d.createdAt ? `${d.createdAt} (${d.ageDays} days ago)` : '-'],
   ];
   for (const [k, v] of rows) printLine(`  ${k.padEnd(13)} ${v}`);
   return 0;
@@ -46,13 +66,21 @@ export interface ShouldRotateOptions extends KeyRefOptions {
 export async function runKeysShouldRotate(options: ShouldRotateOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const policy = {
-    intervalDays: parseWholeNumber(options.intervalDays ?? String(DEFAULT_ROTATION_POLICY.intervalDays), '--interval-days', { min: 1 }),
-    maxAgeDays: parseWholeNumber(options.maxAgeDays ?? String(DEFAULT_ROTATION_POLICY.maxAgeDays), '--max-age-days', { min: 1 }),
+    intervalDays: parseWholeNumber(
+      options.intervalDays ?? String(DEFAULT_ROTATION_POLICY.intervalDays),
+      '--interval-days',
+      { min: 1 },
+    ),
+    maxAgeDays: parseWholeNumber(options.maxAgeDays ?? String(DEFAULT_ROTATION_POLICY.maxAgeDays), '--max-age-days', {
+      min: 1,
+    }),
   };
-  if (policy.maxAgeDays < policy.intervalDays) throw new UsageError({ code: 'FLAG_INVALID', message: '--interval-days must not exceed --max-age-days' });
+  if (policy.maxAgeDays < policy.intervalDays)
+    throw new UsageError({ code: 'FLAG_INVALID', message: '--interval-days must not exceed --max-age-days' });
   const advice = adviseRotation(await describeKey(await ctx.services.kms(), keyRef(options)), policy);
   if (ctx.out.json) printJson({ ok: true, ...advice, policy });
-  else printLine(`${advice.shouldRotate ? style.warn('rotate:') : style.ok('ok:')} ${advice.keyArn} is ${advice.reason}`);
+  else
+    printLine(`${advice.shouldRotate ? style.warn('rotate:') : style.ok('ok:')} ${advice.keyArn} is ${advice.reason}`);
   return advice.shouldRotate ? 0 : 1;
 }
 
@@ -67,15 +95,27 @@ export interface KeysCreateKmsOptions extends GlobalOptions {
 
 export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  if (!options.spec) throw new UsageError({ code: 'FLAG_MISSING', message: '--spec is required (or --local for a key on this machine)', hint: '--spec ECC_NIST_P256 --alias alias/agent-audit' });
-  const alias = options.alias === undefined ? undefined : options.alias.startsWith('alias/') ? options.alias : `alias/${options.alias}`;
-  const { meta, created } = await withKmsTrail(ctx, async () => createOrAdoptKey(await ctx.services.kms(), {
-    spec: options.spec!,
-    ...(alias ? { alias } : {}),
-    ...(options.multiRegion ? { multiRegion: true } : {}),
-    ...(options.customKeyStore ? { customKeyStoreId: options.customKeyStore } : {}),
-    ...(options.description ? { description: options.description } : {}),
-  }));
+  if (!options.spec)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--spec is required (or --local for a key on this machine)',
+      hint: '--spec ECC_NIST_P256 --alias alias/agent-audit',
+    });
+  const alias =
+    options.alias === undefined
+      ? undefined
+      : options.alias.startsWith('alias/')
+        ? options.alias
+        : `alias/${options.alias}`;
+  const { meta, created } = await withKmsTrail(ctx, async () =>
+    createOrAdoptKey(await ctx.services.kms(), {
+      spec: options.spec!,
+      ...(alias ? { alias } : {}),
+      ...(options.multiRegion ? { multiRegion: true } : {}),
+      ...(options.customKeyStore ? { customKeyStoreId: options.customKeyStore } : {}),
+      ...(options.description ? { description: options.description } : {}),
+    }),
+  );
   let published: string | undefined;
   let address: string | undefined;
   if (meta.KeyUsage === 'SIGN_VERIFY' || meta.KeyUsage === 'GENERATE_VERIFY_MAC') {
@@ -86,9 +126,22 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
     if (meta.KeySpec === EVM_KEY_SPEC) address = addressOfPublicKey(await signer.loadPublicKey(), signer.source);
   }
   printKmsCalls(ctx);
-  if (ctx.out.json) printJson({ ok: true, created, keyArn: meta.Arn, spec: meta.KeySpec, usage: meta.KeyUsage, alias: alias ?? null, signers: published ?? null, ...(address ? { address } : {}) });
+  if (ctx.out.json)
+    printJson({
+      ok: true,
+      created,
+      keyArn: meta.Arn,
+      spec: meta.KeySpec,
+      usage: meta.KeyUsage,
+      alias: alias ?? null,
+      signers: published ?? null,
+      ...(address ? { address } : {}),
+    });
   else {
-    printLine(`${style.ok('✔')} ${created ? 'created' : 'already exists:'} ${meta.KeySpec} key ${style.bold(meta.Arn!)}${alias ? ` as ${alias}` : ''}`);
+    printLine(
+      `${style.ok('✔')} ${created ? 'created' : 'already exists:'} ${meta.KeySpec} ` +
+        `key ${style.bold(meta.Arn!)}${alias ? ` as ${alias}` : ''}`,
+    );
     if (published) printLine(`  public key added to ${published}`);
     if (address) printLine(`  EVM address ${style.bold(address)}`);
   }
@@ -101,11 +154,21 @@ export interface ReplicateOptions extends KeyRefOptions {
 
 export async function runKeysReplicate(options: ReplicateOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const regions = (options.regions ?? '').split(',').map((r) => r.trim()).filter(Boolean);
-  if (regions.length === 0) throw new UsageError({ code: 'FLAG_MISSING', message: '--regions is required', hint: '--regions us-west-2,eu-west-1' });
+  const regions = (options.regions ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  if (regions.length === 0)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--regions is required',
+      hint: '--regions us-west-2,eu-west-1',
+    });
   const results = await withKmsTrail(ctx, async () => replicateKey(await ctx.services.kms(), keyRef(options), regions));
   printKmsCalls(ctx);
   if (ctx.out.json) printJson({ ok: true, replicas: results });
-  else for (const r of results) printLine(`${r.action === 'created' ? style.ok('✔ created') : style.dim('= exists ')} ${r.region} ${r.keyArn}`);
+  else
+    for (const r of results)
+      printLine(`${r.action === 'created' ? style.ok('✔ created') : style.dim('= exists ')} ${r.region} ${r.keyArn}`);
   return 0;
 }

@@ -21,7 +21,9 @@ export function openSigner(ctx: CommandContext, config: AgentkeysConfig = ctx.co
 export async function withKmsTrail<T>(ctx: CommandContext, body: () => Promise<T>): Promise<T> {
   const auditLog = ctx.config.auditLog;
   // Fail before doing anything if the trail could not be signed afterwards.
-  const trailSigner = auditLog ? await openSigner(ctx, ctx.config.auditKey ? { ...ctx.config, keyRef: ctx.config.auditKey } : ctx.config) : undefined;
+  const trailSigner = auditLog
+    ? await openSigner(ctx, ctx.config.auditKey ? { ...ctx.config, keyRef: ctx.config.auditKey } : ctx.config)
+    : undefined;
   let result: T;
   try {
     result = await body();
@@ -37,9 +39,15 @@ async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSi
   const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   try {
     await appendSignedEvents(store, signer, events);
-    if (ctx.out.debug) process.stderr.write(style.dim(`  recorded ${events.length} KMS operation event(s) in ${auditLog}\n`));
+    if (ctx.out.debug)
+      process.stderr.write(style.dim(`  recorded ${events.length} KMS operation event(s) in ${auditLog}\n`));
   } catch (err) {
-    throw new AgentkeysError({ code: 'KMS_TRAIL_WRITE_FAILED', message: `the KMS operations were done but could not be recorded in ${auditLog}: ${(err as Error).message}`, hint: 'fix the audit log and record the operation by hand; see --debug', cause: err });
+    throw new AgentkeysError({
+      code: 'KMS_TRAIL_WRITE_FAILED',
+      message: `the KMS operations were done but could not be recorded in ${auditLog}: ${(err as Error).message}`,
+      hint: 'fix the audit log and record the operation by hand; see --debug',
+      cause: err,
+    });
   } finally {
     await store.close();
   }

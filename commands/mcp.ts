@@ -31,7 +31,11 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
   const policy = options.policy ? await readPolicyFile(options.policy) : undefined;
   const auditLog = ctx.config.auditLog;
   if (policy && !auditLog) {
-    throw new UsageError({ code: 'MCP_AUDIT_LOG_REQUIRED', message: 'a signing policy needs --audit-log: every signing decision goes into the audit chain', hint: '--audit-log .agentkeys/mcp-audit.jsonl (or a postgres:// URL)' });
+    throw new UsageError({
+      code: 'MCP_AUDIT_LOG_REQUIRED',
+      message: 'a signing policy needs --audit-log: every signing decision goes into the audit chain',
+      hint: '--audit-log .agentkeys/mcp-audit.jsonl (or a postgres:// URL)',
+    });
   }
   const audit = auditLog ? await openDecisionLog(ctx, auditLog, keyRef) : undefined;
   const deps: VaultDeps = {
@@ -42,12 +46,30 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
       await audit?.record(record, client);
       ctx.services.trail.drainEvents(); // the decision chain is the record; nothing accumulates
     },
-    ...(auditLog ? { verifyAudit: () => verifyAuditLog({ log: auditLog, signersPath: ctx.config.signersPath, hmacKeyFiles: {}, slackMs: 60_000, statementTimeoutMs: ctx.config.pgStatementTimeoutMs }) } : {}),
-    info: { keyRef, ...(ctx.config.region ? { region: ctx.config.region } : {}), ...(auditLog ? { auditLog: redactUrl(auditLog) } : {}), ...(options.policy ? { policyFile: options.policy } : {}) },
+    ...(auditLog
+      ? {
+          verifyAudit: () =>
+            verifyAuditLog({
+              log: auditLog,
+              signersPath: ctx.config.signersPath,
+              hmacKeyFiles: {},
+              slackMs: 60_000,
+              statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
+            }),
+        }
+      : {}),
+    info: {
+      keyRef,
+      ...(ctx.config.region ? { region: ctx.config.region } : {}),
+      ...(auditLog ? { auditLog: redactUrl(auditLog) } : {}),
+      ...(options.policy ? { policyFile: options.policy } : {}),
+    },
   };
   const server = createMcpServer(new Vault(deps), '0.1.0');
   await server.connect(new StdioServerTransport());
-  process.stderr.write(`agentkeys mcp: key ${keyRef}, ${describePolicy(policy)}, audit ${auditLog ? redactUrl(auditLog) : 'off'}\n`);
+  process.stderr.write(
+    `agentkeys mcp: key ${keyRef}, ${describePolicy(policy)}, audit ${auditLog ? redactUrl(auditLog) : 'off'}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.stdin.once('end', resolve);
     process.stdin.once('close', resolve);
@@ -79,7 +101,11 @@ interface DecisionLog {
 async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRef: string): Promise<DecisionLog> {
   const signer = await decisionSigner(ctx, vaultKeyRef);
   if (signer.alg !== 'hmac-sha256' && 'publicKeyPem' in signer) {
-    await publishSigner(ctx.config.signersPath, signer as AuditSigner & { publicKeyPem(): Promise<string> | string }, signer instanceof KmsSigner ? { keyArn: signer.kid } : {});
+    await publishSigner(
+      ctx.config.signersPath,
+      signer as AuditSigner & { publicKeyPem(): Promise<string> | string },
+      signer instanceof KmsSigner ? { keyArn: signer.kid } : {},
+    );
   }
   const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   let queue: Promise<unknown> = Promise.resolve();
@@ -98,7 +124,10 @@ async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRe
 }
 
 async function decisionSigner(ctx: CommandContext, vaultKeyRef: string): Promise<AuditSigner> {
-  const open = (keyRef?: string) => resolveSigner(keyRef ? { ...ctx.config, keyRef } : ctx.config, { openKmsSigner: async (ref) => KmsSigner.open(await ctx.services.kms(), ref) });
+  const open = (keyRef?: string) =>
+    resolveSigner(keyRef ? { ...ctx.config, keyRef } : ctx.config, {
+      openKmsSigner: async (ref) => KmsSigner.open(await ctx.services.kms(), ref),
+    });
   if (ctx.config.auditKey) return open(ctx.config.auditKey);
   try {
     return await open();

@@ -4,7 +4,15 @@ import { UsageError } from '../src/errors.js';
 export function parseWholeNumber(value: string, flag: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(n >= min && n <= max)) {
-    throw new UsageError({ code: 'FLAG_INVALID', message: `${flag} "${value}" is not a whole number${max < Number.MAX_SAFE_INTEGER ? ` between ${min} and ${max}` : min > 0 ? ` of at least ${min}` : ''}` });
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: `${flag} "${value}" is not a whole number${rangeText(min, max)}`,
+    });
   }
   return n;
+}
+
+function rangeText(min: number, max: number): string {
+  if (max < Number.MAX_SAFE_INTEGER) return ` between ${min} and ${max}`;
+  return min > 0 ? ` of at least ${min}` : '';
 }

@@ -38,12 +38,32 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
     // operator's; process.env itself is never changed.
     const { AWS_PROFILE: _profile, ...own } = process.env;
     const env = { ...own, ...moto.env };
-    const cmd = await createContext({ ...options, envFile: undefined, dir, profile: undefined, roleArn: undefined }, { env, awsCredentials: seed.credentials });
+    const cmd = await createContext(
+      { ...options, envFile: undefined, dir, profile: undefined, roleArn: undefined },
+      { env, awsCredentials: seed.credentials },
+    );
     if (!cmd.out.json) {
-      printLine(style.dim(`sandbox: moto on ${moto.endpoint}; hosted zone litentry.org (${seed.zoneId}); instance ${seed.instanceId}; caller ${seed.adminArn}`));
-      printLine(style.dim(reopened ? `sandbox: continuing the kept sandbox in ${seed.dir}` : `sandbox: env files and state in ${seed.dir}${keep ? ' (kept: run the same command again to see a second, idempotent run)' : ' (removed at the end; --keep DIR keeps it)'}`));
+      printLine(
+        style.dim(
+          `sandbox: moto on ${moto.endpoint}; hosted zone litentry.org (${seed.zoneId}); ` +
+            `instance ${seed.instanceId}; caller ${seed.adminArn}`,
+        ),
+      );
+      printLine(
+        style.dim(
+          reopened
+            ? `sandbox: continuing the kept sandbox in ${seed.dir}`
+            : `sandbox: env files and state in ${seed.dir}` +
+                (keep
+                  ? ' (kept: run the same command again to see a second, idempotent run)'
+                  : ' (removed at the end; --keep DIR keeps it)'),
+        ),
+      );
     }
-    const stack = { ...(await loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} })), rerunCommand: `agentkeys setup --sandbox${keep ? ` --keep ${options.keep}` : ''}` };
+    const stack = {
+      ...(await loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} })),
+      rerunCommand: `agentkeys setup --sandbox${keep ? ` --keep ${options.keep}` : ''}`,
+    };
     const noBroker = async (): Promise<never> => {
       throw new Error('the sandbox has no broker host serving TLS');
     };

@@ -32,21 +32,47 @@ export interface SetupOptions extends GlobalOptions, StackFileOptions {
 }
 
 export async function runSetup(options: SetupOptions): Promise<ExitCode> {
-  if (options.keep && !options.sandbox) throw new UsageError({ code: 'FLAG_CONFLICT', message: '--keep DIR goes with --sandbox', hint: 'agentkeys setup --sandbox --keep ./sandbox' });
+  if (options.keep && !options.sandbox)
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: '--keep DIR goes with --sandbox',
+      hint: 'agentkeys setup --sandbox --keep ./sandbox',
+    });
   // Flag values are checked before any AWS call (the sandbox seeds moto first).
   if (options.wait !== undefined) parseWholeNumber(options.wait, '--wait');
   if (options.sandbox) return (await import('./sandbox.js')).runSandbox(options);
   if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
   const cmd = await createContext({ ...options });
-  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.stackEnv ? { envFile: options.stackEnv } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
+  const stack = await loadStack({
+    test: options.test === true,
+    envDir: options.envDir ?? 'env',
+    ...(options.stackEnv ? { envFile: options.stackEnv } : {}),
+    ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}),
+    baseEnv: {},
+  });
   return runSetupFor(cmd, stack, options);
 }
 
-export async function runSetupFor(cmd: CommandContext, stack: Stack, options: SetupOptions, overrides: { fetchJson?: SetupContext['fetchJson'] } = {}): Promise<ExitCode> {
+export async function runSetupFor(
+  cmd: CommandContext,
+  stack: Stack,
+  options: SetupOptions,
+  overrides: { fetchJson?: SetupContext['fetchJson'] } = {},
+): Promise<ExitCode> {
   const out = cmd.out;
-  const steps = selectSteps(STEPS, { ...(options.onlyStep ? { onlyStep: options.onlyStep } : {}), ...(options.fromStep ? { fromStep: options.fromStep } : {}), ...(options.toStep ? { toStep: options.toStep } : {}) });
+  const steps = selectSteps(STEPS, {
+    ...(options.onlyStep ? { onlyStep: options.onlyStep } : {}),
+    ...(options.fromStep ? { fromStep: options.fromStep } : {}),
+    ...(options.toStep ? { toStep: options.toStep } : {}),
+  });
   // The stack is printed before anything else: an operator sees test or prod before any call.
-  if (!out.json) printLine(style.bold(`agentkeys setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, account ${stack.accountId}, ${stack.region}${options.plan ? ' (plan: nothing is changed)' : ''}`));
+  if (!out.json)
+    printLine(
+      style.bold(
+        `agentkeys setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} ` +
+          `stack, account ${stack.accountId}, ${stack.region}${options.plan ? ' (plan: nothing is changed)' : ''}`,
+      ),
+    );
   const events: SetupEvent[] = [];
   const { ctx, calls } = await createSetupContext({
     stack,
@@ -65,7 +91,13 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   const interrupted = await interruptedRun(receiptFile);
   if (interrupted && !out.json) {
     const last = interrupted.steps[interrupted.steps.length - 1];
-    printLine(style.warn(`the previous run (started ${interrupted.startedAt}) stopped ${last ? `after step ${last.num} ${last.id}` : 'before its first step'}; this run checks everything and resumes`));
+    printLine(
+      style.warn(
+        `the previous run (started ${interrupted.startedAt}) stopped ` +
+          `${last ? `after step ${last.num} ${last.id}` : 'before its first step'}; ` +
+          `this run checks everything and resumes`,
+      ),
+    );
   }
   const run = new SetupRun(ctx, {
     plan: options.plan === true,
@@ -84,7 +116,16 @@ export async function runSetupFor(cmd: CommandContext, stack: Stack, options: Se
   }
   const { records, pendingCount } = await run.finish();
   const wallMs = Date.now() - started;
-  if (out.json) printJson({ ok: !records.some((r) => r.status === 'failed' || r.status === 'blocked'), stack: stack.name, plan: options.plan === true, steps: records, calls, wallMs, secrets: events.filter((e) => e.type === 'secret-written') });
+  if (out.json)
+    printJson({
+      ok: !records.some((r) => r.status === 'failed' || r.status === 'blocked'),
+      stack: stack.name,
+      plan: options.plan === true,
+      steps: records,
+      calls,
+      wallMs,
+      secrets: events.filter((e) => e.type === 'secret-written'),
+    });
   else printOutcome(records, events, calls, wallMs, options, out.debug);
   return exitCodeFor(records, pendingCount, options);
 }
@@ -105,31 +146,63 @@ function pauseHookForTests(): { onEnd?: (record: StepRecord) => Promise<void> } 
   };
 }
 
-
-function printOutcome(records: StepRecord[], events: SetupEvent[], calls: CallCounts, wallMs: number, options: SetupOptions, debug: boolean): void {
+function printOutcome(
+  records: StepRecord[],
+  events: SetupEvent[],
+  calls: CallCounts,
+  wallMs: number,
+  options: SetupOptions,
+  debug: boolean,
+): void {
   if (options.plan) {
     for (const r of records.filter((x) => x.status === 'pending')) {
       printLine(`  ${style.bold(`${r.num} ${r.id}`)}`);
-      for (const c of r.changes) printLine(`    ${style.warn(c.action.padEnd(9))} ${c.resource}${c.detail ? style.dim(` (${c.detail})`) : ''}`);
+      for (const c of r.changes)
+        printLine(`    ${style.warn(c.action.padEnd(9))} ${c.resource}${c.detail ? style.dim(` (${c.detail})`) : ''}`);
     }
   }
   for (const e of events) {
     if (e.type !== 'secret-written') continue;
-    printLine(`${style.ok('✔')} access key ${e.accessKeyId} for ${e.profile} written to ${e.file} [${e.profile}] ${style.dim('(0600)')}`);
+    printLine(
+      `${style.ok('✔')} access key ${e.accessKeyId} for ${e.profile} written ` +
+        `to ${e.file} [${e.profile}] ${style.dim('(0600)')}`,
+    );
     if (e.secret) printLine(`  AWS_SECRET_ACCESS_KEY=${e.secret}`);
   }
   for (const r of records.filter((x) => x.verify !== undefined)) {
-    printLine(r.verify === 'ok' ? `${style.ok('✔ verified')} ${r.num} ${r.id}` : `${style.bad('✖ verify failed')} ${r.num} ${r.id}: ${r.verify}`);
+    printLine(
+      r.verify === 'ok'
+        ? `${style.ok('✔ verified')} ${r.num} ${r.id}`
+        : `${style.bad('✖ verify failed')} ${r.num} ${r.id}: ${r.verify}`,
+    );
   }
   const waitingSteps = records.filter((r) => r.status === 'waiting' || r.status === 'blocked');
-  for (const r of waitingSteps) printLine(`${r.status === 'waiting' ? style.warn('… waiting') : style.bad('✖ blocked')} ${r.num} ${r.id}: ${r.reason}\n    → ${r.hint ?? ''}`);
+  for (const r of waitingSteps)
+    printLine(
+      `${r.status === 'waiting' ? style.warn('… waiting') : style.bad('✖ blocked')} ` +
+        `${r.num} ${r.id}: ${r.reason}\n    → ${r.hint ?? ''}`,
+    );
   const changed = records.reduce((n, r) => n + (r.status === 'done' ? r.changes.length : 0), 0);
-  printLine(style.dim(`${records.length} step(s) in ${(wallMs / 1000).toFixed(1)} s: ${changed} change(s) applied, ${waitingSteps.length} waiting or blocked; ${calls.total} AWS calls (${calls.mutating} mutating)`));
-  if (debug) printLine(style.dim(`  ${Object.entries(calls.byOperation).map(([k, v]) => `${k}×${v}`).join(' ')}`));
+  printLine(
+    style.dim(
+      `${records.length} step(s) in ${(wallMs / 1000).toFixed(1)} s: ${changed} ` +
+        `change(s) applied, ${waitingSteps.length} waiting or blocked; ${calls.total} ` +
+        `AWS calls (${calls.mutating} mutating)`,
+    ),
+  );
+  if (debug)
+    printLine(
+      style.dim(
+        `  ${Object.entries(calls.byOperation)
+          .map(([k, v]) => `${k}×${v}`)
+          .join(' ')}`,
+      ),
+    );
 }
 
 function exitCodeFor(records: StepRecord[], pendingCount: number, options: SetupOptions): ExitCode {
-  if (options.plan) return pendingCount > 0 ? 4 : records.some((r) => r.status === 'failed' || r.status === 'blocked') ? 1 : 0;
+  if (options.plan)
+    return pendingCount > 0 ? 4 : records.some((r) => r.status === 'failed' || r.status === 'blocked') ? 1 : 0;
   if (records.some((r) => r.status === 'failed' || r.status === 'blocked')) return 1;
   if (records.some((r) => r.verify !== undefined && r.verify !== 'ok')) return 3;
   if (options.strict && records.some((r) => r.status === 'waiting')) return 1;
@@ -144,6 +217,12 @@ export function awsAuth(config: AgentkeysConfig) {
 
 function allowList(options: SetupOptions, fromSettings: readonly string[]): string[] {
   const list = [...(options.allowPrincipal ?? []), ...fromSettings];
-  for (const p of list) if (!p.startsWith('arn:')) throw new UsageError({ code: 'FLAG_INVALID', message: `allowed principal "${p}" is not an ARN pattern`, hint: 'arn:aws:iam::123456789012:user/agentkeys-admin or arn:aws:sts::*:assumed-role/Admin/*' });
+  for (const p of list)
+    if (!p.startsWith('arn:'))
+      throw new UsageError({
+        code: 'FLAG_INVALID',
+        message: `allowed principal "${p}" is not an ARN pattern`,
+        hint: 'arn:aws:iam::123456789012:user/agentkeys-admin or arn:aws:sts::*:assumed-role/Admin/*',
+      });
   return list;
 }

@@ -22,48 +22,88 @@ export interface SignOptions extends GlobalOptions {
 
 export async function runSign(options: SignOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
-  const defaults = { ...(options.eventType ? { eventType: options.eventType } : {}), ...(options.actor ? { actor: options.actor } : {}) };
+  const defaults = {
+    ...(options.eventType ? { eventType: options.eventType } : {}),
+    ...(options.actor ? { actor: options.actor } : {}),
+  };
   if (options.batch && options.payload !== undefined) {
-    throw new UsageError({ code: 'FLAG_CONFLICT', message: '--batch reads the events from stdin; --payload would be ignored', hint: 'use one: --payload JSON for one event, or --batch < events.jsonl' });
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: '--batch reads the events from stdin; --payload would be ignored',
+      hint: 'use one: --payload JSON for one event, or --batch < events.jsonl',
+    });
   }
-  const events = options.batch ? parseBatch(await readStdin(), defaults) : singleEvent(await readPayload(options.payload), defaults);
+  const events = options.batch
+    ? parseBatch(await readStdin(), defaults)
+    : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
   const { signer, rows, head } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
-    const store = openStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs, onWait: () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`) });
+    const store = openStore(log, {
+      statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
+      onWait: () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`),
+    });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
-    const result = await appendSignedEvents(store, signer, list, { onProgress }).finally(() => { progress.done(); return store.close(); });
+    const result = await appendSignedEvents(store, signer, list, { onProgress }).finally(() => {
+      progress.done();
+      return store.close();
+    });
     return { signer, ...result };
   });
   printKmsCalls(ctx);
   if (ctx.out.json) {
-    printJson({ ok: true, log: redactUrl(log), signer_kid: signer.kid, algorithm: signer.alg, appended: rows.map((r) => r.id), events: head.events, head: head.prevHash });
+    printJson({
+      ok: true,
+      log: redactUrl(log),
+      signer_kid: signer.kid,
+      algorithm: signer.alg,
+      appended: rows.map((r) => r.id),
+      events: head.events,
+      head: head.prevHash,
+    });
   } else {
     const first = head.events - rows.length + 1;
     const range = rows.length === 1 ? `event ${first}` : `events ${first}-${head.events}`;
-    printLine(`${style.ok('✔')} signed ${rows.length} event(s) with ${signer.kid} (${signer.alg}) → ${redactUrl(log)}, ${range}`);
+    printLine(
+      `${style.ok('✔')} signed ${rows.length} event(s) with ${signer.kid} (${signer.alg}) ` +
+        `→ ${redactUrl(log)}, ${range}`,
+    );
     printLine(style.dim(`  head ${head.prevHash}`));
   }
   return 0;
 }
 
 async function readPayload(payload: string | undefined): Promise<string> {
-  if (payload === undefined) throw new UsageError({ code: 'PAYLOAD_MISSING', message: 'no --payload given', hint: `pass --payload '{"k":"v"}', --payload @file.json, --payload - (stdin), or --batch` });
+  if (payload === undefined)
+    throw new UsageError({
+      code: 'PAYLOAD_MISSING',
+      message: 'no --payload given',
+      hint: `pass --payload '{"k":"v"}', --payload @file.json, --payload - (stdin), or --batch`,
+    });
   if (payload === '-') return readStdin();
   if (payload.startsWith('@')) {
     try {
       return await fsp.readFile(payload.slice(1), 'utf8');
     } catch (err) {
-      throw new UsageError({ code: 'PAYLOAD_UNREADABLE', message: `cannot read payload file ${payload.slice(1)}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
+      throw new UsageError({
+        code: 'PAYLOAD_UNREADABLE',
+        message: `cannot read payload file ${payload.slice(1)}: ${(err as NodeJS.ErrnoException).code}`,
+        cause: err,
+      });
     }
   }
   return payload;
 }
 
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError({ code: 'STDIN_IS_TTY', message: 'expected events on stdin, but stdin is a terminal', hint: 'pipe them in: cat events.jsonl | agentkeys sign --batch …' });
+  if (process.stdin.isTTY)
+    throw new UsageError({
+      code: 'STDIN_IS_TTY',
+      message: 'expected events on stdin, but stdin is a terminal',
+      hint: 'pipe them in: cat events.jsonl | agentkeys sign --batch …',
+    });
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -28,7 +28,13 @@ export async function runSignersRebuild(options: SignersRebuildOptions): Promise
   if (!options.plan) await writeSignerRegistry(out, result.registry);
   printKmsCalls(ctx);
   if (ctx.out.json) {
-    printJson({ ok: result.unresolved.length === 0, out, written: !options.plan, changes: result.changes, unresolved: result.unresolved });
+    printJson({
+      ok: result.unresolved.length === 0,
+      out,
+      written: !options.plan,
+      changes: result.changes,
+      unresolved: result.unresolved,
+    });
   } else {
     for (const c of result.changes) {
       const mark = c.action === 'add' ? style.ok('+') : c.action === 'update' ? style.warn('~') : style.dim('=');
@@ -36,7 +42,11 @@ export async function runSignersRebuild(options: SignersRebuildOptions): Promise
     }
     for (const u of result.unresolved) printLine(`  ${style.bad('!')} ${u.signerId} ${u.reason}`);
     const verb = options.plan ? 'would write' : 'wrote';
-    printLine(`${options.plan ? style.warn('plan:') : style.ok('✔')} ${verb} ${out}: ${result.registry.signers.length} signer(s) from ${kids.size} kid(s) in the log${result.unresolved.length ? `, ${result.unresolved.length} unresolved` : ''}`);
+    printLine(
+      `${options.plan ? style.warn('plan:') : style.ok('✔')} ${verb} ${out}: ` +
+        `${result.registry.signers.length} signer(s) from ${kids.size} kid(s) in ` +
+        `the log${result.unresolved.length ? `, ${result.unresolved.length} unresolved` : ''}`,
+    );
   }
   if (options.strict && result.unresolved.length > 0) return 1;
   // As setup --plan and db migrate --plan: 4 when the plan has changes to make.

@@ -18,9 +18,28 @@ export interface TeardownCommandOptions extends GlobalOptions, StackFileOptions 
 export async function runTeardown(options: TeardownCommandOptions): Promise<ExitCode> {
   if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
   const cmd = await createContext({ ...options });
-  const stack = await loadStack({ test: options.test === true, envDir: options.envDir ?? 'env', ...(options.stackEnv ? { envFile: options.stackEnv } : {}), ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}), baseEnv: {} });
-  if (!cmd.out.json) printLine(style.bold(`agentkeys teardown: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, account ${stack.accountId}, ${stack.region}`));
-  const { ctx, calls } = await createSetupContext({ stack, auth: awsAuth(cmd.config), dir: cmd.config.dir, showSecret: false, confirm: async () => options.yes === true, report: () => undefined });
+  const stack = await loadStack({
+    test: options.test === true,
+    envDir: options.envDir ?? 'env',
+    ...(options.stackEnv ? { envFile: options.stackEnv } : {}),
+    ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}),
+    baseEnv: {},
+  });
+  if (!cmd.out.json)
+    printLine(
+      style.bold(
+        `agentkeys teardown: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} ` +
+          `stack, account ${stack.accountId}, ${stack.region}`,
+      ),
+    );
+  const { ctx, calls } = await createSetupContext({
+    stack,
+    auth: awsAuth(cmd.config),
+    dir: cmd.config.dir,
+    showSecret: false,
+    confirm: async () => options.yes === true,
+    report: () => undefined,
+  });
   await checkCaller(ctx.aws, stack, []);
   const actions = await planTeardown(ctx, { keepData: options.keepData === true });
   if (actions.length === 0) {
@@ -28,16 +47,36 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
     else printLine(`${style.ok('✔')} nothing of the ${stack.name} stack is left to delete`);
     return 0;
   }
-  if (!cmd.out.json) for (const a of actions) printLine(`  ${style.bad('delete')} ${a.resource}${a.detail ? style.dim(` (${a.detail})`) : ''}`);
-  await confirm(cmd, `Delete these ${actions.length} resource(s) of the ${stack.name} stack?`, '--yes', options.yes === true);
+  if (!cmd.out.json)
+    for (const a of actions)
+      printLine(`  ${style.bad('delete')} ${a.resource}${a.detail ? style.dim(` (${a.detail})`) : ''}`);
+  await confirm(
+    cmd,
+    `Delete these ${actions.length} resource(s) of the ${stack.name} stack?`,
+    '--yes',
+    options.yes === true,
+  );
   const withData = actions.filter((a) => a.destroysData);
-  if (withData.length > 0) await confirm(cmd, `This deletes objects in ${withData.map((a) => a.resource).join(', ')}. Delete the data?`, '--yes (or --keep-data to keep the buckets)', options.yes === true);
+  if (withData.length > 0)
+    await confirm(
+      cmd,
+      `This deletes objects in ${withData.map((a) => a.resource).join(', ')}. Delete the data?`,
+      '--yes (or --keep-data to keep the buckets)',
+      options.yes === true,
+    );
   const deleted: string[] = [];
   await applyTeardown(actions, (a) => {
     deleted.push(a.resource);
     if (!cmd.out.json) printLine(`${style.ok('✔')} deleted ${a.resource}`);
   });
   if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted, calls });
-  else printLine(style.dim(`kept: the KMS audit key (its events must stay verifiable), the EC2 instance, and the ${stack.name === 'test' ? 'prod' : 'test'} stack; remove any copies of the [${stack.daemonUser}] and [${stack.sshUser}] profiles from ~/.aws/credentials`));
+  else
+    printLine(
+      style.dim(
+        `kept: the KMS audit key (its events must stay verifiable), the EC2 instance, ` +
+          `and the ${stack.name === 'test' ? 'prod' : 'test'} stack; remove any copies ` +
+          `of the [${stack.daemonUser}] and [${stack.sshUser}] profiles from ~/.aws/credentials`,
+      ),
+    );
   return 0;
 }

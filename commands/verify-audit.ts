@@ -20,33 +20,51 @@ export interface VerifyAuditCommandOptions extends GlobalOptions {
   kmsVerify?: string | boolean;
 }
 
-export const UNCOVERED_FIELDS_NOTE = 'actor_id, event_type and created_at (and id, signer_kid) are not covered by the Agent Manager signature scheme: only the payload and the link to the previous event are signed.';
+export const UNCOVERED_FIELDS_NOTE =
+  'actor_id, event_type and created_at (and id, signer_kid) are not covered ' +
+  'by the Agent Manager signature scheme: only the payload and the link to ' +
+  'the previous event are signed.';
 
 export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
   const progress = progressLine(ctx.out);
   const report = await verifyAuditLog({
-    onProgress: (events, bytes, total) => progress.update(`  verifying ${count(events)} events${total ? ` (${Math.floor((100 * bytes) / total)}%)` : ''}…`),
+    onProgress: (events, bytes, total) =>
+      progress.update(`  verifying ${count(events)} events${percent(bytes, total)}…`),
     log,
     statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
     signersPath: ctx.config.signersPath,
     hmacKeyFiles: parseHmacKeys(options.hmacKey ?? []),
-    ...(options.anchor === false ? { anchor: false as const } : typeof options.anchor === 'string' ? { anchor: options.anchor } : {}),
+    ...(options.anchor === false
+      ? { anchor: false as const }
+      : typeof options.anchor === 'string'
+        ? { anchor: options.anchor }
+        : {}),
     ...(options.from ? { trustedStart: options.from } : {}),
     ...(options.workers !== undefined ? { workers: parseWholeNumber(options.workers, '--workers', { max: 64 }) } : {}),
     slackMs: parseWholeNumber(options.slack ?? '60', '--slack') * 1000,
     ...(await kmsVerifyOptions(options.kmsVerify, ctx)),
   }).finally(() => progress.done());
   printKmsCalls(ctx);
-  if (ctx.out.json) printJson({ ok: report.ok, events: report.events, head: report.head, findings: report.findings, anchor: report.anchor, registryWarnings: report.registryWarnings });
+  if (ctx.out.json)
+    printJson({
+      ok: report.ok,
+      events: report.events,
+      head: report.head,
+      findings: report.findings,
+      anchor: report.anchor,
+      registryWarnings: report.registryWarnings,
+    });
   else printHuman(report, redactUrl(log));
   return report.ok ? 0 : 3;
 }
 
 function printHuman(report: VerifyAuditReport, log: string): void {
   for (const w of report.registryWarnings) printLine(style.warn(`! signer registry: ${w}`));
-  const anchor = report.anchorPath ? `, signed anchor ${report.anchorPath} (${report.anchor?.events ?? '?'} events)` : ', no anchor (a dropped tail cannot be detected)';
+  const anchor = report.anchorPath
+    ? `, signed anchor ${report.anchorPath} (${report.anchor?.events ?? '?'} events)`
+    : ', no anchor (a dropped tail cannot be detected)';
   if (report.ok) {
     printLine(`${style.ok('✔')} ${log}: chain intact, ${report.events} event(s)${anchor}`);
     if (report.head) printLine(style.dim(`  head ${report.head}`));
@@ -54,16 +72,21 @@ function printHuman(report: VerifyAuditReport, log: string): void {
     printLine(`${style.bad('✖')} ${log}: ${report.findings.length} problem(s) in ${report.events} event(s)${anchor}`);
     const shown = report.findings.slice(0, 200);
     for (const f of shown) printLine(`  #${f.index} ${style.bold(f.code)} ${style.dim(f.id ?? '-')} ${f.message}`);
-    if (report.findings.length > shown.length) printLine(style.dim(`  … ${report.findings.length - shown.length} more; use --json for all`));
+    if (report.findings.length > shown.length)
+      printLine(style.dim(`  … ${report.findings.length - shown.length} more; use --json for all`));
   }
   printLine(style.dim(`  note: ${UNCOVERED_FIELDS_NOTE}`));
 }
 
 /** The KMS checker and its SDK are loaded only with --kms-verify: offline verification never loads them. */
-async function kmsVerifyOptions(flag: string | boolean | undefined, ctx: CommandContext): Promise<Pick<VerifyAuditOptions, 'kmsVerify' | 'checkDeferred'>> {
+async function kmsVerifyOptions(
+  flag: string | boolean | undefined,
+  ctx: CommandContext,
+): Promise<Pick<VerifyAuditOptions, 'kmsVerify' | 'checkDeferred'>> {
   if (flag === undefined || flag === false) return {};
   const mode = flag === true ? 'hmac' : flag;
-  if (mode !== 'hmac' && mode !== 'all') throw new UsageError({ code: 'FLAG_INVALID', message: `--kms-verify "${mode}" is not hmac or all` });
+  if (mode !== 'hmac' && mode !== 'all')
+    throw new UsageError({ code: 'FLAG_INVALID', message: `--kms-verify "${mode}" is not hmac or all` });
   const { createKmsChecker } = await import('../src/aws/kms-verify.js');
   return { kmsVerify: mode, checkDeferred: createKmsChecker(await ctx.services.kms()) };
 }
@@ -72,8 +95,15 @@ function parseHmacKeys(pairs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0 || eq === pair.length - 1) throw new UsageError({ code: 'HMAC_KEY_FLAG_INVALID', message: `--hmac-key "${pair}" is not KID=FILE`, hint: '--hmac-key audit-hmac=.agentkeys/keys/audit-hmac.secret' });
+    if (eq <= 0 || eq === pair.length - 1)
+      throw new UsageError({
+        code: 'HMAC_KEY_FLAG_INVALID',
+        message: `--hmac-key "${pair}" is not KID=FILE`,
+        hint: '--hmac-key audit-hmac=.agentkeys/keys/audit-hmac.secret',
+      });
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
 }
+
+const percent = (done: number, total: number | undefined) => (total ? ` (${Math.floor((100 * done) / total)}%)` : '');

@@ -55,7 +55,13 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
     kms: () => {
       if (kms) return kms;
       if (!config.region) opts.onDefaultRegion?.(DEFAULT_REGION);
-      kms = import('./aws/kms.js').then((m) => m.createKmsApi({ ...awsAuthFromConfig(config), onCall, ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}) }));
+      kms = import('./aws/kms.js').then((m) =>
+        m.createKmsApi({
+          ...awsAuthFromConfig(config),
+          onCall,
+          ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}),
+        }),
+      );
       return kms;
     },
   };
@@ -84,7 +90,10 @@ export interface SetupContextOptions {
  * clients are imported here, on first use, like KMS above: offline commands never load them.
  */
 export async function createSetupContext(opts: SetupContextOptions): Promise<{ ctx: SetupContext; calls: CallCounts }> {
-  const [{ createSetupAws, isMutatingOperation }, { createKmsApi }] = await Promise.all([import('./aws/setup-api.js'), import('./aws/kms.js')]);
+  const [{ createSetupAws, isMutatingOperation }, { createKmsApi }] = await Promise.all([
+    import('./aws/setup-api.js'),
+    import('./aws/kms.js'),
+  ]);
   const calls: CallCounts = { total: 0, mutating: 0, byOperation: {} };
   const count = ({ service, operation }: AwsCallObservation) => {
     calls.total++;
@@ -93,14 +102,20 @@ export async function createSetupContext(opts: SetupContextOptions): Promise<{ c
     calls.byOperation[key] = (calls.byOperation[key] ?? 0) + 1;
   };
   const region = opts.stack.region;
-  const aws = createSetupAws({ ...opts.auth, region, onCall: count, ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}) });
+  const aws = createSetupAws({
+    ...opts.auth,
+    region,
+    onCall: count,
+    ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+  });
   const kms = createKmsApi({ ...opts.auth, region, onCall: count });
   const ctx: SetupContext = {
     stack: opts.stack,
     aws,
     kms,
     credentialsFile: path.join(opts.dir, 'credentials', `${opts.stack.name}.ini`),
-    signersPath: opts.signersPath ?? path.join(opts.dir, opts.stack.name === 'test' ? 'signers.test.json' : 'signers.json'),
+    signersPath:
+      opts.signersPath ?? path.join(opts.dir, opts.stack.name === 'test' ? 'signers.test.json' : 'signers.json'),
     showSecret: opts.showSecret,
     confirm: opts.confirm,
     report: opts.report,

@@ -14,34 +14,63 @@ function files(dir: string): string[] {
 
 const imports = (file: string) => {
   const text = readFileSync(file, 'utf8');
-  const statics = [...text.matchAll(/^import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)].map((m) => ({ typeOnly: Boolean(m[1]), spec: m[2]! }));
-  const dynamics = [...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => ({ typeOnly: false, spec: m[1]! }));
+  const statics = [...text.matchAll(/^import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)].map((m) => ({
+    typeOnly: Boolean(m[1]),
+    spec: m[2]!,
+  }));
+  const dynamics = [...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => ({
+    typeOnly: false,
+    spec: m[1]!,
+  }));
   return [...statics, ...dynamics];
 };
 
 describe('architecture', () => {
   it('src/ never imports commands/ or bin/', () => {
-    const bad = files('src').flatMap((f) => imports(f).filter((i) => /(^|\/)(commands|bin)\//.test(i.spec)).map((i) => `${f} → ${i.spec}`));
+    const bad = files('src').flatMap((f) =>
+      imports(f)
+        .filter((i) => /(^|\/)(commands|bin)\//.test(i.spec))
+        .map((i) => `${f} → ${i.spec}`),
+    );
     expect(bad).toEqual([]);
   });
 
   it('only src/aws/ imports the AWS SDK', () => {
-    const bad = [...files('src'), ...files('commands')].filter((f) => !f.startsWith(path.join('src', 'aws'))).flatMap((f) => imports(f).filter((i) => i.spec.startsWith('@aws-sdk/')).map((i) => `${f} → ${i.spec}`));
+    const bad = [...files('src'), ...files('commands')]
+      .filter((f) => !f.startsWith(path.join('src', 'aws')))
+      .flatMap((f) =>
+        imports(f)
+          .filter((i) => i.spec.startsWith('@aws-sdk/'))
+          .map((i) => `${f} → ${i.spec}`),
+      );
     expect(bad).toEqual([]);
   });
 
   it('the offline verifier and signer registry import no AWS code (type imports aside)', () => {
-    const bad = [...files(path.join('src', 'audit')), ...files(path.join('src', 'signing'))].flatMap((f) => imports(f).filter((i) => !i.typeOnly && (i.spec.includes('/aws/') || i.spec.startsWith('@aws-'))).map((i) => `${f} → ${i.spec}`));
+    const bad = [...files(path.join('src', 'audit')), ...files(path.join('src', 'signing'))].flatMap((f) =>
+      imports(f)
+        .filter((i) => !i.typeOnly && (i.spec.includes('/aws/') || i.spec.startsWith('@aws-')))
+        .map((i) => `${f} → ${i.spec}`),
+    );
     expect(bad).toEqual([]);
   });
 
   it('only commands/ui prints with chalk, prompts with inquirer or draws listr2 tasks', () => {
-    const bad = [...files('src'), ...files('commands')].filter((f) => !f.startsWith(path.join('commands', 'ui'))).flatMap((f) => imports(f).filter((i) => i.spec === 'chalk' || i.spec === 'listr2' || i.spec.startsWith('@inquirer/')).map((i) => `${f} → ${i.spec}`));
+    const bad = [...files('src'), ...files('commands')]
+      .filter((f) => !f.startsWith(path.join('commands', 'ui')))
+      .flatMap((f) =>
+        imports(f)
+          .filter((i) => i.spec === 'chalk' || i.spec === 'listr2' || i.spec.startsWith('@inquirer/'))
+          .map((i) => `${f} → ${i.spec}`),
+      );
     expect(bad).toEqual([]);
   });
 
   it('offline verify-audit loads no AWS SDK at start: its static import graph has none', () => {
-    const staticValueImports = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)].filter((m) => !m[1]).map((m) => m[2]!);
+    const staticValueImports = (file: string) =>
+      [...readFileSync(file, 'utf8').matchAll(/^import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)]
+        .filter((m) => !m[1])
+        .map((m) => m[2]!);
     const seen = new Set<string>();
     const packages: string[] = [];
     const walk = (file: string) => {
@@ -58,35 +87,66 @@ describe('architecture', () => {
   });
 
   it('src/audit is the chain format: it imports no store and no database code', () => {
-    const bad = files(path.join('src', 'audit')).flatMap((f) => imports(f).filter((i) => /(^|\/)(store|db)\//.test(i.spec) || i.spec === 'pg').map((i) => `${f} → ${i.spec}`));
+    const bad = files(path.join('src', 'audit')).flatMap((f) =>
+      imports(f)
+        .filter((i) => /(^|\/)(store|db)\//.test(i.spec) || i.spec === 'pg')
+        .map((i) => `${f} → ${i.spec}`),
+    );
     expect(bad).toEqual([]);
   });
 
   it('no SQL outside src/store and src/db', () => {
-    const sql = /\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE|\b(client|pool)\.query\()/;
-    const outside = [...files('src'), ...files('commands'), ...files('bin')].filter((f) => !f.startsWith(path.join('src', 'store')) && !f.startsWith(path.join('src', 'db')));
+    const sql =
+      /\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE|\b(client|pool)\.query\()/;
+    const outside = [...files('src'), ...files('commands'), ...files('bin')].filter(
+      (f) => !f.startsWith(path.join('src', 'store')) && !f.startsWith(path.join('src', 'db')),
+    );
     expect(outside.filter((f) => sql.test(readFileSync(f, 'utf8')))).toEqual([]);
   });
 
   it('one place tells a file log from a database: openStore', () => {
-    const users = [...files('src'), ...files('commands')].filter((f) => /\bisPostgresUrl\(/.test(readFileSync(f, 'utf8')));
-    expect(users.sort()).toEqual([path.join('commands', 'db-migrate.ts'), path.join('src', 'db', 'pg.ts'), path.join('src', 'store', 'store.ts')]);
+    const users = [...files('src'), ...files('commands')].filter((f) =>
+      /\bisPostgresUrl\(/.test(readFileSync(f, 'utf8')),
+    );
+    expect(users.sort()).toEqual([
+      path.join('commands', 'db-migrate.ts'),
+      path.join('src', 'db', 'pg.ts'),
+      path.join('src', 'store', 'store.ts'),
+    ]);
   });
 
   it('one AWS call wrapper: only src/aws/call.ts classifies SDK errors or adds SDK middleware', () => {
-    const bad = files(path.join('src', 'aws')).filter((f) => !['call.ts', 'errors.ts'].includes(path.basename(f))).filter((f) => /\bawsError\(|middlewareStack/.test(readFileSync(f, 'utf8')));
+    const bad = files(path.join('src', 'aws'))
+      .filter((f) => !['call.ts', 'errors.ts'].includes(path.basename(f)))
+      .filter((f) => /\bawsError\(|middlewareStack/.test(readFileSync(f, 'utf8')));
     expect(bad).toEqual([]);
   });
 
   it('one small adapter per AWS service: no module in src/aws builds clients of more than one SDK package (sandbox aside)', () => {
-    const sdkPackages = (f: string) => new Set(imports(f).filter((i) => !i.typeOnly && i.spec.startsWith('@aws-sdk/client-')).map((i) => i.spec.replace(/-(sesv2|ses)$/, '-ses*')));
-    const bad = files(path.join('src', 'aws')).filter((f) => path.basename(f) !== 'sandbox-api.ts' && sdkPackages(f).size > 1);
+    const sdkPackages = (f: string) =>
+      new Set(
+        imports(f)
+          .filter((i) => !i.typeOnly && i.spec.startsWith('@aws-sdk/client-'))
+          .map((i) => i.spec.replace(/-(sesv2|ses)$/, '-ses*')),
+      );
+    const bad = files(path.join('src', 'aws')).filter(
+      (f) => path.basename(f) !== 'sandbox-api.ts' && sdkPackages(f).size > 1,
+    );
     expect(bad).toEqual([]);
   });
 
   it('nothing in src/ or commands/ changes process.env (the sandbox passes its own environment)', () => {
     const writes = /process\.env(\.\w+|\[[^\]]+\])\s*=(?!=)|delete\s+process\.env|Object\.assign\(\s*process\.env/;
     expect([...files('src'), ...files('commands')].filter((f) => writes.test(readFileSync(f, 'utf8')))).toEqual([]);
+  });
+
+  it('every line of src/, commands/ and bin/ is under 120 characters (prettier lays them out: npm run format)', () => {
+    const long = [...files('src'), ...files('commands'), ...files('bin')].flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (line.length > 120 ? [`${f}:${i + 1}`] : [])),
+    );
+    expect(long).toEqual([]);
   });
 
   it('plans execute: no setup step re-matches the display strings of its own plan', () => {

@@ -34,7 +34,8 @@ export function printError(err: unknown, out: OutputOptions): void {
     lines.push(chalk.red(`✖ ${err.message}`) + chalk.dim(` [${err.code}]`));
     for (const d of err.details) lines.push(`  - ${d}`);
     if (err.hint) lines.push(chalk.cyan(`→ ${err.hint}`));
-    if (err instanceof InternalError) lines.push(chalk.dim('  this is a bug in agentkeys; please report it with the output of --debug'));
+    if (err instanceof InternalError)
+      lines.push(chalk.dim('  this is a bug in agentkeys; please report it with the output of --debug'));
     const cause = err.cause as Error | undefined;
     if (cause?.message && out.debug) lines.push(chalk.dim(`  cause: ${cause.message}`));
   } else {

@@ -16,5 +16,9 @@ export async function confirm(ctx: CommandContext, question: string, flag: strin
   const asked = !ctx.out.json && process.stdin.isTTY && process.stdout.isTTY;
   throw asked
     ? new AbortError({ code: 'DECLINED', message: 'declined; nothing was changed' })
-    : new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `${question} (no terminal to ask on, so the answer is no)`, hint: `add ${flag} to confirm` });
+    : new AbortError({
+        code: 'CONFIRMATION_REQUIRED',
+        message: `${question} (no terminal to ask on, so the answer is no)`,
+        hint: `add ${flag} to confirm`,
+      });
 }

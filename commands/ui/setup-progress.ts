@@ -7,7 +7,11 @@ export interface WaitProgress {
   onWait?: (num: number, message: string) => void;
 }
 
-export async function runWithListr(run: SetupRun, steps: ReturnType<typeof selectSteps>, progress: WaitProgress): Promise<void> {
+export async function runWithListr(
+  run: SetupRun,
+  steps: ReturnType<typeof selectSteps>,
+  progress: WaitProgress,
+): Promise<void> {
   let failed = false;
   const tasks = new Listr(
     steps.map((step) => ({
@@ -30,7 +34,12 @@ export async function runWithListr(run: SetupRun, steps: ReturnType<typeof selec
         else task.skip(`${label}: ${record.status}: ${record.reason}`);
       },
     })),
-    { concurrent: false, exitOnError: false, renderer: process.stdout.isTTY ? 'default' : 'simple', rendererOptions: {} } as never,
+    {
+      concurrent: false,
+      exitOnError: false,
+      renderer: process.stdout.isTTY ? 'default' : 'simple',
+      rendererOptions: {},
+    } as never,
   );
   await tasks.run().catch(() => undefined);
 }

@@ -45,7 +45,9 @@ export function parseAnchor(text: string): Anchor | string {
   if (typeof v.signer_kid !== 'string' || typeof v.updated_at !== 'string' || typeof v.signature !== 'string') {
     return 'signer_kid, updated_at and signature must be strings';
   }
-  const extra = Object.keys(v).filter((k) => !['format', 'events', 'head', 'signer_kid', 'updated_at', 'signature'].includes(k));
+  const extra = Object.keys(v).filter(
+    (k) => !['format', 'events', 'head', 'signer_kid', 'updated_at', 'signature'].includes(k),
+  );
   if (extra.length > 0) return `unknown field(s) ${extra.join(', ')}`;
   return v as unknown as Anchor;
 }

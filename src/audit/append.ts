@@ -22,7 +22,12 @@ export interface AppendOptions {
 
 const PROGRESS_EVERY = 1000;
 
-export async function appendSignedEvents(store: ChainAppender, signer: AuditSigner, events: readonly NewEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
+export async function appendSignedEvents(
+  store: ChainAppender,
+  signer: AuditSigner,
+  events: readonly NewEvent[],
+  opts: AppendOptions = {},
+): Promise<AppendResult> {
   for (const e of events) assertIJsonValue(e.payload);
   let rows: AuditRow[] = [];
   const head = await store.append(async (current) => {
@@ -32,12 +37,18 @@ export async function appendSignedEvents(store: ChainAppender, signer: AuditSign
   return { rows, head };
 }
 
-async function signEvents(signer: AuditSigner, events: readonly NewEvent[], start: string | null, opts: AppendOptions): Promise<AuditRow[]> {
+async function signEvents(
+  signer: AuditSigner,
+  events: readonly NewEvent[],
+  start: string | null,
+  opts: AppendOptions,
+): Promise<AuditRow[]> {
   const now = opts.now ?? (() => new Date());
   const rows: AuditRow[] = [];
   let prevHash = start;
   for (const event of events) {
-    if (opts.onProgress && rows.length % PROGRESS_EVERY === 0 && rows.length > 0) opts.onProgress(rows.length, events.length);
+    if (opts.onProgress && rows.length % PROGRESS_EVERY === 0 && rows.length > 0)
+      opts.onProgress(rows.length, events.length);
     const signed = digestRow(event.payload, prevHash);
     const signature = await signAndCheck(signer, signed);
     rows.push({

@@ -41,7 +41,13 @@ export class ChunkPool {
       this.dispatch();
     });
     worker.on('error', (err) => {
-      this.busy.get(worker)?.reject(new InternalError({ code: 'VERIFY_WORKER_FAILED', message: `verification worker failed: ${err.message}`, cause: err }));
+      this.busy.get(worker)?.reject(
+        new InternalError({
+          code: 'VERIFY_WORKER_FAILED',
+          message: `verification worker failed: ${err.message}`,
+          cause: err,
+        }),
+      );
     });
     return worker;
   }

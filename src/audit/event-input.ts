@@ -27,19 +27,31 @@ export function parseBatch(text: string, defaults: EventDefaults): NewEvent[] {
     }
   });
   if (problems.length > 0) {
-    throw new UsageError({ code: 'BATCH_INVALID', message: `${problems.length} bad line(s) in the batch; nothing was signed`, details: problems.slice(0, 20), hint: 'each line is {"event_type":"…","actor_id":"…","payload":{…}}' });
+    throw new UsageError({
+      code: 'BATCH_INVALID',
+      message: `${problems.length} bad line(s) in the batch; nothing was signed`,
+      details: problems.slice(0, 20),
+      hint: 'each line is {"event_type":"…","actor_id":"…","payload":{…}}',
+    });
   }
-  if (events.length === 0) throw new UsageError({ code: 'BATCH_EMPTY', message: 'the batch on stdin has no events', hint: 'pipe JSON lines into agentkeys sign --batch' });
+  if (events.length === 0)
+    throw new UsageError({
+      code: 'BATCH_EMPTY',
+      message: 'the batch on stdin has no events',
+      hint: 'pipe JSON lines into agentkeys sign --batch',
+    });
   return events;
 }
 
 function batchEvent(value: JsonValue, defaults: EventDefaults, line: number): NewEvent {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw lineError(line, 'must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw lineError(line, 'must be a JSON object');
   const unknown = Object.keys(value).filter((k) => !BATCH_FIELDS.has(k));
   if (unknown.length > 0) throw lineError(line, `unknown field(s) ${unknown.join(', ')}`);
   if (!('payload' in value)) throw lineError(line, 'has no payload');
   const eventType = value.event_type ?? defaults.eventType;
-  if (typeof eventType !== 'string' || eventType === '') throw lineError(line, 'has no event_type (and no --event-type was given)');
+  if (typeof eventType !== 'string' || eventType === '')
+    throw lineError(line, 'has no event_type (and no --event-type was given)');
   const actor = value.actor_id ?? defaults.actor ?? null;
   if (actor !== null && typeof actor !== 'string') throw lineError(line, 'actor_id must be a string');
   return { event_type: eventType, actor_id: actor, payload: value.payload! };
@@ -50,6 +62,11 @@ function lineError(line: number, reason: string): UsageError {
 }
 
 export function singleEvent(payloadText: string, defaults: EventDefaults): NewEvent {
-  if (!defaults.eventType) throw new UsageError({ code: 'EVENT_TYPE_MISSING', message: 'no --event-type given', hint: 'for example --event-type agent_spawned' });
+  if (!defaults.eventType)
+    throw new UsageError({
+      code: 'EVENT_TYPE_MISSING',
+      message: 'no --event-type given',
+      hint: 'for example --event-type agent_spawned',
+    });
   return { event_type: defaults.eventType, actor_id: defaults.actor ?? null, payload: parseIJson(payloadText) };
 }

@@ -27,7 +27,11 @@ export class KeyRing {
     for (const entry of data.signers) this.keys.set(entry.signerId, this.toLookup(entry));
     for (const [kid, secret] of Object.entries(data.hmacSecrets)) {
       const entry = data.signers.find((s) => s.signerId === kid);
-      this.keys.set(kid, { ok: true, key: { alg: 'hmac-sha256', secret: Buffer.from(secret, 'base64') }, ...windowOf(entry) });
+      this.keys.set(kid, {
+        ok: true,
+        key: { alg: 'hmac-sha256', secret: Buffer.from(secret, 'base64') },
+        ...windowOf(entry),
+      });
     }
   }
 
@@ -54,9 +58,16 @@ export class KeyRing {
       return { ok: 'kms', keyId: entry.keyArn ?? entry.signerId, ...windowOf(entry) };
     }
     if (entry.algorithm === 'hmac-sha256') {
-      return { ok: false, reason: `signer ${entry.signerId} is HMAC; pass --hmac-key ${entry.signerId}=FILE, or --kms-verify to ask KMS` };
+      return {
+        ok: false,
+        reason: `signer ${entry.signerId} is HMAC; pass --hmac-key ${entry.signerId}=FILE, or --kms-verify to ask KMS`,
+      };
     }
-    return { ok: true, key: { alg: entry.algorithm, publicKey: createPublicKey(entry.publicKey!) }, ...windowOf(entry) };
+    return {
+      ok: true,
+      key: { alg: entry.algorithm, publicKey: createPublicKey(entry.publicKey!) },
+      ...windowOf(entry),
+    };
   }
 }
 

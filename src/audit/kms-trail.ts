@@ -12,7 +12,14 @@ export interface KmsOperationRecord {
 }
 
 // Metadata reads are not operations on key material; everything else is recorded.
-const NOT_RECORDED = new Set(['DescribeKey', 'GetPublicKey', 'ListAliases', 'ListKeys', 'ListResourceTags', 'GetKeyRotationStatus']);
+const NOT_RECORDED = new Set([
+  'DescribeKey',
+  'GetPublicKey',
+  'ListAliases',
+  'ListKeys',
+  'ListResourceTags',
+  'GetKeyRotationStatus',
+]);
 
 export class KmsTrail {
   readonly records: KmsOperationRecord[] = [];
@@ -35,7 +42,11 @@ export class KmsTrail {
 
   /** The records as audit events, emptying the trail. */
   drainEvents(actor = 'agentkeys'): NewEvent[] {
-    const events = this.records.splice(0).map((r) => ({ event_type: `kms.${r.operation}`, actor_id: actor, payload: { ...r } as unknown as NewEvent['payload'] }));
+    const events = this.records.splice(0).map((r) => ({
+      event_type: `kms.${r.operation}`,
+      actor_id: actor,
+      payload: { ...r } as unknown as NewEvent['payload'],
+    }));
     return events;
   }
 }
@@ -49,5 +60,11 @@ function keyArnOf(call: AwsCallObservation): string | null {
 }
 
 function sameKind(a: KmsOperationRecord, b: KmsOperationRecord): boolean {
-  return a.operation === b.operation && a.keyArn === b.keyArn && a.result === b.result && a.error === b.error && a.contextKeys.join() === b.contextKeys.join();
+  return (
+    a.operation === b.operation &&
+    a.keyArn === b.keyArn &&
+    a.result === b.result &&
+    a.error === b.error &&
+    a.contextKeys.join() === b.contextKeys.join()
+  );
 }

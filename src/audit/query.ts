@@ -24,13 +24,18 @@ export function parseTimeBound(value: string, flag: string, now = new Date()): D
   if (rel) return new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2]!]!);
   const t = Date.parse(value);
   if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    throw new UsageError({ code: 'TIME_INVALID', message: `${flag} "${value}" is not a time`, hint: `use 2026-11-01, 2026-11-01T12:00:00Z, or an age such as 24h or 7d` });
+    throw new UsageError({
+      code: 'TIME_INVALID',
+      message: `${flag} "${value}" is not a time`,
+      hint: `use 2026-11-01, 2026-11-01T12:00:00Z, or an age such as 24h or 7d`,
+    });
   }
   return new Date(t);
 }
 
 export function assertQueryRange(q: AuditQuery): void {
-  if (q.since && q.until && q.since > q.until) throw new UsageError({ code: 'TIME_RANGE_EMPTY', message: '--since is after --until', hint: 'swap them' });
+  if (q.since && q.until && q.since > q.until)
+    throw new UsageError({ code: 'TIME_RANGE_EMPTY', message: '--since is after --until', hint: 'swap them' });
 }
 
 /** Keeps only the newest `limit` matches: memory is bounded by the limit, not the log. */

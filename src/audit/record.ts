@@ -22,7 +22,16 @@ export interface NewEvent {
   payload: JsonValue;
 }
 
-const ROW_FIELDS = ['id', 'actor_id', 'event_type', 'payload', 'signature', 'signer_kid', 'prev_hash', 'created_at'] as const;
+const ROW_FIELDS = [
+  'id',
+  'actor_id',
+  'event_type',
+  'payload',
+  'signature',
+  'signer_kid',
+  'prev_hash',
+  'created_at',
+] as const;
 const ROW_FIELD_SET = new Set<string>(ROW_FIELDS);
 
 /** Why a line is not a row; becomes a MALFORMED_ROW finding. */
@@ -40,7 +49,8 @@ export function parseRowLine(line: string): AuditRow {
   } catch (err) {
     throw new RowFormatError(`not JSON: ${(err as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RowFormatError('not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new RowFormatError('not a JSON object');
   return checkRowFields(value as Record<string, unknown>);
 }
 

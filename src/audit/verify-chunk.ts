@@ -47,7 +47,15 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
   const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8');
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  const result: ChunkResult = { seq: job.seq, count: lines.length, first: undefined, lastDigest: undefined, digestsAt: {}, findings: [], deferred: [] };
+  const result: ChunkResult = {
+    seq: job.seq,
+    count: lines.length,
+    first: undefined,
+    lastDigest: undefined,
+    digestsAt: {},
+    findings: [],
+    deferred: [],
+  };
   const want = new Set(job.wantDigestAt);
   let prevDigest: string | undefined;
   for (let i = 0; i < lines.length; i++) {
@@ -95,7 +103,13 @@ export function linkFinding(index: number, row: AuditRow, expected: string): Fin
   };
 }
 
-function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof digestRow>, keys: KeyRing, result: ChunkResult): void {
+function checkSignature(
+  row: AuditRow,
+  index: number,
+  signed: ReturnType<typeof digestRow>,
+  keys: KeyRing,
+  result: ChunkResult,
+): void {
   const findings = result.findings;
   const found = (code: Finding['code'], message: string): void => {
     findings.push({ index, id: row.id, code, message });
@@ -107,7 +121,15 @@ function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof 
   const signature = decodeBase64Strict(row.signature);
   if (!signature) return found('MALFORMED_ROW', 'signature is not standard base64');
   if (lookup.ok === 'kms') {
-    result.deferred.push({ index, id: row.id, kid: row.signer_kid, keyId: lookup.keyId, digest: signed.digest.toString('hex'), signature: row.signature, createdAt: row.created_at });
+    result.deferred.push({
+      index,
+      id: row.id,
+      kid: row.signer_kid,
+      keyId: lookup.keyId,
+      digest: signed.digest.toString('hex'),
+      signature: row.signature,
+      createdAt: row.created_at,
+    });
     return checkWindow(row, lookup, keys.slackMs, found);
   }
   const key = lookup.key;
@@ -115,19 +137,38 @@ function checkSignature(row: AuditRow, index: number, signed: ReturnType<typeof 
     return found('SIGNATURE_INVALID', `signature is ${signature.length} bytes, which ${key.alg} never produces`);
   }
   if (!verifySignature(key, signed, signature)) {
-    return found('SIGNATURE_INVALID', `${key.alg} signature by ${row.signer_kid} does not match the recomputed digest ${signed.digest.toString('hex')}`);
+    return found(
+      'SIGNATURE_INVALID',
+      `${key.alg} signature by ${row.signer_kid} does not match the recomputed digest ${signed.digest.toString('hex')}`,
+    );
   }
   checkWindow(row, lookup, keys.slackMs, found);
 }
 
-function checkWindow(row: AuditRow, lookup: { validFrom?: number; validTo?: number }, slackMs: number, found: (code: Finding['code'], message: string) => void): void {
+function checkWindow(
+  row: AuditRow,
+  lookup: { validFrom?: number; validTo?: number },
+  slackMs: number,
+  found: (code: Finding['code'], message: string) => void,
+): void {
   if (lookup.validFrom === undefined && lookup.validTo === undefined) return;
   const at = Date.parse(row.created_at);
-  if (Number.isNaN(at)) return found('MALFORMED_ROW', `created_at "${row.created_at}" is not a timestamp, so the signer's validity window cannot be checked`);
+  if (Number.isNaN(at))
+    return found(
+      'MALFORMED_ROW',
+      `created_at "${row.created_at}" is not a timestamp, so the signer's validity window cannot be checked`,
+    );
   if (lookup.validFrom !== undefined && at < lookup.validFrom - slackMs) {
-    return found('SIGNER_NOT_VALID_AT', `signed at ${row.created_at}, before ${row.signer_kid} became valid (${new Date(lookup.validFrom).toISOString()})`);
+    return found(
+      'SIGNER_NOT_VALID_AT',
+      `signed at ${row.created_at}, before ${row.signer_kid} became valid ` +
+        `(${new Date(lookup.validFrom).toISOString()})`,
+    );
   }
   if (lookup.validTo !== undefined && at > lookup.validTo + slackMs) {
-    return found('SIGNER_NOT_VALID_AT', `signed at ${row.created_at}, after ${row.signer_kid} was retired (${new Date(lookup.validTo).toISOString()})`);
+    return found(
+      'SIGNER_NOT_VALID_AT',
+      `signed at ${row.created_at}, after ${row.signer_kid} was retired (${new Date(lookup.validTo).toISOString()})`,
+    );
   }
 }

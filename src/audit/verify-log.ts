@@ -123,29 +123,57 @@ class Stitcher {
   private checkGenesis(first: { id: string; prevHash: string | null }): void {
     if (this.trustedStart !== undefined) {
       if (first.prevHash !== this.trustedStart) {
-        this.findings.push({ index: 1, id: first.id, code: 'PREV_HASH_MISMATCH', message: `prev_hash ${first.prevHash ?? 'null'} is not the trusted starting digest ${this.trustedStart}` });
+        this.findings.push({
+          index: 1,
+          id: first.id,
+          code: 'PREV_HASH_MISMATCH',
+          message: `prev_hash ${first.prevHash ?? 'null'} is not the trusted starting digest ${this.trustedStart}`,
+        });
       }
     } else if (first.prevHash !== null) {
       this.findings.push({
         index: 1,
         id: first.id,
         code: 'GENESIS_NOT_NULL',
-        message: `the first event links to ${first.prevHash}, which is not in the log: earlier events are missing (pass --from DIGEST if the log starts at a trusted checkpoint)`,
+        message:
+          `the first event links to ${first.prevHash}, which is not in the log: earlier ` +
+          `events are missing (pass --from DIGEST if the log starts at a trusted checkpoint)`,
       });
     }
   }
 }
 
-async function checkAnchor(anchor: Anchor | string, chain: Stitcher, keys: KeyRing, checkDeferred: VerifyOptions['checkDeferred']): Promise<Finding[]> {
-  const bad = (code: Finding['code'], index: number, message: string): Finding[] => [{ index, id: null, code, message }];
+async function checkAnchor(
+  anchor: Anchor | string,
+  chain: Stitcher,
+  keys: KeyRing,
+  checkDeferred: VerifyOptions['checkDeferred'],
+): Promise<Finding[]> {
+  const bad = (code: Finding['code'], index: number, message: string): Finding[] => [
+    { index, id: null, code, message },
+  ];
   if (typeof anchor === 'string') return bad('ANCHOR_INVALID', 0, `anchor unusable: ${anchor}`);
   const lookup = keys.lookup(anchor.signer_kid);
   if (!lookup.ok) return bad('ANCHOR_INVALID', 0, `anchor signer: ${lookup.reason}`);
   const signature = decodeBase64Strict(anchor.signature);
   const signed = anchorSignedBytes(anchor);
-  const valid = !signature ? false
+  const valid = !signature
+    ? false
     : lookup.ok === 'kms'
-      ? checkDeferred !== undefined && (await checkDeferred([{ index: 0, id: 'anchor', kid: anchor.signer_kid, keyId: lookup.keyId, digest: signed.digest.toString('hex'), signature: anchor.signature, createdAt: anchor.updated_at }])).length === 0
+      ? checkDeferred !== undefined &&
+        (
+          await checkDeferred([
+            {
+              index: 0,
+              id: 'anchor',
+              kid: anchor.signer_kid,
+              keyId: lookup.keyId,
+              digest: signed.digest.toString('hex'),
+              signature: anchor.signature,
+              createdAt: anchor.updated_at,
+            },
+          ])
+        ).length === 0
       : verifySignature(lookup.key, signed, signature);
   if (!valid) {
     return bad('ANCHOR_INVALID', 0, `the anchor's signature by ${anchor.signer_kid} does not verify`);
@@ -153,7 +181,11 @@ async function checkAnchor(anchor: Anchor | string, chain: Stitcher, keys: KeyRi
   if (chain.events < anchor.events) return truncation(anchor, chain);
   const digest = chain.digestsAt[anchor.events];
   if (digest !== anchor.head) {
-    return bad('ANCHOR_MISMATCH', anchor.events, `event ${anchor.events} has digest ${digest ?? '(unreadable)'} but the signed anchor records ${anchor.head}`);
+    return bad(
+      'ANCHOR_MISMATCH',
+      anchor.events,
+      `event ${anchor.events} has digest ${digest ?? '(unreadable)'} but the signed anchor records ${anchor.head}`,
+    );
   }
   return [];
 }
@@ -168,9 +200,27 @@ function truncation(anchor: Anchor, chain: Stitcher): Finding[] {
   if (chain.head === anchor.head) {
     const brokenLink = chain.findings.filter((f) => LINK_CODES.has(f.code)).sort((a, b) => a.index - b.index)[0];
     const where = brokenLink ? `before event ${brokenLink.index} (${brokenLink.code})` : 'before the last event';
-    return [{ index: brokenLink?.index ?? chain.events, id: brokenLink?.id ?? null, code: 'TRUNCATED', message: `the signed anchor records ${anchor.events} events but the log has ${chain.events}: ${missing} event(s) were removed ${where}; the last event still matches the anchor's head` }];
+    return [
+      {
+        index: brokenLink?.index ?? chain.events,
+        id: brokenLink?.id ?? null,
+        code: 'TRUNCATED',
+        message:
+          `the signed anchor records ${anchor.events} events but the log has ${chain.events}: ` +
+          `${missing} event(s) were removed ${where}; the last event still matches the anchor's head`,
+      },
+    ];
   }
-  return [{ index: chain.events + 1, id: null, code: 'TRUNCATED', message: `the signed anchor records ${anchor.events} events but the log has ${chain.events}: events ${chain.events + 1}..${anchor.events} are missing from the end` }];
+  return [
+    {
+      index: chain.events + 1,
+      id: null,
+      code: 'TRUNCATED',
+      message:
+        `the signed anchor records ${anchor.events} events but the log has ${chain.events}: ` +
+        `events ${chain.events + 1}..${anchor.events} are missing from the end`,
+    },
+  ];
 }
 
 const LINK_CODES = new Set<Finding['code']>(['GENESIS_NOT_NULL', 'ORPHAN', 'PREV_HASH_MISMATCH']);

@@ -35,14 +35,22 @@ export interface VerifyAuditReport extends VerifyReport {
  */
 export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOptions): Promise<VerifyAuditReport> {
   if (opts.trustedStart !== undefined && !isDigestHex(opts.trustedStart)) {
-    throw new UsageError({ code: 'DIGEST_INVALID', message: `--from "${opts.trustedStart}" is not 64 lowercase hex characters`, hint: 'pass the hex digest of the last event before this log starts' });
+    throw new UsageError({
+      code: 'DIGEST_INVALID',
+      message: `--from "${opts.trustedStart}" is not 64 lowercase hex characters`,
+      hint: 'pass the hex digest of the last event before this log starts',
+    });
   }
   const info = await source.describe(); // a missing log is reported before anything else
   const hmacSecrets = await readHmacSecrets(opts.hmacKeyFiles);
   const { keys, warnings } = await loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs, opts.kmsVerify ?? 'off');
   const anchorFile = await source.readAnchor(opts.anchor);
   if (opts.anchor && !anchorFile) {
-    throw new UsageError({ code: 'ANCHOR_NOT_FOUND', message: `anchor ${opts.anchor} does not exist`, hint: 'drop --anchor to use <log>.anchor.json when present' });
+    throw new UsageError({
+      code: 'ANCHOR_NOT_FOUND',
+      message: `anchor ${opts.anchor} does not exist`,
+      hint: 'drop --anchor to use <log>.anchor.json when present',
+    });
   }
   const onProgress = opts.onProgress;
   const report = await verifyChain(source.chunks(), {
@@ -81,8 +89,16 @@ async function labelOrphans(source: ChainSource, findings: Finding[]): Promise<F
   // Only intact rows after intact rows: a tampered neighbour explains the broken link by itself.
   const flagged = (index: number, except: Finding) => findings.some((x) => x.index === index && x !== except);
   return findings.map((f) =>
-    f.code === 'PREV_HASH_MISMATCH' && f.linksTo && !found.has(f.linksTo) && !flagged(f.index, f) && !flagged(f.index - 1, f)
-      ? { ...f, code: 'ORPHAN' as const, message: `links to ${f.linksTo}, which is no event in this log: the events between were removed` }
+    f.code === 'PREV_HASH_MISMATCH' &&
+    f.linksTo &&
+    !found.has(f.linksTo) &&
+    !flagged(f.index, f) &&
+    !flagged(f.index - 1, f)
+      ? {
+          ...f,
+          code: 'ORPHAN' as const,
+          message: `links to ${f.linksTo}, which is no event in this log: the events between were removed`,
+        }
       : f,
   );
 }
@@ -92,29 +108,46 @@ function labelForks(findings: Finding[], forkedIds: Set<string>): Finding[] {
   if (forkedIds.size === 0) return findings;
   const out = findings.map((f) =>
     f.code === 'PREV_HASH_MISMATCH' && f.id !== null && forkedIds.has(f.id)
-      ? { ...f, code: 'FORK' as const, message: `another event already links to the same prev_hash: the chain forks here (${f.message})` }
+      ? {
+          ...f,
+          code: 'FORK' as const,
+          message: `another event already links to the same prev_hash: the chain forks here (${f.message})`,
+        }
       : f,
   );
   const reported = new Set(out.filter((f) => f.code === 'FORK').map((f) => f.id));
   for (const id of forkedIds) {
-    if (!reported.has(id)) out.push({ index: 0, id, code: 'FORK', message: 'another event links to the same prev_hash: the chain forks' });
+    if (!reported.has(id))
+      out.push({ index: 0, id, code: 'FORK', message: 'another event links to the same prev_hash: the chain forks' });
   }
   return out.sort((a, b) => a.index - b.index);
 }
 
-async function loadKeyRing(signersPath: string, hmacSecrets: Record<string, string>, slackMs: number, kmsVerify: 'off' | 'hmac' | 'all'): Promise<{ keys: KeyRingData; warnings: string[] }> {
+async function loadKeyRing(
+  signersPath: string,
+  hmacSecrets: Record<string, string>,
+  slackMs: number,
+  kmsVerify: 'off' | 'hmac' | 'all',
+): Promise<{ keys: KeyRingData; warnings: string[] }> {
   let text: string;
   try {
     text = await readRegistryText(signersPath);
   } catch (err) {
     // HMAC-only logs need no registry: the secrets are the keys.
-    if (err instanceof AgentkeysError && err.code === 'REGISTRY_NOT_FOUND' && (Object.keys(hmacSecrets).length > 0 || kmsVerify === 'all')) {
+    if (
+      err instanceof AgentkeysError &&
+      err.code === 'REGISTRY_NOT_FOUND' &&
+      (Object.keys(hmacSecrets).length > 0 || kmsVerify === 'all')
+    ) {
       return { keys: { signers: [], rejected: {}, hmacSecrets, slackMs, kmsVerify }, warnings: [] };
     }
     throw err;
   }
   const parsed = parseSignerRegistryLenient(text, signersPath);
-  return { keys: { signers: parsed.registry.signers, rejected: parsed.rejected, hmacSecrets, slackMs, kmsVerify }, warnings: parsed.problems };
+  return {
+    keys: { signers: parsed.registry.signers, rejected: parsed.rejected, hmacSecrets, slackMs, kmsVerify },
+    warnings: parsed.problems,
+  };
 }
 
 async function readHmacSecrets(files: Record<string, string>): Promise<Record<string, string>> {
@@ -124,7 +157,12 @@ async function readHmacSecrets(files: Record<string, string>): Promise<Record<st
     try {
       text = await fsp.readFile(file, 'utf8');
     } catch (err) {
-      throw new UsageError({ code: 'HMAC_KEY_UNREADABLE', message: `cannot read HMAC secret for ${kid} from ${file}: ${(err as NodeJS.ErrnoException).code}`, hint: 'pass --hmac-key KID=FILE with a readable file', cause: err });
+      throw new UsageError({
+        code: 'HMAC_KEY_UNREADABLE',
+        message: `cannot read HMAC secret for ${kid} from ${file}: ${(err as NodeJS.ErrnoException).code}`,
+        hint: 'pass --hmac-key KID=FILE with a readable file',
+        cause: err,
+      });
     }
     // One trailing newline is an artefact of `echo secret > file`, not part of the secret.
     out[kid] = Buffer.from(text.replace(/\r?\n$/, ''), 'utf8').toString('base64');

@@ -15,20 +15,29 @@ export interface AwsCallObservation {
 type MiddlewareClient = { middlewareStack: { add: (...a: never[]) => void } };
 
 /** Adds the observer to a client's middleware stack: every request, the SDK's retries aside, is seen once. */
-export function observeCalls<C extends MiddlewareClient>(client: C, service: string, onCall?: (call: AwsCallObservation) => void): C {
+export function observeCalls<C extends MiddlewareClient>(
+  client: C,
+  service: string,
+  onCall?: (call: AwsCallObservation) => void,
+): C {
   if (!onCall) return client;
   (client.middlewareStack as unknown as { add: (mw: unknown, o: unknown) => void }).add(
-    (next: (a: { input: unknown }) => Promise<{ output: unknown }>, context: { commandName?: string }) => async (args: { input: unknown }) => {
-      const base = { service, operation: (context.commandName ?? 'Unknown').replace(/Command$/, ''), input: args.input as Record<string, unknown> };
-      try {
-        const result = await next(args);
-        onCall({ ...base, output: result.output as Record<string, unknown> });
-        return result;
-      } catch (err) {
-        onCall({ ...base, errorName: (err as Error).name });
-        throw err;
-      }
-    },
+    (next: (a: { input: unknown }) => Promise<{ output: unknown }>, context: { commandName?: string }) =>
+      async (args: { input: unknown }) => {
+        const base = {
+          service,
+          operation: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
+          input: args.input as Record<string, unknown>,
+        };
+        try {
+          const result = await next(args);
+          onCall({ ...base, output: result.output as Record<string, unknown> });
+          return result;
+        } catch (err) {
+          onCall({ ...base, errorName: (err as Error).name });
+          throw err;
+        }
+      },
     { step: 'initialize', name: 'agentkeysCallObserver' },
   );
   return client;
@@ -41,16 +50,37 @@ export function isMutatingOperation(operation: string): boolean {
 
 // The codes AWS answers "no such thing" with, per service.
 const NOT_FOUND = new Set([
-  'NoSuchEntity', 'NoSuchEntityException', 'NotFound', 'NoSuchBucket', 'NoSuchBucketPolicy', 'NoSuchLifecycleConfiguration',
-  'NoSuchPublicAccessBlockConfiguration', 'ServerSideEncryptionConfigurationNotFoundError', 'NotFoundException', 'RuleDoesNotExist',
-  'RuleSetDoesNotExist', 'RuleSetDoesNotExistException', 'RuleDoesNotExistException', 'NoSuchHostedZone', 'InvalidAddress.NotFound',
-  'InvalidInstanceID.NotFound', 'InvalidAllocationID.NotFound', 'InvalidAssociationID.NotFound',
+  'NoSuchEntity',
+  'NoSuchEntityException',
+  'NotFound',
+  'NoSuchBucket',
+  'NoSuchBucketPolicy',
+  'NoSuchLifecycleConfiguration',
+  'NoSuchPublicAccessBlockConfiguration',
+  'ServerSideEncryptionConfigurationNotFoundError',
+  'NotFoundException',
+  'RuleDoesNotExist',
+  'RuleSetDoesNotExist',
+  'RuleSetDoesNotExistException',
+  'RuleDoesNotExistException',
+  'NoSuchHostedZone',
+  'InvalidAddress.NotFound',
+  'InvalidInstanceID.NotFound',
+  'InvalidAllocationID.NotFound',
+  'InvalidAssociationID.NotFound',
 ]);
 
 // IAM is eventually consistent: a principal created a moment ago is not yet usable in a policy
 // (IAM MalformedPolicyDocument, S3 MalformedPolicy: "Invalid principal"), a new user not yet
 // found (NoSuchEntity), a bucket policy not yet in force for SES (InvalidS3Configuration).
-const EVENTUAL = new Set(['MalformedPolicyDocument', 'MalformedPolicyDocumentException', 'MalformedPolicy', 'NoSuchEntity', 'InvalidS3ConfigurationException', 'InvalidS3Configuration']);
+const EVENTUAL = new Set([
+  'MalformedPolicyDocument',
+  'MalformedPolicyDocumentException',
+  'MalformedPolicy',
+  'NoSuchEntity',
+  'InvalidS3ConfigurationException',
+  'InvalidS3Configuration',
+]);
 
 const errorName = (err: unknown) => (err as { name?: string }).name ?? '';
 const httpStatus = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -94,5 +124,10 @@ export function createCaller(opts: { retryDelayMs?: number; attempts?: number } 
       }
     }
   };
-  return { call, maybe, eventually, gone: async (action, resource, fn) => void (await maybe(action, resource ?? '', fn)) };
+  return {
+    call,
+    maybe,
+    eventually,
+    gone: async (action, resource, fn) => void (await maybe(action, resource ?? '', fn)),
+  };
 }

@@ -29,7 +29,11 @@ export function credentialProvider(opts: AwsAuthOptions): AwsCredentialIdentityP
     return async () => credentials;
   }
   if (opts.webIdentityTokenFile && opts.webIdentityRoleArn) {
-    return fromTokenFile({ webIdentityTokenFile: opts.webIdentityTokenFile, roleArn: opts.webIdentityRoleArn, roleSessionName: 'agentkeys' });
+    return fromTokenFile({
+      webIdentityTokenFile: opts.webIdentityTokenFile,
+      roleArn: opts.webIdentityRoleArn,
+      roleSessionName: 'agentkeys',
+    });
   }
   const base = opts.profile ? fromIni({ profile: opts.profile }) : fromNodeProviderChain();
   if (opts.roleArn) {

@@ -1,4 +1,13 @@
-import { EC2Client, AllocateAddressCommand, AssociateAddressCommand, CreateTagsCommand, DescribeAddressesCommand, DescribeInstancesCommand, DisassociateAddressCommand, ReleaseAddressCommand } from '@aws-sdk/client-ec2';
+import {
+  EC2Client,
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  CreateTagsCommand,
+  DescribeAddressesCommand,
+  DescribeInstancesCommand,
+  DisassociateAddressCommand,
+  ReleaseAddressCommand,
+} from '@aws-sdk/client-ec2';
 import type { AwsServiceContext } from './service.js';
 import { observeCalls } from './call.js';
 
@@ -9,7 +18,6 @@ export interface Address {
   associationId?: string;
   tags: Record<string, string>;
 }
-
 
 /** The EC2 calls agentkeys makes, and nothing else. */
 export interface Ec2Api {
@@ -27,25 +35,98 @@ export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
   const caller = ctx.caller;
   const ec2 = observeCalls(new EC2Client(ctx.config), 'ec2', ctx.onCall);
   return {
-    describeInstance: (id) => caller.maybe('ec2:DescribeInstances', id, async () => {
-      const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0];
-      if (!inst) return undefined;
-      return { ...(inst.PublicIpAddress ? { publicIp: inst.PublicIpAddress } : {}), ...(inst.State?.Name ? { state: inst.State.Name } : {}) };
-    }),
-    addressesByTag: (name) => caller.call('ec2:DescribeAddresses', name, async () => ((await ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'tag:Name', Values: [name] }] }))).Addresses ?? []).map(toAddress)),
+    describeInstance: (id) =>
+      caller.maybe('ec2:DescribeInstances', id, async () => {
+        const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]
+          ?.Instances?.[0];
+        if (!inst) return undefined;
+        return {
+          ...(inst.PublicIpAddress ? { publicIp: inst.PublicIpAddress } : {}),
+          ...(inst.State?.Name ? { state: inst.State.Name } : {}),
+        };
+      }),
+    addressesByTag: (name) =>
+      caller.call('ec2:DescribeAddresses', name, async () =>
+        (
+          (await ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'tag:Name', Values: [name] }] })))
+            .Addresses ?? []
+        ).map(toAddress),
+      ),
     // A filter, not PublicIps=[ip]: the latter throws for an auto-assigned (non-EIP) address (setup-steps.md step 4).
-    addressByIp: (ip) => caller.call('ec2:DescribeAddresses', ip, async () => ((await ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'public-ip', Values: [ip] }] }))).Addresses ?? []).map(toAddress)[0]),
-    allocateAddress: (tagName) => caller.call('ec2:AllocateAddress', tagName, async () => {
-      const out = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: [{ Key: 'Name', Value: tagName }, { Key: 'agentkeys:managed', Value: 'true' }] }] }));
-      return { allocationId: out.AllocationId!, publicIp: out.PublicIp!, tags: { Name: tagName } };
-    }),
-    tagResource: (id, tags) => caller.call('ec2:CreateTags', id, async () => void (await ec2.send(new CreateTagsCommand({ Resources: [id], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) })))),
-    associateAddress: (allocationId, instanceId) => caller.call('ec2:AssociateAddress', allocationId, async () => void (await ec2.send(new AssociateAddressCommand({ AllocationId: allocationId, InstanceId: instanceId, AllowReassociation: false })))),
-    disassociateAddress: (associationId) => caller.gone('ec2:DisassociateAddress', associationId, async () => void (await ec2.send(new DisassociateAddressCommand({ AssociationId: associationId })))),
-    releaseAddress: (allocationId) => caller.gone('ec2:ReleaseAddress', allocationId, async () => void (await ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId })))),
+    addressByIp: (ip) =>
+      caller.call(
+        'ec2:DescribeAddresses',
+        ip,
+        async () =>
+          (
+            (await ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'public-ip', Values: [ip] }] })))
+              .Addresses ?? []
+          ).map(toAddress)[0],
+      ),
+    allocateAddress: (tagName) =>
+      caller.call('ec2:AllocateAddress', tagName, async () => {
+        const out = await ec2.send(
+          new AllocateAddressCommand({
+            Domain: 'vpc',
+            TagSpecifications: [
+              {
+                ResourceType: 'elastic-ip',
+                Tags: [
+                  { Key: 'Name', Value: tagName },
+                  { Key: 'agentkeys:managed', Value: 'true' },
+                ],
+              },
+            ],
+          }),
+        );
+        return { allocationId: out.AllocationId!, publicIp: out.PublicIp!, tags: { Name: tagName } };
+      }),
+    tagResource: (id, tags) =>
+      caller.call(
+        'ec2:CreateTags',
+        id,
+        async () =>
+          void (await ec2.send(
+            new CreateTagsCommand({
+              Resources: [id],
+              Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+            }),
+          )),
+      ),
+    associateAddress: (allocationId, instanceId) =>
+      caller.call(
+        'ec2:AssociateAddress',
+        allocationId,
+        async () =>
+          void (await ec2.send(
+            new AssociateAddressCommand({
+              AllocationId: allocationId,
+              InstanceId: instanceId,
+              AllowReassociation: false,
+            }),
+          )),
+      ),
+    disassociateAddress: (associationId) =>
+      caller.gone(
+        'ec2:DisassociateAddress',
+        associationId,
+        async () => void (await ec2.send(new DisassociateAddressCommand({ AssociationId: associationId }))),
+      ),
+    releaseAddress: (allocationId) =>
+      caller.gone(
+        'ec2:ReleaseAddress',
+        allocationId,
+        async () => void (await ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId }))),
+      ),
   };
 }
-function toAddress(a: { AllocationId?: string; PublicIp?: string; InstanceId?: string; AssociationId?: string; Tags?: { Key?: string; Value?: string }[] }): Address {
+function toAddress(a: {
+  AllocationId?: string;
+  PublicIp?: string;
+  InstanceId?: string;
+  AssociationId?: string;
+  Tags?: { Key?: string; Value?: string }[];
+}): Address {
   return {
     allocationId: a.AllocationId!,
     publicIp: a.PublicIp!,

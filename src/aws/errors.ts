@@ -18,38 +18,77 @@ export function awsError(err: unknown, ctx: AwsCallContext): AgentkeysError {
   const name = (err as { name?: string }).name ?? 'Error';
   const detail = (err as Error).message ?? String(err);
   const on = ctx.resource ? ` on ${ctx.resource}` : '';
-  const make = (code: ErrorCode, message: string, hint?: string) => new AgentkeysError({ code, message, ...(hint ? { hint } : {}), cause: err });
+  const make = (code: ErrorCode, message: string, hint?: string) =>
+    new AgentkeysError({ code, message, ...(hint ? { hint } : {}), cause: err });
   switch (name) {
     case 'AccessDeniedException':
     case 'AccessDenied':
     case 'UnauthorizedOperation':
-      return make(ctx.action.startsWith('kms:') ? 'KMS_ACCESS_DENIED' : 'AWS_ACCESS_DENIED', `${ctx.action}${on} was denied: ${detail}`, `grant ${ctx.action}${ctx.resource ? ` on ${ctx.resource}` : ''} to the calling principal (agentkeys doctor shows who that is)`);
+      return make(
+        ctx.action.startsWith('kms:') ? 'KMS_ACCESS_DENIED' : 'AWS_ACCESS_DENIED',
+        `${ctx.action}${on} was denied: ${detail}`,
+        `grant ${ctx.action}${ctx.resource ? ` on ${ctx.resource}` : ''} to the ` +
+          `calling principal (agentkeys doctor shows who that is)`,
+      );
     case 'NotFoundException':
-      return make('KMS_KEY_NOT_FOUND', `KMS key ${ctx.resource ?? ''} not found (${ctx.action})`, 'check the key id, alias or ARN and the region (AWS_REGION / --region)');
+      return make(
+        'KMS_KEY_NOT_FOUND',
+        `KMS key ${ctx.resource ?? ''} not found (${ctx.action})`,
+        'check the key id, alias or ARN and the region (AWS_REGION / --region)',
+      );
     case 'DisabledException':
-      return make('KMS_KEY_DISABLED', `KMS key ${ctx.resource ?? ''} is disabled`, 'enable it, or use its successor (agentkeys keys describe)');
+      return make(
+        'KMS_KEY_DISABLED',
+        `KMS key ${ctx.resource ?? ''} is disabled`,
+        'enable it, or use its successor (agentkeys keys describe)',
+      );
     case 'KMSInvalidStateException':
-      return make('KMS_KEY_INVALID_STATE', `KMS key ${ctx.resource ?? ''} cannot be used now: ${detail}`, 'a key pending deletion or import cannot sign; agentkeys keys describe shows its state');
+      return make(
+        'KMS_KEY_INVALID_STATE',
+        `KMS key ${ctx.resource ?? ''} cannot be used now: ${detail}`,
+        'a key pending deletion or import cannot sign; agentkeys keys describe shows its state',
+      );
     case 'InvalidKeyUsageException':
     case 'UnsupportedOperationException':
-      return make('KMS_KEY_WRONG_USAGE', `${ctx.action}${on}: ${detail}`, 'use a key whose KeyUsage fits the operation (SIGN_VERIFY, GENERATE_VERIFY_MAC, ENCRYPT_DECRYPT)');
+      return make(
+        'KMS_KEY_WRONG_USAGE',
+        `${ctx.action}${on}: ${detail}`,
+        'use a key whose KeyUsage fits the operation (SIGN_VERIFY, GENERATE_VERIFY_MAC, ENCRYPT_DECRYPT)',
+      );
     case 'ThrottlingException':
     case 'Throttling':
     case 'RequestLimitExceeded':
     case 'SlowDown':
     case 'TooManyRequestsException':
     case 'LimitExceededException':
-      return make('AWS_THROTTLED', `${ctx.action}${on} was throttled after retries`, 'retry later or raise the KMS request quota');
+      return make(
+        'AWS_THROTTLED',
+        `${ctx.action}${on} was throttled after retries`,
+        'retry later or raise the KMS request quota',
+      );
     case 'CredentialsProviderError':
-      return new UsageError({ code: 'AWS_CREDENTIALS_MISSING', message: `no AWS credentials for ${ctx.action}: ${detail}`, hint: 'set AWS_PROFILE / --profile, AWS_ACCESS_KEY_ID, or a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)', cause: err });
+      return new UsageError({
+        code: 'AWS_CREDENTIALS_MISSING',
+        message: `no AWS credentials for ${ctx.action}: ${detail}`,
+        hint: 'set AWS_PROFILE / --profile, AWS_ACCESS_KEY_ID, or a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)',
+        cause: err,
+      });
     case 'UnrecognizedClientException':
     case 'InvalidClientTokenId':
     case 'InvalidSignatureException':
     case 'ExpiredTokenException':
-      return make('AWS_CREDENTIALS_INVALID', `AWS rejected the credentials for ${ctx.action}: ${detail}`, 'refresh them (aws sso login, new keys) and retry');
+      return make(
+        'AWS_CREDENTIALS_INVALID',
+        `AWS rejected the credentials for ${ctx.action}: ${detail}`,
+        'refresh them (aws sso login, new keys) and retry',
+      );
     default:
       if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN/.test(detail)) {
-        return make('AWS_UNREACHABLE', `cannot reach AWS for ${ctx.action}: ${detail}`, 'check the network, AWS_REGION and AWS_ENDPOINT_URL');
+        return make(
+          'AWS_UNREACHABLE',
+          `cannot reach AWS for ${ctx.action}: ${detail}`,
+          'check the network, AWS_REGION and AWS_ENDPOINT_URL',
+        );
       }
       return make('AWS_CALL_FAILED', `${ctx.action}${on} failed: ${name}: ${detail}`);
   }

@@ -1,10 +1,37 @@
-import { IAMClient, AddClientIDToOpenIDConnectProviderCommand, CreateAccessKeyCommand, CreateOpenIDConnectProviderCommand, CreateRoleCommand, CreateUserCommand, DeleteAccessKeyCommand, DeleteOpenIDConnectProviderCommand, DeleteRoleCommand, DeleteRolePolicyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachRolePolicyCommand, DetachUserPolicyCommand, GetOpenIDConnectProviderCommand, GetRoleCommand, GetRolePolicyCommand, GetUserCommand, GetUserPolicyCommand, ListAccessKeysCommand, ListAttachedRolePoliciesCommand, ListAttachedUserPoliciesCommand, ListRolePoliciesCommand, ListUserPoliciesCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  IAMClient,
+  AddClientIDToOpenIDConnectProviderCommand,
+  CreateAccessKeyCommand,
+  CreateOpenIDConnectProviderCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteOpenIDConnectProviderCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  DeleteUserCommand,
+  DeleteUserPolicyCommand,
+  DetachRolePolicyCommand,
+  DetachUserPolicyCommand,
+  GetOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  GetUserCommand,
+  GetUserPolicyCommand,
+  ListAccessKeysCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
+  ListRolePoliciesCommand,
+  ListUserPoliciesCommand,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import type { AwsServiceContext } from './service.js';
 import { observeCalls } from './call.js';
 
 // IAM returns policy documents URL-encoded; callers get them decoded.
 const decode = (doc: string | undefined) => (doc === undefined ? undefined : decodeURIComponent(doc));
-
 
 /** The IAM calls agentkeys makes, and nothing else. */
 export interface IamApi {
@@ -40,37 +67,164 @@ export function createIamApi(ctx: AwsServiceContext): IamApi {
   const caller = ctx.caller;
   const iam = observeCalls(new IAMClient(ctx.config), 'iam', ctx.onCall);
   return {
-    getUser: (name) => caller.maybe('iam:GetUser', name, async () => ({ arn: (await iam.send(new GetUserCommand({ UserName: name }))).User!.Arn! })),
-    createUser: (name) => caller.call('iam:CreateUser', name, async () => void (await iam.send(new CreateUserCommand({ UserName: name, Tags: [{ Key: 'agentkeys:managed', Value: 'true' }] })))),
-    deleteUser: (name) => caller.gone('iam:DeleteUser', name, async () => void (await iam.send(new DeleteUserCommand({ UserName: name })))),
-    getUserPolicy: (user, policy) => caller.maybe('iam:GetUserPolicy', `${user}/${policy}`, async () => decode((await iam.send(new GetUserPolicyCommand({ UserName: user, PolicyName: policy }))).PolicyDocument)),
-    putUserPolicy: (user, policy, doc) => caller.eventually('iam:PutUserPolicy', `${user}/${policy}`, async () => void (await iam.send(new PutUserPolicyCommand({ UserName: user, PolicyName: policy, PolicyDocument: doc })))),
-    deleteUserPolicy: (user, policy) => caller.gone('iam:DeleteUserPolicy', `${user}/${policy}`, async () => void (await iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: policy })))),
-    listUserPolicies: (user) => caller.call('iam:ListUserPolicies', user, async () => (await iam.send(new ListUserPoliciesCommand({ UserName: user }))).PolicyNames ?? []),
-    listAttachedUserPolicies: (user) => caller.call('iam:ListAttachedUserPolicies', user, async () => ((await iam.send(new ListAttachedUserPoliciesCommand({ UserName: user }))).AttachedPolicies ?? []).map((p) => p.PolicyArn!)),
-    detachUserPolicy: (user, arn) => caller.gone('iam:DetachUserPolicy', user, async () => void (await iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn })))),
-    listAccessKeys: (user) => caller.call('iam:ListAccessKeys', user, async () => ((await iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata ?? []).map((k) => ({ id: k.AccessKeyId!, status: k.Status ?? 'Active' }))),
-    createAccessKey: (user) => caller.call('iam:CreateAccessKey', user, async () => {
-      const k = (await iam.send(new CreateAccessKeyCommand({ UserName: user }))).AccessKey!;
-      return { id: k.AccessKeyId!, secret: k.SecretAccessKey! };
-    }),
-    deleteAccessKey: (user, id) => caller.gone('iam:DeleteAccessKey', user, async () => void (await iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: id })))),
-    getRole: (name) => caller.maybe('iam:GetRole', name, async () => {
-      const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role!;
-      return { arn: role.Arn!, trust: decode(role.AssumeRolePolicyDocument) ?? '{}' };
-    }),
-    createRole: (name, trust, description) => caller.eventually('iam:CreateRole', name, async () => (await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust, Description: description, Tags: [{ Key: 'agentkeys:managed', Value: 'true' }] }))).Role!.Arn!),
-    updateTrust: (name, trust) => caller.eventually('iam:UpdateAssumeRolePolicy', name, async () => void (await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: trust })))),
-    getRolePolicy: (role, policy) => caller.maybe('iam:GetRolePolicy', `${role}/${policy}`, async () => decode((await iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policy }))).PolicyDocument)),
-    putRolePolicy: (role, policy, doc) => caller.eventually('iam:PutRolePolicy', `${role}/${policy}`, async () => void (await iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: policy, PolicyDocument: doc })))),
-    deleteRolePolicy: (role, policy) => caller.gone('iam:DeleteRolePolicy', `${role}/${policy}`, async () => void (await iam.send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: policy })))),
-    listRolePolicies: (role) => caller.call('iam:ListRolePolicies', role, async () => (await iam.send(new ListRolePoliciesCommand({ RoleName: role }))).PolicyNames ?? []),
-    listAttachedRolePolicies: (role) => caller.call('iam:ListAttachedRolePolicies', role, async () => ((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role }))).AttachedPolicies ?? []).map((p) => p.PolicyArn!)),
-    detachRolePolicy: (role, arn) => caller.gone('iam:DetachRolePolicy', role, async () => void (await iam.send(new DetachRolePolicyCommand({ RoleName: role, PolicyArn: arn })))),
-    deleteRole: (name) => caller.gone('iam:DeleteRole', name, async () => void (await iam.send(new DeleteRoleCommand({ RoleName: name })))),
-    getOidcProvider: (arn) => caller.maybe('iam:GetOpenIDConnectProvider', arn, async () => ({ clientIds: (await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }))).ClientIDList ?? [] })),
-    createOidcProvider: (url, clientIds) => caller.call('iam:CreateOpenIDConnectProvider', url, async () => void (await iam.send(new CreateOpenIDConnectProviderCommand({ Url: url, ClientIDList: clientIds })))),
-    addOidcClientId: (arn, clientId) => caller.call('iam:AddClientIDToOpenIDConnectProvider', arn, async () => void (await iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn, ClientID: clientId })))),
-    deleteOidcProvider: (arn) => caller.gone('iam:DeleteOpenIDConnectProvider', arn, async () => void (await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })))),
+    getUser: (name) =>
+      caller.maybe('iam:GetUser', name, async () => ({
+        arn: (await iam.send(new GetUserCommand({ UserName: name }))).User!.Arn!,
+      })),
+    createUser: (name) =>
+      caller.call(
+        'iam:CreateUser',
+        name,
+        async () =>
+          void (await iam.send(
+            new CreateUserCommand({ UserName: name, Tags: [{ Key: 'agentkeys:managed', Value: 'true' }] }),
+          )),
+      ),
+    deleteUser: (name) =>
+      caller.gone('iam:DeleteUser', name, async () => void (await iam.send(new DeleteUserCommand({ UserName: name })))),
+    getUserPolicy: (user, policy) =>
+      caller.maybe('iam:GetUserPolicy', `${user}/${policy}`, async () =>
+        decode((await iam.send(new GetUserPolicyCommand({ UserName: user, PolicyName: policy }))).PolicyDocument),
+      ),
+    putUserPolicy: (user, policy, doc) =>
+      caller.eventually(
+        'iam:PutUserPolicy',
+        `${user}/${policy}`,
+        async () =>
+          void (await iam.send(new PutUserPolicyCommand({ UserName: user, PolicyName: policy, PolicyDocument: doc }))),
+      ),
+    deleteUserPolicy: (user, policy) =>
+      caller.gone(
+        'iam:DeleteUserPolicy',
+        `${user}/${policy}`,
+        async () => void (await iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: policy }))),
+      ),
+    listUserPolicies: (user) =>
+      caller.call(
+        'iam:ListUserPolicies',
+        user,
+        async () => (await iam.send(new ListUserPoliciesCommand({ UserName: user }))).PolicyNames ?? [],
+      ),
+    listAttachedUserPolicies: (user) =>
+      caller.call('iam:ListAttachedUserPolicies', user, async () =>
+        ((await iam.send(new ListAttachedUserPoliciesCommand({ UserName: user }))).AttachedPolicies ?? []).map(
+          (p) => p.PolicyArn!,
+        ),
+      ),
+    detachUserPolicy: (user, arn) =>
+      caller.gone(
+        'iam:DetachUserPolicy',
+        user,
+        async () => void (await iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn }))),
+      ),
+    listAccessKeys: (user) =>
+      caller.call('iam:ListAccessKeys', user, async () =>
+        ((await iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata ?? []).map((k) => ({
+          id: k.AccessKeyId!,
+          status: k.Status ?? 'Active',
+        })),
+      ),
+    createAccessKey: (user) =>
+      caller.call('iam:CreateAccessKey', user, async () => {
+        const k = (await iam.send(new CreateAccessKeyCommand({ UserName: user }))).AccessKey!;
+        return { id: k.AccessKeyId!, secret: k.SecretAccessKey! };
+      }),
+    deleteAccessKey: (user, id) =>
+      caller.gone(
+        'iam:DeleteAccessKey',
+        user,
+        async () => void (await iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: id }))),
+      ),
+    getRole: (name) =>
+      caller.maybe('iam:GetRole', name, async () => {
+        const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role!;
+        return { arn: role.Arn!, trust: decode(role.AssumeRolePolicyDocument) ?? '{}' };
+      }),
+    createRole: (name, trust, description) =>
+      caller.eventually(
+        'iam:CreateRole',
+        name,
+        async () =>
+          (
+            await iam.send(
+              new CreateRoleCommand({
+                RoleName: name,
+                AssumeRolePolicyDocument: trust,
+                Description: description,
+                Tags: [{ Key: 'agentkeys:managed', Value: 'true' }],
+              }),
+            )
+          ).Role!.Arn!,
+      ),
+    updateTrust: (name, trust) =>
+      caller.eventually(
+        'iam:UpdateAssumeRolePolicy',
+        name,
+        async () => void (await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: trust }))),
+      ),
+    getRolePolicy: (role, policy) =>
+      caller.maybe('iam:GetRolePolicy', `${role}/${policy}`, async () =>
+        decode((await iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policy }))).PolicyDocument),
+      ),
+    putRolePolicy: (role, policy, doc) =>
+      caller.eventually(
+        'iam:PutRolePolicy',
+        `${role}/${policy}`,
+        async () =>
+          void (await iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: policy, PolicyDocument: doc }))),
+      ),
+    deleteRolePolicy: (role, policy) =>
+      caller.gone(
+        'iam:DeleteRolePolicy',
+        `${role}/${policy}`,
+        async () => void (await iam.send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: policy }))),
+      ),
+    listRolePolicies: (role) =>
+      caller.call(
+        'iam:ListRolePolicies',
+        role,
+        async () => (await iam.send(new ListRolePoliciesCommand({ RoleName: role }))).PolicyNames ?? [],
+      ),
+    listAttachedRolePolicies: (role) =>
+      caller.call('iam:ListAttachedRolePolicies', role, async () =>
+        ((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role }))).AttachedPolicies ?? []).map(
+          (p) => p.PolicyArn!,
+        ),
+      ),
+    detachRolePolicy: (role, arn) =>
+      caller.gone(
+        'iam:DetachRolePolicy',
+        role,
+        async () => void (await iam.send(new DetachRolePolicyCommand({ RoleName: role, PolicyArn: arn }))),
+      ),
+    deleteRole: (name) =>
+      caller.gone('iam:DeleteRole', name, async () => void (await iam.send(new DeleteRoleCommand({ RoleName: name })))),
+    getOidcProvider: (arn) =>
+      caller.maybe('iam:GetOpenIDConnectProvider', arn, async () => ({
+        clientIds:
+          (await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }))).ClientIDList ?? [],
+      })),
+    createOidcProvider: (url, clientIds) =>
+      caller.call(
+        'iam:CreateOpenIDConnectProvider',
+        url,
+        async () =>
+          void (await iam.send(new CreateOpenIDConnectProviderCommand({ Url: url, ClientIDList: clientIds }))),
+      ),
+    addOidcClientId: (arn, clientId) =>
+      caller.call(
+        'iam:AddClientIDToOpenIDConnectProvider',
+        arn,
+        async () =>
+          void (await iam.send(
+            new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn, ClientID: clientId }),
+          )),
+      ),
+    deleteOidcProvider: (arn) =>
+      caller.gone(
+        'iam:DeleteOpenIDConnectProvider',
+        arn,
+        async () => void (await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }))),
+      ),
   };
 }

@@ -29,7 +29,9 @@ export async function describeKey(kms: KmsApi, keyRef: string, now = new Date())
     state: meta.KeyState ?? 'UNKNOWN',
     origin: meta.Origin ?? 'AWS_KMS',
     customKeyStoreId: meta.CustomKeyStoreId ?? null,
-    multiRegion: meta.MultiRegion ? (meta.MultiRegionConfiguration?.MultiRegionKeyType as 'PRIMARY' | 'REPLICA') ?? 'PRIMARY' : null,
+    multiRegion: meta.MultiRegion
+      ? ((meta.MultiRegionConfiguration?.MultiRegionKeyType as 'PRIMARY' | 'REPLICA') ?? 'PRIMARY')
+      : null,
     replicaRegions: (meta.MultiRegionConfiguration?.ReplicaKeys ?? []).map((r) => r.Region!).filter(Boolean),
     aliases,
     createdAt: created ? created.toISOString() : null,
@@ -83,15 +85,32 @@ const USAGE_BY_SPEC: [RegExp, KeyUsageType][] = [
  * Creates a key, or adopts the one the alias already names (a second run creates nothing).
  * CloudHSM custom key stores hold symmetric keys only (AWS), which is checked before calling.
  */
-export async function createOrAdoptKey(kms: KmsApi, opts: CreateKeyOptions): Promise<{ meta: KeyMetadata; created: boolean }> {
+export async function createOrAdoptKey(
+  kms: KmsApi,
+  opts: CreateKeyOptions,
+): Promise<{ meta: KeyMetadata; created: boolean }> {
   const usage = USAGE_BY_SPEC.find(([re]) => re.test(opts.spec))?.[1];
-  if (!usage) throw new UsageError({ code: 'KEY_SPEC_INVALID', message: `unknown key spec ${opts.spec}`, hint: 'SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, HMAC_256' });
+  if (!usage)
+    throw new UsageError({
+      code: 'KEY_SPEC_INVALID',
+      message: `unknown key spec ${opts.spec}`,
+      hint: 'SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, HMAC_256',
+    });
   if (opts.customKeyStoreId && opts.spec !== 'SYMMETRIC_DEFAULT') {
-    throw new UsageError({ code: 'KEY_SPEC_INVALID', message: 'CloudHSM custom key stores hold SYMMETRIC_DEFAULT keys only', hint: 'drop --custom-key-store or use --spec SYMMETRIC_DEFAULT' });
+    throw new UsageError({
+      code: 'KEY_SPEC_INVALID',
+      message: 'CloudHSM custom key stores hold SYMMETRIC_DEFAULT keys only',
+      hint: 'drop --custom-key-store or use --spec SYMMETRIC_DEFAULT',
+    });
   }
   const adopted = opts.alias ? await describeKeyIfExists(kms, opts.alias) : undefined;
   if (adopted) {
-    if (adopted.KeySpec !== opts.spec) throw new UsageError({ code: 'ALIAS_TAKEN', message: `${opts.alias} already names a ${adopted.KeySpec} key (${adopted.Arn})`, hint: 'choose another --alias, or rotate that key: agentkeys rotate-key --alias …' });
+    if (adopted.KeySpec !== opts.spec)
+      throw new UsageError({
+        code: 'ALIAS_TAKEN',
+        message: `${opts.alias} already names a ${adopted.KeySpec} key (${adopted.Arn})`,
+        hint: 'choose another --alias, or rotate that key: agentkeys rotate-key --alias …',
+      });
     return { meta: adopted, created: false };
   }
   const meta = await kms.createKey({
@@ -100,7 +119,10 @@ export async function createOrAdoptKey(kms: KmsApi, opts: CreateKeyOptions): Pro
     ...(opts.multiRegion ? { MultiRegion: true } : {}),
     ...(opts.customKeyStoreId ? { CustomKeyStoreId: opts.customKeyStoreId, Origin: 'AWS_CLOUDHSM' as const } : {}),
     Description: opts.description ?? `agentkeys ${opts.spec} key${opts.alias ? ` (${opts.alias})` : ''}`,
-    Tags: [{ TagKey: 'agentkeys:managed', TagValue: 'true' }, ...(opts.alias ? [{ TagKey: 'agentkeys:alias', TagValue: opts.alias }] : [])],
+    Tags: [
+      { TagKey: 'agentkeys:managed', TagValue: 'true' },
+      ...(opts.alias ? [{ TagKey: 'agentkeys:alias', TagValue: opts.alias }] : []),
+    ],
   });
   if (opts.alias) await kms.createAlias(opts.alias, meta.KeyId!);
   return { meta, created: true };
@@ -117,16 +139,25 @@ export async function describeKeyIfExists(kms: KmsApi, alias: string): Promise<K
 }
 
 /** Replicates a multi-region key; a region that already has a replica is left alone. */
-export async function replicateKey(kms: KmsApi, keyRef: string, regions: string[]): Promise<{ region: string; action: 'created' | 'exists'; keyArn: string }[]> {
+export async function replicateKey(
+  kms: KmsApi,
+  keyRef: string,
+  regions: string[],
+): Promise<{ region: string; action: 'created' | 'exists'; keyArn: string }[]> {
   const meta = await kms.describeKey(keyRef);
   if (!meta.MultiRegion) {
     // Checked here: moto answers ReplicateKey on a single-region key with HTTP 500.
-    throw new UsageError({ code: 'KMS_KEY_NOT_MULTI_REGION', message: `${meta.Arn} is a single-region key and cannot be replicated`, hint: 'create a multi-region key: agentkeys keys create --spec … --multi-region' });
+    throw new UsageError({
+      code: 'KMS_KEY_NOT_MULTI_REGION',
+      message: `${meta.Arn} is a single-region key and cannot be replicated`,
+      hint: 'create a multi-region key: agentkeys keys create --spec … --multi-region',
+    });
   }
   const existing = new Map((meta.MultiRegionConfiguration?.ReplicaKeys ?? []).map((r) => [r.Region!, r.Arn!]));
   const out: { region: string; action: 'created' | 'exists'; keyArn: string }[] = [];
   for (const region of regions) {
-    if (region === kms.region) throw new UsageError({ code: 'REPLICA_REGION_INVALID', message: `${region} is the key's own region` });
+    if (region === kms.region)
+      throw new UsageError({ code: 'REPLICA_REGION_INVALID', message: `${region} is the key's own region` });
     const arn = existing.get(region);
     if (arn) {
       out.push({ region, action: 'exists', keyArn: arn });

@@ -14,7 +14,11 @@ const CONCURRENCY = 8;
 export function createKmsChecker(kms: KmsApi): (checks: DeferredCheck[]) => Promise<Finding[]> {
   const algs = new Map<string, Promise<ReturnType<typeof algorithmOfKeySpec>>>();
   const algOf = (keyId: string) => {
-    if (!algs.has(keyId)) algs.set(keyId, kms.describeKey(keyId).then((m) => algorithmOfKeySpec(m.KeySpec, keyId)));
+    if (!algs.has(keyId))
+      algs.set(
+        keyId,
+        kms.describeKey(keyId).then((m) => algorithmOfKeySpec(m.KeySpec, keyId)),
+      );
     return algs.get(keyId)!;
   };
   const checkOne = async (c: DeferredCheck): Promise<Finding | undefined> => {
@@ -22,13 +26,35 @@ export function createKmsChecker(kms: KmsApi): (checks: DeferredCheck[]) => Prom
     const signature = Buffer.from(c.signature, 'base64');
     try {
       const alg = await algOf(c.keyId);
-      const valid = alg === 'hmac-sha256'
-        ? await kms.verifyMac(c.keyId, digest, signature)
-        : await kms.verify({ ...signRequest(alg, c.keyId, digest), Signature: signature });
-      return valid ? undefined : { index: c.index, id: c.id, code: 'SIGNATURE_INVALID', message: `KMS says the ${alg} signature by ${c.kid} does not match the recomputed digest ${c.digest}` };
+      const valid =
+        alg === 'hmac-sha256'
+          ? await kms.verifyMac(c.keyId, digest, signature)
+          : await kms.verify({ ...signRequest(alg, c.keyId, digest), Signature: signature });
+      return valid
+        ? undefined
+        : {
+            index: c.index,
+            id: c.id,
+            code: 'SIGNATURE_INVALID',
+            message: `KMS says the ${alg} signature by ${c.kid} does not match the recomputed digest ${c.digest}`,
+          };
     } catch (err) {
-      if (err instanceof AgentkeysError && ['KMS_KEY_NOT_FOUND', 'KMS_ACCESS_DENIED', 'KMS_KEY_SPEC_UNSUPPORTED', 'KMS_KEY_INVALID_STATE', 'KMS_KEY_DISABLED'].includes(err.code)) {
-        return { index: c.index, id: c.id, code: 'UNKNOWN_SIGNER', message: `KMS cannot check ${c.kid}: ${err.message}` };
+      if (
+        err instanceof AgentkeysError &&
+        [
+          'KMS_KEY_NOT_FOUND',
+          'KMS_ACCESS_DENIED',
+          'KMS_KEY_SPEC_UNSUPPORTED',
+          'KMS_KEY_INVALID_STATE',
+          'KMS_KEY_DISABLED',
+        ].includes(err.code)
+      ) {
+        return {
+          index: c.index,
+          id: c.id,
+          code: 'UNKNOWN_SIGNER',
+          message: `KMS cannot check ${c.kid}: ${err.message}`,
+        };
       }
       throw err;
     }

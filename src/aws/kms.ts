@@ -1,9 +1,26 @@
 import {
-  CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, GenerateMacCommand,
-  GetPublicKeyCommand, KMS, ListAliasesCommand, ListResourceTagsCommand, ReplicateKeyCommand, SignCommand,
-  TagResourceCommand, UpdateAliasCommand, VerifyCommand, VerifyMacCommand,
-  type CreateKeyCommandInput, type DecryptCommandInput, type GenerateDataKeyCommandInput, type KeyMetadata,
-  type SignCommandInput, type VerifyCommandInput,
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DecryptCommand,
+  DescribeKeyCommand,
+  GenerateDataKeyCommand,
+  GenerateMacCommand,
+  GetPublicKeyCommand,
+  KMS,
+  ListAliasesCommand,
+  ListResourceTagsCommand,
+  ReplicateKeyCommand,
+  SignCommand,
+  TagResourceCommand,
+  UpdateAliasCommand,
+  VerifyCommand,
+  VerifyMacCommand,
+  type CreateKeyCommandInput,
+  type DecryptCommandInput,
+  type GenerateDataKeyCommandInput,
+  type KeyMetadata,
+  type SignCommandInput,
+  type VerifyCommandInput,
 } from '@aws-sdk/client-kms';
 import { credentialProvider, type AwsAuthOptions } from './credentials.js';
 
@@ -31,7 +48,9 @@ export interface KmsApi {
   listResourceTags(keyId: string): Promise<Record<string, string>>;
   tagResource(keyId: string, tags: Record<string, string>): Promise<void>;
   replicateKey(keyId: string, region: string): Promise<KeyMetadata>;
-  generateDataKey(input: GenerateDataKeyCommandInput): Promise<{ plaintext: Uint8Array; ciphertext: Uint8Array; keyId: string }>;
+  generateDataKey(
+    input: GenerateDataKeyCommandInput,
+  ): Promise<{ plaintext: Uint8Array; ciphertext: Uint8Array; keyId: string }>;
   decrypt(input: DecryptCommandInput): Promise<{ plaintext: Uint8Array; keyId: string }>;
   /** The SDK client, for libraries that need one (the AWS Encryption SDK keyring). */
   readonly client: KMS;
@@ -50,7 +69,7 @@ export function createKmsClient(opts: KmsFactoryOptions, region = opts.region): 
   const client = new KMS({
     region: region ?? DEFAULT_REGION,
     credentials: credentialProvider(opts),
-    ...(opts.kmsEndpoint ?? opts.endpoint ? { endpoint: opts.kmsEndpoint ?? opts.endpoint } : {}),
+    ...((opts.kmsEndpoint ?? opts.endpoint) ? { endpoint: opts.kmsEndpoint ?? opts.endpoint } : {}),
     ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
   });
   return observeCalls(client, 'kms', opts.onCall);
@@ -62,8 +81,18 @@ export function createKmsApi(opts: KmsFactoryOptions): KmsApi {
   return {
     client,
     region: opts.region ?? DEFAULT_REGION,
-    describeKey: (keyId) => call('kms:DescribeKey', keyId, async () => (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!),
-    getPublicKey: (keyId) => call('kms:GetPublicKey', keyId, async () => (await client.send(new GetPublicKeyCommand({ KeyId: keyId }))).PublicKey!),
+    describeKey: (keyId) =>
+      call(
+        'kms:DescribeKey',
+        keyId,
+        async () => (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!,
+      ),
+    getPublicKey: (keyId) =>
+      call(
+        'kms:GetPublicKey',
+        keyId,
+        async () => (await client.send(new GetPublicKeyCommand({ KeyId: keyId }))).PublicKey!,
+      ),
     sign: (input) => call('kms:Sign', input.KeyId, async () => (await client.send(new SignCommand(input))).Signature!),
     verify: (input) =>
       call('kms:Verify', input.KeyId, async () => {
@@ -75,26 +104,54 @@ export function createKmsApi(opts: KmsFactoryOptions): KmsApi {
           throw err;
         }
       }),
-    generateMac: (keyId, message) => call('kms:GenerateMac', keyId, async () => (await client.send(new GenerateMacCommand({ KeyId: keyId, Message: message, MacAlgorithm: 'HMAC_SHA_256' }))).Mac!),
+    generateMac: (keyId, message) =>
+      call(
+        'kms:GenerateMac',
+        keyId,
+        async () =>
+          (await client.send(new GenerateMacCommand({ KeyId: keyId, Message: message, MacAlgorithm: 'HMAC_SHA_256' })))
+            .Mac!,
+      ),
     verifyMac: (keyId, message, mac) =>
       call('kms:VerifyMac', keyId, async () => {
         try {
-          return (await client.send(new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: mac, MacAlgorithm: 'HMAC_SHA_256' }))).MacValid === true;
+          return (
+            (
+              await client.send(
+                new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: mac, MacAlgorithm: 'HMAC_SHA_256' }),
+              )
+            ).MacValid === true
+          );
         } catch (err) {
           if ((err as Error).name === 'KMSInvalidMacException') return false;
           throw err;
         }
       }),
-    createKey: (input) => call('kms:CreateKey', undefined, async () => (await client.send(new CreateKeyCommand(input))).KeyMetadata!),
-    createAlias: (alias, keyId) => call('kms:CreateAlias', alias, async () => void (await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId })))),
-    updateAlias: (alias, keyId) => call('kms:UpdateAlias', alias, async () => void (await client.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: keyId })))),
+    createKey: (input) =>
+      call('kms:CreateKey', undefined, async () => (await client.send(new CreateKeyCommand(input))).KeyMetadata!),
+    createAlias: (alias, keyId) =>
+      call(
+        'kms:CreateAlias',
+        alias,
+        async () => void (await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }))),
+      ),
+    updateAlias: (alias, keyId) =>
+      call(
+        'kms:UpdateAlias',
+        alias,
+        async () => void (await client.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: keyId }))),
+      ),
     listAliases: (keyId) =>
       call('kms:ListAliases', keyId, async () => {
         const out: { AliasName: string; TargetKeyId?: string }[] = [];
         let marker: string | undefined;
         do {
-          const page = await client.send(new ListAliasesCommand({ ...(keyId ? { KeyId: keyId } : {}), ...(marker ? { Marker: marker } : {}) }));
-          for (const a of page.Aliases ?? []) if (a.AliasName) out.push({ AliasName: a.AliasName, ...(a.TargetKeyId ? { TargetKeyId: a.TargetKeyId } : {}) });
+          const page = await client.send(
+            new ListAliasesCommand({ ...(keyId ? { KeyId: keyId } : {}), ...(marker ? { Marker: marker } : {}) }),
+          );
+          for (const a of page.Aliases ?? [])
+            if (a.AliasName)
+              out.push({ AliasName: a.AliasName, ...(a.TargetKeyId ? { TargetKeyId: a.TargetKeyId } : {}) });
           marker = page.Truncated ? page.NextMarker : undefined;
         } while (marker);
         return out;
@@ -104,14 +161,33 @@ export function createKmsApi(opts: KmsFactoryOptions): KmsApi {
         const tags: Record<string, string> = {};
         let marker: string | undefined;
         do {
-          const page = await client.send(new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) }));
+          const page = await client.send(
+            new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) }),
+          );
           for (const t of page.Tags ?? []) if (t.TagKey) tags[t.TagKey] = t.TagValue ?? '';
           marker = page.Truncated ? page.NextMarker : undefined;
         } while (marker);
         return tags;
       }),
-    tagResource: (keyId, tags) => call('kms:TagResource', keyId, async () => void (await client.send(new TagResourceCommand({ KeyId: keyId, Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) })))),
-    replicateKey: (keyId, region) => call('kms:ReplicateKey', keyId, async () => (await client.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region }))).ReplicaKeyMetadata!),
+    tagResource: (keyId, tags) =>
+      call(
+        'kms:TagResource',
+        keyId,
+        async () =>
+          void (await client.send(
+            new TagResourceCommand({
+              KeyId: keyId,
+              Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+            }),
+          )),
+      ),
+    replicateKey: (keyId, region) =>
+      call(
+        'kms:ReplicateKey',
+        keyId,
+        async () =>
+          (await client.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region }))).ReplicaKeyMetadata!,
+      ),
     generateDataKey: (input) =>
       call('kms:GenerateDataKey', input.KeyId, async () => {
         const out = await client.send(new GenerateDataKeyCommand(input));

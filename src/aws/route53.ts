@@ -1,4 +1,11 @@
-import { Route53Client, ChangeResourceRecordSetsCommand, GetHostedZoneCommand, ListResourceRecordSetsCommand, type ResourceRecordSet, type Change } from '@aws-sdk/client-route-53';
+import {
+  Route53Client,
+  ChangeResourceRecordSetsCommand,
+  GetHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
+  type Change,
+} from '@aws-sdk/client-route-53';
 import type { AwsServiceContext } from './service.js';
 import { observeCalls } from './call.js';
 
@@ -15,17 +22,40 @@ export function createRoute53Api(ctx: AwsServiceContext): Route53Api {
   const caller = ctx.caller;
   const r53 = observeCalls(new Route53Client(ctx.config), 'route53', ctx.onCall);
   return {
-    getHostedZone: (id) => caller.maybe('route53:GetHostedZone', id, async () => ({ name: (await r53.send(new GetHostedZoneCommand({ Id: id }))).HostedZone!.Name! })),
-    listRecordSets: (zoneId) => caller.call('route53:ListResourceRecordSets', zoneId, async () => {
-      const out: ResourceRecordSet[] = [];
-      let start: { StartRecordName?: string; StartRecordType?: ResourceRecordSet['Type']; StartRecordIdentifier?: string } = {};
-      for (;;) {
-        const page = await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, ...start }));
-        out.push(...(page.ResourceRecordSets ?? []));
-        if (!page.IsTruncated || !page.NextRecordName) return out;
-        start = { StartRecordName: page.NextRecordName, ...(page.NextRecordType ? { StartRecordType: page.NextRecordType } : {}), ...(page.NextRecordIdentifier ? { StartRecordIdentifier: page.NextRecordIdentifier } : {}) };
-      }
-    }),
-    changeRecordSets: (zoneId, changes, comment) => caller.call('route53:ChangeResourceRecordSets', zoneId, async () => void (await r53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Comment: comment, Changes: changes } })))),
+    getHostedZone: (id) =>
+      caller.maybe('route53:GetHostedZone', id, async () => ({
+        name: (await r53.send(new GetHostedZoneCommand({ Id: id }))).HostedZone!.Name!,
+      })),
+    listRecordSets: (zoneId) =>
+      caller.call('route53:ListResourceRecordSets', zoneId, async () => {
+        const out: ResourceRecordSet[] = [];
+        let start: {
+          StartRecordName?: string;
+          StartRecordType?: ResourceRecordSet['Type'];
+          StartRecordIdentifier?: string;
+        } = {};
+        for (;;) {
+          const page = await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, ...start }));
+          out.push(...(page.ResourceRecordSets ?? []));
+          if (!page.IsTruncated || !page.NextRecordName) return out;
+          start = {
+            StartRecordName: page.NextRecordName,
+            ...(page.NextRecordType ? { StartRecordType: page.NextRecordType } : {}),
+            ...(page.NextRecordIdentifier ? { StartRecordIdentifier: page.NextRecordIdentifier } : {}),
+          };
+        }
+      }),
+    changeRecordSets: (zoneId, changes, comment) =>
+      caller.call(
+        'route53:ChangeResourceRecordSets',
+        zoneId,
+        async () =>
+          void (await r53.send(
+            new ChangeResourceRecordSetsCommand({
+              HostedZoneId: zoneId,
+              ChangeBatch: { Comment: comment, Changes: changes },
+            }),
+          )),
+      ),
   };
 }

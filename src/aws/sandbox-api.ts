@@ -17,7 +17,22 @@ export function createSandboxAws(opts: AwsServiceOptions): SandboxAws {
   const r53 = observeCalls(new Route53Client(ctx.config), 'route53', ctx.onCall);
   const ec2 = observeCalls(new EC2Client(ctx.config), 'ec2', ctx.onCall);
   return {
-    createHostedZone: (name) => caller.call('route53:CreateHostedZone', name, async () => (await r53.send(new CreateHostedZoneCommand({ Name: name, CallerReference: `agentkeys-${Date.now()}` }))).HostedZone!.Id!.replace('/hostedzone/', '')),
-    runInstance: () => caller.call('ec2:RunInstances', undefined, async () => (await ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, InstanceType: 't3.small' }))).Instances![0]!.InstanceId!),
+    createHostedZone: (name) =>
+      caller.call('route53:CreateHostedZone', name, async () =>
+        (
+          await r53.send(new CreateHostedZoneCommand({ Name: name, CallerReference: `agentkeys-${Date.now()}` }))
+        ).HostedZone!.Id!.replace('/hostedzone/', ''),
+      ),
+    runInstance: () =>
+      caller.call(
+        'ec2:RunInstances',
+        undefined,
+        async () =>
+          (
+            await ec2.send(
+              new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, InstanceType: 't3.small' }),
+            )
+          ).Instances![0]!.InstanceId!,
+      ),
   };
 }

@@ -4,7 +4,13 @@ import { credentialProvider, type AwsAuthOptions } from './credentials.js';
 /** What every per-service adapter is built from: one client config, one caller, one observer. */
 export interface AwsServiceContext {
   region: string;
-  config: { region: string; credentials: ReturnType<typeof credentialProvider>; maxAttempts: number; retryMode: 'adaptive'; endpoint?: string };
+  config: {
+    region: string;
+    credentials: ReturnType<typeof credentialProvider>;
+    maxAttempts: number;
+    retryMode: 'adaptive';
+    endpoint?: string;
+  };
   caller: AwsCaller;
   onCall?: (call: AwsCallObservation) => void;
 }
@@ -20,7 +26,13 @@ export function createServiceContext(opts: AwsServiceOptions): AwsServiceContext
   // IAM and Route 53 are global; their SDK clients still need a region to sign with.
   return {
     region: opts.region,
-    config: { region: opts.region, credentials: credentialProvider(opts), maxAttempts: 6, retryMode: 'adaptive', ...(opts.endpoint ? { endpoint: opts.endpoint } : {}) },
+    config: {
+      region: opts.region,
+      credentials: credentialProvider(opts),
+      maxAttempts: 6,
+      retryMode: 'adaptive',
+      ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    },
     caller: createCaller(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
     ...(opts.onCall ? { onCall: opts.onCall } : {}),
   };

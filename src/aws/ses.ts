@@ -1,5 +1,22 @@
-import { SESv2Client, CreateEmailIdentityCommand, DeleteEmailIdentityCommand, GetEmailIdentityCommand } from '@aws-sdk/client-sesv2';
-import { SESClient, CreateReceiptRuleCommand, CreateReceiptRuleSetCommand, DeleteReceiptRuleCommand, DeleteReceiptRuleSetCommand, DescribeActiveReceiptRuleSetCommand, DescribeReceiptRuleCommand, DescribeReceiptRuleSetCommand, SetActiveReceiptRuleSetCommand, UpdateReceiptRuleCommand, type ReceiptRule } from '@aws-sdk/client-ses';
+import {
+  SESv2Client,
+  CreateEmailIdentityCommand,
+  DeleteEmailIdentityCommand,
+  GetEmailIdentityCommand,
+} from '@aws-sdk/client-sesv2';
+import {
+  SESClient,
+  CreateReceiptRuleCommand,
+  CreateReceiptRuleSetCommand,
+  DeleteReceiptRuleCommand,
+  DeleteReceiptRuleSetCommand,
+  DescribeActiveReceiptRuleSetCommand,
+  DescribeReceiptRuleCommand,
+  DescribeReceiptRuleSetCommand,
+  SetActiveReceiptRuleSetCommand,
+  UpdateReceiptRuleCommand,
+  type ReceiptRule,
+} from '@aws-sdk/client-ses';
 import type { AwsServiceContext } from './service.js';
 import { observeCalls } from './call.js';
 
@@ -26,20 +43,83 @@ export function createSesApi(ctx: AwsServiceContext): SesApi {
   const sesv2 = observeCalls(new SESv2Client(ctx.config), 'sesv2', ctx.onCall);
   const ses = observeCalls(new SESClient(ctx.config), 'ses', ctx.onCall);
   return {
-    getEmailIdentity: (name) => caller.maybe('ses:GetEmailIdentity', name, async () => {
-      const out = await sesv2.send(new GetEmailIdentityCommand({ EmailIdentity: name }));
-      return { verifiedForSending: out.VerifiedForSendingStatus === true, dkimTokens: out.DkimAttributes?.Tokens ?? [] };
-    }),
-    createEmailIdentity: (name, dkim) => caller.call('ses:CreateEmailIdentity', name, async () => void (await sesv2.send(new CreateEmailIdentityCommand({ EmailIdentity: name, ...(dkim ? { DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' } } : {}) })))),
-    deleteEmailIdentity: (name) => caller.gone('ses:DeleteEmailIdentity', name, async () => void (await sesv2.send(new DeleteEmailIdentityCommand({ EmailIdentity: name })))),
-    describeRuleSet: (name) => caller.maybe('ses:DescribeReceiptRuleSet', name, async () => ((await ses.send(new DescribeReceiptRuleSetCommand({ RuleSetName: name }))).Rules ?? []).map((r) => r.Name!)),
-    createRuleSet: (name) => caller.call('ses:CreateReceiptRuleSet', name, async () => void (await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: name })))),
-    describeRule: (set, rule) => caller.maybe('ses:DescribeReceiptRule', rule, async () => (await ses.send(new DescribeReceiptRuleCommand({ RuleSetName: set, RuleName: rule }))).Rule),
-    createRule: (set, rule) => caller.eventually('ses:CreateReceiptRule', rule.Name!, async () => void (await ses.send(new CreateReceiptRuleCommand({ RuleSetName: set, Rule: rule })))),
-    updateRule: (set, rule) => caller.call('ses:UpdateReceiptRule', rule.Name!, async () => void (await ses.send(new UpdateReceiptRuleCommand({ RuleSetName: set, Rule: rule })))),
-    deleteRule: (set, rule) => caller.gone('ses:DeleteReceiptRule', rule, async () => void (await ses.send(new DeleteReceiptRuleCommand({ RuleSetName: set, RuleName: rule })))),
-    activeRuleSet: () => caller.call('ses:DescribeActiveReceiptRuleSet', undefined, async () => (await ses.send(new DescribeActiveReceiptRuleSetCommand({}))).Metadata?.Name),
-    setActiveRuleSet: (name) => caller.call('ses:SetActiveReceiptRuleSet', name, async () => void (await ses.send(new SetActiveReceiptRuleSetCommand(name ? { RuleSetName: name } : {})))),
-    deleteRuleSet: (name) => caller.gone('ses:DeleteReceiptRuleSet', name, async () => void (await ses.send(new DeleteReceiptRuleSetCommand({ RuleSetName: name })))),
+    getEmailIdentity: (name) =>
+      caller.maybe('ses:GetEmailIdentity', name, async () => {
+        const out = await sesv2.send(new GetEmailIdentityCommand({ EmailIdentity: name }));
+        return {
+          verifiedForSending: out.VerifiedForSendingStatus === true,
+          dkimTokens: out.DkimAttributes?.Tokens ?? [],
+        };
+      }),
+    createEmailIdentity: (name, dkim) =>
+      caller.call(
+        'ses:CreateEmailIdentity',
+        name,
+        async () =>
+          void (await sesv2.send(
+            new CreateEmailIdentityCommand({
+              EmailIdentity: name,
+              ...(dkim ? { DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' } } : {}),
+            }),
+          )),
+      ),
+    deleteEmailIdentity: (name) =>
+      caller.gone(
+        'ses:DeleteEmailIdentity',
+        name,
+        async () => void (await sesv2.send(new DeleteEmailIdentityCommand({ EmailIdentity: name }))),
+      ),
+    describeRuleSet: (name) =>
+      caller.maybe('ses:DescribeReceiptRuleSet', name, async () =>
+        ((await ses.send(new DescribeReceiptRuleSetCommand({ RuleSetName: name }))).Rules ?? []).map((r) => r.Name!),
+      ),
+    createRuleSet: (name) =>
+      caller.call(
+        'ses:CreateReceiptRuleSet',
+        name,
+        async () => void (await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: name }))),
+      ),
+    describeRule: (set, rule) =>
+      caller.maybe(
+        'ses:DescribeReceiptRule',
+        rule,
+        async () => (await ses.send(new DescribeReceiptRuleCommand({ RuleSetName: set, RuleName: rule }))).Rule,
+      ),
+    createRule: (set, rule) =>
+      caller.eventually(
+        'ses:CreateReceiptRule',
+        rule.Name!,
+        async () => void (await ses.send(new CreateReceiptRuleCommand({ RuleSetName: set, Rule: rule }))),
+      ),
+    updateRule: (set, rule) =>
+      caller.call(
+        'ses:UpdateReceiptRule',
+        rule.Name!,
+        async () => void (await ses.send(new UpdateReceiptRuleCommand({ RuleSetName: set, Rule: rule }))),
+      ),
+    deleteRule: (set, rule) =>
+      caller.gone(
+        'ses:DeleteReceiptRule',
+        rule,
+        async () => void (await ses.send(new DeleteReceiptRuleCommand({ RuleSetName: set, RuleName: rule }))),
+      ),
+    activeRuleSet: () =>
+      caller.call(
+        'ses:DescribeActiveReceiptRuleSet',
+        undefined,
+        async () => (await ses.send(new DescribeActiveReceiptRuleSetCommand({}))).Metadata?.Name,
+      ),
+    setActiveRuleSet: (name) =>
+      caller.call(
+        'ses:SetActiveReceiptRuleSet',
+        name,
+        async () => void (await ses.send(new SetActiveReceiptRuleSetCommand(name ? { RuleSetName: name } : {}))),
+      ),
+    deleteRuleSet: (name) =>
+      caller.gone(
+        'ses:DeleteReceiptRuleSet',
+        name,
+        async () => void (await ses.send(new DeleteReceiptRuleSetCommand({ RuleSetName: name }))),
+      ),
   };
 }

@@ -19,5 +19,12 @@ export type SetupAwsOptions = AwsServiceOptions;
 
 export function createSetupAws(opts: SetupAwsOptions): SetupAws {
   const ctx = createServiceContext(opts);
-  return { ...createStsApi(ctx), ...createRoute53Api(ctx), ...createEc2Api(ctx), ...createS3Api(ctx), ...createSesApi(ctx), ...createIamApi(ctx) };
+  return {
+    ...createStsApi(ctx),
+    ...createRoute53Api(ctx),
+    ...createEc2Api(ctx),
+    ...createS3Api(ctx),
+    ...createSesApi(ctx),
+    ...createIamApi(ctx),
+  };
 }

@@ -8,7 +8,11 @@ import { UsageError } from '../errors.js';
  * and rejects everything else with ENV_FILE_INVALID and the line number. Nothing is ever executed:
  * `$(…)` and backticks are refused, not run. The file is untrusted input.
  */
-export function parseEnvFile(text: string, source: string, base: Readonly<Record<string, string | undefined>> = {}): Record<string, string> {
+export function parseEnvFile(
+  text: string,
+  source: string,
+  base: Readonly<Record<string, string | undefined>> = {},
+): Record<string, string> {
   const values: Record<string, string> = {};
   const problems: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -23,19 +27,33 @@ export function parseEnvFile(text: string, source: string, base: Readonly<Record
     }
   });
   if (problems.length > 0) {
-    throw new UsageError({ code: 'ENV_FILE_INVALID', message: `${source}: ${problems.length} problem(s)`, details: problems, hint: 'env files hold KEY=value lines; shell commands are not run' });
+    throw new UsageError({
+      code: 'ENV_FILE_INVALID',
+      message: `${source}: ${problems.length} problem(s)`,
+      details: problems,
+      hint: 'env files hold KEY=value lines; shell commands are not run',
+    });
   }
   return values;
 }
 
 /** `flag` is the option that names this file on the command at hand, for the hint. */
-export async function readEnvFile(file: string, base: Readonly<Record<string, string | undefined>> = {}, flag = '--env-file'): Promise<Record<string, string>> {
+export async function readEnvFile(
+  file: string,
+  base: Readonly<Record<string, string | undefined>> = {},
+  flag = '--env-file',
+): Promise<Record<string, string>> {
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new UsageError({ code: 'ENV_FILE_NOT_FOUND', message: `cannot read env file ${file}: ${why}`, hint: `pass an existing file with ${flag} F`, cause: err });
+    throw new UsageError({
+      code: 'ENV_FILE_NOT_FOUND',
+      message: `cannot read env file ${file}: ${why}`,
+      hint: `pass an existing file with ${flag} F`,
+      cause: err,
+    });
   }
   return parseEnvFile(text, file, base);
 }
@@ -70,10 +88,20 @@ function parseValue(text: string, lookup: (name: string) => string | undefined):
       i = next;
     } else if (ch === '#' && /\s$/.test(text.slice(0, i))) {
       break; // an inline comment after whitespace
-    } else if (ch === '`' || ch === ';' || ch === '|' || ch === '&' || ch === '<' || ch === '>' || ch === '(' || ch === ')') {
+    } else if (
+      ch === '`' ||
+      ch === ';' ||
+      ch === '|' ||
+      ch === '&' ||
+      ch === '<' ||
+      ch === '>' ||
+      ch === '(' ||
+      ch === ')'
+    ) {
       throw new EnvSyntaxError(`shell syntax ${JSON.stringify(ch)} is not supported (nothing is executed)`);
     } else if (ch === ' ' || ch === '\t') {
-      if (text.slice(i).trim() !== '' && !text.slice(i).trim().startsWith('#')) throw new EnvSyntaxError('unquoted whitespace in value; quote it');
+      if (text.slice(i).trim() !== '' && !text.slice(i).trim().startsWith('#'))
+        throw new EnvSyntaxError('unquoted whitespace in value; quote it');
       break;
     } else if (ch === '\\') {
       out += text[i + 1] ?? '';
@@ -86,7 +114,11 @@ function parseValue(text: string, lookup: (name: string) => string | undefined):
   return out;
 }
 
-function parseDoubleQuoted(text: string, start: number, lookup: (name: string) => string | undefined): [string, number] {
+function parseDoubleQuoted(
+  text: string,
+  start: number,
+  lookup: (name: string) => string | undefined,
+): [string, number] {
   let out = '';
   let i = start;
   while (i < text.length) {
@@ -113,7 +145,8 @@ const BRACED = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(##|#|%%|%|:-)([^}]*))?\}/;
 
 function parseExpansion(text: string, i: number, lookup: (name: string) => string | undefined): [string, number] {
   const rest = text.slice(i);
-  if (rest.startsWith('$(')) throw new EnvSyntaxError('command substitution $(…) is not supported (nothing is executed)');
+  if (rest.startsWith('$('))
+    throw new EnvSyntaxError('command substitution $(…) is not supported (nothing is executed)');
   const braced = BRACED.exec(rest);
   if (braced) {
     const [whole, name, op, arg] = braced;
@@ -125,7 +158,12 @@ function parseExpansion(text: string, i: number, lookup: (name: string) => strin
   throw new EnvSyntaxError('a lone $ must be quoted with single quotes');
 }
 
-function expand(name: string, op: string | undefined, arg: string, lookup: (name: string) => string | undefined): string {
+function expand(
+  name: string,
+  op: string | undefined,
+  arg: string,
+  lookup: (name: string) => string | undefined,
+): string {
   if (op === ':-') return lookup(name) || arg;
   const value = required(name, lookup);
   if (op === undefined) return value;
@@ -134,7 +172,13 @@ function expand(name: string, op: string | undefined, arg: string, lookup: (name
 
 // Shell pattern removal: # shortest prefix, ## longest prefix, % shortest suffix, %% longest suffix.
 function removePattern(value: string, glob: string, op: string): string {
-  const whole = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  const whole = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    's',
+  );
   const n = value.length;
   const cuts = op === '#' || op === '%%' ? range(0, n) : range(n, 0);
   for (const cut of cuts) {

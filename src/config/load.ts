@@ -99,11 +99,15 @@ export interface ConfigSources {
 /** The audit log to use, or a usage error naming the ways to give one. */
 export function requireLog(config: AgentkeysConfig): string {
   if (config.log) return config.log;
-  throw new UsageError({ code: 'LOG_MISSING', message: 'no audit log given', hint: 'pass --log audit.jsonl or --log postgres://…, or set DATABASE_URL' });
+  throw new UsageError({
+    code: 'LOG_MISSING',
+    message: 'no audit log given',
+    hint: 'pass --log audit.jsonl or --log postgres://…, or set DATABASE_URL',
+  });
 }
 
 export async function loadConfig(sources: ConfigSources): Promise<AgentkeysConfig> {
-  const envFile = sources.envFile ?? (await fileExists(DEFAULT_ENV_FILE) ? DEFAULT_ENV_FILE : undefined);
+  const envFile = sources.envFile ?? ((await fileExists(DEFAULT_ENV_FILE)) ? DEFAULT_ENV_FILE : undefined);
   const fileValues = envFile ? await readEnvFile(envFile, sources.env) : {};
   const raw: Record<string, string> = {};
   const origins: Record<string, string> = {};
@@ -117,7 +121,12 @@ export async function loadConfig(sources: ConfigSources): Promise<AgentkeysConfi
   return Object.freeze(validate(raw, origins));
 }
 
-function pick(setting: Setting, sources: ConfigSources, fileValues: Record<string, string>, envFile: string | undefined): { value: string; origin: string } | undefined {
+function pick(
+  setting: Setting,
+  sources: ConfigSources,
+  fileValues: Record<string, string>,
+  envFile: string | undefined,
+): { value: string; origin: string } | undefined {
   const flag = setting.flag === undefined ? undefined : sources.flags[setting.flag];
   if (typeof flag === 'string') return { value: flag, origin: `--${kebab(setting.flag!)}` };
   for (const name of setting.env) {
@@ -148,21 +157,34 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
     requireKms: bool('requireKms'),
     devAllowEphemeral: bool('devAllowEphemeral'),
     pgStatementTimeoutMs: 30_000,
-    allowedPrincipals: (raw.allowedPrincipals ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+    allowedPrincipals: (raw.allowedPrincipals ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
     origins,
   };
   if (raw.pgStatementTimeoutMs !== undefined) {
-    if (/^\d+$/.test(raw.pgStatementTimeoutMs) && Number(raw.pgStatementTimeoutMs) > 0) config.pgStatementTimeoutMs = Number(raw.pgStatementTimeoutMs);
-    else problems.push(`${origins.pgStatementTimeoutMs}: "${raw.pgStatementTimeoutMs}" is not a positive number of milliseconds`);
+    if (/^\d+$/.test(raw.pgStatementTimeoutMs) && Number(raw.pgStatementTimeoutMs) > 0)
+      config.pgStatementTimeoutMs = Number(raw.pgStatementTimeoutMs);
+    else
+      problems.push(
+        `${origins.pgStatementTimeoutMs}: "${raw.pgStatementTimeoutMs}" is not a positive number of milliseconds`,
+      );
   }
   if (raw.kmsMaxAttempts !== undefined) {
-    if (/^\d+$/.test(raw.kmsMaxAttempts) && Number(raw.kmsMaxAttempts) >= 1 && Number(raw.kmsMaxAttempts) <= 20) config.kmsMaxAttempts = Number(raw.kmsMaxAttempts);
-    else problems.push(`${origins.kmsMaxAttempts}: "${raw.kmsMaxAttempts}" is not a number of attempts between 1 and 20`);
+    if (/^\d+$/.test(raw.kmsMaxAttempts) && Number(raw.kmsMaxAttempts) >= 1 && Number(raw.kmsMaxAttempts) <= 20)
+      config.kmsMaxAttempts = Number(raw.kmsMaxAttempts);
+    else
+      problems.push(`${origins.kmsMaxAttempts}: "${raw.kmsMaxAttempts}" is not a number of attempts between 1 and 20`);
   }
   if (raw.alg !== undefined) {
     const alg = normalizeAlgorithm(raw.alg);
     if (alg) config.alg = alg;
-    else problems.push(`${origins.alg}: unknown algorithm "${raw.alg}" (ed25519, rsa-sha256, ecdsa-p256, ecdsa-secp256k1, hmac-sha256)`);
+    else
+      problems.push(
+        `${origins.alg}: unknown algorithm "${raw.alg}" (ed25519, rsa-sha256, ecdsa-p256, ` +
+          `ecdsa-secp256k1, hmac-sha256)`,
+      );
   }
   if (raw.keySource !== undefined) {
     const source = raw.keySource.toLowerCase();
@@ -177,7 +199,27 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
       problems.push(`${origins[key]}: "${raw[key]}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
     }
   }
-  for (const key of ['keyRef', 'kmsKeyId', 'privateKey', 'keyPath', 'signerKid', 'log', 'auditLog', 'auditKey', 'region', 'profile', 'roleArn', 'webIdentityTokenFile', 'webIdentityRoleArn', 'kmsEndpoint', 'endpoint', 'vaultKeyId', 'vaultRegion', 'sshBinary', 'databaseUrl'] as const) {
+  for (const key of [
+    'keyRef',
+    'kmsKeyId',
+    'privateKey',
+    'keyPath',
+    'signerKid',
+    'log',
+    'auditLog',
+    'auditKey',
+    'region',
+    'profile',
+    'roleArn',
+    'webIdentityTokenFile',
+    'webIdentityRoleArn',
+    'kmsEndpoint',
+    'endpoint',
+    'vaultKeyId',
+    'vaultRegion',
+    'sshBinary',
+    'databaseUrl',
+  ] as const) {
     if (raw[key] !== undefined) config[key] = raw[key];
   }
   if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {
@@ -187,7 +229,12 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
     problems.push(`${origins.roleArn}: "${raw.roleArn}" is not an IAM role ARN`);
   }
   if (problems.length > 0) {
-    throw new UsageError({ code: 'CONFIG_INVALID', message: `invalid configuration: ${problems.length} problem(s)`, details: problems, hint: 'fix the settings listed above' });
+    throw new UsageError({
+      code: 'CONFIG_INVALID',
+      message: `invalid configuration: ${problems.length} problem(s)`,
+      details: problems,
+      hint: 'fix the settings listed above',
+    });
   }
   return config;
 }

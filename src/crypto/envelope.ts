@@ -2,7 +2,11 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import {
-  buildClient, CommitmentPolicy, getLocalCryptographicMaterialsCache, KmsKeyringNode, NodeCachingMaterialsManager,
+  buildClient,
+  CommitmentPolicy,
+  getLocalCryptographicMaterialsCache,
+  KmsKeyringNode,
+  NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
 import { NodeAlgorithmSuite } from '@aws-crypto/material-management-node';
 import { deserializeFactory } from '@aws-crypto/serialize';
@@ -19,13 +23,20 @@ export interface DataKeyCacheOptions {
   maxBytesEncrypted: number;
 }
 
-export const DEFAULT_CACHE: DataKeyCacheOptions = { maxAgeMs: 3_600_000, maxMessagesEncrypted: 1000, maxBytesEncrypted: 1 << 30 };
+export const DEFAULT_CACHE: DataKeyCacheOptions = {
+  maxAgeMs: 3_600_000,
+  maxMessagesEncrypted: 1000,
+  maxBytesEncrypted: 1 << 30,
+};
 // 1 MiB frames: each is authenticated on its own, so memory stays at a few MiB whatever the size,
 // and per-frame costs (key derivation, cipher set-up) stay small next to the AES work.
 const FRAME_LENGTH = 1024 * 1024;
 
 // At most 10 encrypted data keys per message: an attacker-supplied message cannot make us call KMS without bound.
-const esdk = buildClient({ commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT, maxEncryptedDataKeys: 10 });
+const esdk = buildClient({
+  commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+  maxEncryptedDataKeys: 10,
+});
 
 export interface CacheStats {
   hits: number;
@@ -43,23 +54,40 @@ export class EnvelopeCrypto {
   private readonly keyring: KmsKeyringNode;
   private readonly cmm: NodeCachingMaterialsManager | undefined;
 
-  constructor(kms: KmsApi, private readonly keyId: string | undefined, cache: DataKeyCacheOptions | false, partition = 'agentkeys') {
+  constructor(
+    kms: KmsApi,
+    private readonly keyId: string | undefined,
+    cache: DataKeyCacheOptions | false,
+    partition = 'agentkeys',
+  ) {
     this.keyring = keyId
       ? new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => kms.client })
       : new KmsKeyringNode({ discovery: true, clientProvider: () => kms.client });
-    this.cmm = cache === false ? undefined : new NodeCachingMaterialsManager({
-      backingMaterials: this.keyring,
-      cache: this.countingCache(),
-      maxAge: cache.maxAgeMs,
-      maxMessagesEncrypted: cache.maxMessagesEncrypted,
-      maxBytesEncrypted: cache.maxBytesEncrypted,
-      // The context is part of the cache key as well, so each context gets its own data keys.
-      partition,
-    });
+    this.cmm =
+      cache === false
+        ? undefined
+        : new NodeCachingMaterialsManager({
+            backingMaterials: this.keyring,
+            cache: this.countingCache(),
+            maxAge: cache.maxAgeMs,
+            maxMessagesEncrypted: cache.maxMessagesEncrypted,
+            maxBytesEncrypted: cache.maxBytesEncrypted,
+            // The context is part of the cache key as well, so each context gets its own data keys.
+            partition,
+          });
   }
 
-  async encryptStream(input: Readable, output: Writable, context: EncryptionContext, plaintextLength?: number): Promise<void> {
-    const stream = esdk.encryptStream(this.cmm ?? this.keyring, { encryptionContext: context, frameLength: FRAME_LENGTH, ...(plaintextLength !== undefined ? { plaintextLength } : {}) });
+  async encryptStream(
+    input: Readable,
+    output: Writable,
+    context: EncryptionContext,
+    plaintextLength?: number,
+  ): Promise<void> {
+    const stream = esdk.encryptStream(this.cmm ?? this.keyring, {
+      encryptionContext: context,
+      frameLength: FRAME_LENGTH,
+      ...(plaintextLength !== undefined ? { plaintextLength } : {}),
+    });
     await pipeline(input, frameAligned(FRAME_LENGTH), stream, output);
   }
 
@@ -81,7 +109,8 @@ export class EnvelopeCrypto {
     } catch (err) {
       throw explainDecryptFailure(err, prefix.bytes(), this.keyId);
     }
-    if (!headerChecked) throw new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: 'the message header was never authenticated' });
+    if (!headerChecked)
+      throw new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: 'the message header was never authenticated' });
   }
 
   private countingCache(): ReturnType<typeof getLocalCryptographicMaterialsCache> {
@@ -112,7 +141,8 @@ function frameAligned(frameLength: number): Transform {
       if (size >= frameLength) {
         const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
         let offset = 0;
-        for (; offset + frameLength <= all.length; offset += frameLength) this.push(all.subarray(offset, offset + frameLength));
+        for (; offset + frameLength <= all.length; offset += frameLength)
+          this.push(all.subarray(offset, offset + frameLength));
         pending = offset < all.length ? [all.subarray(offset)] : [];
         size = all.length - offset;
       }
@@ -136,7 +166,11 @@ export function assertContext(actual: EncryptionContext, expected: EncryptionCon
     if (!(k in expected) && !k.startsWith('aws-crypto-')) problems.push(`unexpected ${k}`);
   }
   if (problems.length > 0) {
-    throw new UsageError({ code: 'CONTEXT_MISMATCH', message: `the encryption context does not match: ${problems.join(', ')}`, hint: 'pass the same --context k=v pairs that were used to encrypt; nothing was decrypted' });
+    throw new UsageError({
+      code: 'CONTEXT_MISMATCH',
+      message: `the encryption context does not match: ${problems.join(', ')}`,
+      hint: 'pass the same --context k=v pairs that were used to encrypt; nothing was decrypted',
+    });
   }
 }
 
@@ -160,7 +194,10 @@ class HeaderPrefix extends Transform {
 }
 
 const HEADER_PREFIX_BYTES = 64 * 1024;
-const deserialize = deserializeFactory((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), NodeAlgorithmSuite);
+const deserialize = deserializeFactory(
+  (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'),
+  NodeAlgorithmSuite,
+);
 
 /**
  * Says why a message did not decrypt, most specific first: a sentinel JSON envelope given to the
@@ -170,11 +207,23 @@ const deserialize = deserializeFactory((b) => Buffer.from(b.buffer, b.byteOffset
 function explainDecryptFailure(err: unknown, prefix: Buffer, keyId: string | undefined): AgentkeysError {
   if (err instanceof AgentkeysError) return err;
   if (prefix[0] === 0x7b /* { */ && /"encryptedDataKey"/.test(prefix.toString('utf8'))) {
-    return new UsageError({ code: 'CIPHERTEXT_FORMAT_MISMATCH', message: 'the input is a sentinel JSON envelope, not an Encryption SDK message', hint: 'decrypt it with --format sentinel', cause: err });
+    return new UsageError({
+      code: 'CIPHERTEXT_FORMAT_MISMATCH',
+      message: 'the input is a sentinel JSON envelope, not an Encryption SDK message',
+      hint: 'decrypt it with --format sentinel',
+      cause: err,
+    });
   }
   const wrappedFor = keyId ? wrappedKeyArns(prefix) : undefined;
   if (keyId && wrappedFor && !wrappedFor.includes(keyId)) {
-    return new AgentkeysError({ code: 'KEY_NOT_USED_FOR_MESSAGE', message: `the message was not encrypted under ${keyId}: its data key is wrapped for ${wrappedFor.join(', ') || 'no KMS key'}`, hint: 'decrypt with one of those keys (--key kms:<arn>), or drop --key to let KMS pick', cause: err });
+    return new AgentkeysError({
+      code: 'KEY_NOT_USED_FOR_MESSAGE',
+      message:
+        `the message was not encrypted under ${keyId}: its data key is wrapped ` +
+        `for ${wrappedFor.join(', ') || 'no KMS key'}`,
+      hint: 'decrypt with one of those keys (--key kms:<arn>), or drop --key to let KMS pick',
+      cause: err,
+    });
   }
   return classifyDecryptError(err);
 }
@@ -195,18 +244,33 @@ function classifyDecryptError(err: unknown): AgentkeysError {
   const message = (err as Error).message ?? String(err);
   const name = (err as Error).name ?? '';
   if (name.endsWith('Exception') && !/InvalidCiphertext/.test(name)) {
-    return new AgentkeysError({ code: 'KMS_DECRYPT_FAILED', message: `KMS could not decrypt the data key: ${name}: ${message}`, cause: err });
+    return new AgentkeysError({
+      code: 'KMS_DECRYPT_FAILED',
+      message: `KMS could not decrypt the data key: ${name}: ${message}`,
+      cause: err,
+    });
   }
-  return new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: `the ciphertext does not authenticate: ${message}`, hint: 'the file was modified, truncated or is not an agentkeys/Encryption SDK message; nothing was written', cause: err });
+  return new AgentkeysError({
+    code: 'CIPHERTEXT_TAMPERED',
+    message: `the ciphertext does not authenticate: ${message}`,
+    hint: 'the file was modified, truncated or is not an agentkeys/Encryption SDK message; nothing was written',
+    cause: err,
+  });
 }
 
 export function parseContext(pairs: readonly string[]): EncryptionContext {
   const out: EncryptionContext = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError({ code: 'CONTEXT_INVALID', message: `--context "${pair}" is not k=v`, hint: '--context tenant=acme --context purpose=backup' });
+    if (eq <= 0)
+      throw new UsageError({
+        code: 'CONTEXT_INVALID',
+        message: `--context "${pair}" is not k=v`,
+        hint: '--context tenant=acme --context purpose=backup',
+      });
     const key = pair.slice(0, eq);
-    if (key.startsWith('aws')) throw new UsageError({ code: 'CONTEXT_INVALID', message: `--context key "${key}" is reserved (aws prefix)` });
+    if (key.startsWith('aws'))
+      throw new UsageError({ code: 'CONTEXT_INVALID', message: `--context key "${key}" is reserved (aws prefix)` });
     if (key in out) throw new UsageError({ code: 'CONTEXT_INVALID', message: `--context key "${key}" is given twice` });
     out[key] = pair.slice(eq + 1);
   }
@@ -228,23 +292,49 @@ export interface SentinelEnvelope {
 
 export const SENTINEL_MAX_BYTES = 64 * 1024 * 1024;
 
-export async function sentinelEncrypt(kms: KmsApi, keyId: string, plaintext: Buffer, context: EncryptionContext): Promise<SentinelEnvelope> {
+export async function sentinelEncrypt(
+  kms: KmsApi,
+  keyId: string,
+  plaintext: Buffer,
+  context: EncryptionContext,
+): Promise<SentinelEnvelope> {
   const key = await kms.generateDataKey({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context });
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key.plaintext, iv);
   const encrypted = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   Buffer.from(key.plaintext).fill(0);
-  return { encrypted: encrypted.toString('base64'), encryptedDataKey: Buffer.from(key.ciphertext).toString('base64'), iv: iv.toString('base64'), authTag: cipher.getAuthTag().toString('base64'), keyId: key.keyId };
+  return {
+    encrypted: encrypted.toString('base64'),
+    encryptedDataKey: Buffer.from(key.ciphertext).toString('base64'),
+    iv: iv.toString('base64'),
+    authTag: cipher.getAuthTag().toString('base64'),
+    keyId: key.keyId,
+  };
 }
 
-export async function sentinelDecrypt(kms: KmsApi, envelope: SentinelEnvelope, context: EncryptionContext): Promise<Buffer> {
+export async function sentinelDecrypt(
+  kms: KmsApi,
+  envelope: SentinelEnvelope,
+  context: EncryptionContext,
+): Promise<Buffer> {
   let dataKey: Uint8Array;
   try {
-    dataKey = (await kms.decrypt({ CiphertextBlob: Buffer.from(envelope.encryptedDataKey, 'base64'), KeyId: envelope.keyId, EncryptionContext: context })).plaintext;
+    dataKey = (
+      await kms.decrypt({
+        CiphertextBlob: Buffer.from(envelope.encryptedDataKey, 'base64'),
+        KeyId: envelope.keyId,
+        EncryptionContext: context,
+      })
+    ).plaintext;
   } catch (err) {
     // KMS binds the context to the data key: a wrong context and a modified key blob look the same to it.
     if ((err as { cause?: { name?: string } }).cause?.name === 'InvalidCiphertextException') {
-      throw new UsageError({ code: 'CONTEXT_MISMATCH', message: 'KMS refused the data key: the encryption context does not match (or encryptedDataKey was modified)', hint: 'pass the same --context pairs used to encrypt', cause: err });
+      throw new UsageError({
+        code: 'CONTEXT_MISMATCH',
+        message: 'KMS refused the data key: the encryption context does not match (or encryptedDataKey was modified)',
+        hint: 'pass the same --context pairs used to encrypt',
+        cause: err,
+      });
     }
     throw err;
   }
@@ -253,7 +343,11 @@ export async function sentinelDecrypt(kms: KmsApi, envelope: SentinelEnvelope, c
     decipher.setAuthTag(Buffer.from(envelope.authTag, 'base64'));
     return Buffer.concat([decipher.update(Buffer.from(envelope.encrypted, 'base64')), decipher.final()]);
   } catch (err) {
-    throw new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: 'the envelope does not authenticate (encrypted, iv or authTag was modified)', cause: err });
+    throw new AgentkeysError({
+      code: 'CIPHERTEXT_TAMPERED',
+      message: 'the envelope does not authenticate (encrypted, iv or authTag was modified)',
+      cause: err,
+    });
   } finally {
     Buffer.from(dataKey).fill(0);
   }
@@ -265,19 +359,34 @@ export function parseSentinelEnvelope(text: string): SentinelEnvelope {
   try {
     v = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    throw new UsageError({ code: 'ENVELOPE_INVALID', message: 'the input is not a JSON envelope', hint: 'drop --format sentinel for Encryption SDK messages' });
+    throw new UsageError({
+      code: 'ENVELOPE_INVALID',
+      message: 'the input is not a JSON envelope',
+      hint: 'drop --format sentinel for Encryption SDK messages',
+    });
   }
   const fields = ['encrypted', 'encryptedDataKey', 'iv', 'authTag', 'keyId'];
   const bad = fields.filter((f) => typeof v[f] !== 'string');
   const extra = Object.keys(v ?? {}).filter((k) => !fields.includes(k));
   if (bad.length || extra.length || Buffer.from(v.iv as string, 'base64').length !== 12) {
-    throw new UsageError({ code: 'ENVELOPE_INVALID', message: `not a sentinel envelope${bad.length ? `: missing ${bad.join(', ')}` : ''}${extra.length ? `: unknown ${extra.join(', ')}` : ''}`, hint: '{encrypted, encryptedDataKey, iv (12 bytes), authTag, keyId}' });
+    throw new UsageError({
+      code: 'ENVELOPE_INVALID',
+      message:
+        'not a sentinel envelope' +
+        (bad.length ? `: missing ${bad.join(', ')}` : '') +
+        (extra.length ? `: unknown ${extra.join(', ')}` : ''),
+      hint: '{encrypted, encryptedDataKey, iv (12 bytes), authTag, keyId}',
+    });
   }
   return v as unknown as SentinelEnvelope;
 }
 
 /** Writes through sys/fs openAtomicFile: the destination appears only after fn succeeded. */
-export async function withAtomicOutput(dest: string, mode: number, fn: (out: Writable) => Promise<void>): Promise<void> {
+export async function withAtomicOutput(
+  dest: string,
+  mode: number,
+  fn: (out: Writable) => Promise<void>,
+): Promise<void> {
   const out = await openAtomicFile(dest, mode);
   try {
     await fn(out.stream);

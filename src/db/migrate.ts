@@ -28,7 +28,11 @@ export async function loadMigrations(dir = migrationsDir()): Promise<Migration[]
   const out: Migration[] = [];
   for (const file of files) {
     const m = FILE_PATTERN.exec(file);
-    if (!m) throw new InternalError({ code: 'MIGRATION_NAME_INVALID', message: `migration file ${file} is not NNNN_name.sql` });
+    if (!m)
+      throw new InternalError({
+        code: 'MIGRATION_NAME_INVALID',
+        message: `migration file ${file} is not NNNN_name.sql`,
+      });
     const sql = await fsp.readFile(path.join(dir, file), 'utf8');
     out.push({ version: m[1]!, name: m[2]!, sql, checksum: createHash('sha256').update(sql).digest('hex') });
   }
@@ -55,7 +59,9 @@ export async function planMigrations(client: pg.Client, migrations: Migration[])
     if (prior && prior !== m.checksum) {
       throw new UsageError({
         code: 'MIGRATION_CHECKSUM_MISMATCH',
-        message: `migration ${m.version}_${m.name} was applied with checksum ${prior.slice(0, 12)}… but the shipped file is ${m.checksum.slice(0, 12)}…`,
+        message:
+          `migration ${m.version}_${m.name} was applied with checksum ${prior.slice(0, 12)}… ` +
+          `but the shipped file is ${m.checksum.slice(0, 12)}…`,
         hint: 'applied migrations are append-only: restore the original file and add a new numbered one',
       });
     }
@@ -66,7 +72,9 @@ export async function planMigrations(client: pg.Client, migrations: Migration[])
 async function readApplied(client: pg.Client): Promise<Map<string, string>> {
   const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
   if (!exists.rows[0]?.t) return new Map();
-  const rows = await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations');
+  const rows = await client.query<{ version: string; checksum: string }>(
+    'SELECT version, checksum FROM schema_migrations',
+  );
   return new Map(rows.rows.map((r) => [r.version, r.checksum]));
 }
 
@@ -74,7 +82,11 @@ async function readApplied(client: pg.Client): Promise<Map<string, string>> {
  * Applies pending migrations, each in its own transaction, under a session advisory lock so two
  * concurrent runs apply each file once. Re-running is a no-op.
  */
-export async function applyMigrations(client: pg.Client, migrations: Migration[], onApplied: (m: Migration) => void = () => undefined): Promise<Migration[]> {
+export async function applyMigrations(
+  client: pg.Client,
+  migrations: Migration[],
+  onApplied: (m: Migration) => void = () => undefined,
+): Promise<Migration[]> {
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
   try {
     await client.query(CREATE_TABLE);
@@ -93,7 +105,11 @@ async function applyOne(client: pg.Client, m: Migration): Promise<void> {
   try {
     await client.query('BEGIN');
     await client.query(m.sql);
-    await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+    await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+      m.version,
+      m.name,
+      m.checksum,
+    ]);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -101,7 +117,11 @@ async function applyOne(client: pg.Client, m: Migration): Promise<void> {
     throw new AgentkeysError({
       code: 'MIGRATION_FAILED',
       message: `${inner.message}; nothing of this migration was applied`,
-      hint: m.version === '0002' ? 'a unique violation here means the existing chain is forked: inspect it with agentkeys verify-audit --log <url>' : 'fix the cause and re-run agentkeys db migrate',
+      hint:
+        m.version === '0002'
+          ? 'a unique violation here means the existing chain is forked: inspect it ' +
+            'with agentkeys verify-audit --log <url>'
+          : 'fix the cause and re-run agentkeys db migrate',
       cause: err,
     });
   }

@@ -69,10 +69,27 @@ export function pgError(err: unknown, what: string): AgentkeysError {
   const code = (err as { code?: string }).code;
   const message = (err as Error).message;
   if (code === '42P01' || code === '42703') {
-    return new UsageError({ code: 'PG_NOT_MIGRATED', message: `${what}: the audit tables are missing or out of date (${message})`, hint: 'run: agentkeys db migrate --database-url <url>', cause: err });
+    return new UsageError({
+      code: 'PG_NOT_MIGRATED',
+      message: `${what}: the audit tables are missing or out of date (${message})`,
+      hint: 'run: agentkeys db migrate --database-url <url>',
+      cause: err,
+    });
   }
-  if (code === '57014') return new AgentkeysError({ code: 'PG_STATEMENT_TIMEOUT', message: `${what}: the statement timed out`, hint: 'raise AGENTKEYS_PG_STATEMENT_TIMEOUT_MS or check for locks held by another session', cause: err });
-  if (code === '23505') return new AgentkeysError({ code: 'PG_CHAIN_CONFLICT', message: `${what}: another writer extended the chain at the same position (${message})`, hint: 'retry; every agentkeys writer takes the chain lock, so this means a writer that does not', cause: err });
+  if (code === '57014')
+    return new AgentkeysError({
+      code: 'PG_STATEMENT_TIMEOUT',
+      message: `${what}: the statement timed out`,
+      hint: 'raise AGENTKEYS_PG_STATEMENT_TIMEOUT_MS or check for locks held by another session',
+      cause: err,
+    });
+  if (code === '23505')
+    return new AgentkeysError({
+      code: 'PG_CHAIN_CONFLICT',
+      message: `${what}: another writer extended the chain at the same position (${message})`,
+      hint: 'retry; every agentkeys writer takes the chain lock, so this means a writer that does not',
+      cause: err,
+    });
   if (err instanceof AgentkeysError) return err;
   return new AgentkeysError({ code: 'PG_QUERY_FAILED', message: `${what}: ${message}`, cause: err });
 }

@@ -1,9 +1,22 @@
 // What gets signed, parsed from operator or agent input: EIP-191 messages, EIP-712 typed data and
 // transactions (EIP-1559, EIP-2930, legacy EIP-155). Hashing, RLP and EIP-712 encoding are viem's.
 import {
-  hashMessage, hashTypedData, isHex, keccak256, parseTransaction, recoverMessageAddress, recoverTransactionAddress,
-  recoverTypedDataAddress, serializeSignature, serializeTransaction, validateTypedData,
-  type Address, type Hex, type SignableMessage, type TransactionSerializable, type TypedDataDefinition,
+  hashMessage,
+  hashTypedData,
+  isHex,
+  keccak256,
+  parseTransaction,
+  recoverMessageAddress,
+  recoverTransactionAddress,
+  recoverTypedDataAddress,
+  serializeSignature,
+  serializeTransaction,
+  validateTypedData,
+  type Address,
+  type Hex,
+  type SignableMessage,
+  type TransactionSerializable,
+  type TypedDataDefinition,
 } from 'viem';
 import { UsageError, VerificationError, type ErrorCode } from '../errors.js';
 import { checksumAddress, type EvmSignature } from './secp256k1.js';
@@ -20,7 +33,12 @@ export interface TypedDataInput {
 /** `0x…` is raw bytes (hex), anything else is UTF-8 text, as personal_sign treats them. */
 export function parseMessage(text: string): SignableMessage {
   if (text.startsWith('0x')) {
-    if (!isHex(text) || text.length % 2 !== 0) throw new UsageError({ code: 'EVM_MESSAGE_INVALID', message: `message "${text.slice(0, 20)}…" starts with 0x but is not whole bytes of hex`, hint: 'pass 0x followed by an even number of hex digits, or plain text' });
+    if (!isHex(text) || text.length % 2 !== 0)
+      throw new UsageError({
+        code: 'EVM_MESSAGE_INVALID',
+        message: `message "${text.slice(0, 20)}…" starts with 0x but is not whole bytes of hex`,
+        hint: 'pass 0x followed by an even number of hex digits, or plain text',
+      });
     return { raw: text as Hex };
   }
   return text;
@@ -30,17 +48,25 @@ const TYPED_DATA_FIELDS = new Set(['domain', 'types', 'primaryType', 'message'])
 
 /** Checks shape and types (viem's validateTypedData) so a malformed document never reaches a signer. */
 export function parseTypedData(value: unknown, source: string): TypedDataInput {
-  const fail = (why: string, cause?: unknown) => new UsageError({ code: 'EVM_TYPED_DATA_INVALID', message: `${source}: ${why}`, hint: 'EIP-712 JSON: {"domain":{…},"types":{…},"primaryType":"…","message":{…}}', ...(cause ? { cause } : {}) });
+  const fail = (why: string, cause?: unknown) =>
+    new UsageError({
+      code: 'EVM_TYPED_DATA_INVALID',
+      message: `${source}: ${why}`,
+      hint: 'EIP-712 JSON: {"domain":{…},"types":{…},"primaryType":"…","message":{…}}',
+      ...(cause ? { cause } : {}),
+    });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('not a JSON object');
   const doc = value as Record<string, unknown>;
   for (const key of Object.keys(doc)) if (!TYPED_DATA_FIELDS.has(key)) throw fail(`unknown field "${key}"`);
   for (const key of TYPED_DATA_FIELDS) if (doc[key] === undefined) throw fail(`"${key}" is missing`);
   if (typeof doc.primaryType !== 'string') throw fail('"primaryType" is not a string');
   for (const key of ['domain', 'types', 'message']) {
-    if (typeof doc[key] !== 'object' || doc[key] === null || Array.isArray(doc[key])) throw fail(`"${key}" is not an object`);
+    if (typeof doc[key] !== 'object' || doc[key] === null || Array.isArray(doc[key]))
+      throw fail(`"${key}" is not an object`);
   }
   const input = doc as unknown as TypedDataInput;
-  if (!input.types[input.primaryType] && input.primaryType !== 'EIP712Domain') throw fail(`primaryType "${input.primaryType}" is not in "types"`);
+  if (!input.types[input.primaryType] && input.primaryType !== 'EIP712Domain')
+    throw fail(`primaryType "${input.primaryType}" is not in "types"`);
   try {
     validateTypedData(input as unknown as TypedDataDefinition);
     hashTypedData(input as unknown as TypedDataDefinition);
@@ -54,7 +80,22 @@ export function typedDataHash(data: TypedDataInput): Hex {
   return hashTypedData(data as unknown as TypedDataDefinition);
 }
 
-const TX_FIELDS = new Set(['type', 'chainId', 'nonce', 'to', 'value', 'data', 'input', 'gas', 'gasLimit', 'gasPrice', 'maxFeePerGas', 'maxPriorityFeePerGas', 'accessList', 'from']);
+const TX_FIELDS = new Set([
+  'type',
+  'chainId',
+  'nonce',
+  'to',
+  'value',
+  'data',
+  'input',
+  'gas',
+  'gasLimit',
+  'gasPrice',
+  'maxFeePerGas',
+  'maxPriorityFeePerGas',
+  'accessList',
+  'from',
+]);
 type TxKind = 'eip1559' | 'eip2930' | 'legacy';
 
 /**
@@ -63,11 +104,20 @@ type TxKind = 'eip1559' | 'eip2930' | 'legacy';
  * list). Quantities may be JSON integers, decimal strings or 0x hex.
  */
 export function parseTransactionInput(value: unknown, source: string): TransactionSerializable {
-  const fail = (code: ErrorCode, why: string) => new UsageError({ code, message: `${source}: ${why}`, hint: 'e.g. {"chainId":1,"nonce":0,"to":"0x…","value":"1000","gas":21000,"maxFeePerGas":"30000000000","maxPriorityFeePerGas":"1000000000"}' });
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('EVM_TX_INVALID', 'not a JSON object');
+  const fail = (code: ErrorCode, why: string) =>
+    new UsageError({
+      code,
+      message: `${source}: ${why}`,
+      hint:
+        'e.g. {"chainId":1,"nonce":0,"to":"0x…","value":"1000","gas":21000,' +
+        '"maxFeePerGas":"30000000000","maxPriorityFeePerGas":"1000000000"}',
+    });
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw fail('EVM_TX_INVALID', 'not a JSON object');
   const tx = value as Record<string, unknown>;
   for (const key of Object.keys(tx)) if (!TX_FIELDS.has(key)) throw fail('EVM_TX_INVALID', `unknown field "${key}"`);
-  if (tx.chainId === undefined) throw fail('EVM_CHAIN_ID_MISSING', 'chainId is required (a transaction without it can be replayed on any chain)');
+  if (tx.chainId === undefined)
+    throw fail('EVM_CHAIN_ID_MISSING', 'chainId is required (a transaction without it can be replayed on any chain)');
   const num = (key: string, required: boolean): bigint | undefined => {
     const v = tx[key];
     if (v === undefined || v === null) {
@@ -78,9 +128,11 @@ export function parseTransactionInput(value: unknown, source: string): Transacti
   };
   const kind = txKind(tx, source);
   const chainId = Number(num('chainId', true));
-  if (!Number.isSafeInteger(chainId) || chainId <= 0) throw fail('EVM_TX_INVALID', `chainId ${String(tx.chainId)} is not a positive integer`);
+  if (!Number.isSafeInteger(chainId) || chainId <= 0)
+    throw fail('EVM_TX_INVALID', `chainId ${String(tx.chainId)} is not a positive integer`);
   const data = tx.data ?? tx.input;
-  if (data !== undefined && (typeof data !== 'string' || !isHex(data) || data.length % 2 !== 0)) throw fail('EVM_TX_INVALID', 'data is not 0x-prefixed whole bytes of hex');
+  if (data !== undefined && (typeof data !== 'string' || !isHex(data) || data.length % 2 !== 0))
+    throw fail('EVM_TX_INVALID', 'data is not 0x-prefixed whole bytes of hex');
   if (tx.from !== undefined) checksumAddress(String(tx.from), 'from');
   const base = {
     chainId,
@@ -93,14 +145,34 @@ export function parseTransactionInput(value: unknown, source: string): Transacti
   if (kind === 'legacy') return { ...base, type: 'legacy', gasPrice: num('gasPrice', true)! };
   const accessList = parseAccessList(tx.accessList, source);
   if (kind === 'eip2930') return { ...base, type: 'eip2930', gasPrice: num('gasPrice', true)!, accessList };
-  return { ...base, type: 'eip1559', maxFeePerGas: num('maxFeePerGas', true)!, maxPriorityFeePerGas: num('maxPriorityFeePerGas', true)!, accessList };
+  return {
+    ...base,
+    type: 'eip1559',
+    maxFeePerGas: num('maxFeePerGas', true)!,
+    maxPriorityFeePerGas: num('maxPriorityFeePerGas', true)!,
+    accessList,
+  };
 }
 
 function txKind(tx: Record<string, unknown>, source: string): TxKind {
-  const named: Record<string, TxKind> = { eip1559: 'eip1559', '0x2': 'eip1559', '2': 'eip1559', eip2930: 'eip2930', '0x1': 'eip2930', '1': 'eip2930', legacy: 'legacy', '0x0': 'legacy', '0': 'legacy' };
+  const named: Record<string, TxKind> = {
+    eip1559: 'eip1559',
+    '0x2': 'eip1559',
+    '2': 'eip1559',
+    eip2930: 'eip2930',
+    '0x1': 'eip2930',
+    '1': 'eip2930',
+    legacy: 'legacy',
+    '0x0': 'legacy',
+    '0': 'legacy',
+  };
   if (tx.type !== undefined) {
     const kind = named[String(tx.type).toLowerCase()];
-    if (!kind) throw new UsageError({ code: 'EVM_TX_INVALID', message: `${source}: type "${String(tx.type)}" is not eip1559, eip2930 or legacy` });
+    if (!kind)
+      throw new UsageError({
+        code: 'EVM_TX_INVALID',
+        message: `${source}: type "${String(tx.type)}" is not eip1559, eip2930 or legacy`,
+      });
     return kind;
   }
   if (tx.gasPrice !== undefined) return tx.accessList !== undefined ? 'eip2930' : 'legacy';
@@ -109,7 +181,11 @@ function txKind(tx: Record<string, unknown>, source: string): TxKind {
 
 function parseAccessList(value: unknown, source: string): { address: Address; storageKeys: Hex[] }[] {
   if (value === undefined) return [];
-  const fail = () => new UsageError({ code: 'EVM_TX_INVALID', message: `${source}: accessList is not [{"address":"0x…","storageKeys":["0x…32 bytes"]}]` });
+  const fail = () =>
+    new UsageError({
+      code: 'EVM_TX_INVALID',
+      message: `${source}: accessList is not [{"address":"0x…","storageKeys":["0x…32 bytes"]}]`,
+    });
   if (!Array.isArray(value)) throw fail();
   return value.map((entry) => {
     const e = entry as { address?: unknown; storageKeys?: unknown };
@@ -123,9 +199,15 @@ function parseAccessList(value: unknown, source: string): { address: Address; st
 }
 
 function quantity(v: unknown, key: string, source: string): bigint {
-  const ok = (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'string' && (/^\d+$/.test(v) || /^0x[0-9a-fA-F]+$/.test(v)));
+  const ok =
+    (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) ||
+    (typeof v === 'string' && (/^\d+$/.test(v) || /^0x[0-9a-fA-F]+$/.test(v)));
   if (!ok) {
-    throw new UsageError({ code: 'EVM_TX_INVALID', message: `${source}: ${key} "${String(v)}" is not a non-negative integer`, hint: 'write large numbers as decimal strings ("1000000000000000000") or 0x hex' });
+    throw new UsageError({
+      code: 'EVM_TX_INVALID',
+      message: `${source}: ${key} "${String(v)}" is not a non-negative integer`,
+      hint: 'write large numbers as decimal strings ("1000000000000000000") or 0x hex',
+    });
   }
   return BigInt(v as string | number);
 }
@@ -140,18 +222,27 @@ export function signatureHex(sig: EvmSignature): Hex {
 
 // signHash only returns signatures that recover to the signer's address over exactly this hash
 // (the check), and the hash is viem's, so messages and typed data need no second recovery.
-export async function signMessageWith(signer: EvmSigner, message: SignableMessage): Promise<{ hash: Hex; signature: Hex }> {
+export async function signMessageWith(
+  signer: EvmSigner,
+  message: SignableMessage,
+): Promise<{ hash: Hex; signature: Hex }> {
   const hash = hashMessage(message);
   return { hash, signature: signatureHex(await signer.signHash(hash)) };
 }
 
-export async function signTypedDataWith(signer: EvmSigner, data: TypedDataInput): Promise<{ hash: Hex; signature: Hex }> {
+export async function signTypedDataWith(
+  signer: EvmSigner,
+  data: TypedDataInput,
+): Promise<{ hash: Hex; signature: Hex }> {
   const hash = typedDataHash(data);
   return { hash, signature: signatureHex(await signer.signHash(hash)) };
 }
 
 /** The serialized signed transaction, ready for eth_sendRawTransaction, and its hashes. */
-export async function signTransactionWith(signer: EvmSigner, tx: TransactionSerializable): Promise<{ signingHash: Hex; raw: Hex; txHash: Hex }> {
+export async function signTransactionWith(
+  signer: EvmSigner,
+  tx: TransactionSerializable,
+): Promise<{ signingHash: Hex; raw: Hex; txHash: Hex }> {
   const signingHash = transactionHash(tx);
   const sig = await signer.signHash(signingHash);
   // Legacy serialisation derives EIP-155's v from v (27/28); typed transactions use yParity.
@@ -164,17 +255,26 @@ export async function signTransactionWith(signer: EvmSigner, tx: TransactionSeri
 // encoding, not only the signature.
 async function expectSigner(recovered: Promise<Address>, address: Address): Promise<void> {
   if ((await recovered) !== address) {
-    throw new UsageError({ code: 'EVM_SIGNATURE_SELF_CHECK_FAILED', message: `the signature recovers to ${await recovered}, not ${address}; nothing was returned` });
+    throw new UsageError({
+      code: 'EVM_SIGNATURE_SELF_CHECK_FAILED',
+      message: `the signature recovers to ${await recovered}, not ${address}; nothing was returned`,
+    });
   }
 }
 
 export type VerifyTarget = { message: SignableMessage } | { typedData: TypedDataInput } | { rawTransaction: Hex };
 
-/** Recovers the signer of a message, typed data or signed transaction; throws EVM_SIGNATURE_MISMATCH when it is not `address`. */
+/**
+ * Recovers the signer of a message, typed data or signed transaction; throws
+ * EVM_SIGNATURE_MISMATCH when it is not `address`.
+ */
 export async function verifyEvmSignature(address: Address, target: VerifyTarget, signature?: Hex): Promise<Address> {
   const recovered = await recoverSigner(target, signature);
   if (recovered !== address) {
-    throw new VerificationError({ code: 'EVM_SIGNATURE_MISMATCH', message: `the signature was made by ${recovered}, not ${address}` });
+    throw new VerificationError({
+      code: 'EVM_SIGNATURE_MISMATCH',
+      message: `the signature was made by ${recovered}, not ${address}`,
+    });
   }
   return recovered;
 }
@@ -190,13 +290,20 @@ async function recoverSigner(target: VerifyTarget, signature?: Hex): Promise<Add
     return await recoverTypedDataAddress({ ...(target.typedData as unknown as TypedDataDefinition), signature: sig });
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new VerificationError({ code: 'EVM_SIGNATURE_INVALID', message: `the signature cannot be recovered: ${shortMessage(err)}`, cause: err });
+    throw new VerificationError({
+      code: 'EVM_SIGNATURE_INVALID',
+      message: `the signature cannot be recovered: ${shortMessage(err)}`,
+      cause: err,
+    });
   }
 }
 
 function requireSignature(signature: Hex | undefined): Hex {
   if (!signature || !/^0x[0-9a-fA-F]{130}$/.test(signature)) {
-    throw new UsageError({ code: 'EVM_SIGNATURE_FORMAT', message: `--signature must be 65 bytes of 0x hex (r‖s‖v), got "${signature ?? ''}"` });
+    throw new UsageError({
+      code: 'EVM_SIGNATURE_FORMAT',
+      message: `--signature must be 65 bytes of 0x hex (r‖s‖v), got "${signature ?? ''}"`,
+    });
   }
   return signature;
 }

@@ -11,30 +11,37 @@ import type { TypedDataInput } from './operations.js';
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address (0x + 40 hex)');
 const chainId = z.number().int().positive();
 
-const DomainRule = z.object({
-  name: z.string().optional(),
-  version: z.string().optional(),
-  chainId: chainId.optional(),
-  verifyingContract: address.optional(),
-  salt: z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional(),
-}).strict();
+const DomainRule = z
+  .object({
+    name: z.string().optional(),
+    version: z.string().optional(),
+    chainId: chainId.optional(),
+    verifyingContract: address.optional(),
+    salt: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/)
+      .optional(),
+  })
+  .strict();
 
-const PolicySchema = z.object({
-  version: z.literal(1),
-  description: z.string().optional(),
-  /** EIP-191 personal_sign of arbitrary messages. */
-  signMessage: z.boolean().optional(),
-  chainIds: z.array(chainId).optional(),
-  /** Allowed `to` addresses of transactions (contracts, or plain recipients). */
-  contracts: z.array(address).optional(),
-  /** Allowed 4-byte function selectors in transaction data. */
-  selectors: z.array(z.string().regex(/^0x[0-9a-fA-F]{8}$/, 'a 4-byte selector (0x + 8 hex)')).optional(),
-  /** Largest transaction value, a decimal string of wei; absent means 0. */
-  maxValueWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
-  /** Largest EIP-712 deadline/expiry, in seconds from now. */
-  maxDeadlineSeconds: z.number().int().positive().optional(),
-  typedDataDomains: z.array(DomainRule).optional(),
-}).strict();
+const PolicySchema = z
+  .object({
+    version: z.literal(1),
+    description: z.string().optional(),
+    /** EIP-191 personal_sign of arbitrary messages. */
+    signMessage: z.boolean().optional(),
+    chainIds: z.array(chainId).optional(),
+    /** Allowed `to` addresses of transactions (contracts, or plain recipients). */
+    contracts: z.array(address).optional(),
+    /** Allowed 4-byte function selectors in transaction data. */
+    selectors: z.array(z.string().regex(/^0x[0-9a-fA-F]{8}$/, 'a 4-byte selector (0x + 8 hex)')).optional(),
+    /** Largest transaction value, a decimal string of wei; absent means 0. */
+    maxValueWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
+    /** Largest EIP-712 deadline/expiry, in seconds from now. */
+    maxDeadlineSeconds: z.number().int().positive().optional(),
+    typedDataDomains: z.array(DomainRule).optional(),
+  })
+  .strict();
 
 export type EvmPolicy = z.infer<typeof PolicySchema>;
 
@@ -48,13 +55,22 @@ export async function readPolicyFile(file: string): Promise<EvmPolicy> {
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new UsageError({ code: 'POLICY_NOT_FOUND', message: `cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code}`, hint: 'pass --policy with an existing JSON file (README: agentkeys mcp)', cause: err });
+    throw new UsageError({
+      code: 'POLICY_NOT_FOUND',
+      message: `cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code}`,
+      hint: 'pass --policy with an existing JSON file (README: agentkeys mcp)',
+      cause: err,
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new UsageError({ code: 'POLICY_INVALID', message: `policy file ${file} is not JSON: ${(err as Error).message}`, cause: err });
+    throw new UsageError({
+      code: 'POLICY_INVALID',
+      message: `policy file ${file} is not JSON: ${(err as Error).message}`,
+      cause: err,
+    });
   }
   return parsePolicy(json, file);
 }
@@ -72,7 +88,9 @@ export function parsePolicy(json: unknown, source: string): EvmPolicy {
     code: unknown ? 'POLICY_UNKNOWN_FIELD' : 'POLICY_INVALID',
     message: `policy file ${source} has ${problems.length} problem(s)`,
     details: problems,
-    hint: 'fields: version (1), signMessage, chainIds, contracts, selectors, maxValueWei, maxDeadlineSeconds, typedDataDomains',
+    hint:
+      'fields: version (1), signMessage, chainIds, contracts, selectors, maxValueWei, ' +
+      'maxDeadlineSeconds, typedDataDomains',
   });
 }
 
@@ -83,14 +101,19 @@ export function decideMessage(policy: EvmPolicy | undefined): Decision {
 
 export function decideTransaction(policy: EvmPolicy | undefined, tx: TransactionSerializable): Decision {
   if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
-  if (!(policy.chainIds ?? []).includes(tx.chainId!)) return deny('chainIds', `chain ${tx.chainId} is not in the policy's chainIds`);
+  if (!(policy.chainIds ?? []).includes(tx.chainId!))
+    return deny('chainIds', `chain ${tx.chainId} is not in the policy's chainIds`);
   if (!tx.to) return deny('contracts', 'contract creation (no "to") is not allowed');
   if (!sameAddressIn(policy.contracts, tx.to)) return deny('contracts', `${tx.to} is not in the policy's contracts`);
   const data = tx.data ?? '0x';
   if (data !== '0x') {
     const selector = data.slice(0, 10).toLowerCase();
     if (data.length < 10 || !(policy.selectors ?? []).some((s) => s.toLowerCase() === selector)) {
-      return deny('selectors', `function selector ${data.length < 10 ? '(data shorter than 4 bytes)' : selector} is not in the policy's selectors`);
+      return deny(
+        'selectors',
+        `function selector ${data.length < 10 ? '(data shorter than 4 bytes)' : selector} ` +
+          `is not in the policy's selectors`,
+      );
     }
   }
   const max = BigInt(policy.maxValueWei ?? '0');
@@ -99,9 +122,21 @@ export function decideTransaction(policy: EvmPolicy | undefined, tx: Transaction
 }
 
 // Field names that EIP-2612, Permit2 and common order formats use for "valid until".
-const DEADLINE_FIELDS = new Set(['deadline', 'expiry', 'expiration', 'validbefore', 'validuntil', 'sigdeadline', 'endtime']);
+const DEADLINE_FIELDS = new Set([
+  'deadline',
+  'expiry',
+  'expiration',
+  'validbefore',
+  'validuntil',
+  'sigdeadline',
+  'endtime',
+]);
 
-export function decideTypedData(policy: EvmPolicy | undefined, data: TypedDataInput, nowSeconds = Math.floor(Date.now() / 1000)): Decision {
+export function decideTypedData(
+  policy: EvmPolicy | undefined,
+  data: TypedDataInput,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Decision {
   if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
   const domain = data.domain;
   if (domain.chainId !== undefined && !(policy.chainIds ?? []).includes(Number(domain.chainId))) {
@@ -119,7 +154,8 @@ export function decideTypedData(policy: EvmPolicy | undefined, data: TypedDataIn
       } catch {
         return deny('maxDeadlineSeconds', `${field} "${String(value)}" is not a number of seconds`);
       }
-      if (at > limit) return deny('maxDeadlineSeconds', `${field} ${at} is more than ${policy.maxDeadlineSeconds}s from now`);
+      if (at > limit)
+        return deny('maxDeadlineSeconds', `${field} ${at} is more than ${policy.maxDeadlineSeconds}s from now`);
     }
   }
   return ALLOW;

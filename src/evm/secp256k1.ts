@@ -59,7 +59,11 @@ export function lowSFromDer(der: Uint8Array): { r: bigint; s: bigint } {
   try {
     sig = secp256k1.Signature.fromBytes(der, 'der');
   } catch (err) {
-    throw new InternalError({ code: 'EVM_SIGNATURE_MALFORMED', message: 'KMS returned a signature that is not DER ECDSA', cause: err });
+    throw new InternalError({
+      code: 'EVM_SIGNATURE_MALFORMED',
+      message: 'KMS returned a signature that is not DER ECDSA',
+      cause: err,
+    });
   }
   return { r: sig.r, s: sig.s > HALF_N ? N - sig.s : sig.s };
 }
@@ -82,7 +86,10 @@ export function withRecoveryBit(digest: Hex, r: bigint, s: bigint, address: Addr
  */
 export function signWithScalar(digest: Hex, scalar: Uint8Array, address: Address): EvmSignature {
   const hash = hexToBytes(digest);
-  const sig = secp256k1.Signature.fromBytes(secp256k1.sign(hash, scalar, { prehash: false, lowS: true, format: 'recovered' }), 'recovered');
+  const sig = secp256k1.Signature.fromBytes(
+    secp256k1.sign(hash, scalar, { prehash: false, lowS: true, format: 'recovered' }),
+    'recovered',
+  );
   const bit = sig.recovery === 1 ? 1 : 0;
   if (!recoversTo(hash, sig.r, sig.s, bit, address)) throw selfCheckFailed(address);
   return { r: toHex32(sig.r), s: toHex32(sig.s), yParity: bit };
@@ -113,7 +120,11 @@ export function checksumAddress(text: string, what = 'address'): Address {
   try {
     return getAddress(text);
   } catch {
-    throw new UsageError({ code: 'EVM_ADDRESS_INVALID', message: `${what} "${text}" is not an Ethereum address`, hint: 'pass 0x followed by 40 hex characters' });
+    throw new UsageError({
+      code: 'EVM_ADDRESS_INVALID',
+      message: `${what} "${text}" is not an Ethereum address`,
+      hint: 'pass 0x followed by 40 hex characters',
+    });
   }
 }
 

@@ -7,7 +7,15 @@ import type { Address, Hex } from 'viem';
 import type { KmsApi } from '../aws/kms.js';
 import { assertKeyEnabled } from '../signing/kms-signer.js';
 import { UsageError } from '../errors.js';
-import { assertSecp256k1, lowSFromDer, publicKeyFromSpki, signWithScalar, uncompressedPublicKey, withRecoveryBit, type EvmSignature } from './secp256k1.js';
+import {
+  assertSecp256k1,
+  lowSFromDer,
+  publicKeyFromSpki,
+  signWithScalar,
+  uncompressedPublicKey,
+  withRecoveryBit,
+  type EvmSignature,
+} from './secp256k1.js';
 import { publicKeyToAddress } from 'viem/accounts';
 
 export interface EvmSigner {
@@ -48,7 +56,9 @@ export class KmsEvmSigner implements EvmSigner {
     if (meta.KeySpec !== EVM_KEY_SPEC) {
       throw new UsageError({
         code: 'KEY_SPEC_UNSUPPORTED',
-        message: `KMS key ${meta.Arn ?? keyRef} has KeySpec ${meta.KeySpec ?? 'unknown'}; EVM signing needs ${EVM_KEY_SPEC}`,
+        message:
+          `KMS key ${meta.Arn ?? keyRef} has KeySpec ${meta.KeySpec ?? 'unknown'}; ` +
+          `EVM signing needs ${EVM_KEY_SPEC}`,
         hint: 'create one: agentkeys keys create --spec ECC_SECG_P256K1 --alias alias/agentic-vault',
       });
     }
@@ -60,7 +70,12 @@ export class KmsEvmSigner implements EvmSigner {
 
   async signHash(hash: Hex): Promise<EvmSignature> {
     assertHash(hash);
-    const der = await this.kms.sign({ KeyId: this.keyId, Message: Buffer.from(hash.slice(2), 'hex'), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' });
+    const der = await this.kms.sign({
+      KeyId: this.keyId,
+      Message: Buffer.from(hash.slice(2), 'hex'),
+      MessageType: 'DIGEST',
+      SigningAlgorithm: 'ECDSA_SHA_256',
+    });
     const { r, s } = lowSFromDer(der);
     return withRecoveryBit(hash, r, s, this.address);
   }
@@ -89,7 +104,10 @@ export class LocalEvmSigner implements EvmSigner {
   readonly publicKey: Hex;
   private readonly scalar: Uint8Array;
 
-  constructor(privateKey: KeyObject, readonly keyId: string) {
+  constructor(
+    privateKey: KeyObject,
+    readonly keyId: string,
+  ) {
     assertSecp256k1(privateKey, this.source);
     this.publicKey = uncompressedPublicKey(createPublicKey(privateKey));
     this.address = publicKeyToAddress(this.publicKey);
@@ -105,13 +123,23 @@ export class LocalEvmSigner implements EvmSigner {
     try {
       pem = await fsp.readFile(file, 'utf8');
     } catch (err) {
-      throw new UsageError({ code: 'KEY_NOT_FOUND', message: `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, hint: 'create one: agentkeys keys create --local --alg ecdsa-secp256k1 --kid vault', cause: err });
+      throw new UsageError({
+        code: 'KEY_NOT_FOUND',
+        message: `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        hint: 'create one: agentkeys keys create --local --alg ecdsa-secp256k1 --kid vault',
+        cause: err,
+      });
     }
     let key: KeyObject;
     try {
       key = createPrivateKey(pem);
     } catch (err) {
-      throw new UsageError({ code: 'KEY_UNREADABLE', message: `key file ${file} is not a PEM private key`, hint: 'pass a secp256k1 private key in PEM (PKCS#8 or SEC1)', cause: err });
+      throw new UsageError({
+        code: 'KEY_UNREADABLE',
+        message: `key file ${file} is not a PEM private key`,
+        hint: 'pass a secp256k1 private key in PEM (PKCS#8 or SEC1)',
+        cause: err,
+      });
     }
     return new LocalEvmSigner(key, file);
   }
@@ -123,16 +151,29 @@ export class LocalEvmSigner implements EvmSigner {
 }
 
 function assertHash(hash: Hex): void {
-  if (!/^0x[0-9a-f]{64}$/i.test(hash)) throw new UsageError({ code: 'EVM_HASH_INVALID', message: `refusing to sign "${hash}": only 32-byte hashes are signed` });
+  if (!/^0x[0-9a-f]{64}$/i.test(hash))
+    throw new UsageError({
+      code: 'EVM_HASH_INVALID',
+      message: `refusing to sign "${hash}": only 32-byte hashes are signed`,
+    });
 }
 
 /** KEYREF: kms:<id|alias|arn>, file:<secp256k1 PEM> or local:<kid> (a key of `keys create --local`). */
-export async function openEvmSigner(keyRef: string, openKms: () => EvmKmsApi | Promise<EvmKmsApi>, localDir = '.agentkeys'): Promise<EvmSigner> {
+export async function openEvmSigner(
+  keyRef: string,
+  openKms: () => EvmKmsApi | Promise<EvmKmsApi>,
+  localDir = '.agentkeys',
+): Promise<EvmSigner> {
   if (keyRef.startsWith('file:') && keyRef.length > 5) return LocalEvmSigner.fromFile(keyRef.slice(5));
-  if (keyRef.startsWith('local:') && keyRef.length > 6) return LocalEvmSigner.fromFile(path.join(localDir, 'keys', `${keyRef.slice(6)}.pem`));
+  if (keyRef.startsWith('local:') && keyRef.length > 6)
+    return LocalEvmSigner.fromFile(path.join(localDir, 'keys', `${keyRef.slice(6)}.pem`));
   const ref = keyRef.startsWith('kms:') ? keyRef.slice(4) : keyRef;
   if (!ref || /^(local|file):/.test(keyRef)) {
-    throw new UsageError({ code: 'KEYREF_INVALID', message: `"${keyRef}" is not kms:<id|alias|arn> or file:<secp256k1 PEM>`, hint: '--key kms:alias/agentic-vault' });
+    throw new UsageError({
+      code: 'KEYREF_INVALID',
+      message: `"${keyRef}" is not kms:<id|alias|arn> or file:<secp256k1 PEM>`,
+      hint: '--key kms:alias/agentic-vault',
+    });
   }
   return KmsEvmSigner.open(await openKms(), ref);
 }

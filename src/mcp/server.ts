@@ -8,21 +8,67 @@ const jsonObject = z.union([z.record(z.unknown()), z.string()]);
 
 const TOOLS: { name: ToolName; description: string; shape: z.ZodRawShape; readOnly: boolean }[] = [
   { name: 'get_address', description: 'The EIP-55 address of the signing key.', shape: {}, readOnly: true },
-  { name: 'health_check', description: 'Whether the signing key is reachable and enabled, and which policy is in force.', shape: {}, readOnly: true },
-  { name: 'sign_message', description: 'EIP-191 personal_sign of a text message (or 0x hex bytes), if the policy allows it.', shape: { message: z.string() }, readOnly: false },
-  { name: 'sign_typed_data', description: 'EIP-712 signature of {domain, types, primaryType, message}, if the policy allows the domain and deadline.', shape: { typedData: jsonObject }, readOnly: false },
-  { name: 'sign_transaction', description: 'Signs a transaction (chainId required; EIP-1559, or legacy with gasPrice) and returns the raw transaction, if the policy allows chain, recipient, selector and value.', shape: { transaction: jsonObject }, readOnly: false },
-  { name: 'verify_signature', description: 'Checks that a signature over a message, typed data or a raw transaction was made by an address.', shape: { address: z.string(), signature: z.string().optional(), message: z.string().optional(), typedData: jsonObject.optional(), rawTransaction: z.string().optional() }, readOnly: true },
-  { name: 'verify_audit', description: "Verifies this server's audit chain: every decision, digest and signature hash, offline.", shape: {}, readOnly: true },
+  {
+    name: 'health_check',
+    description: 'Whether the signing key is reachable and enabled, and which policy is in force.',
+    shape: {},
+    readOnly: true,
+  },
+  {
+    name: 'sign_message',
+    description: 'EIP-191 personal_sign of a text message (or 0x hex bytes), if the policy allows it.',
+    shape: { message: z.string() },
+    readOnly: false,
+  },
+  {
+    name: 'sign_typed_data',
+    description:
+      'EIP-712 signature of {domain, types, primaryType, message}, if the policy allows the domain and deadline.',
+    shape: { typedData: jsonObject },
+    readOnly: false,
+  },
+  {
+    name: 'sign_transaction',
+    description:
+      'Signs a transaction (chainId required; EIP-1559, or legacy with gasPrice) ' +
+      'and returns the raw transaction, if the policy allows chain, recipient, ' +
+      'selector and value.',
+    shape: { transaction: jsonObject },
+    readOnly: false,
+  },
+  {
+    name: 'verify_signature',
+    description: 'Checks that a signature over a message, typed data or a raw transaction was made by an address.',
+    shape: {
+      address: z.string(),
+      signature: z.string().optional(),
+      message: z.string().optional(),
+      typedData: jsonObject.optional(),
+      rawTransaction: z.string().optional(),
+    },
+    readOnly: true,
+  },
+  {
+    name: 'verify_audit',
+    description: "Verifies this server's audit chain: every decision, digest and signature hash, offline.",
+    shape: {},
+    readOnly: true,
+  },
 ];
 
 export function createMcpServer(vault: Vault, version: string): McpServer {
   const server = new McpServer({ name: 'agentkeys', version });
   for (const tool of TOOLS) {
-    server.registerTool(tool.name, { description: tool.description, inputSchema: tool.shape, annotations: { readOnlyHint: tool.readOnly } }, async (args: Record<string, unknown>) => {
-      const client = server.server.getClientVersion();
-      return toCallResult(await vault.call(tool.name, args ?? {}, client ? `${client.name}/${client.version}` : 'unknown'));
-    });
+    server.registerTool(
+      tool.name,
+      { description: tool.description, inputSchema: tool.shape, annotations: { readOnlyHint: tool.readOnly } },
+      async (args: Record<string, unknown>) => {
+        const client = server.server.getClientVersion();
+        return toCallResult(
+          await vault.call(tool.name, args ?? {}, client ? `${client.name}/${client.version}` : 'unknown'),
+        );
+      },
+    );
   }
   return server;
 }

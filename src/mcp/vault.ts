@@ -5,14 +5,27 @@ import { keccak256, type Hex, type SignableMessage } from 'viem';
 import { canonicalJson, type JsonValue } from '../audit/canonical.js';
 import { AgentkeysError, exitCodeOf, isAgentkeysError } from '../errors.js';
 import {
-  parseMessage, parseTransactionInput, parseTypedData, signMessageWith, signTransactionWith, signTypedDataWith,
-  verifyEvmSignature, type VerifyTarget,
+  parseMessage,
+  parseTransactionInput,
+  parseTypedData,
+  signMessageWith,
+  signTransactionWith,
+  signTypedDataWith,
+  verifyEvmSignature,
+  type VerifyTarget,
 } from '../evm/operations.js';
 import { decideMessage, decideTransaction, decideTypedData, type Decision, type EvmPolicy } from '../evm/policy.js';
 import { checksumAddress } from '../evm/secp256k1.js';
 import type { EvmSigner } from '../evm/signer.js';
 
-export type ToolName = 'get_address' | 'health_check' | 'sign_message' | 'sign_typed_data' | 'sign_transaction' | 'verify_signature' | 'verify_audit';
+export type ToolName =
+  | 'get_address'
+  | 'health_check'
+  | 'sign_message'
+  | 'sign_typed_data'
+  | 'sign_transaction'
+  | 'verify_signature'
+  | 'verify_audit';
 
 /** What goes into the chain for every call: never the message or transaction itself, only digests. */
 export interface DecisionRecord {
@@ -37,11 +50,18 @@ export interface VaultDeps {
   policy: EvmPolicy | undefined;
   /** Appends one event to the audit chain; a failure withholds the signature. */
   record(record: DecisionRecord, client: string): Promise<void>;
-  verifyAudit?(): Promise<{ ok: boolean; events: number; head: string | null; findings: { index: number; code: string; message: string }[] }>;
+  verifyAudit?(): Promise<{
+    ok: boolean;
+    events: number;
+    head: string | null;
+    findings: { index: number; code: string; message: string }[];
+  }>;
   info: { keyRef: string; region?: string; auditLog?: string; policyFile?: string };
 }
 
-export type ToolResult = { ok: true; value: Record<string, unknown> } | { ok: false; code: string; message: string; rule?: string; auditWarning?: string };
+export type ToolResult =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; code: string; message: string; rule?: string; auditWarning?: string };
 
 const SIGNING_TOOLS = new Set<ToolName>(['sign_message', 'sign_typed_data', 'sign_transaction']);
 
@@ -64,8 +84,11 @@ export class Vault {
       const why = `the call could not be recorded in the audit chain: ${(err as Error).message}`;
       // Fail closed: a signature whose decision is not in the chain is never handed out. Other
       // results (refusals, errors, health) carry no secret and are returned with the warning.
-      if (outcome.result.ok && SIGNING_TOOLS.has(tool)) return { ok: false, code: 'MCP_AUDIT_WRITE_FAILED', message: `${why}; the signature is withheld` };
-      return outcome.result.ok ? { ok: true, value: { ...outcome.result.value, auditWarning: why } } : { ...outcome.result, auditWarning: why };
+      if (outcome.result.ok && SIGNING_TOOLS.has(tool))
+        return { ok: false, code: 'MCP_AUDIT_WRITE_FAILED', message: `${why}; the signature is withheld` };
+      return outcome.result.ok
+        ? { ok: true, value: { ...outcome.result.value, auditWarning: why } }
+        : { ...outcome.result, auditWarning: why };
     }
     return outcome.result;
   }
@@ -101,7 +124,13 @@ export class Vault {
 
   private async health(): Promise<Record<string, unknown>> {
     const { info, policy } = this.deps;
-    const out: Record<string, unknown> = { key: info.keyRef, region: info.region ?? null, auditLog: info.auditLog ?? null, policy: info.policyFile ?? null, signing: policy ? 'per policy' : 'denied (no --policy)' };
+    const out: Record<string, unknown> = {
+      key: info.keyRef,
+      region: info.region ?? null,
+      auditLog: info.auditLog ?? null,
+      policy: info.policyFile ?? null,
+      signing: policy ? 'per policy' : 'denied (no --policy)',
+    };
     try {
       const s = await this.openSigner();
       out.address = s.address;
@@ -128,36 +157,65 @@ export class Vault {
     if (!decision.allowed) return denied(decision);
     const s = await this.openSigner();
     const { hash, signature } = await signTypedDataWith(s, data);
-    return allowed(s, { address: s.address, hash, signature }, { signature_hash: keccak256(signature), ...(data.domain.chainId !== undefined ? { chain_id: Number(data.domain.chainId) } : {}) });
+    return allowed(
+      s,
+      { address: s.address, hash, signature },
+      {
+        signature_hash: keccak256(signature),
+        ...(data.domain.chainId !== undefined ? { chain_id: Number(data.domain.chainId) } : {}),
+      },
+    );
   }
 
   private async signTransaction(args: Record<string, unknown>): Promise<Outcome> {
     const tx = parseTransactionInput(jsonArg(args, 'transaction'), 'transaction');
     const decision = decideTransaction(this.deps.policy, tx);
-    if (!decision.allowed) return { ...denied(decision), record: { ...denied(decision).record, chain_id: tx.chainId! } };
+    if (!decision.allowed)
+      return { ...denied(decision), record: { ...denied(decision).record, chain_id: tx.chainId! } };
     const s = await this.openSigner();
     const { raw, txHash, signingHash } = await signTransactionWith(s, tx);
-    return allowed(s, { address: s.address, raw, txHash, signingHash, type: tx.type }, { signature_hash: keccak256(raw), tx_hash: txHash, chain_id: tx.chainId! });
+    return allowed(
+      s,
+      { address: s.address, raw, txHash, signingHash, type: tx.type },
+      { signature_hash: keccak256(raw), tx_hash: txHash, chain_id: tx.chainId! },
+    );
   }
 
   private async verify(args: Record<string, unknown>): Promise<Outcome> {
     const address = checksumAddress(stringArg(args, 'address'), 'address');
-    const target: VerifyTarget = args.rawTransaction !== undefined
-      ? { rawTransaction: stringArg(args, 'rawTransaction') as Hex }
-      : args.typedData !== undefined ? { typedData: parseTypedData(jsonArg(args, 'typedData'), 'typedData') } : { message: parseMessage(stringArg(args, 'message')) };
+    const target: VerifyTarget =
+      args.rawTransaction !== undefined
+        ? { rawTransaction: stringArg(args, 'rawTransaction') as Hex }
+        : args.typedData !== undefined
+          ? { typedData: parseTypedData(jsonArg(args, 'typedData'), 'typedData') }
+          : { message: parseMessage(stringArg(args, 'message')) };
     try {
       await verifyEvmSignature(address, target, args.signature as Hex | undefined);
       return { record: { decision: 'allowed' }, result: { ok: true, value: { valid: true, address } } };
     } catch (err) {
       if (!isAgentkeysError(err) || exitCodeOf(err) !== 3) throw err;
-      return { record: { decision: 'allowed' }, result: { ok: true, value: { valid: false, address, reason: err.message } } };
+      return {
+        record: { decision: 'allowed' },
+        result: { ok: true, value: { valid: false, address, reason: err.message } },
+      };
     }
   }
 
   private async verifyAudit(): Promise<Outcome> {
-    if (!this.deps.verifyAudit) return { record: { decision: 'failed', error: 'MCP_NO_AUDIT_LOG' }, result: { ok: false, code: 'MCP_NO_AUDIT_LOG', message: 'the server runs without --audit-log: there is no chain to verify' } };
+    if (!this.deps.verifyAudit)
+      return {
+        record: { decision: 'failed', error: 'MCP_NO_AUDIT_LOG' },
+        result: {
+          ok: false,
+          code: 'MCP_NO_AUDIT_LOG',
+          message: 'the server runs without --audit-log: there is no chain to verify',
+        },
+      };
     const r = await this.deps.verifyAudit();
-    return { record: { decision: 'allowed' }, result: { ok: true, value: { ok: r.ok, events: r.events, head: r.head, findings: r.findings.slice(0, 50) } } };
+    return {
+      record: { decision: 'allowed' },
+      result: { ok: true, value: { ok: r.ok, events: r.events, head: r.head, findings: r.findings.slice(0, 50) } },
+    };
   }
 }
 
@@ -171,11 +229,18 @@ function allowed(s: EvmSigner, value: Record<string, unknown>, extra: Partial<De
 }
 
 function denied(d: Extract<Decision, { allowed: false }>): Outcome {
-  return { record: { decision: 'denied', rule: d.rule, reason: d.reason }, result: { ok: false, code: 'POLICY_DENIED', rule: d.rule, message: `denied by rule "${d.rule}": ${d.reason}` } };
+  return {
+    record: { decision: 'denied', rule: d.rule, reason: d.reason },
+    result: { ok: false, code: 'POLICY_DENIED', rule: d.rule, message: `denied by rule "${d.rule}": ${d.reason}` },
+  };
 }
 
 function failure(err: unknown): ToolResult {
-  return { ok: false, code: codeOf(err), message: isAgentkeysError(err) ? err.message : `internal error: ${(err as Error).message}` };
+  return {
+    ok: false,
+    code: codeOf(err),
+    message: isAgentkeysError(err) ? err.message : `internal error: ${(err as Error).message}`,
+  };
 }
 
 function codeOf(err: unknown): string {
@@ -184,12 +249,15 @@ function codeOf(err: unknown): string {
 
 /** SHA-256 of the canonical arguments: proves later what was asked without storing it. */
 export function requestDigest(tool: string, args: Record<string, unknown>): string {
-  return createHash('sha256').update(canonicalJson({ tool, args: JSON.parse(JSON.stringify(args)) as JsonValue })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ tool, args: JSON.parse(JSON.stringify(args)) as JsonValue }))
+    .digest('hex');
 }
 
 function stringArg(args: Record<string, unknown>, name: string): string {
   const v = args[name];
-  if (typeof v !== 'string') throw new AgentkeysError({ code: 'MCP_ARGUMENT_INVALID', message: `argument "${name}" must be a string` });
+  if (typeof v !== 'string')
+    throw new AgentkeysError({ code: 'MCP_ARGUMENT_INVALID', message: `argument "${name}" must be a string` });
   return v;
 }
 
@@ -200,6 +268,9 @@ function jsonArg(args: Record<string, unknown>, name: string): unknown {
   try {
     return JSON.parse(v);
   } catch {
-    throw new AgentkeysError({ code: 'MCP_ARGUMENT_INVALID', message: `argument "${name}" is neither an object nor JSON text` });
+    throw new AgentkeysError({
+      code: 'MCP_ARGUMENT_INVALID',
+      message: `argument "${name}" is neither an object nor JSON text`,
+    });
   }
 }

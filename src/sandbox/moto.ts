@@ -24,19 +24,38 @@ function launcherPath(): string {
 export function assertMotoInstalled(): void {
   const probe = spawnSync('python3', ['-c', 'import moto, moto.moto_server.threaded_moto_server'], { stdio: 'ignore' });
   if (probe.status !== 0) {
-    throw new UsageError({ code: 'SANDBOX_MOTO_MISSING', message: 'the sandbox needs moto (a local AWS emulator) and python3 cannot import it', hint: "install it: pip install 'moto[server]==5.2.1'" });
+    throw new UsageError({
+      code: 'SANDBOX_MOTO_MISSING',
+      message: 'the sandbox needs moto (a local AWS emulator) and python3 cannot import it',
+      hint: "install it: pip install 'moto[server]==5.2.1'",
+    });
   }
 }
 
-export async function startMoto(opts: { patchKmsDigest?: boolean; extraEnv?: Record<string, string> } = {}): Promise<Moto> {
+export async function startMoto(
+  opts: { patchKmsDigest?: boolean; extraEnv?: Record<string, string> } = {},
+): Promise<Moto> {
   const logFile = path.join(tmpdir(), `agentkeys-moto-${process.pid}-${Date.now()}.log`);
   const child: ChildProcess = spawn('python3', [launcherPath()], {
     stdio: ['pipe', 'pipe', openSync(logFile, 'a')],
-    env: { ...process.env, MOTO_PATCH_KMS_DIGEST: opts.patchKmsDigest === false ? '0' : '1', MOTO_IAM_LOAD_MANAGED_POLICIES: 'false', ...opts.extraEnv },
+    env: {
+      ...process.env,
+      MOTO_PATCH_KMS_DIGEST: opts.patchKmsDigest === false ? '0' : '1',
+      MOTO_IAM_LOAD_MANAGED_POLICIES: 'false',
+      ...opts.extraEnv,
+    },
   });
   const first = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new UsageError({ code: 'SANDBOX_MOTO_FAILED', message: `moto exited with ${code} before listening; see ${logFile}`, hint: "check python3 -c 'import moto' (moto 5.2.1)" })));
+    child.once('exit', (code) =>
+      reject(
+        new UsageError({
+          code: 'SANDBOX_MOTO_FAILED',
+          message: `moto exited with ${code} before listening; see ${logFile}`,
+          hint: "check python3 -c 'import moto' (moto 5.2.1)",
+        }),
+      ),
+    );
   });
   const { host, port } = JSON.parse(first) as { host: string; port: number };
   if (host !== '127.0.0.1') throw new Error(`moto listens on ${host}, not loopback`);
@@ -44,7 +63,13 @@ export async function startMoto(opts: { patchKmsDigest?: boolean; extraEnv?: Rec
   return {
     endpoint,
     logFile,
-    env: { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },
+    env: {
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -37,14 +37,23 @@ export interface StackEnvValues {
  * Copies the shipped env files of one stack into dir/env, pointed at a seeded account (its
  * account id, hosted zone and instance). The real env/ files are never touched.
  */
-export async function writeStackEnvFiles(dir: string, test: boolean, values: StackEnvValues): Promise<{ operatorEnvFile: string; brokerEnvFile: string }> {
+export async function writeStackEnvFiles(
+  dir: string,
+  test: boolean,
+  values: StackEnvValues,
+): Promise<{ operatorEnvFile: string; brokerEnvFile: string }> {
   mkdirSync(path.join(dir, 'env'), { recursive: true });
   const suffix = test ? '.test' : '';
   const operatorEnvFile = path.join(dir, 'env', `operator-workstation${suffix}.env`);
   const brokerEnvFile = path.join(dir, 'env', `broker${suffix}.env`);
   copyFileSync(path.join(packageEnvDir(), `operator-workstation${suffix}.env`), operatorEnvFile);
   copyFileSync(path.join(packageEnvDir(), `broker${suffix}.env`), brokerEnvFile);
-  for (const [k, v] of [['ACCOUNT_ID', SANDBOX_ACCOUNT], ['PARENT_ZONE_ID', values.zoneId], ['REGION', values.region ?? 'us-east-1']] as const) await setEnvValue(operatorEnvFile, k, v);
+  for (const [k, v] of [
+    ['ACCOUNT_ID', SANDBOX_ACCOUNT],
+    ['PARENT_ZONE_ID', values.zoneId],
+    ['REGION', values.region ?? 'us-east-1'],
+  ] as const)
+    await setEnvValue(operatorEnvFile, k, v);
   await setEnvValue(brokerEnvFile, 'ACCOUNT_ID', SANDBOX_ACCOUNT);
   if (values.instanceId) await setEnvValue(brokerEnvFile, 'INSTANCE_ID', values.instanceId);
   return { operatorEnvFile, brokerEnvFile };
@@ -55,7 +64,12 @@ export async function writeStackEnvFiles(dir: string, test: boolean, values: Sta
  * the broker EC2 instance and the agentkeys-admin user whose key setup runs as; plus copies of the
  * shipped env files pointing at them, in a temporary folder.
  */
-export async function seedSandbox(test: boolean, endpoint: string, region = 'us-east-1', into?: string): Promise<SandboxSeed> {
+export async function seedSandbox(
+  test: boolean,
+  endpoint: string,
+  region = 'us-east-1',
+  into?: string,
+): Promise<SandboxSeed> {
   const aws = createSetupAws({ region, endpoint, credentials: MOTO_ROOT });
   const dir = into ?? mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
   const sandbox = createSandboxAws({ region, endpoint, credentials: MOTO_ROOT });
@@ -65,7 +79,14 @@ export async function seedSandbox(test: boolean, endpoint: string, region = 'us-
   const key = await aws.createAccessKey('agentkeys-admin');
   const files = await writeStackEnvFiles(dir, test, { zoneId, instanceId, region });
   const credentials = { accessKeyId: key.id, secretAccessKey: key.secret };
-  const seed = { dir, ...files, zoneId, instanceId, adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin`, credentials };
+  const seed = {
+    dir,
+    ...files,
+    zoneId,
+    instanceId,
+    adminArn: `arn:aws:iam::${SANDBOX_ACCOUNT}:user/agentkeys-admin`,
+    credentials,
+  };
   // A kept sandbox (--keep DIR) is reopened from this record and moto's saved state; the key is
   // moto's, for the local emulator only, but is still written 0600.
   await writeFileAtomic(path.join(dir, SEED_RECORD), `${JSON.stringify(seed, null, 2)}\n`, { mode: 0o600 });
@@ -81,10 +102,19 @@ export async function reopenSandbox(dir: string): Promise<SandboxSeed | undefine
     record = JSON.parse(await fsp.readFile(path.join(dir, SEED_RECORD), 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError({ code: 'SANDBOX_STATE_INVALID', message: `${path.join(dir, SEED_RECORD)} is unreadable: ${(err as Error).message}`, hint: 'remove the folder to start a fresh sandbox', cause: err });
+    throw new UsageError({
+      code: 'SANDBOX_STATE_INVALID',
+      message: `${path.join(dir, SEED_RECORD)} is unreadable: ${(err as Error).message}`,
+      hint: 'remove the folder to start a fresh sandbox',
+      cause: err,
+    });
   }
   if (typeof record.credentials?.accessKeyId !== 'string' || typeof record.credentials.secretAccessKey !== 'string') {
-    throw new UsageError({ code: 'SANDBOX_STATE_INVALID', message: `${path.join(dir, SEED_RECORD)} holds no admin credentials (made by an older agentkeys?)`, hint: 'remove the folder to start a fresh sandbox' });
+    throw new UsageError({
+      code: 'SANDBOX_STATE_INVALID',
+      message: `${path.join(dir, SEED_RECORD)} holds no admin credentials (made by an older agentkeys?)`,
+      hint: 'remove the folder to start a fresh sandbox',
+    });
   }
   return record;
 }

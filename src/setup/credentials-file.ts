@@ -35,7 +35,14 @@ export async function writeProfile(file: string, profile: string, values: Record
 }
 
 function renderProfiles(profiles: Map<string, Record<string, string>>): string {
-  return [...profiles].map(([name, v]) => `[${name}]\n${Object.entries(v).map(([k, x]) => `${k} = ${x}`).join('\n')}\n`).join('\n');
+  return [...profiles]
+    .map(
+      ([name, v]) =>
+        `[${name}]\n${Object.entries(v)
+          .map(([k, x]) => `${k} = ${x}`)
+          .join('\n')}\n`,
+    )
+    .join('\n');
 }
 
 /** Removes one profile; returns how many are left. */

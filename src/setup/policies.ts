@@ -5,7 +5,10 @@ import type { Stack } from './stack.js';
 
 export type Phase = 'static' | 'federated';
 type Statement = Record<string, unknown>;
-export interface PolicyDoc { Version: '2012-10-17'; Statement: Statement[] }
+export interface PolicyDoc {
+  Version: '2012-10-17';
+  Statement: Statement[];
+}
 
 const doc = (...statements: Statement[]): PolicyDoc => ({ Version: '2012-10-17', Statement: statements });
 const ACTOR_TAG = '${aws:PrincipalTag/agentkeys_actor_omni}';
@@ -36,12 +39,31 @@ export function mailBucketPolicy(stack: Stack, phase: Phase, dataRoleExists: boo
   if (!dataRoleExists) return doc(ses);
   const principal = { AWS: roleArn(stack, stack.dataRole) };
   if (phase === 'static') {
-    return doc(ses, { Sid: 'AllowDaemonRead', Effect: 'Allow', Principal: principal, Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${stack.mailBucket}`, `arn:aws:s3:::${stack.mailBucket}/*`] });
+    return doc(ses, {
+      Sid: 'AllowDaemonRead',
+      Effect: 'Allow',
+      Principal: principal,
+      Action: ['s3:GetObject', 's3:ListBucket'],
+      Resource: [`arn:aws:s3:::${stack.mailBucket}`, `arn:aws:s3:::${stack.mailBucket}/*`],
+    });
   }
   return doc(
     ses,
-    { Sid: 'EmailRoleListOwnPrefix', Effect: 'Allow', Principal: principal, Action: 's3:ListBucket', Resource: `arn:aws:s3:::${stack.mailBucket}`, Condition: { StringLike: { 's3:prefix': actorPrefix('email') } } },
-    { Sid: 'EmailRoleGetOwnObjects', Effect: 'Allow', Principal: principal, Action: 's3:GetObject', Resource: `arn:aws:s3:::${stack.mailBucket}/` + actorPrefix('email') },
+    {
+      Sid: 'EmailRoleListOwnPrefix',
+      Effect: 'Allow',
+      Principal: principal,
+      Action: 's3:ListBucket',
+      Resource: `arn:aws:s3:::${stack.mailBucket}`,
+      Condition: { StringLike: { 's3:prefix': actorPrefix('email') } },
+    },
+    {
+      Sid: 'EmailRoleGetOwnObjects',
+      Effect: 'Allow',
+      Principal: principal,
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${stack.mailBucket}/` + actorPrefix('email'),
+    },
   );
 }
 
@@ -50,7 +72,11 @@ export function daemonAssumeRolePolicy(stack: Stack): PolicyDoc {
 }
 
 export function dataRoleStaticTrust(stack: Stack): PolicyDoc {
-  return doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${stack.accountId}:user/${stack.daemonUser}` }, Action: 'sts:AssumeRole' });
+  return doc({
+    Effect: 'Allow',
+    Principal: { AWS: `arn:aws:iam::${stack.accountId}:user/${stack.daemonUser}` },
+    Action: 'sts:AssumeRole',
+  });
 }
 
 export function dataRoleInline(stack: Stack): PolicyDoc {
@@ -58,7 +84,11 @@ export function dataRoleInline(stack: Stack): PolicyDoc {
   return doc(
     { Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${stack.mailBucket}` },
     { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${stack.mailBucket}/*` },
-    { Effect: 'Allow', Action: ['ses:SendEmail', 'ses:GetEmailIdentity'], Resource: [`${identity}/${stack.mailDomain}`, `${identity}/*@${stack.mailDomain}`] },
+    {
+      Effect: 'Allow',
+      Action: ['ses:SendEmail', 'ses:GetEmailIdentity'],
+      Resource: [`${identity}/${stack.mailDomain}`, `${identity}/*@${stack.mailDomain}`],
+    },
   );
 }
 
@@ -68,7 +98,10 @@ export function federatedTrust(stack: Stack): PolicyDoc {
     Effect: 'Allow',
     Principal: { Federated: stack.oidcProviderArn },
     Action: ['sts:AssumeRoleWithWebIdentity', 'sts:TagSession'],
-    Condition: { StringEquals: { [`${stack.brokerHost}:aud`]: 'sts.amazonaws.com' }, Null: { 'aws:RequestTag/agentkeys_actor_omni': 'false' } },
+    Condition: {
+      StringEquals: { [`${stack.brokerHost}:aud`]: 'sts.amazonaws.com' },
+      Null: { 'aws:RequestTag/agentkeys_actor_omni': 'false' },
+    },
   });
 }
 
@@ -78,15 +111,36 @@ export function federatedTrust(stack: Stack): PolicyDoc {
  * swaps in the federated trust, the role trusts nobody.
  */
 export function placeholderTrust(stack: Stack): PolicyDoc {
-  return doc({ Sid: 'AgentkeysAwaitingFederation', Effect: 'Deny', Principal: { AWS: `arn:aws:iam::${stack.accountId}:root` }, Action: 'sts:AssumeRole' });
+  return doc({
+    Sid: 'AgentkeysAwaitingFederation',
+    Effect: 'Deny',
+    Principal: { AWS: `arn:aws:iam::${stack.accountId}:root` },
+    Action: 'sts:AssumeRole',
+  });
 }
 
 export function classRoleInline(dc: Stack['dataClasses'][number]): PolicyDoc {
   const prefix = actorPrefix(dc.prefixClass);
   return doc(
-    { Sid: `${dc.sid}ListOwnPrefix`, Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${dc.bucket}`, Condition: { StringLike: { 's3:prefix': prefix } } },
-    { Sid: `${dc.sid}GetOwnObjects`, Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${dc.bucket}/` + prefix },
-    { Sid: `${dc.sid}PutAndDeleteOwnObjects`, Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: `arn:aws:s3:::${dc.bucket}/` + prefix },
+    {
+      Sid: `${dc.sid}ListOwnPrefix`,
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: `arn:aws:s3:::${dc.bucket}`,
+      Condition: { StringLike: { 's3:prefix': prefix } },
+    },
+    {
+      Sid: `${dc.sid}GetOwnObjects`,
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${dc.bucket}/` + prefix,
+    },
+    {
+      Sid: `${dc.sid}PutAndDeleteOwnObjects`,
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:DeleteObject'],
+      Resource: `arn:aws:s3:::${dc.bucket}/` + prefix,
+    },
   );
 }
 
@@ -96,14 +150,33 @@ export function classBucketPolicy(stack: Stack, dc: Stack['dataClasses'][number]
   const principal = { AWS: roleArn(stack, dc.role) };
   const tagged = { Null: { 'aws:PrincipalTag/agentkeys_actor_omni': 'false' } };
   return doc(
-    { Sid: `${dc.sid}ListV3`, Effect: 'Allow', Principal: principal, Action: 's3:ListBucket', Resource: `arn:aws:s3:::${dc.bucket}`, Condition: { ...tagged, StringLike: { 's3:prefix': prefix } } },
-    { Sid: `${dc.sid}ObjectsV3`, Effect: 'Allow', Principal: principal, Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: `arn:aws:s3:::${dc.bucket}/` + prefix, Condition: tagged },
+    {
+      Sid: `${dc.sid}ListV3`,
+      Effect: 'Allow',
+      Principal: principal,
+      Action: 's3:ListBucket',
+      Resource: `arn:aws:s3:::${dc.bucket}`,
+      Condition: { ...tagged, StringLike: { 's3:prefix': prefix } },
+    },
+    {
+      Sid: `${dc.sid}ObjectsV3`,
+      Effect: 'Allow',
+      Principal: principal,
+      Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      Resource: `arn:aws:s3:::${dc.bucket}/` + prefix,
+      Condition: tagged,
+    },
   );
 }
 
 export function sshUserPolicy(stack: Stack, instanceId: string): PolicyDoc {
   return doc(
-    { Effect: 'Allow', Action: 'ec2-instance-connect:SendSSHPublicKey', Resource: `arn:aws:ec2:*:${stack.accountId}:instance/${instanceId}`, Condition: { StringEquals: { 'ec2:osuser': 'agentkey' } } },
+    {
+      Effect: 'Allow',
+      Action: 'ec2-instance-connect:SendSSHPublicKey',
+      Resource: `arn:aws:ec2:*:${stack.accountId}:instance/${instanceId}`,
+      Condition: { StringEquals: { 'ec2:osuser': 'agentkey' } },
+    },
     { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'ec2:DescribeInstanceConnectEndpoints'], Resource: '*' },
   );
 }

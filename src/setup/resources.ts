@@ -29,7 +29,11 @@ export interface InlinePolicy {
 }
 
 /** The put of an inline policy when what exists differs (create when there is none). */
-export function inlinePolicyChange(current: string | undefined, want: InlinePolicy, put: () => Promise<unknown>): Change[] {
+export function inlinePolicyChange(
+  current: string | undefined,
+  want: InlinePolicy,
+  put: () => Promise<unknown>,
+): Change[] {
   if (samePolicy(current, want.document)) return [];
   return [change(current ? 'update' : 'create', want.label ?? want.name, put, want.detail)];
 }
@@ -50,15 +54,21 @@ export function iamUser(ctx: SetupContext, user: string, step: string) {
     async teardown(): Promise<TeardownAction[]> {
       const actions: TeardownAction[] = [];
       if (await aws.getUser(user)) {
-        actions.push({ resource: `IAM user ${user}`, run: async () => {
-          for (const k of await aws.listAccessKeys(user)) await aws.deleteAccessKey(user, k.id);
-          for (const p of await aws.listUserPolicies(user)) await aws.deleteUserPolicy(user, p);
-          for (const arn of await aws.listAttachedUserPolicies(user)) await aws.detachUserPolicy(user, arn);
-          await aws.deleteUser(user);
-        } });
+        actions.push({
+          resource: `IAM user ${user}`,
+          run: async () => {
+            for (const k of await aws.listAccessKeys(user)) await aws.deleteAccessKey(user, k.id);
+            for (const p of await aws.listUserPolicies(user)) await aws.deleteUserPolicy(user, p);
+            for (const arn of await aws.listAttachedUserPolicies(user)) await aws.detachUserPolicy(user, arn);
+            await aws.deleteUser(user);
+          },
+        });
       }
       if ((await readProfiles(ctx.credentialsFile)).has(user)) {
-        actions.push({ resource: `profile [${user}] in ${ctx.credentialsFile}`, run: () => dropProfile(ctx.credentialsFile, user) });
+        actions.push({
+          resource: `profile [${user}] in ${ctx.credentialsFile}`,
+          run: () => dropProfile(ctx.credentialsFile, user),
+        });
       }
       return actions;
     },
@@ -82,7 +92,9 @@ export function iamRole(ctx: SetupContext, name: string) {
     /** Create when missing, else update the trust when it differs. */
     ensure(role: { trust: string } | undefined, trust: string, description: string, detail?: string): Change[] {
       if (!role) return [this.create(trust, description, detail)];
-      return samePolicy(role.trust, trust) ? [] : [change('update', `IAM role ${name} trust`, () => aws.updateTrust(name, trust), detail)];
+      return samePolicy(role.trust, trust)
+        ? []
+        : [change('update', `IAM role ${name} trust`, () => aws.updateTrust(name, trust), detail)];
     },
     async inline(roleExists: boolean, policy: InlinePolicy): Promise<Change[]> {
       const current = roleExists ? await aws.getRolePolicy(name, policy.name) : undefined;
@@ -91,16 +103,26 @@ export function iamRole(ctx: SetupContext, name: string) {
     /** Inline and attached policies, then the role. */
     async teardown(): Promise<TeardownAction[]> {
       if (!(await aws.getRole(name))) return [];
-      return [{ resource: `IAM role ${name}`, run: async () => {
-        for (const p of await aws.listRolePolicies(name)) await aws.deleteRolePolicy(name, p);
-        for (const arn of await aws.listAttachedRolePolicies(name)) await aws.detachRolePolicy(name, arn);
-        await aws.deleteRole(name);
-      } }];
+      return [
+        {
+          resource: `IAM role ${name}`,
+          run: async () => {
+            for (const p of await aws.listRolePolicies(name)) await aws.deleteRolePolicy(name, p);
+            for (const arn of await aws.listAttachedRolePolicies(name)) await aws.detachRolePolicy(name, arn);
+            await aws.deleteRole(name);
+          },
+        },
+      ];
     },
   };
 }
 
-const PUBLIC_ACCESS_BLOCK = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
+const PUBLIC_ACCESS_BLOCK = [
+  'BlockPublicAcls',
+  'IgnorePublicAcls',
+  'BlockPublicPolicy',
+  'RestrictPublicBuckets',
+] as const;
 
 /** A private bucket; `forbidden` means another account owns the name. */
 export function s3Bucket(ctx: SetupContext, bucket: string) {
@@ -109,12 +131,19 @@ export function s3Bucket(ctx: SetupContext, bucket: string) {
     /** The bucket and its public access block, then the step's own settings (`extra`). */
     async plan(extra: (exists: boolean) => Promise<Change[]>): Promise<StepState | Change[]> {
       const state = await aws.headBucket(bucket);
-      if (state === 'forbidden') return blocked(`bucket ${bucket} exists in another account (HeadBucket 403)`, 'bucket names are global: choose another name in the env file');
+      if (state === 'forbidden')
+        return blocked(
+          `bucket ${bucket} exists in another account (HeadBucket 403)`,
+          'bucket names are global: choose another name in the env file',
+        );
       const changes: Change[] = [];
-      if (state === 'missing') changes.push(change('create', `s3://${bucket}`, () => aws.createBucket(bucket), `in ${ctx.stack.region}`));
+      if (state === 'missing')
+        changes.push(change('create', `s3://${bucket}`, () => aws.createBucket(bucket), `in ${ctx.stack.region}`));
       const pab = state === 'exists' ? await aws.getPublicAccessBlock(bucket) : undefined;
       if (!pab || !PUBLIC_ACCESS_BLOCK.every((k) => pab[k] === true)) {
-        changes.push(change('update', `s3://${bucket} public access block`, () => aws.putPublicAccessBlock(bucket), 'all four on'));
+        changes.push(
+          change('update', `s3://${bucket} public access block`, () => aws.putPublicAccessBlock(bucket), 'all four on'),
+        );
       }
       return [...changes, ...(await extra(state === 'exists'))];
     },
@@ -122,22 +151,36 @@ export function s3Bucket(ctx: SetupContext, bucket: string) {
     async teardown(opts: TeardownOptions): Promise<TeardownAction[]> {
       if (opts.keepData || (await aws.headBucket(bucket)) !== 'exists') return [];
       const objects = await aws.countObjectVersions(bucket);
-      const data = objects > 0 ? { destroysData: true, detail: `${objects}${objects >= 1000 ? '+' : ''} object version(s)` } : {};
-      return [{ resource: `s3://${bucket}`, ...data, run: async () => {
-        await aws.emptyBucket(bucket);
-        await aws.deleteBucket(bucket);
-      } }];
+      const data =
+        objects > 0 ? { destroysData: true, detail: `${objects}${objects >= 1000 ? '+' : ''} object version(s)` } : {};
+      return [
+        {
+          resource: `s3://${bucket}`,
+          ...data,
+          run: async () => {
+            await aws.emptyBucket(bucket);
+            await aws.deleteBucket(bucket);
+          },
+        },
+      ];
     },
   };
 }
 
 /** An SES identity (a domain with DKIM, or an address): created, then waited on until verified. */
-export function sesIdentity(ctx: SetupContext, identity: string, opts: { dkim: boolean; detail: string; waiting: { reason: string; hint: string } }) {
+export function sesIdentity(
+  ctx: SetupContext,
+  identity: string,
+  opts: { dkim: boolean; detail: string; waiting: { reason: string; hint: string } },
+) {
   const { aws } = ctx;
   return {
     async check(): Promise<StepState> {
       const found = await aws.getEmailIdentity(identity);
-      if (!found) return pending([change('create', `SES identity ${identity}`, () => aws.createEmailIdentity(identity, opts.dkim), opts.detail)]);
+      if (!found)
+        return pending([
+          change('create', `SES identity ${identity}`, () => aws.createEmailIdentity(identity, opts.dkim), opts.detail),
+        ]);
       if (found.verifiedForSending) return done(`${identity} verified for sending`);
       return waiting(opts.waiting.reason, opts.waiting.hint);
     },
@@ -152,20 +195,44 @@ export function sesIdentity(ctx: SetupContext, identity: string, opts: { dkim: b
  * One access key per user, written to the 0600 credentials file. A key that exists but is not in
  * our file is the operator's (or was lost); it is never silently replaced.
  */
-async function checkAccessKey(ctx: SetupContext, step: string, user: string, userExists: boolean): Promise<Change[] | StepState> {
-  const mint = change('create', `access key for ${user}`, () => createAccessKey(ctx, step, user), `into ${ctx.credentialsFile} [${user}]`);
+async function checkAccessKey(
+  ctx: SetupContext,
+  step: string,
+  user: string,
+  userExists: boolean,
+): Promise<Change[] | StepState> {
+  const mint = change(
+    'create',
+    `access key for ${user}`,
+    () => createAccessKey(ctx, step, user),
+    `into ${ctx.credentialsFile} [${user}]`,
+  );
   if (!userExists) return [mint];
   const keys = await ctx.aws.listAccessKeys(user);
   if (keys.length === 0) return [mint];
   const profile = (await readProfiles(ctx.credentialsFile)).get(user);
   if (profile && keys.some((k) => k.id === profile.aws_access_key_id)) return [];
-  if (keys.length >= 2) return blocked(`${user} already has 2 access keys (the AWS limit) and neither is in ${ctx.credentialsFile}`, `delete one: aws iam delete-access-key --user-name ${user} --access-key-id ${keys[0]!.id}`);
+  if (keys.length >= 2)
+    return blocked(
+      `${user} already has 2 access keys (the AWS limit) and neither is in ${ctx.credentialsFile}`,
+      `delete one: aws iam delete-access-key --user-name ${user} --access-key-id ${keys[0]!.id}`,
+    );
   return []; // the operator holds it elsewhere; re-minting would only add a second live key
 }
 
 async function createAccessKey(ctx: SetupContext, step: string, user: string): Promise<void> {
   const key = await ctx.aws.createAccessKey(user);
-  await writeProfile(ctx.credentialsFile, user, { aws_access_key_id: key.id, aws_secret_access_key: key.secret, region: ctx.stack.region });
-  ctx.report({ type: 'secret-written', step, file: ctx.credentialsFile, profile: user, accessKeyId: key.id, ...(ctx.showSecret ? { secret: key.secret } : {}) });
+  await writeProfile(ctx.credentialsFile, user, {
+    aws_access_key_id: key.id,
+    aws_secret_access_key: key.secret,
+    region: ctx.stack.region,
+  });
+  ctx.report({
+    type: 'secret-written',
+    step,
+    file: ctx.credentialsFile,
+    profile: user,
+    accessKeyId: key.id,
+    ...(ctx.showSecret ? { secret: key.secret } : {}),
+  });
 }
-

@@ -32,16 +32,26 @@ export interface Selection {
 export function selectSteps(all: readonly Step[], sel: Selection): Step[] {
   const find = (ref: string, flag: string): Step => {
     const step = all.find((s) => String(s.num) === ref || s.id === ref);
-    if (!step) throw new UsageError({ code: 'UNKNOWN_STEP', message: `${flag} "${ref}" is not a step`, hint: `steps: ${all.map((s) => `${s.num} ${s.id}`).join(', ')}` });
+    if (!step)
+      throw new UsageError({
+        code: 'UNKNOWN_STEP',
+        message: `${flag} "${ref}" is not a step`,
+        hint: `steps: ${all.map((s) => `${s.num} ${s.id}`).join(', ')}`,
+      });
     return step;
   };
   if (sel.onlyStep !== undefined) {
-    if (sel.fromStep !== undefined || sel.toStep !== undefined) throw new UsageError({ code: 'FLAG_CONFLICT', message: '--only-step cannot be combined with --from-step/--to-step' });
+    if (sel.fromStep !== undefined || sel.toStep !== undefined)
+      throw new UsageError({
+        code: 'FLAG_CONFLICT',
+        message: '--only-step cannot be combined with --from-step/--to-step',
+      });
     return [find(sel.onlyStep, '--only-step')];
   }
   const from = sel.fromStep === undefined ? all[0]!.num : find(sel.fromStep, '--from-step').num;
   const to = sel.toStep === undefined ? all[all.length - 1]!.num : find(sel.toStep, '--to-step').num;
-  if (from > to) throw new UsageError({ code: 'FLAG_CONFLICT', message: `--from-step ${from} is after --to-step ${to}` });
+  if (from > to)
+    throw new UsageError({ code: 'FLAG_CONFLICT', message: `--from-step ${from} is after --to-step ${to}` });
   return all.filter((s) => s.num >= from && s.num <= to);
 }
 
@@ -86,7 +96,10 @@ export class SetupRun {
   private readonly prefetched = new Map<Step, Promise<StepState>>();
   private changed = false;
 
-  constructor(private readonly ctx: SetupContext, private readonly opts: RunOptions) {}
+  constructor(
+    private readonly ctx: SetupContext,
+    private readonly opts: RunOptions,
+  ) {}
 
   /**
    * Starts every step's read-only check at once. A converged account (the common re-run) then
@@ -107,14 +120,16 @@ export class SetupRun {
     const record = await runOne(this.ctx, step, this.opts, cached);
     if (record.changes.length > 0 && record.status !== 'pending') this.changed = true;
     this.records.push(record);
-    if (this.opts.receiptFile && !this.opts.plan) await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records);
+    if (this.opts.receiptFile && !this.opts.plan)
+      await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records);
     await this.opts.onEnd?.(record);
     return record;
   }
 
   /** Marks the receipt complete, so the next run knows this one was not killed. */
   async finish(): Promise<RunResult> {
-    if (this.opts.receiptFile && !this.opts.plan) await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records, new Date().toISOString());
+    if (this.opts.receiptFile && !this.opts.plan)
+      await saveReceipt(this.opts.receiptFile, this.ctx, this.startedAt, this.records, new Date().toISOString());
     return this.result();
   }
 
@@ -141,18 +156,46 @@ export async function interruptedRun(file: string): Promise<Receipt | undefined>
   }
 }
 
-async function runOne(ctx: SetupContext, step: Step, opts: RunOptions, cached?: Promise<StepState>): Promise<StepRecord> {
+async function runOne(
+  ctx: SetupContext,
+  step: Step,
+  opts: RunOptions,
+  cached?: Promise<StepState>,
+): Promise<StepRecord> {
   const t0 = Date.now();
   const base = { num: step.num, id: step.id, title: step.title };
-  const finish = (state: StepState | { status: 'failed'; err: AgentkeysError }, applied: readonly Change[] = []): StepRecord => {
+  const finish = (
+    state: StepState | { status: 'failed'; err: AgentkeysError },
+    applied: readonly Change[] = [],
+  ): StepRecord => {
     const changes = applied.map(planned);
     const durationMs = Date.now() - t0;
     switch (state.status) {
-      case 'done': return { ...base, status: 'done', changes, durationMs, summary: state.summary };
-      case 'pending': return { ...base, status: 'pending', changes: state.changes.map(planned), durationMs };
-      case 'waiting': return { ...base, status: 'waiting', changes, durationMs, reason: state.reason, hint: state.hint };
-      case 'blocked': return { ...base, status: 'blocked', changes, durationMs, reason: state.reason, ...(state.hint ? { hint: state.hint } : {}) };
-      case 'failed': return { ...base, status: 'failed', changes, durationMs, reason: state.err.message, ...(state.err.hint ? { hint: state.err.hint } : {}), error: { code: state.err.code, message: state.err.message } };
+      case 'done':
+        return { ...base, status: 'done', changes, durationMs, summary: state.summary };
+      case 'pending':
+        return { ...base, status: 'pending', changes: state.changes.map(planned), durationMs };
+      case 'waiting':
+        return { ...base, status: 'waiting', changes, durationMs, reason: state.reason, hint: state.hint };
+      case 'blocked':
+        return {
+          ...base,
+          status: 'blocked',
+          changes,
+          durationMs,
+          reason: state.reason,
+          ...(state.hint ? { hint: state.hint } : {}),
+        };
+      case 'failed':
+        return {
+          ...base,
+          status: 'failed',
+          changes,
+          durationMs,
+          reason: state.err.message,
+          ...(state.err.hint ? { hint: state.err.hint } : {}),
+          error: { code: state.err.code, message: state.err.message },
+        };
     }
   };
   let changes: Change[] = [];
@@ -164,7 +207,13 @@ async function runOne(ctx: SetupContext, step: Step, opts: RunOptions, cached?: 
     for (const c of changes) await c.apply();
     const after = await step.check(ctx);
     if (after.status === 'pending') {
-      throw new AgentkeysError({ code: 'STEP_NOT_CONVERGED', message: `step ${step.num} ${step.id} still has ${after.changes.length} pending change(s) after apply: ${after.changes.map((c) => `${c.action} ${c.resource}`).join('; ')}`, hint: 'run it again with --debug; if it persists, the account has a rule agentkeys does not model' });
+      throw new AgentkeysError({
+        code: 'STEP_NOT_CONVERGED',
+        message:
+          `step ${step.num} ${step.id} still has ${after.changes.length} pending ` +
+          `change(s) after apply: ${after.changes.map((c) => `${c.action} ${c.resource}`).join('; ')}`,
+        hint: 'run it again with --debug; if it persists, the account has a rule agentkeys does not model',
+      });
     }
     return await withVerify(ctx, step, opts, finish(after, changes));
   } catch (err) {
@@ -181,7 +230,9 @@ async function waitWhileWaiting(ctx: SetupContext, step: Step, state: StepState,
   let current: StepState = state;
   while (current.status === 'waiting' && Date.now() < deadline) {
     opts.onWait?.(step, current.reason, Math.ceil((deadline - Date.now()) / 1000));
-    await new Promise((r) => setTimeout(r, Math.min(opts.pollIntervalMs ?? 10_000, Math.max(0, deadline - Date.now()))));
+    await new Promise((r) =>
+      setTimeout(r, Math.min(opts.pollIntervalMs ?? 10_000, Math.max(0, deadline - Date.now()))),
+    );
     current = await step.check(ctx);
   }
   if (current.status === 'waiting') return { ...current, reason: `${current.reason} (gave up after ${seconds} s)` };
@@ -194,8 +245,21 @@ async function withVerify(ctx: SetupContext, step: Step, opts: RunOptions, recor
   return failure ? { ...record, verify: failure } : { ...record, verify: 'ok' };
 }
 
-async function saveReceipt(file: string, ctx: SetupContext, startedAt: string, records: StepRecord[], finishedAt?: string): Promise<void> {
-  const receipt = { stack: ctx.stack.name, account: ctx.stack.accountId, startedAt, updatedAt: new Date().toISOString(), ...(finishedAt ? { finishedAt } : {}), steps: records };
+async function saveReceipt(
+  file: string,
+  ctx: SetupContext,
+  startedAt: string,
+  records: StepRecord[],
+  finishedAt?: string,
+): Promise<void> {
+  const receipt = {
+    stack: ctx.stack.name,
+    account: ctx.stack.accountId,
+    startedAt,
+    updatedAt: new Date().toISOString(),
+    ...(finishedAt ? { finishedAt } : {}),
+    steps: records,
+  };
   await writeFileAtomic(file, `${JSON.stringify(receipt, null, 2)}\n`);
 }
 

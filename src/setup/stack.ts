@@ -31,7 +31,13 @@ export interface Stack {
   receiptRule: string;
   kmsAuditAlias: string;
   /** vault, memory, config: bucket and role per data class. */
-  dataClasses: { cls: 'vault' | 'memory' | 'config'; sid: 'Vault' | 'Memory' | 'Config'; prefixClass: string; bucket: string; role: string }[];
+  dataClasses: {
+    cls: 'vault' | 'memory' | 'config';
+    sid: 'Vault' | 'Memory' | 'Config';
+    prefixClass: string;
+    bucket: string;
+    role: string;
+  }[];
   /** A records pointing at the EIP. */
   hosts: string[];
   /** How to re-run setup for this stack, for hints (the sandbox names its own folder). */
@@ -49,7 +55,22 @@ export interface StackOptions {
   baseEnv?: Readonly<Record<string, string | undefined>>;
 }
 
-const REQUIRED = ['ACCOUNT_ID', 'REGION', 'ZONE', 'PARENT_ZONE_ID', 'BROKER_HOST', 'MAIL_DOMAIN', 'VAULT_ROLE_ARN', 'MEMORY_ROLE_ARN', 'CONFIG_ROLE_ARN', 'VAULT_BUCKET', 'MEMORY_BUCKET', 'CONFIG_BUCKET', 'SIGNER_HOST', 'MCP_HOST'] as const;
+const REQUIRED = [
+  'ACCOUNT_ID',
+  'REGION',
+  'ZONE',
+  'PARENT_ZONE_ID',
+  'BROKER_HOST',
+  'MAIL_DOMAIN',
+  'VAULT_ROLE_ARN',
+  'MEMORY_ROLE_ARN',
+  'CONFIG_ROLE_ARN',
+  'VAULT_BUCKET',
+  'MEMORY_BUCKET',
+  'CONFIG_BUCKET',
+  'SIGNER_HOST',
+  'MCP_HOST',
+] as const;
 const WORKERS = ['AUDIT', 'EMAIL', 'CRED', 'MEMORY', 'CONFIG', 'CLASSIFY'] as const;
 
 /**
@@ -64,11 +85,18 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
   const broker = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...op }, '--broker-env-file');
   const problems: string[] = [];
   for (const key of REQUIRED) if (!op[key]) problems.push(`${operatorEnvFile}: ${key} is required`);
-  for (const w of WORKERS) if (!op[`WORKER_${w}_HOST`]) problems.push(`${operatorEnvFile}: WORKER_${w}_HOST is required`);
-  if (op.ACCOUNT_ID && !/^\d{12}$/.test(op.ACCOUNT_ID)) problems.push(`${operatorEnvFile}: ACCOUNT_ID "${op.ACCOUNT_ID}" is not 12 digits`);
-  if (broker.ACCOUNT_ID && op.ACCOUNT_ID && broker.ACCOUNT_ID !== op.ACCOUNT_ID) problems.push(`${brokerEnvFile}: ACCOUNT_ID ${broker.ACCOUNT_ID} differs from ${operatorEnvFile} (${op.ACCOUNT_ID})`);
-  if (broker.INSTANCE_ID && !/^i-[0-9a-f]{8,17}$/.test(broker.INSTANCE_ID)) problems.push(`${brokerEnvFile}: INSTANCE_ID "${broker.INSTANCE_ID}" is not an EC2 instance id`);
-  if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP)) problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
+  for (const w of WORKERS)
+    if (!op[`WORKER_${w}_HOST`]) problems.push(`${operatorEnvFile}: WORKER_${w}_HOST is required`);
+  if (op.ACCOUNT_ID && !/^\d{12}$/.test(op.ACCOUNT_ID))
+    problems.push(`${operatorEnvFile}: ACCOUNT_ID "${op.ACCOUNT_ID}" is not 12 digits`);
+  if (broker.ACCOUNT_ID && op.ACCOUNT_ID && broker.ACCOUNT_ID !== op.ACCOUNT_ID)
+    problems.push(
+      `${brokerEnvFile}: ACCOUNT_ID ${broker.ACCOUNT_ID} differs from ${operatorEnvFile} (${op.ACCOUNT_ID})`,
+    );
+  if (broker.INSTANCE_ID && !/^i-[0-9a-f]{8,17}$/.test(broker.INSTANCE_ID))
+    problems.push(`${brokerEnvFile}: INSTANCE_ID "${broker.INSTANCE_ID}" is not an EC2 instance id`);
+  if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP))
+    problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
   if (problems.length > 0) throw invalid(problems);
   const t = opts.test ? '-test' : '';
   const roleName = (key: string) => op[key]!.split('/').pop()!;
@@ -98,12 +126,38 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
     receiptRule: `agentkeys-inbound${t}`,
     kmsAuditAlias: `alias/agentkeys-audit${t}`,
     dataClasses: [
-      { cls: 'vault', sid: 'Vault', prefixClass: 'credentials', bucket: op.VAULT_BUCKET!, role: roleName('VAULT_ROLE_ARN') },
-      { cls: 'memory', sid: 'Memory', prefixClass: 'memory', bucket: op.MEMORY_BUCKET!, role: roleName('MEMORY_ROLE_ARN') },
-      { cls: 'config', sid: 'Config', prefixClass: 'config', bucket: op.CONFIG_BUCKET!, role: roleName('CONFIG_ROLE_ARN') },
+      {
+        cls: 'vault',
+        sid: 'Vault',
+        prefixClass: 'credentials',
+        bucket: op.VAULT_BUCKET!,
+        role: roleName('VAULT_ROLE_ARN'),
+      },
+      {
+        cls: 'memory',
+        sid: 'Memory',
+        prefixClass: 'memory',
+        bucket: op.MEMORY_BUCKET!,
+        role: roleName('MEMORY_ROLE_ARN'),
+      },
+      {
+        cls: 'config',
+        sid: 'Config',
+        prefixClass: 'config',
+        bucket: op.CONFIG_BUCKET!,
+        role: roleName('CONFIG_ROLE_ARN'),
+      },
     ],
     hosts: [op.BROKER_HOST!, op.SIGNER_HOST!, op.MCP_HOST!, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`]!)],
-    ...(evmSignerEnabled(op, operatorEnvFile) ? { evmSigner: { alias: op.EVM_SIGNER_ALIAS ?? `alias/agentkeys-evm${t}`, role: `agentkeys-evm-signer${t}`, policy: `agentkeys-evm-signer${t}-kms` } } : {}),
+    ...(evmSignerEnabled(op, operatorEnvFile)
+      ? {
+          evmSigner: {
+            alias: op.EVM_SIGNER_ALIAS ?? `alias/agentkeys-evm${t}`,
+            role: `agentkeys-evm-signer${t}`,
+            policy: `agentkeys-evm-signer${t}-kms`,
+          },
+        }
+      : {}),
   };
   checkStackNames(stack);
   return stack;
@@ -116,15 +170,24 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
 export function checkStackNames(stack: Stack): void {
   const problems: string[] = [];
   const evm = stack.evmSigner ? [stack.evmSigner.alias, stack.evmSigner.role] : [];
-  const owned = [stack.mailBucket, stack.mailDomain, stack.brokerHost, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]), ...stack.hosts, ...evm];
+  const owned = [
+    stack.mailBucket,
+    stack.mailDomain,
+    stack.brokerHost,
+    ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]),
+    ...stack.hosts,
+    ...evm,
+  ];
   if (stack.name === 'test') {
-    for (const name of owned) if (!/test/i.test(name)) problems.push(`--test, but ${name} (from ${stack.operatorEnvFile}) is not a test name`);
+    for (const name of owned)
+      if (!/test/i.test(name)) problems.push(`--test, but ${name} (from ${stack.operatorEnvFile}) is not a test name`);
   } else {
     for (const name of [stack.mailBucket, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]), ...evm]) {
       if (/-test\b/.test(name)) problems.push(`prod stack, but ${name} is a test name: did you mean --test?`);
     }
   }
-  for (const host of stack.hosts) if (!host.endsWith(`.${stack.zone}`)) problems.push(`${host} is not inside zone ${stack.zone}`);
+  for (const host of stack.hosts)
+    if (!host.endsWith(`.${stack.zone}`)) problems.push(`${host} is not inside zone ${stack.zone}`);
   if (problems.length > 0) throw invalid(problems);
 }
 
@@ -136,5 +199,10 @@ function evmSignerEnabled(op: Record<string, string>, file: string): boolean {
 }
 
 function invalid(problems: string[]): UsageError {
-  return new UsageError({ code: 'STACK_CONFIG_INVALID', message: `the stack's env files have ${problems.length} problem(s)`, details: problems, hint: 'fix the env files (see env/*.env for documented examples)' });
+  return new UsageError({
+    code: 'STACK_CONFIG_INVALID',
+    message: `the stack's env files have ${problems.length} problem(s)`,
+    details: problems,
+    hint: 'fix the env files (see env/*.env for documented examples)',
+  });
 }

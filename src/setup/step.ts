@@ -31,7 +31,11 @@ export function once(fn: () => Promise<unknown>): () => Promise<void> {
 }
 
 /** The change without its apply, for records, receipts and --json. */
-export const planned = ({ action, resource, detail }: PlannedChange): PlannedChange => ({ action, resource, ...(detail ? { detail } : {}) });
+export const planned = ({ action, resource, detail }: PlannedChange): PlannedChange => ({
+  action,
+  resource,
+  ...(detail ? { detail } : {}),
+});
 
 export type StepState =
   | { status: 'done'; summary: string }
@@ -86,7 +90,9 @@ export interface Step {
 export type Report = StateOf<'done' | 'blocked'>;
 
 /** Preflight (tools, env files, caller and zone) and the summary: numbered like steps, but read-only. */
-export function reportStep(def: Pick<Step, 'num' | 'id' | 'title'> & { report(ctx: SetupContext): Promise<Report> }): Step {
+export function reportStep(
+  def: Pick<Step, 'num' | 'id' | 'title'> & { report(ctx: SetupContext): Promise<Report> },
+): Step {
   return { num: def.num, id: def.id, title: def.title, check: (ctx) => def.report(ctx) };
 }
 
@@ -94,9 +100,16 @@ type StateOf<S extends StepState['status']> = Extract<StepState, { status: S }>;
 export const done = (summary: string): StateOf<'done'> => ({ status: 'done', summary });
 export const pending = (changes: Change[]): StepState => ({ status: 'pending', changes });
 export const waiting = (reason: string, hint: string): StepState => ({ status: 'waiting', reason, hint });
-export const blocked = (reason: string, hint?: string): StateOf<'blocked'> => ({ status: 'blocked', reason, ...(hint ? { hint } : {}) });
+export const blocked = (reason: string, hint?: string): StateOf<'blocked'> => ({
+  status: 'blocked',
+  reason,
+  ...(hint ? { hint } : {}),
+});
 
 /** The exact command that re-runs one step of this stack, for waiting and blocked messages. */
 export function rerun(ctx: { stack: { name: string; rerunCommand?: string } }, step: string | number): string {
-  return `${ctx.stack.rerunCommand ?? `agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''}`} --only-step ${step}`;
+  return (
+    `${ctx.stack.rerunCommand ?? `agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''}`} ` +
+    `--only-step ${step}`
+  );
 }

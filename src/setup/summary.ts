@@ -7,12 +7,14 @@ export const summaryStep = reportStep({
   title: 'Summary',
   report: async (ctx) => {
     const s = ctx.stack;
-    return done([
-      `${s.name} stack in ${s.accountId}/${s.region}`,
-      `broker ${s.brokerHost} at ${ctx.state.eip ?? '(no EIP yet)'}${s.instanceId ? ` on ${s.instanceId}` : ''}`,
-      `mail ${s.mailDomain} → s3://${s.mailBucket}/inbound/`,
-      `data role ${ctx.state.dataRoleArn ?? s.dataRole}`,
-      `access keys in ${ctx.credentialsFile}`,
-    ].join('; '));
+    return done(
+      [
+        `${s.name} stack in ${s.accountId}/${s.region}`,
+        `broker ${s.brokerHost} at ${ctx.state.eip ?? '(no EIP yet)'}${s.instanceId ? ` on ${s.instanceId}` : ''}`,
+        `mail ${s.mailDomain} → s3://${s.mailBucket}/inbound/`,
+        `data role ${ctx.state.dataRoleArn ?? s.dataRole}`,
+        `access keys in ${ctx.credentialsFile}`,
+      ].join('; '),
+    );
   },
 });

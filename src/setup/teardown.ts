@@ -12,7 +12,11 @@ export type { TeardownAction, TeardownOptions } from './resources.js';
  * Kept on purpose: the KMS keys (what they signed must stay verifiable; the EVM key's address
  * may hold funds) and the EC2 instance.
  */
-export async function planTeardown(ctx: SetupContext, opts: TeardownOptions, steps: readonly Step[] = STEPS): Promise<TeardownAction[]> {
+export async function planTeardown(
+  ctx: SetupContext,
+  opts: TeardownOptions,
+  steps: readonly Step[] = STEPS,
+): Promise<TeardownAction[]> {
   const reversed = [...steps].sort((a, b) => b.num - a.num);
   const perStep = await Promise.all(reversed.map((s) => s.teardown?.(ctx, opts) ?? Promise.resolve([])));
   return perStep.flat();

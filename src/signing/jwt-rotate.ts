@@ -40,7 +40,10 @@ export async function rotateJwtKeys(dir: string, overlapDays: number, now = new 
   const jwks = { keys: await Promise.all(published.map((k) => publicJwk(dir, k))) };
   const jwksFile = path.join(dir, 'jwks.json');
   await writeFileAtomic(jwksFile, `${JSON.stringify(jwks, null, 2)}\n`);
-  await writeFileAtomic(path.join(dir, 'jwt-state.json'), `${JSON.stringify({ current: kid, retiring: kept } satisfies JwtState, null, 2)}\n`);
+  await writeFileAtomic(
+    path.join(dir, 'jwt-state.json'),
+    `${JSON.stringify({ current: kid, retiring: kept } satisfies JwtState, null, 2)}\n`,
+  );
   return { kid, privateKeyFile, jwksFile, published, pruned };
 }
 
@@ -61,6 +64,10 @@ async function readState(dir: string): Promise<JwtState | undefined> {
     return JSON.parse(await fsp.readFile(path.join(dir, 'jwt-state.json'), 'utf8')) as JwtState;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AgentkeysError({ code: 'JWT_STATE_UNREADABLE', message: `cannot read ${path.join(dir, 'jwt-state.json')}: ${(err as Error).message}`, cause: err });
+    throw new AgentkeysError({
+      code: 'JWT_STATE_UNREADABLE',
+      message: `cannot read ${path.join(dir, 'jwt-state.json')}: ${(err as Error).message}`,
+      cause: err,
+    });
   }
 }

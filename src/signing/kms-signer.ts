@@ -42,7 +42,11 @@ export function algorithmOfKeySpec(spec: string | undefined, keyRef: string): Si
  * the 32-byte digest with MessageType DIGEST (one hash, never two); Ed25519 is pure Ed25519 over
  * the 32 bytes with MessageType RAW (ED25519_PH_SHA_512 would be Ed25519ph, incompatible).
  */
-export function signRequest(alg: Exclude<SigningAlg, 'hmac-sha256'>, keyArn: string, digest: Uint8Array): { KeyId: string; Message: Uint8Array; MessageType: 'DIGEST' | 'RAW'; SigningAlgorithm: SigningAlgorithmSpec } {
+export function signRequest(
+  alg: Exclude<SigningAlg, 'hmac-sha256'>,
+  keyArn: string,
+  digest: Uint8Array,
+): { KeyId: string; Message: Uint8Array; MessageType: 'DIGEST' | 'RAW'; SigningAlgorithm: SigningAlgorithmSpec } {
   switch (alg) {
     case 'rsa-sha256':
       return { KeyId: keyArn, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' };
@@ -50,14 +54,23 @@ export function signRequest(alg: Exclude<SigningAlg, 'hmac-sha256'>, keyArn: str
     case 'ecdsa-secp256k1':
       return { KeyId: keyArn, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' };
     case 'ed25519':
-      return { KeyId: keyArn, Message: digest, MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' as SigningAlgorithmSpec };
+      return {
+        KeyId: keyArn,
+        Message: digest,
+        MessageType: 'RAW',
+        SigningAlgorithm: 'ED25519_SHA_512' as SigningAlgorithmSpec,
+      };
   }
 }
 
 /** A key that is disabled or pending deletion cannot sign: said before any Sign call. */
 export function assertKeyEnabled(meta: KeyMetadata): void {
   if (meta.KeyState && meta.KeyState !== 'Enabled') {
-    throw new UsageError({ code: 'KMS_KEY_INVALID_STATE', message: `KMS key ${meta.Arn} is ${meta.KeyState}`, hint: 'sign with an enabled key (agentkeys keys describe)' });
+    throw new UsageError({
+      code: 'KMS_KEY_INVALID_STATE',
+      message: `KMS key ${meta.Arn} is ${meta.KeyState}`,
+      hint: 'sign with an enabled key (agentkeys keys describe)',
+    });
   }
 }
 
@@ -85,7 +98,11 @@ export class KmsSigner implements AuditSigner {
     const alg = algorithmOfKeySpec(meta.KeySpec, keyRef);
     const usage = alg === 'hmac-sha256' ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY';
     if (meta.KeyUsage !== usage) {
-      throw new UsageError({ code: 'KMS_KEY_WRONG_USAGE', message: `KMS key ${meta.Arn} has KeyUsage ${meta.KeyUsage}, not ${usage}`, hint: 'audit events need an asymmetric SIGN_VERIFY key or an HMAC key' });
+      throw new UsageError({
+        code: 'KMS_KEY_WRONG_USAGE',
+        message: `KMS key ${meta.Arn} has KeyUsage ${meta.KeyUsage}, not ${usage}`,
+        hint: 'audit events need an asymmetric SIGN_VERIFY key or an HMAC key',
+      });
     }
     assertKeyEnabled(meta);
     const signer = new KmsSigner(kms, meta.Arn!, alg, meta);
@@ -105,8 +122,13 @@ export class KmsSigner implements AuditSigner {
   }
 
   async loadPublicKey(): Promise<KeyObject> {
-    if (this.alg === 'hmac-sha256') throw new InternalError({ code: 'KMS_HMAC_HAS_NO_PUBLIC_KEY', message: `${this.kid} is an HMAC key` });
-    this.publicKey ??= createPublicKey({ key: Buffer.from(await this.kms.getPublicKey(this.kid)), format: 'der', type: 'spki' });
+    if (this.alg === 'hmac-sha256')
+      throw new InternalError({ code: 'KMS_HMAC_HAS_NO_PUBLIC_KEY', message: `${this.kid} is an HMAC key` });
+    this.publicKey ??= createPublicKey({
+      key: Buffer.from(await this.kms.getPublicKey(this.kid)),
+      format: 'der',
+      type: 'spki',
+    });
     return this.publicKey;
   }
 

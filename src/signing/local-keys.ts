@@ -10,7 +10,11 @@ const KID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
 export function assertKid(kid: string): void {
   if (!KID_PATTERN.test(kid)) {
-    throw new UsageError({ code: 'KID_INVALID', message: `key id "${kid}" is not allowed`, hint: 'use letters, digits and . _ : @ - (at most 128, no slashes)' });
+    throw new UsageError({
+      code: 'KID_INVALID',
+      message: `key id "${kid}" is not allowed`,
+      hint: 'use letters, digits and . _ : @ - (at most 128, no slashes)',
+    });
   }
 }
 
@@ -42,11 +46,19 @@ export async function createLocalKey(opts: CreateLocalKeyOptions): Promise<Creat
   const keyFile = localKeyPath(opts.dir, opts.kid, opts.alg);
   const other = localKeyPath(opts.dir, opts.kid, opts.alg === 'hmac-sha256' ? 'ed25519' : 'hmac-sha256');
   if ((await fileExists(keyFile)) || (await fileExists(other))) {
-    throw new UsageError({ code: 'KEY_EXISTS', message: `a local key "${opts.kid}" already exists`, hint: 'choose another --kid; rotating a key keeps the old one (agentkeys rotate-key)' });
+    throw new UsageError({
+      code: 'KEY_EXISTS',
+      message: `a local key "${opts.kid}" already exists`,
+      hint: 'choose another --kid; rotating a key keeps the old one (agentkeys rotate-key)',
+    });
   }
   const registry = await readSignerRegistryIfExists(opts.signersPath);
   if (registry.signers.some((s) => s.signerId === opts.kid)) {
-    throw new UsageError({ code: 'KEY_EXISTS', message: `signer "${opts.kid}" is already in ${opts.signersPath}`, hint: 'choose another --kid' });
+    throw new UsageError({
+      code: 'KEY_EXISTS',
+      message: `signer "${opts.kid}" is already in ${opts.signersPath}`,
+      hint: 'choose another --kid',
+    });
   }
   await assertParentDirExists(opts.dir, 'key directory');
   await fsp.mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
@@ -58,13 +70,21 @@ export async function createLocalKey(opts: CreateLocalKeyOptions): Promise<Creat
   const { privateKey, publicKey } = generateKeyPair(opts.alg);
   await writeFileAtomic(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const entry: SignerEntry = { signerId: opts.kid, algorithm: opts.alg, publicKey: publicPem, validFrom: (opts.now ?? new Date()).toISOString() };
+  const entry: SignerEntry = {
+    signerId: opts.kid,
+    algorithm: opts.alg,
+    publicKey: publicPem,
+    validFrom: (opts.now ?? new Date()).toISOString(),
+  };
   if (opts.description) entry.description = opts.description;
   await writeSignerRegistry(opts.signersPath, upsertSigner(registry, entry));
   return { kid: opts.kid, alg: opts.alg, keyFile, signersPath: opts.signersPath, publicKey: publicPem };
 }
 
-export function generateKeyPair(alg: Exclude<SigningAlg, 'hmac-sha256'>): { privateKey: KeyObject; publicKey: KeyObject } {
+export function generateKeyPair(alg: Exclude<SigningAlg, 'hmac-sha256'>): {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+} {
   switch (alg) {
     case 'ed25519':
       return generateKeyPairSync('ed25519');

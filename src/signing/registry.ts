@@ -26,8 +26,18 @@ const ID_FIELDS = ['signerId', 'signer_kid', 'id'] as const;
 const KEY_FIELDS = ['publicKey', 'public_key_pem', 'key'] as const;
 const ALG_FIELDS = ['algorithm', 'alg'] as const;
 const KNOWN_FIELDS = new Set<string>([
-  ...ID_FIELDS, ...KEY_FIELDS, ...ALG_FIELDS,
-  'keyArn', 'validFrom', 'validTo', 'notBefore', 'notAfter', 'deployedAt', 'createdAt', 'description', 'verifyVia',
+  ...ID_FIELDS,
+  ...KEY_FIELDS,
+  ...ALG_FIELDS,
+  'keyArn',
+  'validFrom',
+  'validTo',
+  'notBefore',
+  'notAfter',
+  'deployedAt',
+  'createdAt',
+  'description',
+  'verifyVia',
 ]);
 // Ed25519 SPKI header for a raw 32-byte public key (RFC 8410), the Go registry's shape.
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -110,8 +120,14 @@ function collectRawEntries(doc: unknown, problems: string[]): RawEntry[] {
   return out;
 }
 
-function normalizeEntry(value: unknown, impliedId: string | undefined, where: string, problems: string[]): SignerEntry | undefined {
-  const fields: Record<string, unknown> = typeof value === 'string' ? { publicKey: value } : (value as Record<string, unknown>);
+function normalizeEntry(
+  value: unknown,
+  impliedId: string | undefined,
+  where: string,
+  problems: string[],
+): SignerEntry | undefined {
+  const fields: Record<string, unknown> =
+    typeof value === 'string' ? { publicKey: value } : (value as Record<string, unknown>);
   if (!isObject(fields)) {
     problems.push(`${where}: expected an object`);
     return undefined;
@@ -131,23 +147,37 @@ function normalizeEntry(value: unknown, impliedId: string | undefined, where: st
     return undefined;
   }
   const keyText = firstString(fields, KEY_FIELDS);
-  const entry = alg === 'hmac-sha256'
-    ? hmacEntry(signerId, keyText, label, problems)
-    : asymmetricEntry(signerId, alg, keyText, label, problems);
+  const entry =
+    alg === 'hmac-sha256'
+      ? hmacEntry(signerId, keyText, label, problems)
+      : asymmetricEntry(signerId, alg, keyText, label, problems);
   if (!entry) return undefined;
   copyMetadata(fields, entry, label, problems);
   return entry;
 }
 
-function hmacEntry(signerId: string, keyText: string | undefined, label: string, problems: string[]): SignerEntry | undefined {
+function hmacEntry(
+  signerId: string,
+  keyText: string | undefined,
+  label: string,
+  problems: string[],
+): SignerEntry | undefined {
   if (keyText !== undefined) {
-    problems.push(`${label}: HMAC secrets never go into signers.json; remove the key and pass --hmac-key ${signerId}=FILE`);
+    problems.push(
+      `${label}: HMAC secrets never go into signers.json; remove the key and pass --hmac-key ${signerId}=FILE`,
+    );
     return undefined;
   }
   return { signerId, algorithm: 'hmac-sha256' };
 }
 
-function asymmetricEntry(signerId: string, stated: SigningAlg | undefined, keyText: string | undefined, label: string, problems: string[]): SignerEntry | undefined {
+function asymmetricEntry(
+  signerId: string,
+  stated: SigningAlg | undefined,
+  keyText: string | undefined,
+  label: string,
+  problems: string[],
+): SignerEntry | undefined {
   if (keyText === undefined) {
     problems.push(`${label}: no public key`);
     return undefined;
@@ -174,8 +204,12 @@ function asymmetricEntry(signerId: string, stated: SigningAlg | undefined, keyTe
 function copyMetadata(fields: Record<string, unknown>, entry: SignerEntry, label: string, problems: string[]): void {
   const validFrom = firstString(fields, ['validFrom', 'notBefore']);
   const validTo = firstString(fields, ['validTo', 'notAfter']);
-  for (const [name, value] of [['validFrom', validFrom], ['validTo', validTo]] as const) {
-    if (value !== undefined && Number.isNaN(Date.parse(value))) problems.push(`${label}: ${name} "${value}" is not a timestamp`);
+  for (const [name, value] of [
+    ['validFrom', validFrom],
+    ['validTo', validTo],
+  ] as const) {
+    if (value !== undefined && Number.isNaN(Date.parse(value)))
+      problems.push(`${label}: ${name} "${value}" is not a timestamp`);
   }
   if (validFrom) entry.validFrom = validFrom;
   if (validTo) entry.validTo = validTo;
@@ -192,7 +226,8 @@ export function decodePublicKey(text: string): KeyObject {
   const trimmed = text.trim();
   if (trimmed.startsWith('-----BEGIN')) return createPublicKey(trimmed);
   const der = Buffer.from(trimmed, 'base64');
-  if (der.length === 32) return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, der]), format: 'der', type: 'spki' });
+  if (der.length === 32)
+    return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, der]), format: 'der', type: 'spki' });
   return createPublicKey({ key: der, format: 'der', type: 'spki' });
 }
 
@@ -248,10 +283,16 @@ export async function readRegistryText(file: string): Promise<string> {
       throw new UsageError({
         code: 'REGISTRY_NOT_FOUND',
         message: `signer registry ${file} does not exist`,
-        hint: 'pass --signers FILE (HMAC-signed logs: --hmac-key KID=FILE instead), or create a key with: agentkeys keys create --local --alg ed25519 --kid <kid>',
+        hint:
+          'pass --signers FILE (HMAC-signed logs: --hmac-key KID=FILE instead), or ' +
+          'create a key with: agentkeys keys create --local --alg ed25519 --kid <kid>',
       });
     }
-    throw new AgentkeysError({ code: 'REGISTRY_UNREADABLE', message: `cannot read ${file}: ${(err as Error).message}`, cause: err });
+    throw new AgentkeysError({
+      code: 'REGISTRY_UNREADABLE',
+      message: `cannot read ${file}: ${(err as Error).message}`,
+      cause: err,
+    });
   }
 }
 

@@ -53,7 +53,12 @@ function chooseKeySpec(config: AgentkeysConfig): KeySpec {
   if (ref?.startsWith('file:')) return { kind: 'file', file: ref.slice(5), origin: config.origins.keyRef! };
   if (ref?.startsWith('local:')) return { kind: 'local', kid: ref.slice(6), origin: config.origins.keyRef! };
   if (config.keySource === 'kms' || (config.kmsKeyId && config.keySource !== 'local')) {
-    if (!config.kmsKeyId) throw new UsageError({ code: 'CONFIG_INVALID', message: 'AUDIT_SIGNING_KEY_SOURCE=kms needs AUDIT_SIGNING_KMS_KEY_ID', hint: 'set AUDIT_SIGNING_KMS_KEY_ID or pass --key kms:<id>' });
+    if (!config.kmsKeyId)
+      throw new UsageError({
+        code: 'CONFIG_INVALID',
+        message: 'AUDIT_SIGNING_KEY_SOURCE=kms needs AUDIT_SIGNING_KMS_KEY_ID',
+        hint: 'set AUDIT_SIGNING_KMS_KEY_ID or pass --key kms:<id>',
+      });
     return { kind: 'kms', keyId: config.kmsKeyId, origin: config.origins.kmsKeyId! };
   }
   if (config.privateKey) return { kind: 'inline', material: config.privateKey, origin: config.origins.privateKey! };
@@ -61,7 +66,9 @@ function chooseKeySpec(config: AgentkeysConfig): KeySpec {
   if (config.devAllowEphemeral) return { kind: 'ephemeral' };
   throw new UsageError({
     code: 'SIGNING_KEY_MISSING',
-    message: 'no signing key: pass --key, or set AUDIT_SIGNING_PRIVATE_KEY / AUDIT_SIGNING_KEY_PATH / AUDIT_SIGNING_KMS_KEY_ID',
+    message:
+      'no signing key: pass --key, or set AUDIT_SIGNING_PRIVATE_KEY / AUDIT_SIGNING_KEY_PATH ' +
+      '/ AUDIT_SIGNING_KMS_KEY_ID',
     hint: 'create one with: agentkeys keys create --local --alg ed25519 --kid audit-1, then --key local:audit-1',
   });
 }
@@ -69,7 +76,11 @@ function chooseKeySpec(config: AgentkeysConfig): KeySpec {
 async function loadSigner(spec: KeySpec, config: AgentkeysConfig, deps: SignerDeps): Promise<AuditSigner> {
   switch (spec.kind) {
     case 'kms':
-      if (!deps.openKmsSigner) throw new UsageError({ code: 'KMS_SIGNING_UNAVAILABLE', message: `KMS signing (${spec.origin}) is not available here` });
+      if (!deps.openKmsSigner)
+        throw new UsageError({
+          code: 'KMS_SIGNING_UNAVAILABLE',
+          message: `KMS signing (${spec.origin}) is not available here`,
+        });
       return deps.openKmsSigner(spec.keyId);
     case 'file':
       return signerFromFile(spec.file, config.signerKid ?? kidFromFile(spec.file), config.alg);
@@ -85,9 +96,14 @@ async function loadSigner(spec: KeySpec, config: AgentkeysConfig, deps: SignerDe
 async function signerFromLocalKid(kid: string, config: AgentkeysConfig): Promise<AuditSigner> {
   for (const alg of ['ed25519', 'hmac-sha256'] as const) {
     const file = localKeyPath(config.dir, kid, alg);
-    if (await fileExists(file)) return signerFromFile(file, config.signerKid ?? kid, alg === 'hmac-sha256' ? alg : config.alg);
+    if (await fileExists(file))
+      return signerFromFile(file, config.signerKid ?? kid, alg === 'hmac-sha256' ? alg : config.alg);
   }
-  throw new UsageError({ code: 'KEY_NOT_FOUND', message: `no local key "${kid}" in ${path.join(config.dir, 'keys')}`, hint: `create it with: agentkeys keys create --local --alg ed25519 --kid ${kid}` });
+  throw new UsageError({
+    code: 'KEY_NOT_FOUND',
+    message: `no local key "${kid}" in ${path.join(config.dir, 'keys')}`,
+    hint: `create it with: agentkeys keys create --local --alg ed25519 --kid ${kid}`,
+  });
 }
 
 async function signerFromFile(file: string, kid: string, alg: SigningAlg | undefined): Promise<AuditSigner> {
@@ -95,16 +111,30 @@ async function signerFromFile(file: string, kid: string, alg: SigningAlg | undef
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new AgentkeysError({ code: 'KEY_NOT_FOUND', message: `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, hint: 'check the path given to --key file:… or AUDIT_SIGNING_KEY_PATH', cause: err });
+    throw new AgentkeysError({
+      code: 'KEY_NOT_FOUND',
+      message: `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      hint: 'check the path given to --key file:… or AUDIT_SIGNING_KEY_PATH',
+      cause: err,
+    });
   }
   const isHmac = alg === 'hmac-sha256' || file.endsWith('.secret');
-  return signerFromMaterial(isHmac ? stripFinalNewline(text) : text, kid, `key file ${file}`, isHmac ? 'hmac-sha256' : alg);
+  return signerFromMaterial(
+    isHmac ? stripFinalNewline(text) : text,
+    kid,
+    `key file ${file}`,
+    isHmac ? 'hmac-sha256' : alg,
+  );
 }
 
 function signerFromMaterial(material: string, kid: string, source: string, alg: SigningAlg | undefined): AuditSigner {
   if (alg === 'hmac-sha256') return new HmacSigner(kid, material, source);
   if (!material.includes('-----BEGIN')) {
-    throw new UsageError({ code: 'KEY_UNREADABLE', message: `${source} is not a PEM key`, hint: 'for an HMAC secret set AUDIT_SIGNING_ALG=hmac-sha256' });
+    throw new UsageError({
+      code: 'KEY_UNREADABLE',
+      message: `${source} is not a PEM key`,
+      hint: 'for an HMAC secret set AUDIT_SIGNING_ALG=hmac-sha256',
+    });
   }
   return new LocalKeySigner(kid, loadPrivateKey(material, source), source);
 }
@@ -115,10 +145,17 @@ function signerFromMaterial(material: string, kid: string, source: string, alg: 
  * the real signer id, which could never verify (agent-manager-audit-format.md §5.2).
  */
 async function createEphemeralSigner(config: AgentkeysConfig): Promise<AuditSigner> {
-  const kid = `ephemeral-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '').slice(0, 15);
+  const kid = `ephemeral-${stamp}-${randomBytes(3).toString('hex')}`;
   const { privateKey, publicKey } = generateKeyPair('ed25519');
   const registry = await readSignerRegistryIfExists(config.signersPath);
-  const entry = { signerId: kid, algorithm: 'ed25519' as const, publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(), validFrom: new Date().toISOString(), description: 'ephemeral development key (DEV_ALLOW_EPHEMERAL)' };
+  const entry = {
+    signerId: kid,
+    algorithm: 'ed25519' as const,
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    validFrom: new Date().toISOString(),
+    description: 'ephemeral development key (DEV_ALLOW_EPHEMERAL)',
+  };
   await writeSignerRegistry(config.signersPath, upsertSigner(registry, entry));
   return new LocalKeySigner(kid, privateKey, 'an ephemeral development key');
 }

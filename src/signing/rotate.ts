@@ -63,14 +63,21 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
     const old = current;
     const spec = (opts.spec ?? old.KeySpec) as KeySpec;
     if (!old.KeyUsage || !['SIGN_VERIFY', 'GENERATE_VERIFY_MAC'].includes(old.KeyUsage)) {
-      throw new UsageError({ code: 'ROTATE_UNSUPPORTED', message: `${alias} → ${old.Arn} is a ${old.KeyUsage} key`, hint: 'symmetric encryption keys rotate inside KMS: aws kms enable-key-rotation' });
+      throw new UsageError({
+        code: 'ROTATE_UNSUPPORTED',
+        message: `${alias} → ${old.Arn} is a ${old.KeyUsage} key`,
+        hint: 'symmetric encryption keys rotate inside KMS: aws kms enable-key-rotation',
+      });
     }
     await save(); // the intent is on disk before the key exists
     const created = await kms.createKey({
       KeySpec: spec,
       KeyUsage: old.KeyUsage as KeyUsageType,
       Description: `agentkeys rotation of ${alias} (previous ${old.Arn})`,
-      Tags: [{ TagKey: 'agentkeys:alias', TagValue: alias }, { TagKey: 'agentkeys:rotated-from', TagValue: old.Arn! }],
+      Tags: [
+        { TagKey: 'agentkeys:alias', TagValue: alias },
+        { TagKey: 'agentkeys:rotated-from', TagValue: old.Arn! },
+      ],
     });
     r.newKeyArn = created.Arn!;
     await save();
@@ -91,7 +98,13 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
     done.push(`signers.json: ${r.newKeyArn} valid from now, ${r.oldKeyArn} until +${opts.overlapDays} days`);
   }
   if (!r.eventAppended && opts.appendEvents) {
-    const payload = { alias, old_key_arn: r.oldKeyArn, new_key_arn: r.newKeyArn, new_key_fingerprint: newSigner.alg === 'hmac-sha256' ? null : fingerprint(await newSigner.publicKeyPem()), overlap_days: opts.overlapDays };
+    const payload = {
+      alias,
+      old_key_arn: r.oldKeyArn,
+      new_key_arn: r.newKeyArn,
+      new_key_fingerprint: newSigner.alg === 'hmac-sha256' ? null : fingerprint(await newSigner.publicKeyPem()),
+      overlap_days: opts.overlapDays,
+    };
     // Signed by the old key, so the hand-over verifies offline with the registry the auditor already trusts.
     await opts.appendEvents(oldSigner, [{ event_type: 'signer.rotated', actor_id: 'agentkeys', payload }]);
     r.eventAppended = true;
@@ -103,20 +116,36 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
   return { receipt: r, resumed, done };
 }
 
-async function publishRotation(signersPath: string, oldSigner: KmsSigner, newSigner: KmsSigner, now: Date, overlapDays: number): Promise<void> {
+async function publishRotation(
+  signersPath: string,
+  oldSigner: KmsSigner,
+  newSigner: KmsSigner,
+  now: Date,
+  overlapDays: number,
+): Promise<void> {
   let registry = await readSignerRegistryIfExists(signersPath);
   const entryFor = (s: KmsSigner): Promise<SignerEntry> => signerEntry(s, { keyArn: s.kid });
   const prior = registry.signers.find((e) => e.signerId === oldSigner.kid) ?? (await entryFor(oldSigner));
-  registry = upsertSigner(registry, { ...prior, validTo: new Date(now.getTime() + overlapDays * 86_400_000).toISOString() });
+  registry = upsertSigner(registry, {
+    ...prior,
+    validTo: new Date(now.getTime() + overlapDays * 86_400_000).toISOString(),
+  });
   const existingNew = registry.signers.find((e) => e.signerId === newSigner.kid);
-  registry = upsertSigner(registry, { ...(existingNew ?? (await entryFor(newSigner))), validFrom: existingNew?.validFrom ?? now.toISOString() });
+  registry = upsertSigner(registry, {
+    ...(existingNew ?? (await entryFor(newSigner))),
+    validFrom: existingNew?.validFrom ?? now.toISOString(),
+  });
   await writeSignerRegistry(signersPath, registry);
 }
 
 function normalizeAlias(alias: string): string {
   const a = alias.startsWith('alias/') ? alias : `alias/${alias}`;
   if (!/^alias\/[A-Za-z0-9/_-]{1,250}$/.test(a) || a.startsWith('alias/aws/')) {
-    throw new UsageError({ code: 'ALIAS_INVALID', message: `"${alias}" is not a usable KMS alias`, hint: 'alias/<name> with letters, digits, / _ -; alias/aws/ is reserved' });
+    throw new UsageError({
+      code: 'ALIAS_INVALID',
+      message: `"${alias}" is not a usable KMS alias`,
+      hint: 'alias/<name> with letters, digits, / _ -; alias/aws/ is reserved',
+    });
   }
   return a;
 }
@@ -126,6 +155,11 @@ async function readReceipt(file: string): Promise<RotationReceipt | undefined> {
     return JSON.parse(await fsp.readFile(file, 'utf8')) as RotationReceipt;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AgentkeysError({ code: 'ROTATION_RECEIPT_UNREADABLE', message: `cannot read rotation receipt ${file}: ${(err as Error).message}`, hint: 'inspect or remove it; it records a rotation in progress', cause: err });
+    throw new AgentkeysError({
+      code: 'ROTATION_RECEIPT_UNREADABLE',
+      message: `cannot read rotation receipt ${file}: ${(err as Error).message}`,
+      hint: 'inspect or remove it; it records a rotation in progress',
+      cause: err,
+    });
   }
 }

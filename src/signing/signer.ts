@@ -1,4 +1,12 @@
-import { createHmac, createPrivateKey, createPublicKey, privateEncrypt, sign as cryptoSign, constants, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  privateEncrypt,
+  sign as cryptoSign,
+  constants,
+  type KeyObject,
+} from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { InternalError, UsageError } from '../errors.js';
@@ -29,7 +37,10 @@ const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420',
 export function assertDigest(digest: Uint8Array): void {
   if (digest.length !== 32) {
     // Only SHA-256 digests are ever signed; anything else is a bug (agent-manager-audit-format.md §5.1).
-    throw new InternalError({ code: 'DIGEST_NOT_32_BYTES', message: `refusing to sign ${digest.length} bytes: only 32-byte digests are signed` });
+    throw new InternalError({
+      code: 'DIGEST_NOT_32_BYTES',
+      message: `refusing to sign ${digest.length} bytes: only 32-byte digests are signed`,
+    });
   }
 }
 
@@ -62,7 +73,10 @@ export class LocalKeySigner implements AuditSigner {
       case 'rsa-sha256':
         // Node cannot sign a pre-hashed digest with sign(); this is RSASSA-PKCS1-v1_5 done by hand
         // over the validated 32-byte digest, byte-identical to sign('sha256', message).
-        return privateEncrypt({ key: this.privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([SHA256_DIGEST_INFO, digest]));
+        return privateEncrypt(
+          { key: this.privateKey, padding: constants.RSA_PKCS1_PADDING },
+          Buffer.concat([SHA256_DIGEST_INFO, digest]),
+        );
       case 'ecdsa-p256':
         return Buffer.from(p256.sign(digest, this.secretScalar(), { prehash: false, format: 'der' }));
       case 'ecdsa-secp256k1':
@@ -73,7 +87,11 @@ export class LocalKeySigner implements AuditSigner {
   }
 
   async verifyOwn(signed: SignedBytes, signature: Buffer): Promise<boolean> {
-    return verifySignature({ alg: this.alg as Exclude<SigningAlg, 'hmac-sha256'>, publicKey: this.publicKey }, signed, signature);
+    return verifySignature(
+      { alg: this.alg as Exclude<SigningAlg, 'hmac-sha256'>, publicKey: this.publicKey },
+      signed,
+      signature,
+    );
   }
 
   publicKeyPem(): string {
@@ -82,7 +100,11 @@ export class LocalKeySigner implements AuditSigner {
 
   private secretScalar(): Uint8Array {
     const d = this.privateKey.export({ format: 'jwk' }).d;
-    if (!d) throw new InternalError({ code: 'KEY_EXPORT_FAILED', message: `${this.source}: cannot read the EC private scalar` });
+    if (!d)
+      throw new InternalError({
+        code: 'KEY_EXPORT_FAILED',
+        message: `${this.source}: cannot read the EC private scalar`,
+      });
     return Buffer.from(d, 'base64url');
   }
 }
@@ -97,7 +119,8 @@ export class HmacSigner implements AuditSigner {
     secret: string,
     readonly source: string,
   ) {
-    if (secret.length === 0) throw new UsageError({ code: 'HMAC_SECRET_EMPTY', message: `${source}: the HMAC secret is empty` });
+    if (secret.length === 0)
+      throw new UsageError({ code: 'HMAC_SECRET_EMPTY', message: `${source}: the HMAC secret is empty` });
     this.secret = Buffer.from(secret, 'utf8');
   }
 

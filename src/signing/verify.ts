@@ -10,8 +10,7 @@ export interface SignedBytes {
 }
 
 export type VerificationKey =
-  | { alg: Exclude<SigningAlg, 'hmac-sha256'>; publicKey: KeyObject }
-  | { alg: 'hmac-sha256'; secret: Buffer };
+  { alg: Exclude<SigningAlg, 'hmac-sha256'>; publicKey: KeyObject } | { alg: 'hmac-sha256'; secret: Buffer };
 
 /**
  * Checks one signature offline. RSA is PKCS#1 v1.5 only (no silent PSS fallback), Ed25519 is pure

@@ -33,16 +33,51 @@ export interface SshPlan {
  */
 export function planSsh(input: SshPlanInput): SshPlan {
   const rerun = `set it in ${input.brokerEnvFile}`;
-  if (!input.eip) throw new UsageError({ code: 'SSH_EIP_MISSING', message: `no EIP for the ${input.stack} broker`, hint: `run agentkeys setup${input.stack === 'test' ? ' --test' : ''} --only-step 4, or ${rerun}` });
-  const mux = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path.join(input.controlDir, '%C')}`, '-o', 'ControlPersist=10m'];
+  if (!input.eip)
+    throw new UsageError({
+      code: 'SSH_EIP_MISSING',
+      message: `no EIP for the ${input.stack} broker`,
+      hint: `run agentkeys setup${input.stack === 'test' ? ' --test' : ''} --only-step 4, or ${rerun}`,
+    });
+  const mux = [
+    '-o',
+    'ControlMaster=auto',
+    '-o',
+    `ControlPath=${path.join(input.controlDir, '%C')}`,
+    '-o',
+    'ControlPersist=10m',
+  ];
   // `--` keeps the remote command's words from being read as ssh options.
   const tail = input.command.length > 0 ? ['--', ...input.command] : [];
   if (input.fallback) {
-    if (!input.pem) throw new UsageError({ code: 'SSH_PEM_MISSING', message: '--fallback needs --pem FILE (the key pair the instance was launched with)', hint: 'agentkeys ssh test --fallback --pem ~/.ssh/broker.pem' });
+    if (!input.pem)
+      throw new UsageError({
+        code: 'SSH_PEM_MISSING',
+        message: '--fallback needs --pem FILE (the key pair the instance was launched with)',
+        hint: 'agentkeys ssh test --fallback --pem ~/.ssh/broker.pem',
+      });
     const user = input.osUser ?? 'ubuntu';
-    return { mode: 'pem', host: input.eip, user, args: ['-i', input.pem, '-o', 'IdentitiesOnly=yes', ...mux, `${user}@${input.eip}`, ...tail], reason: `${input.pem} as ${user} (fallback)` };
+    return {
+      mode: 'pem',
+      host: input.eip,
+      user,
+      args: ['-i', input.pem, '-o', 'IdentitiesOnly=yes', ...mux, `${user}@${input.eip}`, ...tail],
+      reason: `${input.pem} as ${user} (fallback)`,
+    };
   }
-  if (!input.instanceId) throw new UsageError({ code: 'SSH_INSTANCE_MISSING', message: `no INSTANCE_ID for the ${input.stack} broker`, hint: `paste INSTANCE_ID= into ${input.brokerEnvFile} (or use --fallback --pem FILE)` });
+  if (!input.instanceId)
+    throw new UsageError({
+      code: 'SSH_INSTANCE_MISSING',
+      message: `no INSTANCE_ID for the ${input.stack} broker`,
+      hint: `paste INSTANCE_ID= into ${input.brokerEnvFile} (or use --fallback --pem FILE)`,
+    });
   const user = input.osUser ?? 'agentkey';
-  return { mode: 'instance-connect', host: input.eip, user, instanceId: input.instanceId, args: ['-o', 'IdentitiesOnly=yes', ...mux, `${user}@${input.eip}`, ...tail], reason: `EC2 Instance Connect to ${input.instanceId} as ${user}` };
+  return {
+    mode: 'instance-connect',
+    host: input.eip,
+    user,
+    instanceId: input.instanceId,
+    args: ['-o', 'IdentitiesOnly=yes', ...mux, `${user}@${input.eip}`, ...tail],
+    reason: `EC2 Instance Connect to ${input.instanceId} as ${user}`,
+  };
 }

@@ -21,7 +21,10 @@ export async function createEphemeralKey(): Promise<EphemeralKey> {
   const privateKeyFile = path.join(dir, 'id_rsa');
   await writeFileAtomic(privateKeyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
   const jwk = publicKey.export({ format: 'jwk' }) as { e: string; n: string };
-  return { privateKeyFile, publicKey: openSshRsaPublicKey(Buffer.from(jwk.e, 'base64url'), Buffer.from(jwk.n, 'base64url')) };
+  return {
+    privateKeyFile,
+    publicKey: openSshRsaPublicKey(Buffer.from(jwk.e, 'base64url'), Buffer.from(jwk.n, 'base64url')),
+  };
 }
 
 export function openSshRsaPublicKey(e: Buffer, n: Buffer): string {

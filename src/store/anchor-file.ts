@@ -10,7 +10,11 @@ export async function readAnchorIfExists(file: string): Promise<{ path: string; 
     return { path: file, text: await fsp.readFile(file, 'utf8') };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AgentkeysError({ code: 'ANCHOR_UNREADABLE', message: `cannot read anchor ${file}: ${(err as Error).message}`, cause: err });
+    throw new AgentkeysError({
+      code: 'ANCHOR_UNREADABLE',
+      message: `cannot read anchor ${file}: ${(err as Error).message}`,
+      cause: err,
+    });
   }
 }
 
@@ -23,7 +27,13 @@ export async function readChosenAnchor(choice: string | false | undefined, defau
 
 /** Signs `<log>.anchor.json` for a chain of this length and head (self-checked before it is written). */
 export async function signAnchorFor(log: string, head: ChainHead, signer: AuditSigner): Promise<void> {
-  const unsigned = { format: ANCHOR_FORMAT, events: head.events, head: head.prevHash!, signer_kid: signer.kid, updated_at: new Date().toISOString() } as const;
+  const unsigned = {
+    format: ANCHOR_FORMAT,
+    events: head.events,
+    head: head.prevHash!,
+    signer_kid: signer.kid,
+    updated_at: new Date().toISOString(),
+  } as const;
   const signature = await signAndCheck(signer, anchorSignedBytes(unsigned));
   const anchor: Anchor = { ...unsigned, signature: signature.toString('base64') };
   await writeFileAtomic(anchorPathFor(log), `${JSON.stringify(anchor, null, 2)}\n`);

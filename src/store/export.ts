@@ -17,7 +17,12 @@ const BATCH = 1000;
  * order, all or nothing; the head digest is read back from the destination and must equal the source's.
  */
 export async function exportChain(source: AuditStore, dest: AuditStore): Promise<ExportResult> {
-  if (source.identity === dest.identity) throw new UsageError({ code: 'EXPORT_SAME_TARGET', message: 'source and destination are the same', hint: 'name a different --out' });
+  if (source.identity === dest.identity)
+    throw new UsageError({
+      code: 'EXPORT_SAME_TARGET',
+      message: 'source and destination are the same',
+      hint: 'name a different --out',
+    });
   const sink = await dest.openSink();
   const copied = { events: 0, head: null as string | null, firstBrokenLink: null as number | null };
   try {
@@ -38,7 +43,11 @@ export async function exportChain(source: AuditStore, dest: AuditStore): Promise
   }
   const readBack = await dest.headDigest();
   if (readBack !== copied.head) {
-    throw new AgentkeysError({ code: 'EXPORT_HEAD_MISMATCH', message: `the destination's head is ${readBack ?? 'empty'} but the source's is ${copied.head ?? 'empty'}`, hint: 'verify both sides with agentkeys verify-audit' });
+    throw new AgentkeysError({
+      code: 'EXPORT_HEAD_MISMATCH',
+      message: `the destination's head is ${readBack ?? 'empty'} but the source's is ${copied.head ?? 'empty'}`,
+      hint: 'verify both sides with agentkeys verify-audit',
+    });
   }
   return copied;
 }

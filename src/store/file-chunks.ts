@@ -42,7 +42,13 @@ export async function* readFileRows(file: string, opts: RowReadOptions = {}): As
     }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new AgentkeysError({ code: 'LOG_NOT_FOUND', message: `cannot read log ${file}: ENOENT`, hint: 'check the --log path', cause: err });
+    if (code === 'ENOENT')
+      throw new AgentkeysError({
+        code: 'LOG_NOT_FOUND',
+        message: `cannot read log ${file}: ENOENT`,
+        hint: 'check the --log path',
+        cause: err,
+      });
     throw err;
   }
 }
@@ -52,7 +58,12 @@ function* parseOrSkip(line: string, index: number, file: string, opts: RowReadOp
     yield parseRowLine(line);
   } catch (err) {
     if (!(err instanceof RowFormatError)) throw err;
-    if (!opts.skipMalformed) throw new UsageError({ code: 'SOURCE_ROW_MALFORMED', message: `${file} event ${index}: ${err.message}`, hint: `see every problem with: agentkeys verify-audit --log ${file}` });
+    if (!opts.skipMalformed)
+      throw new UsageError({
+        code: 'SOURCE_ROW_MALFORMED',
+        message: `${file} event ${index}: ${err.message}`,
+        hint: `see every problem with: agentkeys verify-audit --log ${file}`,
+      });
     opts.onMalformed?.(index, err.message);
   }
 }

@@ -3,7 +3,13 @@ import { promises as fsp } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { anchorPathFor, parseAnchor } from '../audit/anchor.js';
 import type { ChainHead, ChainSourceInfo, LineChunk, RowReadOptions } from '../audit/chain.js';
-import { assertQueryRange, insertNewest, matchesQuery, type AuditQuery, type AuditQueryResult } from '../audit/query.js';
+import {
+  assertQueryRange,
+  insertNewest,
+  matchesQuery,
+  type AuditQuery,
+  type AuditQueryResult,
+} from '../audit/query.js';
 import { digestRow, parseRowLine, RowFormatError, serializeRow, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
@@ -29,7 +35,11 @@ export class FileAuditLog implements AuditStore {
   readonly anchorPath: string;
 
   /** onWait: told once when another writer holds the lock and this one starts waiting. */
-  constructor(readonly file: string, readonly identity: string, private readonly onWait?: () => void) {
+  constructor(
+    readonly file: string,
+    readonly identity: string,
+    private readonly onWait?: () => void,
+  ) {
     this.anchorPath = anchorPathFor(file);
   }
 
@@ -48,7 +58,10 @@ export class FileAuditLog implements AuditStore {
       if (rows.length === 0) return head;
       await this.writeRows(rows);
       const last = rows[rows.length - 1]!;
-      const next = { prevHash: digestRow(last.payload, last.prev_hash).digest.toString('hex'), events: head.events + rows.length };
+      const next = {
+        prevHash: digestRow(last.payload, last.prev_hash).digest.toString('hex'),
+        events: head.events + rows.length,
+      };
       await signAnchorFor(this.file, next, anchorSigner);
       return next;
     } finally {
@@ -96,7 +109,12 @@ export class FileAuditLog implements AuditStore {
   async openSink(): Promise<RowSink> {
     await assertParentDirExists(this.file, '--out');
     const existing = await fsp.stat(this.file).catch(() => undefined);
-    if (existing && existing.size > 0) throw new UsageError({ code: 'EXPORT_DEST_NOT_EMPTY', message: `${this.file} already exists and is not empty`, hint: 'export into a new file; agentkeys never merges two chains' });
+    if (existing && existing.size > 0)
+      throw new UsageError({
+        code: 'EXPORT_DEST_NOT_EMPTY',
+        message: `${this.file} already exists and is not empty`,
+        hint: 'export into a new file; agentkeys never merges two chains',
+      });
     const out = await openAtomicFile(this.file);
     return {
       write: async (rows) => {
@@ -154,7 +172,11 @@ export class FileAuditLog implements AuditStore {
     } catch (err) {
       // Never leave half a line: cut back to where we started.
       await handle.truncate(size).catch(() => undefined);
-      throw new AgentkeysError({ code: 'LOG_WRITE_FAILED', message: `could not append to ${this.file}: ${(err as Error).message}`, cause: err });
+      throw new AgentkeysError({
+        code: 'LOG_WRITE_FAILED',
+        message: `could not append to ${this.file}: ${(err as Error).message}`,
+        cause: err,
+      });
     } finally {
       await handle.close();
     }
@@ -182,10 +204,19 @@ async function logSize(log: string): Promise<number> {
     stat = await fsp.stat(log);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new AgentkeysError({ code: code === 'ENOENT' ? 'LOG_NOT_FOUND' : 'LOG_UNREADABLE', message: `cannot read log ${log}: ${code ?? (err as Error).message}`, hint: 'check the --log path', cause: err });
+    throw new AgentkeysError({
+      code: code === 'ENOENT' ? 'LOG_NOT_FOUND' : 'LOG_UNREADABLE',
+      message: `cannot read log ${log}: ${code ?? (err as Error).message}`,
+      hint: 'check the --log path',
+      cause: err,
+    });
   }
   if (!stat.isFile()) {
-    throw new UsageError({ code: 'LOG_NOT_A_FILE', message: `${log} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}, not a JSON Lines log`, hint: 'pass the log file itself, e.g. --log audit.jsonl, or a postgres:// URL' });
+    throw new UsageError({
+      code: 'LOG_NOT_A_FILE',
+      message: `${log} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}, not a JSON Lines log`,
+      hint: 'pass the log file itself, e.g. --log audit.jsonl, or a postgres:// URL',
+    });
   }
   return stat.size;
 }

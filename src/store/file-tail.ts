@@ -16,7 +16,11 @@ export async function readLastLine(file: string): Promise<string | undefined> {
     const last = Buffer.alloc(1);
     await handle.read(last, 0, 1, size - 1);
     if (last[0] !== 10) {
-      throw new UsageError({ code: 'LOG_TAIL_TORN', message: `${file} does not end with a newline: its last line is incomplete`, hint: `inspect it with: agentkeys verify-audit --log ${file}` });
+      throw new UsageError({
+        code: 'LOG_TAIL_TORN',
+        message: `${file} does not end with a newline: its last line is incomplete`,
+        hint: `inspect it with: agentkeys verify-audit --log ${file}`,
+      });
     }
     return await readLineEndingAt(handle, size - 1);
   } finally {
@@ -47,7 +51,7 @@ export async function countLines(file: string): Promise<number> {
   try {
     let count = 0;
     const buf = Buffer.alloc(1 << 20);
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ;) {
       const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) return count;
       for (let i = buf.indexOf(10); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) count++;

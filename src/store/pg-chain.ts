@@ -18,10 +18,14 @@ export async function readHead(client: pg.Client): Promise<ChainHead> {
     throw new UsageError({
       code: 'PG_UNSEQUENCED_ROWS',
       message: 'audit_events has rows without chain_seq: another writer is inserting without the chain lock',
-      hint: 'stop that writer (Agent Manager\'s own signer), then number its rows: agentkeys verify-audit --log <url> shows where they sit',
+      hint:
+        "stop that writer (Agent Manager's own signer), then number its rows: agentkeys " +
+        'verify-audit --log <url> shows where they sit',
     });
   }
-  const last = await client.query<AuditRow & { chain_seq: string }>(`SELECT ${COLUMNS}, chain_seq FROM audit_events ORDER BY chain_seq DESC LIMIT 1`);
+  const last = await client.query<AuditRow & { chain_seq: string }>(
+    `SELECT ${COLUMNS}, chain_seq FROM audit_events ORDER BY chain_seq DESC LIMIT 1`,
+  );
   const row = last.rows[0];
   if (!row) return { prevHash: null, events: 0 };
   return { prevHash: digestOf(row), events: Number(row.chain_seq) };
@@ -42,16 +46,37 @@ export async function insertRows(client: pg.Client, rows: readonly AuditRow[], f
     const tuples = batch.map((r, i) => {
       assertStorable(r.payload, firstSeq + start + i);
       const base = params.length;
-      params.push(r.id, r.actor_id, r.event_type, JSON.stringify(r.payload), r.signature, r.signer_kid, r.prev_hash, r.created_at, firstSeq + start + i);
-      return `($${base + 1}::uuid, $${base + 2}, $${base + 3}, $${base + 4}::jsonb, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}::timestamptz, $${base + 9})`;
+      params.push(
+        r.id,
+        r.actor_id,
+        r.event_type,
+        JSON.stringify(r.payload),
+        r.signature,
+        r.signer_kid,
+        r.prev_hash,
+        r.created_at,
+        firstSeq + start + i,
+      );
+      return (
+        `($${base + 1}::uuid, $${base + 2}, $${base + 3}, $${base + 4}::jsonb, ` +
+        `$${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}::timestamptz, $${base + 9})`
+      );
     });
     const result = await client.query<{ id: string; payload: JsonValue }>(
-      `INSERT INTO audit_events (id, actor_id, event_type, payload, signature, signer_kid, prev_hash, created_at, chain_seq) VALUES ${tuples.join(',')} RETURNING id::text AS id, payload`,
+      `INSERT INTO audit_events (id, actor_id, event_type, payload, signature, ` +
+        `signer_kid, prev_hash, created_at, chain_seq) VALUES ${tuples.join(',')} ` +
+        `RETURNING id::text AS id, payload`,
       params,
     );
     result.rows.forEach((stored, i) => {
       if (canonicalJson(stored.payload) !== canonicalJson(batch[i]!.payload)) {
-        throw new AgentkeysError({ code: 'PAYLOAD_ROUNDTRIP_MISMATCH', message: `event ${batch[i]!.id}: the payload reads back from jsonb with different canonical bytes; nothing was written`, hint: 'report this payload: it is I-JSON that jsonb does not preserve' });
+        throw new AgentkeysError({
+          code: 'PAYLOAD_ROUNDTRIP_MISMATCH',
+          message:
+            `event ${batch[i]!.id}: the payload reads back from jsonb with different ` +
+            `canonical bytes; nothing was written`,
+          hint: 'report this payload: it is I-JSON that jsonb does not preserve',
+        });
       }
     });
   }
@@ -61,7 +86,12 @@ export async function insertRows(client: pg.Client, rows: readonly AuditRow[], f
 function assertStorable(value: JsonValue, position: number): void {
   const walk = (v: JsonValue): void => {
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) throw new UsageError({ code: 'PAYLOAD_NOT_STORABLE', message: `event ${position}: a string contains U+0000, which PostgreSQL jsonb cannot store`, hint: 'remove or escape NUL characters before signing' });
+      if (v.includes('\u0000'))
+        throw new UsageError({
+          code: 'PAYLOAD_NOT_STORABLE',
+          message: `event ${position}: a string contains U+0000, which PostgreSQL jsonb cannot store`,
+          hint: 'remove or escape NUL characters before signing',
+        });
     } else if (Array.isArray(v)) v.forEach(walk);
     else if (v !== null && typeof v === 'object') {
       for (const [k, item] of Object.entries(v)) {
@@ -75,7 +105,10 @@ function assertStorable(value: JsonValue, position: number): void {
 
 /** chain_seq exists (migrated); otherwise the chain is in Agent Manager's order by created_at, id. */
 export async function isSequenced(client: pg.Client): Promise<boolean> {
-  const col = await client.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_events' AND column_name = 'chain_seq' AND table_schema = current_schema()`);
+  const col = await client.query(
+    `SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_events' ` +
+      `AND column_name = 'chain_seq' AND table_schema = current_schema()`,
+  );
   return (col.rowCount ?? 0) > 0;
 }
 
@@ -85,7 +118,8 @@ export async function isSequenced(client: pg.Client): Promise<boolean> {
  */
 export async function findForks(client: pg.Client, sequenced: boolean): Promise<Set<string>> {
   const forks = await client.query<{ ids: string[] }>(
-    `SELECT array_agg(id::text ORDER BY ${orderBy(sequenced)}) AS ids FROM audit_events GROUP BY prev_hash HAVING count(*) > 1`,
+    `SELECT array_agg(id::text ORDER BY ${orderBy(sequenced)}) AS ids FROM ` +
+      `audit_events GROUP BY prev_hash HAVING count(*) > 1`,
   );
   const forkedIds = new Set<string>();
   for (const { ids } of forks.rows) ids.slice(1).forEach((id) => forkedIds.add(id));
@@ -100,11 +134,17 @@ function orderBy(sequenced: boolean): string {
  * Reads the table in chain order through a server-side cursor, a page at a time, in one
  * repeatable-read snapshot, so memory stays flat however many rows there are.
  */
-export async function* streamChainRows(client: pg.Client, sequenced: boolean, fetchRows = 2000): AsyncGenerator<AuditRow[]> {
+export async function* streamChainRows(
+  client: pg.Client,
+  sequenced: boolean,
+  fetchRows = 2000,
+): AsyncGenerator<AuditRow[]> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   let done = false;
   try {
-    await client.query(`DECLARE agentkeys_chain NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM audit_events ORDER BY ${orderBy(sequenced)}`);
+    await client.query(
+      `DECLARE agentkeys_chain NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM audit_events ORDER BY ${orderBy(sequenced)}`,
+    );
     for (;;) {
       const { rows } = await client.query<AuditRow>(`FETCH ${fetchRows} FROM agentkeys_chain`);
       if (rows.length === 0) break;
@@ -121,7 +161,10 @@ export async function* streamChainRows(client: pg.Client, sequenced: boolean, fe
 }
 
 /** The same rows as chunks of JSON Lines, so one verifier checks a database and a file. */
-export async function* streamChainChunks(pages: AsyncIterable<AuditRow[]>, chunkBytes = 1 << 20): AsyncGenerator<LineChunk> {
+export async function* streamChainChunks(
+  pages: AsyncIterable<AuditRow[]>,
+  chunkBytes = 1 << 20,
+): AsyncGenerator<LineChunk> {
   let lines: string[] = [];
   let bytes = 0;
   for await (const rows of pages) {
@@ -145,7 +188,12 @@ export async function countRows(client: pg.Client): Promise<number> {
 
 export async function assertEmpty(client: pg.Client): Promise<void> {
   const { rowCount } = await client.query('SELECT 1 FROM audit_events LIMIT 1');
-  if (rowCount) throw new UsageError({ code: 'EXPORT_DEST_NOT_EMPTY', message: 'the destination audit_events table is not empty', hint: 'export into an empty database; agentkeys never merges two chains' });
+  if (rowCount)
+    throw new UsageError({
+      code: 'EXPORT_DEST_NOT_EMPTY',
+      message: 'the destination audit_events table is not empty',
+      hint: 'export into an empty database; agentkeys never merges two chains',
+    });
 }
 
 /** Newest first; created_at then chain_seq then id, as the file store orders equal times. */

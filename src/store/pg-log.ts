@@ -6,7 +6,17 @@ import { connectPg, pgError, redactUrl, type PgConnectOptions } from '../db/pg.j
 import type { AuditSigner } from '../signing/signer.js';
 import { readChosenAnchor } from './anchor-file.js';
 import {
-  assertEmpty, CHAIN_LOCK_KEY, countRows, digestOf, findForks, insertRows, isSequenced, readHead, selectRows, streamChainChunks, streamChainRows,
+  assertEmpty,
+  CHAIN_LOCK_KEY,
+  countRows,
+  digestOf,
+  findForks,
+  insertRows,
+  isSequenced,
+  readHead,
+  selectRows,
+  streamChainChunks,
+  streamChainRows,
 } from './pg-chain.js';
 import type { AuditStore, RowSink } from './store.js';
 
@@ -43,7 +53,9 @@ export class PgAuditLog implements AuditStore {
         const rows = await build(head);
         await insertRows(client, rows, head.events + 1);
         await client.query('COMMIT');
-        return rows.length === 0 ? head : { prevHash: digestOf(rows[rows.length - 1]!), events: head.events + rows.length };
+        return rows.length === 0
+          ? head
+          : { prevHash: digestOf(rows[rows.length - 1]!), events: head.events + rows.length };
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw pgError(err, 'appending to audit_events');
@@ -52,7 +64,9 @@ export class PgAuditLog implements AuditStore {
   }
 
   async readHead(): Promise<ChainHead> {
-    return this.withClient((client) => readHead(client).catch((err) => Promise.reject(pgError(err, 'reading the chain head'))));
+    return this.withClient((client) =>
+      readHead(client).catch((err) => Promise.reject(pgError(err, 'reading the chain head'))),
+    );
   }
 
   async headDigest(): Promise<string | null> {
@@ -138,7 +152,9 @@ export class PgAuditLog implements AuditStore {
 
   private async *pages(): AsyncGenerator<AuditRow[]> {
     const client = await this.connection();
-    const sequenced = await this.sequenced(client).catch((err) => Promise.reject(pgError(err, `reading ${this.label}`)));
+    const sequenced = await this.sequenced(client).catch((err) =>
+      Promise.reject(pgError(err, `reading ${this.label}`)),
+    );
     yield* streamChainRows(client, sequenced);
   }
 

@@ -44,11 +44,19 @@ export interface StoreOptions {
 
 /** LOG is a JSON Lines path or a postgres:// URL (many writers, one chain). */
 export function openStore(log: string, opts: StoreOptions = {}): AuditStore {
-  if (isPostgresUrl(log)) return new PgAuditLog({ url: log, ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}) });
+  if (isPostgresUrl(log))
+    return new PgAuditLog({
+      url: log,
+      ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
+    });
   return new FileAuditLog(log, path.resolve(log), opts.onWait);
 }
 
-export async function withStore<T>(log: string, opts: StoreOptions, use: (store: AuditStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  log: string,
+  opts: StoreOptions,
+  use: (store: AuditStore) => Promise<T>,
+): Promise<T> {
   const store = openStore(log, opts);
   try {
     return await use(store);

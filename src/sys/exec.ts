@@ -5,7 +5,12 @@ import { execa } from 'execa';
 
 /** The path of an executable, by name on PATH or as given with a slash; undefined when there is none. */
 export async function findExecutable(name: string, searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [name] : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name));
+  const candidates = name.includes('/')
+    ? [name]
+    : searchPath
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, name));
   for (const file of candidates) {
     try {
       await fsp.access(file, constants.X_OK);
@@ -24,7 +29,12 @@ export async function findExecutable(name: string, searchPath = process.env.PATH
 export async function runInherited(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<number> {
   const result = await execa(file, args, { stdio: 'inherit', reject: false, ...(env ? { env, extendEnv: true } : {}) });
   if (result.exitCode !== undefined) return result.exitCode;
-  return 128 + (result.signal ? ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 } as Record<string, number>)[result.signal] ?? 1 : 1);
+  return (
+    128 +
+    (result.signal
+      ? (({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 } as Record<string, number>)[result.signal] ?? 1)
+      : 1)
+  );
 }
 
 /** Runs a program quietly and reports only whether it exited 0 (probing an ssh control socket). */

@@ -59,7 +59,11 @@ export async function openAtomicFile(file: string, mode = 0o644): Promise<Atomic
   };
 }
 
-export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
   const out = await openAtomicFile(file, opts.mode ?? 0o644);
   out.stream.end(data);
   await out.commit();
@@ -93,7 +97,11 @@ export async function assertParentDirExists(file: string, what: string): Promise
   const dir = path.dirname(path.resolve(file));
   const stat = await fsp.stat(dir).catch(() => undefined);
   if (!stat?.isDirectory()) {
-    throw new UsageError({ code: 'PARENT_DIR_MISSING', message: `${what} ${file}: the folder ${dir} does not exist`, hint: `check the path, or create the folder first: mkdir -p ${dir}` });
+    throw new UsageError({
+      code: 'PARENT_DIR_MISSING',
+      message: `${what} ${file}: the folder ${dir} does not exist`,
+      hint: `check the path, or create the folder first: mkdir -p ${dir}`,
+    });
   }
 }
 
@@ -105,7 +113,12 @@ export function packageRoot(fromModuleUrl: string): string {
   let dir = path.dirname(fileURLToPath(fromModuleUrl));
   while (!existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
-    if (up === dir) throw new InternalError({ code: 'PACKAGE_ROOT_MISSING', message: `no package.json above ${fileURLToPath(fromModuleUrl)}`, hint: 'reinstall agentkeys (npm ci)' });
+    if (up === dir)
+      throw new InternalError({
+        code: 'PACKAGE_ROOT_MISSING',
+        message: `no package.json above ${fileURLToPath(fromModuleUrl)}`,
+        hint: 'reinstall agentkeys (npm ci)',
+      });
     dir = up;
   }
   return dir;

@@ -22,10 +22,17 @@ async function timed(n: number, body: (i: number) => Promise<unknown> | unknown)
 
 try {
   const calls = new Map<string, number>();
-  const kms = createKmsApi({ region: 'us-east-1', onCall: (c) => calls.set(c.operation, (calls.get(c.operation) ?? 0) + 1) });
+  const kms = createKmsApi({
+    region: 'us-east-1',
+    onCall: (c) => calls.set(c.operation, (calls.get(c.operation) ?? 0) + 1),
+  });
   const arn = (await kms.createKey({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' })).Arn!;
   const n = 300;
-  const perCall = () => { const total = [...calls.values()].reduce((a, b) => a + b, 0); calls.clear(); return (total / n).toFixed(1); };
+  const perCall = () => {
+    const total = [...calls.values()].reduce((a, b) => a + b, 0);
+    calls.clear();
+    return (total / n).toFixed(1);
+  };
 
   const signer = await KmsEvmSigner.open(kms, arn);
   calls.clear();
@@ -42,16 +49,28 @@ try {
   const scalar = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
   const m = 3000;
   const hashes = Array.from({ length: m }, (_, i) => hashMessage(`m${i}`));
-  const raw = await timed(m, (i) => secp256k1.sign(hexToBytes(hashes[i]!), scalar, { prehash: false, format: 'recovered' }));
+  const raw = await timed(m, (i) =>
+    secp256k1.sign(hexToBytes(hashes[i]!), scalar, { prehash: false, format: 'recovered' }),
+  );
   const ours = await timed(m, (i) => signMessageWith(local, `m${i}`));
-  const raw2 = await timed(m, (i) => secp256k1.sign(hexToBytes(hashes[i]!), scalar, { prehash: false, format: 'recovered' }));
+  const raw2 = await timed(m, (i) =>
+    secp256k1.sign(hexToBytes(hashes[i]!), scalar, { prehash: false, format: 'recovered' }),
+  );
 
   console.log('EVM signing benchmark (moto on loopback; KMS Sign with MessageType DIGEST)');
   console.log(`  KMS, address cached         ${cached.toFixed(0)} sig/s   ${cachedCalls} KMS call(s) per signature`);
-  console.log(`  KMS, no address cache       ${uncached.toFixed(0)} sig/s   ${uncachedCalls} KMS call(s) per signature   (cached/uncached = ${(cached / uncached).toFixed(2)})`);
-  console.log(`  local key, agentkeys        ${ours.toFixed(0)} sig/s   (EIP-191 hash, RFC 6979 sign, low-s, one recovery as the check)`);
-  console.log(`  raw @noble/curves sign      ${((raw + raw2) / 2).toFixed(0)} sig/s   (mean of a run before and after)`);
-  console.log(`  agentkeys / raw             ${(ours / ((raw + raw2) / 2)).toFixed(2)}   (the check: one public-key recovery costs about 2.5 signs)`);
+  console.log(
+    `  KMS, no address cache       ${uncached.toFixed(0)} sig/s   ${uncachedCalls} KMS call(s) per signature   (cached/uncached = ${(cached / uncached).toFixed(2)})`,
+  );
+  console.log(
+    `  local key, agentkeys        ${ours.toFixed(0)} sig/s   (EIP-191 hash, RFC 6979 sign, low-s, one recovery as the check)`,
+  );
+  console.log(
+    `  raw @noble/curves sign      ${((raw + raw2) / 2).toFixed(0)} sig/s   (mean of a run before and after)`,
+  );
+  console.log(
+    `  agentkeys / raw             ${(ours / ((raw + raw2) / 2)).toFixed(2)}   (the check: one public-key recovery costs about 2.5 signs)`,
+  );
 } finally {
   await moto.stop();
 }

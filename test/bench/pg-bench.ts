@@ -16,7 +16,8 @@ import { applyMigrations, loadMigrations } from '../../src/db/migrate.js';
 import { connectPg } from '../../src/db/pg.js';
 import { startPostgres } from '../helpers/postgres.js';
 
-const copy = (from: string, to: string) => withStore(from, {}, (src) => withStore(to, {}, (dst) => exportChain(src, dst)));
+const copy = (from: string, to: string) =>
+  withStore(from, {}, (src) => withStore(to, {}, (dst) => exportChain(src, dst)));
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,7 +31,14 @@ const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const keyFile = path.join(dir, 'k.pem');
 writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
 const signers = path.join(dir, 'signers.json');
-writeFileSync(signers, JSON.stringify({ signers: [{ signerId: 'bench', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) }] }));
+writeFileSync(
+  signers,
+  JSON.stringify({
+    signers: [
+      { signerId: 'bench', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) },
+    ],
+  }),
+);
 
 async function freshDb(name: string): Promise<string> {
   const admin = new pg.Client({ connectionString: server.url });
@@ -47,7 +55,11 @@ async function freshDb(name: string): Promise<string> {
 
 async function writers(url: string, count: number, total: number): Promise<number> {
   const t = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: count }, (_, w) => run(process.execPath, [WRITER, url, keyFile, 'bench', String(total / count), String(w)])));
+  await Promise.all(
+    Array.from({ length: count }, (_, w) =>
+      run(process.execPath, [WRITER, url, keyFile, 'bench', String(total / count), String(w)]),
+    ),
+  );
   return total / (Number(process.hrtime.bigint() - t) / 1e9);
 }
 
@@ -57,7 +69,16 @@ async function writeChainFile(file: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const payload = { action: 'tool_call', agent: `agent-${i % 97}`, seq: i };
     const signed = digestRow(payload, prev);
-    const row = { id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, actor_id: 'agent-manager', event_type: 'tool_call', payload, signature: sign(null, signed.digest, privateKey).toString('base64'), signer_kid: 'bench', prev_hash: prev, created_at: new Date(1_700_000_000_000 + i).toISOString() };
+    const row = {
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      actor_id: 'agent-manager',
+      event_type: 'tool_call',
+      payload,
+      signature: sign(null, signed.digest, privateKey).toString('base64'),
+      signer_kid: 'bench',
+      prev_hash: prev,
+      created_at: new Date(1_700_000_000_000 + i).toISOString(),
+    };
     if (!out.write(`${serializeRow(row)}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
     prev = signed.digest.toString('hex');
   }
@@ -89,9 +110,15 @@ try {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   console.log(`Postgres audit store benchmark (local PostgreSQL on loopback, Ed25519, one transaction per event)`);
   console.log(`  sign, 1 writer process       ${fmt(one)} events/s  (${WRITES} events)`);
-  console.log(`  sign, 4 writer processes     ${fmt(four)} events/s  (${WRITES} events, ${(four / one).toFixed(2)}× one writer; one chain lock serialises them)`);
-  console.log(`  verify-audit from Postgres   ${fmt(fromPg.rate)} events/s  (${CHAIN} events, peak RSS ${fromPg.rssMiB.toFixed(0)} MiB; ${Math.round(CHAIN / 4)} events: ${quarter.rssMiB.toFixed(0)} MiB)`);
-  console.log(`  verify-audit from the file   ${fmt(fromFile.rate)} events/s  (same chain; Postgres/file = ${(fromPg.rate / fromFile.rate).toFixed(2)})`);
+  console.log(
+    `  sign, 4 writer processes     ${fmt(four)} events/s  (${WRITES} events, ${(four / one).toFixed(2)}× one writer; one chain lock serialises them)`,
+  );
+  console.log(
+    `  verify-audit from Postgres   ${fmt(fromPg.rate)} events/s  (${CHAIN} events, peak RSS ${fromPg.rssMiB.toFixed(0)} MiB; ${Math.round(CHAIN / 4)} events: ${quarter.rssMiB.toFixed(0)} MiB)`,
+  );
+  console.log(
+    `  verify-audit from the file   ${fmt(fromFile.rate)} events/s  (same chain; Postgres/file = ${(fromPg.rate / fromFile.rate).toFixed(2)})`,
+  );
 } finally {
   server.stop();
   rmSync(dir, { recursive: true, force: true });

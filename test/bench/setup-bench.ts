@@ -14,15 +14,26 @@ const moto = await startMoto();
 Object.assign(process.env, moto.env);
 try {
   const seed = await seedSandbox(true, moto.endpoint);
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: seed.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: seed.credentials.secretAccessKey };
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: seed.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: seed.credentials.secretAccessKey,
+  };
   const run = () => {
     const t = process.hrtime.bigint();
-    const out = JSON.parse(execFileSync(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16', '--yes'], { cwd: seed.dir, env, encoding: 'utf8' })) as { calls: { total: number; mutating: number }; wallMs: number; steps: { status: string }[] };
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16', '--yes'], {
+        cwd: seed.dir,
+        env,
+        encoding: 'utf8',
+      }),
+    ) as { calls: { total: number; mutating: number }; wallMs: number; steps: { status: string }[] };
     return { wall: Number(process.hrtime.bigint() - t) / 1e9, ...out };
   };
   const first = run();
   const second = run();
-  const fmt = (r: typeof first) => `${r.wall.toFixed(2)} s (${(r.wallMs / 1000).toFixed(2)} s in the steps), ${String(r.calls.total).padStart(3)} AWS calls, ${r.calls.mutating} mutating`;
+  const fmt = (r: typeof first) =>
+    `${r.wall.toFixed(2)} s (${(r.wallMs / 1000).toFixed(2)} s in the steps), ${String(r.calls.total).padStart(3)} AWS calls, ${r.calls.mutating} mutating`;
   console.log('agentkeys setup --test against moto (CLI process, node start-up included)');
   console.log(`  first run   ${fmt(first)}   upstream bash: 32.8 s, 82 calls   (target ≤ 5 s)`);
   console.log(`  second run  ${fmt(second)}   upstream bash: 24.2 s, 61 calls   (target ≤ 1.5 s, 0 mutating)`);

@@ -17,9 +17,23 @@ async function writeChain(file: string, n: number): Promise<void> {
   const out = createWriteStream(file);
   let prev: string | null = null;
   for (let i = 0; i < n; i++) {
-    const payload = { action: 'tool_call', agent: `agent-${i % 97}`, seq: i, args: { path: '/srv/data', bytes: i * 7 } };
+    const payload = {
+      action: 'tool_call',
+      agent: `agent-${i % 97}`,
+      seq: i,
+      args: { path: '/srv/data', bytes: i * 7 },
+    };
     const signed = digestRow(payload, prev);
-    const row = { id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, actor_id: 'agent-manager', event_type: 'tool_call', payload, signature: sign(null, signed.digest, privateKey).toString('base64'), signer_kid: 'bench', prev_hash: prev, created_at: new Date(1_700_000_000_000 + i).toISOString() };
+    const row = {
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      actor_id: 'agent-manager',
+      event_type: 'tool_call',
+      payload,
+      signature: sign(null, signed.digest, privateKey).toString('base64'),
+      signer_kid: 'bench',
+      prev_hash: prev,
+      created_at: new Date(1_700_000_000_000 + i).toISOString(),
+    };
     if (!out.write(`${serializeRow(row)}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
     prev = signed.digest.toString('hex');
   }
@@ -35,16 +49,36 @@ function rawVerifyRate(): number {
   return n / (Number(process.hrtime.bigint() - t) / 1e9);
 }
 
-interface ChildResult { ok: boolean; events: number; findings: number; workers: number; ms: number; maxRssMiB: number }
+interface ChildResult {
+  ok: boolean;
+  events: number;
+  findings: number;
+  workers: number;
+  ms: number;
+  maxRssMiB: number;
+}
 const rate = (r: ChildResult) => r.events / (r.ms / 1000);
 
 function runVerify(log: string, signers: string, workers?: number, nodeFlags: string[] = []): ChildResult {
-  const args = [...nodeFlags, path.join(here, 'verify-child.js'), log, signers, ...(workers === undefined ? [] : [String(workers)])];
+  const args = [
+    ...nodeFlags,
+    path.join(here, 'verify-child.js'),
+    log,
+    signers,
+    ...(workers === undefined ? [] : [String(workers)]),
+  ];
   return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as ChildResult;
 }
 
 const signers = path.join(dir, 'signers.json');
-writeFileSync(signers, JSON.stringify({ signers: [{ signerId: 'bench', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) }] }));
+writeFileSync(
+  signers,
+  JSON.stringify({
+    signers: [
+      { signerId: 'bench', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) },
+    ],
+  }),
+);
 const small = path.join(dir, 'small.jsonl');
 const large = path.join(dir, 'large.jsonl');
 process.stderr.write(`generating ${EVENTS} signed events…\n`);
@@ -73,12 +107,23 @@ const rawAfter = rawPrev;
 const raw = (rawBefore + rawAfter) / 2;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-console.log(`verify-audit benchmark (${availableParallelism()} cores, ${EVENTS} Ed25519 events, ${(statSync(large).size / 2 ** 20).toFixed(1)} MiB)`);
+console.log(
+  `verify-audit benchmark (${availableParallelism()} cores, ${EVENTS} Ed25519 events, ${(statSync(large).size / 2 ** 20).toFixed(1)} MiB)`,
+);
 console.log(`  raw crypto.verify, one core       ${fmt(raw)} /s   (before ${fmt(rawBefore)}, after ${fmt(rawAfter)})`);
-console.log(`  verify-audit, 1 thread            ${fmt(rate(single))} /s   = ${(rate(single) / raw).toFixed(2)}× raw   peak RSS ${single.maxRssMiB.toFixed(0)} MiB`);
-console.log(`  verify-audit, ${parallel.workers} workers (default) ${fmt(rate(parallel))} /s   = ${median.ratio.toFixed(2)}× the raw rate around it (median of 3: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})   peak RSS ${parallel.maxRssMiB.toFixed(0)} MiB   (target ≥ 1.6×)`);
-console.log(`  memory: ${fmt(quarter.events)} events → ${quarter.maxRssMiB.toFixed(0)} MiB, ${fmt(parallel.events)} events → ${parallel.maxRssMiB.toFixed(0)} MiB (V8 grows its heap lazily)`);
-console.log(`  heap capped at 48 MiB: ${fmt(capped.events)} events ${capped.ok ? 'verified' : 'FAILED'}, peak RSS ${capped.maxRssMiB.toFixed(0)} MiB: memory does not grow with the log`);
-if (!single.ok || rounds.some((r) => !r.parallel.ok) || !quarter.ok || !capped.ok) console.log('  WARNING: a chain did not verify; the numbers above are not meaningful');
+console.log(
+  `  verify-audit, 1 thread            ${fmt(rate(single))} /s   = ${(rate(single) / raw).toFixed(2)}× raw   peak RSS ${single.maxRssMiB.toFixed(0)} MiB`,
+);
+console.log(
+  `  verify-audit, ${parallel.workers} workers (default) ${fmt(rate(parallel))} /s   = ${median.ratio.toFixed(2)}× the raw rate around it (median of 3: ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')})   peak RSS ${parallel.maxRssMiB.toFixed(0)} MiB   (target ≥ 1.6×)`,
+);
+console.log(
+  `  memory: ${fmt(quarter.events)} events → ${quarter.maxRssMiB.toFixed(0)} MiB, ${fmt(parallel.events)} events → ${parallel.maxRssMiB.toFixed(0)} MiB (V8 grows its heap lazily)`,
+);
+console.log(
+  `  heap capped at 48 MiB: ${fmt(capped.events)} events ${capped.ok ? 'verified' : 'FAILED'}, peak RSS ${capped.maxRssMiB.toFixed(0)} MiB: memory does not grow with the log`,
+);
+if (!single.ok || rounds.some((r) => !r.parallel.ok) || !quarter.ok || !capped.ok)
+  console.log('  WARNING: a chain did not verify; the numbers above are not meaningful');
 if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
 else console.log(`  kept ${dir}`);

@@ -18,9 +18,16 @@ describe('setup --sandbox', () => {
     expect(statSync(path.join(cwd, 'sbx', 'sandbox.json')).mode & 0o777).toBe(0o600);
     const second = await runCli(['--json', 'setup', '--sandbox', '--keep', 'sbx'], { cwd, env });
     expect(second.code, second.stderr).toBe(0);
-    const out = JSON.parse(second.stdout) as { calls: { mutating: number }; steps: { status: string; hint?: string }[] };
+    const out = JSON.parse(second.stdout) as {
+      calls: { mutating: number };
+      steps: { status: string; hint?: string }[];
+    };
     expect(out.calls.mutating).toBe(0);
-    expect(out.steps.filter((s) => s.status === 'waiting').every((s) => s.hint?.includes('agentkeys setup --sandbox --keep sbx --only-step'))).toBe(true);
+    expect(
+      out.steps
+        .filter((s) => s.status === 'waiting')
+        .every((s) => s.hint?.includes('agentkeys setup --sandbox --keep sbx --only-step')),
+    ).toBe(true);
     const human = await runCli(['setup', '--sandbox', '--keep', 'sbx', '--verify'], { cwd, env });
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toContain('continuing the kept sandbox');

@@ -13,7 +13,10 @@ async function ok(args: string[], cwd: string, input?: string, env?: Record<stri
 }
 
 function lines(file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 describe('keys create --local', () => {
@@ -25,7 +28,11 @@ describe('keys create --local', () => {
       expect(statSync(path.join(cwd, out.keyFile)).mode & 0o777).toBe(0o600);
       const signersPath = path.join(cwd, '.agentkeys/signers.json');
       if (alg === 'hmac-sha256') expect(existsSync(signersPath)).toBe(false);
-      else expect(JSON.parse(readFileSync(signersPath, 'utf8')).signers[0]).toMatchObject({ signerId: 'k1', algorithm: alg });
+      else
+        expect(JSON.parse(readFileSync(signersPath, 'utf8')).signers[0]).toMatchObject({
+          signerId: 'k1',
+          algorithm: alg,
+        });
       expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY/);
     });
   }
@@ -51,8 +58,26 @@ describe('sign and verify-audit round trip', () => {
     it(`${alg}: signed events verify, and --json prints only JSON`, async () => {
       const cwd = tempDir();
       await ok(['keys', 'create', '--local', '--alg', alg, '--kid', 'k1'], cwd);
-      await ok(['sign', '--log', 'audit.jsonl', '--key', 'local:k1', '--event-type', 'agent_spawned', '--actor', 'agent-manager', '--payload', '{"action":"spawn"}'], cwd);
-      const batch = ['{"event_type":"a","payload":{"n":1}}', '{"event_type":"b","actor_id":"x","payload":[1,"😀"]}'].join('\n');
+      await ok(
+        [
+          'sign',
+          '--log',
+          'audit.jsonl',
+          '--key',
+          'local:k1',
+          '--event-type',
+          'agent_spawned',
+          '--actor',
+          'agent-manager',
+          '--payload',
+          '{"action":"spawn"}',
+        ],
+        cwd,
+      );
+      const batch = [
+        '{"event_type":"a","payload":{"n":1}}',
+        '{"event_type":"b","actor_id":"x","payload":[1,"😀"]}',
+      ].join('\n');
       await ok(['sign', '--log', 'audit.jsonl', '--key', 'local:k1', '--batch'], cwd, batch);
       const hmac = alg === 'hmac-sha256' ? ['--hmac-key', 'k1=.agentkeys/keys/k1.secret'] : [];
       const r = await ok(['verify-audit', '--json', '--log', 'audit.jsonl', ...hmac], cwd);
@@ -60,7 +85,16 @@ describe('sign and verify-audit round trip', () => {
       expect(report).toMatchObject({ ok: true, events: 3, findings: [], anchor: { events: 3 } });
       expect(report.head).toMatch(/^[0-9a-f]{64}$/);
       const rows = lines(path.join(cwd, 'audit.jsonl'));
-      expect(Object.keys(rows[0]!)).toEqual(['id', 'actor_id', 'event_type', 'payload', 'signature', 'signer_kid', 'prev_hash', 'created_at']);
+      expect(Object.keys(rows[0]!)).toEqual([
+        'id',
+        'actor_id',
+        'event_type',
+        'payload',
+        'signature',
+        'signer_kid',
+        'prev_hash',
+        'created_at',
+      ]);
       expect(rows[0]!.prev_hash).toBeNull();
     });
   }
@@ -85,7 +119,10 @@ describe('sign refuses what would not verify', () => {
     it(`${what}: ${code}, exit 2, nothing written`, async () => {
       const cwd = tempDir();
       await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
-      const r = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', payload], { cwd });
+      const r = await runCli(
+        ['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', payload],
+        { cwd },
+      );
       expect(r.code).toBe(2);
       expect(JSON.parse(r.stdout).error.code).toBe(code);
       expect(existsSync(path.join(cwd, 'a.jsonl'))).toBe(false);
@@ -95,7 +132,10 @@ describe('sign refuses what would not verify', () => {
   it('a batch with one bad line signs nothing (BATCH_INVALID)', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
-    const r = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--batch', '--event-type', 't'], { cwd, input: '{"payload":{}}\n{"payload":{"n":1e400}}\n{"oops":1}\n' });
+    const r = await runCli(
+      ['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--batch', '--event-type', 't'],
+      { cwd, input: '{"payload":{}}\n{"payload":{"n":1e400}}\n{"oops":1}\n' },
+    );
     expect(r.code).toBe(2);
     const err = JSON.parse(r.stdout).error;
     expect(err.code).toBe('BATCH_INVALID');
@@ -106,7 +146,10 @@ describe('sign refuses what would not verify', () => {
   it('accepts 1e21 and 1e-7 (exact doubles) and verifies them', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
-    await ok(['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', '{"big":1e21,"small":1e-7}'], cwd);
+    await ok(
+      ['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', '{"big":1e21,"small":1e-7}'],
+      cwd,
+    );
     expect((await runCli(['verify-audit', '--log', 'a.jsonl'], { cwd })).code).toBe(0);
   });
 });
@@ -116,14 +159,21 @@ describe('seed environment names', () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'am'], cwd);
     const pem = readFileSync(path.join(cwd, '.agentkeys/keys/am.pem'), 'utf8').trim().replace(/\n/g, '\\n');
-    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, { AUDIT_SIGNING_PRIVATE_KEY: pem, AUDIT_SIGNER_KID: 'am', AUDIT_SIGNING_ALG: 'Ed25519' });
+    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, {
+      AUDIT_SIGNING_PRIVATE_KEY: pem,
+      AUDIT_SIGNER_KID: 'am',
+      AUDIT_SIGNING_ALG: 'Ed25519',
+    });
     expect(lines(path.join(cwd, 'a.jsonl'))[0]!.signer_kid).toBe('am');
     expect((await runCli(['verify-audit', '--log', 'a.jsonl'], { cwd })).code).toBe(0);
   });
 
   it('signs HMAC with AUDIT_SIGNING_PRIVATE_KEY as the UTF-8 secret', async () => {
     const cwd = tempDir();
-    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, { AUDIT_SIGNING_PRIVATE_KEY: 's3cret', AUDIT_SIGNING_ALG: 'hmac-sha256' });
+    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, {
+      AUDIT_SIGNING_PRIVATE_KEY: 's3cret',
+      AUDIT_SIGNING_ALG: 'hmac-sha256',
+    });
     writeFileSync(path.join(cwd, 's.txt'), 's3cret\n');
     const r = await runCli(['verify-audit', '--json', '--log', 'a.jsonl', '--hmac-key', 'local=s.txt'], { cwd });
     expect(JSON.parse(r.stdout).ok).toBe(true);
@@ -132,14 +182,19 @@ describe('seed environment names', () => {
   it('uses AUDIT_SIGNING_KEY_PATH with the file name as kid', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'rsa-sha256', '--kid', 'rsa1'], cwd);
-    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, { AUDIT_SIGNING_KEY_PATH: '.agentkeys/keys/rsa1.pem' });
+    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, {
+      AUDIT_SIGNING_KEY_PATH: '.agentkeys/keys/rsa1.pem',
+    });
     expect(lines(path.join(cwd, 'a.jsonl'))[0]!.signer_kid).toBe('rsa1');
   });
 
   it('REQUIRE_KMS=true refuses local keys (LOCAL_KEY_REFUSED, exit 2)', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
-    const r = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], { cwd, env: { REQUIRE_KMS: 'true' } });
+    const r = await runCli(
+      ['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', '{}'],
+      { cwd, env: { REQUIRE_KMS: 'true' } },
+    );
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout).error.code).toBe('LOCAL_KEY_REFUSED');
   });
@@ -147,12 +202,18 @@ describe('seed environment names', () => {
   it('AUDIT_SIGNING_ALG that does not match the key is KEY_ALG_MISMATCH', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
-    const r = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], { cwd, env: { AUDIT_SIGNING_ALG: 'rsa-sha256' } });
+    const r = await runCli(
+      ['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', '{}'],
+      { cwd, env: { AUDIT_SIGNING_ALG: 'rsa-sha256' } },
+    );
     expect(JSON.parse(r.stdout).error.code).toBe('KEY_ALG_MISMATCH');
   });
 
   it('lists every config problem at once (CONFIG_INVALID, exit 2)', async () => {
-    const r = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], { cwd: tempDir(), env: { REQUIRE_KMS: 'maybe', AUDIT_SIGNING_ALG: 'dsa', AUDIT_SIGNING_KEY_SOURCE: 'vault' } });
+    const r = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], {
+      cwd: tempDir(),
+      env: { REQUIRE_KMS: 'maybe', AUDIT_SIGNING_ALG: 'dsa', AUDIT_SIGNING_KEY_SOURCE: 'vault' },
+    });
     expect(r.code).toBe(2);
     const err = JSON.parse(r.stdout).error;
     expect(err.code).toBe('CONFIG_INVALID');
@@ -161,7 +222,9 @@ describe('seed environment names', () => {
 
   it('DEV_ALLOW_EPHEMERAL signs under an ephemeral kid whose public key is registered', async () => {
     const cwd = tempDir();
-    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, { DEV_ALLOW_EPHEMERAL: 'true' });
+    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, {
+      DEV_ALLOW_EPHEMERAL: 'true',
+    });
     expect(String(lines(path.join(cwd, 'a.jsonl'))[0]!.signer_kid)).toMatch(/^ephemeral-/);
     expect((await runCli(['verify-audit', '--log', 'a.jsonl'], { cwd })).code).toBe(0);
   });
@@ -226,7 +289,10 @@ describe('verify-audit on damaged logs', () => {
 
   it('unknown and unsigned signers are reported, every one', async () => {
     const { cwd, log } = await signed(3);
-    const rows = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     rows[0].signature = null;
     rows[2].signer_kid = 'ghost';
     writeFileSync(log, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -241,7 +307,11 @@ describe('verify-audit on damaged logs', () => {
     writeFileSync(path.join(cwd, '.agentkeys/signers.json'), JSON.stringify(reg));
     const { code, report } = await verifyJson(cwd);
     expect(code).toBe(3);
-    expect(report.findings.map((f: { code: string }) => f.code)).toEqual(['ANCHOR_INVALID', 'UNKNOWN_SIGNER', 'UNKNOWN_SIGNER']);
+    expect(report.findings.map((f: { code: string }) => f.code)).toEqual([
+      'ANCHOR_INVALID',
+      'UNKNOWN_SIGNER',
+      'UNKNOWN_SIGNER',
+    ]);
     expect(report.registryWarnings[0]).toMatch(/quantum-sig/);
   });
 
@@ -252,7 +322,10 @@ describe('verify-audit on damaged logs', () => {
     reg.signers[0].validTo = '2020-01-01T00:00:00Z';
     writeFileSync(file, JSON.stringify(reg));
     const { report } = await verifyJson(cwd, ['--no-anchor']);
-    expect(report.findings.map((f: { code: string }) => f.code)).toEqual(['SIGNER_NOT_VALID_AT', 'SIGNER_NOT_VALID_AT']);
+    expect(report.findings.map((f: { code: string }) => f.code)).toEqual([
+      'SIGNER_NOT_VALID_AT',
+      'SIGNER_NOT_VALID_AT',
+    ]);
   });
 
   it('exit 1 when the log cannot be read, exit 2 on a bad flag', async () => {
@@ -268,10 +341,25 @@ describe('concurrent writers', () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
     const writers = Array.from({ length: 6 }, (_, w) => {
-      const batch = Array.from({ length: 5 }, (_, i) => JSON.stringify({ event_type: 't', payload: { w, i } })).join('\n');
+      const batch = Array.from({ length: 5 }, (_, i) => JSON.stringify({ event_type: 't', payload: { w, i } })).join(
+        '\n',
+      );
       return Promise.all([
         ok(['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--batch'], cwd, batch),
-        ok(['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 'single', '--payload', JSON.stringify({ w })], cwd),
+        ok(
+          [
+            'sign',
+            '--log',
+            'a.jsonl',
+            '--key',
+            'local:k1',
+            '--event-type',
+            'single',
+            '--payload',
+            JSON.stringify({ w }),
+          ],
+          cwd,
+        ),
       ]);
     });
     await Promise.all(writers);

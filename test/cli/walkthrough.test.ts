@@ -20,14 +20,27 @@ async function chain(cwd: string, n: number): Promise<string> {
   return path.join(cwd, 'audit.jsonl');
 }
 
-const json = (stdout: string) => JSON.parse(stdout) as { ok: boolean; error?: { code: string; hint?: string }; findings?: { code: string; index: number; message: string }[] };
+const json = (stdout: string) =>
+  JSON.parse(stdout) as {
+    ok: boolean;
+    error?: { code: string; hint?: string };
+    findings?: { code: string; index: number; message: string }[];
+  };
 
 /** Runs a shell line with the CLI as `ak`, under a pseudo-terminal when asked (util-linux script). */
-function shell(line: string, cwd: string, opts: { pty?: boolean; env?: Record<string, string> } = {}): { status: number; out: string } {
+function shell(
+  line: string,
+  cwd: string,
+  opts: { pty?: boolean; env?: Record<string, string> } = {},
+): { status: number; out: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, ak: `${process.execPath} -- ${CLI}`, ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === '') delete env[k]; // '' means: unset it
   const r = opts.pty
-    ? spawnSync('script', ['-qec', `bash -o pipefail -c '${line.replace(/'/g, `'\\''`)}'`, '/dev/null'], { cwd, env, encoding: 'utf8' })
+    ? spawnSync('script', ['-qec', `bash -o pipefail -c '${line.replace(/'/g, `'\\''`)}'`, '/dev/null'], {
+        cwd,
+        env,
+        encoding: 'utf8',
+      })
     : spawnSync('bash', ['-o', 'pipefail', '-c', line], { cwd, env, encoding: 'utf8' });
   return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
@@ -36,9 +49,15 @@ describe('agentkeys owns its flags', () => {
   it('--env-file missing.env reaches agentkeys through the installed bin (Node 20 would exit 9)', () => {
     chmodSync(CLI, 0o755);
     const cwd = tempDir();
-    const r = spawnSync(CLI, ['--json', 'sign', '--env-file', 'missing.env', '--log', 'a.jsonl', '--payload', '{}'], { cwd, encoding: 'utf8' });
+    const r = spawnSync(CLI, ['--json', 'sign', '--env-file', 'missing.env', '--log', 'a.jsonl', '--payload', '{}'], {
+      cwd,
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(2);
-    expect(json(r.stdout).error).toMatchObject({ code: 'ENV_FILE_NOT_FOUND', hint: expect.stringContaining('--env-file') });
+    expect(json(r.stdout).error).toMatchObject({
+      code: 'ENV_FILE_NOT_FOUND',
+      hint: expect.stringContaining('--env-file'),
+    });
   });
 
   it('--json errors from flag parsing are JSON on stdout (FLAG_UNKNOWN, FLAG_VALUE_MISSING, exit 2)', async () => {
@@ -68,15 +87,32 @@ describe('paths', () => {
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
     for (const args of [
       ['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k2', '--dir', path.join(cwd, 'nonexistent', 'zz')],
-      ['sign', '--log', path.join(cwd, 'nonexist', 'dir', 'a.jsonl'), '--key', 'local:k1', '--event-type', 't', '--payload', '{}'],
+      [
+        'sign',
+        '--log',
+        path.join(cwd, 'nonexist', 'dir', 'a.jsonl'),
+        '--key',
+        'local:k1',
+        '--event-type',
+        't',
+        '--payload',
+        '{}',
+      ],
     ]) {
       const r = await runCli(['--json', ...args], { cwd });
       expect({ code: r.code, error: json(r.stdout).error?.code }).toEqual({ code: 2, error: 'PARENT_DIR_MISSING' });
     }
     await ok(['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], cwd);
-    const r = await runCli(['--json', 'audit', 'export', '--log', 'a.jsonl', '--out', path.join(cwd, 'nonexist2', 'x.jsonl')], { cwd });
+    const r = await runCli(
+      ['--json', 'audit', 'export', '--log', 'a.jsonl', '--out', path.join(cwd, 'nonexist2', 'x.jsonl')],
+      { cwd },
+    );
     expect(json(r.stdout).error?.code).toBe('PARENT_DIR_MISSING');
-    expect(existsSync(path.join(cwd, 'nonexistent')) || existsSync(path.join(cwd, 'nonexist')) || existsSync(path.join(cwd, 'nonexist2'))).toBe(false);
+    expect(
+      existsSync(path.join(cwd, 'nonexistent')) ||
+        existsSync(path.join(cwd, 'nonexist')) ||
+        existsSync(path.join(cwd, 'nonexist2')),
+    ).toBe(false);
   });
 
   it('verify-audit --log <a directory> is LOG_NOT_A_FILE (exit 2), not an internal error', async () => {
@@ -87,8 +123,15 @@ describe('paths', () => {
 
   it('a missing key is KEY_NOT_FOUND with exit 2 for local: and file: alike', async () => {
     for (const key of ['local:nope', 'file:nope.pem']) {
-      const r = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--key', key, '--event-type', 't', '--payload', '{}'], { cwd: tempDir() });
-      expect({ key, code: r.code, error: json(r.stdout).error?.code }).toEqual({ key, code: 2, error: 'KEY_NOT_FOUND' });
+      const r = await runCli(
+        ['--json', 'sign', '--log', 'a.jsonl', '--key', key, '--event-type', 't', '--payload', '{}'],
+        { cwd: tempDir() },
+      );
+      expect({ key, code: r.code, error: json(r.stdout).error?.code }).toEqual({
+        key,
+        code: 2,
+        error: 'KEY_NOT_FOUND',
+      });
     }
   });
 
@@ -110,14 +153,20 @@ describe('verify-audit tells the truth about what is missing', () => {
       writeFileSync(`${file}.anchor.json`, readFileSync(`${log}.anchor.json`));
       return file;
     };
-    const findings = async (file: string) => json((await runCli(['--json', 'verify-audit', '--log', file], { cwd })).stdout).findings!;
+    const findings = async (file: string) =>
+      json((await runCli(['--json', 'verify-audit', '--log', file], { cwd })).stdout).findings!;
     const head = (await findings(variant('head.jsonl', rows.slice(2)))).find((f) => f.code === 'TRUNCATED')!;
     expect(head.message).toMatch(/2 event\(s\) were removed before event 1/);
     expect(head.message).not.toMatch(/12\.\.13/);
-    const middle = (await findings(variant('middle.jsonl', [...rows.slice(0, 4), ...rows.slice(5)]))).find((f) => f.code === 'TRUNCATED')!;
+    const middle = (await findings(variant('middle.jsonl', [...rows.slice(0, 4), ...rows.slice(5)]))).find(
+      (f) => f.code === 'TRUNCATED',
+    )!;
     expect(middle.message).toMatch(/removed before event 5/);
     const tail = (await findings(variant('tail.jsonl', rows.slice(0, 12)))).find((f) => f.code === 'TRUNCATED')!;
-    expect(tail).toMatchObject({ index: 13, message: expect.stringMatching(/events 13\.\.13 are missing from the end/) });
+    expect(tail).toMatchObject({
+      index: 13,
+      message: expect.stringMatching(/events 13\.\.13 are missing from the end/),
+    });
   });
 
   it('an HMAC log verified without its secret says to pass --hmac-key', async () => {
@@ -155,7 +204,10 @@ describe('ssh', () => {
     const a = await runCli(['--json', 'ssh', 'staging'], { cwd: tempDir(), env });
     expect({ code: a.code, error: json(a.stdout).error?.code }).toEqual({ code: 2, error: 'STACK_UNKNOWN' });
     const b = await runCli(['--json', 'ssh', 'test', '--broker-env-file', 'nope.env'], { cwd: tempDir(), env });
-    expect(json(b.stdout).error).toMatchObject({ code: 'ENV_FILE_NOT_FOUND', hint: expect.stringContaining('--broker-env-file') });
+    expect(json(b.stdout).error).toMatchObject({
+      code: 'ENV_FILE_NOT_FOUND',
+      hint: expect.stringContaining('--broker-env-file'),
+    });
     const c = await runCli(['ssh', '--broker-env-file', 'nope.env'], { cwd: tempDir(), env });
     expect(c.stderr).toContain('no stack given: using prod');
   });
@@ -165,8 +217,13 @@ describe('terminal behaviour', () => {
   it('progress goes to a terminal stderr only, never into --json stdout', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
-    writeFileSync(path.join(cwd, 'batch.jsonl'), Array.from({ length: 2500 }, (_, i) => JSON.stringify({ event_type: 'e', payload: { i } })).join('\n'));
-    const signed = shell('$ak sign --log audit.jsonl --key local:k1 --batch < batch.jsonl > out.txt', cwd, { pty: true });
+    writeFileSync(
+      path.join(cwd, 'batch.jsonl'),
+      Array.from({ length: 2500 }, (_, i) => JSON.stringify({ event_type: 'e', payload: { i } })).join('\n'),
+    );
+    const signed = shell('$ak sign --log audit.jsonl --key local:k1 --batch < batch.jsonl > out.txt', cwd, {
+      pty: true,
+    });
     expect(signed.status).toBe(0);
     expect(signed.out).toContain('signing 1,000/2,500 events');
     const verified = shell('$ak --json verify-audit --log audit.jsonl > report.json', cwd, { pty: true });
@@ -182,7 +239,15 @@ describe('terminal behaviour', () => {
     mkdirSync(path.join(cwd, 'a.jsonl.lock')); // another writer's lock (proper-lockfile's directory)
     const release = setTimeout(() => rmSync(path.join(cwd, 'a.jsonl.lock'), { recursive: true }), 1500);
     const r = await new Promise<string>((resolve) => {
-      const child = spawn('script', ['-qec', `${process.execPath} -- ${CLI} sign --log a.jsonl --key local:k1 --event-type t --payload '{}'`, '/dev/null'], { cwd });
+      const child = spawn(
+        'script',
+        [
+          '-qec',
+          `${process.execPath} -- ${CLI} sign --log a.jsonl --key local:k1 --event-type t --payload '{}'`,
+          '/dev/null',
+        ],
+        { cwd },
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('close', () => resolve(out));
@@ -193,7 +258,10 @@ describe('terminal behaviour', () => {
   });
 
   it('encrypt refuses to write binary ciphertext to a terminal (OUTPUT_IS_TTY), before any KMS call', () => {
-    const r = shell('$ak encrypt --key kms:alias/any < /dev/null', tempDir(), { pty: true, env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+    const r = shell('$ak encrypt --key kms:alias/any < /dev/null', tempDir(), {
+      pty: true,
+      env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' },
+    });
     expect(r.status).toBe(2);
     expect(r.out).toContain('OUTPUT_IS_TTY');
   });
@@ -205,20 +273,39 @@ describe('terminal behaviour', () => {
     const tty = { TERM: 'xterm-256color', CI: '', COLORTERM: '' };
     const colour = shell(`${line} c1`, cwd, { pty: true, env: { ...tty, NO_COLOR: '', FORCE_COLOR: '' } });
     expect(colour.out).toMatch(/\x1b\[3\dm/);
-    expect(shell(`${line} c2`, cwd, { pty: true, env: { ...tty, NO_COLOR: '1', FORCE_COLOR: '' } }).out).not.toMatch(/\x1b\[/);
-    expect(shell(`$ak --no-color keys create --local --alg ed25519 --kid c3`, cwd, { pty: true, env: { ...tty, NO_COLOR: '', FORCE_COLOR: '' } }).out).not.toMatch(/\x1b\[/);
-    const demo = execFileSync('sh', [path.resolve('bin/demo.sh')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '' } });
+    expect(shell(`${line} c2`, cwd, { pty: true, env: { ...tty, NO_COLOR: '1', FORCE_COLOR: '' } }).out).not.toMatch(
+      /\x1b\[/,
+    );
+    expect(
+      shell(`$ak --no-color keys create --local --alg ed25519 --kid c3`, cwd, {
+        pty: true,
+        env: { ...tty, NO_COLOR: '', FORCE_COLOR: '' },
+      }).out,
+    ).not.toMatch(/\x1b\[/);
+    const demo = execFileSync('sh', [path.resolve('bin/demo.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '' },
+    });
     expect(demo).not.toMatch(/\x1b\[/);
   });
 
   it('completion bash completes commands and flags; --help shows global flags, an example and the exit codes', async () => {
     const cwd = tempDir();
     writeFileSync(path.join(cwd, 'ak.bash'), (await ok(['completion', 'bash'], cwd)).stdout);
-    const complete = (words: string[]) => execFileSync('bash', ['-c', `source ak.bash; COMP_WORDS=(${words.map((w) => `"${w}"`).join(' ')}); COMP_CWORD=${words.length - 1}; _agentkeys; echo "\${COMPREPLY[@]}"`], { cwd, encoding: 'utf8' }).trim();
+    const complete = (words: string[]) =>
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          `source ak.bash; COMP_WORDS=(${words.map((w) => `"${w}"`).join(' ')}); COMP_CWORD=${words.length - 1}; _agentkeys; echo "\${COMPREPLY[@]}"`,
+        ],
+        { cwd, encoding: 'utf8' },
+      ).trim();
     expect(complete(['agentkeys', 'keys', 'cr'])).toBe('create');
     expect(complete(['agentkeys', 'evm', 'sign-tx', '--t'])).toBe('--tx');
     expect(complete(['agentkeys', '--json', 've'])).toBe('verify-audit');
-    for (const shellName of ['zsh', 'fish']) expect((await ok(['completion', shellName], cwd)).stdout).toContain('agentkeys');
+    for (const shellName of ['zsh', 'fish'])
+      expect((await ok(['completion', shellName], cwd)).stdout).toContain('agentkeys');
     expect((await runCli(['--json', 'completion', 'tcsh'], { cwd })).code).toBe(2);
     const help = (await ok(['sign', '--help'], cwd)).stdout;
     expect(help).toContain('Global Options');
@@ -232,10 +319,22 @@ describe('audit query and export', () => {
   it('query takes --actor/--event-type like sign (and the old --agent/--action)', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1'], cwd);
-    for (const [actor, type] of [['a-1', 'spawn'], ['a-2', 'spawn'], ['a-1', 'stop']]) {
-      await ok(['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--actor', actor!, '--event-type', type!, '--payload', '{}'], cwd);
+    for (const [actor, type] of [
+      ['a-1', 'spawn'],
+      ['a-2', 'spawn'],
+      ['a-1', 'stop'],
+    ]) {
+      await ok(
+        ['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--actor', actor!, '--event-type', type!, '--payload', '{}'],
+        cwd,
+      );
     }
-    const q = async (...args: string[]) => (JSON.parse((await ok(['--json', 'audit', 'query', '--log', 'a.jsonl', ...args], cwd)).stdout) as { events: unknown[] }).events.length;
+    const q = async (...args: string[]) =>
+      (
+        JSON.parse((await ok(['--json', 'audit', 'query', '--log', 'a.jsonl', ...args], cwd)).stdout) as {
+          events: unknown[];
+        }
+      ).events.length;
     expect(await q('--actor', 'a-1')).toBe(2);
     expect(await q('--actor', 'a-1', '--event-type', 'stop')).toBe(1);
     expect(await q('--agent', 'a-2', '--action', 'spawn')).toBe(1);
@@ -246,12 +345,18 @@ describe('audit query and export', () => {
     await chain(cwd, 5);
     await ok(['audit', 'export', '--log', 'audit.jsonl', '--out', 'copy.jsonl'], cwd);
     expect(existsSync(path.join(cwd, 'copy.jsonl.anchor.json'))).toBe(true);
-    writeFileSync(path.join(cwd, 'copy.jsonl'), readFileSync(path.join(cwd, 'copy.jsonl'), 'utf8').split('\n').slice(0, 4).join('\n') + '\n');
+    writeFileSync(
+      path.join(cwd, 'copy.jsonl'),
+      readFileSync(path.join(cwd, 'copy.jsonl'), 'utf8').split('\n').slice(0, 4).join('\n') + '\n',
+    );
     const cut = await runCli(['--json', 'verify-audit', '--log', 'copy.jsonl'], { cwd });
     expect(json(cut.stdout).findings!.map((f) => f.code)).toContain('TRUNCATED'); // the copied anchor guards the copy
     const rows = readFileSync(path.join(cwd, 'audit.jsonl'), 'utf8').trim().split('\n');
     writeFileSync(path.join(cwd, 'broken.jsonl'), `${[rows[0], rows[2]].join('\n')}\n`);
-    const broken = await runCli(['audit', 'export', '--log', 'broken.jsonl', '--out', 'b2.jsonl', '--key', 'local:k1'], { cwd });
+    const broken = await runCli(
+      ['audit', 'export', '--log', 'broken.jsonl', '--out', 'b2.jsonl', '--key', 'local:k1'],
+      { cwd },
+    );
     expect(broken.code).toBe(3);
     expect(broken.stdout).toMatch(/✖ copied 2 event/);
     expect(broken.stdout).toMatch(/does not verify .*first broken link at event 2/);
@@ -263,7 +368,10 @@ describe('paths on the filesystem', () => {
   it('keys create --dir DIR creates DIR when its parent exists', async () => {
     const cwd = tempDir();
     mkdirSync(path.join(cwd, 'parent'));
-    await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1', '--dir', path.join(cwd, 'parent', 'keys-here')], cwd);
+    await ok(
+      ['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'k1', '--dir', path.join(cwd, 'parent', 'keys-here')],
+      cwd,
+    );
     expect(existsSync(path.join(cwd, 'parent', 'keys-here', 'keys', 'k1.pem'))).toBe(true);
   });
 });

@@ -55,7 +55,9 @@ export function createFakeAccount(region = 'us-east-1'): FakeAccount {
   const calls: CallLog = { total: 0, mutating: 0, byMethod: {} };
   const route53 = fakeRoute53();
   const ec2 = fakeEc2();
-  const sts = { callerIdentity: async () => ({ account: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/agentkeys-admin` }) };
+  const sts = {
+    callerIdentity: async () => ({ account: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/agentkeys-admin` }),
+  };
   const aws: SetupAws = { ...sts, ...route53.api, ...ec2.api, ...fakeS3(), ...fakeSes(), ...fakeIam(ACCOUNT) };
   return {
     aws: counted(aws, calls),

@@ -10,12 +10,18 @@ export function fakeEc2() {
   let seq = 0;
   const address = (id: string) => {
     const a = addresses.get(id);
-    if (!a) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no address ${id} (fake InvalidAllocationID.NotFound)` });
+    if (!a)
+      throw new AgentkeysError({
+        code: 'AWS_CALL_FAILED',
+        message: `no address ${id} (fake InvalidAllocationID.NotFound)`,
+      });
     return a;
   };
   const api: Ec2Api = {
-    describeInstance: async (id) => (instances.has(id) ? { publicIp: instances.get(id)!.publicIp, state: 'running' } : undefined),
-    addressesByTag: async (name) => [...addresses.values()].filter((a) => a.tags.Name === name).map((a) => structuredClone(a)),
+    describeInstance: async (id) =>
+      instances.has(id) ? { publicIp: instances.get(id)!.publicIp, state: 'running' } : undefined,
+    addressesByTag: async (name) =>
+      [...addresses.values()].filter((a) => a.tags.Name === name).map((a) => structuredClone(a)),
     addressByIp: async (ip) => structuredClone([...addresses.values()].find((a) => a.publicIp === ip)),
     allocateAddress: async (tagName) => {
       const n = ++seq;

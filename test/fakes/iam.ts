@@ -6,8 +6,16 @@ import type { IamApi } from '../../src/aws/iam.js';
 import { AgentkeysError } from '../../src/errors.js';
 import { conflict } from './account.js';
 
-interface User { policies: Map<string, string>; attached: string[]; keys: { id: string; status: string }[] }
-interface Role { trust: string; policies: Map<string, string>; attached: string[] }
+interface User {
+  policies: Map<string, string>;
+  attached: string[];
+  keys: { id: string; status: string }[];
+}
+interface Role {
+  trust: string;
+  policies: Map<string, string>;
+  attached: string[];
+}
 
 export function fakeIam(account: string): IamApi {
   const users = new Map<string, User>();
@@ -43,7 +51,11 @@ export function fakeIam(account: string): IamApi {
     listAccessKeys: async (name) => [...(users.get(name)?.keys ?? [])],
     createAccessKey: async (name) => {
       const u = user(name);
-      if (u.keys.length >= 2) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `${name} has 2 access keys (fake LimitExceeded)` });
+      if (u.keys.length >= 2)
+        throw new AgentkeysError({
+          code: 'AWS_CALL_FAILED',
+          message: `${name} has 2 access keys (fake LimitExceeded)`,
+        });
       const id = `AKIAFAKE${String(++keySeq).padStart(12, '0')}`;
       u.keys.push({ id, status: 'Active' });
       return { id, secret: `fake-secret-${keySeq}` };

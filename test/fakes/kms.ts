@@ -14,10 +14,18 @@ const CURVES = {
   ECC_SECG_P256K1: { curve: 'secp256k1', ecdsa: secp256k1 },
 } as const;
 
-interface Key { meta: KeyMetadata; privateKey: KeyObject; publicDer: Uint8Array; tags: Record<string, string> }
+interface Key {
+  meta: KeyMetadata;
+  privateKey: KeyObject;
+  publicDer: Uint8Array;
+  tags: Record<string, string>;
+}
 
 function notModelled(op: string): never {
-  throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `kms:${op} is not modelled by the fake account (use moto)` });
+  throw new AgentkeysError({
+    code: 'AWS_CALL_FAILED',
+    message: `kms:${op} is not modelled by the fake account (use moto)`,
+  });
 }
 
 export function fakeKms(account: string, region: string): KmsApi {
@@ -40,7 +48,10 @@ export function fakeKms(account: string, region: string): KmsApi {
       const key = find(input.KeyId!);
       if (input.MessageType !== 'DIGEST') notModelled('Sign RAW');
       const d = Buffer.from(key.privateKey.export({ format: 'jwk' }).d!, 'base64url');
-      return CURVES[key.meta.KeySpec as keyof typeof CURVES].ecdsa.sign(input.Message!, d, { prehash: false, format: 'der' });
+      return CURVES[key.meta.KeySpec as keyof typeof CURVES].ecdsa.sign(input.Message!, d, {
+        prehash: false,
+        format: 'der',
+      });
     },
     verify: async () => notModelled('Verify'),
     generateMac: async () => notModelled('GenerateMac'),
@@ -51,11 +62,23 @@ export function fakeKms(account: string, region: string): KmsApi {
       const pair = generateKeyPairSync('ec', { namedCurve: spec.curve });
       const id = randomUUID();
       const meta: KeyMetadata = {
-        KeyId: id, Arn: `arn:aws:kms:${region}:${account}:key/${id}`, KeySpec: input.KeySpec, KeyUsage: 'SIGN_VERIFY',
-        KeyState: 'Enabled', Enabled: true, Origin: 'AWS_KMS', CreationDate: new Date(), Description: input.Description ?? '',
+        KeyId: id,
+        Arn: `arn:aws:kms:${region}:${account}:key/${id}`,
+        KeySpec: input.KeySpec,
+        KeyUsage: 'SIGN_VERIFY',
+        KeyState: 'Enabled',
+        Enabled: true,
+        Origin: 'AWS_KMS',
+        CreationDate: new Date(),
+        Description: input.Description ?? '',
       };
       const tags = Object.fromEntries((input.Tags ?? []).map((t) => [t.TagKey!, t.TagValue!]));
-      keys.set(id, { meta, privateKey: pair.privateKey, publicDer: new Uint8Array(pair.publicKey.export({ type: 'spki', format: 'der' })), tags });
+      keys.set(id, {
+        meta,
+        privateKey: pair.privateKey,
+        publicDer: new Uint8Array(pair.publicKey.export({ type: 'spki', format: 'der' })),
+        tags,
+      });
       return structuredClone(meta);
     },
     createAlias: async (alias, keyId) => {
@@ -63,7 +86,10 @@ export function fakeKms(account: string, region: string): KmsApi {
       aliases.set(alias, find(keyId).meta.KeyId!);
     },
     updateAlias: async (alias, keyId) => void aliases.set(alias, find(keyId).meta.KeyId!),
-    listAliases: async (keyId) => [...aliases].filter(([, id]) => !keyId || id === find(keyId).meta.KeyId).map(([AliasName, TargetKeyId]) => ({ AliasName, TargetKeyId })),
+    listAliases: async (keyId) =>
+      [...aliases]
+        .filter(([, id]) => !keyId || id === find(keyId).meta.KeyId)
+        .map(([AliasName, TargetKeyId]) => ({ AliasName, TargetKeyId })),
     listResourceTags: async (ref) => ({ ...find(ref).tags }),
     tagResource: async (ref, tags) => void Object.assign(find(ref).tags, tags),
     replicateKey: async () => notModelled('ReplicateKey'),

@@ -13,13 +13,16 @@ export function fakeRoute53() {
     listRecordSets: async (id) => [...(zones.get(id)?.records.values() ?? [])].map((r) => structuredClone(r)),
     changeRecordSets: async (id, changes) => {
       const zone = zones.get(id);
-      if (!zone) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no hosted zone ${id} (fake NoSuchHostedZone)` });
+      if (!zone)
+        throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no hosted zone ${id} (fake NoSuchHostedZone)` });
       const next = new Map(zone.records);
       for (const c of changes) {
         const k = key(c.ResourceRecordSet!);
-        if (c.Action === 'CREATE' && next.has(k)) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `${k} exists (fake InvalidChangeBatch)` });
+        if (c.Action === 'CREATE' && next.has(k))
+          throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `${k} exists (fake InvalidChangeBatch)` });
         if (c.Action === 'DELETE') {
-          if (!next.has(k)) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `${k} not found (fake InvalidChangeBatch)` });
+          if (!next.has(k))
+            throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `${k} not found (fake InvalidChangeBatch)` });
           next.delete(k);
         } else next.set(k, structuredClone(c.ResourceRecordSet!));
       }

@@ -5,7 +5,13 @@ import type { LifecycleRule, S3Api } from '../../src/aws/s3.js';
 import { AgentkeysError } from '../../src/errors.js';
 import { conflict } from './account.js';
 
-interface Bucket { pab?: Record<string, boolean>; lifecycle?: LifecycleRule[]; policy?: string; sse?: string; objects: number }
+interface Bucket {
+  pab?: Record<string, boolean>;
+  lifecycle?: LifecycleRule[];
+  policy?: string;
+  sse?: string;
+  objects: number;
+}
 
 export function fakeS3(foreign: ReadonlySet<string> = new Set()): S3Api {
   const buckets = new Map<string, Bucket>();
@@ -21,7 +27,13 @@ export function fakeS3(foreign: ReadonlySet<string> = new Set()): S3Api {
       buckets.set(name, { objects: 0 });
     },
     getPublicAccessBlock: async (name) => buckets.get(name)?.pab,
-    putPublicAccessBlock: async (name) => void (bucket(name).pab = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true }),
+    putPublicAccessBlock: async (name) =>
+      void (bucket(name).pab = {
+        BlockPublicAcls: true,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: true,
+        RestrictPublicBuckets: true,
+      }),
     getLifecycle: async (name) => buckets.get(name)?.lifecycle,
     putLifecycle: async (name, rules) => void (bucket(name).lifecycle = structuredClone(rules)),
     getBucketPolicy: async (name) => buckets.get(name)?.policy,
@@ -36,7 +48,11 @@ export function fakeS3(foreign: ReadonlySet<string> = new Set()): S3Api {
     },
     countObjectVersions: async (name) => buckets.get(name)?.objects ?? 0,
     deleteBucket: async (name) => {
-      if ((buckets.get(name)?.objects ?? 0) > 0) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `bucket ${name} is not empty (fake BucketNotEmpty)` });
+      if ((buckets.get(name)?.objects ?? 0) > 0)
+        throw new AgentkeysError({
+          code: 'AWS_CALL_FAILED',
+          message: `bucket ${name} is not empty (fake BucketNotEmpty)`,
+        });
       buckets.delete(name);
     },
   };

@@ -11,11 +11,13 @@ export function fakeSes(): SesApi {
   let active: string | undefined;
   const set = (name: string) => {
     const s = sets.get(name);
-    if (!s) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no rule set ${name} (fake RuleSetDoesNotExist)` });
+    if (!s)
+      throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no rule set ${name} (fake RuleSetDoesNotExist)` });
     return s;
   };
   return {
-    getEmailIdentity: async (name) => (identities.has(name) ? { verifiedForSending: false, dkimTokens: [] } : undefined),
+    getEmailIdentity: async (name) =>
+      identities.has(name) ? { verifiedForSending: false, dkimTokens: [] } : undefined,
     createEmailIdentity: async (name) => {
       if (identities.has(name)) throw conflict(`SES identity ${name}`);
       identities.add(name);
@@ -36,7 +38,11 @@ export function fakeSes(): SesApi {
     activeRuleSet: async () => active,
     setActiveRuleSet: async (name) => void (active = name),
     deleteRuleSet: async (name) => {
-      if (active === name) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `rule set ${name} is active (fake CannotDelete)` });
+      if (active === name)
+        throw new AgentkeysError({
+          code: 'AWS_CALL_FAILED',
+          message: `rule set ${name} is active (fake CannotDelete)`,
+        });
       sets.delete(name);
     },
   };

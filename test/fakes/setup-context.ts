@@ -35,7 +35,10 @@ export async function fakeSetup(opts: { evmSigner?: boolean } = {}): Promise<Fak
       report: () => undefined,
       // The broker's issuer, serving its discovery document (moto has no issuer; neither do we).
       fetchJson: async () => ({ status: 200, json: { issuer: stack.oidcIssuer } }),
-      state: { ...(stack.eip ? { eip: stack.eip } : {}), ...(stack.dataRoleArnEnv ? { dataRoleArn: stack.dataRoleArnEnv } : {}) },
+      state: {
+        ...(stack.eip ? { eip: stack.eip } : {}),
+        ...(stack.dataRoleArnEnv ? { dataRoleArn: stack.dataRoleArnEnv } : {}),
+      },
     };
   };
   return { account, dir, context };

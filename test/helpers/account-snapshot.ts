@@ -21,9 +21,14 @@ export async function snapshotAccount(zoneId: string, region = 'us-east-1'): Pro
   const iam = new IAM({ region });
   const sorted = (xs: (string | undefined)[]) => xs.filter((x): x is string => x !== undefined).sort();
   const [users, roles, oidc, buckets, identities, ruleSets, addresses, records] = await Promise.all([
-    iam.listUsers({}), iam.listRoles({}), iam.listOpenIDConnectProviders({}), new S3({ region }).listBuckets({}),
-    new SES({ region }).listIdentities({}), new SES({ region }).listReceiptRuleSets({}),
-    new EC2({ region }).describeAddresses({}), new Route53({ region }).listResourceRecordSets({ HostedZoneId: zoneId }),
+    iam.listUsers({}),
+    iam.listRoles({}),
+    iam.listOpenIDConnectProviders({}),
+    new S3({ region }).listBuckets({}),
+    new SES({ region }).listIdentities({}),
+    new SES({ region }).listReceiptRuleSets({}),
+    new EC2({ region }).describeAddresses({}),
+    new Route53({ region }).listResourceRecordSets({ HostedZoneId: zoneId }),
   ]);
   return {
     users: sorted((users.Users ?? []).map((u) => u.UserName)),

@@ -20,12 +20,15 @@ function anvilBinary(): string {
   const require = createRequire(import.meta.url);
   const platformPkg = `@foundry-rs/anvil-${process.platform}-${process.arch === 'x64' ? 'amd64' : process.arch}/package.json`;
   const binary = path.join(path.dirname(require.resolve(platformPkg)), 'bin', 'anvil');
-  if (!existsSync(binary)) throw new Error(`anvil binary missing at ${binary}: npm ci should have installed ${platformPkg}`);
+  if (!existsSync(binary))
+    throw new Error(`anvil binary missing at ${binary}: npm ci should have installed ${platformPkg}`);
   return binary;
 }
 
 export async function startAnvil(): Promise<Anvil> {
-  const child: ChildProcess = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', '0', '--chain-id', '31337'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', '0', '--chain-id', '31337'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -43,10 +46,11 @@ export async function startAnvil(): Promise<Anvil> {
     chainId: 31337,
     public: createPublicClient({ chain: foundry, transport }),
     fund: (address, wei) => testClient.setBalance({ address, value: wei }),
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }

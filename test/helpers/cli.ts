@@ -11,10 +11,17 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as an operator would, in cwd, with a clean signing environment. */
-export function runCli(args: string[], opts: { cwd: string; input?: string; env?: Record<string, string> }): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { cwd: string; input?: string; env?: Record<string, string> },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...opts.env };
-    const child = spawn(process.execPath, ['--', CLI, ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--', CLI, ...args], {
+      cwd: opts.cwd,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -15,7 +15,8 @@ declare module 'vitest' {
  */
 function buildWhenStale(): void {
   const r = spawnSync(process.execPath, ['bin/prepare.mjs'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`the build failed (node bin/prepare.mjs exited ${r.status}): fix it before the tests run`);
+  if (r.status !== 0)
+    throw new Error(`the build failed (node bin/prepare.mjs exited ${r.status}): fix it before the tests run`);
 }
 
 export default async function setup(project: TestProject): Promise<() => void> {

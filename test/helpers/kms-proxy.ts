@@ -22,7 +22,9 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
     const op = String(req.headers['x-amz-target'] ?? '');
     if (down) {
       counts.refused++;
-      res.writeHead(503, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'KMSInternalException', message: 'simulated outage' }));
+      res
+        .writeHead(503, { 'content-type': 'application/x-amz-json-1.1' })
+        .end(JSON.stringify({ __type: 'KMSInternalException', message: 'simulated outage' }));
       req.resume();
       return;
     }
@@ -31,15 +33,20 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
       if (throttle > 0) {
         throttle--;
         counts.throttled++;
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ThrottlingException' }).end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }));
+        res
+          .writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ThrottlingException' })
+          .end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }));
         req.resume();
         return;
       }
     }
-    const forward = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const forward = request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     forward.on('error', () => res.writeHead(502).end());
     req.pipe(forward);
   });
@@ -47,9 +54,17 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    throttleSigns: (n) => { throttle = n; },
-    setDown: (d) => { down = d; },
+    throttleSigns: (n) => {
+      throttle = n;
+    },
+    setDown: (d) => {
+      down = d;
+    },
     counts,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -10,7 +10,9 @@ const signer = new LocalKeySigner(kid!, loadPrivateKey(readFileSync(keyFile!, 'u
 const store = new PgAuditLog({ url: url! });
 const started = process.hrtime.bigint();
 for (let i = 0; i < Number(count); i++) {
-  await appendSignedEvents(store, signer, [{ event_type: 'tool_call', actor_id: `writer-${tag}`, payload: { writer: tag, i } }]);
+  await appendSignedEvents(store, signer, [
+    { event_type: 'tool_call', actor_id: `writer-${tag}`, payload: { writer: tag, i } },
+  ]);
 }
 await store.close();
 process.stdout.write(JSON.stringify({ events: Number(count), ms: Number(process.hrtime.bigint() - started) / 1e6 }));

@@ -20,10 +20,14 @@ function findBinDir(): string {
     // pg_config is optional; the Debian layout is searched next.
   }
   if (existsSync('/usr/lib/postgresql')) {
-    for (const v of readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))) candidates.push(`/usr/lib/postgresql/${v}/bin`);
+    for (const v of readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)))
+      candidates.push(`/usr/lib/postgresql/${v}/bin`);
   }
   const found = candidates.find((dir) => existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'pg_ctl')));
-  if (!found) throw new Error('PostgreSQL server binaries (initdb, pg_ctl) not found: install them (apt-get install -y postgresql) or set AGENTKEYS_TEST_DATABASE_URL');
+  if (!found)
+    throw new Error(
+      'PostgreSQL server binaries (initdb, pg_ctl) not found: install them (apt-get install -y postgresql) or set AGENTKEYS_TEST_DATABASE_URL',
+    );
   return found;
 }
 
@@ -51,7 +55,9 @@ export async function startPostgres(): Promise<RunningPostgres> {
     chownSync(dir, uid, gid);
   }
   const run = (cmd: string, args: string[]) => {
-    const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]] : [path.join(bin, cmd), args];
+    const [file, argv] = asRoot
+      ? ['runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]]
+      : [path.join(bin, cmd), args];
     execFileSync(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   };
   const data = path.join(dir, 'data');

@@ -17,7 +17,10 @@ export async function seedAccount(): Promise<{ zoneId: string }> {
   return { zoneId: await createSandboxAws({ region: 'us-east-1' }).createHostedZone('litentry.org') };
 }
 
-export async function stackFiles(zoneId: string, opts: { test: boolean; withInstance?: boolean; cwd?: string }): Promise<StackFiles> {
+export async function stackFiles(
+  zoneId: string,
+  opts: { test: boolean; withInstance?: boolean; cwd?: string },
+): Promise<StackFiles> {
   const cwd = opts.cwd ?? tempDir();
   const instanceId = opts.withInstance === false ? '' : await createSandboxAws({ region: 'us-east-1' }).runInstance();
   const files = await writeStackEnvFiles(cwd, opts.test, { zoneId, ...(instanceId ? { instanceId } : {}) });

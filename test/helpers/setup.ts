@@ -10,5 +10,13 @@ delete process.env.AWS_SESSION_TOKEN;
 delete process.env.AWS_PROFILE;
 // The signing variables of an operator's shell must not leak into tests.
 for (const name of Object.keys(process.env)) {
-  if (name.startsWith('AUDIT_SIGN') || name === 'REQUIRE_KMS' || name === 'DEV_ALLOW_EPHEMERAL' || name.startsWith('AGENTKEYS_') || name.startsWith('KERNEL_PUBLIC_KEYS') || name.startsWith('VAULT_')) delete process.env[name];
+  if (
+    name.startsWith('AUDIT_SIGN') ||
+    name === 'REQUIRE_KMS' ||
+    name === 'DEV_ALLOW_EPHEMERAL' ||
+    name.startsWith('AGENTKEYS_') ||
+    name.startsWith('KERNEL_PUBLIC_KEYS') ||
+    name.startsWith('VAULT_')
+  )
+    delete process.env[name];
 }

@@ -4,10 +4,24 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEther, parseTransaction, recoverTransactionAddress, verifyMessage, verifyTypedData, type Address, type Hex } from 'viem';
+import {
+  parseEther,
+  parseTransaction,
+  recoverTransactionAddress,
+  verifyMessage,
+  verifyTypedData,
+  type Address,
+  type Hex,
+} from 'viem';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createKmsApi, type KmsApi } from '../../src/aws/kms.js';
-import { parseTransactionInput, parseTypedData, signMessageWith, signTransactionWith, signTypedDataWith } from '../../src/evm/operations.js';
+import {
+  parseTransactionInput,
+  parseTypedData,
+  signMessageWith,
+  signTransactionWith,
+  signTypedDataWith,
+} from '../../src/evm/operations.js';
 import { clearEvmAddressCache, KmsEvmSigner } from '../../src/evm/signer.js';
 import { startAnvil, type Anvil } from '../helpers/anvil.js';
 import { runCli } from '../helpers/cli.js';
@@ -17,12 +31,17 @@ import { PERMIT } from '../fixtures/evm.js';
 
 const moto = useMoto();
 let anvil: Anvil;
-beforeAll(async () => { anvil = await startAnvil(); }, 30_000);
-afterAll(async () => { await anvil?.stop(); });
+beforeAll(async () => {
+  anvil = await startAnvil();
+}, 30_000);
+afterAll(async () => {
+  await anvil?.stop();
+});
 
 const HALF_N = secp256k1.Point.Fn.ORDER >> 1n;
 const RECIPIENT: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
-const cli = (args: string[], cwd: string, env: Record<string, string> = {}) => runCli(args, { cwd, env: { ...moto.current.env, ...env } });
+const cli = (args: string[], cwd: string, env: Record<string, string> = {}) =>
+  runCli(args, { cwd, env: { ...moto.current.env, ...env } });
 
 async function secpKey(api: KmsApi): Promise<string> {
   return (await api.createKey({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' })).Arn!;
@@ -32,11 +51,14 @@ describe('KMS secp256k1 signer', () => {
   it('200 KMS signatures verify with viem; high-s ones are flipped to low-s', async () => {
     const api = createKmsApi({ region: 'us-east-1' });
     let highS = 0;
-    const counting: KmsApi = { ...api, sign: async (input) => {
-      const der = await api.sign(input);
-      if (secp256k1.Signature.fromBytes(der, 'der').s > HALF_N) highS++;
-      return der;
-    } };
+    const counting: KmsApi = {
+      ...api,
+      sign: async (input) => {
+        const der = await api.sign(input);
+        if (secp256k1.Signature.fromBytes(der, 'der').s > HALF_N) highS++;
+        return der;
+      },
+    };
     const signer = await KmsEvmSigner.open(counting, await secpKey(api));
     for (let i = 0; i < 120; i++) {
       const message = `agentkeys message ${i}`;
@@ -50,7 +72,18 @@ describe('KMS secp256k1 signer', () => {
       expect(await verifyTypedData({ address: signer.address, ...(doc as never), signature })).toBe(true);
     }
     for (let i = 0; i < 40; i++) {
-      const tx = i % 2 ? { chainId: 31337, nonce: i, to: RECIPIENT, value: String(i), gas: 21000, gasPrice: '1000000000' } : { chainId: 31337, nonce: i, to: RECIPIENT, value: String(i), gas: 21000, maxFeePerGas: '2', maxPriorityFeePerGas: '1' };
+      const tx =
+        i % 2
+          ? { chainId: 31337, nonce: i, to: RECIPIENT, value: String(i), gas: 21000, gasPrice: '1000000000' }
+          : {
+              chainId: 31337,
+              nonce: i,
+              to: RECIPIENT,
+              value: String(i),
+              gas: 21000,
+              maxFeePerGas: '2',
+              maxPriorityFeePerGas: '1',
+            };
       const { raw } = await signTransactionWith(signer, parseTransactionInput(tx, 'tx'));
       expect(parseTransaction(raw).nonce).toBe(i);
       expect(await recoverTransactionAddress({ serializedTransaction: raw as never })).toBe(signer.address);
@@ -87,8 +120,16 @@ describe('agentkeys evm against moto and anvil', () => {
     const { address, keyArn } = JSON.parse(created.stdout) as { address: string; keyArn: string };
     expect(address).toMatch(/^0x[0-9a-fA-F]{40}$/);
     const shown = await cli(['evm', 'address', '--key', `kms:${alias}`, '--json'], cwd);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ address, keyId: keyArn, publicKey: expect.stringMatching(/^0x04[0-9a-f]{128}$/) });
-    const fromEnv = await cli(['evm', 'address'], cwd, { VAULT_KEY_ID: alias, VAULT_REGION: 'us-east-1', AWS_REGION: 'eu-west-1' });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      address,
+      keyId: keyArn,
+      publicKey: expect.stringMatching(/^0x04[0-9a-f]{128}$/),
+    });
+    const fromEnv = await cli(['evm', 'address'], cwd, {
+      VAULT_KEY_ID: alias,
+      VAULT_REGION: 'us-east-1',
+      AWS_REGION: 'eu-west-1',
+    });
     expect(fromEnv.stdout.trim()).toBe(address); // VAULT_REGION wins over AWS_REGION, as the seed says
   });
 
@@ -99,8 +140,23 @@ describe('agentkeys evm against moto and anvil', () => {
     await anvil.fund(address, parseEther('10'));
     const before = await anvil.public.getBalance({ address: RECIPIENT });
     const txs = [
-      { chainId: anvil.chainId, nonce: 0, to: RECIPIENT, value: parseEther('1').toString(), gas: 21000, maxFeePerGas: '3000000000', maxPriorityFeePerGas: '1000000000' },
-      { chainId: anvil.chainId, nonce: 1, to: RECIPIENT, value: parseEther('2').toString(), gas: 21000, gasPrice: '3000000000' },
+      {
+        chainId: anvil.chainId,
+        nonce: 0,
+        to: RECIPIENT,
+        value: parseEther('1').toString(),
+        gas: 21000,
+        maxFeePerGas: '3000000000',
+        maxPriorityFeePerGas: '1000000000',
+      },
+      {
+        chainId: anvil.chainId,
+        nonce: 1,
+        to: RECIPIENT,
+        value: parseEther('2').toString(),
+        gas: 21000,
+        gasPrice: '3000000000',
+      },
     ];
     for (const [i, tx] of txs.entries()) {
       const file = path.join(cwd, `tx${i}.json`);
@@ -124,15 +180,23 @@ describe('agentkeys evm against moto and anvil', () => {
     const arn = await secpKey(createKmsApi({ region: 'us-east-1' }));
     const address = (await cli(['evm', 'address', '--key', `kms:${arn}`], cwd)).stdout.trim();
     const sig = (await cli(['evm', 'sign-message', '--key', `kms:${arn}`, '--message', 'gm'], cwd)).stdout.trim();
-    expect((await cli(['evm', 'verify', '--address', address, '--signature', sig, '--message', 'gm'], cwd)).code).toBe(0);
+    expect((await cli(['evm', 'verify', '--address', address, '--signature', sig, '--message', 'gm'], cwd)).code).toBe(
+      0,
+    );
     const other = await cli(['evm', 'verify', '--address', RECIPIENT, '--signature', sig, '--message', 'gm'], cwd);
     expect(other.code).toBe(3);
     expect(other.stderr).toContain('EVM_SIGNATURE_MISMATCH');
     const data = path.join(cwd, 'permit.json');
     writeFileSync(data, JSON.stringify(PERMIT));
-    const typed = JSON.parse((await cli(['evm', 'sign-typed-data', '--key', `kms:${arn}`, '--data', data, '--json'], cwd)).stdout) as { signature: Hex };
-    expect(await verifyTypedData({ address: address as Address, ...(PERMIT as never), signature: typed.signature })).toBe(true);
-    expect((await cli(['evm', 'verify', '--address', address, '--signature', typed.signature, '--data', data], cwd)).code).toBe(0);
+    const typed = JSON.parse(
+      (await cli(['evm', 'sign-typed-data', '--key', `kms:${arn}`, '--data', data, '--json'], cwd)).stdout,
+    ) as { signature: Hex };
+    expect(
+      await verifyTypedData({ address: address as Address, ...(PERMIT as never), signature: typed.signature }),
+    ).toBe(true);
+    expect(
+      (await cli(['evm', 'verify', '--address', address, '--signature', typed.signature, '--data', data], cwd)).code,
+    ).toBe(0);
   });
 
   it('bad input: missing chainId and malformed typed data are named errors, nothing signed', async () => {

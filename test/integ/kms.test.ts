@@ -19,11 +19,16 @@ const moto = useMoto();
 const kms = () => createKmsApi({ region: 'us-east-1' });
 
 async function ok(args: string[], cwd: string, input?: string, env: Record<string, string> = {}) {
-  const r = await runCli(args, { cwd, env: { ...moto.current.env, ...env }, ...(input !== undefined ? { input } : {}) });
+  const r = await runCli(args, {
+    cwd,
+    env: { ...moto.current.env, ...env },
+    ...(input !== undefined ? { input } : {}),
+  });
   if (r.code !== 0) throw new Error(`agentkeys ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
   return r;
 }
-const cli = (args: string[], cwd: string, env: Record<string, string> = {}, input?: string) => runCli(args, { cwd, env: { ...moto.current.env, ...env }, ...(input !== undefined ? { input } : {}) });
+const cli = (args: string[], cwd: string, env: Record<string, string> = {}, input?: string) =>
+  runCli(args, { cwd, env: { ...moto.current.env, ...env }, ...(input !== undefined ? { input } : {}) });
 let aliasSeq = 0;
 const uniqueAlias = (base: string) => `alias/${base}-${process.pid}-${++aliasSeq}`;
 
@@ -36,7 +41,11 @@ describe('KMS signing (DIGEST, one hash)', () => {
       expect(signer.kid).toBe(key.Arn); // the ARN, never the id or alias
       const signed = digestRow({ event: 'spawn', n: 1 }, 'ab'.repeat(32));
       const sig = await signer.sign(signed.digest);
-      const pub = createPublicKey({ key: Buffer.from(await api.getPublicKey(key.KeyId!)), format: 'der', type: 'spki' });
+      const pub = createPublicKey({
+        key: Buffer.from(await api.getPublicKey(key.KeyId!)),
+        format: 'der',
+        type: 'spki',
+      });
       const opts = spec === 'RSA_2048' ? pub : { key: pub, dsaEncoding: 'der' as const };
       expect(cryptoVerify('sha256', signed.message, opts, sig)).toBe(true);
       expect(cryptoVerify('sha256', signed.digest, opts, sig)).toBe(false); // would be true if hashed twice
@@ -65,26 +74,54 @@ describe('rotate → sign → rebuild → verify', () => {
     const cwd = tempDir();
     const alias = uniqueAlias('audit');
     await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', alias], cwd);
-    await ok(['sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 'before', '--payload', '{"n":1}'], cwd);
-    const rotated = JSON.parse((await ok(['--json', 'rotate-key', '--alias', alias, '--log', 'a.jsonl', '--overlap-days', '7', '--yes'], cwd)).stdout);
+    await ok(
+      ['sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 'before', '--payload', '{"n":1}'],
+      cwd,
+    );
+    const rotated = JSON.parse(
+      (await ok(['--json', 'rotate-key', '--alias', alias, '--log', 'a.jsonl', '--overlap-days', '7', '--yes'], cwd))
+        .stdout,
+    );
     expect(rotated.newKeyArn).not.toBe(rotated.oldKeyArn);
-    await ok(['sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 'after', '--payload', '{"n":2}'], cwd);
-    const rows = readFileSync(path.join(cwd, 'a.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    await ok(
+      ['sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 'after', '--payload', '{"n":2}'],
+      cwd,
+    );
+    const rows = readFileSync(path.join(cwd, 'a.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((r) => r.event_type)).toEqual(['before', 'signer.rotated', 'after']);
     expect(rows.map((r) => r.signer_kid)).toEqual([rotated.oldKeyArn, rotated.oldKeyArn, rotated.newKeyArn]);
-    expect(rows[1].payload).toMatchObject({ old_key_arn: rotated.oldKeyArn, new_key_arn: rotated.newKeyArn, new_key_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(rows[1].payload).toMatchObject({
+      old_key_arn: rotated.oldKeyArn,
+      new_key_arn: rotated.newKeyArn,
+      new_key_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
     // A fresh registry rebuilt from the log alone, then the rotation windows from signers.json merged in.
-    const rebuilt = JSON.parse((await ok(['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'rebuilt.json'], cwd)).stdout);
+    const rebuilt = JSON.parse(
+      (await ok(['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'rebuilt.json'], cwd)).stdout,
+    );
     expect(rebuilt.changes.filter((c: { action: string }) => c.action === 'add')).toHaveLength(2);
-    expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'a.jsonl', '--signers', 'rebuilt.json'], cwd)).stdout)).toMatchObject({ ok: true, events: 3 });
+    expect(
+      JSON.parse((await ok(['verify-audit', '--json', '--log', 'a.jsonl', '--signers', 'rebuilt.json'], cwd)).stdout),
+    ).toMatchObject({ ok: true, events: 3 });
     const windows = JSON.parse(readFileSync(path.join(cwd, '.agentkeys/signers.json'), 'utf8')).signers;
     expect(windows.find((s: { signerId: string }) => s.signerId === rotated.oldKeyArn).validTo).toBeDefined();
-    expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'a.jsonl'], cwd)).stdout)).toMatchObject({ ok: true, events: 3 });
+    expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'a.jsonl'], cwd)).stdout)).toMatchObject({
+      ok: true,
+      events: 3,
+    });
     // Rebuilding again changes nothing and keeps what the first run wrote.
-    const pending = await cli(['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'fresh.json', '--plan'], cwd);
+    const pending = await cli(
+      ['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'fresh.json', '--plan'],
+      cwd,
+    );
     expect(pending.code).toBe(4); // as setup --plan: changes are pending
     expect(existsSync(path.join(cwd, 'fresh.json'))).toBe(false);
-    const again = JSON.parse((await ok(['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'rebuilt.json', '--plan'], cwd)).stdout);
+    const again = JSON.parse(
+      (await ok(['--json', 'signers', 'rebuild', '--log', 'a.jsonl', '--out', 'rebuilt.json', '--plan'], cwd)).stdout,
+    );
     expect(again.changes.every((c: { action: string }) => c.action === 'keep')).toBe(true);
   });
 
@@ -98,7 +135,10 @@ describe('rotate → sign → rebuild → verify', () => {
     const created = await api.createKey({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' });
     const receipt = path.join(cwd, '.agentkeys/rotations', `${alias.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
     mkdirSync(path.dirname(receipt), { recursive: true });
-    writeFileSync(receipt, JSON.stringify({ alias, oldKeyArn: old.Arn, newKeyArn: created.Arn, startedAt: new Date().toISOString() }));
+    writeFileSync(
+      receipt,
+      JSON.stringify({ alias, oldKeyArn: old.Arn, newKeyArn: created.Arn, startedAt: new Date().toISOString() }),
+    );
     const before = (await api.client.send(new ListKeysCommand({}))).Keys!.length;
     const r = JSON.parse((await ok(['--json', 'rotate-key', '--alias', alias, '--yes'], cwd)).stdout);
     expect(r).toMatchObject({ resumed: true, newKeyArn: created.Arn, aliasMoved: true });
@@ -118,8 +158,12 @@ describe('rotate → sign → rebuild → verify', () => {
 
   it('rotate-key --jwt keeps both RS256 keys in the JWKS during the overlap', async () => {
     const cwd = tempDir();
-    const first = JSON.parse((await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7', '--yes'], cwd)).stdout);
-    const second = JSON.parse((await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7', '--yes'], cwd)).stdout);
+    const first = JSON.parse(
+      (await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7', '--yes'], cwd)).stdout,
+    );
+    const second = JSON.parse(
+      (await ok(['--json', 'rotate-key', '--jwt', 'jwt', '--overlap-days', '7', '--yes'], cwd)).stdout,
+    );
     const jwks = JSON.parse(readFileSync(path.join(cwd, 'jwt/jwks.json'), 'utf8'));
     expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual([second.kid, first.kid]);
     expect(jwks.keys.every((k: { alg: string; kty: string }) => k.alg === 'RS256' && k.kty === 'RSA')).toBe(true);
@@ -139,14 +183,24 @@ describe('HMAC keys in KMS', () => {
     await ok(['sign', '--log', 'h.jsonl', '--key', `kms:${alias}`, '--batch'], cwd, batch);
     const offline = JSON.parse((await cli(['verify-audit', '--json', '--log', 'h.jsonl'], cwd)).stdout);
     expect(offline.findings.map((f: { code: string }) => f.code)).toContain('UNKNOWN_SIGNER');
-    expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'h.jsonl', '--kms-verify'], cwd)).stdout)).toMatchObject({ ok: true, events: 3 });
+    expect(
+      JSON.parse((await ok(['verify-audit', '--json', '--log', 'h.jsonl', '--kms-verify'], cwd)).stdout),
+    ).toMatchObject({ ok: true, events: 3 });
     const file = path.join(cwd, 'h.jsonl');
-    const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     rows[1].payload = { n: 99 };
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const tampered = await cli(['verify-audit', '--json', '--log', 'h.jsonl', '--kms-verify'], cwd);
     expect(tampered.code).toBe(3);
-    expect(JSON.parse(tampered.stdout).findings.map((f: { index: number; code: string }) => [f.index, f.code])).toEqual([[2, 'SIGNATURE_INVALID'], [3, 'PREV_HASH_MISMATCH']]);
+    expect(JSON.parse(tampered.stdout).findings.map((f: { index: number; code: string }) => [f.index, f.code])).toEqual(
+      [
+        [2, 'SIGNATURE_INVALID'],
+        [3, 'PREV_HASH_MISMATCH'],
+      ],
+    );
   });
 });
 
@@ -161,11 +215,36 @@ describe('envelope encryption', () => {
     const cwd = tempDir();
     const alias = await dataKey(cwd);
     writeFileSync(path.join(cwd, 'p.txt'), 'secret payload '.repeat(10_000));
-    await ok(['encrypt', '--key', `kms:${alias}`, '--context', 'tenant=acme', '--context', 'purpose=backup', '--in', 'p.txt', '--out', 'p.enc'], cwd);
-    await ok(['decrypt', '--context', 'tenant=acme', '--context', 'purpose=backup', '--in', 'p.enc', '--out', 'p.out'], cwd);
+    await ok(
+      [
+        'encrypt',
+        '--key',
+        `kms:${alias}`,
+        '--context',
+        'tenant=acme',
+        '--context',
+        'purpose=backup',
+        '--in',
+        'p.txt',
+        '--out',
+        'p.enc',
+      ],
+      cwd,
+    );
+    await ok(
+      ['decrypt', '--context', 'tenant=acme', '--context', 'purpose=backup', '--in', 'p.enc', '--out', 'p.out'],
+      cwd,
+    );
     expect(readFileSync(path.join(cwd, 'p.out'), 'utf8')).toBe(readFileSync(path.join(cwd, 'p.txt'), 'utf8'));
-    for (const ctx of [['tenant=evil', 'purpose=backup'], ['tenant=acme'], ['tenant=acme', 'purpose=backup', 'extra=1']]) {
-      const r = await cli(['--json', 'decrypt', ...ctx.flatMap((c) => ['--context', c]), '--in', 'p.enc', '--out', 'bad.out'], cwd);
+    for (const ctx of [
+      ['tenant=evil', 'purpose=backup'],
+      ['tenant=acme'],
+      ['tenant=acme', 'purpose=backup', 'extra=1'],
+    ]) {
+      const r = await cli(
+        ['--json', 'decrypt', ...ctx.flatMap((c) => ['--context', c]), '--in', 'p.enc', '--out', 'bad.out'],
+        cwd,
+      );
       expect(JSON.parse(r.stdout).error.code).toBe('CONTEXT_MISMATCH');
       expect(existsSync(path.join(cwd, 'bad.out'))).toBe(false);
     }
@@ -174,7 +253,21 @@ describe('envelope encryption', () => {
       const copy = Buffer.from(enc);
       copy[offset]! ^= 0x01;
       writeFileSync(path.join(cwd, 't.enc'), copy);
-      const r = await cli(['--json', 'decrypt', '--context', 'tenant=acme', '--context', 'purpose=backup', '--in', 't.enc', '--out', 't.out'], cwd);
+      const r = await cli(
+        [
+          '--json',
+          'decrypt',
+          '--context',
+          'tenant=acme',
+          '--context',
+          'purpose=backup',
+          '--in',
+          't.enc',
+          '--out',
+          't.out',
+        ],
+        cwd,
+      );
       expect(r.code).toBe(3);
       expect(JSON.parse(r.stdout).error.code).toBe('CIPHERTEXT_TAMPERED');
       expect(existsSync(path.join(cwd, 't.out'))).toBe(false);
@@ -187,21 +280,35 @@ describe('envelope encryption', () => {
     const other = await dataKey(cwd);
     writeFileSync(path.join(cwd, 'p.txt'), 'hello');
     await ok(['encrypt', '--key', `kms:${alias}`, '--context', 'k=v', 'p.txt'], cwd);
-    expect((await ok(['decrypt', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'p.txt.enc'], cwd)).stdout).toBe('hello');
-    const wrong = await cli(['--json', 'decrypt', '--key', `kms:${other}`, '--context', 'k=v', '--in', 'p.txt.enc'], cwd);
+    expect((await ok(['decrypt', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'p.txt.enc'], cwd)).stdout).toBe(
+      'hello',
+    );
+    const wrong = await cli(
+      ['--json', 'decrypt', '--key', `kms:${other}`, '--context', 'k=v', '--in', 'p.txt.enc'],
+      cwd,
+    );
     expect(wrong.code).toBe(3);
     const arn = (await kms().describeKey(alias)).Arn!;
-    expect(JSON.parse(wrong.stdout).error).toMatchObject({ code: 'KEY_NOT_USED_FOR_MESSAGE', message: expect.stringContaining(arn) });
+    expect(JSON.parse(wrong.stdout).error).toMatchObject({
+      code: 'KEY_NOT_USED_FOR_MESSAGE',
+      message: expect.stringContaining(arn),
+    });
   });
 
   it('refuses signing and HMAC keys, existing outputs (without --force) and a terminal; detects a sentinel file', async () => {
     const cwd = tempDir();
     const api = kms();
     for (const spec of ['ECC_NIST_P256', 'HMAC_256'] as const) {
-      const key = await api.createKey({ KeySpec: spec, KeyUsage: spec === 'HMAC_256' ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY' });
+      const key = await api.createKey({
+        KeySpec: spec,
+        KeyUsage: spec === 'HMAC_256' ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY',
+      });
       writeFileSync(path.join(cwd, 'p.txt'), 'x');
       const r = await cli(['--json', 'encrypt', '--key', `kms:${key.Arn}`, 'p.txt'], cwd);
-      expect({ code: r.code, error: JSON.parse(r.stdout).error.code }).toEqual({ code: 2, error: 'KMS_KEY_WRONG_USAGE' });
+      expect({ code: r.code, error: JSON.parse(r.stdout).error.code }).toEqual({
+        code: 2,
+        error: 'KMS_KEY_WRONG_USAGE',
+      });
       expect(existsSync(path.join(cwd, 'p.txt.enc'))).toBe(false);
     }
     const alias = await dataKey(cwd);
@@ -214,23 +321,75 @@ describe('envelope encryption', () => {
     const over = await cli(['--json', 'decrypt', '--context', 'k=v', '--in', 'p.txt.enc', '--out', 'keep.txt'], cwd);
     expect(JSON.parse(over.stdout).error.code).toBe('OUTPUT_EXISTS');
     expect(readFileSync(path.join(cwd, 'keep.txt'), 'utf8')).toBe('precious');
-    await ok(['encrypt', '--format', 'sentinel', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'p.txt', '--out', 's.json'], cwd);
+    await ok(
+      [
+        'encrypt',
+        '--format',
+        'sentinel',
+        '--key',
+        `kms:${alias}`,
+        '--context',
+        'k=v',
+        '--in',
+        'p.txt',
+        '--out',
+        's.json',
+      ],
+      cwd,
+    );
     const sentinel = await cli(['--json', 'decrypt', '--context', 'k=v', '--in', 's.json'], cwd);
-    expect({ code: sentinel.code, error: JSON.parse(sentinel.stdout).error.code }).toEqual({ code: 2, error: 'CIPHERTEXT_FORMAT_MISMATCH' });
+    expect({ code: sentinel.code, error: JSON.parse(sentinel.stdout).error.code }).toEqual({
+      code: 2,
+      error: 'CIPHERTEXT_FORMAT_MISMATCH',
+    });
   });
 
   it('reads and writes the seed JSON envelope (--format sentinel) with the same checks', async () => {
     const cwd = tempDir();
     const alias = await dataKey(cwd);
     writeFileSync(path.join(cwd, 's.txt'), '{"creditCard":"4111"}');
-    await ok(['encrypt', '--format', 'sentinel', '--key', `kms:${alias}`, '--context', 'intentId=intent-123', '--in', 's.txt', '--out', 's.json'], cwd);
+    await ok(
+      [
+        'encrypt',
+        '--format',
+        'sentinel',
+        '--key',
+        `kms:${alias}`,
+        '--context',
+        'intentId=intent-123',
+        '--in',
+        's.txt',
+        '--out',
+        's.json',
+      ],
+      cwd,
+    );
     const env = JSON.parse(readFileSync(path.join(cwd, 's.json'), 'utf8'));
     expect(Object.keys(env).sort()).toEqual(['authTag', 'encrypted', 'encryptedDataKey', 'iv', 'keyId']);
     expect(Buffer.from(env.iv, 'base64')).toHaveLength(12);
-    expect((await ok(['decrypt', '--format', 'sentinel', '--context', 'intentId=intent-123', '--in', 's.json'], cwd)).stdout).toBe('{"creditCard":"4111"}');
-    expect(JSON.parse((await cli(['--json', 'decrypt', '--format', 'sentinel', '--context', 'intentId=other', '--in', 's.json'], cwd)).stdout).error.code).toBe('CONTEXT_MISMATCH');
-    writeFileSync(path.join(cwd, 't.json'), JSON.stringify({ ...env, encrypted: Buffer.from('XXXX').toString('base64') }));
-    expect(JSON.parse((await cli(['--json', 'decrypt', '--format', 'sentinel', '--context', 'intentId=intent-123', '--in', 't.json'], cwd)).stdout).error.code).toBe('CIPHERTEXT_TAMPERED');
+    expect(
+      (await ok(['decrypt', '--format', 'sentinel', '--context', 'intentId=intent-123', '--in', 's.json'], cwd)).stdout,
+    ).toBe('{"creditCard":"4111"}');
+    expect(
+      JSON.parse(
+        (await cli(['--json', 'decrypt', '--format', 'sentinel', '--context', 'intentId=other', '--in', 's.json'], cwd))
+          .stdout,
+      ).error.code,
+    ).toBe('CONTEXT_MISMATCH');
+    writeFileSync(
+      path.join(cwd, 't.json'),
+      JSON.stringify({ ...env, encrypted: Buffer.from('XXXX').toString('base64') }),
+    );
+    expect(
+      JSON.parse(
+        (
+          await cli(
+            ['--json', 'decrypt', '--format', 'sentinel', '--context', 'intentId=intent-123', '--in', 't.json'],
+            cwd,
+          )
+        ).stdout,
+      ).error.code,
+    ).toBe('CIPHERTEXT_TAMPERED');
   });
 
   it('the data-key cache serves many messages from one GenerateDataKey; --no-cache calls KMS for each', async () => {
@@ -243,9 +402,13 @@ describe('envelope encryption', () => {
     const cached = await ok(['--debug', 'encrypt', '--key', `kms:${alias}`, '--context', 'k=v', ...files], cwd);
     expect(cached.stderr).toMatch(/3 hit\(s\), 1 miss/);
     expect(cached.stderr).toMatch(/GenerateDataKey×1\b/);
-    const uncached = await ok(['--debug', 'encrypt', '--no-cache', '--key', `kms:${alias}`, '--context', 'k=v', ...files.map((f) => `${f}`)], tempDirWith(cwd, files));
+    const uncached = await ok(
+      ['--debug', 'encrypt', '--no-cache', '--key', `kms:${alias}`, '--context', 'k=v', ...files.map((f) => `${f}`)],
+      tempDirWith(cwd, files),
+    );
     expect(uncached.stderr).toMatch(/GenerateDataKey×4\b/);
-    for (const f of files) expect((await ok(['decrypt', '--context', 'k=v', '--in', `${f}.enc`], cwd)).stdout).toBe(`file ${f}`);
+    for (const f of files)
+      expect((await ok(['decrypt', '--context', 'k=v', '--in', `${f}.enc`], cwd)).stdout).toBe(`file ${f}`);
   });
 
   it('streams 200 MB through encrypt and decrypt in flat memory', async () => {
@@ -253,13 +416,16 @@ describe('envelope encryption', () => {
     const key = await api.createKey({});
     const crypto = new EnvelopeCrypto(api, key.Arn!, false);
     const total = 200 * 1024 * 1024;
-    const source = () => Readable.from((function* () {
-      const block = Buffer.alloc(1 << 20);
-      for (let i = 0; i < total / block.length; i++) {
-        block.writeUInt32BE(i, 0);
-        yield Buffer.from(block);
-      }
-    })());
+    const source = () =>
+      Readable.from(
+        (function* () {
+          const block = Buffer.alloc(1 << 20);
+          for (let i = 0; i < total / block.length; i++) {
+            block.writeUInt32BE(i, 0);
+            yield Buffer.from(block);
+          }
+        })(),
+      );
     const expected = createHash('sha256');
     await pipeline(source(), new Writable({ write: (c, _e, cb) => (expected.update(c), cb()) }));
     const baseline = process.memoryUsage().rss;
@@ -289,12 +455,24 @@ describe('keys', () => {
   it('describe shows spec, origin, multi-region role and aliases; create adopts an existing alias', async () => {
     const cwd = tempDir();
     const alias = uniqueAlias('mrk');
-    const first = JSON.parse((await ok(['--json', 'keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', alias, '--multi-region'], cwd)).stdout);
-    const second = JSON.parse((await ok(['--json', 'keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', alias, '--multi-region'], cwd)).stdout);
+    const first = JSON.parse(
+      (await ok(['--json', 'keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', alias, '--multi-region'], cwd))
+        .stdout,
+    );
+    const second = JSON.parse(
+      (await ok(['--json', 'keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', alias, '--multi-region'], cwd))
+        .stdout,
+    );
     expect([first.created, second.created]).toEqual([true, false]);
     expect(second.keyArn).toBe(first.keyArn);
     const d = JSON.parse((await ok(['--json', 'keys', 'describe', '--key', `kms:${alias}`], cwd)).stdout);
-    expect(d).toMatchObject({ spec: 'SYMMETRIC_DEFAULT', origin: 'AWS_KMS', multiRegion: 'PRIMARY', aliases: [alias], ageDays: 0 });
+    expect(d).toMatchObject({
+      spec: 'SYMMETRIC_DEFAULT',
+      origin: 'AWS_KMS',
+      multiRegion: 'PRIMARY',
+      aliases: [alias],
+      ageDays: 0,
+    });
     expect(d.keyId).toMatch(/^mrk-/);
   });
 
@@ -302,8 +480,14 @@ describe('keys', () => {
     const cwd = tempDir();
     const mrk = uniqueAlias('rep');
     await ok(['keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', mrk, '--multi-region'], cwd);
-    const r = JSON.parse((await ok(['--json', 'keys', 'replicate', '--key', `kms:${mrk}`, '--regions', 'us-west-2,eu-west-1'], cwd)).stdout);
-    expect(r.replicas.map((x: { region: string; action: string }) => [x.region, x.action])).toEqual([['us-west-2', 'created'], ['eu-west-1', 'created']]);
+    const r = JSON.parse(
+      (await ok(['--json', 'keys', 'replicate', '--key', `kms:${mrk}`, '--regions', 'us-west-2,eu-west-1'], cwd))
+        .stdout,
+    );
+    expect(r.replicas.map((x: { region: string; action: string }) => [x.region, x.action])).toEqual([
+      ['us-west-2', 'created'],
+      ['eu-west-1', 'created'],
+    ]);
     const single = uniqueAlias('single');
     await ok(['keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', single], cwd);
     const bad = await cli(['--json', 'keys', 'replicate', '--key', `kms:${single}`, '--regions', 'us-west-2'], cwd);
@@ -315,7 +499,10 @@ describe('keys', () => {
     const cwd = tempDir();
     const alias = uniqueAlias('region');
     await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', alias], cwd);
-    const r = await ok(['keys', 'describe', '--key', `kms:${alias}`], cwd, undefined, { AWS_REGION: '', AWS_DEFAULT_REGION: '' });
+    const r = await ok(['keys', 'describe', '--key', `kms:${alias}`], cwd, undefined, {
+      AWS_REGION: '',
+      AWS_DEFAULT_REGION: '',
+    });
     expect(r.stderr.match(/no AWS region set: using us-east-1/g)).toHaveLength(1);
     expect((await ok(['keys', 'describe', '--key', `kms:${alias}`], cwd)).stderr).not.toContain('no AWS region set');
   });
@@ -326,7 +513,11 @@ describe('keys', () => {
     await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', alias], cwd);
     const r = await cli(['--json', 'keys', 'should-rotate', '--key', `kms:${alias}`], cwd);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ shouldRotate: false, ageDays: 0, policy: { intervalDays: 90, maxAgeDays: 365 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      shouldRotate: false,
+      ageDays: 0,
+      policy: { intervalDays: 90, maxAgeDays: 365 },
+    });
   });
 });
 
@@ -338,10 +529,34 @@ describe('credentials and the KMS operation trail', () => {
     const alias = uniqueAlias('wi');
     await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', alias], cwd);
     writeFileSync(path.join(cwd, 'token'), 'eyJhbGciOiJSUzI1NiJ9.e30.sig');
-    await ok(['sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 't', '--payload', '{}'], cwd, undefined, { OIDC_TOKEN_PATH: path.join(cwd, 'token'), KMS_ROLE_ARN: 'arn:aws:iam::123456789012:role/agentkeys-kms' });
-    await ok(['sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--role-arn', 'arn:aws:iam::123456789012:role/agentkeys-kms', '--event-type', 't', '--payload', '{}'], cwd);
+    await ok(
+      ['sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 't', '--payload', '{}'],
+      cwd,
+      undefined,
+      { OIDC_TOKEN_PATH: path.join(cwd, 'token'), KMS_ROLE_ARN: 'arn:aws:iam::123456789012:role/agentkeys-kms' },
+    );
+    await ok(
+      [
+        'sign',
+        '--log',
+        'a.jsonl',
+        '--key',
+        `kms:${alias}`,
+        '--role-arn',
+        'arn:aws:iam::123456789012:role/agentkeys-kms',
+        '--event-type',
+        't',
+        '--payload',
+        '{}',
+      ],
+      cwd,
+    );
     expect((await cli(['verify-audit', '--log', 'a.jsonl'], cwd)).code).toBe(0);
-    const bad = await cli(['--json', 'sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 't', '--payload', '{}'], cwd, { KMS_ROLE_ARN: 'arn:aws:iam::123456789012:role/x' });
+    const bad = await cli(
+      ['--json', 'sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--event-type', 't', '--payload', '{}'],
+      cwd,
+      { KMS_ROLE_ARN: 'arn:aws:iam::123456789012:role/x' },
+    );
     expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'CONFIG_INVALID' });
   });
 
@@ -349,24 +564,105 @@ describe('credentials and the KMS operation trail', () => {
     const cwd = tempDir();
     const alias = uniqueAlias('req');
     await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', alias], cwd);
-    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, { REQUIRE_KMS: 'true', AUDIT_SIGNING_KEY_SOURCE: 'kms', AUDIT_SIGNING_KMS_KEY_ID: alias });
+    await ok(['sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, {
+      REQUIRE_KMS: 'true',
+      AUDIT_SIGNING_KEY_SOURCE: 'kms',
+      AUDIT_SIGNING_KMS_KEY_ID: alias,
+    });
   });
 
   it('--audit-log records every KMS operation as a signed event, without key material or plaintext', async () => {
     const cwd = tempDir();
     await ok(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'ops'], cwd);
     const data = uniqueAlias('trail');
-    await ok(['--audit-log', 'ops.jsonl', '--audit-key', 'local:ops', 'keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', data], cwd);
+    await ok(
+      [
+        '--audit-log',
+        'ops.jsonl',
+        '--audit-key',
+        'local:ops',
+        'keys',
+        'create',
+        '--spec',
+        'SYMMETRIC_DEFAULT',
+        '--alias',
+        data,
+      ],
+      cwd,
+    );
     writeFileSync(path.join(cwd, 'p.txt'), 'TOP-SECRET-PLAINTEXT');
-    await ok(['--audit-log', 'ops.jsonl', '--audit-key', 'local:ops', 'encrypt', '--key', `kms:${data}`, '--context', 'tenant=acme', '--in', 'p.txt', '--out', 'p.enc'], cwd);
-    await ok(['--audit-log', 'ops.jsonl', '--audit-key', 'local:ops', 'decrypt', '--context', 'tenant=acme', '--in', 'p.enc', '--out', 'p.out'], cwd);
-    const failed = await cli(['--audit-log', 'ops.jsonl', '--audit-key', 'local:ops', 'decrypt', '--context', 'tenant=other', '--in', 'p.enc', '--out', 'q.out'], cwd);
+    await ok(
+      [
+        '--audit-log',
+        'ops.jsonl',
+        '--audit-key',
+        'local:ops',
+        'encrypt',
+        '--key',
+        `kms:${data}`,
+        '--context',
+        'tenant=acme',
+        '--in',
+        'p.txt',
+        '--out',
+        'p.enc',
+      ],
+      cwd,
+    );
+    await ok(
+      [
+        '--audit-log',
+        'ops.jsonl',
+        '--audit-key',
+        'local:ops',
+        'decrypt',
+        '--context',
+        'tenant=acme',
+        '--in',
+        'p.enc',
+        '--out',
+        'p.out',
+      ],
+      cwd,
+    );
+    const failed = await cli(
+      [
+        '--audit-log',
+        'ops.jsonl',
+        '--audit-key',
+        'local:ops',
+        'decrypt',
+        '--context',
+        'tenant=other',
+        '--in',
+        'p.enc',
+        '--out',
+        'q.out',
+      ],
+      cwd,
+    );
     expect(failed.code).toBe(3); // CONTEXT_MISMATCH: the evidence does not verify
     const text = readFileSync(path.join(cwd, 'ops.jsonl'), 'utf8');
-    const events = text.trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.map((e) => e.event_type)).toEqual(['kms.CreateKey', 'kms.CreateAlias', 'kms.GenerateDataKey', 'kms.Decrypt', 'kms.Decrypt']);
-    expect(events[2].payload).toMatchObject({ operation: 'GenerateDataKey', result: 'ok', contextKeys: expect.arrayContaining(['tenant']) });
+    const events = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => e.event_type)).toEqual([
+      'kms.CreateKey',
+      'kms.CreateAlias',
+      'kms.GenerateDataKey',
+      'kms.Decrypt',
+      'kms.Decrypt',
+    ]);
+    expect(events[2].payload).toMatchObject({
+      operation: 'GenerateDataKey',
+      result: 'ok',
+      contextKeys: expect.arrayContaining(['tenant']),
+    });
     expect(text).not.toMatch(/TOP-SECRET|acme|Plaintext/);
-    expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'ops.jsonl'], cwd)).stdout)).toMatchObject({ ok: true, events: 5 });
+    expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'ops.jsonl'], cwd)).stdout)).toMatchObject({
+      ok: true,
+      events: 5,
+    });
   });
 });

@@ -17,11 +17,21 @@ import { createTestDatabase, sql } from '../helpers/pg-db.js';
 
 const moto = useMoto();
 let anvil: Anvil;
-beforeAll(async () => { anvil = await startAnvil(); }, 30_000);
-afterAll(async () => { await anvil?.stop(); });
+beforeAll(async () => {
+  anvil = await startAnvil();
+}, 30_000);
+afterAll(async () => {
+  await anvil?.stop();
+});
 
 const RECIPIENT: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
-const BASE_ENV = () => ({ PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1', AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+const BASE_ENV = () => ({
+  PATH: process.env.PATH!,
+  HOME: process.env.HOME ?? '/tmp',
+  NO_COLOR: '1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+});
 
 interface Session {
   client: Client;
@@ -31,7 +41,13 @@ interface Session {
 }
 
 async function connect(args: string[], env: Record<string, string>, cwd: string): Promise<Session> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: ['--', CLI, ...args], env: { ...BASE_ENV(), ...env }, cwd, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ['--', CLI, ...args],
+    env: { ...BASE_ENV(), ...env },
+    cwd,
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Client({ name: 'agentkeys-test', version: '1.0.0' });
@@ -48,26 +64,59 @@ async function connect(args: string[], env: Record<string, string>, cwd: string)
 }
 
 async function secpKey(): Promise<string> {
-  return (await createKmsApi({ region: 'us-east-1' }).createKey({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' })).Arn!;
+  return (
+    await createKmsApi({ region: 'us-east-1' }).createKey({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' })
+  ).Arn!;
 }
 
 function writePolicy(cwd: string, extra: Record<string, unknown> = {}): string {
   const file = path.join(cwd, 'policy.json');
-  writeFileSync(file, JSON.stringify({ version: 1, signMessage: true, chainIds: [31337], contracts: [RECIPIENT], maxValueWei: parseEther('1').toString(), ...extra }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: 1,
+      signMessage: true,
+      chainIds: [31337],
+      contracts: [RECIPIENT],
+      maxValueWei: parseEther('1').toString(),
+      ...extra,
+    }),
+  );
   return file;
 }
 
-const txFor = (nonce: number, over: Record<string, unknown> = {}) => ({ chainId: 31337, nonce, to: RECIPIENT, value: parseEther('0.5').toString(), gas: 21000, maxFeePerGas: '3000000000', maxPriorityFeePerGas: '1000000000', ...over });
+const txFor = (nonce: number, over: Record<string, unknown> = {}) => ({
+  chainId: 31337,
+  nonce,
+  to: RECIPIENT,
+  value: parseEther('0.5').toString(),
+  gas: 21000,
+  maxFeePerGas: '3000000000',
+  maxPriorityFeePerGas: '1000000000',
+  ...over,
+});
 
 describe('agentkeys mcp over stdio', () => {
   it('lists the tools; denies by rule; signs what the policy allows (anvil mines it); the chain verifies', async () => {
     const cwd = tempDir();
     const arn = await secpKey();
     const log = path.join(cwd, 'mcp-audit.jsonl');
-    const s = await connect(['mcp', '--key-id', `kms:${arn}`, '--policy', writePolicy(cwd), '--audit-log', log], moto.current.env, cwd);
+    const s = await connect(
+      ['mcp', '--key-id', `kms:${arn}`, '--policy', writePolicy(cwd), '--audit-log', log],
+      moto.current.env,
+      cwd,
+    );
     try {
       const tools = (await s.client.listTools()).tools.map((t) => t.name).sort();
-      expect(tools).toEqual(['get_address', 'health_check', 'sign_message', 'sign_transaction', 'sign_typed_data', 'verify_audit', 'verify_signature']);
+      expect(tools).toEqual([
+        'get_address',
+        'health_check',
+        'sign_message',
+        'sign_transaction',
+        'sign_typed_data',
+        'verify_audit',
+        'verify_signature',
+      ]);
       const { json: addr } = await s.call('get_address');
       const address = addr.address as Address;
       await anvil.fund(address, parseEther('5'));
@@ -75,7 +124,9 @@ describe('agentkeys mcp over stdio', () => {
       const denied = await s.call('sign_transaction', { transaction: txFor(0, { chainId: 1 }) });
       expect(denied.isError).toBe(true);
       expect(denied.json).toMatchObject({ error: { code: 'POLICY_DENIED', rule: 'chainIds' } });
-      const tooMuch = await s.call('sign_transaction', { transaction: txFor(0, { value: parseEther('2').toString() }) });
+      const tooMuch = await s.call('sign_transaction', {
+        transaction: txFor(0, { value: parseEther('2').toString() }),
+      });
       expect(tooMuch.json).toMatchObject({ error: { rule: 'maxValueWei' } });
 
       const allowed = await s.call('sign_transaction', { transaction: txFor(0) });
@@ -92,11 +143,25 @@ describe('agentkeys mcp over stdio', () => {
     } finally {
       await s.close();
     }
-    const rows = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event_type: string; actor_id: string; payload: Record<string, unknown> });
-    expect(rows.map((r) => r.event_type)).toEqual(['mcp.get_address', 'mcp.sign_transaction', 'mcp.sign_transaction', 'mcp.sign_transaction', 'mcp.health_check', 'mcp.verify_audit']);
+    const rows = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event_type: string; actor_id: string; payload: Record<string, unknown> });
+    expect(rows.map((r) => r.event_type)).toEqual([
+      'mcp.get_address',
+      'mcp.sign_transaction',
+      'mcp.sign_transaction',
+      'mcp.sign_transaction',
+      'mcp.health_check',
+      'mcp.verify_audit',
+    ]);
     expect(rows[0]!.actor_id).toBe('mcp:agentkeys-test/1.0.0');
     expect(rows[1]!.payload).toMatchObject({ decision: 'denied', rule: 'chainIds' });
-    expect(rows[3]!.payload).toMatchObject({ decision: 'allowed', signature_hash: expect.stringMatching(/^0x/), chain_id: 31337 });
+    expect(rows[3]!.payload).toMatchObject({
+      decision: 'allowed',
+      signature_hash: expect.stringMatching(/^0x/),
+      chain_id: 31337,
+    });
     const cli = await runCli(['verify-audit', '--log', log, '--json'], { cwd, env: moto.current.env });
     expect(cli.code, cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, events: 6 });
@@ -108,7 +173,10 @@ describe('agentkeys mcp over stdio', () => {
     const s = await connect(['mcp', '--key-id', `kms:${await secpKey()}`, '--audit-log', log], moto.current.env, cwd);
     try {
       expect((await s.call('get_address')).isError).toBe(false);
-      for (const [tool, a] of [['sign_message', { message: 'gm' }], ['sign_transaction', { transaction: txFor(0) }]] as const) {
+      for (const [tool, a] of [
+        ['sign_message', { message: 'gm' }],
+        ['sign_transaction', { transaction: txFor(0) }],
+      ] as const) {
         expect((await s.call(tool, a)).json).toMatchObject({ error: { code: 'POLICY_DENIED', rule: 'no-policy' } });
       }
     } finally {
@@ -121,15 +189,27 @@ describe('agentkeys mcp over stdio', () => {
     const cwd = tempDir();
     const url = await createTestDatabase();
     expect((await runCli(['db', 'migrate', '--database-url', url], { cwd, env: moto.current.env })).code).toBe(0);
-    const s = await connect(['mcp', '--key-id', `kms:${await secpKey()}`, '--policy', writePolicy(cwd), '--audit-log', url], moto.current.env, cwd);
+    const s = await connect(
+      ['mcp', '--key-id', `kms:${await secpKey()}`, '--policy', writePolicy(cwd), '--audit-log', url],
+      moto.current.env,
+      cwd,
+    );
     try {
       expect((await s.call('sign_message', { message: 'gm' })).isError).toBe(false);
-      expect((await s.call('sign_transaction', { transaction: txFor(0, { chainId: 5 }) })).json).toMatchObject({ error: { rule: 'chainIds' } });
+      expect((await s.call('sign_transaction', { transaction: txFor(0, { chainId: 5 }) })).json).toMatchObject({
+        error: { rule: 'chainIds' },
+      });
     } finally {
       await s.close();
     }
-    const rows = await sql<{ event_type: string; payload: { decision: string } }>(url, 'SELECT event_type, payload FROM audit_events ORDER BY created_at');
-    expect(rows.map((r) => [r.event_type, r.payload.decision])).toEqual([['mcp.sign_message', 'allowed'], ['mcp.sign_transaction', 'denied']]);
+    const rows = await sql<{ event_type: string; payload: { decision: string } }>(
+      url,
+      'SELECT event_type, payload FROM audit_events ORDER BY created_at',
+    );
+    expect(rows.map((r) => [r.event_type, r.payload.decision])).toEqual([
+      ['mcp.sign_message', 'allowed'],
+      ['mcp.sign_transaction', 'denied'],
+    ]);
     const verified = await runCli(['verify-audit', '--log', url], { cwd, env: moto.current.env });
     expect(verified.code, verified.stderr + verified.stdout).toBe(0);
   });
@@ -137,7 +217,10 @@ describe('agentkeys mcp over stdio', () => {
   it('refuses to start with a policy file that has an unknown field (exit 2, POLICY_UNKNOWN_FIELD)', async () => {
     const cwd = tempDir();
     const policy = writePolicy(cwd, { allowEverything: true });
-    const r = await runCli(['mcp', '--key-id', `kms:${await secpKey()}`, '--policy', policy, '--audit-log', path.join(cwd, 'a.jsonl')], { cwd, env: moto.current.env });
+    const r = await runCli(
+      ['mcp', '--key-id', `kms:${await secpKey()}`, '--policy', policy, '--audit-log', path.join(cwd, 'a.jsonl')],
+      { cwd, env: moto.current.env },
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('POLICY_UNKNOWN_FIELD');
     expect(r.stderr).toContain('allowEverything');
@@ -148,7 +231,19 @@ describe('agentkeys mcp over stdio', () => {
     const proxy: KmsProxy = await startKmsProxy(moto.current.endpoint);
     try {
       const env = { ...moto.current.env, AWS_ENDPOINT_URL: proxy.endpoint, AGENTKEYS_KMS_MAX_ATTEMPTS: '4' };
-      const s = await connect(['mcp', '--key-id', `kms:${await secpKey()}`, '--policy', writePolicy(cwd), '--audit-log', path.join(cwd, 'a.jsonl')], env, cwd);
+      const s = await connect(
+        [
+          'mcp',
+          '--key-id',
+          `kms:${await secpKey()}`,
+          '--policy',
+          writePolicy(cwd),
+          '--audit-log',
+          path.join(cwd, 'a.jsonl'),
+        ],
+        env,
+        cwd,
+      );
       try {
         proxy.throttleSigns(2);
         const ok = await s.call('sign_message', { message: 'through the throttle' });
@@ -177,13 +272,38 @@ describe('agentkeys mcp over stdio', () => {
     writeFileSync(counter, '');
     const helper = path.join(cwd, 'signing-helper.mjs');
     // Stands in for aws_signing_helper credential-process: short-lived credentials, 2 s each.
-    writeFileSync(helper, `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(counter)}, 'x');\nprocess.stdout.write(JSON.stringify({ Version: 1, AccessKeyId: 'ASIA' + Date.now(), SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(Date.now() + 2000).toISOString() }));\n`);
+    writeFileSync(
+      helper,
+      `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(counter)}, 'x');\nprocess.stdout.write(JSON.stringify({ Version: 1, AccessKeyId: 'ASIA' + Date.now(), SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(Date.now() + 2000).toISOString() }));\n`,
+    );
     chmodSync(helper, 0o755);
     const config = path.join(cwd, 'aws-config');
-    writeFileSync(config, `[profile rolesanywhere-kms]\nregion = us-east-1\ncredential_process = ${process.execPath} ${helper}\n`);
+    writeFileSync(
+      config,
+      `[profile rolesanywhere-kms]\nregion = us-east-1\ncredential_process = ${process.execPath} ${helper}\n`,
+    );
     const arn = await secpKey();
-    const env = { AWS_ENDPOINT_URL: moto.current.endpoint, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: path.join(cwd, 'none'), AWS_PROFILE: 'rolesanywhere-kms' };
-    const s = await connect(['mcp', '--key-id', `kms:${arn}`, '--policy', writePolicy(cwd), '--audit-log', path.join(cwd, 'a.jsonl'), '--audit-key', `kms:${arn}`], env, cwd);
+    const env = {
+      AWS_ENDPOINT_URL: moto.current.endpoint,
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: path.join(cwd, 'none'),
+      AWS_PROFILE: 'rolesanywhere-kms',
+    };
+    const s = await connect(
+      [
+        'mcp',
+        '--key-id',
+        `kms:${arn}`,
+        '--policy',
+        writePolicy(cwd),
+        '--audit-log',
+        path.join(cwd, 'a.jsonl'),
+        '--audit-key',
+        `kms:${arn}`,
+      ],
+      env,
+      cwd,
+    );
     try {
       for (let i = 0; i < 3; i++) {
         expect((await s.call('sign_message', { message: `call ${i}` })).isError).toBe(false);

@@ -18,7 +18,10 @@ describe('unpatched moto (deviation: DIGEST is hashed twice)', () => {
     const signer = await KmsSigner.open(api, key.KeyId!);
     const signed = digestRow({ a: 1 }, null);
     const sig = await signer.sign(signed.digest);
-    const pub = { key: createPublicKey({ key: Buffer.from(await api.getPublicKey(key.KeyId!)), format: 'der', type: 'spki' }), dsaEncoding: 'der' as const };
+    const pub = {
+      key: createPublicKey({ key: Buffer.from(await api.getPublicKey(key.KeyId!)), format: 'der', type: 'spki' }),
+      dsaEncoding: 'der' as const,
+    };
     expect(cryptoVerify('sha256', signed.message, pub, sig)).toBe(false);
     expect(cryptoVerify('sha256', signed.digest, pub, sig)).toBe(true);
     expect(createHash('sha256').update(signed.message).digest()).toEqual(signed.digest);

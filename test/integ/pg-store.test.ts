@@ -45,7 +45,10 @@ describe('db migrate', () => {
     const second = JSON.parse((await ok(['--json', 'db', 'migrate', '--database-url', url], cwd)).stdout);
     expect(second.applied).toEqual([]);
     expect((await runCli(['db', 'migrate', '--plan', '--database-url', url], { cwd })).code).toBe(0);
-    const rows = await sql<{ version: string; checksum: string }>(url, 'SELECT version, checksum FROM schema_migrations ORDER BY version');
+    const rows = await sql<{ version: string; checksum: string }>(
+      url,
+      'SELECT version, checksum FROM schema_migrations ORDER BY version',
+    );
     expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003']);
     expect(rows[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -53,7 +56,10 @@ describe('db migrate', () => {
   it('two processes migrating at once apply each file exactly once', async () => {
     const cwd = tempDir();
     const url = await createTestDatabase();
-    const [a, b] = await Promise.all([ok(['--json', 'db', 'migrate', '--database-url', url], cwd), ok(['--json', 'db', 'migrate', '--database-url', url], cwd)]);
+    const [a, b] = await Promise.all([
+      ok(['--json', 'db', 'migrate', '--database-url', url], cwd),
+      ok(['--json', 'db', 'migrate', '--database-url', url], cwd),
+    ]);
     const applied = [...JSON.parse(a.stdout).applied, ...JSON.parse(b.stdout).applied];
     expect(applied.sort()).toEqual(['0001_create_audit_events', '0002_linear_chain', '0003_audit_query_indexes']);
   });
@@ -68,7 +74,9 @@ describe('db migrate', () => {
   });
 
   it('an unreachable server is PG_CONNECT_FAILED (exit 1) and the password is not printed', async () => {
-    const r = await runCli(['db', 'migrate', '--database-url', 'postgres://u:hunter2@127.0.0.1:1/x'], { cwd: tempDir() });
+    const r = await runCli(['db', 'migrate', '--database-url', 'postgres://u:hunter2@127.0.0.1:1/x'], {
+      cwd: tempDir(),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/PG_CONNECT_FAILED/);
     expect(r.stderr).not.toMatch(/hunter2/);
@@ -79,21 +87,43 @@ describe('sign and verify-audit on Postgres', () => {
   it('signs into audit_events and verifies, with DATABASE_URL as the default log', async () => {
     const cwd = await withKey();
     const url = await migratedDb(cwd);
-    await ok(['sign', '--key', 'local:k1', '--event-type', 'agent_spawned', '--actor', 'agent-manager', '--payload', '{"action":"spawn"}'], cwd, undefined, { DATABASE_URL: url });
-    const batch = EDGE_CASE_PAYLOADS.filter((p) => p !== null).map((payload) => JSON.stringify({ event_type: 'edge', payload })).join('\n');
+    await ok(
+      [
+        'sign',
+        '--key',
+        'local:k1',
+        '--event-type',
+        'agent_spawned',
+        '--actor',
+        'agent-manager',
+        '--payload',
+        '{"action":"spawn"}',
+      ],
+      cwd,
+      undefined,
+      { DATABASE_URL: url },
+    );
+    const batch = EDGE_CASE_PAYLOADS.filter((p) => p !== null)
+      .map((payload) => JSON.stringify({ event_type: 'edge', payload }))
+      .join('\n');
     await ok(['sign', '--log', url, '--key', 'local:k1', '--batch'], cwd, batch);
     const { code, report } = await verifyJson(cwd, url);
     expect(report.findings).toEqual([]);
     expect(code).toBe(0);
     expect(report.events).toBe(EDGE_CASE_PAYLOADS.length);
     const seqs = await sql<{ chain_seq: string }>(url, 'SELECT chain_seq FROM audit_events ORDER BY chain_seq');
-    expect(seqs.map((r) => Number(r.chain_seq))).toEqual(Array.from({ length: EDGE_CASE_PAYLOADS.length }, (_, i) => i + 1));
+    expect(seqs.map((r) => Number(r.chain_seq))).toEqual(
+      Array.from({ length: EDGE_CASE_PAYLOADS.length }, (_, i) => i + 1),
+    );
   });
 
   it('refuses U+0000, which jsonb cannot store (PAYLOAD_NOT_STORABLE), and writes nothing', async () => {
     const cwd = await withKey();
     const url = await migratedDb(cwd);
-    const r = await runCli(['--json', 'sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{"s":"a\\u0000b"}'], { cwd });
+    const r = await runCli(
+      ['--json', 'sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{"s":"a\\u0000b"}'],
+      { cwd },
+    );
     expect(JSON.parse(r.stdout).error.code).toBe('PAYLOAD_NOT_STORABLE');
     expect(await sql(url, 'SELECT 1 FROM audit_events')).toHaveLength(0);
   });
@@ -101,7 +131,9 @@ describe('sign and verify-audit on Postgres', () => {
   it('an unmigrated database is PG_NOT_MIGRATED with the command to run', async () => {
     const cwd = await withKey();
     const url = await createTestDatabase();
-    const r = await runCli(['sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], { cwd });
+    const r = await runCli(['sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], {
+      cwd,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/PG_NOT_MIGRATED/);
     expect(r.stderr).toMatch(/agentkeys db migrate/);
@@ -116,7 +148,10 @@ describe('sign and verify-audit on Postgres', () => {
     await holder.query('BEGIN');
     await holder.query('SELECT pg_advisory_xact_lock($1)', [0x61676b63]);
     try {
-      const r = await runCli(['--json', 'sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{}'], { cwd, env: { AGENTKEYS_PG_STATEMENT_TIMEOUT_MS: '300' } });
+      const r = await runCli(
+        ['--json', 'sign', '--log', url, '--key', 'local:k1', '--event-type', 't', '--payload', '{}'],
+        { cwd, env: { AGENTKEYS_PG_STATEMENT_TIMEOUT_MS: '300' } },
+      );
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout).error.code).toBe('PG_STATEMENT_TIMEOUT');
     } finally {
@@ -129,12 +164,17 @@ describe('sign and verify-audit on Postgres', () => {
     const cwd = await withKey();
     const url = await migratedDb(cwd);
     const key = path.join(cwd, '.agentkeys/keys/k1.pem');
-    await Promise.all([0, 1, 2, 3].map((w) => execFileAsync(process.execPath, [WRITER, url, key, 'k1', '250', String(w)])));
+    await Promise.all(
+      [0, 1, 2, 3].map((w) => execFileAsync(process.execPath, [WRITER, url, key, 'k1', '250', String(w)])),
+    );
     const { code, report } = await verifyJson(cwd, url);
     expect(report.findings).toEqual([]);
     expect(code).toBe(0);
     expect(report.events).toBe(1000);
-    const [{ n, distinct_prev }] = await sql<{ n: string; distinct_prev: string }>(url, 'SELECT count(*) AS n, count(DISTINCT prev_hash) AS distinct_prev FROM audit_events');
+    const [{ n, distinct_prev }] = await sql<{ n: string; distinct_prev: string }>(
+      url,
+      'SELECT count(*) AS n, count(DISTINCT prev_hash) AS distinct_prev FROM audit_events',
+    );
     expect([Number(n), Number(distinct_prev)]).toEqual([1000, 999]); // 999 links + one NULL genesis
   });
 });
@@ -143,7 +183,14 @@ describe('an existing Agent Manager database', () => {
   const ed = generateKeyPairSync('ed25519');
   const signers = (dir: string) => {
     const file = path.join(dir, 'signers.json');
-    writeFileSync(file, JSON.stringify({ signers: [{ signerId: 'am', algorithm: 'Ed25519', publicKey: ed.publicKey.export({ type: 'spki', format: 'pem' }) }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        signers: [
+          { signerId: 'am', algorithm: 'Ed25519', publicKey: ed.publicKey.export({ type: 'spki', format: 'pem' }) },
+        ],
+      }),
+    );
     return file;
   };
   async function agentManagerDb(forkAt?: number): Promise<string> {
@@ -152,10 +199,27 @@ describe('an existing Agent Manager database', () => {
     const rows = amBuildChain(EDGE_CASE_PAYLOADS.slice(0, 8), { alg: 'ed25519', privateKey: ed.privateKey }, 'am');
     if (forkAt !== undefined) {
       const [extra] = amBuildChain([{ forked: true }], { alg: 'ed25519', privateKey: ed.privateKey }, 'am');
-      rows.push({ ...extra!, prev_hash: rows[forkAt]!.prev_hash, created_at: new Date(Date.UTC(2026, 10, 23)).toISOString() });
+      rows.push({
+        ...extra!,
+        prev_hash: rows[forkAt]!.prev_hash,
+        created_at: new Date(Date.UTC(2026, 10, 23)).toISOString(),
+      });
     }
     for (const r of rows) {
-      await sql(url, 'INSERT INTO audit_events (id, actor_id, event_type, payload, signature, signer_kid, prev_hash, created_at) VALUES ($1,$2,$3,$4::jsonb,$5,$6,$7,$8)', [r.id, r.actor_id, r.event_type, JSON.stringify(r.payload), r.signature, r.signer_kid, r.prev_hash, r.created_at]);
+      await sql(
+        url,
+        'INSERT INTO audit_events (id, actor_id, event_type, payload, signature, signer_kid, prev_hash, created_at) VALUES ($1,$2,$3,$4::jsonb,$5,$6,$7,$8)',
+        [
+          r.id,
+          r.actor_id,
+          r.event_type,
+          JSON.stringify(r.payload),
+          r.signature,
+          r.signer_kid,
+          r.prev_hash,
+          r.created_at,
+        ],
+      );
     }
     return url;
   }
@@ -168,8 +232,27 @@ describe('an existing Agent Manager database', () => {
     await ok(['db', 'migrate', '--database-url', url], cwd);
     const keyFile = path.join(cwd, 'am.pem');
     writeFileSync(keyFile, ed.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    await ok(['sign', '--log', url, '--key', `file:${keyFile}`, '--signer-kid', 'am', '--event-type', 't', '--payload', '{"after":"migration"}'], cwd);
-    expect((await verifyJson(cwd, url, ['--signers', file])).report).toMatchObject({ ok: true, events: 9, findings: [] });
+    await ok(
+      [
+        'sign',
+        '--log',
+        url,
+        '--key',
+        `file:${keyFile}`,
+        '--signer-kid',
+        'am',
+        '--event-type',
+        't',
+        '--payload',
+        '{"after":"migration"}',
+      ],
+      cwd,
+    );
+    expect((await verifyJson(cwd, url, ['--signers', file])).report).toMatchObject({
+      ok: true,
+      events: 9,
+      findings: [],
+    });
   });
 
   it('a forked legacy chain is reported as FORK, and migration 0002 refuses it', async () => {
@@ -182,7 +265,9 @@ describe('an existing Agent Manager database', () => {
     const r = await runCli(['--json', 'db', 'migrate', '--database-url', url], { cwd });
     expect(JSON.parse(r.stdout).error.code).toBe('MIGRATION_FAILED');
     // 0001 was already there; the failed 0002 left nothing behind.
-    expect((await sql<{ version: string }>(url, 'SELECT version FROM schema_migrations')).map((x) => x.version)).toEqual(['0001']);
+    expect(
+      (await sql<{ version: string }>(url, 'SELECT version FROM schema_migrations')).map((x) => x.version),
+    ).toEqual(['0001']);
   });
 });
 
@@ -194,7 +279,9 @@ describe('audit query and audit export', () => {
       { event_type: 'tool_call', actor_id: 'a-1', payload: { n: 2 } },
       { event_type: 'tool_call', actor_id: 'a-2', payload: { n: 3 } },
       { event_type: 'agent_stopped', actor_id: 'a-1', payload: { n: 4 } },
-    ].map((e) => JSON.stringify(e)).join('\n');
+    ]
+      .map((e) => JSON.stringify(e))
+      .join('\n');
     await ok(['sign', '--log', 'a.jsonl', '--key', 'local:k1', '--batch'], cwd, lines);
     return cwd;
   }
@@ -205,7 +292,11 @@ describe('audit query and audit export', () => {
     const toPg = JSON.parse((await ok(['--json', 'audit', 'export', '--log', 'a.jsonl', '--out', url], cwd)).stdout);
     const back = JSON.parse((await ok(['--json', 'audit', 'export', '--log', url, '--out', 'b.jsonl'], cwd)).stdout);
     expect(toPg.head).toBe(back.head);
-    const rows = (f: string) => readFileSync(path.join(cwd, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = (f: string) =>
+      readFileSync(path.join(cwd, f), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     expect(rows('b.jsonl')).toEqual(rows('a.jsonl'));
     expect((await verifyJson(cwd, url)).report).toMatchObject({ ok: true, events: 4, head: toPg.head });
     expect((await verifyJson(cwd, 'b.jsonl')).report).toMatchObject({ ok: true, events: 4, head: toPg.head });
@@ -224,8 +315,16 @@ describe('audit query and audit export', () => {
     const cwd = await populated();
     const url = await migratedDb(cwd);
     await ok(['audit', 'export', '--log', 'a.jsonl', '--out', url], cwd);
-    for (const filter of [['--agent', 'a-1'], ['--action', 'tool_call'], ['--agent', 'a-1', '--limit', '2'], ['--since', '1h'], ['--until', '2000-01-01']]) {
-      const onFile = JSON.parse((await ok(['--json', 'audit', 'query', '--log', 'a.jsonl', ...filter], cwd)).stdout).events;
+    for (const filter of [
+      ['--agent', 'a-1'],
+      ['--action', 'tool_call'],
+      ['--agent', 'a-1', '--limit', '2'],
+      ['--since', '1h'],
+      ['--until', '2000-01-01'],
+    ]) {
+      const onFile = JSON.parse(
+        (await ok(['--json', 'audit', 'query', '--log', 'a.jsonl', ...filter], cwd)).stdout,
+      ).events;
       const onPg = JSON.parse((await ok(['--json', 'audit', 'query', '--log', url, ...filter], cwd)).stdout).events;
       expect(onPg).toEqual(onFile);
     }

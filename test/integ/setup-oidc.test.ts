@@ -18,8 +18,17 @@ async function context(serving: boolean | (() => boolean), issuer?: string) {
   const files = await stackFiles(zoneId, { test: true });
   const stack = await loadStack({ test: true, envDir: path.join(files.cwd, 'env') });
   const { ctx, calls } = await createSetupContext({
-    stack, auth: {}, dir: path.join(files.cwd, '.agentkeys'), showSecret: false, confirm: async () => true, report: () => undefined, retryDelayMs: 0,
-    fetchJson: async () => ((typeof serving === 'function' ? serving() : serving) ? { status: 200, json: { issuer: issuer ?? stack.oidcIssuer, jwks_uri: `${stack.oidcIssuer}/jwks.json` } } : { status: 503 }),
+    stack,
+    auth: {},
+    dir: path.join(files.cwd, '.agentkeys'),
+    showSecret: false,
+    confirm: async () => true,
+    report: () => undefined,
+    retryDelayMs: 0,
+    fetchJson: async () =>
+      (typeof serving === 'function' ? serving() : serving)
+        ? { status: 200, json: { issuer: issuer ?? stack.oidcIssuer, jwks_uri: `${stack.oidcIssuer}/jwks.json` } }
+        : { status: 503 },
   });
   return { ctx, calls, stack };
 }
@@ -36,12 +45,27 @@ describe('OIDC federation step', () => {
     const { ctx } = await context(() => ++probes > 2);
     await runSteps(ctx, selectSteps(STEPS, { toStep: '16' }), { plan: false, verify: false });
     const seen: string[] = [];
-    const up = await runSteps(ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), { plan: false, verify: false, waitSeconds: 5, pollIntervalMs: 50, onWait: (_s, reason) => seen.push(reason) });
+    const up = await runSteps(ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), {
+      plan: false,
+      verify: false,
+      waitSeconds: 5,
+      pollIntervalMs: 50,
+      onWait: (_s, reason) => seen.push(reason),
+    });
     expect(up.records[0]!.status).toBe('done');
     expect(seen.length).toBeGreaterThanOrEqual(1);
     const down = await context(false);
-    const gaveUp = await runSteps(down.ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), { plan: false, verify: false, waitSeconds: 1, pollIntervalMs: 100 });
-    expect(gaveUp.records[0]).toMatchObject({ status: 'waiting', reason: expect.stringContaining('gave up after 1 s'), hint: expect.stringContaining('--only-step oidc') });
+    const gaveUp = await runSteps(down.ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), {
+      plan: false,
+      verify: false,
+      waitSeconds: 1,
+      pollIntervalMs: 100,
+    });
+    expect(gaveUp.records[0]).toMatchObject({
+      status: 'waiting',
+      reason: expect.stringContaining('gave up after 1 s'),
+      hint: expect.stringContaining('--only-step oidc'),
+    });
   });
 
   it('refuses an issuer that does not match byte for byte', async () => {
@@ -57,13 +81,23 @@ describe('OIDC federation step', () => {
     await runSteps(ctx, selectSteps(STEPS, { toStep: '16' }), { plan: false, verify: false });
     const { records } = await runSteps(ctx, selectSteps(STEPS, { onlyStep: 'oidc' }), { plan: false, verify: false });
     expect(records[0]!.status).toBe('done');
-    expect(records[0]!.changes.map((c) => c.resource)).toEqual(expect.arrayContaining([`OIDC provider ${stack.oidcIssuer}`, `IAM role ${stack.dataRole} trust`, `${stack.dataRole}-inline`]));
+    expect(records[0]!.changes.map((c) => c.resource)).toEqual(
+      expect.arrayContaining([
+        `OIDC provider ${stack.oidcIssuer}`,
+        `IAM role ${stack.dataRole} trust`,
+        `${stack.dataRole}-inline`,
+      ]),
+    );
     expect((await ctx.aws.getOidcProvider(stack.oidcProviderArn))!.clientIds).toEqual(['sts.amazonaws.com']);
     const trust = JSON.parse((await ctx.aws.getRole(stack.dataRole))!.trust);
     expect(trust.Statement[0].Action).toEqual(['sts:AssumeRoleWithWebIdentity', 'sts:TagSession']);
     expect(await ctx.aws.getRolePolicy(stack.dataRole, `${stack.dataRole}-inline`)).toBeUndefined();
     const mail = JSON.parse((await ctx.aws.getBucketPolicy(stack.mailBucket))!);
-    expect(mail.Statement.map((s: { Sid: string }) => s.Sid).sort()).toEqual(['AllowSESWriteInbound', 'EmailRoleGetOwnObjects', 'EmailRoleListOwnPrefix']);
+    expect(mail.Statement.map((s: { Sid: string }) => s.Sid).sort()).toEqual([
+      'AllowSESWriteInbound',
+      'EmailRoleGetOwnObjects',
+      'EmailRoleListOwnPrefix',
+    ]);
     expect(JSON.stringify(mail)).toContain('bots/${aws:PrincipalTag/agentkeys_actor_omni}/email/*');
     // The whole range again: steps 11, 13 and 14 render by phase, so nothing ping-pongs back.
     const mutatingBefore = calls.mutating;

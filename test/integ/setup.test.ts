@@ -21,8 +21,18 @@ const aws = () => createSetupAws({ region: 'us-east-1', retryDelayMs: 0 });
 async function setup(files: StackFiles, args: string[] = [], env: Record<string, string> = {}) {
   const test = files.operator.endsWith('.test.env') ? ['--test'] : [];
   const range = args.includes('--only-step') ? [] : ['--to-step', '16'];
-  const r = await runCli(['--json', 'setup', ...test, ...range, ...args], { cwd: files.cwd, env: { ...moto.current.env, ...env } });
-  let out: { steps: { id: string; status: string; changes: unknown[] }[]; calls: { total: number; mutating: number }; wallMs: number; error?: { code: string } } | undefined;
+  const r = await runCli(['--json', 'setup', ...test, ...range, ...args], {
+    cwd: files.cwd,
+    env: { ...moto.current.env, ...env },
+  });
+  let out:
+    | {
+        steps: { id: string; status: string; changes: unknown[] }[];
+        calls: { total: number; mutating: number };
+        wallMs: number;
+        error?: { code: string };
+      }
+    | undefined;
   try {
     out = JSON.parse(r.stdout);
   } catch {
@@ -31,7 +41,8 @@ async function setup(files: StackFiles, args: string[] = [], env: Record<string,
   return { code: r.code, out: out!, stderr: r.stderr };
 }
 
-const statuses = (out: { steps: { id: string; status: string }[] }) => Object.fromEntries(out.steps.map((s) => [s.id, s.status]));
+const statuses = (out: { steps: { id: string; status: string }[] }) =>
+  Object.fromEntries(out.steps.map((s) => [s.id, s.status]));
 
 describe('setup from an empty account', () => {
   it('first run: every step done or waiting; second run: zero mutating calls; --plan exits 0', async () => {
@@ -40,7 +51,16 @@ describe('setup from an empty account', () => {
     const first = await setup(files);
     expect(first.code).toBe(0);
     for (const s of first.out.steps) expect(['done', 'waiting']).toContain(s.status);
-    expect(statuses(first.out)).toMatchObject({ eip: 'done', 'ses-domain': 'waiting', dns: 'waiting', 'mail-bucket': 'done', 'data-role': 'done', 'data-classes': 'done', 'kms-audit-key': 'done', summary: 'done' });
+    expect(statuses(first.out)).toMatchObject({
+      eip: 'done',
+      'ses-domain': 'waiting',
+      dns: 'waiting',
+      'mail-bucket': 'done',
+      'data-role': 'done',
+      'data-classes': 'done',
+      'kms-audit-key': 'done',
+      summary: 'done',
+    });
     const second = await setup(files);
     expect(second.code).toBe(0);
     expect(second.out.calls.mutating).toBe(0);
@@ -50,7 +70,9 @@ describe('setup from an empty account', () => {
     // --verify runs the probes (the KMS key signs, and its published public key verifies it).
     const verified = await setup(files, ['--verify']);
     expect(verified.code).toBe(0);
-    const probes = Object.fromEntries((verified.out.steps as { id: string; verify?: string }[]).filter((x) => x.verify).map((x) => [x.id, x.verify]));
+    const probes = Object.fromEntries(
+      (verified.out.steps as { id: string; verify?: string }[]).filter((x) => x.verify).map((x) => [x.id, x.verify]),
+    );
     expect(probes).toEqual({ eip: 'ok', 'mail-bucket': 'ok', 'kms-audit-key': 'ok' });
     // --strict: the steps waiting on SES make the run fail.
     expect((await setup(files, ['--strict'])).code).toBe(1);
@@ -82,7 +104,10 @@ describe('setup from an empty account', () => {
     const only = await setup(files, ['--only-step', 'mail-bucket']);
     expect(only.out.steps.map((s) => s.id)).toEqual(['mail-bucket']);
     expect((await setup(files, ['--only-step', '7'])).out.steps[0]!.changes).toEqual([]);
-    const bad = await runCli(['--json', 'setup', '--test', '--only-step', '99'], { cwd: files.cwd, env: moto.current.env });
+    const bad = await runCli(['--json', 'setup', '--test', '--only-step', '99'], {
+      cwd: files.cwd,
+      env: moto.current.env,
+    });
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.stdout).error.code).toBe('UNKNOWN_STEP');
   });
@@ -95,15 +120,47 @@ describe('convergence', () => {
     const api = aws();
     // By hand: the mail bucket with a wrong policy, the daemon user, and a vault role with a broad policy.
     await api.createBucket('agentkeys-mail-test-123456789012');
-    await api.putBucketPolicy('agentkeys-mail-test-123456789012', JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'AllowSESWriteInbound', Effect: 'Allow', Principal: { Service: 'ses.amazonaws.com' }, Action: 's3:PutObject', Resource: 'arn:aws:s3:::agentkeys-mail-test-123456789012/*' }] }));
+    await api.putBucketPolicy(
+      'agentkeys-mail-test-123456789012',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'AllowSESWriteInbound',
+            Effect: 'Allow',
+            Principal: { Service: 'ses.amazonaws.com' },
+            Action: 's3:PutObject',
+            Resource: 'arn:aws:s3:::agentkeys-mail-test-123456789012/*',
+          },
+        ],
+      }),
+    );
     await api.createUser('agentkeys-daemon-test');
-    await api.createRole('agentkeys-vault-role-test', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }] }), 'by hand');
-    await api.putRolePolicy('agentkeys-vault-role-test', 'agentkeys-vault-role-test-inline', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }));
+    await api.createRole(
+      'agentkeys-vault-role-test',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+      'by hand',
+    );
+    await api.putRolePolicy(
+      'agentkeys-vault-role-test',
+      'agentkeys-vault-role-test-inline',
+      JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }),
+    );
     const first = await setup(files);
     expect(first.code).toBe(0);
     const policy = JSON.parse((await api.getBucketPolicy('agentkeys-mail-test-123456789012'))!);
-    expect(policy.Statement.map((s: { Sid: string }) => s.Sid).sort()).toEqual(['AllowDaemonRead', 'AllowSESWriteInbound']);
-    expect(await api.getRolePolicy('agentkeys-vault-role-test', 'agentkeys-vault-role-test-inline')).not.toMatch(/"s3:\*"/);
+    expect(policy.Statement.map((s: { Sid: string }) => s.Sid).sort()).toEqual([
+      'AllowDaemonRead',
+      'AllowSESWriteInbound',
+    ]);
+    expect(await api.getRolePolicy('agentkeys-vault-role-test', 'agentkeys-vault-role-test-inline')).not.toMatch(
+      /"s3:\*"/,
+    );
     expect((await setup(files)).out.calls.mutating).toBe(0);
   });
 
@@ -111,10 +168,17 @@ describe('convergence', () => {
     const { zoneId } = await seedAccount();
     const files = await stackFiles(zoneId, { test: true });
     // The run pauses after step 11 (its receipt written) by a test hook, and is killed right there.
-    const child = spawn(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16'], { cwd: files.cwd, env: { ...process.env, ...moto.current.env, AGENTKEYS_TEST_PAUSE_AFTER_STEP: '11' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--', CLI, '--json', 'setup', '--test', '--to-step', '16'], {
+      cwd: files.cwd,
+      env: { ...process.env, ...moto.current.env, AGENTKEYS_TEST_PAUSE_AFTER_STEP: '11' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     await new Promise<void>((resolve, reject) => {
       let err = '';
-      child.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('paused after step 11')) resolve(); });
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('paused after step 11')) resolve();
+      });
       child.once('exit', (code) => reject(new Error(`setup exited ${code} before step 11: ${err}`)));
     });
     child.kill('SIGKILL');
@@ -123,7 +187,10 @@ describe('convergence', () => {
     const killed = JSON.parse(readFileSync(receiptFile, 'utf8'));
     expect(killed.finishedAt).toBeUndefined();
     expect(killed.steps.map((st: { num: number }) => st.num)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    const interrupted = await runCli(['setup', '--test', '--to-step', '16', '--plan'], { cwd: files.cwd, env: moto.current.env });
+    const interrupted = await runCli(['setup', '--test', '--to-step', '16', '--plan'], {
+      cwd: files.cwd,
+      env: moto.current.env,
+    });
     expect(interrupted.stdout).toMatch(/stopped after step 11 data-role/);
     const next = await setup(files);
     expect(next.code).toBe(0);
@@ -173,7 +240,10 @@ describe('named errors', () => {
   it('a caller outside the allow-list is CALLER_NOT_ALLOWED', async () => {
     const { zoneId } = await seedAccount();
     const files = await stackFiles(zoneId, { test: true });
-    const r = await runCli(['--json', 'setup', '--test', '--allow-principal', 'arn:aws:iam::123456789012:user/agentkeys-admin'], { cwd: files.cwd, env: moto.current.env });
+    const r = await runCli(
+      ['--json', 'setup', '--test', '--allow-principal', 'arn:aws:iam::123456789012:user/agentkeys-admin'],
+      { cwd: files.cwd, env: moto.current.env },
+    );
     expect(JSON.parse(r.stdout).error.code).toBe('CALLER_NOT_ALLOWED');
   });
 });
@@ -192,7 +262,9 @@ describe('test and prod stacks', () => {
     expect(await api.getRole('agentkeys-data-role')).toBeUndefined();
     const prodRun = await setup(prod);
     expect(prodRun.out.steps.filter((x) => x.status !== 'done' && x.status !== 'waiting')).toEqual([]);
-    expect(await api.describeRuleSet('agentkeys')).toEqual(expect.arrayContaining(['agentkeys-inbound', 'agentkeys-inbound-test']));
+    expect(await api.describeRuleSet('agentkeys')).toEqual(
+      expect.arrayContaining(['agentkeys-inbound', 'agentkeys-inbound-test']),
+    );
     const down = await runCli(['--json', 'teardown', '--test', '--yes'], { cwd, env: moto.current.env });
     expect({ code: down.code, err: down.stderr.slice(0, 600) }).toEqual({ code: 0, err: '' });
     expect(JSON.parse(down.stdout).deleted.length).toBeGreaterThan(10);
@@ -223,7 +295,9 @@ describe('test and prod stacks', () => {
     const deleted = JSON.parse(down.stdout).deleted as string[];
     expect(deleted[0]).toBe('IAM role agentkeys-evm-signer-test');
     expect(deleted.at(-1)).toMatch(/^EIP in /);
-    expect(deleted.findIndex((d) => d.includes('DNS record'))).toBeLessThan(deleted.findIndex((d) => d.startsWith('Elastic IP')));
+    expect(deleted.findIndex((d) => d.includes('DNS record'))).toBeLessThan(
+      deleted.findIndex((d) => d.startsWith('Elastic IP')),
+    );
     expect(await snapshotAccount(zoneId)).toEqual(before);
     expect(existsSync(path.join(files.cwd, '.agentkeys/credentials/test.ini'))).toBe(false);
   });
@@ -256,14 +330,23 @@ describe('step 18: the optional EVM signer (seed 002)', () => {
     const key = await kms.describeKey('alias/agentkeys-evm-test');
     expect(key.KeySpec).toBe('ECC_SECG_P256K1');
     const doc = JSON.parse((await aws().getRolePolicy('agentkeys-evm-signer-test', 'agentkeys-evm-signer-test-kms'))!);
-    expect(doc.Statement).toEqual([{ Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'], Resource: key.Arn }]);
+    expect(doc.Statement).toEqual([
+      { Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'], Resource: key.Arn },
+    ]);
     const again = await setup(files, ['--only-step', '18']);
     expect(again.out.calls.mutating).toBe(0);
     // Drift (a broader grant) is found and put back.
-    await aws().putRolePolicy('agentkeys-evm-signer-test', 'agentkeys-evm-signer-test-kms', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] }));
+    await aws().putRolePolicy(
+      'agentkeys-evm-signer-test',
+      'agentkeys-evm-signer-test-kms',
+      JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] }),
+    );
     expect((await setup(files, ['--only-step', '18', '--plan'])).code).toBe(4);
     await setup(files, ['--only-step', '18']);
-    expect(JSON.parse((await aws().getRolePolicy('agentkeys-evm-signer-test', 'agentkeys-evm-signer-test-kms'))!).Statement[0].Resource).toBe(key.Arn);
+    expect(
+      JSON.parse((await aws().getRolePolicy('agentkeys-evm-signer-test', 'agentkeys-evm-signer-test-kms'))!)
+        .Statement[0].Resource,
+    ).toBe(key.Arn);
     // Teardown removes the role and keeps the key (its address may hold funds).
     const down = await runCli(['--json', 'teardown', '--test', '--yes'], { cwd: files.cwd, env: moto.current.env });
     expect(down.code, down.stderr).toBe(0);
@@ -277,11 +360,17 @@ describe('the settings file and the stack file', () => {
     const { zoneId } = await seedAccount();
     const files = await stackFiles(zoneId, { test: true });
     writeFileSync(path.join(files.cwd, 'settings.env'), 'AGENTKEYS_DIR=custom-dir\n');
-    const both = await runCli(['--env-file', 'settings.env', '--json', 'setup', '--test', '--to-step', '12', '--stack-env', files.operator], { cwd: files.cwd, env: moto.current.env });
+    const both = await runCli(
+      ['--env-file', 'settings.env', '--json', 'setup', '--test', '--to-step', '12', '--stack-env', files.operator],
+      { cwd: files.cwd, env: moto.current.env },
+    );
     expect(both.code, both.stderr).toBe(0);
     expect(existsSync(path.join(files.cwd, 'custom-dir/credentials/test.ini'))).toBe(true); // settings applied
     expect(existsSync(path.join(files.cwd, '.agentkeys/credentials/test.ini'))).toBe(false);
-    const old = await runCli(['--json', 'setup', '--test', '--only-step', '4', '--env-file', files.operator], { cwd: files.cwd, env: moto.current.env });
+    const old = await runCli(['--json', 'setup', '--test', '--only-step', '4', '--env-file', files.operator], {
+      cwd: files.cwd,
+      env: moto.current.env,
+    });
     expect(old.code, old.stderr).toBe(0);
     expect(old.stderr).toContain('--env-file F is deprecated for the stack');
   });

@@ -34,7 +34,8 @@ const backends: [string, () => Promise<string>][] = [
   ['postgres', migratedUrl],
 ];
 
-const events = (n: number, actor = 'a1') => Array.from({ length: n }, (_, i) => ({ event_type: i % 2 ? 'tool_call' : 'login', actor_id: actor, payload: { i } }));
+const events = (n: number, actor = 'a1') =>
+  Array.from({ length: n }, (_, i) => ({ event_type: i % 2 ? 'tool_call' : 'login', actor_id: actor, payload: { i } }));
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -86,7 +87,15 @@ describe.each(backends)('AuditStore contract: %s', (kind, newLog) => {
   it('verifies through the store, and export copies to the other backend and back, all or nothing', async () => {
     const dir = tempDir();
     const signersPath = path.join(dir, 'signers.json');
-    await writeSignerRegistry(signersPath, { signers: [{ signerId: 'contract', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() }] });
+    await writeSignerRegistry(signersPath, {
+      signers: [
+        {
+          signerId: 'contract',
+          algorithm: 'ed25519',
+          publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        },
+      ],
+    });
     const log = await newLog();
     const other = kind === 'file' ? await migratedUrl() : path.join(dir, 'copy.jsonl');
     await using(log, async (source) => {
@@ -96,7 +105,10 @@ describe.each(backends)('AuditStore contract: %s', (kind, newLog) => {
       await using(other, async (dest) => {
         const copied = await exportChain(source, dest);
         expect(copied).toMatchObject({ events: 7, firstBrokenLink: null, head: (await source.readHead()).prevHash });
-        expect(await verifyChainSource(dest, { signersPath, hmacKeyFiles: {}, slackMs: 0, workers: 0 })).toMatchObject({ ok: true, events: 7 });
+        expect(await verifyChainSource(dest, { signersPath, hmacKeyFiles: {}, slackMs: 0, workers: 0 })).toMatchObject({
+          ok: true,
+          events: 7,
+        });
         const again = await exportChain(source, dest).catch((err: unknown) => err);
         expect(isAgentkeysError(again) && again.code).toBe('EXPORT_DEST_NOT_EMPTY');
         expect(await collect(dest.rows())).toHaveLength(7);

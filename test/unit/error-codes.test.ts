@@ -18,7 +18,10 @@ describe('error codes', () => {
   });
 
   it('every listed code is raised somewhere (no dead entries)', () => {
-    const source = [...files('src'), ...files('commands'), ...files('bin')].filter((f) => !f.endsWith('error-codes.ts')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const source = [...files('src'), ...files('commands'), ...files('bin')]
+      .filter((f) => !f.endsWith('error-codes.ts'))
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
     expect(ERROR_CODES.filter((c) => !source.includes(`'${c}'`))).toEqual([]);
   });
 });

@@ -25,7 +25,9 @@ describe('stack names (one naming function, pinned for prod and test)', () => {
       kmsAuditAlias: `alias/agentkeys-audit${t}`,
       brokerHost: test ? 'test-broker.litentry.org' : 'broker.litentry.org',
     });
-    expect(stack.dataClasses.map((d) => [d.bucket, d.role])).toEqual(['vault', 'memory', 'config'].map((c) => [`agentkeys-${c}${t}-429071895007`, `agentkeys-${c}-role${t}`]));
+    expect(stack.dataClasses.map((d) => [d.bucket, d.role])).toEqual(
+      ['vault', 'memory', 'config'].map((c) => [`agentkeys-${c}${t}-429071895007`, `agentkeys-${c}-role${t}`]),
+    );
     expect(stack.hosts).toContain(test ? 'test-mcp.litentry.org' : 'mcp.litentry.org');
     expect(stack.hosts).toContain(test ? 'classify-test.litentry.org' : 'classify.litentry.org');
   });
@@ -35,14 +37,34 @@ describe('policies', () => {
   it('keeps ${aws:PrincipalTag/…} literal and scopes listing on its own (v3)', async () => {
     const stack = await loadStack({ test: true, envDir: 'env' });
     const vault = classBucketPolicy(stack, stack.dataClasses[0]!);
-    expect(vault.Statement[0]).toMatchObject({ Sid: 'VaultListV3', Condition: { StringLike: { 's3:prefix': 'bots/${aws:PrincipalTag/agentkeys_actor_omni}/credentials/*' } } });
-    expect(federatedTrust(stack).Statement[0]).toMatchObject({ Condition: { StringEquals: { 'test-broker.litentry.org:aud': 'sts.amazonaws.com' }, Null: { 'aws:RequestTag/agentkeys_actor_omni': 'false' } } });
+    expect(vault.Statement[0]).toMatchObject({
+      Sid: 'VaultListV3',
+      Condition: { StringLike: { 's3:prefix': 'bots/${aws:PrincipalTag/agentkeys_actor_omni}/credentials/*' } },
+    });
+    expect(federatedTrust(stack).Statement[0]).toMatchObject({
+      Condition: {
+        StringEquals: { 'test-broker.litentry.org:aud': 'sts.amazonaws.com' },
+        Null: { 'aws:RequestTag/agentkeys_actor_omni': 'false' },
+      },
+    });
     expect(mailBucketPolicy(stack, 'static', false).Statement.map((s) => s.Sid)).toEqual(['AllowSESWriteInbound']);
   });
 
   it('compares documents canonically: order, single values and URL encoding do not matter; content does', () => {
-    const a = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: 'x' }, { Effect: 'Deny', Action: 's3:*', Resource: ['y'] }] };
-    const b = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: ['s3:*'], Resource: 'y' }, { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject'], Resource: ['x'] }] };
+    const a = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: 'x' },
+        { Effect: 'Deny', Action: 's3:*', Resource: ['y'] },
+      ],
+    };
+    const b = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Deny', Action: ['s3:*'], Resource: 'y' },
+        { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject'], Resource: ['x'] },
+      ],
+    };
     expect(samePolicy(a, b)).toBe(true);
     expect(samePolicy(JSON.stringify(a), decodeURIComponent(encodeURIComponent(JSON.stringify(b))))).toBe(true);
     expect(samePolicy(a, { ...b, Statement: [b.Statement[0]] })).toBe(false);
@@ -56,11 +78,15 @@ describe('env write-back', () => {
     writeFileSync(file, '# header\nINSTANCE_ID=i-0123456789abcdef0\nEIP=\n# trailing comment\nOTHER=${INSTANCE_ID}\n');
     chmodSync(file, 0o640);
     expect(await setEnvValue(file, 'EIP', '3.214.219.209')).toBe(true);
-    expect(readFileSync(file, 'utf8')).toBe('# header\nINSTANCE_ID=i-0123456789abcdef0\nEIP=3.214.219.209\n# trailing comment\nOTHER=${INSTANCE_ID}\n');
+    expect(readFileSync(file, 'utf8')).toBe(
+      '# header\nINSTANCE_ID=i-0123456789abcdef0\nEIP=3.214.219.209\n# trailing comment\nOTHER=${INSTANCE_ID}\n',
+    );
     expect(statSync(file).mode & 0o777).toBe(0o640);
     expect(await setEnvValue(file, 'EIP', '3.214.219.209')).toBe(false);
     await setEnvValue(file, 'DATA_ROLE_ARN', 'arn:aws:iam::1:role/r');
-    expect(readFileSync(file, 'utf8').endsWith('OTHER=${INSTANCE_ID}\nDATA_ROLE_ARN=arn:aws:iam::1:role/r\n')).toBe(true);
+    expect(readFileSync(file, 'utf8').endsWith('OTHER=${INSTANCE_ID}\nDATA_ROLE_ARN=arn:aws:iam::1:role/r\n')).toBe(
+      true,
+    );
   });
 });
 
@@ -69,8 +95,14 @@ describe('step selection', () => {
     expect(STEPS.map((s) => s.num)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
     expect(selectSteps(STEPS, { onlyStep: '4' }).map((s) => s.id)).toEqual(['eip']);
     expect(selectSteps(STEPS, { onlyStep: 'kms-audit-key' }).map((s) => s.num)).toEqual([15]);
-    expect(selectSteps(STEPS, { fromStep: '14', toStep: '16' }).map((s) => s.id)).toEqual(['mail-policy', 'kms-audit-key', 'summary']);
+    expect(selectSteps(STEPS, { fromStep: '14', toStep: '16' }).map((s) => s.id)).toEqual([
+      'mail-policy',
+      'kms-audit-key',
+      'summary',
+    ]);
     expect(() => selectSteps(STEPS, { onlyStep: 'nope' })).toThrow(expect.objectContaining({ code: 'UNKNOWN_STEP' }));
-    expect(() => selectSteps(STEPS, { fromStep: '9', toStep: '3' })).toThrow(expect.objectContaining({ code: 'FLAG_CONFLICT' }));
+    expect(() => selectSteps(STEPS, { fromStep: '9', toStep: '3' })).toThrow(
+      expect.objectContaining({ code: 'FLAG_CONFLICT' }),
+    );
   });
 });

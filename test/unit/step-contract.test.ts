@@ -67,7 +67,11 @@ describe('the step contract, in-process', () => {
     const creators: string[] = [];
     for (const step of STEPS) {
       const state = await step.check(ctx);
-      if (state.status === 'pending' && state.changes.some((c) => c.action === 'create' && !c.resource.startsWith('KMS key'))) creators.push(step.id);
+      if (
+        state.status === 'pending' &&
+        state.changes.some((c) => c.action === 'create' && !c.resource.startsWith('KMS key'))
+      )
+        creators.push(step.id);
       if (state.status === 'pending') for (const c of state.changes) await c.apply();
     }
     expect(creators.length).toBeGreaterThan(8);
@@ -77,7 +81,9 @@ describe('the step contract, in-process', () => {
     expect(await planTeardown(await env.context(), { keepData: false })).toEqual([]);
     // Everything is built again, but the kept keys.
     const rebuilt = await runSteps(await env.context(), [...STEPS], { plan: false, verify: false });
-    const createdAgain = rebuilt.records.filter((r) => r.changes.some((c) => c.action === 'create' && !c.resource.startsWith('KMS key')));
+    const createdAgain = rebuilt.records.filter((r) =>
+      r.changes.some((c) => c.action === 'create' && !c.resource.startsWith('KMS key')),
+    );
     expect(createdAgain.map((r) => r.id)).toEqual(creators);
   });
 });

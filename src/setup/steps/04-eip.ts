@@ -1,7 +1,18 @@
 import { setEnvValue } from '../../config/env-writeback.js';
 import type { Address } from '../../aws/setup-api.js';
 import type { TeardownAction } from '../resources.js';
-import { blocked, change, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
+import {
+  blocked,
+  change,
+  done,
+  pending,
+  waiting,
+  type Change,
+  type SetupContext,
+  type Step,
+  type StepState,
+  rerun,
+} from '../step.js';
 
 interface EipPlan {
   state?: StepState;
@@ -17,17 +28,44 @@ interface EipPlan {
 async function planEip(ctx: SetupContext): Promise<EipPlan> {
   const { stack, aws } = ctx;
   const tagged = await aws.addressesByTag(stack.eipTag);
-  if (tagged.length > 1) return { changes: [], state: blocked(`${tagged.length} Elastic IPs carry the tag ${stack.eipTag}: ${tagged.map((a) => a.publicIp).join(', ')}`, 'release or re-tag all but one') };
+  if (tagged.length > 1)
+    return {
+      changes: [],
+      state: blocked(
+        `${tagged.length} Elastic IPs carry the tag ${stack.eipTag}: ${tagged.map((a) => a.publicIp).join(', ')}`,
+        'release or re-tag all but one',
+      ),
+    };
   const instance = stack.instanceId ? await aws.describeInstance(stack.instanceId) : undefined;
-  if (stack.instanceId && !instance) return { changes: [], state: blocked(`instance ${stack.instanceId} (INSTANCE_ID) does not exist in ${stack.region}`, `fix INSTANCE_ID in ${stack.brokerEnvFile}`) };
+  if (stack.instanceId && !instance)
+    return {
+      changes: [],
+      state: blocked(
+        `instance ${stack.instanceId} (INSTANCE_ID) does not exist in ${stack.region}`,
+        `fix INSTANCE_ID in ${stack.brokerEnvFile}`,
+      ),
+    };
   let address: Address | undefined = tagged[0];
   if (!address && instance?.publicIp) address = await aws.addressByIp(instance.publicIp);
   if (!address && ctx.state.eip) {
     address = await aws.addressByIp(ctx.state.eip);
-    if (!address) return { changes: [], state: blocked(`EIP=${ctx.state.eip} in ${stack.brokerEnvFile} is not an Elastic IP of account ${stack.accountId}`, `remove the EIP= value to allocate one, or fix it`) };
+    if (!address)
+      return {
+        changes: [],
+        state: blocked(
+          `EIP=${ctx.state.eip} in ${stack.brokerEnvFile} is not an Elastic IP of account ${stack.accountId}`,
+          `remove the EIP= value to allocate one, or fix it`,
+        ),
+      };
   }
   if (stack.instanceId && address?.instanceId && address.instanceId !== stack.instanceId) {
-    return { changes: [], state: blocked(`Elastic IP ${address.publicIp} is associated with ${address.instanceId}, not ${stack.instanceId}`, 'disassociate it first; agentkeys never steals an address') };
+    return {
+      changes: [],
+      state: blocked(
+        `Elastic IP ${address.publicIp} is associated with ${address.instanceId}, not ${stack.instanceId}`,
+        'disassociate it first; agentkeys never steals an address',
+      ),
+    };
   }
   return { changes: eipChanges(ctx, address), ...(address ? { address } : {}) };
 }
@@ -38,15 +76,31 @@ function eipChanges(ctx: SetupContext, found: Address | undefined): Change[] {
   let address = found;
   const current = () => address!;
   const changes: Change[] = [];
-  if (!found) changes.push(change('create', `Elastic IP ${stack.eipTag}`, async () => (address = await aws.allocateAddress(stack.eipTag))));
-  else if (found.tags.Name !== stack.eipTag) changes.push(change('tag', `Elastic IP ${found.publicIp}`, () => aws.tagResource(found.allocationId, { Name: stack.eipTag }), `Name=${stack.eipTag}`));
+  if (!found)
+    changes.push(
+      change('create', `Elastic IP ${stack.eipTag}`, async () => (address = await aws.allocateAddress(stack.eipTag))),
+    );
+  else if (found.tags.Name !== stack.eipTag)
+    changes.push(
+      change(
+        'tag',
+        `Elastic IP ${found.publicIp}`,
+        () => aws.tagResource(found.allocationId, { Name: stack.eipTag }),
+        `Name=${stack.eipTag}`,
+      ),
+    );
   const instanceId = stack.instanceId;
-  if (instanceId && found?.instanceId !== instanceId) changes.push(change('associate', `Elastic IP → ${instanceId}`, () => aws.associateAddress(current().allocationId, instanceId)));
+  if (instanceId && found?.instanceId !== instanceId)
+    changes.push(
+      change('associate', `Elastic IP → ${instanceId}`, () => aws.associateAddress(current().allocationId, instanceId)),
+    );
   if (!found || ctx.state.eip !== found.publicIp) {
-    changes.push(change('write', `EIP in ${stack.brokerEnvFile}`, async () => {
-      await setEnvValue(stack.brokerEnvFile, 'EIP', current().publicIp);
-      ctx.state.eip = current().publicIp;
-    }));
+    changes.push(
+      change('write', `EIP in ${stack.brokerEnvFile}`, async () => {
+        await setEnvValue(stack.brokerEnvFile, 'EIP', current().publicIp);
+        ctx.state.eip = current().publicIp;
+      }),
+    );
   }
   return changes;
 }
@@ -59,7 +113,11 @@ export const eipStep: Step = {
     const plan = await planEip(ctx);
     if (plan.state) return plan.state;
     if (plan.changes.length > 0) return pending(plan.changes);
-    if (!ctx.stack.instanceId) return waiting(`Elastic IP ${plan.address!.publicIp} is ready but INSTANCE_ID is not set`, `paste INSTANCE_ID= into ${ctx.stack.brokerEnvFile}, then: ${rerun(ctx, '4')}`);
+    if (!ctx.stack.instanceId)
+      return waiting(
+        `Elastic IP ${plan.address!.publicIp} is ready but INSTANCE_ID is not set`,
+        `paste INSTANCE_ID= into ${ctx.stack.brokerEnvFile}, then: ${rerun(ctx, '4')}`,
+      );
     return done(`${plan.address!.publicIp} (${plan.address!.allocationId}) on ${ctx.stack.instanceId}`);
   },
   /** Released (the instance is never terminated), and its value cleared from the broker env file. */
@@ -72,12 +130,18 @@ export const eipStep: Step = {
         await aws.releaseAddress(address.allocationId);
       },
     }));
-    if (stack.eip) actions.push({ resource: `EIP in ${stack.brokerEnvFile}`, run: async () => void (await setEnvValue(stack.brokerEnvFile, 'EIP', '')) });
+    if (stack.eip)
+      actions.push({
+        resource: `EIP in ${stack.brokerEnvFile}`,
+        run: async () => void (await setEnvValue(stack.brokerEnvFile, 'EIP', '')),
+      });
     return actions;
   },
   async verify(ctx) {
     if (!ctx.stack.instanceId) return undefined;
     const instance = await ctx.aws.describeInstance(ctx.stack.instanceId);
-    return instance?.publicIp === ctx.state.eip ? undefined : `${ctx.stack.instanceId} answers on ${instance?.publicIp ?? 'no public IP'}, not ${ctx.state.eip}`;
+    return instance?.publicIp === ctx.state.eip
+      ? undefined
+      : `${ctx.stack.instanceId} answers on ${instance?.publicIp ?? 'no public IP'}, not ${ctx.state.eip}`;
   },
 };

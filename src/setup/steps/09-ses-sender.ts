@@ -1,14 +1,17 @@
 import { sesIdentity } from '../resources.js';
 import { rerun, type SetupContext, type Step } from '../step.js';
 
-const sender = (ctx: SetupContext) => sesIdentity(ctx, ctx.stack.senderAddress, {
-  dkim: false,
-  detail: 'SES sends a verification mail',
-  waiting: {
-    reason: `SES is waiting for ${ctx.stack.senderAddress} to be confirmed`,
-    hint: `open the verification link in the newest mail under s3://${ctx.stack.mailBucket}/inbound/, then: ${rerun(ctx, '9')}`,
-  },
-});
+const sender = (ctx: SetupContext) =>
+  sesIdentity(ctx, ctx.stack.senderAddress, {
+    dkim: false,
+    detail: 'SES sends a verification mail',
+    waiting: {
+      reason: `SES is waiting for ${ctx.stack.senderAddress} to be confirmed`,
+      hint:
+        `open the verification link in the newest mail under s3://${ctx.stack.mailBucket}/inbound/, ` +
+        `then: ${rerun(ctx, '9')}`,
+    },
+  });
 
 /**
  * The broker's sender address. SES mails a verification link to it; the mail lands in the

@@ -11,8 +11,15 @@ export const daemonUserStep: Step = {
   title: 'Create the broker runtime user (agentkeys-daemon)',
   async check(ctx) {
     const { daemonUser: user, dataRole } = ctx.stack;
-    const policy = { name: `${user}-assume-role`, document: json(daemonAssumeRolePolicy(ctx.stack)), detail: `sts:AssumeRole on ${dataRole}` };
-    return toState(await daemon(ctx).plan(policy), `${user} may assume ${dataRole}; its key is in ${ctx.credentialsFile} or with the operator`);
+    const policy = {
+      name: `${user}-assume-role`,
+      document: json(daemonAssumeRolePolicy(ctx.stack)),
+      detail: `sts:AssumeRole on ${dataRole}`,
+    };
+    return toState(
+      await daemon(ctx).plan(policy),
+      `${user} may assume ${dataRole}; its key is in ${ctx.credentialsFile} or with the operator`,
+    );
   },
   teardown: (ctx) => daemon(ctx).teardown(),
 };

@@ -21,16 +21,27 @@ export const dataRoleStep: Step = {
     const current = await role.read();
     const phase = phaseOf(ctx, current);
     // The trust is this step's only until federation; after that it belongs to the oidc step.
-    const changes: Change[] = current ? [] : [role.create(json(dataRoleStaticTrust(stack)), 'agentkeys email data role', `trusts ${stack.daemonUser}`)];
-    const inline = { name: `${name}-inline`, document: json(dataRoleInline(stack)), detail: 'mail bucket read, SES send' };
+    const changes: Change[] = current
+      ? []
+      : [role.create(json(dataRoleStaticTrust(stack)), 'agentkeys email data role', `trusts ${stack.daemonUser}`)];
+    const inline = {
+      name: `${name}-inline`,
+      document: json(dataRoleInline(stack)),
+      detail: 'mail bucket read, SES send',
+    };
     if (phase === 'static') changes.push(...(await role.inline(current !== undefined, inline)));
-    else if (await aws.getRolePolicy(name, inline.name)) changes.push(change('delete', inline.name, () => aws.deleteRolePolicy(name, inline.name), 'federated: the broad grant goes'));
+    else if (await aws.getRolePolicy(name, inline.name))
+      changes.push(
+        change('delete', inline.name, () => aws.deleteRolePolicy(name, inline.name), 'federated: the broad grant goes'),
+      );
     const arn = roleArn(stack, name);
     if (ctx.state.dataRoleArn !== arn) {
-      changes.push(change('write', `DATA_ROLE_ARN in ${stack.operatorEnvFile}`, async () => {
-        await setEnvValue(stack.operatorEnvFile, 'DATA_ROLE_ARN', arn);
-        ctx.state.dataRoleArn = arn;
-      }));
+      changes.push(
+        change('write', `DATA_ROLE_ARN in ${stack.operatorEnvFile}`, async () => {
+          await setEnvValue(stack.operatorEnvFile, 'DATA_ROLE_ARN', arn);
+          ctx.state.dataRoleArn = arn;
+        }),
+      );
     }
     return toState(changes, `${arn} (${phase})`);
   },

@@ -12,8 +12,16 @@ export const sshUserStep: Step = {
   title: 'Create the operator SSH user (EC2 Instance Connect)',
   async check(ctx) {
     const { stack } = ctx;
-    if (!stack.instanceId) return waiting('INSTANCE_ID is not set, so the SSH policy has no instance to name', `paste INSTANCE_ID= into ${stack.brokerEnvFile}, then: ${rerun(ctx, '12')}`);
-    const policy = { name: `${stack.sshUser}-ec2ic`, document: json(sshUserPolicy(stack, stack.instanceId)), detail: `SendSSHPublicKey on ${stack.instanceId} as agentkey` };
+    if (!stack.instanceId)
+      return waiting(
+        'INSTANCE_ID is not set, so the SSH policy has no instance to name',
+        `paste INSTANCE_ID= into ${stack.brokerEnvFile}, then: ${rerun(ctx, '12')}`,
+      );
+    const policy = {
+      name: `${stack.sshUser}-ec2ic`,
+      document: json(sshUserPolicy(stack, stack.instanceId)),
+      detail: `SendSSHPublicKey on ${stack.instanceId} as agentkey`,
+    };
     return toState(await operator(ctx).plan(policy), `${stack.sshUser} may open SSH sessions on ${stack.instanceId}`);
   },
   teardown: (ctx) => operator(ctx).teardown(),

@@ -11,22 +11,42 @@ type DataClass = Stack['dataClasses'][number];
  * caller's own `bots/<actor>/<class>/` prefix, and a v3 bucket policy naming the role, put only
  * after the role exists (dependency order inside the step).
  */
-async function classChanges(ctx: SetupContext, dc: DataClass, trust: string): Promise<StepState | { changes: Change[]; policy: Change[] }> {
+async function classChanges(
+  ctx: SetupContext,
+  dc: DataClass,
+  trust: string,
+): Promise<StepState | { changes: Change[]; policy: Change[] }> {
   const { aws } = ctx;
   let bucketExists = false;
   const base = await s3Bucket(ctx, dc.bucket).plan(async (exists) => {
     bucketExists = exists;
-    return exists && (await aws.getBucketEncryption(dc.bucket)) === 'AES256' ? [] : [change('update', `s3://${dc.bucket} encryption`, () => aws.putBucketEncryptionSse(dc.bucket), 'SSE-S3')];
+    return exists && (await aws.getBucketEncryption(dc.bucket)) === 'AES256'
+      ? []
+      : [change('update', `s3://${dc.bucket} encryption`, () => aws.putBucketEncryptionSse(dc.bucket), 'SSE-S3')];
   });
   if (!Array.isArray(base)) return base;
   const changes = [...base];
   const role = iamRole(ctx, dc.role);
   const current = await role.read();
   changes.push(...role.ensure(current, trust, `agentkeys ${dc.cls} data-class role`));
-  changes.push(...(await role.inline(current !== undefined, { name: `${dc.role}-inline`, document: json(classRoleInline(dc)), detail: `bots/<actor>/${dc.prefixClass}/*` })));
+  changes.push(
+    ...(await role.inline(current !== undefined, {
+      name: `${dc.role}-inline`,
+      document: json(classRoleInline(dc)),
+      detail: `bots/<actor>/${dc.prefixClass}/*`,
+    })),
+  );
   const policy = bucketExists ? await aws.getBucketPolicy(dc.bucket) : undefined;
-  const desiredPolicy = { name: 'bucket policy', label: `s3://${dc.bucket} policy`, document: json(classBucketPolicy(ctx.stack, dc)), detail: `${dc.sid}ListV3, ${dc.sid}ObjectsV3` };
-  return { changes, policy: inlinePolicyChange(policy, desiredPolicy, () => aws.putBucketPolicy(dc.bucket, desiredPolicy.document)) };
+  const desiredPolicy = {
+    name: 'bucket policy',
+    label: `s3://${dc.bucket} policy`,
+    document: json(classBucketPolicy(ctx.stack, dc)),
+    detail: `${dc.sid}ListV3, ${dc.sid}ObjectsV3`,
+  };
+  return {
+    changes,
+    policy: inlinePolicyChange(policy, desiredPolicy, () => aws.putBucketPolicy(dc.bucket, desiredPolicy.document)),
+  };
 }
 
 async function desiredTrust(ctx: SetupContext): Promise<string> {
@@ -53,10 +73,12 @@ export const dataClassesStep: Step = {
   },
   /** Each class's role before its bucket: the reverse of the order they were made in. */
   async teardown(ctx, opts) {
-    const perClass = await Promise.all(ctx.stack.dataClasses.map(async (dc): Promise<TeardownAction[]> => [
-      ...(await iamRole(ctx, dc.role).teardown()),
-      ...(await s3Bucket(ctx, dc.bucket).teardown(opts)),
-    ]));
+    const perClass = await Promise.all(
+      ctx.stack.dataClasses.map(async (dc): Promise<TeardownAction[]> => [
+        ...(await iamRole(ctx, dc.role).teardown()),
+        ...(await s3Bucket(ctx, dc.bucket).teardown(opts)),
+      ]),
+    );
     return perClass.flat();
   },
 };

@@ -12,7 +12,8 @@ export const mailPolicyStep: Step = {
   id: 'mail-policy',
   title: 'Grant the data role its mail-bucket access',
   async check(ctx) {
-    if ((await ctx.aws.headBucket(ctx.stack.mailBucket)) !== 'exists') return blocked(`mail bucket ${ctx.stack.mailBucket} does not exist`, 'run step 7 first');
+    if ((await ctx.aws.headBucket(ctx.stack.mailBucket)) !== 'exists')
+      return blocked(`mail bucket ${ctx.stack.mailBucket} does not exist`, 'run step 7 first');
     return toState(await mailPolicyChanges(ctx, true), `s3://${ctx.stack.mailBucket} policy matches the current phase`);
   },
 };

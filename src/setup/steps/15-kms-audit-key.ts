@@ -28,8 +28,13 @@ export const kmsAuditKeyStep: Step = {
     // Creating and publishing are one idempotent act (adopt the key if it exists, upsert its entry).
     const createAndPublish = once(() => createAndPublishKey(ctx));
     const publish = change('write', `public key into ${ctx.signersPath}`, createAndPublish);
-    if (!meta) return pending([change('create', `KMS key ${alias}`, createAndPublish, `${SPEC}, SIGN_VERIFY`), publish]);
-    if (meta.KeyUsage !== 'SIGN_VERIFY') return blocked(`${alias} names a ${meta.KeyUsage} key (${meta.Arn})`, 'point the alias at an asymmetric SIGN_VERIFY key, or rotate: agentkeys rotate-key');
+    if (!meta)
+      return pending([change('create', `KMS key ${alias}`, createAndPublish, `${SPEC}, SIGN_VERIFY`), publish]);
+    if (meta.KeyUsage !== 'SIGN_VERIFY')
+      return blocked(
+        `${alias} names a ${meta.KeyUsage} key (${meta.Arn})`,
+        'point the alias at an asymmetric SIGN_VERIFY key, or rotate: agentkeys rotate-key',
+      );
     const registry = await readSignerRegistryIfExists(ctx.signersPath);
     if (!registry.signers.some((s) => s.signerId === meta.Arn)) return pending([publish]);
     return done(`${alias} → ${meta.Arn} (${meta.KeySpec}), published in ${ctx.signersPath}`);
@@ -41,12 +46,25 @@ export const kmsAuditKeyStep: Step = {
     if (!entry?.publicKey) return `${signer.kid} is not published in ${ctx.signersPath}`;
     const signed = anchorProbe();
     const signature = await signer.sign(signed.digest);
-    return verifySignature({ alg: entry.algorithm as 'ecdsa-p256', publicKey: createPublicKey(entry.publicKey) }, signed, signature) ? undefined : `a signature by ${signer.kid} does not verify with the public key in ${ctx.signersPath}`;
+    return verifySignature(
+      { alg: entry.algorithm as 'ecdsa-p256', publicKey: createPublicKey(entry.publicKey) },
+      signed,
+      signature,
+    )
+      ? undefined
+      : `a signature by ${signer.kid} does not verify with the public key in ${ctx.signersPath}`;
   },
 };
 
 async function createAndPublishKey(ctx: SetupContext): Promise<void> {
-  const { meta } = await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: ctx.stack.kmsAuditAlias, description: `agentkeys audit signing (${ctx.stack.name})` });
+  const { meta } = await createOrAdoptKey(ctx.kms, {
+    spec: SPEC,
+    alias: ctx.stack.kmsAuditAlias,
+    description: `agentkeys audit signing (${ctx.stack.name})`,
+  });
   const signer = await KmsSigner.open(ctx.kms, meta.Arn!);
-  await publishSigner(ctx.signersPath, signer, { keyArn: signer.kid, description: `agentkeys setup, ${ctx.stack.name} stack` });
+  await publishSigner(ctx.signersPath, signer, {
+    keyArn: signer.kid,
+    description: `agentkeys setup, ${ctx.stack.name} stack`,
+  });
 }

@@ -1,7 +1,18 @@
 import { AbortError } from '../../errors.js';
 import { samePolicy } from '../policy-compare.js';
 import { federatedTrust, json } from '../policies.js';
-import { blocked, change, done, pending, waiting, type Change, type SetupContext, type Step, type StepState, rerun } from '../step.js';
+import {
+  blocked,
+  change,
+  done,
+  pending,
+  waiting,
+  type Change,
+  type SetupContext,
+  type Step,
+  type StepState,
+  rerun,
+} from '../step.js';
 import { desiredMailPolicy } from './07-mail-bucket.js';
 
 const CLIENT_ID = 'sts.amazonaws.com';
@@ -14,11 +25,19 @@ async function probeIssuer(ctx: SetupContext): Promise<StepState | undefined> {
   try {
     res = await ctx.fetchJson(url);
   } catch (err) {
-    return waiting(`${url} is not reachable (${(err as Error).message})`, `bring the broker up with TLS (setup-broker-host), then: ${rerun(ctx, 'oidc')}`);
+    return waiting(
+      `${url} is not reachable (${(err as Error).message})`,
+      `bring the broker up with TLS (setup-broker-host), then: ${rerun(ctx, 'oidc')}`,
+    );
   }
-  if (res.status !== 200) return waiting(`${url} answers HTTP ${res.status}`, `${rerun(ctx, 'oidc')} once the broker serves it`);
+  if (res.status !== 200)
+    return waiting(`${url} answers HTTP ${res.status}`, `${rerun(ctx, 'oidc')} once the broker serves it`);
   const issuer = (res.json as { issuer?: unknown } | undefined)?.issuer;
-  if (issuer !== stack.oidcIssuer) return blocked(`the discovery document says issuer ${JSON.stringify(issuer)}, not ${stack.oidcIssuer}`, 'BROKER_OIDC_ISSUER and OIDC_ISSUER must match exactly (no trailing slash)');
+  if (issuer !== stack.oidcIssuer)
+    return blocked(
+      `the discovery document says issuer ${JSON.stringify(issuer)}, not ${stack.oidcIssuer}`,
+      'BROKER_OIDC_ISSUER and OIDC_ISSUER must match exactly (no trailing slash)',
+    );
   return undefined;
 }
 
@@ -40,36 +59,82 @@ export const oidcStep: Step = {
     const changes: Change[] = [];
     const provider = await aws.getOidcProvider(stack.oidcProviderArn);
     if (!provider) changes.push(registerProvider(ctx));
-    else if (!provider.clientIds.includes(CLIENT_ID)) changes.push(change('update', `OIDC provider ${stack.oidcIssuer} client ids`, () => aws.addOidcClientId(stack.oidcProviderArn, CLIENT_ID), `add ${CLIENT_ID}`));
+    else if (!provider.clientIds.includes(CLIENT_ID))
+      changes.push(
+        change(
+          'update',
+          `OIDC provider ${stack.oidcIssuer} client ids`,
+          () => aws.addOidcClientId(stack.oidcProviderArn, CLIENT_ID),
+          `add ${CLIENT_ID}`,
+        ),
+      );
     const trust = json(federatedTrust(stack));
     // Class roles first, the data role last: the data role's trust is what flips the phase.
     for (const role of [...stack.dataClasses.map((d) => d.role), stack.dataRole]) {
       const r = await aws.getRole(role);
       if (!r) return blocked(`role ${role} does not exist`, 'run steps 11 and 13 first');
-      if (!samePolicy(r.trust, trust)) changes.push(change('update', `IAM role ${role} trust`, () => aws.updateTrust(role, trust), 'federated (web identity + session tags)'));
+      if (!samePolicy(r.trust, trust))
+        changes.push(
+          change(
+            'update',
+            `IAM role ${role} trust`,
+            () => aws.updateTrust(role, trust),
+            'federated (web identity + session tags)',
+          ),
+        );
     }
-    if (await aws.getRolePolicy(stack.dataRole, `${stack.dataRole}-inline`)) changes.push(change('delete', `${stack.dataRole}-inline`, () => aws.deleteRolePolicy(stack.dataRole, `${stack.dataRole}-inline`), 'the broad static grant'));
+    if (await aws.getRolePolicy(stack.dataRole, `${stack.dataRole}-inline`))
+      changes.push(
+        change(
+          'delete',
+          `${stack.dataRole}-inline`,
+          () => aws.deleteRolePolicy(stack.dataRole, `${stack.dataRole}-inline`),
+          'the broad static grant',
+        ),
+      );
     // The mail policy follows the phase, so it is rendered when applied, after the trust flipped.
     if (changes.length > 0 || !samePolicy(await aws.getBucketPolicy(stack.mailBucket), await desiredMailPolicy(ctx))) {
-      changes.push(change('update', `s3://${stack.mailBucket} policy`, async () => aws.putBucketPolicy(stack.mailBucket, await desiredMailPolicy(ctx)), 'per-actor prefixes'));
+      changes.push(
+        change(
+          'update',
+          `s3://${stack.mailBucket} policy`,
+          async () => aws.putBucketPolicy(stack.mailBucket, await desiredMailPolicy(ctx)),
+          'per-actor prefixes',
+        ),
+      );
     }
-    return changes.length ? pending(changes) : done(`${stack.oidcIssuer} federated: ${stack.dataRole} and ${stack.dataClasses.length} class roles`);
+    return changes.length
+      ? pending(changes)
+      : done(`${stack.oidcIssuer} federated: ${stack.dataRole} and ${stack.dataClasses.length} class roles`);
   },
   /** The provider; the trusts it set go with their roles (steps 11 and 13). */
   async teardown(ctx) {
     const { stack, aws } = ctx;
     if (!(await aws.getOidcProvider(stack.oidcProviderArn))) return [];
-    return [{ resource: `OIDC provider ${stack.oidcIssuer}`, run: () => aws.deleteOidcProvider(stack.oidcProviderArn) }];
+    return [
+      { resource: `OIDC provider ${stack.oidcIssuer}`, run: () => aws.deleteOidcProvider(stack.oidcProviderArn) },
+    ];
   },
 };
 
 /** An OIDC provider's URL cannot be changed later: registering one needs the operator's yes. */
 function registerProvider(ctx: SetupContext): Change {
   const { stack } = ctx;
-  return change('create', `OIDC provider ${stack.oidcIssuer}`, async () => {
-    if (!(await ctx.confirm(`Register ${stack.oidcIssuer} as an IAM OIDC provider? Its URL cannot be changed later.`))) {
-      throw new AbortError({ code: 'CONFIRMATION_REQUIRED', message: `not registering ${stack.oidcIssuer}`, hint: 'add --yes to confirm' });
-    }
-    await ctx.aws.createOidcProvider(stack.oidcIssuer, [CLIENT_ID]);
-  }, `client ${CLIENT_ID}`);
+  return change(
+    'create',
+    `OIDC provider ${stack.oidcIssuer}`,
+    async () => {
+      if (
+        !(await ctx.confirm(`Register ${stack.oidcIssuer} as an IAM OIDC provider? Its URL cannot be changed later.`))
+      ) {
+        throw new AbortError({
+          code: 'CONFIRMATION_REQUIRED',
+          message: `not registering ${stack.oidcIssuer}`,
+          hint: 'add --yes to confirm',
+        });
+      }
+      await ctx.aws.createOidcProvider(stack.oidcIssuer, [CLIENT_ID]);
+    },
+    `client ${CLIENT_ID}`,
+  );
 }

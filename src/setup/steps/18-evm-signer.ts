@@ -23,27 +23,66 @@ export const evmSignerStep: Step = {
     const names = ctx.stack.evmSigner;
     if (!names) return done(`not enabled (set EVM_SIGNER=true in ${ctx.stack.operatorEnvFile})`);
     const meta = await describeKeyIfExists(ctx.kms, names.alias);
-    if (meta && meta.KeySpec !== SPEC) return blocked(`${names.alias} names a ${meta.KeySpec} key (${meta.Arn}), not ${SPEC}`, 'point the alias at a secp256k1 key or choose EVM_SIGNER_ALIAS');
+    if (meta && meta.KeySpec !== SPEC)
+      return blocked(
+        `${names.alias} names a ${meta.KeySpec} key (${meta.Arn}), not ${SPEC}`,
+        'point the alias at a secp256k1 key or choose EVM_SIGNER_ALIAS',
+      );
     // The role policy names the key ARN, which a created key only has once it exists.
     let keyArn = meta?.Arn;
     const createKey = async () => {
-      keyArn = (await createOrAdoptKey(ctx.kms, { spec: SPEC, alias: names.alias, description: `agentkeys EVM signer (${ctx.stack.name})` })).meta.Arn;
+      keyArn = (
+        await createOrAdoptKey(ctx.kms, {
+          spec: SPEC,
+          alias: names.alias,
+          description: `agentkeys EVM signer (${ctx.stack.name})`,
+        })
+      ).meta.Arn;
     };
-    const changes: Change[] = meta ? [] : [change('create', `KMS key ${names.alias}`, createKey, `${SPEC}, SIGN_VERIFY`)];
+    const changes: Change[] = meta
+      ? []
+      : [change('create', `KMS key ${names.alias}`, createKey, `${SPEC}, SIGN_VERIFY`)];
     changes.push(...(await roleChanges(ctx, names, meta?.Arn, () => keyArn!)));
-    return toState(changes, `${names.alias} → ${meta?.Arn}; ${names.role} may Sign, GetPublicKey, DescribeKey on it only`);
+    return toState(
+      changes,
+      `${names.alias} → ${meta?.Arn}; ${names.role} may Sign, GetPublicKey, DescribeKey on it only`,
+    );
   },
   /** The role goes; the key stays, since its address may hold funds (it is never scheduled for deletion). */
   teardown: async (ctx) => (ctx.stack.evmSigner ? iamRole(ctx, ctx.stack.evmSigner.role).teardown() : []),
 };
 
-async function roleChanges(ctx: SetupContext, names: EvmSignerNames, keyArn: string | undefined, arnWhenApplied: () => string): Promise<Change[]> {
+async function roleChanges(
+  ctx: SetupContext,
+  names: EvmSignerNames,
+  keyArn: string | undefined,
+  arnWhenApplied: () => string,
+): Promise<Change[]> {
   const role = iamRole(ctx, names.role);
   const current = await role.read();
-  const changes = role.ensure(current, json(dataRoleStaticTrust(ctx.stack)), 'agentkeys EVM signer (seed 002 minimal runtime policy)', `trusts ${ctx.stack.daemonUser}`);
+  const changes = role.ensure(
+    current,
+    json(dataRoleStaticTrust(ctx.stack)),
+    'agentkeys EVM signer (seed 002 minimal runtime policy)',
+    `trusts ${ctx.stack.daemonUser}`,
+  );
   const detail = 'kms:Sign, kms:GetPublicKey, kms:DescribeKey on the key ARN';
   // A key created in this run has no ARN yet: the policy is rendered when applied, and always put.
-  if (!keyArn) return [...changes, change('create', `${names.role}/${names.policy}`, () => ctx.aws.putRolePolicy(names.role, names.policy, json(evmSignerPolicy(arnWhenApplied()))), detail)];
-  const policy = { name: names.policy, label: `${names.role}/${names.policy}`, document: json(evmSignerPolicy(keyArn)), detail };
+  if (!keyArn)
+    return [
+      ...changes,
+      change(
+        'create',
+        `${names.role}/${names.policy}`,
+        () => ctx.aws.putRolePolicy(names.role, names.policy, json(evmSignerPolicy(arnWhenApplied()))),
+        detail,
+      ),
+    ];
+  const policy = {
+    name: names.policy,
+    label: `${names.role}/${names.policy}`,
+    document: json(evmSignerPolicy(keyArn)),
+    detail,
+  };
   return [...changes, ...(await role.inline(current !== undefined, policy))];
 }

@@ -21,6 +21,20 @@ import { evmSignerStep } from './18-evm-signer.js';
  * 15 the KMS key, 16 the summary (report only), 17 OIDC, 18 the optional EVM signer.
  */
 export const STEPS: readonly Step[] = [
-  ...PREFLIGHT_STEPS, eipStep, sesDomainStep, dnsStep, mailBucketStep, sesReceiptStep, sesSenderStep,
-  daemonUserStep, dataRoleStep, sshUserStep, dataClassesStep, mailPolicyStep, kmsAuditKeyStep, summaryStep, oidcStep, evmSignerStep,
+  ...PREFLIGHT_STEPS,
+  eipStep,
+  sesDomainStep,
+  dnsStep,
+  mailBucketStep,
+  sesReceiptStep,
+  sesSenderStep,
+  daemonUserStep,
+  dataRoleStep,
+  sshUserStep,
+  dataClassesStep,
+  mailPolicyStep,
+  kmsAuditKeyStep,
+  summaryStep,
+  oidcStep,
+  evmSignerStep,
 ];

@@ -9,7 +9,9 @@ export async function currentPhase(ctx: SetupContext): Promise<Phase> {
 
 /** The phase from a data role already read, so a step that needs the role too reads it once. */
 export function phaseOf(ctx: SetupContext, dataRole: { trust: string } | undefined): Phase {
-  return dataRole?.trust.includes(ctx.stack.oidcProviderArn) && dataRole.trust.includes('Federated') ? 'federated' : 'static';
+  return dataRole?.trust.includes(ctx.stack.oidcProviderArn) && dataRole.trust.includes('Federated')
+    ? 'federated'
+    : 'static';
 }
 
 export function toState(result: StepState | Change[], summary: string): StepState {

@@ -17,7 +17,7 @@ describe('I-JSON gate', () => {
     ['[-9007199254740992]', 'PAYLOAD_NOT_IJSON'],
     ['{"a":{"b":1,"b":1}}', 'PAYLOAD_NOT_IJSON'],
     ['[1e999]', 'PAYLOAD_NOT_IJSON'],
-    ['[' .repeat(300) + ']'.repeat(300), 'PAYLOAD_NOT_IJSON'],
+    ['['.repeat(300) + ']'.repeat(300), 'PAYLOAD_NOT_IJSON'],
     ['', 'PAYLOAD_NOT_JSON'],
     ['{"a":1}', 'none'],
     ['{"a":"😀","b":9007199254740991,"c":1.5e300,"d":"\\"x\\":1"}', 'none'],

@@ -6,7 +6,13 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../../src/store/verify.js';
 import { canonicalJson } from '../../../src/audit/canonical.js';
-import { amBuildChain, amCanonicalize, EDGE_CASE_PAYLOADS, type AmKey, type AmRow } from '../../fixtures/agent-manager-reference.js';
+import {
+  amBuildChain,
+  amCanonicalize,
+  EDGE_CASE_PAYLOADS,
+  type AmKey,
+  type AmRow,
+} from '../../fixtures/agent-manager-reference.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -14,9 +20,21 @@ const ed = generateKeyPairSync('ed25519');
 const HMAC_SECRET = 'agent-manager-dev-secret';
 
 const CHAINS: { name: string; key: AmKey; kid: string; publicPem?: string; algorithm: string }[] = [
-  { name: 'RSA-2048', key: { alg: 'rsa-sha256', privateKey: rsa.privateKey }, kid: 'auditor-signing-v1', publicPem: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithm: 'rsa-sha256' },
+  {
+    name: 'RSA-2048',
+    key: { alg: 'rsa-sha256', privateKey: rsa.privateKey },
+    kid: 'auditor-signing-v1',
+    publicPem: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    algorithm: 'rsa-sha256',
+  },
   // Their build script writes "Ed25519", which their own verifier rejected (format doc §6).
-  { name: 'Ed25519', key: { alg: 'ed25519', privateKey: ed.privateKey }, kid: 'am-ed-1', publicPem: ed.publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithm: 'Ed25519' },
+  {
+    name: 'Ed25519',
+    key: { alg: 'ed25519', privateKey: ed.privateKey },
+    kid: 'am-ed-1',
+    publicPem: ed.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    algorithm: 'Ed25519',
+  },
   { name: 'HMAC', key: { alg: 'hmac-sha256', secret: HMAC_SECRET }, kid: 'local', algorithm: 'hmac-sha256' },
 ];
 
@@ -28,12 +46,17 @@ interface Fixture {
   rows: AmRow[];
 }
 
-function writeFixture(chain: (typeof CHAINS)[number], rows = amBuildChain(EDGE_CASE_PAYLOADS, chain.key, chain.kid)): Fixture {
+function writeFixture(
+  chain: (typeof CHAINS)[number],
+  rows = amBuildChain(EDGE_CASE_PAYLOADS, chain.key, chain.kid),
+): Fixture {
   const dir = tempDir();
   const log = path.join(dir, 'audit.jsonl');
   writeFileSync(log, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const signers = path.join(dir, 'signers.json');
-  const entries = chain.publicPem ? [{ signerId: chain.kid, algorithm: chain.algorithm, publicKey: chain.publicPem }] : [];
+  const entries = chain.publicPem
+    ? [{ signerId: chain.kid, algorithm: chain.algorithm, publicKey: chain.publicPem }]
+    : [];
   writeFileSync(signers, JSON.stringify({ signers: entries }));
   const hmac: Record<string, string> = {};
   if (chain.key.alg === 'hmac-sha256') {
@@ -81,7 +104,10 @@ describe('Agent Manager compatibility', () => {
         rows[3]!.payload = { tampered: true };
         rewrite(f, rows);
         const report = await verify(f);
-        expect(report.findings.map((x) => [x.index, x.code])).toEqual([[4, 'SIGNATURE_INVALID'], [5, 'PREV_HASH_MISMATCH']]);
+        expect(report.findings.map((x) => [x.index, x.code])).toEqual([
+          [4, 'SIGNATURE_INVALID'],
+          [5, 'PREV_HASH_MISMATCH'],
+        ]);
         expect(report.findings[0]!.id).toBe(rows[3]!.id);
       });
 
@@ -93,7 +119,11 @@ describe('Agent Manager compatibility', () => {
         rewrite(f, rows);
         const codes = (await verify(f)).findings.map((x) => [x.index, x.code]);
         // Its own signature covers prev_hash, and the next row links to the real digest.
-        expect(codes).toEqual([[6, 'PREV_HASH_MISMATCH'], [6, 'SIGNATURE_INVALID'], [7, 'PREV_HASH_MISMATCH']]);
+        expect(codes).toEqual([
+          [6, 'PREV_HASH_MISMATCH'],
+          [6, 'SIGNATURE_INVALID'],
+          [7, 'PREV_HASH_MISMATCH'],
+        ]);
       });
 
       it('reports a flipped signature', async () => {
@@ -136,11 +166,22 @@ describe('Agent Manager compatibility', () => {
 
   it('accepts the algorithm name in any case', async () => {
     const f = writeFixture(CHAINS[0]!);
-    writeFileSync(f.signers, JSON.stringify({ signers: [{ signer_kid: 'auditor-signing-v1', algorithm: 'RSASSA_PKCS1_V1_5_SHA_256', public_key_pem: CHAINS[0]!.publicPem }] }));
+    writeFileSync(
+      f.signers,
+      JSON.stringify({
+        signers: [
+          {
+            signer_kid: 'auditor-signing-v1',
+            algorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+            public_key_pem: CHAINS[0]!.publicPem,
+          },
+        ],
+      }),
+    );
     expect((await verify(f)).ok).toBe(true);
   });
 
-  it('agentkeys RSA signatures are byte-identical to Agent Manager\'s and to plain RSA-SHA256 over canonical ‖ prev bytes', async () => {
+  it("agentkeys RSA signatures are byte-identical to Agent Manager's and to plain RSA-SHA256 over canonical ‖ prev bytes", async () => {
     const rows = amBuildChain([{ a: 1 }, { b: 2 }], { alg: 'rsa-sha256', privateKey: rsa.privateKey }, 'k');
     const row = rows[1]!;
     const signed = digestRow(row.payload as never, row.prev_hash);

@@ -10,21 +10,39 @@ import { tempDir } from '../../helpers/tmp.js';
 describe('parallel verification', () => {
   it('finds the same problems, across chunk boundaries, with 0 and 2 workers', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const rows = amBuildChain(Array.from({ length: 400 }, (_, i) => ({ i, pad: 'x'.repeat(i % 50) })), { alg: 'ed25519', privateKey }, 'k');
+    const rows = amBuildChain(
+      Array.from({ length: 400 }, (_, i) => ({ i, pad: 'x'.repeat(i % 50) })),
+      { alg: 'ed25519', privateKey },
+      'k',
+    );
     rows[57]!.payload = { changed: true };
     rows.splice(200, 1); // a deleted event in the middle
     const lines = rows.map((r) => JSON.stringify(r));
     lines[300] = '{broken';
     const log = path.join(tempDir(), 'a.jsonl');
     writeFileSync(log, lines.join('\n')); // no final newline: the last line still counts
-    const keys = { signers: [{ signerId: 'k', algorithm: 'ed25519' as const, publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() }], rejected: {}, hmacSecrets: {}, slackMs: 0 };
+    const keys = {
+      signers: [
+        {
+          signerId: 'k',
+          algorithm: 'ed25519' as const,
+          publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        },
+      ],
+      rejected: {},
+      hmacSecrets: {},
+      slackMs: 0,
+    };
     const inline = await verifyChain(readLineChunks(log, 4096), { keys, workers: 0 });
     const parallel = await verifyChain(readLineChunks(log, 4096), { keys, workers: 2 });
     expect(parallel.findings).toEqual(inline.findings);
     expect(parallel.head).toBe(inline.head);
     expect(inline.events).toBe(399);
     expect(inline.findings.map((f) => [f.index, f.code])).toEqual([
-      [58, 'SIGNATURE_INVALID'], [59, 'PREV_HASH_MISMATCH'], [201, 'PREV_HASH_MISMATCH'], [301, 'MALFORMED_ROW'],
+      [58, 'SIGNATURE_INVALID'],
+      [59, 'PREV_HASH_MISMATCH'],
+      [201, 'PREV_HASH_MISMATCH'],
+      [301, 'MALFORMED_ROW'],
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { adviseRotation, DEFAULT_ROTATION_POLICY, type KeyDescription } from '../../../src/aws/keys.js';
 
-const key = (ageDays: number) => ({ keyArn: 'arn:k', ageDays } as KeyDescription);
+const key = (ageDays: number) => ({ keyArn: 'arn:k', ageDays }) as KeyDescription;
 
 describe('rotation policy (seed 001: 90-day interval, 365-day maximum age)', () => {
   it.each([

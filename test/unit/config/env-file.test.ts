@@ -32,14 +32,36 @@ describe('env file parser', () => {
       { HOME_DIR: '/home/op' },
     );
     expect(env).toEqual({
-      REGION: 'eu-west-1', DOMAIN: 'mail.example.com', LITERAL: '$NOT_EXPANDED', ZONE: 'example.com',
-      ROLE: 'arn:aws:iam::1:instance-profile/path/name', NAME: 'name', BASE: 'mail.example', BASE2: 'mail',
-      URL: 'https://mail.example.com/x', DEF: 'fallback', FROM_BASE: '/home/op', EMPTY: '',
+      REGION: 'eu-west-1',
+      DOMAIN: 'mail.example.com',
+      LITERAL: '$NOT_EXPANDED',
+      ZONE: 'example.com',
+      ROLE: 'arn:aws:iam::1:instance-profile/path/name',
+      NAME: 'name',
+      BASE: 'mail.example',
+      BASE2: 'mail',
+      URL: 'https://mail.example.com/x',
+      DEF: 'fallback',
+      FROM_BASE: '/home/op',
+      EMPTY: '',
     });
   });
 
   it('never executes anything and lists every bad line', () => {
-    const err = codeAndDetails(() => parseEnvFile(['A=$(rm -rf /)', 'B=`id`', 'C=x; echo hi', 'not an assignment', 'D=${UNDEFINED}', 'E=${A/x/y}', 'F="open'].join('\n'), 'f'));
+    const err = codeAndDetails(() =>
+      parseEnvFile(
+        [
+          'A=$(rm -rf /)',
+          'B=`id`',
+          'C=x; echo hi',
+          'not an assignment',
+          'D=${UNDEFINED}',
+          'E=${A/x/y}',
+          'F="open',
+        ].join('\n'),
+        'f',
+      ),
+    );
     expect(err.code).toBe('ENV_FILE_INVALID');
     expect(err.details).toHaveLength(7);
     expect(err.details![0]).toMatch(/^line 1: command substitution/);

@@ -5,12 +5,19 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTransaction, recoverTransactionAddress, verifyMessage, verifyTypedData, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { parseMessage, parseTransactionInput, parseTypedData, signMessageWith, signTransactionWith, signTypedDataWith, verifyEvmSignature } from '../../../src/evm/operations.js';
+import {
+  parseMessage,
+  parseTransactionInput,
+  parseTypedData,
+  signMessageWith,
+  signTransactionWith,
+  signTypedDataWith,
+  verifyEvmSignature,
+} from '../../../src/evm/operations.js';
 import { isLowS } from '../../../src/evm/secp256k1.js';
 import { LocalEvmSigner, openEvmSigner } from '../../../src/evm/signer.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { PERMIT } from '../../fixtures/evm.js';
-
 
 function keyFile(dir: string, curve = 'secp256k1'): string {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: curve });
@@ -31,7 +38,9 @@ describe('local secp256k1 signer (file:)', () => {
   });
 
   it('EIP-191, EIP-712 and transactions verify with viem', async () => {
-    const signer = await openEvmSigner(`file:${keyFile(tempDir())}`, () => { throw new Error('no KMS'); });
+    const signer = await openEvmSigner(`file:${keyFile(tempDir())}`, () => {
+      throw new Error('no KMS');
+    });
     for (const text of ['hello', '', 'ünïcödé ✓', '0xdeadbeef']) {
       const message = parseMessage(text);
       const { signature } = await signMessageWith(signer, message);
@@ -43,9 +52,24 @@ describe('local secp256k1 signer (file:)', () => {
     const { signature } = await signTypedDataWith(signer, data);
     expect(await verifyTypedData({ address: signer.address, ...(PERMIT as never), signature })).toBe(true);
     for (const tx of [
-      { chainId: 1, nonce: 7, to: PERMIT.message.spender, value: '1000', gas: 21000, maxFeePerGas: '30000000000', maxPriorityFeePerGas: '1000000000' },
+      {
+        chainId: 1,
+        nonce: 7,
+        to: PERMIT.message.spender,
+        value: '1000',
+        gas: 21000,
+        maxFeePerGas: '30000000000',
+        maxPriorityFeePerGas: '1000000000',
+      },
       { chainId: 1, nonce: 7, to: PERMIT.message.spender, value: '0x10', gas: '21000', gasPrice: '20000000000' },
-      { chainId: 5, nonce: 1, to: PERMIT.message.spender, gas: 30000, gasPrice: '1', accessList: [{ address: PERMIT.message.owner, storageKeys: [`0x${'00'.repeat(31)}01`] }] },
+      {
+        chainId: 5,
+        nonce: 1,
+        to: PERMIT.message.spender,
+        gas: 30000,
+        gasPrice: '1',
+        accessList: [{ address: PERMIT.message.owner, storageKeys: [`0x${'00'.repeat(31)}01`] }],
+      },
     ]) {
       const { raw } = await signTransactionWith(signer, parseTransactionInput(tx, 'tx'));
       const parsed = parseTransaction(raw);
@@ -73,27 +97,45 @@ describe('local secp256k1 signer (file:)', () => {
     const signer = await LocalEvmSigner.fromFile(keyFile(tempDir()));
     const { signature } = await signMessageWith(signer, 'hi');
     await expect(verifyEvmSignature(signer.address, { message: 'hi' }, signature)).resolves.toBe(signer.address);
-    await expect(verifyEvmSignature(PERMIT.message.owner as never, { message: 'hi' }, signature)).rejects.toMatchObject({ code: 'EVM_SIGNATURE_MISMATCH', exitCode: 3 });
-    await expect(verifyEvmSignature(signer.address, { message: 'hi' }, '0x12' as Hex)).rejects.toMatchObject({ code: 'EVM_SIGNATURE_FORMAT' });
+    await expect(verifyEvmSignature(PERMIT.message.owner as never, { message: 'hi' }, signature)).rejects.toMatchObject(
+      { code: 'EVM_SIGNATURE_MISMATCH', exitCode: 3 },
+    );
+    await expect(verifyEvmSignature(signer.address, { message: 'hi' }, '0x12' as Hex)).rejects.toMatchObject({
+      code: 'EVM_SIGNATURE_FORMAT',
+    });
   });
 });
 
 describe('bad input is a named error before anything is signed', () => {
   it('a non-secp256k1 key is KEY_SPEC_UNSUPPORTED', async () => {
-    await expect(LocalEvmSigner.fromFile(keyFile(tempDir(), 'prime256v1'))).rejects.toMatchObject({ code: 'KEY_SPEC_UNSUPPORTED' });
+    await expect(LocalEvmSigner.fromFile(keyFile(tempDir(), 'prime256v1'))).rejects.toMatchObject({
+      code: 'KEY_SPEC_UNSUPPORTED',
+    });
   });
 
   it('transactions: missing chainId, unknown field, bad quantity, missing gas', () => {
     const ok = { chainId: 1, nonce: 0, to: PERMIT.message.owner, gas: 21000, maxFeePerGas: 2, maxPriorityFeePerGas: 1 };
     const { chainId: _c, ...noChain } = ok;
-    expect(() => parseTransactionInput(noChain, 't')).toThrow(expect.objectContaining({ code: 'EVM_CHAIN_ID_MISSING' }));
-    expect(() => parseTransactionInput({ ...ok, chainID: 1 }, 't')).toThrow(expect.objectContaining({ code: 'EVM_TX_INVALID' }));
-    expect(() => parseTransactionInput({ ...ok, value: '-1' }, 't')).toThrow(expect.objectContaining({ code: 'EVM_TX_INVALID' }));
-    expect(() => parseTransactionInput({ ...ok, value: 1e30 }, 't')).toThrow(expect.objectContaining({ code: 'EVM_TX_INVALID' }));
-    expect(() => parseTransactionInput({ ...ok, chainId: 0 }, 't')).toThrow(expect.objectContaining({ code: 'EVM_TX_INVALID' }));
+    expect(() => parseTransactionInput(noChain, 't')).toThrow(
+      expect.objectContaining({ code: 'EVM_CHAIN_ID_MISSING' }),
+    );
+    expect(() => parseTransactionInput({ ...ok, chainID: 1 }, 't')).toThrow(
+      expect.objectContaining({ code: 'EVM_TX_INVALID' }),
+    );
+    expect(() => parseTransactionInput({ ...ok, value: '-1' }, 't')).toThrow(
+      expect.objectContaining({ code: 'EVM_TX_INVALID' }),
+    );
+    expect(() => parseTransactionInput({ ...ok, value: 1e30 }, 't')).toThrow(
+      expect.objectContaining({ code: 'EVM_TX_INVALID' }),
+    );
+    expect(() => parseTransactionInput({ ...ok, chainId: 0 }, 't')).toThrow(
+      expect.objectContaining({ code: 'EVM_TX_INVALID' }),
+    );
     const { gas: _g, ...noGas } = ok;
     expect(() => parseTransactionInput(noGas, 't')).toThrow(expect.objectContaining({ code: 'EVM_TX_FIELD_MISSING' }));
-    expect(() => parseTransactionInput({ ...ok, to: '0x1234' }, 't')).toThrow(expect.objectContaining({ code: 'EVM_ADDRESS_INVALID' }));
+    expect(() => parseTransactionInput({ ...ok, to: '0x1234' }, 't')).toThrow(
+      expect.objectContaining({ code: 'EVM_ADDRESS_INVALID' }),
+    );
   });
 
   it('typed data: missing parts, unknown fields, wrong types, values that do not fit', () => {
