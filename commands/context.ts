@@ -1,5 +1,6 @@
 import { loadConfig, type AgentkeysConfig } from '../src/config/load.js';
 import { createServices, type Services } from '../src/context.js';
+import { loadStack, type Stack } from '../src/setup/stack.js';
 import { style, type OutputOptions } from './ui/format.js';
 
 /** Options every command accepts (defined once in bin/agentkeys.ts). */
@@ -20,6 +21,17 @@ export interface StackFileOptions {
   /** Set when the old spelling (`setup --env-file F`) was used: the note to print. */
   stackEnvDeprecated?: string;
   brokerEnvFile?: string;
+}
+
+/** The stack setup and teardown work on: `--test`, `--env-dir`, `--stack-env`, `--broker-env-file`. */
+export function loadStackOf(options: StackFileOptions & { test?: boolean; envDir?: string }): Promise<Stack> {
+  return loadStack({
+    test: options.test === true,
+    envDir: options.envDir ?? 'env',
+    ...(options.stackEnv ? { envFile: options.stackEnv } : {}),
+    ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}),
+    baseEnv: {},
+  });
 }
 
 export interface CommandContext {

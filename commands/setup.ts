@@ -3,12 +3,18 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { createSetupContext, type CallCounts } from '../src/context.js';
 import { interruptedRun, receiptPath, selectSteps, SetupRun, type StepRecord } from '../src/setup/runner.js';
-import { loadStack, type Stack } from '../src/setup/stack.js';
+import type { Stack } from '../src/setup/stack.js';
 import type { SetupContext, SetupEvent } from '../src/setup/step.js';
 import { STEPS } from '../src/setup/steps/index.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
 import { awsAuthFromConfig } from '../src/context.js';
-import { createContext, type CommandContext, type GlobalOptions, type StackFileOptions } from './context.js';
+import {
+  createContext,
+  loadStackOf,
+  type CommandContext,
+  type GlobalOptions,
+  type StackFileOptions,
+} from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
 import { askYesNo } from './ui/prompt.js';
@@ -43,13 +49,7 @@ export async function runSetup(options: SetupOptions): Promise<ExitCode> {
   if (options.sandbox) return (await import('./sandbox.js')).runSandbox(options);
   if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
   const cmd = await createContext({ ...options });
-  const stack = await loadStack({
-    test: options.test === true,
-    envDir: options.envDir ?? 'env',
-    ...(options.stackEnv ? { envFile: options.stackEnv } : {}),
-    ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}),
-    baseEnv: {},
-  });
+  const stack = await loadStackOf(options);
   return runSetupFor(cmd, stack, options);
 }
 

@@ -1,9 +1,8 @@
 import type { ExitCode } from '../src/errors.js';
 import { createSetupContext } from '../src/context.js';
 import { checkCaller } from '../src/setup/preflight.js';
-import { loadStack } from '../src/setup/stack.js';
 import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
-import { createContext, type GlobalOptions, type StackFileOptions } from './context.js';
+import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { awsAuth } from './setup.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { confirm } from './ui/prompt.js';
@@ -18,13 +17,7 @@ export interface TeardownCommandOptions extends GlobalOptions, StackFileOptions 
 export async function runTeardown(options: TeardownCommandOptions): Promise<ExitCode> {
   if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
   const cmd = await createContext({ ...options });
-  const stack = await loadStack({
-    test: options.test === true,
-    envDir: options.envDir ?? 'env',
-    ...(options.stackEnv ? { envFile: options.stackEnv } : {}),
-    ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}),
-    baseEnv: {},
-  });
+  const stack = await loadStackOf(options);
   if (!cmd.out.json)
     printLine(
       style.bold(

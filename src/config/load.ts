@@ -140,22 +140,40 @@ function pick(
   return undefined;
 }
 
+// Settings copied as they are (their users check them when they are used).
+const PLAIN_KEYS = [
+  'keyRef',
+  'kmsKeyId',
+  'privateKey',
+  'keyPath',
+  'signerKid',
+  'log',
+  'auditLog',
+  'auditKey',
+  'region',
+  'profile',
+  'roleArn',
+  'webIdentityTokenFile',
+  'webIdentityRoleArn',
+  'kmsEndpoint',
+  'endpoint',
+  'vaultKeyId',
+  'vaultRegion',
+  'sshBinary',
+  'databaseUrl',
+] as const;
+
+type Problems = string[];
+
+/** Every problem is listed at once, so one run shows all there is to fix. */
 function validate(raw: Record<string, string>, origins: Record<string, string>): AgentkeysConfig {
-  const problems: string[] = [];
-  const bool = (key: string): boolean => {
-    const v = raw[key];
-    if (v === undefined) return false;
-    if (/^(true|1|yes)$/i.test(v)) return true;
-    if (/^(false|0|no)$/i.test(v)) return false;
-    problems.push(`${origins[key]}: "${v}" is not true or false`);
-    return false;
-  };
+  const problems: Problems = [];
   const dir = raw.dir ?? DEFAULT_DIR;
   const config: AgentkeysConfig = {
     dir,
     signersPath: raw.signersPath ?? path.join(dir, 'signers.json'),
-    requireKms: bool('requireKms'),
-    devAllowEphemeral: bool('devAllowEphemeral'),
+    requireKms: parseBool(raw, origins, 'requireKms', problems),
+    devAllowEphemeral: parseBool(raw, origins, 'devAllowEphemeral', problems),
     pgStatementTimeoutMs: 30_000,
     allowedPrincipals: (raw.allowedPrincipals ?? '')
       .split(',')
@@ -163,20 +181,55 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
       .filter(Boolean),
     origins,
   };
-  if (raw.pgStatementTimeoutMs !== undefined) {
-    if (/^\d+$/.test(raw.pgStatementTimeoutMs) && Number(raw.pgStatementTimeoutMs) > 0)
-      config.pgStatementTimeoutMs = Number(raw.pgStatementTimeoutMs);
-    else
-      problems.push(
-        `${origins.pgStatementTimeoutMs}: "${raw.pgStatementTimeoutMs}" is not a positive number of milliseconds`,
-      );
+  for (const key of PLAIN_KEYS) if (raw[key] !== undefined) config[key] = raw[key];
+  validateNumbers(raw, origins, config, problems);
+  validateSigning(raw, origins, config, problems);
+  validateAws(raw, origins, problems);
+  if (problems.length > 0) {
+    throw new UsageError({
+      code: 'CONFIG_INVALID',
+      message: `invalid configuration: ${problems.length} problem(s)`,
+      details: problems,
+      hint: 'fix the settings listed above',
+    });
   }
-  if (raw.kmsMaxAttempts !== undefined) {
-    if (/^\d+$/.test(raw.kmsMaxAttempts) && Number(raw.kmsMaxAttempts) >= 1 && Number(raw.kmsMaxAttempts) <= 20)
-      config.kmsMaxAttempts = Number(raw.kmsMaxAttempts);
-    else
-      problems.push(`${origins.kmsMaxAttempts}: "${raw.kmsMaxAttempts}" is not a number of attempts between 1 and 20`);
+  return config;
+}
+
+function parseBool(raw: Record<string, string>, origins: Record<string, string>, key: string, problems: Problems) {
+  const v = raw[key];
+  if (v === undefined) return false;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  problems.push(`${origins[key]}: "${v}" is not true or false`);
+  return false;
+}
+
+function validateNumbers(
+  raw: Record<string, string>,
+  origins: Record<string, string>,
+  config: AgentkeysConfig,
+  problems: Problems,
+): void {
+  const timeout = raw.pgStatementTimeoutMs;
+  if (timeout !== undefined) {
+    if (/^\d+$/.test(timeout) && Number(timeout) > 0) config.pgStatementTimeoutMs = Number(timeout);
+    else problems.push(`${origins.pgStatementTimeoutMs}: "${timeout}" is not a positive number of milliseconds`);
   }
+  const attempts = raw.kmsMaxAttempts;
+  if (attempts !== undefined) {
+    if (/^\d+$/.test(attempts) && Number(attempts) >= 1 && Number(attempts) <= 20)
+      config.kmsMaxAttempts = Number(attempts);
+    else problems.push(`${origins.kmsMaxAttempts}: "${attempts}" is not a number of attempts between 1 and 20`);
+  }
+}
+
+function validateSigning(
+  raw: Record<string, string>,
+  origins: Record<string, string>,
+  config: AgentkeysConfig,
+  problems: Problems,
+): void {
   if (raw.alg !== undefined) {
     const alg = normalizeAlgorithm(raw.alg);
     if (alg) config.alg = alg;
@@ -199,44 +252,15 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
       problems.push(`${origins[key]}: "${raw[key]}" is not kms:<id|alias|arn>, file:<path> or local:<kid>`);
     }
   }
-  for (const key of [
-    'keyRef',
-    'kmsKeyId',
-    'privateKey',
-    'keyPath',
-    'signerKid',
-    'log',
-    'auditLog',
-    'auditKey',
-    'region',
-    'profile',
-    'roleArn',
-    'webIdentityTokenFile',
-    'webIdentityRoleArn',
-    'kmsEndpoint',
-    'endpoint',
-    'vaultKeyId',
-    'vaultRegion',
-    'sshBinary',
-    'databaseUrl',
-  ] as const) {
-    if (raw[key] !== undefined) config[key] = raw[key];
-  }
+}
+
+function validateAws(raw: Record<string, string>, origins: Record<string, string>, problems: Problems): void {
   if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {
     problems.push('OIDC_TOKEN_PATH and KMS_ROLE_ARN go together: set both for web identity, or neither');
   }
   if (raw.roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(raw.roleArn)) {
     problems.push(`${origins.roleArn}: "${raw.roleArn}" is not an IAM role ARN`);
   }
-  if (problems.length > 0) {
-    throw new UsageError({
-      code: 'CONFIG_INVALID',
-      message: `invalid configuration: ${problems.length} problem(s)`,
-      details: problems,
-      hint: 'fix the settings listed above',
-    });
-  }
-  return config;
 }
 
 function kebab(name: string): string {

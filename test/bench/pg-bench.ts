@@ -2,16 +2,16 @@
 // processes (one transaction per event, local Ed25519 key), and verify-audit events per second
 // from Postgres beside the same chain from a JSON Lines file, all in one run.
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { writeBenchChain } from './chain-file.js';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { exportChain } from '../../src/store/export.js';
 import { withStore } from '../../src/store/store.js';
-import { digestRow, serializeRow } from '../../src/audit/record.js';
 import { applyMigrations, loadMigrations } from '../../src/db/migrate.js';
 import { connectPg } from '../../src/db/pg.js';
 import { startPostgres } from '../helpers/postgres.js';
@@ -63,27 +63,8 @@ async function writers(url: string, count: number, total: number): Promise<numbe
   return total / (Number(process.hrtime.bigint() - t) / 1e9);
 }
 
-async function writeChainFile(file: string, n: number): Promise<void> {
-  const out = createWriteStream(file);
-  let prev: string | null = null;
-  for (let i = 0; i < n; i++) {
-    const payload = { action: 'tool_call', agent: `agent-${i % 97}`, seq: i };
-    const signed = digestRow(payload, prev);
-    const row = {
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      actor_id: 'agent-manager',
-      event_type: 'tool_call',
-      payload,
-      signature: sign(null, signed.digest, privateKey).toString('base64'),
-      signer_kid: 'bench',
-      prev_hash: prev,
-      created_at: new Date(1_700_000_000_000 + i).toISOString(),
-    };
-    if (!out.write(`${serializeRow(row)}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
-    prev = signed.digest.toString('hex');
-  }
-  await new Promise<void>((r) => out.end(r));
-}
+const writeChainFile = (file: string, n: number) =>
+  writeBenchChain(file, n, privateKey, (i) => ({ action: 'tool_call', agent: `agent-${i % 97}`, seq: i }));
 
 /** verify-audit in its own process, as the CLI runs it: events per second and peak RSS. */
 async function verifyRate(log: string): Promise<{ rate: number; rssMiB: number }> {

@@ -2,43 +2,24 @@
 // crypto.verify rate of one core measured in the same run, and peak RSS at two log sizes.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, createWriteStream, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { writeBenchChain } from './chain-file.js';
 import { fileURLToPath } from 'node:url';
-import { digestRow, serializeRow } from '../../src/audit/record.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-bench-'));
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 
-async function writeChain(file: string, n: number): Promise<void> {
-  const out = createWriteStream(file);
-  let prev: string | null = null;
-  for (let i = 0; i < n; i++) {
-    const payload = {
-      action: 'tool_call',
-      agent: `agent-${i % 97}`,
-      seq: i,
-      args: { path: '/srv/data', bytes: i * 7 },
-    };
-    const signed = digestRow(payload, prev);
-    const row = {
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      actor_id: 'agent-manager',
-      event_type: 'tool_call',
-      payload,
-      signature: sign(null, signed.digest, privateKey).toString('base64'),
-      signer_kid: 'bench',
-      prev_hash: prev,
-      created_at: new Date(1_700_000_000_000 + i).toISOString(),
-    };
-    if (!out.write(`${serializeRow(row)}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
-    prev = signed.digest.toString('hex');
-  }
-  await new Promise<void>((r) => out.end(r));
-}
+const writeChain = (file: string, n: number) =>
+  writeBenchChain(file, n, privateKey, (i) => ({
+    action: 'tool_call',
+    agent: `agent-${i % 97}`,
+    seq: i,
+    args: { path: '/srv/data', bytes: i * 7 },
+  }));
 
 function rawVerifyRate(): number {
   const digest = Buffer.alloc(32, 7);
