@@ -138,6 +138,8 @@ program
   .option('--batch', 'read one event per JSON line from stdin: {"event_type","actor_id","payload"}')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .option('--alg <alg>', 'expected algorithm (env AUDIT_SIGNING_ALG); hmac-sha256 for secret files')
+  .option('--checkpoint-every <n>', 'checkpoint mode: no per-event signature, a signed checkpoint every N events')
+  .option('--origin <origin>', 'the log identity in its checkpoints (default agentkeys.local/<log file name>)')
   .action(lazy(async (opts) => (await import('../commands/sign.js')).runSign(opts)));
 
 program
@@ -149,6 +151,7 @@ program
   .option('--anchor <file>', 'signed anchor (default <log>.anchor.json when present)')
   .option('--no-anchor', 'ignore the anchor')
   .option('--from <digest>', 'trusted digest the first event links to (a checkpoint)')
+  .option('--proof <file>', 'check an inclusion proof bundle (agentkeys audit prove) offline, without the log')
   .option('--workers <n>', 'worker threads (default: all cores for logs over 1 MiB)')
   .option('--slack <seconds>', 'tolerance on signer validity windows', '60')
   .option(
@@ -158,6 +161,29 @@ program
   .action(lazy(async (opts) => (await import('../commands/verify-audit.js')).runVerifyAudit(opts)));
 
 const audit = program.command('audit').description('query and copy audit chains (JSON Lines or Postgres)');
+audit
+  .command('checkpoint')
+  .description('sign a checkpoint (C2SP signed note) over the log as it is now')
+  .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
+  .option('--key <keyref>', 'local:<kid> | file:<pem> | kms:<id|alias|arn> (env AUDIT_SIGNING_*)')
+  .option('--signer-kid <kid>', 'key name in the signature line (default: the key id)')
+  .option('--dir <dir>', 'local key directory (default .agentkeys)')
+  .option('--origin <origin>', 'the log identity (default agentkeys.local/<log file name>)')
+  .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditCheckpoint(opts)));
+audit
+  .command('prove')
+  .description('write an inclusion proof bundle for one event: its leaf, audit path and a checkpoint')
+  .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
+  .requiredOption('--id <event id>', 'the event to prove')
+  .option('--out <file>', 'where the bundle goes (default: stdout)')
+  .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditProve(opts)));
+audit
+  .command('consistency')
+  .description('prove that the log now extends an earlier checkpoint (nothing rewritten, nothing cut)')
+  .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
+  .requiredOption('--old <file>', 'the earlier checkpoint note')
+  .option('--signers <file>', 'signer registry (default .agentkeys/signers.json)')
+  .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditConsistency(opts)));
 audit
   .command('query')
   .description('events newest first, filtered by agent, action and time')

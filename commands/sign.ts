@@ -1,5 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import { appendSignedEvents } from '../src/audit/append.js';
+import type { ChainHead } from '../src/audit/chain.js';
+import type { CheckpointRun } from '../src/audit/checkpointing.js';
+import type { AuditRow } from '../src/audit/record.js';
 import { parseBatch, singleEvent } from '../src/audit/event-input.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
@@ -9,6 +12,8 @@ import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { count, progressLine } from './ui/progress.js';
+import { appendWithCheckpoints, checkpointSummary, originFor } from './checkpoint.js';
+import { parseWholeNumber } from './options.js';
 
 export interface SignOptions extends GlobalOptions {
   log?: string;
@@ -18,6 +23,8 @@ export interface SignOptions extends GlobalOptions {
   actor?: string;
   payload?: string;
   batch?: boolean;
+  checkpointEvery?: string;
+  origin?: string;
 }
 
 export async function runSign(options: SignOptions): Promise<ExitCode> {
@@ -37,7 +44,13 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     ? parseBatch(await readStdin(), defaults)
     : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
-  const { signer, rows, head } = await withKmsTrail(ctx, async () => {
+  const checkpoints = options.checkpointEvery
+    ? {
+        every: parseWholeNumber(options.checkpointEvery, '--checkpoint-every', { min: 1 }),
+        origin: originFor(log, options.origin),
+      }
+    : undefined;
+  const { signer, rows, head, checkpointed } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
     const store = openStore(log, {
@@ -46,7 +59,11 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
-    const result = await appendSignedEvents(store, signer, list, { onProgress }).finally(() => {
+    const result: { rows: AuditRow[]; head: ChainHead; checkpointed?: CheckpointRun } = await (
+      checkpoints
+        ? appendWithCheckpoints(store, signer, list, checkpoints)
+        : appendSignedEvents(store, signer, list, { onProgress })
+    ).finally(() => {
       progress.done();
       return store.close();
     });
@@ -62,15 +79,16 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       appended: rows.map((r) => r.id),
       events: head.events,
       head: head.prevHash,
+      ...(checkpointed ? { checkpoints: checkpointed } : {}),
     });
   } else {
     const first = head.events - rows.length + 1;
     const range = rows.length === 1 ? `event ${first}` : `events ${first}-${head.events}`;
-    printLine(
-      `${style.ok('✔')} signed ${rows.length} event(s) with ${signer.kid} (${signer.alg}) ` +
-        `→ ${redactUrl(log)}, ${range}`,
-    );
+    const how = checkpointed ? 'appended' : 'signed';
+    const by = checkpointed ? `in checkpoint mode, checkpoints by ${signer.kid}` : `with ${signer.kid}`;
+    printLine(`${style.ok('✔')} ${how} ${rows.length} event(s) ${by} (${signer.alg}) → ${redactUrl(log)}, ${range}`);
     printLine(style.dim(`  head ${head.prevHash}`));
+    if (checkpointed) printLine(style.dim(`  ${checkpointSummary(checkpointed)}`));
   }
   return 0;
 }

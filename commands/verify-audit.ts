@@ -18,6 +18,7 @@ export interface VerifyAuditCommandOptions extends GlobalOptions {
   workers?: string;
   slack?: string;
   kmsVerify?: string | boolean;
+  proof?: string;
 }
 
 export const UNCOVERED_FIELDS_NOTE =
@@ -25,7 +26,12 @@ export const UNCOVERED_FIELDS_NOTE =
   'by the Agent Manager signature scheme: only the payload and the link to ' +
   'the previous event are signed.';
 
+const CHECKPOINT_FIELDS_NOTE =
+  'checkpoints cover every field of an event (id, actor_id, event_type, created_at, payload, link); ' +
+  'per-row signatures cover only the payload and the link.';
+
 export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promise<ExitCode> {
+  if (options.proof) return (await import('./checkpoint.js')).runVerifyProof({ ...options, proof: options.proof });
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
   const progress = progressLine(ctx.out);
@@ -54,20 +60,25 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
       head: report.head,
       findings: report.findings,
       anchor: report.anchor,
+      checkpoints: report.checkpoints,
       registryWarnings: report.registryWarnings,
     });
   else printHuman(report, redactUrl(log));
-  return report.ok ? 0 : 3;
+  if (!report.ok) return 3;
+  return report.findings.length > 0 ? 5 : 0;
 }
 
 function printHuman(report: VerifyAuditReport, log: string): void {
   for (const w of report.registryWarnings) printLine(style.warn(`! signer registry: ${w}`));
   const anchor = report.anchorPath
     ? `, signed anchor ${report.anchorPath} (${report.anchor?.events ?? '?'} events)`
-    : ', no anchor (a dropped tail cannot be detected)';
+    : report.checkpoints
+      ? ''
+      : ', no anchor (a dropped tail cannot be detected)';
   if (report.ok) {
     printLine(`${style.ok('✔')} ${log}: chain intact, ${report.events} event(s)${anchor}`);
     if (report.head) printLine(style.dim(`  head ${report.head}`));
+    for (const f of report.findings) printLine(`  ${style.warn('!')} #${f.index} ${style.bold(f.code)} ${f.message}`);
   } else {
     printLine(`${style.bad('✖')} ${log}: ${report.findings.length} problem(s) in ${report.events} event(s)${anchor}`);
     const shown = report.findings.slice(0, 200);
@@ -75,7 +86,15 @@ function printHuman(report: VerifyAuditReport, log: string): void {
     if (report.findings.length > shown.length)
       printLine(style.dim(`  … ${report.findings.length - shown.length} more; use --json for all`));
   }
-  printLine(style.dim(`  note: ${UNCOVERED_FIELDS_NOTE}`));
+  const cp = report.checkpoints;
+  if (cp) {
+    printLine(
+      style.dim(
+        `  checkpoints: ${cp.verified} of ${cp.found} verified (${cp.origin ?? 'no origin'}), covering ${cp.coveredEvents} of ${report.events} event(s)`,
+      ),
+    );
+  }
+  printLine(style.dim(`  note: ${cp ? CHECKPOINT_FIELDS_NOTE : UNCOVERED_FIELDS_NOTE}`));
 }
 
 /** The KMS checker and its SDK are loaded only with --kms-verify: offline verification never loads them. */

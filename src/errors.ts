@@ -6,7 +6,7 @@
 import type { ErrorCode } from './error-codes.js';
 
 export type { ErrorCode } from './error-codes.js';
-export type ExitCode = 0 | 1 | 2 | 3 | 4 | 130;
+export type ExitCode = 0 | 1 | 2 | 3 | 4 | 5 | 130;
 
 export interface ErrorOptions {
   code: ErrorCode;

@@ -1,6 +1,7 @@
 // The chain's ports: what the format code (append, verify) needs from a store, as interfaces the
 // stores in src/store implement. src/audit depends on these, never on a store itself.
 import type { AuditSigner } from '../signing/signer.js';
+import type { CompactRangeData } from './merkle.js';
 import type { AuditRow } from './record.js';
 
 export interface ChainHead {
@@ -23,8 +24,28 @@ export function linesToChunk(lines: readonly string[]): LineChunk {
 
 /** Anything that appends to a chain under a writer lock. */
 export interface ChainAppender {
-  /** Calls build with the current head while holding the lock; writes all rows it returns or none. */
-  append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner: AuditSigner): Promise<ChainHead>;
+  /**
+   * Calls build with the current head while holding the lock; writes all rows it returns or none.
+   * Without an anchor signer (checkpoint mode) nothing is signed inside the lock.
+   */
+  append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner?: AuditSigner): Promise<ChainHead>;
+}
+
+/** Where a checkpoint left the tree: a writer extends from here instead of re-reading the log. */
+export interface TreeState {
+  size: number;
+  /** Where the event after `size` starts: a byte offset in a file, a row count in a database. */
+  position: number;
+  range: CompactRangeData;
+}
+
+/** The checkpoints kept beside a chain (checkpoint mode). */
+export interface CheckpointLog {
+  /** The largest checkpointed tree state; a writer's hint, never trusted by verification. */
+  latestTreeState(): Promise<TreeState | undefined>;
+  /** The events after a tree state (all of them without one), each with the position after it. */
+  rowsAfter(state: TreeState | undefined): AsyncIterable<{ row: AuditRow; position: number }>;
+  appendCheckpoint(state: TreeState, note: string): Promise<void>;
 }
 
 export interface RowReadOptions {
@@ -51,4 +72,6 @@ export interface ChainSource {
   rows(opts?: RowReadOptions): AsyncIterable<AuditRow>;
   /** The anchor file: a given path, the store's own (undefined), or none (false). */
   readAnchor(choice?: string | false): Promise<{ path: string; text: string } | undefined>;
+  /** Every checkpoint note kept for this chain, in the order written (empty: not in checkpoint mode). */
+  readCheckpoints(): Promise<string[]>;
 }

@@ -20,6 +20,11 @@ export interface RangeNode {
   hash: Buffer;
 }
 
+export interface CompactRangeData {
+  begin: number;
+  nodes: { level: number; hash: string }[];
+}
+
 /**
  * The hashes of the perfect subtrees that exactly cover the leaves [begin, end), left to right.
  * A chunk of events starting anywhere builds its own; joining the ranges of adjacent chunks in
@@ -78,11 +83,11 @@ export class CompactRange {
   }
 
   /** Plain data, so a range crosses worker threads and lands in files. */
-  toJSON(): { begin: number; nodes: { level: number; hash: string }[] } {
+  toJSON(): CompactRangeData {
     return { begin: this.begin, nodes: this.nodes.map((n) => ({ level: n.level, hash: n.hash.toString('hex') })) };
   }
 
-  static fromJSON(value: { begin: number; nodes: { level: number; hash: string }[] }): CompactRange {
+  static fromJSON(value: CompactRangeData): CompactRange {
     const range = new CompactRange(value.begin);
     for (const n of value.nodes) range.appendNode({ level: n.level, hash: Buffer.from(n.hash, 'hex') });
     return range;

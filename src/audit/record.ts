@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { canonicalJson, isDigestHex, type JsonValue } from './canonical.js';
+import { leafHash } from './merkle.js';
 
 /**
  * One audit event: the columns of Agent Manager's audit_events table, in its column order, so a
@@ -105,6 +106,16 @@ export function digestRow(payload: JsonValue, prevHash: string | null): RowDiges
   message.write(canonical, 0, 'utf8');
   if (prevHash !== null) message.write(prevHash, length, 'hex');
   return { message, digest: createHash('sha256').update(message).digest() };
+}
+
+/**
+ * The Merkle leaf of an event (checkpoint mode): the event's chain digest together with the fields
+ * Agent Manager's signature leaves out, so a checkpoint covers id, actor, type and time as well.
+ * leaf = SHA-256(0x00 || UTF-8(canonical {actor_id, created_at, digest, event_type, id})).
+ */
+export function eventLeafHash(row: AuditRow, digestHex: string): Buffer {
+  const { actor_id, created_at, event_type, id } = row;
+  return leafHash(Buffer.from(canonicalJson({ actor_id, created_at, digest: digestHex, event_type, id }), 'utf8'));
 }
 
 export function newRowId(): string {

@@ -2,7 +2,8 @@ import { decodeBase64Strict, verifySignature } from '../signing/verify.js';
 import { isPlausibleSignatureLength } from '../signing/algorithms.js';
 import type { Finding } from './findings.js';
 import type { KeyRing } from './keyring.js';
-import { digestRow, parseRowLine, RowFormatError, type AuditRow } from './record.js';
+import { CompactRange, type CompactRangeData } from './merkle.js';
+import { digestRow, eventLeafHash, parseRowLine, RowFormatError, type AuditRow } from './record.js';
 
 /** A run of consecutive log lines, cut at newline boundaries. */
 export interface ChunkJob {
@@ -12,6 +13,17 @@ export interface ChunkJob {
   bytes: Uint8Array;
   /** Chain indexes whose digest the caller needs (the anchor's position). */
   wantDigestAt: number[];
+  /** Checkpoint mode: build the chunk's Merkle range, with snapshots at these tree sizes. */
+  merkle?: { wantRangeAt: number[] };
+}
+
+/** The chunk's part of the Merkle tree; `brokenAt` is the first event whose leaf is unknown (malformed). */
+export interface ChunkMerkle {
+  range: CompactRangeData | undefined;
+  rangesAt: Record<number, CompactRangeData>;
+  brokenAt?: number;
+  /** Unsigned events (covered by checkpoints instead): the first and last chain index. */
+  unsigned?: { first: number; last: number };
 }
 
 export interface ChunkResult {
@@ -25,6 +37,7 @@ export interface ChunkResult {
   findings: Finding[];
   /** Signatures to be checked by KMS (VerifyMac / Verify) on the main thread. */
   deferred: DeferredCheck[];
+  merkle?: ChunkMerkle;
 }
 
 export interface DeferredCheck {
@@ -57,12 +70,14 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     deferred: [],
   };
   const want = new Set(job.wantDigestAt);
+  const tree = job.merkle ? new ChunkTree(job.firstIndex, job.merkle.wantRangeAt) : undefined;
   let prevDigest: string | undefined;
   for (let i = 0; i < lines.length; i++) {
     const index = job.firstIndex + i;
     const row = parseOrReport(lines[i]!, index, result.findings);
     if (!row) {
       prevDigest = undefined;
+      tree?.break(index);
       continue;
     }
     if (i === 0) result.first = { id: row.id, prevHash: row.prev_hash };
@@ -72,10 +87,43 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     const signed = digestRow(row.payload, row.prev_hash);
     prevDigest = signed.digest.toString('hex');
     if (want.has(index)) result.digestsAt[index] = prevDigest;
-    checkSignature(row, index, signed, keys, result);
+    tree?.add(index, eventLeafHash(row, prevDigest));
+    if (tree && row.signature === null && row.signer_kid === null) tree.unsignedAt(index);
+    else checkSignature(row, index, signed, keys, result);
   }
   result.lastDigest = prevDigest;
+  if (tree) result.merkle = tree.result();
   return result;
+}
+
+/** A chunk's leaves as a compact range from its own first index, snapshotted where checkpoints fall. */
+class ChunkTree {
+  private readonly range: CompactRange;
+  private readonly want: Set<number>;
+  private readonly out: ChunkMerkle = { range: undefined, rangesAt: {} };
+
+  constructor(firstIndex: number, wantRangeAt: number[]) {
+    this.range = new CompactRange(firstIndex - 1);
+    this.want = new Set(wantRangeAt);
+  }
+
+  add(index: number, leaf: Buffer): void {
+    if (this.out.brokenAt !== undefined) return;
+    this.range.appendLeaf(leaf);
+    if (this.want.has(index)) this.out.rangesAt[index] = this.range.toJSON();
+  }
+
+  break(index: number): void {
+    this.out.brokenAt ??= index;
+  }
+
+  unsignedAt(index: number): void {
+    this.out.unsigned = { first: this.out.unsigned?.first ?? index, last: index };
+  }
+
+  result(): ChunkMerkle {
+    return this.out.brokenAt === undefined ? { ...this.out, range: this.range.toJSON() } : this.out;
+  }
 }
 
 function parseOrReport(line: string, index: number, findings: Finding[]): AuditRow | undefined {

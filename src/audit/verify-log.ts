@@ -3,7 +3,8 @@ import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
 import type { LineChunk } from './chain.js';
 import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool } from './chunk-pool.js';
-import type { Finding } from './findings.js';
+import { WARNING_CODES, type Finding } from './findings.js';
+import { openCheckpoints, TreeStitcher, type CheckpointSummary } from './verify-checkpoints.js';
 import { KeyRing, type KeyRingData } from './keyring.js';
 import { verifyChunk, type ChunkJob, type ChunkResult, type DeferredCheck } from './verify-chunk.js';
 
@@ -13,6 +14,8 @@ export interface VerifyOptions {
   trustedStart?: string;
   /** Anchor file text, if there is one. */
   anchorText?: string;
+  /** Checkpoint notes kept beside the chain; any at all switches on checkpoint mode. */
+  checkpoints?: readonly string[];
   /** Worker threads; 0 verifies on the calling thread. Default: cores when the input is large. */
   workers?: number;
   /** Checks signatures the key ring hands to KMS; returns a finding for each that fails. */
@@ -28,6 +31,7 @@ export interface VerifyReport {
   findings: Finding[];
   anchor: { events: number; head: string } | null;
   workers: number;
+  checkpoints: CheckpointSummary | null;
 }
 
 /** Size from which starting worker threads pays for itself. */
@@ -48,10 +52,15 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const anchor = opts.anchorText === undefined ? undefined : parseAnchor(opts.anchorText);
   const stitcher = new Stitcher(opts.trustedStart);
   const wantDigestAt = typeof anchor === 'object' ? [anchor.events] : [];
+  const notes = opts.checkpoints ?? [];
+  const opened = notes.length > 0 ? openCheckpoints(notes, keyRing) : undefined;
+  const merkle = opened ? { wantRangeAt: opened.valid.map((c) => c.size) } : undefined;
+  const tree = new TreeStitcher();
   const pool = workers > 0 ? new ChunkPool(workers, opts.keys) : undefined;
   let bytesRead = 0;
   const stitch = async (result: ChunkResult) => {
     stitcher.add(result);
+    tree.add(result.merkle);
     opts.onProgress?.(stitcher.events, bytesRead);
     if (result.deferred.length === 0) return;
     if (!opts.checkDeferred) throw new Error('KMS verification requested without a KMS checker');
@@ -63,7 +72,13 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
     let nextIndex = 1;
     for await (const chunk of chunks) {
       bytesRead += chunk.bytes.length;
-      const job: ChunkJob = { seq: seq++, firstIndex: nextIndex, bytes: chunk.bytes, wantDigestAt };
+      const job: ChunkJob = {
+        seq: seq++,
+        firstIndex: nextIndex,
+        bytes: chunk.bytes,
+        wantDigestAt,
+        ...(merkle ? { merkle } : {}),
+      };
       nextIndex += chunk.lines;
       inFlight.push(pool ? pool.run(job) : Promise.resolve(verifyChunk(job, keyRing)));
       // Bounded look-ahead keeps memory flat while every worker stays fed.
@@ -75,14 +90,22 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   }
   const findings = stitcher.findings;
   if (anchor !== undefined) findings.push(...(await checkAnchor(anchor, stitcher, keyRing, opts.checkDeferred)));
+  let checkpoints: CheckpointSummary | null = null;
+  if (opened) {
+    const checked = tree.check(opened.valid, stitcher.events);
+    findings.push(...opened.findings, ...checked.findings);
+    const origin = opened.valid[0]?.origin ?? null;
+    checkpoints = { found: notes.length, verified: opened.valid.length, coveredEvents: checked.coveredEvents, origin };
+  }
   findings.sort((a, b) => a.index - b.index);
   return {
-    ok: findings.length === 0,
+    ok: findings.every((f) => WARNING_CODES.has(f.code)),
     events: stitcher.events,
     head: stitcher.head ?? null,
     findings,
     anchor: typeof anchor === 'object' ? { events: anchor.events, head: anchor.head } : null,
     workers,
+    checkpoints,
   };
 }
 

@@ -60,6 +60,7 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
+    checkpoints: await source.readCheckpoints(),
   });
   const findings = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
   return { ...report, findings, registryWarnings: warnings, anchorPath: anchorFile ? anchorFile.path : null };
@@ -123,7 +124,7 @@ function labelForks(findings: Finding[], forkedIds: Set<string>): Finding[] {
   return out.sort((a, b) => a.index - b.index);
 }
 
-async function loadKeyRing(
+export async function loadKeyRing(
   signersPath: string,
   hmacSecrets: Record<string, string>,
   slackMs: number,

@@ -132,6 +132,11 @@ export class KmsSigner implements AuditSigner {
     return this.publicKey;
   }
 
+  async publicKeyDer(): Promise<Buffer | undefined> {
+    if (this.alg === 'hmac-sha256') return undefined;
+    return (await this.loadPublicKey()).export({ type: 'spki', format: 'der' });
+  }
+
   publicKeyPem(): Promise<string> {
     return this.loadPublicKey().then((k) => k.export({ type: 'spki', format: 'pem' }).toString());
   }

@@ -98,6 +98,15 @@ export class LocalKeySigner implements AuditSigner {
     return this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   }
 
+  async publicKeyDer(): Promise<Buffer> {
+    return this.publicKey.export({ type: 'spki', format: 'der' });
+  }
+
+  /** Checkpoints signed by a local Ed25519 key sign the note text itself (C2SP type 0x01). */
+  get ed25519PrivateKey(): KeyObject | undefined {
+    return this.alg === 'ed25519' ? this.privateKey : undefined;
+  }
+
   private secretScalar(): Uint8Array {
     const d = this.privateKey.export({ format: 'jwk' }).d;
     if (!d)

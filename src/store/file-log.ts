@@ -2,7 +2,14 @@ import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { anchorPathFor, parseAnchor } from '../audit/anchor.js';
-import type { ChainHead, ChainSourceInfo, LineChunk, RowReadOptions } from '../audit/chain.js';
+import type {
+  ChainHead,
+  ChainSourceInfo,
+  CheckpointLog,
+  LineChunk,
+  RowReadOptions,
+  TreeState,
+} from '../audit/chain.js';
 import {
   assertQueryRange,
   insertNewest,
@@ -15,6 +22,7 @@ import { AgentkeysError, UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
 import { assertParentDirExists, openAtomicFile, writeFileAtomic } from '../sys/fs.js';
 import { readAnchorIfExists, readChosenAnchor, signAnchorFor } from './anchor-file.js';
+import { appendCheckpointRecord, latestTreeState, readCheckpointNotes, rowsFromPosition } from './checkpoint-file.js';
 import { readFileRows, readLineChunks } from './file-chunks.js';
 import { countLines, readLastLine } from './file-tail.js';
 import type { AuditStore, RowSink } from './store.js';
@@ -30,7 +38,7 @@ const LOCK_OPTIONS = {
  * (`<log>.lock`, a directory, so it works across processes and on network filesystems),
  * with a signed anchor `<log>.anchor.json` beside it.
  */
-export class FileAuditLog implements AuditStore {
+export class FileAuditLog implements AuditStore, CheckpointLog {
   readonly kind = 'file';
   readonly anchorPath: string;
 
@@ -49,7 +57,7 @@ export class FileAuditLog implements AuditStore {
 
   async close(): Promise<void> {}
 
-  async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner: AuditSigner): Promise<ChainHead> {
+  async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner?: AuditSigner): Promise<ChainHead> {
     await assertParentDirExists(this.file, 'log');
     const release = await this.lock();
     try {
@@ -62,7 +70,7 @@ export class FileAuditLog implements AuditStore {
         prevHash: digestRow(last.payload, last.prev_hash).digest.toString('hex'),
         events: head.events + rows.length,
       };
-      await signAnchorFor(this.file, next, anchorSigner);
+      if (anchorSigner) await signAnchorFor(this.file, next, anchorSigner);
       return next;
     } finally {
       await release();
@@ -94,6 +102,22 @@ export class FileAuditLog implements AuditStore {
 
   readAnchor(choice?: string | false) {
     return readChosenAnchor(choice, this.anchorPath);
+  }
+
+  readCheckpoints(): Promise<string[]> {
+    return readCheckpointNotes(this.file);
+  }
+
+  latestTreeState(): Promise<TreeState | undefined> {
+    return latestTreeState(this.file);
+  }
+
+  rowsAfter(state: TreeState | undefined): AsyncIterable<{ row: AuditRow; position: number }> {
+    return rowsFromPosition(this.file, state?.position ?? 0);
+  }
+
+  appendCheckpoint(state: TreeState, note: string): Promise<void> {
+    return appendCheckpointRecord(this.file, state, note);
   }
 
   async query(q: AuditQuery): Promise<AuditQueryResult> {
@@ -154,11 +178,15 @@ export class FileAuditLog implements AuditStore {
     }
   }
 
-  // The anchor already knows the count when it matches the tail; only a stale or missing anchor costs a scan.
+  // The anchor already knows the count when it matches the tail; in checkpoint mode the newest
+  // checkpoint's state counts up to its position. Only without either does counting cost a scan.
   private async countEvents(headDigest: string): Promise<number> {
     const found = await readAnchorIfExists(this.anchorPath);
     const anchor = found && parseAnchor(found.text);
     if (typeof anchor === 'object' && anchor.head === headDigest) return anchor.events;
+    const state = await latestTreeState(this.file);
+    if (state && state.position <= (await logSize(this.file)))
+      return state.size + (await countLines(this.file, state.position));
     return countLines(this.file);
   }
 

@@ -46,12 +46,13 @@ async function readLineEndingAt(handle: fsp.FileHandle, end: number): Promise<st
   return Buffer.concat(parts).toString('utf8');
 }
 
-export async function countLines(file: string): Promise<number> {
+/** Newlines from byte `start` on; a start past the end counts nothing. */
+export async function countLines(file: string, start = 0): Promise<number> {
   const handle = await fsp.open(file, 'r');
   try {
     let count = 0;
     const buf = Buffer.alloc(1 << 20);
-    for (let pos = 0; ;) {
+    for (let pos = start; ;) {
       const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) return count;
       for (let i = buf.indexOf(10); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) count++;

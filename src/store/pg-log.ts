@@ -96,6 +96,11 @@ export class PgAuditLog implements AuditStore {
     return readChosenAnchor(choice, null);
   }
 
+  /** Checkpoint mode is not kept in Postgres yet (issue 11): the table holds per-row signatures only. */
+  async readCheckpoints(): Promise<string[]> {
+    return [];
+  }
+
   async query(q: AuditQuery): Promise<AuditQueryResult> {
     assertQueryRange(q);
     return this.withClient(async (client) => {

@@ -1,6 +1,7 @@
 // One store interface for the chain, with one place that tells a file from a database.
 import * as path from 'node:path';
-import type { ChainAppender, ChainHead, ChainSource } from '../audit/chain.js';
+import type { ChainAppender, ChainHead, ChainSource, CheckpointLog } from '../audit/chain.js';
+import { UsageError } from '../errors.js';
 import type { AuditQuery, AuditQueryResult } from '../audit/query.js';
 import type { AuditRow } from '../audit/record.js';
 import { isPostgresUrl } from '../db/pg.js';
@@ -63,4 +64,14 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/** Checkpoint mode's store: for now the JSON Lines file; Postgres keeps per-row signatures only. */
+export function checkpointLogOf(store: AuditStore): AuditStore & CheckpointLog {
+  if (store instanceof FileAuditLog) return store;
+  throw new UsageError({
+    code: 'CHECKPOINT_STORE_UNSUPPORTED',
+    message: `checkpoint mode is not available on ${store.label} yet: the Postgres store signs every row`,
+    hint: 'drop --checkpoint-every for Postgres, or use a JSON Lines log',
+  });
 }

@@ -1,0 +1,154 @@
+import { promises as fsp } from 'node:fs';
+import {
+  appendUnsignedEvents,
+  defaultOrigin,
+  signCheckpoints,
+  type CheckpointRun,
+} from '../src/audit/checkpointing.js';
+import type { NewEvent } from '../src/audit/record.js';
+import { KeyRing } from '../src/audit/keyring.js';
+import { proveConsistency, proveInclusion, verifyInclusionBundle } from '../src/audit/proof.js';
+import { loadKeyRing } from '../src/audit/verify-source.js';
+import { requireLog } from '../src/config/load.js';
+import { UsageError, type ExitCode } from '../src/errors.js';
+import type { AuditSigner } from '../src/signing/signer.js';
+import { checkpointLogOf, openStore, withStore, type AuditStore } from '../src/store/store.js';
+import { writeFileAtomic } from '../src/sys/fs.js';
+import { createContext, type GlobalOptions } from './context.js';
+import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
+import { printJson, printLine, style } from './ui/format.js';
+
+export const originFor = (log: string, origin: string | undefined) => origin ?? defaultOrigin(log);
+
+/** Checkpoint mode's write: the events unsigned under the chain lock, then the checkpoints after it. */
+export async function appendWithCheckpoints(
+  store: AuditStore,
+  signer: AuditSigner,
+  events: readonly NewEvent[],
+  policy: { every: number; origin: string },
+) {
+  const log = checkpointLogOf(store);
+  const { rows, head } = await appendUnsignedEvents(log, events);
+  await pauseAfterAppendForTests();
+  return { rows, head, checkpointed: await signCheckpoints(log, signer, policy) };
+}
+
+/**
+ * Test hook (AGENTKEYS_TEST_PAUSE_AFTER_APPEND=1): with the events written and no checkpoint yet,
+ * say so on stderr and wait, so a test can SIGKILL the writer at exactly that point.
+ */
+async function pauseAfterAppendForTests(): Promise<void> {
+  if (process.env.AGENTKEYS_TEST_PAUSE_AFTER_APPEND !== '1') return;
+  process.stderr.write('agentkeys: paused after append\n');
+  await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
+}
+
+export function checkpointSummary(run: CheckpointRun): string {
+  if (run.sizes.length === 0) return 'no new events: no checkpoint signed';
+  const sizes =
+    run.sizes.length > 4 ? `${run.sizes.slice(0, 3).join(', ')} … ${run.sizes.at(-1)}` : run.sizes.join(', ');
+  return `${run.signatures} checkpoint(s) signed at tree size ${sizes}; root ${run.root}`;
+}
+
+interface CheckpointOptions extends GlobalOptions {
+  log?: string;
+  key?: string;
+  signerKid?: string;
+  origin?: string;
+}
+
+/** `audit checkpoint`: covers what unsigned events the log holds now (after a killed writer, say). */
+export async function runAuditCheckpoint(options: CheckpointOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
+  const log = requireLog(ctx.config);
+  const origin = originFor(log, options.origin);
+  const { signer, run } = await withKmsTrail(ctx, async () => {
+    const signer = await openSigner(ctx);
+    const store = openStore(log);
+    const run = await signCheckpoints(checkpointLogOf(store), signer, { origin }).finally(() => store.close());
+    return { signer, run };
+  });
+  printKmsCalls(ctx);
+  if (ctx.out.json) printJson({ ok: true, log, origin, signer_kid: signer.kid, ...run });
+  else printLine(`${style.ok('✔')} ${log}: ${checkpointSummary(run)}`);
+  return 0;
+}
+
+/** `audit prove`: an inclusion proof bundle for one event. */
+export async function runAuditProve(
+  options: GlobalOptions & { log?: string; id: string; out?: string },
+): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const log = requireLog(ctx.config);
+  const bundle = await withStore(log, {}, (store) => proveInclusion(store, options.id));
+  const text = `${JSON.stringify(bundle, null, 2)}\n`;
+  if (options.out) {
+    await writeFileAtomic(options.out, text);
+    if (ctx.out.json)
+      printJson({ ok: true, out: options.out, leaf_index: bundle.leaf_index, tree_size: bundle.tree_size });
+    else
+      printLine(
+        `${style.ok('✔')} proof of event ${bundle.leaf_index + 1} in the signed tree of ${bundle.tree_size} → ${options.out}`,
+      );
+  } else process.stdout.write(text);
+  return 0;
+}
+
+async function keyLookup(signersPath: string) {
+  const { keys } = await loadKeyRing(signersPath, {}, 0, 'off');
+  const ring = new KeyRing(keys);
+  return (kid: string) => {
+    const found = ring.lookup(kid);
+    return found.ok === true ? found.key : undefined;
+  };
+}
+
+/** `verify-audit --proof FILE`: the bundle alone, offline, with signers.json. */
+export async function runVerifyProof(options: GlobalOptions & { proof: string; signers?: string }): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  let text: string;
+  try {
+    text = await fsp.readFile(options.proof, 'utf8');
+  } catch (err) {
+    throw new UsageError({
+      code: 'PROOF_MALFORMED',
+      message: `cannot read ${options.proof}: ${(err as NodeJS.ErrnoException).code}`,
+      cause: err,
+    });
+  }
+  const verdict = verifyInclusionBundle(text, await keyLookup(ctx.config.signersPath));
+  if (ctx.out.json) printJson({ ok: true, ...verdict });
+  else {
+    printLine(
+      `${style.ok('✔')} event ${verdict.id} is leaf ${verdict.leafIndex} of the tree of ${verdict.treeSize} signed by ${verdict.signedBy.join(', ')}`,
+    );
+    printLine(style.dim(`  origin ${verdict.origin}`));
+  }
+  return 0;
+}
+
+/** `audit consistency`: the log now extends an earlier checkpoint. */
+export async function runAuditConsistency(
+  options: GlobalOptions & { log?: string; old: string; signers?: string },
+): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const log = requireLog(ctx.config);
+  let oldNote: string;
+  try {
+    oldNote = await fsp.readFile(options.old, 'utf8');
+  } catch (err) {
+    throw new UsageError({
+      code: 'CHECKPOINT_NOT_FOUND',
+      message: `cannot read ${options.old}: ${(err as NodeJS.ErrnoException).code}`,
+      cause: err,
+    });
+  }
+  const keyOf = await keyLookup(ctx.config.signersPath);
+  const result = await withStore(log, {}, (store) => proveConsistency(store, oldNote, keyOf));
+  if (ctx.out.json) printJson({ ok: true, ...result });
+  else
+    printLine(
+      `${style.ok('✔')} ${log} extends the checkpoint at ${result.old.size} events: consistent up to ${result.current.size} (${result.proof.length} proof hashes)`,
+    );
+  return 0;
+}

@@ -1,0 +1,92 @@
+// Checkpoint mode's writer side: events go onto the chain unsigned under the chain lock, and
+// checkpoints are signed afterwards, outside it, over whatever the log holds by then. A signer
+// (KMS or local) is called once per checkpoint, never once per event.
+import type { AuditSigner } from '../signing/signer.js';
+import { assertIJsonValue } from './canonical.js';
+import type { ChainAppender, ChainHead, CheckpointLog, TreeState } from './chain.js';
+import { signCheckpoint, type CheckpointSigner } from './checkpoint.js';
+import { CompactRange } from './merkle.js';
+import { digestRow, eventLeafHash, newRowId, type AuditRow, type NewEvent } from './record.js';
+
+export interface CheckpointPolicy {
+  /** The log's identity in every checkpoint (C2SP origin line). */
+  origin: string;
+  /** A checkpoint at every tree size that is a multiple of this; one at the end regardless. */
+  every?: number;
+}
+
+export interface CheckpointRun {
+  /** Tree sizes checkpointed, in order. */
+  sizes: number[];
+  root: string | null;
+  signatures: number;
+}
+
+/** Links the events onto the chain with no signature (they are covered by the next checkpoint). */
+export async function appendUnsignedEvents(
+  store: ChainAppender,
+  events: readonly NewEvent[],
+  now: () => Date = () => new Date(),
+): Promise<{ rows: AuditRow[]; head: ChainHead }> {
+  for (const e of events) assertIJsonValue(e.payload);
+  let rows: AuditRow[] = [];
+  const head = await store.append(async (current) => {
+    rows = linkEvents(events, current.prevHash, now);
+    return rows;
+  });
+  return { rows, head };
+}
+
+function linkEvents(events: readonly NewEvent[], start: string | null, now: () => Date): AuditRow[] {
+  let prevHash = start;
+  return events.map((event) => {
+    const row: AuditRow = {
+      id: newRowId(),
+      actor_id: event.actor_id,
+      event_type: event.event_type,
+      payload: event.payload,
+      signature: null,
+      signer_kid: null,
+      prev_hash: prevHash,
+      created_at: now().toISOString(),
+    };
+    prevHash = digestRow(event.payload, prevHash).digest.toString('hex');
+    return row;
+  });
+}
+
+/**
+ * Signs checkpoints over the log from the newest checkpointed state to its end: one at each
+ * multiple of `every` on the way, and one at the end. Reads only the events after that state.
+ */
+export async function signCheckpoints(
+  log: CheckpointLog,
+  signer: AuditSigner & Partial<CheckpointSigner>,
+  policy: CheckpointPolicy,
+): Promise<CheckpointRun> {
+  const last = await log.latestTreeState();
+  const range = last ? CompactRange.fromJSON(last.range) : new CompactRange();
+  const run: CheckpointRun = { sizes: [], root: null, signatures: 0 };
+  let position = last?.position ?? 0;
+  const checkpoint = async () => {
+    const root = range.root();
+    const state: TreeState = { size: range.end, position, range: range.toJSON() };
+    await log.appendCheckpoint(state, await signCheckpoint({ origin: policy.origin, size: range.end, root }, signer));
+    run.sizes.push(range.end);
+    run.root = root.toString('hex');
+    run.signatures++;
+  };
+  for await (const { row, position: after } of log.rowsAfter(last)) {
+    range.appendLeaf(eventLeafHash(row, digestRow(row.payload, row.prev_hash).digest.toString('hex')));
+    position = after;
+    if (policy.every && range.end % policy.every === 0) await checkpoint();
+  }
+  if (range.end > (run.sizes.at(-1) ?? last?.size ?? 0)) await checkpoint();
+  return run;
+}
+
+/** The default origin: the log's file name, as a schema-less name with no spaces or '+'. */
+export function defaultOrigin(log: string): string {
+  const base = log.split(/[\\/]/).pop() ?? 'audit';
+  return `agentkeys.local/${base.replace(/[^A-Za-z0-9._-]/g, '-') || 'audit'}`;
+}

@@ -1,0 +1,239 @@
+// Checkpoint mode end to end through the built CLI: events appended with no per-event signature,
+// C2SP checkpoints signed every N events, and verify-audit recomputing the RFC 6962 tree from the
+// events. Tampered, truncated, reordered, inserted and forged cases each name their code.
+import { spawn } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const events = (n: number, from = 1) =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ event_type: 'tool_call', actor_id: 'agent-7', payload: { n: from + i } }),
+  ).join('\n');
+
+async function checkpointedLog(n = 25, every = '10') {
+  const cwd = tempDir();
+  await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'audit-1'], { cwd });
+  const r = await runCli(
+    ['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--batch', '--checkpoint-every', every],
+    { cwd, input: events(n) },
+  );
+  expect(r.code, r.stderr).toBe(0);
+  return { cwd, out: JSON.parse(r.stdout), log: path.join(cwd, 'a.jsonl') };
+}
+
+async function verify(cwd: string, log = 'a.jsonl') {
+  const r = await runCli(['--json', 'verify-audit', '--log', log, '--no-anchor'], { cwd });
+  return {
+    code: r.code,
+    out: JSON.parse(r.stdout) as {
+      ok: boolean;
+      findings: { index: number; code: string }[];
+      checkpoints: { verified: number; coveredEvents: number } | null;
+    },
+  };
+}
+
+const codes = (out: { findings: { code: string }[] }) => [...new Set(out.findings.map((f) => f.code))].sort();
+const lines = (file: string) => readFileSync(file, 'utf8').trimEnd().split('\n');
+const rewrite = (file: string, rows: string[]) => writeFileSync(file, `${rows.join('\n')}\n`);
+
+describe('checkpoint mode', () => {
+  it('25 events, checkpoints at 10, 20 and 25 with one signature each, no per-event signature; the chain verifies', async () => {
+    const { cwd, out, log } = await checkpointedLog();
+    expect(out.checkpoints).toMatchObject({ sizes: [10, 20, 25], signatures: 3 });
+    expect(lines(log).every((l) => JSON.parse(l).signature === null)).toBe(true);
+    const v = await verify(cwd);
+    expect(v.code).toBe(0);
+    expect(v.out.checkpoints).toMatchObject({ found: 3, verified: 3, coveredEvents: 25 });
+    // The sidecar's notes are C2SP checkpoints: origin, size, base64 root, a blank line, "— name sig".
+    const note = JSON.parse(lines(`${log}.checkpoints.jsonl`)[0]!).note as string;
+    expect(note).toMatch(/^agentkeys\.local\/a\.jsonl\n10\n[A-Za-z0-9+/]{43}=\n\n— audit-1 [A-Za-z0-9+/]+=*\n$/);
+  });
+
+  it('a changed created_at (not covered by per-row signatures) is CHECKPOINT_ROOT_MISMATCH, narrowed to its checkpoint', async () => {
+    const { cwd, log } = await checkpointedLog();
+    const rows = lines(log);
+    const row = JSON.parse(rows[13]!);
+    rows[13] = JSON.stringify({ ...row, created_at: '2020-01-01T00:00:00.000Z' });
+    rewrite(log, rows);
+    const v = await verify(cwd);
+    expect(v.code).toBe(3);
+    const mismatch = v.out.findings.filter((f) => f.code === 'CHECKPOINT_ROOT_MISMATCH');
+    expect(mismatch.map((f) => f.index)).toEqual([20, 25]);
+    expect(JSON.stringify(mismatch[0])).toContain('11..20');
+  });
+
+  it('a changed payload breaks the link too; reordered and inserted events are named', async () => {
+    const { cwd, log } = await checkpointedLog();
+    const rows = lines(log);
+    rewrite(
+      log,
+      rows.map((l, i) => (i === 4 ? l.replace('"n":5', '"n":55') : l)),
+    );
+    const changed = await verify(cwd);
+    // Event 6's link names a digest no event has now: without a per-row signature on event 5, an
+    // edit and a removal look alike to the link (ORPHAN); the checkpoint says which range changed.
+    expect(
+      changed.out.findings.filter((f) => f.code !== 'CHECKPOINT_ROOT_MISMATCH').map((f) => [f.index, f.code]),
+    ).toEqual([[6, 'ORPHAN']]);
+    expect(changed.out.findings).toContainEqual(
+      expect.objectContaining({ code: 'CHECKPOINT_ROOT_MISMATCH', index: 10 }),
+    );
+    const swapped = [...rows];
+    [swapped[2], swapped[3]] = [swapped[3]!, swapped[2]!];
+    rewrite(log, swapped);
+    expect((await verify(cwd)).out.findings.some((f) => f.code === 'PREV_HASH_MISMATCH' && f.index === 3)).toBe(true);
+    rewrite(log, [
+      ...rows.slice(0, 7),
+      rows[7]!.replace(/"id":"[^"]+"/, '"id":"00000000-0000-4000-8000-000000000000"'),
+      ...rows.slice(7),
+    ]);
+    const inserted = await verify(cwd);
+    expect(inserted.code).toBe(3);
+    expect(codes(inserted.out)).toContain('CHECKPOINT_ROOT_MISMATCH');
+  });
+
+  it('a log cut below its newest checkpoint is TRUNCATED, with no anchor needed', async () => {
+    const { cwd, log } = await checkpointedLog();
+    rewrite(log, lines(log).slice(0, 22));
+    const v = await verify(cwd);
+    expect(v.code).toBe(3);
+    expect(v.out.findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED', index: 23 }));
+  });
+
+  it('forged checkpoints: another key is CHECKPOINT_UNSIGNED, an edited note CHECKPOINT_SIGNATURE_INVALID', async () => {
+    const { cwd, log } = await checkpointedLog();
+    const sidecar = `${log}.checkpoints.jsonl`;
+    const records = lines(sidecar).map((l) => JSON.parse(l) as { note: string });
+    // A checkpoint claiming 30 events, signed by a key the registry does not trust under that name.
+    await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'mallory', '--signers', 'other.json'], {
+      cwd,
+    });
+    const edited = records[1]!.note.replace('\n20\n', '\n19\n');
+    writeFileSync(sidecar, `${JSON.stringify({ ...records[1], note: edited })}\n`);
+    const bad = await verify(cwd);
+    expect(bad.code).toBe(3);
+    expect(codes(bad.out)).toContain('CHECKPOINT_SIGNATURE_INVALID');
+    writeFileSync(
+      sidecar,
+      `${JSON.stringify({ ...records[1], note: records[1]!.note.replace('— audit-1 ', '— mallory ') })}\n`,
+    );
+    expect(codes((await verify(cwd)).out)).toContain('CHECKPOINT_UNSIGNED');
+    writeFileSync(sidecar, 'not a record\n');
+    expect(codes((await verify(cwd)).out)).toContain('CHECKPOINT_MALFORMED');
+  });
+
+  it('a writer SIGKILLed between append and checkpoint leaves UNCHECKPOINTED (exit 5); audit checkpoint covers it', async () => {
+    const { cwd, log } = await checkpointedLog(10, '10');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--batch', '--checkpoint-every', '100'],
+      {
+        cwd,
+        env: { ...process.env, AGENTKEYS_TEST_PAUSE_AFTER_APPEND: '1', NO_COLOR: '1' },
+      },
+    );
+    child.stdin.end(events(5, 11));
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d: Buffer) => d.toString().includes('paused after append') && resolve()),
+    );
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    expect(lines(log)).toHaveLength(15);
+    const v = await verify(cwd);
+    expect(v.code).toBe(5);
+    expect(v.out.ok).toBe(true);
+    expect(v.out.findings).toEqual([expect.objectContaining({ code: 'UNCHECKPOINTED', index: 11 })]);
+    const fix = await runCli(['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1'], { cwd });
+    expect(JSON.parse(fix.stdout)).toMatchObject({ sizes: [15], signatures: 1 });
+    expect((await verify(cwd)).code).toBe(0);
+  });
+
+  it('mixed logs: per-row signed events, then checkpoint mode, verify as one chain', async () => {
+    const cwd = tempDir();
+    await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'audit-1'], { cwd });
+    await runCli(['sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--batch'], { cwd, input: events(4) });
+    await runCli(['sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--batch', '--checkpoint-every', '3'], {
+      cwd,
+      input: events(5, 5),
+    });
+    const v = await runCli(['--json', 'verify-audit', '--log', 'a.jsonl'], { cwd });
+    expect(v.code, v.stdout).toBe(0);
+    expect(JSON.parse(v.stdout).checkpoints).toMatchObject({ coveredEvents: 9 });
+  });
+
+  it('audit prove writes a bundle that verify-audit --proof checks with signers.json alone', async () => {
+    const { cwd, log } = await checkpointedLog();
+    const id = JSON.parse(lines(log)[6]!).id as string;
+    const prove = await runCli(['audit', 'prove', '--log', 'a.jsonl', '--id', id, '--out', 'p.json'], { cwd });
+    expect(prove.code, prove.stderr).toBe(0);
+    const bundle = JSON.parse(readFileSync(path.join(cwd, 'p.json'), 'utf8'));
+    expect(bundle).toMatchObject({ format: 'agentkeys-inclusion-proof/v1', leaf_index: 6, tree_size: 25 });
+    const elsewhere = tempDir();
+    writeFileSync(path.join(elsewhere, 'p.json'), JSON.stringify(bundle));
+    writeFileSync(path.join(elsewhere, 'signers.json'), readFileSync(path.join(cwd, '.agentkeys/signers.json')));
+    const ok = await runCli(['--json', 'verify-audit', '--proof', 'p.json', '--signers', 'signers.json'], {
+      cwd: elsewhere,
+    });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, id, leafIndex: 6, treeSize: 25, signedBy: ['audit-1'] });
+    writeFileSync(
+      path.join(elsewhere, 'p.json'),
+      JSON.stringify({ ...bundle, event: { ...bundle.event, actor_id: 'someone-else' } }),
+    );
+    const bad = await runCli(['--json', 'verify-audit', '--proof', 'p.json', '--signers', 'signers.json'], {
+      cwd: elsewhere,
+    });
+    expect({ code: bad.code, error: JSON.parse(bad.stdout).error.code }).toEqual({ code: 3, error: 'PROOF_INVALID' });
+    writeFileSync(path.join(elsewhere, 'p.json'), '{"format":"x"}');
+    const malformed = await runCli(['--json', 'verify-audit', '--proof', 'p.json', '--signers', 'signers.json'], {
+      cwd: elsewhere,
+    });
+    expect(JSON.parse(malformed.stdout).error.code).toBe('PROOF_MALFORMED');
+  });
+
+  it('audit consistency: a later log extends an earlier checkpoint; a rewritten history does not', async () => {
+    const { cwd, log } = await checkpointedLog(10, '5');
+    const first = JSON.parse(lines(`${log}.checkpoints.jsonl`)[0]!).note as string;
+    writeFileSync(path.join(cwd, 'old.note'), first);
+    await runCli(['sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--batch', '--checkpoint-every', '5'], {
+      cwd,
+      input: events(7, 11),
+    });
+    const ok = await runCli(['--json', 'audit', 'consistency', '--log', 'a.jsonl', '--old', 'old.note'], { cwd });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, old: { size: 5 }, current: { size: 17 } });
+    const rows = lines(log);
+    rewrite(
+      log,
+      rows.map((l, i) => (i === 1 ? l.replace('"agent-7"', '"agent-8"') : l)),
+    );
+    const bad = await runCli(['--json', 'audit', 'consistency', '--log', 'a.jsonl', '--old', 'old.note'], { cwd });
+    expect({ code: bad.code, error: JSON.parse(bad.stdout).error.code }).toEqual({
+      code: 3,
+      error: 'CONSISTENCY_FAILED',
+    });
+  });
+
+  it('checkpoint mode on Postgres is refused with its own code (not yet kept there)', async () => {
+    const cwd = tempDir();
+    await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'audit-1'], { cwd });
+    const r = await runCli(
+      [
+        '--json',
+        'sign',
+        '--log',
+        'postgres://127.0.0.1:1/none',
+        '--key',
+        'local:audit-1',
+        '--batch',
+        '--checkpoint-every',
+        '5',
+      ],
+      { cwd, input: events(2) },
+    );
+    expect(JSON.parse(r.stdout).error.code).toBe('CHECKPOINT_STORE_UNSUPPORTED');
+    appendFileSync(path.join(cwd, 'x'), '');
+  });
+});
