@@ -88,7 +88,8 @@ export async function runAuditProve(
       printJson({ ok: true, out: options.out, leaf_index: bundle.leaf_index, tree_size: bundle.tree_size });
     else
       printLine(
-        `${style.ok('✔')} proof of event ${bundle.leaf_index + 1} in the signed tree of ${bundle.tree_size} → ${options.out}`,
+        `${style.ok('✔')} proof of event ${bundle.leaf_index + 1} in the signed ` +
+          `tree of ${bundle.tree_size} → ${options.out}`,
       );
   } else process.stdout.write(text);
   return 0;
@@ -120,7 +121,8 @@ export async function runVerifyProof(options: GlobalOptions & { proof: string; s
   if (ctx.out.json) printJson({ ok: true, ...verdict });
   else {
     printLine(
-      `${style.ok('✔')} event ${verdict.id} is leaf ${verdict.leafIndex} of the tree of ${verdict.treeSize} signed by ${verdict.signedBy.join(', ')}`,
+      `${style.ok('✔')} event ${verdict.id} is leaf ${verdict.leafIndex} of the ` +
+        `tree of ${verdict.treeSize} signed by ${verdict.signedBy.join(', ')}`,
     );
     printLine(style.dim(`  origin ${verdict.origin}`));
   }
@@ -148,7 +150,8 @@ export async function runAuditConsistency(
   if (ctx.out.json) printJson({ ok: true, ...result });
   else
     printLine(
-      `${style.ok('✔')} ${log} extends the checkpoint at ${result.old.size} events: consistent up to ${result.current.size} (${result.proof.length} proof hashes)`,
+      `${style.ok('✔')} ${log} extends the checkpoint at ${result.old.size} events: ` +
+        `consistent up to ${result.current.size} (${result.proof.length} proof hashes)`,
     );
   return 0;
 }

@@ -90,7 +90,8 @@ function printHuman(report: VerifyAuditReport, log: string): void {
   if (cp) {
     printLine(
       style.dim(
-        `  checkpoints: ${cp.verified} of ${cp.found} verified (${cp.origin ?? 'no origin'}), covering ${cp.coveredEvents} of ${report.events} event(s)`,
+        `  checkpoints: ${cp.verified} of ${cp.found} verified (${cp.origin ?? 'no origin'}), ` +
+          `covering ${cp.coveredEvents} of ${report.events} event(s)`,
       ),
     );
   }

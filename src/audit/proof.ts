@@ -116,7 +116,9 @@ export function verifyInclusionBundle(text: string, keyOf: KeyOf): InclusionVerd
   if (!verifyInclusion(bundle.leaf_index, bundle.tree_size, leaf, path, checkpoint.root)) {
     throw new VerificationError({
       code: 'PROOF_INVALID',
-      message: `event ${bundle.event.id} is not at leaf ${bundle.leaf_index} of the signed tree of ${checkpoint.size}: the event or the path was changed`,
+      message:
+        `event ${bundle.event.id} is not at leaf ${bundle.leaf_index} of the signed ` +
+        `tree of ${checkpoint.size}: the event or the path was changed`,
     });
   }
   return {

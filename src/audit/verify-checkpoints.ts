@@ -101,7 +101,9 @@ export class TreeStitcher {
         index: events + 1,
         id: null,
         code: 'TRUNCATED',
-        message: `a signed checkpoint covers ${cp.size} events but the log has ${events}: events ${events + 1}..${cp.size} are missing`,
+        message:
+          `a signed checkpoint covers ${cp.size} events but the log has ${events}: ` +
+          `events ${events + 1}..${cp.size} are missing`,
       };
     }
     if (cp.size === 0) return undefined;

@@ -88,7 +88,8 @@ export async function* rowsFromPosition(
       yield { row: parseForCheckpoint(log, line), position };
     }
   }
-  if (carry !== '') yield { row: parseForCheckpoint(log, carry), position: position + Buffer.byteLength(carry, 'utf8') };
+  if (carry !== '')
+    yield { row: parseForCheckpoint(log, carry), position: position + Buffer.byteLength(carry, 'utf8') };
 }
 
 function parseForCheckpoint(log: string, line: string): AuditRow {
