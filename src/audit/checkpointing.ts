@@ -67,11 +67,13 @@ export async function signCheckpoints(
   const last = await log.latestTreeState();
   const range = last ? CompactRange.fromJSON(last.range) : new CompactRange();
   const run: CheckpointRun = { sizes: [], root: null, signatures: 0 };
+  // Written after the read: a database store reads and writes on one connection.
+  const signed: { state: TreeState; note: string }[] = [];
   let position = last?.position ?? 0;
   const checkpoint = async () => {
     const root = range.root();
     const state: TreeState = { size: range.end, position, range: range.toJSON() };
-    await log.appendCheckpoint(state, await signCheckpoint({ origin: policy.origin, size: range.end, root }, signer));
+    signed.push({ state, note: await signCheckpoint({ origin: policy.origin, size: range.end, root }, signer) });
     run.sizes.push(range.end);
     run.root = root.toString('hex');
     run.signatures++;
@@ -82,6 +84,7 @@ export async function signCheckpoints(
     if (policy.every && range.end % policy.every === 0) await checkpoint();
   }
   if (range.end > (run.sizes.at(-1) ?? last?.size ?? 0)) await checkpoint();
+  for (const { state, note } of signed) await log.appendCheckpoint(state, note);
   return run;
 }
 

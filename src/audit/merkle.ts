@@ -1,17 +1,21 @@
 // RFC 6962 (RFC 9162 §2.1) Merkle hash trees over the audit events: leaf and node hashes, compact
 // ranges that chunks verified in parallel can build alone and the caller joins in order, and
 // inclusion and consistency proofs with their verification. Everything is SHA-256.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { AgentkeysError } from '../errors.js';
 
 const EMPTY_ROOT = createHash('sha256').digest();
 
+// One-shot hashing (crypto.hash): these run once or twice per event of a verification.
+const LEAF_PREFIX = Buffer.of(0);
+const NODE_PREFIX = Buffer.of(1);
+
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.of(0)).update(data).digest();
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 /** A perfect subtree: 2^level leaves starting at a multiple of 2^level. */

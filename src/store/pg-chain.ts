@@ -1,7 +1,7 @@
 // The SQL of the chain on Agent Manager's audit_events table (migrations live in src/db).
 import type pg from 'pg';
 import { canonicalJson, type JsonValue } from '../audit/canonical.js';
-import { linesToChunk, type ChainHead, type LineChunk } from '../audit/chain.js';
+import { linesToChunk, type ChainHead, type LineChunk, type TreeState } from '../audit/chain.js';
 import type { AuditQuery } from '../audit/query.js';
 import { digestRow, serializeRow, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
@@ -213,4 +213,68 @@ export async function selectRows(client: pg.Client, sequenced: boolean, q: Audit
     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY created_at DESC${sequenced ? ', chain_seq DESC' : ''}, id DESC LIMIT $${params.length}`;
   return (await client.query<AuditRow>(sql, params)).rows;
+}
+
+// Checkpoint mode (migration 0004). A database not yet migrated has no checkpoints: 42P01.
+const UNDEFINED_TABLE = '42P01';
+const noTable = (err: unknown) => (err as { code?: string }).code === UNDEFINED_TABLE;
+
+export async function readCheckpointNotes(client: pg.Client): Promise<string[]> {
+  try {
+    const { rows } = await client.query<{ note: string }>(
+      'SELECT note FROM agentkeys_audit_checkpoints ORDER BY created_at, tree_size',
+    );
+    return rows.map((r) => r.note);
+  } catch (err) {
+    if (noTable(err)) return [];
+    throw err;
+  }
+}
+
+export async function latestCheckpointState(client: pg.Client): Promise<TreeState | undefined> {
+  try {
+    const { rows } = await client.query<{ tree_size: string; chain_position: string; tree_range: TreeState['range'] }>(
+      'SELECT tree_size, chain_position, tree_range FROM agentkeys_audit_checkpoints ORDER BY tree_size DESC LIMIT 1',
+    );
+    const r = rows[0];
+    return r && { size: Number(r.tree_size), position: Number(r.chain_position), range: r.tree_range };
+  } catch (err) {
+    if (noTable(err)) return undefined;
+    throw err;
+  }
+}
+
+export async function insertCheckpoint(client: pg.Client, state: TreeState, note: string): Promise<void> {
+  await client.query(
+    'INSERT INTO agentkeys_audit_checkpoints (tree_size, chain_position, tree_range, note) VALUES ($1, $2, $3, $4)',
+    [state.size, state.position, JSON.stringify(state.range), note],
+  );
+}
+
+/** The rows after a chain_seq, in chain order, each with its chain_seq as the position after it. */
+export async function* streamRowsAfter(
+  client: pg.Client,
+  afterSeq: number,
+  fetchRows = 2000,
+): AsyncGenerator<{ row: AuditRow; position: number }> {
+  if (!Number.isSafeInteger(afterSeq)) throw new Error(`chain position ${afterSeq} is not an integer`);
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  let done = false;
+  try {
+    await client.query(
+      `DECLARE agentkeys_after NO SCROLL CURSOR FOR SELECT ${COLUMNS}, chain_seq FROM audit_events ` +
+        `WHERE chain_seq > ${afterSeq} ORDER BY chain_seq`,
+    );
+    for (;;) {
+      const { rows } = await client.query<AuditRow & { chain_seq: string }>(`FETCH ${fetchRows} FROM agentkeys_after`);
+      if (rows.length === 0) break;
+      for (const { chain_seq, ...row } of rows) yield { row, position: Number(chain_seq) };
+    }
+    await client.query('COMMIT');
+    done = true;
+  } catch (err) {
+    throw pgError(err, 'reading audit_events');
+  } finally {
+    if (!done) await client.query('ROLLBACK').catch(() => undefined);
+  }
 }

@@ -1,8 +1,16 @@
 import type pg from 'pg';
-import type { ChainHead, ChainSourceInfo, LineChunk, RowReadOptions } from '../audit/chain.js';
+import type {
+  ChainHead,
+  ChainSourceInfo,
+  CheckpointLog,
+  LineChunk,
+  RowReadOptions,
+  TreeState,
+} from '../audit/chain.js';
 import { assertQueryRange, type AuditQuery, type AuditQueryResult } from '../audit/query.js';
 import type { AuditRow } from '../audit/record.js';
 import { connectPg, pgError, redactUrl, type PgConnectOptions } from '../db/pg.js';
+import { UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
 import { readChosenAnchor } from './anchor-file.js';
 import {
@@ -11,9 +19,13 @@ import {
   countRows,
   digestOf,
   findForks,
+  insertCheckpoint,
   insertRows,
   isSequenced,
+  latestCheckpointState,
+  readCheckpointNotes,
   readHead,
+  streamRowsAfter,
   selectRows,
   streamChainChunks,
   streamChainRows,
@@ -26,7 +38,7 @@ import type { AuditStore, RowSink } from './store.js';
  * unique indexes of migration 0002 turn any writer that skips the lock into an error, not a fork.
  * One connection is opened on first use and kept until close().
  */
-export class PgAuditLog implements AuditStore {
+export class PgAuditLog implements AuditStore, CheckpointLog {
   readonly kind = 'postgres';
   readonly anchorPath = null;
   readonly identity: string;
@@ -44,7 +56,7 @@ export class PgAuditLog implements AuditStore {
     if (client) await (await client).end().catch(() => undefined);
   }
 
-  async append(build: (head: ChainHead) => Promise<AuditRow[]>, _anchorSigner: AuditSigner): Promise<ChainHead> {
+  async append(build: (head: ChainHead) => Promise<AuditRow[]>, _anchorSigner?: AuditSigner): Promise<ChainHead> {
     return this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
@@ -96,9 +108,35 @@ export class PgAuditLog implements AuditStore {
     return readChosenAnchor(choice, null);
   }
 
-  /** Checkpoint mode is not kept in Postgres yet (issue 11): the table holds per-row signatures only. */
-  async readCheckpoints(): Promise<string[]> {
-    return [];
+  /** Checkpoints live in agentkeys_audit_checkpoints (migration 0004); an unmigrated database has none. */
+  readCheckpoints(): Promise<string[]> {
+    return this.withClient((client) =>
+      readCheckpointNotes(client).catch((err) => Promise.reject(pgError(err, 'reading checkpoints'))),
+    );
+  }
+
+  latestTreeState(): Promise<TreeState | undefined> {
+    return this.withClient((client) =>
+      latestCheckpointState(client).catch((err) => Promise.reject(pgError(err, 'reading checkpoints'))),
+    );
+  }
+
+  async *rowsAfter(state: TreeState | undefined): AsyncGenerator<{ row: AuditRow; position: number }> {
+    const client = await this.connection();
+    if (!(await this.sequenced(client))) {
+      throw new UsageError({
+        code: 'CHECKPOINT_STORE_UNSUPPORTED',
+        message: `${this.label} has no chain_seq column: checkpoint mode needs the migrated table`,
+        hint: `agentkeys db migrate --database-url ${this.label}`,
+      });
+    }
+    yield* streamRowsAfter(client, state?.position ?? 0);
+  }
+
+  appendCheckpoint(state: TreeState, note: string): Promise<void> {
+    return this.withClient((client) =>
+      insertCheckpoint(client, state, note).catch((err) => Promise.reject(pgError(err, 'writing a checkpoint'))),
+    );
   }
 
   async query(q: AuditQuery): Promise<AuditQueryResult> {

@@ -66,9 +66,9 @@ export async function withStore<T>(
   }
 }
 
-/** Checkpoint mode's store: for now the JSON Lines file; Postgres keeps per-row signatures only. */
+/** Checkpoint mode's store: the JSON Lines file (a sidecar) or Postgres (its checkpoints table). */
 export function checkpointLogOf(store: AuditStore): AuditStore & CheckpointLog {
-  if (store instanceof FileAuditLog) return store;
+  if (store instanceof FileAuditLog || store instanceof PgAuditLog) return store;
   throw new UsageError({
     code: 'CHECKPOINT_STORE_UNSUPPORTED',
     message: `checkpoint mode is not available on ${store.label} yet: the Postgres store signs every row`,

@@ -41,7 +41,12 @@ describe('db migrate', () => {
     const url = await createTestDatabase();
     expect((await runCli(['db', 'migrate', '--plan', '--database-url', url], { cwd })).code).toBe(4);
     const first = JSON.parse((await ok(['--json', 'db', 'migrate', '--database-url', url], cwd)).stdout);
-    expect(first.applied).toEqual(['0001_create_audit_events', '0002_linear_chain', '0003_audit_query_indexes']);
+    expect(first.applied).toEqual([
+      '0001_create_audit_events',
+      '0002_linear_chain',
+      '0003_audit_query_indexes',
+      '0004_audit_checkpoints',
+    ]);
     const second = JSON.parse((await ok(['--json', 'db', 'migrate', '--database-url', url], cwd)).stdout);
     expect(second.applied).toEqual([]);
     expect((await runCli(['db', 'migrate', '--plan', '--database-url', url], { cwd })).code).toBe(0);
@@ -49,7 +54,7 @@ describe('db migrate', () => {
       url,
       'SELECT version, checksum FROM schema_migrations ORDER BY version',
     );
-    expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003']);
+    expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003', '0004']);
     expect(rows[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -61,7 +66,12 @@ describe('db migrate', () => {
       ok(['--json', 'db', 'migrate', '--database-url', url], cwd),
     ]);
     const applied = [...JSON.parse(a.stdout).applied, ...JSON.parse(b.stdout).applied];
-    expect(applied.sort()).toEqual(['0001_create_audit_events', '0002_linear_chain', '0003_audit_query_indexes']);
+    expect(applied.sort()).toEqual([
+      '0001_create_audit_events',
+      '0002_linear_chain',
+      '0003_audit_query_indexes',
+      '0004_audit_checkpoints',
+    ]);
   });
 
   it('a changed applied file is MIGRATION_CHECKSUM_MISMATCH (exit 2)', async () => {
@@ -336,5 +346,58 @@ describe('audit query and audit export', () => {
     const r = await runCli(['audit', 'query', '--log', 'a.jsonl', '--since', 'yesterday'], { cwd: tempDir() });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/TIME_INVALID/);
+  });
+});
+
+describe('checkpoint mode in Postgres', () => {
+  it('checkpoints go to agentkeys_audit_checkpoints; a dropped tail is TRUNCATED with no anchor; mixed with per-row events', async () => {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    const batch = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) =>
+        JSON.stringify({ event_type: 't', actor_id: 'a', payload: { n: from + i } }),
+      ).join('\n');
+    await ok(['sign', '--log', url, '--key', 'local:k1', '--batch'], cwd, batch(3, 1));
+    const signed = JSON.parse(
+      (
+        await ok(
+          ['--json', 'sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-every', '4'],
+          cwd,
+          batch(9, 4),
+        )
+      ).stdout,
+    );
+    expect(signed.checkpoints).toMatchObject({ sizes: [4, 8, 12], signatures: 3 });
+    const stored = await sql<{ tree_size: string }>(
+      url,
+      'SELECT tree_size FROM agentkeys_audit_checkpoints ORDER BY tree_size',
+    );
+    expect(stored.map((r) => Number(r.tree_size))).toEqual([4, 8, 12]);
+    const good = await verifyJson(cwd, url);
+    expect(good.code).toBe(0);
+    expect(good.report.checkpoints).toMatchObject({ verified: 3, coveredEvents: 12 });
+    // A writer with full database access drops the newest two events: the checkpoint at 12 says so.
+    await sql(url, 'DELETE FROM audit_events WHERE chain_seq > 10');
+    const cut = await verifyJson(cwd, url);
+    expect(cut.code).toBe(3);
+    expect(cut.report.findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED', index: 11 }));
+  });
+
+  it('8 concurrent checkpoint-mode writers make one chain with zero forks, every event covered', async () => {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    const batch = (w: number) =>
+      Array.from({ length: 25 }, (_, i) => JSON.stringify({ event_type: 't', actor_id: `w${w}`, payload: { i } })).join(
+        '\n',
+      );
+    await Promise.all(
+      Array.from({ length: 8 }, (_, w) =>
+        ok(['sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-every', '10'], cwd, batch(w)),
+      ),
+    );
+    const v = await verifyJson(cwd, url);
+    expect(v.code, JSON.stringify(v.report.findings.slice(0, 3))).toBe(0);
+    expect(v.report.events).toBe(200);
+    expect(v.report.checkpoints.coveredEvents).toBe(200);
   });
 });

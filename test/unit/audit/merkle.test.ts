@@ -128,3 +128,25 @@ describe('RFC 6962 Merkle trees', () => {
     );
   });
 });
+
+describe('the event leaf', () => {
+  it('is the RFC 8785 canonical JSON of its fields, byte for byte, whatever the strings hold', async () => {
+    const { canonicalJson } = await import('../../../src/audit/canonical.js');
+    const { eventLeafText } = await import('../../../src/audit/record.js');
+    const tricky = ['plain', 'quote " and \\ backslash', 'tab\t nl\n ctl\u0001', 'é ü 🌍 \u2028', '\ud800 lone', ''];
+    for (const s of tricky) {
+      const row = {
+        id: s,
+        actor_id: s === '' ? null : s,
+        event_type: s,
+        payload: null,
+        signature: null,
+        signer_kid: null,
+        prev_hash: null,
+        created_at: s,
+      };
+      const fields = { actor_id: row.actor_id, created_at: s, digest: 'ab'.repeat(32), event_type: s, id: s };
+      expect(eventLeafText(row, 'ab'.repeat(32))).toBe(canonicalJson(fields));
+    }
+  });
+});
