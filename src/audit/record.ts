@@ -1,6 +1,5 @@
 import { hash, randomUUID } from 'node:crypto';
 import { canonicalJson, isDigestHex, type JsonValue } from './canonical.js';
-import { leafHash } from './merkle.js';
 
 /**
  * One audit event: the columns of Agent Manager's audit_events table, in its column order, so a
@@ -114,7 +113,8 @@ export function digestRow(payload: JsonValue, prevHash: string | null): RowDiges
  * leaf = SHA-256(0x00 || UTF-8(canonical {actor_id, created_at, digest, event_type, id})).
  */
 export function eventLeafHash(row: AuditRow, digestHex: string): Buffer {
-  return leafHash(Buffer.from(eventLeafText(row, digestHex), 'utf8'));
+  // '\u0000' + text is the UTF-8 bytes 0x00 || text: leafHash() without two copies.
+  return hash('sha256', `\u0000${eventLeafText(row, digestHex)}`, 'buffer');
 }
 
 // RFC 8785 writes strings as JSON.stringify does and sorts these keys as written here, so this

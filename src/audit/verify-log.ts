@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
 import type { LineChunk } from './chain.js';
 import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
-import { ChunkPool } from './chunk-pool.js';
+import { ChunkPool, MAX_WORKER_CHUNK_BYTES } from './chunk-pool.js';
 import { WARNING_CODES, type Finding } from './findings.js';
 import { openCheckpoints, TreeStitcher, type CheckpointSummary } from './verify-checkpoints.js';
 import { KeyRing, type KeyRingData } from './keyring.js';
@@ -80,7 +80,8 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
         ...(merkle ? { merkle } : {}),
       };
       nextIndex += chunk.lines;
-      inFlight.push(pool ? pool.run(job) : Promise.resolve(verifyChunk(job, keyRing)));
+      const inWorker = pool && chunk.bytes.length <= MAX_WORKER_CHUNK_BYTES;
+      inFlight.push(inWorker ? pool.run(job) : Promise.resolve(verifyChunk(job, keyRing)));
       // Bounded look-ahead keeps memory flat while every worker stays fed.
       while (inFlight.length > Math.max(2, workers * 2)) await stitch(await inFlight.shift()!);
     }

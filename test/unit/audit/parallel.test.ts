@@ -45,4 +45,30 @@ describe('parallel verification', () => {
       [301, 'MALFORMED_ROW'],
     ]);
   });
+
+  it('a line bigger than a worker takes (6 MiB) is verified on the calling thread, the rest in workers', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const payloads = Array.from({ length: 50 }, (_, i) => ({ i, blob: i === 20 ? 'y'.repeat(6 << 20) : '' }));
+    const rows = amBuildChain(payloads, { alg: 'ed25519', privateKey }, 'k');
+    const log = path.join(tempDir(), 'big.jsonl');
+    writeFileSync(log, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const keys = {
+      signers: [
+        {
+          signerId: 'k',
+          algorithm: 'ed25519' as const,
+          publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        },
+      ],
+      rejected: {},
+      hmacSecrets: {},
+      slackMs: 0,
+    };
+    const report = await verifyChain(readLineChunks(log, 1 << 16), { keys, workers: 2 });
+    expect({ ok: report.ok, events: report.events, findings: report.findings }).toEqual({
+      ok: true,
+      events: 50,
+      findings: [],
+    });
+  });
 });
