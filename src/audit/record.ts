@@ -122,7 +122,10 @@ export function eventLeafHash(row: AuditRow, digestHex: string): Buffer {
 // it runs for every event of every checkpointed verification.
 export function eventLeafText(row: AuditRow, digestHex: string): string {
   const s = JSON.stringify;
-  return `{"actor_id":${s(row.actor_id)},"created_at":${s(row.created_at)},"digest":"${digestHex}","event_type":${s(row.event_type)},"id":${s(row.id)}}`;
+  return (
+    `{"actor_id":${s(row.actor_id)},"created_at":${s(row.created_at)},"digest":"${digestHex}",` +
+    `"event_type":${s(row.event_type)},"id":${s(row.id)}}`
+  );
 }
 
 export function newRowId(): string {
