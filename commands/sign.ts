@@ -14,6 +14,8 @@ import { printJson, printLine, style } from './ui/format.js';
 import { count, progressLine } from './ui/progress.js';
 import { appendWithCheckpoints, checkpointSummary, originFor } from './checkpoint.js';
 import { parseWholeNumber } from './options.js';
+import { kmsCostPerMillion, KMS_ASYMMETRIC_USD_PER_10K } from '../src/audit/cost.js';
+import { KmsSigner } from '../src/signing/kms-signer.js';
 
 export interface SignOptions extends GlobalOptions {
   log?: string;
@@ -80,6 +82,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       events: head.events,
       head: head.prevHash,
       ...(checkpointed ? { checkpoints: checkpointed } : {}),
+      ...(signer instanceof KmsSigner ? { kmsCost: kmsCost(checkpoints?.every) } : {}),
     });
   } else {
     const first = head.events - rows.length + 1;
@@ -125,4 +128,11 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** What this way of signing costs in KMS at a million events (per-row: one Sign each). */
+function kmsCost(every: number | undefined) {
+  const mode = every ? ('checkpoint' as const) : ('per-row' as const);
+  const { requests, usd } = kmsCostPerMillion(mode, every);
+  return { mode, perMillionEvents: { kmsRequests: requests, usd }, usdPer10kRequests: KMS_ASYMMETRIC_USD_PER_10K };
 }

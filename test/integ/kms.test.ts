@@ -70,6 +70,31 @@ describe('KMS signing (DIGEST, one hash)', () => {
 });
 
 describe('rotate → sign → rebuild → verify', () => {
+  it.each(['ECC_NIST_P256', 'ECC_SECG_P256K1', 'RSA_2048'])(
+    'checkpoint mode with a KMS %s key: one Sign per checkpoint, verified offline',
+    async (spec) => {
+      const cwd = tempDir();
+      const alias = uniqueAlias('cp');
+      await ok(['keys', 'create', '--spec', spec, '--alias', alias], cwd);
+      const batch = Array.from({ length: 25 }, (_, i) =>
+        JSON.stringify({ event_type: 't', actor_id: 'a', payload: { i } }),
+      ).join('\n');
+      const out = JSON.parse(
+        (
+          await ok(
+            ['--json', 'sign', '--log', 'a.jsonl', '--key', `kms:${alias}`, '--batch', '--checkpoint-every', '10'],
+            cwd,
+            batch,
+          )
+        ).stdout,
+      );
+      expect(out.checkpoints).toMatchObject({ sizes: [10, 20, 25], signatures: 3 });
+      expect(out.kmsCost).toMatchObject({ mode: 'checkpoint', perMillionEvents: { kmsRequests: 100_000, usd: 1.5 } });
+      const v = JSON.parse((await ok(['--json', 'verify-audit', '--log', 'a.jsonl'], cwd)).stdout);
+      expect(v).toMatchObject({ ok: true, findings: [], checkpoints: { verified: 3, coveredEvents: 25 } });
+    },
+  );
+
   it('keeps every event verifiable across a rotation, offline, from a rebuilt registry', async () => {
     const cwd = tempDir();
     const alias = uniqueAlias('audit');
