@@ -4,6 +4,11 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
+  GetObjectCommand,
+  GetObjectLockConfigurationCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  PutObjectLockConfigurationCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketPolicyCommand,
   GetPublicAccessBlockCommand,
@@ -26,7 +31,11 @@ export type { LifecycleRule };
 /** The S3 calls agentkeys makes, and nothing else. */
 export interface S3Api {
   headBucket(name: string): Promise<BucketState>;
-  createBucket(name: string): Promise<void>;
+  /** objectLock: Object Lock on from creation (it can never be turned on later). */
+  createBucket(name: string, opts?: { objectLock?: boolean }): Promise<void>;
+  /** The default retention of an Object Lock bucket; undefined when Object Lock is off. */
+  getObjectLock(name: string): Promise<{ mode?: string; days?: number } | undefined>;
+  putObjectLockRetention(name: string, days: number): Promise<void>;
   getPublicAccessBlock(name: string): Promise<Record<string, boolean> | undefined>;
   putPublicAccessBlock(name: string): Promise<void>;
   getLifecycle(name: string): Promise<LifecycleRule[] | undefined>;
@@ -39,6 +48,14 @@ export interface S3Api {
   emptyBucket(name: string): Promise<number>;
   countObjectVersions(name: string): Promise<number>;
   deleteBucket(name: string): Promise<void>;
+}
+
+/** The witness's object calls: write once, list, read. */
+export interface S3ObjectApi {
+  /** PutObject with If-None-Match: *; 'exists' when the key is taken (S3 answers 412). */
+  putObjectIfAbsent(bucket: string, key: string, body: string): Promise<'written' | 'exists'>;
+  listKeys(bucket: string, prefix: string): Promise<string[]>;
+  getObjectText(bucket: string, key: string): Promise<string>;
 }
 
 export function createS3Api(ctx: AwsServiceContext): S3Api {
@@ -58,7 +75,7 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
           throw err;
         }
       }),
-    createBucket: (name) =>
+    createBucket: (name, opts = {}) =>
       caller.call(
         's3:CreateBucket',
         name,
@@ -66,6 +83,7 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
           void (await s3.send(
             new CreateBucketCommand({
               Bucket: name,
+              ...(opts.objectLock ? { ObjectLockEnabledForBucket: true } : {}),
               // us-east-1 takes no LocationConstraint; every other region needs one (setup-steps.md step 7).
               ...(ctx.region === 'us-east-1'
                 ? {}
@@ -167,7 +185,76 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
         const page = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 1000 }));
         return (page.Versions?.length ?? 0) + (page.DeleteMarkers?.length ?? 0);
       }),
+    getObjectLock: (name) =>
+      caller.maybe('s3:GetObjectLockConfiguration', name, async () => {
+        const config = (await s3.send(new GetObjectLockConfigurationCommand({ Bucket: name }))).ObjectLockConfiguration;
+        if (config?.ObjectLockEnabled !== 'Enabled') return undefined;
+        const retention = config.Rule?.DefaultRetention;
+        return {
+          ...(retention?.Mode ? { mode: retention.Mode } : {}),
+          ...(retention?.Days ? { days: retention.Days } : {}),
+        };
+      }),
+    putObjectLockRetention: (name, days) =>
+      caller.call('s3:PutObjectLockConfiguration', name, async () => {
+        const rule = { DefaultRetention: { Mode: 'COMPLIANCE' as const, Days: days } };
+        await s3.send(
+          new PutObjectLockConfigurationCommand({
+            Bucket: name,
+            ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: rule },
+          }),
+        );
+      }),
     deleteBucket: (name) =>
       caller.gone('s3:DeleteBucket', name, async () => void (await s3.send(new DeleteBucketCommand({ Bucket: name })))),
+  };
+}
+
+export function createS3ObjectApi(ctx: AwsServiceContext): S3ObjectApi {
+  const caller = ctx.caller;
+  const s3 = observeCalls(new S3Client(ctx.config), 's3', ctx.onCall);
+  return {
+    putObjectIfAbsent: (bucket, key, body) =>
+      caller.call('s3:PutObject', `s3://${bucket}/${key}`, async () => {
+        try {
+          await s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: body,
+              IfNoneMatch: '*',
+              ContentType: 'text/plain; charset=utf-8',
+            }),
+          );
+          return 'written' as const;
+        } catch (err) {
+          // 412 Precondition Failed: the key is taken; 409 ConditionalRequestConflict: being taken now.
+          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          if (status === 412 || status === 409) return 'exists' as const;
+          throw err;
+        }
+      }),
+    listKeys: (bucket, prefix) =>
+      caller.call('s3:ListObjectsV2', `s3://${bucket}/${prefix}`, async () => {
+        const keys: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await s3.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix,
+              ...(token ? { ContinuationToken: token } : {}),
+            }),
+          );
+          keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return keys;
+      }),
+    getObjectText: (bucket, key) =>
+      caller.call('s3:GetObject', `s3://${bucket}/${key}`, async () => {
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return out.Body!.transformToString('utf8');
+      }),
   };
 }

@@ -1,6 +1,7 @@
 // Models: buckets by name with public access block, lifecycle rules, policy, default encryption
 // and a count of object versions. A name in `foreign` belongs to another account (HeadBucket 403).
-// Leaves out: objects' contents, versioning, regions, ACLs, Object Lock.
+// Object Lock as a flag set at creation with a default retention. Leaves out: objects' contents,
+// versioning, regions, ACLs, retention on objects.
 import type { LifecycleRule, S3Api } from '../../src/aws/s3.js';
 import { AgentkeysError } from '../../src/errors.js';
 import { conflict } from './account.js';
@@ -11,6 +12,7 @@ interface Bucket {
   policy?: string;
   sse?: string;
   objects: number;
+  lock?: { days?: number; mode?: string };
 }
 
 export function fakeS3(foreign: ReadonlySet<string> = new Set()): S3Api {
@@ -22,9 +24,19 @@ export function fakeS3(foreign: ReadonlySet<string> = new Set()): S3Api {
   };
   return {
     headBucket: async (name) => (foreign.has(name) ? 'forbidden' : buckets.has(name) ? 'exists' : 'missing'),
-    createBucket: async (name) => {
+    createBucket: async (name, opts = {}) => {
       if (buckets.has(name) || foreign.has(name)) throw conflict(`bucket ${name}`);
-      buckets.set(name, { objects: 0 });
+      buckets.set(name, { objects: 0, ...(opts.objectLock ? { lock: {} } : {}) });
+    },
+    getObjectLock: async (name) => buckets.get(name)?.lock,
+    putObjectLockRetention: async (name, days) => {
+      const b = bucket(name);
+      if (!b.lock)
+        throw new AgentkeysError({
+          code: 'AWS_CALL_FAILED',
+          message: `${name} has no Object Lock (fake InvalidBucketState)`,
+        });
+      b.lock = { mode: 'COMPLIANCE', days };
     },
     getPublicAccessBlock: async (name) => buckets.get(name)?.pab,
     putPublicAccessBlock: async (name) =>

@@ -69,7 +69,11 @@ describe('KMS secp256k1 signer', () => {
     for (let i = 0; i < 40; i++) {
       const doc = { ...PERMIT, message: { ...PERMIT.message, nonce: String(i) } };
       const { signature } = await signTypedDataWith(signer, parseTypedData(doc, 'permit'));
-      expect(await verifyTypedData({ address: signer.address, ...(doc as never), signature })).toBe(true);
+      expect(
+        await verifyTypedData({ address: signer.address, ...(doc as object), signature } as Parameters<
+          typeof verifyTypedData
+        >[0]),
+      ).toBe(true);
     }
     for (let i = 0; i < 40; i++) {
       const tx =
@@ -192,7 +196,11 @@ describe('agentkeys evm against moto and anvil', () => {
       (await cli(['evm', 'sign-typed-data', '--key', `kms:${arn}`, '--data', data, '--json'], cwd)).stdout,
     ) as { signature: Hex };
     expect(
-      await verifyTypedData({ address: address as Address, ...(PERMIT as never), signature: typed.signature }),
+      await verifyTypedData({
+        address: address as Address,
+        ...(PERMIT as object),
+        signature: typed.signature,
+      } as Parameters<typeof verifyTypedData>[0]),
     ).toBe(true);
     expect(
       (await cli(['evm', 'verify', '--address', address, '--signature', typed.signature, '--data', data], cwd)).code,

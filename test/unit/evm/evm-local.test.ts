@@ -50,7 +50,11 @@ describe('local secp256k1 signer (file:)', () => {
     }
     const data = parseTypedData(PERMIT, 'permit');
     const { signature } = await signTypedDataWith(signer, data);
-    expect(await verifyTypedData({ address: signer.address, ...(PERMIT as never), signature })).toBe(true);
+    expect(
+      await verifyTypedData({ address: signer.address, ...(PERMIT as object), signature } as Parameters<
+        typeof verifyTypedData
+      >[0]),
+    ).toBe(true);
     for (const tx of [
       {
         chainId: 1,

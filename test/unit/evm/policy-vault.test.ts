@@ -157,7 +157,9 @@ describe('vault tools', () => {
       },
     });
     expect(ok.ok).toBe(true);
-    expect(parseTransaction((ok as { value: { raw: `0x${string}` } }).value.raw).to).toBe(TOKEN.toLowerCase());
+    expect(parseTransaction((ok as unknown as { value: { raw: `0x${string}` } }).value.raw).to).toBe(
+      TOKEN.toLowerCase(),
+    );
     const no = await vault.call('sign_transaction', {
       transaction: { chainId: 1, nonce: 0, to: TOKEN, gas: 60000, maxFeePerGas: 2, maxPriorityFeePerGas: 1 },
     });
@@ -189,9 +191,9 @@ describe('vault tools', () => {
     const addr = await vault.call('get_address', {});
     expect(
       await verifyMessage({
-        address: (addr as { value: { address: `0x${string}` } }).value.address,
+        address: (addr as unknown as { value: { address: `0x${string}` } }).value.address,
         message: 'gm',
-        signature: (msg as { value: { signature: `0x${string}` } }).value.signature,
+        signature: (msg as unknown as { value: { signature: `0x${string}` } }).value.signature,
       }),
     ).toBe(true);
   });
@@ -207,7 +209,7 @@ describe('vault tools', () => {
 
   it('verify_signature reports valid and invalid without failing the call', async () => {
     const { vault } = await vaultWith();
-    const msg = (await vault.call('sign_message', { message: 'gm' })) as {
+    const msg = (await vault.call('sign_message', { message: 'gm' })) as unknown as {
       value: { signature: string; address: string };
     };
     expect(
