@@ -140,6 +140,7 @@ program
   .option('--alg <alg>', 'expected algorithm (env AUDIT_SIGNING_ALG); hmac-sha256 for secret files')
   .option('--checkpoint-every <n>', 'checkpoint mode: no per-event signature, a signed checkpoint every N events')
   .option('--origin <origin>', 'the log identity in its checkpoints (default agentkeys.local/<log file name>)')
+  .option('--witness <s3url>', 'also write every checkpoint, once, to this Object Lock bucket (s3://bucket/prefix)')
   .action(lazy(async (opts) => (await import('../commands/sign.js')).runSign(opts)));
 
 program
@@ -152,6 +153,10 @@ program
   .option('--no-anchor', 'ignore the anchor')
   .option('--from <digest>', 'trusted digest the first event links to (a checkpoint)')
   .option('--proof <file>', 'check an inclusion proof bundle (agentkeys audit prove) offline, without the log')
+  .option(
+    '--witness <s3url>',
+    'check the log against the newest checkpoint witnessed in this bucket (s3://bucket/prefix)',
+  )
   .option('--workers <n>', 'worker threads (default: all cores for logs over 1 MiB)')
   .option('--slack <seconds>', 'tolerance on signer validity windows', '60')
   .option(
@@ -169,6 +174,7 @@ audit
   .option('--signer-kid <kid>', 'key name in the signature line (default: the key id)')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .option('--origin <origin>', 'the log identity (default agentkeys.local/<log file name>)')
+  .option('--witness <s3url>', 'also write the checkpoint, once, to this Object Lock bucket (s3://bucket/prefix)')
   .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditCheckpoint(opts)));
 audit
   .command('prove')

@@ -14,7 +14,8 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import type { AuditSigner } from '../src/signing/signer.js';
 import { checkpointLogOf, openStore, withStore, type AuditStore } from '../src/store/store.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { parseWitnessUrl, witnessCheckpoints } from '../src/store/witness.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
 
@@ -55,6 +56,18 @@ interface CheckpointOptions extends GlobalOptions {
   key?: string;
   signerKid?: string;
   origin?: string;
+  witness?: string;
+}
+
+/** --witness s3://…: the checkpoints just signed, written once to the Object Lock bucket. */
+export async function witnessRun(
+  ctx: CommandContext,
+  witness: string | undefined,
+  run: CheckpointRun,
+): Promise<string[]> {
+  if (!witness) return [];
+  const loc = parseWitnessUrl(witness);
+  return witnessCheckpoints(await ctx.services.witnessObjects(), loc, run.notes);
 }
 
 /** `audit checkpoint`: covers what unsigned events the log holds now (after a killed writer, say). */
@@ -62,15 +75,21 @@ export async function runAuditCheckpoint(options: CheckpointOptions): Promise<Ex
   const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const log = requireLog(ctx.config);
   const origin = originFor(log, options.origin);
+  if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is signed
   const { signer, run } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const store = openStore(log);
     const run = await signCheckpoints(checkpointLogOf(store), signer, { origin }).finally(() => store.close());
     return { signer, run };
   });
+  const witnessed = await witnessRun(ctx, options.witness, run);
   printKmsCalls(ctx);
-  if (ctx.out.json) printJson({ ok: true, log, origin, signer_kid: signer.kid, ...run });
-  else printLine(`${style.ok('✔')} ${log}: ${checkpointSummary(run)}`);
+  if (ctx.out.json) printJson({ ok: true, log, origin, signer_kid: signer.kid, ...run, witnessed });
+  else {
+    printLine(`${style.ok('✔')} ${log}: ${checkpointSummary(run)}`);
+    if (options.witness)
+      printLine(style.dim(`  witnessed ${witnessed.length} new checkpoint(s) in ${options.witness}`));
+  }
   return 0;
 }
 

@@ -12,7 +12,8 @@ import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { count, progressLine } from './ui/progress.js';
-import { appendWithCheckpoints, checkpointSummary, originFor } from './checkpoint.js';
+import { appendWithCheckpoints, checkpointSummary, originFor, witnessRun } from './checkpoint.js';
+import { parseWitnessUrl } from '../src/store/witness.js';
 import { parseWholeNumber } from './options.js';
 import { kmsCostPerMillion, KMS_ASYMMETRIC_USD_PER_10K } from '../src/audit/cost.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
@@ -27,6 +28,7 @@ export interface SignOptions extends GlobalOptions {
   batch?: boolean;
   checkpointEvery?: string;
   origin?: string;
+  witness?: string;
 }
 
 export async function runSign(options: SignOptions): Promise<ExitCode> {
@@ -52,6 +54,14 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
         origin: originFor(log, options.origin),
       }
     : undefined;
+  if (options.witness && !checkpoints) {
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: '--witness needs checkpoint mode',
+      hint: 'add --checkpoint-every N',
+    });
+  }
+  if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is written
   const { signer, rows, head, checkpointed } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
@@ -71,6 +81,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     });
     return { signer, ...result };
   });
+  const witnessed = checkpointed ? await witnessRun(ctx, options.witness, checkpointed) : [];
   printKmsCalls(ctx);
   if (ctx.out.json) {
     printJson({
@@ -81,7 +92,8 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       appended: rows.map((r) => r.id),
       events: head.events,
       head: head.prevHash,
-      ...(checkpointed ? { checkpoints: checkpointed } : {}),
+      ...(checkpointed ? { checkpoints: { ...checkpointed, notes: undefined } } : {}),
+      ...(options.witness ? { witnessed } : {}),
       ...(signer instanceof KmsSigner ? { kmsCost: kmsCost(checkpoints?.every) } : {}),
     });
   } else {

@@ -2,6 +2,7 @@ import type { ExitCode } from '../src/errors.js';
 import { createSetupContext } from '../src/context.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
+import { STEPS } from '../src/setup/steps/index.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { awsAuth } from './setup.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -66,10 +67,12 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
   else
     printLine(
       style.dim(
-        `kept: the KMS audit key (its events must stay verifiable), the EC2 instance, ` +
+        `kept: the KMS audit key (its events must stay verifiable), ${keptByDesign()}, the EC2 instance, ` +
           `and the ${stack.name === 'test' ? 'prod' : 'test'} stack; remove any copies ` +
           `of the [${stack.daemonUser}] and [${stack.sshUser}] profiles from ~/.aws/credentials`,
       ),
     );
   return 0;
 }
+
+const keptByDesign = () => STEPS.flatMap((s) => (s.keeps ? [s.keeps] : [])).join(', ');

@@ -3,6 +3,8 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import type { VerifyAuditOptions, VerifyAuditReport } from '../src/audit/verify-source.js';
 import { verifyAuditLog } from '../src/store/verify.js';
 import { printKmsCalls } from './kms-support.js';
+import { defaultOrigin } from '../src/audit/checkpointing.js';
+import { newestWitnessed, parseWitnessUrl, type WitnessedCheckpoint } from '../src/store/witness.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
@@ -19,12 +21,21 @@ export interface VerifyAuditCommandOptions extends GlobalOptions {
   slack?: string;
   kmsVerify?: string | boolean;
   proof?: string;
+  witness?: string;
 }
 
 export const UNCOVERED_FIELDS_NOTE =
   'actor_id, event_type and created_at (and id, signer_kid) are not covered ' +
   'by the Agent Manager signature scheme: only the payload and the link to ' +
   'the previous event are signed.';
+
+/** The newest checkpoint per origin in the witness bucket; the log must still hold what they sign. */
+async function readWitness(ctx: CommandContext, url: string, log: string): Promise<WitnessedCheckpoint[]> {
+  const all = await newestWitnessed(await ctx.services.witnessObjects(), parseWitnessUrl(url));
+  // A prefix may witness several logs: this log's origin when it is there, else all of them.
+  const mine = all.filter((w) => w.origin === defaultOrigin(log));
+  return mine.length > 0 ? mine : all;
+}
 
 const CHECKPOINT_FIELDS_NOTE =
   'checkpoints cover every field of an event (id, actor_id, event_type, created_at, payload, link); ' +
@@ -34,8 +45,10 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
   if (options.proof) return (await import('./checkpoint.js')).runVerifyProof({ ...options, proof: options.proof });
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
+  const witnessed = options.witness ? await readWitness(ctx, options.witness, log) : [];
   const progress = progressLine(ctx.out);
   const report = await verifyAuditLog({
+    extraCheckpoints: witnessed.map((w) => w.note),
     onProgress: (events, bytes, total) =>
       progress.update(`  verifying ${count(events)} events${percent(bytes, total)}…`),
     log,
@@ -61,9 +74,15 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
       findings: report.findings,
       anchor: report.anchor,
       checkpoints: report.checkpoints,
+      ...(options.witness ? { witnessed: witnessed.map(({ key, size, origin }) => ({ key, size, origin })) } : {}),
       registryWarnings: report.registryWarnings,
     });
-  else printHuman(report, redactUrl(log));
+  else {
+    printHuman(report, redactUrl(log));
+    for (const w of witnessed) printLine(style.dim(`  witness: s3://…/${w.key} (${w.size} events of ${w.origin})`));
+    if (options.witness && witnessed.length === 0)
+      printLine(style.warn(`! no checkpoint witnessed in ${options.witness} yet`));
+  }
   if (!report.ok) return 3;
   return report.findings.length > 0 ? 5 : 0;
 }

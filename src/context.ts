@@ -7,6 +7,7 @@ import type { AwsAuthOptions } from './aws/credentials.js';
 import type { KmsApi } from './aws/kms.js';
 import { DEFAULT_REGION } from './aws/region.js';
 import { KmsTrail } from './audit/kms-trail.js';
+import type { WitnessObjects } from './store/witness.js';
 
 /**
  * The composition root: the only place AWS clients are constructed. Clients are built on first
@@ -19,6 +20,8 @@ export interface Services {
   readonly kmsCalls: Map<string, number>;
   /** Every KMS operation, for --audit-log. */
   readonly trail: KmsTrail;
+  /** The S3 object calls of the checkpoint witness (loads the S3 SDK on first use). */
+  witnessObjects(): Promise<WitnessObjects>;
 }
 
 /** The operator's explicit AWS credential choices from the config; the rest is the SDK's chain. */
@@ -49,9 +52,18 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
     kmsCalls.set(call.operation, (kmsCalls.get(call.operation) ?? 0) + 1);
     trail.observe(call);
   };
+  let witness: Promise<WitnessObjects> | undefined;
   return {
     kmsCalls,
     trail,
+    witnessObjects: () => {
+      witness ??= Promise.all([import('./aws/s3.js'), import('./aws/service.js')]).then(([s3, service]) =>
+        s3.createS3ObjectApi(
+          service.createServiceContext({ ...awsAuthFromConfig(config), region: config.region ?? DEFAULT_REGION }),
+        ),
+      );
+      return witness;
+    },
     kms: () => {
       if (kms) return kms;
       if (!config.region) opts.onDefaultRegion?.(DEFAULT_REGION);

@@ -20,6 +20,8 @@ export interface CheckpointRun {
   sizes: number[];
   root: string | null;
   signatures: number;
+  /** The signed notes, for a witness. */
+  notes: string[];
 }
 
 /** Links the events onto the chain with no signature (they are covered by the next checkpoint). */
@@ -66,7 +68,7 @@ export async function signCheckpoints(
 ): Promise<CheckpointRun> {
   const last = await log.latestTreeState();
   const range = last ? CompactRange.fromJSON(last.range) : new CompactRange();
-  const run: CheckpointRun = { sizes: [], root: null, signatures: 0 };
+  const run: CheckpointRun = { sizes: [], root: null, signatures: 0, notes: [] };
   // Written after the read: a database store reads and writes on one connection.
   const signed: { state: TreeState; note: string }[] = [];
   let position = last?.position ?? 0;
@@ -85,6 +87,7 @@ export async function signCheckpoints(
   }
   if (range.end > (run.sizes.at(-1) ?? last?.size ?? 0)) await checkpoint();
   for (const { state, note } of signed) await log.appendCheckpoint(state, note);
+  run.notes = signed.map((s) => s.note);
   return run;
 }
 

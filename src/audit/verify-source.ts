@@ -20,6 +20,8 @@ export interface VerifyAuditOptions {
   /** Check HMAC (or all) signatures with KMS; needs checkDeferred. */
   kmsVerify?: 'off' | 'hmac' | 'all';
   checkDeferred?: Parameters<typeof verifyChain>[1]['checkDeferred'];
+  /** Checkpoints from elsewhere (a witness), checked like the store's own. */
+  extraCheckpoints?: readonly string[];
   /** Events verified, bytes read and the log's size (0 for Postgres), for a progress line. */
   onProgress?: (events: number, bytes: number, totalBytes: number) => void;
 }
@@ -60,7 +62,7 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
-    checkpoints: await source.readCheckpoints(),
+    checkpoints: [...(await source.readCheckpoints()), ...(opts.extraCheckpoints ?? [])],
   });
   const findings = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
   return { ...report, findings, registryWarnings: warnings, anchorPath: anchorFile ? anchorFile.path : null };

@@ -129,7 +129,10 @@ export function s3Bucket(ctx: SetupContext, bucket: string) {
   const { aws } = ctx;
   return {
     /** The bucket and its public access block, then the step's own settings (`extra`). */
-    async plan(extra: (exists: boolean) => Promise<Change[]>): Promise<StepState | Change[]> {
+    async plan(
+      extra: (exists: boolean) => Promise<Change[]>,
+      opts: { objectLock?: boolean } = {},
+    ): Promise<StepState | Change[]> {
       const state = await aws.headBucket(bucket);
       if (state === 'forbidden')
         return blocked(
@@ -137,8 +140,10 @@ export function s3Bucket(ctx: SetupContext, bucket: string) {
           'bucket names are global: choose another name in the env file',
         );
       const changes: Change[] = [];
-      if (state === 'missing')
-        changes.push(change('create', `s3://${bucket}`, () => aws.createBucket(bucket), `in ${ctx.stack.region}`));
+      if (state === 'missing') {
+        const detail = `in ${ctx.stack.region}${opts.objectLock ? ', Object Lock on' : ''}`;
+        changes.push(change('create', `s3://${bucket}`, () => aws.createBucket(bucket, opts), detail));
+      }
       const pab = state === 'exists' ? await aws.getPublicAccessBlock(bucket) : undefined;
       if (!pab || !PUBLIC_ACCESS_BLOCK.every((k) => pab[k] === true)) {
         changes.push(

@@ -44,6 +44,8 @@ export interface Stack {
   rerunCommand?: string;
   /** EVM_SIGNER=true: the optional secp256k1 signer of seed 002 (step 18). */
   evmSigner?: { alias: string; role: string; policy: string };
+  /** The checkpoint witness (step 19): an Object Lock bucket, compliance mode, this many days. */
+  witness: { bucket: string; retentionDays: number };
 }
 
 export interface StackOptions {
@@ -95,6 +97,9 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
     );
   if (broker.INSTANCE_ID && !/^i-[0-9a-f]{8,17}$/.test(broker.INSTANCE_ID))
     problems.push(`${brokerEnvFile}: INSTANCE_ID "${broker.INSTANCE_ID}" is not an EC2 instance id`);
+  const retention = op.WITNESS_RETENTION_DAYS ?? '365';
+  if (!/^[1-9]\d{0,4}$/.test(retention))
+    problems.push(`${operatorEnvFile}: WITNESS_RETENTION_DAYS "${retention}" is not a number of days (1-99999)`);
   if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP))
     problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
   if (problems.length > 0) throw invalid(problems);
@@ -149,6 +154,10 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
       },
     ],
     hosts: [op.BROKER_HOST!, op.SIGNER_HOST!, op.MCP_HOST!, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`]!)],
+    witness: {
+      bucket: op.WITNESS_BUCKET ?? `agentkeys-witness${t}-${op.ACCOUNT_ID}`,
+      retentionDays: Number(retention),
+    },
     ...(evmSignerEnabled(op, operatorEnvFile)
       ? {
           evmSigner: {
@@ -177,12 +186,18 @@ export function checkStackNames(stack: Stack): void {
     ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]),
     ...stack.hosts,
     ...evm,
+    stack.witness.bucket,
   ];
   if (stack.name === 'test') {
     for (const name of owned)
       if (!/test/i.test(name)) problems.push(`--test, but ${name} (from ${stack.operatorEnvFile}) is not a test name`);
   } else {
-    for (const name of [stack.mailBucket, ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]), ...evm]) {
+    for (const name of [
+      stack.mailBucket,
+      ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]),
+      ...evm,
+      stack.witness.bucket,
+    ]) {
       if (/-test\b/.test(name)) problems.push(`prod stack, but ${name} is a test name: did you mean --test?`);
     }
   }

@@ -80,6 +80,8 @@ export interface Step {
    * check, in the order they run. Teardown takes the steps in reverse.
    */
   teardown?(ctx: SetupContext, opts: TeardownOptions): Promise<TeardownAction[]>;
+  /** Why teardown keeps what this step makes (said by teardown), when it has no teardown. */
+  readonly keeps?: string;
   /** --verify: exercise the resource; returns a failure message or undefined. */
   verify?(ctx: SetupContext): Promise<string | undefined>;
   /** Waiting that resolves by itself (SES, DNS, the issuer): `--wait` re-checks it until a deadline. */
