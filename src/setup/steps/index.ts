@@ -15,10 +15,12 @@ import { mailPolicyStep } from './14-mail-policy.js';
 import { kmsAuditKeyStep } from './15-kms-audit-key.js';
 import { oidcStep } from './17-oidc.js';
 import { evmSignerStep } from './18-evm-signer.js';
+import { witnessBucketStep } from './19-witness-bucket.js';
 
 /**
  * The ordered catalog, in upstream's numbers: 1–3 preflight (report only), 4–14 upstream's changes,
- * 15 the KMS key, 16 the summary (report only), 17 OIDC, 18 the optional EVM signer.
+ * 15 the KMS key, 16 the summary (report only), 17 OIDC, 18 the optional EVM signer, 19 the
+ * checkpoint witness bucket.
  */
 export const STEPS: readonly Step[] = [
   ...PREFLIGHT_STEPS,
@@ -37,4 +39,5 @@ export const STEPS: readonly Step[] = [
   summaryStep,
   oidcStep,
   evmSignerStep,
+  witnessBucketStep,
 ];

@@ -1,0 +1,120 @@
+// The checkpoint witness against moto over HTTP: setup's step 19 makes an Object Lock bucket in
+// compliance mode; sign --witness writes every checkpoint there once; a writer who rewrites the
+// log and its checkpoint file is still caught by verify-audit --witness.
+// moto deviations met here: none found for Object Lock's default retention, If-None-Match: * on
+// PutObject (412) and the compliance-mode refusal to delete a locked version (moto 5.2.1 enforces
+// both, as AWS documents); moto does not model the bucket owner's IAM, so "even root" is not tested.
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  DeleteObjectCommand,
+  GetObjectLockConfigurationCommand,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { resetMoto, useMoto } from '../helpers/moto.js';
+import { seedAccount, stackFiles } from '../helpers/setup-harness.js';
+
+const moto = useMoto();
+beforeEach(async () => resetMoto(moto.current));
+const BUCKET = 'agentkeys-witness-test-123456789012';
+const WITNESS = `s3://${BUCKET}/audit`;
+const events = (n: number, from = 1) =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ event_type: 't', actor_id: 'a', payload: { n: from + i } }),
+  ).join('\n');
+
+async function witnessedLog() {
+  const { zoneId } = await seedAccount();
+  const files = await stackFiles(zoneId, { test: true });
+  const env = moto.current.env;
+  const cwd = files.cwd;
+  const step = await runCli(['--json', 'setup', '--test', '--only-step', 'witness-bucket'], { cwd, env });
+  expect(step.code, step.stderr).toBe(0);
+  await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'audit-1'], { cwd, env });
+  const signed = await runCli(
+    [
+      '--json',
+      'sign',
+      '--log',
+      'a.jsonl',
+      '--key',
+      'local:audit-1',
+      '--batch',
+      '--checkpoint-every',
+      '10',
+      '--witness',
+      WITNESS,
+    ],
+    { cwd, env, input: events(25) },
+  );
+  expect(signed.code, signed.stderr).toBe(0);
+  return { cwd, env, signed: JSON.parse(signed.stdout), step: JSON.parse(step.stdout) };
+}
+
+const verify = async (cwd: string, env: Record<string, string>) => {
+  const r = await runCli(['--json', 'verify-audit', '--log', 'a.jsonl', '--witness', WITNESS], { cwd, env });
+  return { code: r.code, out: JSON.parse(r.stdout) };
+};
+const s3 = () => new S3Client({ region: 'us-east-1' });
+
+describe('the checkpoint witness', () => {
+  it('step 19 makes a compliance-mode Object Lock bucket; a second run changes nothing', async () => {
+    const { cwd, env, step } = await witnessedLog();
+    expect(step.steps[0]).toMatchObject({ id: 'witness-bucket', status: 'done' });
+    const lock = await s3().send(new GetObjectLockConfigurationCommand({ Bucket: BUCKET }));
+    expect(lock.ObjectLockConfiguration).toMatchObject({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 365 } },
+    });
+    const again = JSON.parse((await runCli(['--json', 'setup', '--test', '--only-step', '19'], { cwd, env })).stdout);
+    expect(again.calls.mutating).toBe(0);
+  });
+
+  it('every checkpoint is witnessed once; verify --witness passes, and catches a rewritten log and checkpoint file', async () => {
+    const { cwd, env, signed } = await witnessedLog();
+    expect(signed.witnessed).toHaveLength(3);
+    expect((await verify(cwd, env)).code).toBe(0);
+    // The writer cuts the tail and rewrites its own checkpoint file to match: locally consistent.
+    const log = path.join(cwd, 'a.jsonl');
+    writeFileSync(log, `${readFileSync(log, 'utf8').trimEnd().split('\n').slice(0, 18).join('\n')}\n`);
+    writeFileSync(`${log}.checkpoints.jsonl`, '');
+    await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1'], { cwd, env });
+    const local = await runCli(['--json', 'verify-audit', '--log', 'a.jsonl'], { cwd, env });
+    expect(local.code).toBe(0); // without the witness, nothing shows
+    const witnessed = await verify(cwd, env);
+    expect(witnessed.code).toBe(3);
+    expect(witnessed.out.findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED', index: 19 }));
+  });
+
+  it('the witness refuses an overwrite: another note at a taken size is WITNESS_CONFLICT; a locked version cannot be deleted', async () => {
+    const { cwd, env } = await witnessedLog();
+    const log = path.join(cwd, 'a.jsonl');
+    // Rewrite history below the witnessed size and try to witness the forged checkpoints.
+    const rows = readFileSync(log, 'utf8').trimEnd().split('\n');
+    writeFileSync(log, `${rows.map((l, i) => (i === 3 ? l.replace('"n":4', '"n":44') : l)).join('\n')}\n`);
+    writeFileSync(`${log}.checkpoints.jsonl`, '');
+    // Re-signing the rewritten log meets the witnessed checkpoint at 25 events: a different note.
+    const forged = await runCli(
+      ['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1', '--witness', WITNESS],
+      { cwd, env },
+    );
+    expect({ code: forged.code, error: JSON.parse(forged.stdout).error.code }).toEqual({
+      code: 1,
+      error: 'WITNESS_CONFLICT',
+    });
+    // Straight to S3: If-None-Match refuses, and the compliance lock keeps the version.
+    const key = 'audit/agentkeys.local%2Fa.jsonl/0000000000000010.checkpoint';
+    await expect(
+      s3().send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x', IfNoneMatch: '*' })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    const versions = await s3().send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: key }));
+    await expect(
+      s3().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key, VersionId: versions.Versions![0]!.VersionId! })),
+    ).rejects.toBeDefined();
+    expect((await verify(cwd, env)).code).toBe(3);
+  });
+});
