@@ -126,16 +126,7 @@ async function keyLookup(signersPath: string) {
 /** `verify-audit --proof FILE`: the bundle alone, offline, with signers.json. */
 export async function runVerifyProof(options: GlobalOptions & { proof: string; signers?: string }): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  let text: string;
-  try {
-    text = await fsp.readFile(options.proof, 'utf8');
-  } catch (err) {
-    throw new UsageError({
-      code: 'PROOF_MALFORMED',
-      message: `cannot read ${options.proof}: ${(err as NodeJS.ErrnoException).code}`,
-      cause: err,
-    });
-  }
+  const text = await readInput(options.proof, 'PROOF_MALFORMED');
   const verdict = verifyInclusionBundle(text, await keyLookup(ctx.config.signersPath));
   if (ctx.out.json) printJson({ ok: true, ...verdict });
   else {
@@ -154,16 +145,7 @@ export async function runAuditConsistency(
 ): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
-  let oldNote: string;
-  try {
-    oldNote = await fsp.readFile(options.old, 'utf8');
-  } catch (err) {
-    throw new UsageError({
-      code: 'CHECKPOINT_NOT_FOUND',
-      message: `cannot read ${options.old}: ${(err as NodeJS.ErrnoException).code}`,
-      cause: err,
-    });
-  }
+  const oldNote = await readInput(options.old, 'CHECKPOINT_NOT_FOUND');
   const keyOf = await keyLookup(ctx.config.signersPath);
   const result = await withStore(log, {}, (store) => proveConsistency(store, oldNote, keyOf));
   if (ctx.out.json) printJson({ ok: true, ...result });
@@ -173,4 +155,13 @@ export async function runAuditConsistency(
         `consistent up to ${result.current.size} (${result.proof.length} proof hashes)`,
     );
   return 0;
+}
+
+/** A file the operator named; unreadable is a usage error with the given code. */
+async function readInput(file: string, code: 'PROOF_MALFORMED' | 'CHECKPOINT_NOT_FOUND'): Promise<string> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError({ code, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
+  }
 }

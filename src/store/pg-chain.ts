@@ -134,19 +134,29 @@ function orderBy(sequenced: boolean): string {
  * Reads the table in chain order through a server-side cursor, a page at a time, in one
  * repeatable-read snapshot, so memory stays flat however many rows there are.
  */
-export async function* streamChainRows(
+export function streamChainRows(client: pg.Client, sequenced: boolean, fetchRows = 2000): AsyncGenerator<AuditRow[]> {
+  return streamCursor<AuditRow>(
+    client,
+    `SELECT ${COLUMNS} FROM audit_events ORDER BY ${orderBy(sequenced)}`,
+    fetchRows,
+  );
+}
+
+/**
+ * A query read in pages through a cursor, in one read-only snapshot. Also when the reader stops
+ * early, the snapshot ends: the connection is reused, its snapshot must not be.
+ */
+async function* streamCursor<T extends pg.QueryResultRow>(
   client: pg.Client,
-  sequenced: boolean,
-  fetchRows = 2000,
-): AsyncGenerator<AuditRow[]> {
+  query: string,
+  fetchRows: number,
+): AsyncGenerator<T[]> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   let done = false;
   try {
-    await client.query(
-      `DECLARE agentkeys_chain NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM audit_events ORDER BY ${orderBy(sequenced)}`,
-    );
+    await client.query(`DECLARE agentkeys_cursor NO SCROLL CURSOR FOR ${query}`);
     for (;;) {
-      const { rows } = await client.query<AuditRow>(`FETCH ${fetchRows} FROM agentkeys_chain`);
+      const { rows } = await client.query<T>(`FETCH ${fetchRows} FROM agentkeys_cursor`);
       if (rows.length === 0) break;
       yield rows;
     }
@@ -155,7 +165,6 @@ export async function* streamChainRows(
   } catch (err) {
     throw pgError(err, 'reading audit_events');
   } finally {
-    // Also when the reader stops early: the connection is reused, its snapshot must not be.
     if (!done) await client.query('ROLLBACK').catch(() => undefined);
   }
 }
@@ -258,23 +267,8 @@ export async function* streamRowsAfter(
   fetchRows = 2000,
 ): AsyncGenerator<{ row: AuditRow; position: number }> {
   if (!Number.isSafeInteger(afterSeq)) throw new Error(`chain position ${afterSeq} is not an integer`);
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  let done = false;
-  try {
-    await client.query(
-      `DECLARE agentkeys_after NO SCROLL CURSOR FOR SELECT ${COLUMNS}, chain_seq FROM audit_events ` +
-        `WHERE chain_seq > ${afterSeq} ORDER BY chain_seq`,
-    );
-    for (;;) {
-      const { rows } = await client.query<AuditRow & { chain_seq: string }>(`FETCH ${fetchRows} FROM agentkeys_after`);
-      if (rows.length === 0) break;
-      for (const { chain_seq, ...row } of rows) yield { row, position: Number(chain_seq) };
-    }
-    await client.query('COMMIT');
-    done = true;
-  } catch (err) {
-    throw pgError(err, 'reading audit_events');
-  } finally {
-    if (!done) await client.query('ROLLBACK').catch(() => undefined);
+  const query = `SELECT ${COLUMNS}, chain_seq FROM audit_events WHERE chain_seq > ${afterSeq} ORDER BY chain_seq`;
+  for await (const page of streamCursor<AuditRow & { chain_seq: string }>(client, query, fetchRows)) {
+    for (const { chain_seq, ...row } of page) yield { row, position: Number(chain_seq) };
   }
 }

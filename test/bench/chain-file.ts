@@ -1,7 +1,7 @@
 // A synthetic Agent Manager chain in a JSON Lines file, signed with a local Ed25519 key: what the
 // verify and Postgres benchmarks measure against.
 import { sign, type KeyObject } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { signCheckpoint } from '../../src/audit/checkpoint.js';
 import { CompactRange } from '../../src/audit/merkle.js';
@@ -82,4 +82,15 @@ export async function writeCheckpointedBenchChain(
   await new Promise<void>((r) => out.end(r));
   await writeFile(`${file}.checkpoints.jsonl`, `${records.join('\n')}\n`);
   return records.length;
+}
+
+/** signers.json with the bench key as signer 'bench'; returns its path. */
+export function writeBenchSigners(file: string, publicKey: KeyObject): string {
+  const entry = {
+    signerId: 'bench',
+    algorithm: 'ed25519',
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+  };
+  writeFileSync(file, JSON.stringify({ signers: [entry] }));
+  return file;
 }

@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { writeBenchChain } from './chain-file.js';
+import { writeBenchChain, writeBenchSigners } from './chain-file.js';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -30,15 +30,7 @@ const server = await startPostgres();
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const keyFile = path.join(dir, 'k.pem');
 writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-const signers = path.join(dir, 'signers.json');
-writeFileSync(
-  signers,
-  JSON.stringify({
-    signers: [
-      { signerId: 'bench', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) },
-    ],
-  }),
-);
+const signers = writeBenchSigners(path.join(dir, 'signers.json'), publicKey);
 
 async function freshDb(name: string): Promise<string> {
   const admin = new pg.Client({ connectionString: server.url });

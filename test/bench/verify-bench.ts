@@ -2,10 +2,10 @@
 // crypto.verify rate of one core measured in the same run, and peak RSS at two log sizes.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { writeBenchChain, writeCheckpointedBenchChain } from './chain-file.js';
+import { writeBenchChain, writeCheckpointedBenchChain, writeBenchSigners } from './chain-file.js';
 import { fileURLToPath } from 'node:url';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
@@ -51,15 +51,7 @@ function runVerify(log: string, signers: string, workers?: number, nodeFlags: st
   return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as ChildResult;
 }
 
-const signers = path.join(dir, 'signers.json');
-writeFileSync(
-  signers,
-  JSON.stringify({
-    signers: [
-      { signerId: 'bench', algorithm: 'ed25519', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) },
-    ],
-  }),
-);
+const signers = writeBenchSigners(path.join(dir, 'signers.json'), publicKey);
 const small = path.join(dir, 'small.jsonl');
 const large = path.join(dir, 'large.jsonl');
 process.stderr.write(`generating ${EVENTS} signed events…\n`);
