@@ -2,7 +2,7 @@
 // stores in src/store implement. src/audit depends on these, never on a store itself.
 import type { AuditSigner } from '../signing/signer.js';
 import type { CompactRangeData } from './merkle.js';
-import type { AuditRow } from './record.js';
+import type { AuditRow, NewEvent } from './record.js';
 
 export interface ChainHead {
   /** Hex digest of the last event, null for an empty chain. */
@@ -29,6 +29,11 @@ export interface ChainAppender {
    * Without an anchor signer (checkpoint mode) nothing is signed inside the lock.
    */
   append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner?: AuditSigner): Promise<ChainHead>;
+  /**
+   * Checkpoint mode's append, where a store can do it faster than append(): unsigned events,
+   * linked by the store itself (Postgres: one statement).
+   */
+  appendUnsigned?(events: readonly NewEvent[], now: () => Date): Promise<{ rows: AuditRow[]; head: ChainHead }>;
 }
 
 /** Where a checkpoint left the tree: a writer extends from here instead of re-reading the log. */

@@ -31,15 +31,17 @@ export async function appendUnsignedEvents(
   now: () => Date = () => new Date(),
 ): Promise<{ rows: AuditRow[]; head: ChainHead }> {
   for (const e of events) assertIJsonValue(e.payload);
+  if (store.appendUnsigned) return store.appendUnsigned(events, now);
   let rows: AuditRow[] = [];
   const head = await store.append(async (current) => {
-    rows = linkEvents(events, current.prevHash, now);
+    rows = linkUnsignedEvents(events, current.prevHash, now);
     return rows;
   });
   return { rows, head };
 }
 
-function linkEvents(events: readonly NewEvent[], start: string | null, now: () => Date): AuditRow[] {
+/** The rows of unsigned events linked from `start`, as a store writes them. */
+export function linkUnsignedEvents(events: readonly NewEvent[], start: string | null, now: () => Date): AuditRow[] {
   let prevHash = start;
   return events.map((event) => {
     const row: AuditRow = {

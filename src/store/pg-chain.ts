@@ -39,7 +39,12 @@ export function digestOf(row: Pick<AuditRow, 'payload' | 'prev_hash'>): string {
  * Inserts rows at chain positions from firstSeq, and checks that each payload reads back with the
  * same canonical bytes that were signed: what verification will recompute from the stored row.
  */
-export async function insertRows(client: pg.Client, rows: readonly AuditRow[], firstSeq: number): Promise<void> {
+export async function insertRows(
+  client: pg.Client,
+  rows: readonly AuditRow[],
+  firstSeq: number,
+  withDigest = false,
+): Promise<void> {
   for (let start = 0; start < rows.length; start += INSERT_BATCH) {
     const batch = rows.slice(start, start + INSERT_BATCH);
     const params: unknown[] = [];
@@ -56,15 +61,17 @@ export async function insertRows(client: pg.Client, rows: readonly AuditRow[], f
         r.prev_hash,
         r.created_at,
         firstSeq + start + i,
+        ...(withDigest ? [digestOf(r)] : []),
       );
       return (
         `($${base + 1}::uuid, $${base + 2}, $${base + 3}, $${base + 4}::jsonb, ` +
-        `$${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}::timestamptz, $${base + 9})`
+        `$${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}::timestamptz, $${base + 9}` +
+        `${withDigest ? `, $${base + 10}` : ''})`
       );
     });
     const result = await client.query<{ id: string; payload: JsonValue }>(
       `INSERT INTO audit_events (id, actor_id, event_type, payload, signature, ` +
-        `signer_kid, prev_hash, created_at, chain_seq) VALUES ${tuples.join(',')} ` +
+        `signer_kid, prev_hash, created_at, chain_seq${withDigest ? ', chain_digest' : ''}) VALUES ${tuples.join(',')} ` +
         `RETURNING id::text AS id, payload`,
       params,
     );
@@ -270,5 +277,48 @@ export async function* streamRowsAfter(
   const query = `SELECT ${COLUMNS}, chain_seq FROM audit_events WHERE chain_seq > ${afterSeq} ORDER BY chain_seq`;
   for await (const page of streamCursor<AuditRow & { chain_seq: string }>(client, query, fetchRows)) {
     for (const { chain_seq, ...row } of page) yield { row, position: Number(chain_seq) };
+  }
+}
+
+/** Migration 0005's chain_digest column: rows agentkeys inserts carry their digest when it exists. */
+export async function hasChainDigest(client: pg.Client): Promise<boolean> {
+  const { rowCount } = await client.query(
+    "SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_events' " +
+      "AND column_name = 'chain_digest' AND table_schema = current_schema()",
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export interface UnsignedEventText {
+  id: string;
+  actor_id: string | null;
+  event_type: string;
+  /** canonicalJson(payload): what the database hashes, and inserts as jsonb. */
+  canonical: string;
+  created_at: string;
+}
+
+// AK001: the head has no chain_digest (written by another tool); 42883: the function is not
+// there (migration 0005 not applied). Either way the caller links on its side.
+const FALLBACK_CODES = new Set(['AK001', '42883']);
+
+/**
+ * Checkpoint mode's append as one statement (migration 0005): lock, head, link, insert. Returns
+ * the digest the first event links to and the new head, or 'fallback' when the database cannot.
+ */
+export async function appendUnsignedInOneTrip(
+  client: pg.Client,
+  events: readonly UnsignedEventText[],
+): Promise<{ startDigest: string | null; endSeq: number; endDigest: string } | 'fallback'> {
+  try {
+    const { rows } = await client.query<{ start_digest: string | null; end_seq: string; end_digest: string }>(
+      'SELECT start_digest, end_seq, end_digest FROM agentkeys_append_unsigned($1, $2::jsonb)',
+      [CHAIN_LOCK_KEY, JSON.stringify(events)],
+    );
+    const r = rows[0]!;
+    return { startDigest: r.start_digest, endSeq: Number(r.end_seq), endDigest: r.end_digest };
+  } catch (err) {
+    if (FALLBACK_CODES.has((err as { code?: string }).code ?? '')) return 'fallback';
+    throw err;
   }
 }

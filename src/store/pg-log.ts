@@ -8,7 +8,10 @@ import type {
   TreeState,
 } from '../audit/chain.js';
 import { assertQueryRange, type AuditQuery, type AuditQueryResult } from '../audit/query.js';
-import type { AuditRow } from '../audit/record.js';
+import { canonicalJson } from '../audit/canonical.js';
+import { linkUnsignedEvents } from '../audit/checkpointing.js';
+import { digestRow, newRowId, type AuditRow, type NewEvent } from '../audit/record.js';
+import { InternalError } from '../errors.js';
 import { connectPg, pgError, redactUrl, type PgConnectOptions } from '../db/pg.js';
 import { UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
@@ -18,7 +21,9 @@ import {
   CHAIN_LOCK_KEY,
   countRows,
   digestOf,
+  appendUnsignedInOneTrip,
   findForks,
+  hasChainDigest,
   insertCheckpoint,
   insertRows,
   isSequenced,
@@ -63,7 +68,7 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
         await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK_KEY]);
         const head = await readHead(client);
         const rows = await build(head);
-        await insertRows(client, rows, head.events + 1);
+        await insertRows(client, rows, head.events + 1, await this.withDigest(client));
         await client.query('COMMIT');
         return rows.length === 0
           ? head
@@ -154,17 +159,21 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
   async openSink(): Promise<RowSink> {
     const client = await this.connection();
     let next = 1;
+    let withDigest = false;
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK_KEY]);
       await assertEmpty(client);
+      withDigest = await this.withDigest(client);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw pgError(err, 'preparing the export destination');
     }
     return {
       write: async (rows) => {
-        await insertRows(client, rows, next).catch((err) => Promise.reject(pgError(err, 'writing audit_events')));
+        await insertRows(client, rows, next, withDigest).catch((err) =>
+          Promise.reject(pgError(err, 'writing audit_events')),
+        );
         next += rows.length;
       },
       commit: async () => {
@@ -183,6 +192,58 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
 
   async copyAnchor(): Promise<boolean> {
     return false;
+  }
+
+  /**
+   * Checkpoint mode in one round trip: the database links the events under the chain lock
+   * (migration 0005). A head it cannot link to (written by another tool), or a database without
+   * the function, takes the ordinary append, which records chain_digest for the next one.
+   */
+  async appendUnsigned(events: readonly NewEvent[], now: () => Date): Promise<{ rows: AuditRow[]; head: ChainHead }> {
+    const texts = events.map((e) => ({
+      id: newRowId(),
+      actor_id: e.actor_id,
+      event_type: e.event_type,
+      canonical: canonicalJson(e.payload),
+      created_at: now().toISOString(),
+    }));
+    const done = await this.withClient((client) =>
+      appendUnsignedInOneTrip(client, texts).catch((err) => Promise.reject(pgError(err, 'appending to audit_events'))),
+    );
+    if (done === 'fallback') {
+      let rows: AuditRow[] = [];
+      const head = await this.append(async (current) => (rows = linkUnsignedEvents(events, current.prevHash, now)));
+      return { rows, head };
+    }
+    let prev = done.startDigest;
+    const rows = texts.map((t, i): AuditRow => {
+      const row = {
+        id: t.id,
+        actor_id: t.actor_id,
+        event_type: t.event_type,
+        payload: events[i]!.payload,
+        signature: null,
+        signer_kid: null,
+        prev_hash: prev,
+        created_at: t.created_at,
+      };
+      prev = digestRow(row.payload, prev).digest.toString('hex');
+      return row;
+    });
+    if (prev !== done.endDigest) {
+      throw new InternalError({
+        code: 'PG_DIGEST_MISMATCH',
+        message: `the database linked the events to ${done.endDigest}, agentkeys computes ${prev}`,
+      });
+    }
+    return { rows, head: { prevHash: done.endDigest, events: done.endSeq } };
+  }
+
+  private digestCache: boolean | undefined;
+
+  private async withDigest(client: pg.Client): Promise<boolean> {
+    this.digestCache ??= await hasChainDigest(client);
+    return this.digestCache;
   }
 
   // Migration adds chain_seq once; a store asks once.

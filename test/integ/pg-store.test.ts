@@ -46,6 +46,7 @@ describe('db migrate', () => {
       '0002_linear_chain',
       '0003_audit_query_indexes',
       '0004_audit_checkpoints',
+      '0005_single_round_trip_append',
     ]);
     const second = JSON.parse((await ok(['--json', 'db', 'migrate', '--database-url', url], cwd)).stdout);
     expect(second.applied).toEqual([]);
@@ -54,7 +55,7 @@ describe('db migrate', () => {
       url,
       'SELECT version, checksum FROM schema_migrations ORDER BY version',
     );
-    expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003', '0004']);
+    expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003', '0004', '0005']);
     expect(rows[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -71,6 +72,7 @@ describe('db migrate', () => {
       '0002_linear_chain',
       '0003_audit_query_indexes',
       '0004_audit_checkpoints',
+      '0005_single_round_trip_append',
     ]);
   });
 
@@ -358,6 +360,9 @@ describe('checkpoint mode in Postgres', () => {
         JSON.stringify({ event_type: 't', actor_id: 'a', payload: { n: from + i } }),
       ).join('\n');
     await ok(['sign', '--log', url, '--key', 'local:k1', '--batch'], cwd, batch(3, 1));
+    // A head written by another tool has no chain_digest: the database cannot link to it, so the
+    // first checkpoint-mode append links on the client side (and fills chain_digest for the next).
+    await sql(url, 'UPDATE audit_events SET chain_digest = NULL');
     const signed = JSON.parse(
       (
         await ok(
@@ -398,6 +403,9 @@ describe('checkpoint mode in Postgres', () => {
     const v = await verifyJson(cwd, url);
     expect(v.code, JSON.stringify(v.report.findings.slice(0, 3))).toBe(0);
     expect(v.report.events).toBe(200);
+    // Every row was linked by the database in one statement and carries its digest.
+    const missing = await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM audit_events WHERE chain_digest IS NULL');
+    expect(Number(missing[0]!.n)).toBe(0);
     expect(v.report.checkpoints.coveredEvents).toBe(200);
   });
 });
