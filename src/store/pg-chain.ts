@@ -71,7 +71,8 @@ export async function insertRows(
     });
     const result = await client.query<{ id: string; payload: JsonValue }>(
       `INSERT INTO audit_events (id, actor_id, event_type, payload, signature, ` +
-        `signer_kid, prev_hash, created_at, chain_seq${withDigest ? ', chain_digest' : ''}) VALUES ${tuples.join(',')} ` +
+        `signer_kid, prev_hash, created_at, chain_seq${withDigest ? ', chain_digest' : ''}) ` +
+        `VALUES ${tuples.join(',')} ` +
         `RETURNING id::text AS id, payload`,
       params,
     );
