@@ -9,7 +9,6 @@ import type {
 } from '../audit/chain.js';
 import { assertQueryRange, type AuditQuery, type AuditQueryResult } from '../audit/query.js';
 import { canonicalJson } from '../audit/canonical.js';
-import { linkUnsignedEvents } from '../audit/checkpointing.js';
 import { digestRow, newRowId, type AuditRow, type NewEvent } from '../audit/record.js';
 import { InternalError } from '../errors.js';
 import { connectPg, pgError, redactUrl, type PgConnectOptions } from '../db/pg.js';
@@ -22,6 +21,7 @@ import {
   countRows,
   digestOf,
   appendUnsignedInOneTrip,
+  type UnsignedEventText,
   findForks,
   hasChainDigest,
   insertCheckpoint,
@@ -35,6 +35,7 @@ import {
   streamChainChunks,
   streamChainRows,
 } from './pg-chain.js';
+import { GroupCommit } from './group-commit.js';
 import type { AuditStore, RowSink } from './store.js';
 
 /**
@@ -200,43 +201,43 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
    * the function, takes the ordinary append, which records chain_digest for the next one.
    */
   async appendUnsigned(events: readonly NewEvent[], now: () => Date): Promise<{ rows: AuditRow[]; head: ChainHead }> {
-    const texts = events.map((e) => ({
-      id: newRowId(),
-      actor_id: e.actor_id,
-      event_type: e.event_type,
-      canonical: canonicalJson(e.payload),
-      created_at: now().toISOString(),
-    }));
+    const items = events.map((event) => ({ event, text: eventText(event, now) }));
+    const written = await this.unsignedGroup.submit(items);
+    const last = written[written.length - 1];
+    const rows = written.map((w) => w.row);
+    if (!last) return { rows, head: await this.readHead() };
+    return {
+      rows,
+      head: { prevHash: digestRow(last.row.payload, last.row.prev_hash).digest.toString('hex'), events: last.seq },
+    };
+  }
+
+  // Concurrent checkpoint-mode appends of this process share one statement (group commit).
+  private readonly unsignedGroup = new GroupCommit<
+    { event: NewEvent; text: UnsignedEventText },
+    { row: AuditRow; seq: number }
+  >((items) => this.writeUnsigned(items));
+
+  private async writeUnsigned(items: UnsignedItem[]): Promise<{ row: AuditRow; seq: number }[]> {
     const done = await this.withClient((client) =>
-      appendUnsignedInOneTrip(client, texts).catch((err) => Promise.reject(pgError(err, 'appending to audit_events'))),
+      appendUnsignedInOneTrip(
+        client,
+        items.map((i) => i.text),
+      ).catch((err) => Promise.reject(pgError(err, 'appending to audit_events'))),
     );
     if (done === 'fallback') {
       let rows: AuditRow[] = [];
-      const head = await this.append(async (current) => (rows = linkUnsignedEvents(events, current.prevHash, now)));
-      return { rows, head };
+      const head = await this.append(async (current) => (rows = linkItems(items, current.prevHash).rows));
+      return rows.map((row, i) => ({ row, seq: head.events - rows.length + 1 + i }));
     }
-    let prev = done.startDigest;
-    const rows = texts.map((t, i): AuditRow => {
-      const row = {
-        id: t.id,
-        actor_id: t.actor_id,
-        event_type: t.event_type,
-        payload: events[i]!.payload,
-        signature: null,
-        signer_kid: null,
-        prev_hash: prev,
-        created_at: t.created_at,
-      };
-      prev = digestRow(row.payload, prev).digest.toString('hex');
-      return row;
-    });
-    if (prev !== done.endDigest) {
+    const { rows, end } = linkItems(items, done.startDigest);
+    if (end !== done.endDigest) {
       throw new InternalError({
         code: 'PG_DIGEST_MISMATCH',
-        message: `the database linked the events to ${done.endDigest}, agentkeys computes ${prev}`,
+        message: `the database linked the events to ${done.endDigest}, agentkeys computes ${end}`,
       });
     }
-    return { rows, head: { prevHash: done.endDigest, events: done.endSeq } };
+    return rows.map((row, i) => ({ row, seq: done.endSeq - rows.length + 1 + i }));
   }
 
   private digestCache: boolean | undefined;
@@ -282,4 +283,40 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
       throw err;
     }
   }
+}
+
+function eventText(e: NewEvent, now: () => Date): UnsignedEventText {
+  return {
+    id: newRowId(),
+    actor_id: e.actor_id,
+    event_type: e.event_type,
+    canonical: canonicalJson(e.payload),
+    created_at: now().toISOString(),
+  };
+}
+
+interface UnsignedItem {
+  event: NewEvent;
+  text: UnsignedEventText;
+}
+
+/** The rows of the items linked from `start`, as the database links them. */
+function linkItems(items: readonly UnsignedItem[], start: string | null): { rows: AuditRow[]; end: string | null } {
+  let prev = start;
+  const rows = items.map(({ event, text }) => {
+    const { id, actor_id, event_type, created_at } = text;
+    const row: AuditRow = {
+      id,
+      actor_id,
+      event_type,
+      payload: event.payload,
+      signature: null,
+      signer_kid: null,
+      prev_hash: prev,
+      created_at,
+    };
+    prev = digestRow(row.payload, prev).digest.toString('hex');
+    return row;
+  });
+  return { rows, end: prev };
 }

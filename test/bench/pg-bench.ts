@@ -85,13 +85,15 @@ try {
   const fromFile = await verifyRate(file);
   const quarter = await verifyRate(quarterDb);
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  console.log(`Postgres audit store benchmark (local PostgreSQL on loopback, Ed25519, one transaction per event)`);
+  console.log(
+    `Postgres audit store benchmark (local PostgreSQL on loopback, Ed25519; per-row: one transaction per event)`,
+  );
   console.log(`  sign, 1 writer process       ${fmt(one)} events/s  (${WRITES} events)`);
   console.log(
     `  sign, 4 writer processes     ${fmt(four)} events/s  (${WRITES} events, ${(four / one).toFixed(2)}× one writer; one chain lock serialises them)`,
   );
   console.log(
-    `  checkpoint mode, 1 writer    ${fmt(cpOne)} events/s  (${WRITES} events, one statement per event, one checkpoint per writer)`,
+    `  checkpoint mode, 1 writer    ${fmt(cpOne)} events/s  (${WRITES} events from 8 concurrent appenders per process, group commit: one statement per batch)`,
   );
   console.log(
     `  checkpoint mode, 4 writers   ${fmt(cpFour)} events/s  (${(cpFour / four).toFixed(1)}× per-row with 4 writers; ` +
