@@ -1,7 +1,8 @@
 import { withStore } from '../src/store/store.js';
 import { rebuildSigners } from '../src/signing/signers-rebuild.js';
+import { parseNote } from '../src/audit/checkpoint.js';
 import { requireLog } from '../src/config/load.js';
-import { UsageError, type ExitCode } from '../src/errors.js';
+import { AgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
 import { readSignerRegistryIfExists, writeSignerRegistry } from '../src/signing/registry.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printKmsCalls } from './kms-support.js';
@@ -22,6 +23,7 @@ export async function runSignersRebuild(options: SignersRebuildOptions): Promise
   const kids = new Set<string>();
   await withStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs }, async (store) => {
     for await (const row of store.rows({ skipMalformed: true })) if (row.signer_kid) kids.add(row.signer_kid);
+    for (const name of checkpointSigners(await store.readCheckpoints())) kids.add(name);
   });
   const existing = await readSignerRegistryIfExists(out);
   const result = await rebuildSigners(await ctx.services.kms(), kids, existing);
@@ -51,4 +53,16 @@ export async function runSignersRebuild(options: SignersRebuildOptions): Promise
   if (options.strict && result.unresolved.length > 0) return 1;
   // As setup --plan and db migrate --plan: 4 when the plan has changes to make.
   return options.plan && result.changes.some((c) => c.action !== 'keep') ? 4 : 0;
+}
+
+/** Checkpoint mode's signers are the key names of the checkpoint notes (rows carry none). */
+function checkpointSigners(notes: readonly string[]): string[] {
+  return notes.flatMap((note) => {
+    try {
+      return parseNote(note).signatures.map((s) => s.name);
+    } catch (err) {
+      if (err instanceof AgentkeysError) return []; // verify-audit names a malformed note
+      throw err;
+    }
+  });
 }

@@ -92,6 +92,12 @@ describe('rotate → sign → rebuild → verify', () => {
       expect(out.kmsCost).toMatchObject({ mode: 'checkpoint', perMillionEvents: { kmsRequests: 100_000, usd: 1.5 } });
       const v = JSON.parse((await ok(['--json', 'verify-audit', '--log', 'a.jsonl'], cwd)).stdout);
       expect(v).toMatchObject({ ok: true, findings: [], checkpoints: { verified: 3, coveredEvents: 25 } });
+      // The rows carry no signer_kid: signers rebuild learns the signer from the checkpoints.
+      await ok(['signers', 'rebuild', '--log', 'a.jsonl', '--out', 'rebuilt.json'], cwd);
+      const rebuilt = JSON.parse(
+        (await ok(['--json', 'verify-audit', '--log', 'a.jsonl', '--signers', 'rebuilt.json'], cwd)).stdout,
+      );
+      expect(rebuilt.checkpoints).toMatchObject({ verified: 3 });
     },
   );
 
