@@ -335,6 +335,8 @@ program
   .option('--policy <file>', 'signing policy JSON; without it only get_address, health_check and the verify tools work')
   .option('--signers <file>', 'signer registry for verify_audit (default .agentkeys/signers.json)')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
+  .option('--checkpoint-every <n>', 'checkpoint mode for the --audit-log chain: a checkpoint every N calls')
+  .option('--checkpoint-interval <duration>', 'checkpoint mode: a checkpoint this often while calls wait (10s, 1m)')
   .action(lazy(async (opts) => (await import('../commands/mcp.js')).runMcp(opts)));
 
 program

@@ -1,5 +1,14 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { appendSignedEvents } from '../src/audit/append.js';
+import {
+  appendUnsignedEvents,
+  CheckpointScheduler,
+  defaultOrigin,
+  type SchedulerPolicy,
+} from '../src/audit/checkpointing.js';
+import { parseDurationMs } from '../src/audit/query.js';
+import type { NewEvent } from '../src/audit/record.js';
+import { parseWholeNumber } from './options.js';
 import { verifyAuditLog } from '../src/store/verify.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import { redactUrl } from '../src/db/pg.js';
@@ -11,7 +20,7 @@ import { Vault, type DecisionRecord, type VaultDeps } from '../src/mcp/vault.js'
 import { publishSigner } from '../src/signing/publish.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
-import { openStore } from '../src/store/store.js';
+import { checkpointLogOf, openStore } from '../src/store/store.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { evmKeyRef } from './evm.js';
 
@@ -20,6 +29,8 @@ export interface McpOptions extends GlobalOptions {
   policy?: string;
   signers?: string;
   dir?: string;
+  checkpointEvery?: string;
+  checkpointInterval?: string;
 }
 
 // A long-running server rides out KMS throttling: up to 8 attempts with the SDK's backoff.
@@ -37,7 +48,8 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
       hint: '--audit-log .agentkeys/mcp-audit.jsonl (or a postgres:// URL)',
     });
   }
-  const audit = auditLog ? await openDecisionLog(ctx, auditLog, keyRef) : undefined;
+  const checkpoints = checkpointPolicy(options, auditLog);
+  const audit = auditLog ? await openDecisionLog(ctx, auditLog, keyRef, checkpoints) : undefined;
   const deps: VaultDeps = {
     openSigner: () => openEvmSigner(keyRef, () => ctx.services.kms(), options.dir ?? ctx.config.dir),
     ...(keyRef.startsWith('kms:') ? { keyState: () => keyState(ctx, keyRef.slice(4)) } : {}),
@@ -98,7 +110,12 @@ interface DecisionLog {
  * else the vault key itself (a secp256k1 key signs audit digests too). Its public key is published
  * in signers.json so the chain verifies offline. Appends are serialised in call order.
  */
-async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRef: string): Promise<DecisionLog> {
+async function openDecisionLog(
+  ctx: CommandContext,
+  auditLog: string,
+  vaultKeyRef: string,
+  checkpoints: SchedulerPolicy | undefined,
+): Promise<DecisionLog> {
   const signer = await decisionSigner(ctx, vaultKeyRef);
   if (signer.alg !== 'hmac-sha256' && 'publicKeyPem' in signer) {
     await publishSigner(
@@ -108,16 +125,24 @@ async function openDecisionLog(ctx: CommandContext, auditLog: string, vaultKeyRe
     );
   }
   const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
+  // Checkpoint mode: each call is appended unsigned at once, and checkpoints follow on schedule.
+  const scheduler = checkpoints && new CheckpointScheduler(checkpointLogOf(store), signer, checkpoints);
+  const append = async (event: NewEvent) => {
+    if (!scheduler) return void (await appendSignedEvents(store, signer, [event]));
+    await appendUnsignedEvents(checkpointLogOf(store), [event]);
+    scheduler.appended(1);
+  };
   let queue: Promise<unknown> = Promise.resolve();
   return {
     record: (record, client) => {
       const event = { event_type: `mcp.${record.tool}`, actor_id: `mcp:${client}`, payload: { ...record } as never };
-      const next = queue.then(() => appendSignedEvents(store, signer, [event]));
+      const next = queue.then(() => append(event));
       queue = next.catch(() => undefined);
       return next.then(() => undefined);
     },
     close: async () => {
       await queue;
+      await scheduler?.close();
       await store.close();
     },
   };
@@ -135,4 +160,24 @@ async function decisionSigner(ctx: CommandContext, vaultKeyRef: string): Promise
     if (!(err instanceof AgentkeysError) || err.code !== 'SIGNING_KEY_MISSING') throw err;
     return open(vaultKeyRef);
   }
+}
+
+function checkpointPolicy(options: McpOptions, auditLog: string | undefined): SchedulerPolicy | undefined {
+  if (!options.checkpointEvery && !options.checkpointInterval) return undefined;
+  if (!auditLog) {
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: 'checkpoint mode needs --audit-log',
+      hint: '--audit-log .agentkeys/mcp-audit.jsonl',
+    });
+  }
+  return {
+    origin: defaultOrigin(auditLog),
+    ...(options.checkpointEvery
+      ? { every: parseWholeNumber(options.checkpointEvery, '--checkpoint-every', { min: 1 }) }
+      : {}),
+    ...(options.checkpointInterval
+      ? { intervalMs: parseDurationMs(options.checkpointInterval, '--checkpoint-interval') }
+      : {}),
+  };
 }

@@ -98,3 +98,54 @@ export function defaultOrigin(log: string): string {
   const base = log.split(/[\\/]/).pop() ?? 'audit';
   return `agentkeys.local/${base.replace(/[^A-Za-z0-9._-]/g, '-') || 'audit'}`;
 }
+
+export interface SchedulerPolicy extends CheckpointPolicy {
+  /** A checkpoint this often while events wait uncovered (ms); none when 0 or absent. */
+  intervalMs?: number;
+}
+
+/**
+ * Checkpoints for a long-running writer (the mcp server): after every `every` events, every
+ * `intervalMs` while any event is uncovered, and once more at close. Signing never holds up an
+ * append: it runs after the appends it covers, one checkpoint at a time.
+ */
+export class CheckpointScheduler {
+  private uncovered = 0;
+  private signing: Promise<unknown> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+
+  constructor(
+    private readonly log: CheckpointLog,
+    private readonly signer: AuditSigner & Partial<CheckpointSigner>,
+    private readonly policy: SchedulerPolicy,
+  ) {
+    if (policy.intervalMs) {
+      this.timer = setInterval(() => void (this.uncovered > 0 && this.checkpoint()), policy.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Tells the scheduler that `n` events were appended. */
+  appended(n: number): void {
+    this.uncovered += n;
+    if (this.policy.every && this.uncovered >= this.policy.every) void this.checkpoint();
+  }
+
+  /** The last checkpoint, covering everything appended; rethrows a failed scheduled one. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.uncovered > 0) await this.checkpoint();
+    await this.signing;
+    if (this.failure) throw this.failure;
+  }
+
+  private checkpoint(): Promise<unknown> {
+    this.uncovered = 0;
+    // Each run covers everything the log holds by then, including events of other writers.
+    this.signing = this.signing.then(() =>
+      signCheckpoints(this.log, this.signer, { origin: this.policy.origin }).catch((err) => (this.failure ??= err)),
+    );
+    return this.signing;
+  }
+}

@@ -18,6 +18,19 @@ export interface AuditQueryResult {
 const RELATIVE = /^(\d+)(s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 };
 
+/** A duration such as 500ms, 10s, 5m, 1h (--checkpoint-interval). */
+export function parseDurationMs(value: string, flag: string): number {
+  const ms = /^(\d+)ms$/.exec(value);
+  if (ms && Number(ms[1]) > 0) return Number(ms[1]);
+  const rel = RELATIVE.exec(value);
+  if (rel && Number(rel[1]) > 0) return Number(rel[1]) * UNIT_MS[rel[2]!]!;
+  throw new UsageError({
+    code: 'FLAG_INVALID',
+    message: `${flag} "${value}" is not a duration`,
+    hint: 'use 500ms, 10s, 5m or 1h',
+  });
+}
+
 /** An ISO 8601 time, a date, or an age like 15m / 24h / 7d (before now). */
 export function parseTimeBound(value: string, flag: string, now = new Date()): Date {
   const rel = RELATIVE.exec(value);

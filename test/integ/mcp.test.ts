@@ -185,6 +185,58 @@ describe('agentkeys mcp over stdio', () => {
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(3);
   });
 
+  it('checkpoint mode: calls land unsigned at once, checkpoints follow every N calls, on the interval and at close', async () => {
+    const cwd = tempDir();
+    const log = path.join(cwd, 'a.jsonl');
+    const args = [
+      'mcp',
+      '--key-id',
+      `kms:${await secpKey()}`,
+      '--audit-log',
+      log,
+      '--checkpoint-every',
+      '3',
+      '--checkpoint-interval',
+      '300ms',
+    ];
+    const s = await connect(args, moto.current.env, cwd);
+    const sizes = (): number[] => {
+      try {
+        return readFileSync(`${log}.checkpoints.jsonl`, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).size as number);
+      } catch {
+        return [];
+      }
+    };
+    // Checkpoints are signed after the appends, asynchronously: wait for each (10 s at most).
+    const until = async (ok: () => boolean) => {
+      for (let waited = 0; !ok(); waited += 50) {
+        if (waited > 10_000) throw new Error(`no such checkpoint after 10 s: ${JSON.stringify(sizes())}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      for (let i = 0; i < 3; i++) await s.call('get_address');
+      await until(() => sizes().includes(3)); // every 3 calls
+      await s.call('health_check');
+      await until(() => sizes().includes(4)); // the interval covers the fourth
+      await s.call('get_address');
+    } finally {
+      await s.close();
+    }
+    await until(() => Math.max(...sizes()) === 5); // and the close the fifth
+    expect(
+      readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .every((l) => JSON.parse(l).signature === null),
+    ).toBe(true);
+    const v = await runCli(['--json', 'verify-audit', '--log', log], { cwd, env: moto.current.env });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, findings: [], checkpoints: { coveredEvents: 5 } });
+  });
+
   it('audits into PostgreSQL too: decisions land as rows and the chain verifies from the database', async () => {
     const cwd = tempDir();
     const url = await createTestDatabase();
