@@ -85,23 +85,7 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
   const brokerEnvFile = opts.brokerEnvFile ?? path.join(opts.envDir, `broker${suffix}.env`);
   const op = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {}, '--env-file');
   const broker = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...op }, '--broker-env-file');
-  const problems: string[] = [];
-  for (const key of REQUIRED) if (!op[key]) problems.push(`${operatorEnvFile}: ${key} is required`);
-  for (const w of WORKERS)
-    if (!op[`WORKER_${w}_HOST`]) problems.push(`${operatorEnvFile}: WORKER_${w}_HOST is required`);
-  if (op.ACCOUNT_ID && !/^\d{12}$/.test(op.ACCOUNT_ID))
-    problems.push(`${operatorEnvFile}: ACCOUNT_ID "${op.ACCOUNT_ID}" is not 12 digits`);
-  if (broker.ACCOUNT_ID && op.ACCOUNT_ID && broker.ACCOUNT_ID !== op.ACCOUNT_ID)
-    problems.push(
-      `${brokerEnvFile}: ACCOUNT_ID ${broker.ACCOUNT_ID} differs from ${operatorEnvFile} (${op.ACCOUNT_ID})`,
-    );
-  if (broker.INSTANCE_ID && !/^i-[0-9a-f]{8,17}$/.test(broker.INSTANCE_ID))
-    problems.push(`${brokerEnvFile}: INSTANCE_ID "${broker.INSTANCE_ID}" is not an EC2 instance id`);
-  const retention = op.WITNESS_RETENTION_DAYS ?? '365';
-  if (!/^[1-9]\d{0,4}$/.test(retention))
-    problems.push(`${operatorEnvFile}: WITNESS_RETENTION_DAYS "${retention}" is not a number of days (1-99999)`);
-  if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP))
-    problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
+  const problems = envProblems(op, broker, operatorEnvFile, brokerEnvFile);
   if (problems.length > 0) throw invalid(problems);
   const t = opts.test ? '-test' : '';
   const roleName = (key: string) => op[key]!.split('/').pop()!;
@@ -156,7 +140,7 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
     hosts: [op.BROKER_HOST!, op.SIGNER_HOST!, op.MCP_HOST!, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`]!)],
     witness: {
       bucket: op.WITNESS_BUCKET ?? `agentkeys-witness${t}-${op.ACCOUNT_ID}`,
-      retentionDays: Number(retention),
+      retentionDays: Number(op.WITNESS_RETENTION_DAYS ?? 365),
     },
     ...(evmSignerEnabled(op, operatorEnvFile)
       ? {
@@ -170,6 +154,33 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
   };
   checkStackNames(stack);
   return stack;
+}
+
+/** Everything wrong with the two env files, listed at once. */
+function envProblems(
+  op: Record<string, string>,
+  broker: Record<string, string>,
+  operatorEnvFile: string,
+  brokerEnvFile: string,
+): string[] {
+  const problems: string[] = [];
+  for (const key of REQUIRED) if (!op[key]) problems.push(`${operatorEnvFile}: ${key} is required`);
+  for (const w of WORKERS)
+    if (!op[`WORKER_${w}_HOST`]) problems.push(`${operatorEnvFile}: WORKER_${w}_HOST is required`);
+  if (op.ACCOUNT_ID && !/^\d{12}$/.test(op.ACCOUNT_ID))
+    problems.push(`${operatorEnvFile}: ACCOUNT_ID "${op.ACCOUNT_ID}" is not 12 digits`);
+  if (broker.ACCOUNT_ID && op.ACCOUNT_ID && broker.ACCOUNT_ID !== op.ACCOUNT_ID)
+    problems.push(
+      `${brokerEnvFile}: ACCOUNT_ID ${broker.ACCOUNT_ID} differs from ${operatorEnvFile} (${op.ACCOUNT_ID})`,
+    );
+  if (broker.INSTANCE_ID && !/^i-[0-9a-f]{8,17}$/.test(broker.INSTANCE_ID))
+    problems.push(`${brokerEnvFile}: INSTANCE_ID "${broker.INSTANCE_ID}" is not an EC2 instance id`);
+  const retention = op.WITNESS_RETENTION_DAYS ?? '365';
+  if (!/^[1-9]\d{0,4}$/.test(retention))
+    problems.push(`${operatorEnvFile}: WITNESS_RETENTION_DAYS "${retention}" is not a number of days (1-99999)`);
+  if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP))
+    problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
+  return problems;
 }
 
 /**
