@@ -12,7 +12,7 @@ import { loadKeyRing } from '../src/audit/verify-source.js';
 import { requireLog } from '../src/config/load.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import type { AuditSigner } from '../src/signing/signer.js';
-import { checkpointLogOf, openStore, withStore, type AuditStore } from '../src/store/store.js';
+import { openStore, withStore, type AuditStore } from '../src/store/store.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { parseWitnessUrl, witnessCheckpoints } from '../src/store/witness.js';
@@ -28,10 +28,9 @@ export async function appendWithCheckpoints(
   events: readonly NewEvent[],
   policy: { every: number; origin: string },
 ) {
-  const log = checkpointLogOf(store);
-  const { rows, head } = await appendUnsignedEvents(log, events);
+  const { rows, head } = await appendUnsignedEvents(store, events);
   await pauseAfterAppendForTests();
-  return { rows, head, checkpointed: await signCheckpoints(log, signer, policy) };
+  return { rows, head, checkpointed: await signCheckpoints(store, signer, policy) };
 }
 
 /**
@@ -79,7 +78,7 @@ export async function runAuditCheckpoint(options: CheckpointOptions): Promise<Ex
   const { signer, run } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const store = openStore(log);
-    const run = await signCheckpoints(checkpointLogOf(store), signer, { origin }).finally(() => store.close());
+    const run = await signCheckpoints(store, signer, { origin }).finally(() => store.close());
     return { signer, run };
   });
   const witnessed = await witnessRun(ctx, options.witness, run);

@@ -20,7 +20,7 @@ import { Vault, type DecisionRecord, type VaultDeps } from '../src/mcp/vault.js'
 import { publishSigner } from '../src/signing/publish.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
-import { checkpointLogOf, openStore } from '../src/store/store.js';
+import { openStore } from '../src/store/store.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { evmKeyRef } from './evm.js';
 
@@ -126,10 +126,10 @@ async function openDecisionLog(
   }
   const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   // Checkpoint mode: each call is appended unsigned at once, and checkpoints follow on schedule.
-  const scheduler = checkpoints && new CheckpointScheduler(checkpointLogOf(store), signer, checkpoints);
+  const scheduler = checkpoints && new CheckpointScheduler(store, signer, checkpoints);
   const append = async (event: NewEvent) => {
     if (!scheduler) return void (await appendSignedEvents(store, signer, [event]));
-    await appendUnsignedEvents(checkpointLogOf(store), [event]);
+    await appendUnsignedEvents(store, [event]);
     scheduler.appended(1);
   };
   let queue: Promise<unknown> = Promise.resolve();

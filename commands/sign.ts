@@ -92,7 +92,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       appended: rows.map((r) => r.id),
       events: head.events,
       head: head.prevHash,
-      ...(checkpointed ? { checkpoints: { ...checkpointed, notes: undefined } } : {}),
+      ...(checkpointed ? { checkpoints: withoutNotes(checkpointed) } : {}),
       ...(options.witness ? { witnessed } : {}),
       ...(signer instanceof KmsSigner ? { kmsCost: kmsCost(checkpoints?.every) } : {}),
     });
@@ -147,4 +147,9 @@ function kmsCost(every: number | undefined) {
   const mode = every ? ('checkpoint' as const) : ('per-row' as const);
   const { requests, usd } = kmsCostPerMillion(mode, every);
   return { mode, perMillionEvents: { kmsRequests: requests, usd }, usdPer10kRequests: KMS_ASYMMETRIC_USD_PER_10K };
+}
+
+/** The run as --json shows it: the notes themselves are in the checkpoint file (and the witness). */
+function withoutNotes({ notes: _notes, ...run }: CheckpointRun) {
+  return run;
 }

@@ -79,7 +79,7 @@ export class TreeStitcher {
     }
     // Events a signed checkpoint claims are reported by its mismatch, if any; only those after
     // every checkpoint are merely not covered yet.
-    const claimed = Math.max(0, ...checkpoints.map((c) => c.size));
+    const claimed = checkpoints.reduce((max, c) => Math.max(max, c.size), 0);
     if (this.unsigned && this.unsigned.last > claimed) {
       const first = Math.max(this.unsigned.first, claimed + 1);
       findings.push({

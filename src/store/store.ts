@@ -1,7 +1,6 @@
 // One store interface for the chain, with one place that tells a file from a database.
 import * as path from 'node:path';
 import type { ChainAppender, ChainHead, ChainSource, CheckpointLog } from '../audit/chain.js';
-import { UsageError } from '../errors.js';
 import type { AuditQuery, AuditQueryResult } from '../audit/query.js';
 import type { AuditRow } from '../audit/record.js';
 import { isPostgresUrl } from '../db/pg.js';
@@ -17,7 +16,8 @@ export interface RowSink {
 }
 
 /** Every read and write of a chain: a JSON Lines file (the embedded default) or Agent Manager's table. */
-export interface AuditStore extends ChainAppender, ChainSource {
+/** Checkpoint mode included: the file keeps its checkpoints beside it, Postgres in a table. */
+export interface AuditStore extends ChainAppender, ChainSource, CheckpointLog {
   readonly kind: 'file' | 'postgres';
   /** A resolved path or the URL itself: two stores with the same identity are the same chain. */
   readonly identity: string;
@@ -64,14 +64,4 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
-}
-
-/** Checkpoint mode's store: the JSON Lines file (a sidecar) or Postgres (its checkpoints table). */
-export function checkpointLogOf(store: AuditStore): AuditStore & CheckpointLog {
-  if (store instanceof FileAuditLog || store instanceof PgAuditLog) return store;
-  throw new UsageError({
-    code: 'CHECKPOINT_STORE_UNSUPPORTED',
-    message: `checkpoint mode is not available on ${store.label} yet: the Postgres store signs every row`,
-    hint: 'drop --checkpoint-every for Postgres, or use a JSON Lines log',
-  });
 }

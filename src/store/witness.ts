@@ -78,8 +78,9 @@ export async function witnessCheckpoints(
 export async function newestWitnessed(objects: WitnessObjects, loc: WitnessLocation): Promise<WitnessedCheckpoint[]> {
   const base = loc.prefix ? `${loc.prefix}/` : '';
   const newest = new Map<string, { key: string; size: number }>();
+  const pattern = new RegExp(`^${escapeRegExp(base)}([^/]+)/(\\d{${SIZE_DIGITS}})\\.checkpoint$`);
   for (const key of await objects.listKeys(loc.bucket, base)) {
-    const m = new RegExp(`^${escapeRegExp(base)}([^/]+)/(\\d{${SIZE_DIGITS}})\\.checkpoint$`).exec(key);
+    const m = pattern.exec(key);
     if (!m) continue;
     const size = Number(m[2]);
     const origin = decodeURIComponent(m[1]!);

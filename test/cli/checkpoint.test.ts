@@ -108,19 +108,20 @@ describe('checkpoint mode', () => {
     const { cwd, log } = await checkpointedLog();
     const sidecar = `${log}.checkpoints.jsonl`;
     const records = lines(sidecar).map((l) => JSON.parse(l) as { note: string });
-    // A checkpoint claiming 30 events, signed by a key the registry does not trust under that name.
-    await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'mallory', '--signers', 'other.json'], {
-      cwd,
-    });
+    // An edited note: the signature by a registry key no longer verifies.
     const edited = records[1]!.note.replace('\n20\n', '\n19\n');
     writeFileSync(sidecar, `${JSON.stringify({ ...records[1], note: edited })}\n`);
     const bad = await verify(cwd);
     expect(bad.code).toBe(3);
     expect(codes(bad.out)).toContain('CHECKPOINT_SIGNATURE_INVALID');
-    writeFileSync(
-      sidecar,
-      `${JSON.stringify({ ...records[1], note: records[1]!.note.replace('— audit-1 ', '— mallory ') })}\n`,
-    );
+    // A real checkpoint of the log, signed by a key signers.json does not hold: it counts for nothing.
+    await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'mallory', '--signers', 'other.json'], {
+      cwd,
+    });
+    writeFileSync(sidecar, '');
+    const forged = await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:mallory'], { cwd });
+    expect(forged.code, forged.stderr).toBe(0);
+    expect(lines(sidecar)[0]).toContain('— mallory ');
     expect(codes((await verify(cwd)).out)).toContain('CHECKPOINT_UNSIGNED');
     writeFileSync(sidecar, 'not a record\n');
     expect(codes((await verify(cwd)).out)).toContain('CHECKPOINT_MALFORMED');

@@ -1,11 +1,21 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../src/audit/verify-log.js';
 import { readLineChunks } from '../../../src/store/file-chunks.js';
 import { amBuildChain } from '../../fixtures/agent-manager-reference.js';
 import { tempDir } from '../../helpers/tmp.js';
+
+/** A key ring holding one Ed25519 signer 'k'. */
+function keyRingOf(publicKey: KeyObject) {
+  const entry = {
+    signerId: 'k',
+    algorithm: 'ed25519' as const,
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+  return { signers: [entry], rejected: {}, hmacSecrets: {}, slackMs: 0 };
+}
 
 describe('parallel verification', () => {
   it('finds the same problems, across chunk boundaries, with 0 and 2 workers', async () => {
@@ -21,18 +31,7 @@ describe('parallel verification', () => {
     lines[300] = '{broken';
     const log = path.join(tempDir(), 'a.jsonl');
     writeFileSync(log, lines.join('\n')); // no final newline: the last line still counts
-    const keys = {
-      signers: [
-        {
-          signerId: 'k',
-          algorithm: 'ed25519' as const,
-          publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        },
-      ],
-      rejected: {},
-      hmacSecrets: {},
-      slackMs: 0,
-    };
+    const keys = keyRingOf(publicKey);
     const inline = await verifyChain(readLineChunks(log, 4096), { keys, workers: 0 });
     const parallel = await verifyChain(readLineChunks(log, 4096), { keys, workers: 2 });
     expect(parallel.findings).toEqual(inline.findings);
@@ -52,18 +51,7 @@ describe('parallel verification', () => {
     const rows = amBuildChain(payloads, { alg: 'ed25519', privateKey }, 'k');
     const log = path.join(tempDir(), 'big.jsonl');
     writeFileSync(log, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
-    const keys = {
-      signers: [
-        {
-          signerId: 'k',
-          algorithm: 'ed25519' as const,
-          publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        },
-      ],
-      rejected: {},
-      hmacSecrets: {},
-      slackMs: 0,
-    };
+    const keys = keyRingOf(publicKey);
     const report = await verifyChain(readLineChunks(log, 1 << 16), { keys, workers: 2 });
     expect({ ok: report.ok, events: report.events, findings: report.findings }).toEqual({
       ok: true,
