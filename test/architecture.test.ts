@@ -153,4 +153,9 @@ describe('architecture', () => {
     const rematch = /changes\.(some|find|filter)\(\s*\(?c\)?\s*=>\s*c\.(resource|action|detail)/;
     expect(files(path.join('src', 'setup', 'steps')).filter((f) => rematch.test(readFileSync(f, 'utf8')))).toEqual([]);
   });
+
+  it('no policy literals in code: IAM and S3 documents come from templates/iam (issue 12)', () => {
+    const literal = /\bEffect['"]?\s*:\s*['"](Allow|Deny)['"]/;
+    expect([...files('src'), ...files('commands')].filter((f) => literal.test(readFileSync(f, 'utf8')))).toEqual([]);
+  });
 });

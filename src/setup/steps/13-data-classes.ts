@@ -32,7 +32,7 @@ async function classChanges(
   changes.push(
     ...(await role.inline(current !== undefined, {
       name: `${dc.role}-inline`,
-      document: json(classRoleInline(dc)),
+      document: json(classRoleInline(ctx.stack, dc)),
       detail: `bots/<actor>/${dc.prefixClass}/*`,
     })),
   );

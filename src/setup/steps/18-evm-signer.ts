@@ -1,5 +1,5 @@
 import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
-import { dataRoleStaticTrust, evmSignerPolicy, json } from '../policies.js';
+import { dataRoleStaticTrust, kmsSignerPolicy, json } from '../policies.js';
 import type { Stack } from '../stack.js';
 import { blocked, change, done, type Change, type SetupContext, type Step } from '../step.js';
 import { iamRole } from '../resources.js';
@@ -74,14 +74,14 @@ async function roleChanges(
       change(
         'create',
         `${names.role}/${names.policy}`,
-        () => ctx.aws.putRolePolicy(names.role, names.policy, json(evmSignerPolicy(arnWhenApplied()))),
+        () => ctx.aws.putRolePolicy(names.role, names.policy, json(kmsSignerPolicy(arnWhenApplied()))),
         detail,
       ),
     ];
   const policy = {
     name: names.policy,
     label: `${names.role}/${names.policy}`,
-    document: json(evmSignerPolicy(keyArn)),
+    document: json(kmsSignerPolicy(keyArn)),
     detail,
   };
   return [...changes, ...(await role.inline(current !== undefined, policy))];
