@@ -2,6 +2,10 @@ import {
   EC2Client,
   AllocateAddressCommand,
   AssociateAddressCommand,
+  AssociateIamInstanceProfileCommand,
+  DescribeIamInstanceProfileAssociationsCommand,
+  DisassociateIamInstanceProfileCommand,
+  ReplaceIamInstanceProfileAssociationCommand,
   CreateTagsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
@@ -29,6 +33,16 @@ export interface Ec2Api {
   associateAddress(allocationId: string, instanceId: string): Promise<void>;
   disassociateAddress(associationId: string): Promise<void>;
   releaseAddress(allocationId: string): Promise<void>;
+  /** The instance profile associated with an instance (associating or associated), if any. */
+  describeProfileAssociation(instanceId: string): Promise<ProfileAssociation | undefined>;
+  associateInstanceProfile(instanceId: string, profile: string): Promise<void>;
+  replaceInstanceProfile(associationId: string, profile: string): Promise<void>;
+  disassociateInstanceProfile(associationId: string): Promise<void>;
+}
+
+export interface ProfileAssociation {
+  associationId: string;
+  profileArn: string;
 }
 
 export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
@@ -117,6 +131,46 @@ export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
         'ec2:ReleaseAddress',
         allocationId,
         async () => void (await ec2.send(new ReleaseAddressCommand({ AllocationId: allocationId }))),
+      ),
+    describeProfileAssociation: (instanceId) =>
+      caller.call('ec2:DescribeIamInstanceProfileAssociations', instanceId, async () => {
+        const out = await ec2.send(
+          new DescribeIamInstanceProfileAssociationsCommand({
+            Filters: [
+              { Name: 'instance-id', Values: [instanceId] },
+              { Name: 'state', Values: ['associating', 'associated'] },
+            ],
+          }),
+        );
+        const a = out.IamInstanceProfileAssociations?.[0];
+        return a ? { associationId: a.AssociationId!, profileArn: a.IamInstanceProfile?.Arn ?? '' } : undefined;
+      }),
+    associateInstanceProfile: (instanceId, profile) =>
+      caller.eventually(
+        'ec2:AssociateIamInstanceProfile',
+        instanceId,
+        async () =>
+          void (await ec2.send(
+            new AssociateIamInstanceProfileCommand({ InstanceId: instanceId, IamInstanceProfile: { Name: profile } }),
+          )),
+      ),
+    replaceInstanceProfile: (associationId, profile) =>
+      caller.eventually(
+        'ec2:ReplaceIamInstanceProfileAssociation',
+        associationId,
+        async () =>
+          void (await ec2.send(
+            new ReplaceIamInstanceProfileAssociationCommand({
+              AssociationId: associationId,
+              IamInstanceProfile: { Name: profile },
+            }),
+          )),
+      ),
+    disassociateInstanceProfile: (associationId) =>
+      caller.gone(
+        'ec2:DisassociateIamInstanceProfile',
+        associationId,
+        async () => void (await ec2.send(new DisassociateIamInstanceProfileCommand({ AssociationId: associationId }))),
       ),
   };
 }

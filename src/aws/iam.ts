@@ -1,6 +1,13 @@
 import {
   IAMClient,
   AddClientIDToOpenIDConnectProviderCommand,
+  AddRoleToInstanceProfileCommand,
+  CreateInstanceProfileCommand,
+  DeleteInstanceProfileCommand,
+  GetInstanceProfileCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  RemoveRoleFromInstanceProfileCommand,
   CreateAccessKeyCommand,
   CreateOpenIDConnectProviderCommand,
   CreateRoleCommand,
@@ -61,6 +68,13 @@ export interface IamApi {
   createOidcProvider(url: string, clientIds: string[]): Promise<void>;
   addOidcClientId(arn: string, clientId: string): Promise<void>;
   deleteOidcProvider(arn: string): Promise<void>;
+  getInstanceProfile(name: string): Promise<{ arn: string; roles: string[] } | undefined>;
+  createInstanceProfile(name: string): Promise<void>;
+  addRoleToInstanceProfile(profile: string, role: string): Promise<void>;
+  removeRoleFromInstanceProfile(profile: string, role: string): Promise<void>;
+  deleteInstanceProfile(name: string): Promise<void>;
+  /** A managed policy's default version, decoded (the security audit reads what it grants). */
+  getManagedPolicyDocument(arn: string): Promise<string | undefined>;
 }
 
 export function createIamApi(ctx: AwsServiceContext): IamApi {
@@ -226,5 +240,52 @@ export function createIamApi(ctx: AwsServiceContext): IamApi {
         arn,
         async () => void (await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }))),
       ),
+    getInstanceProfile: (name) =>
+      caller.maybe('iam:GetInstanceProfile', name, async () => {
+        const p = (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }))).InstanceProfile!;
+        return { arn: p.Arn!, roles: (p.Roles ?? []).map((r) => r.RoleName!) };
+      }),
+    createInstanceProfile: (name) =>
+      caller.call(
+        'iam:CreateInstanceProfile',
+        name,
+        async () =>
+          void (await iam.send(
+            new CreateInstanceProfileCommand({
+              InstanceProfileName: name,
+              Tags: [{ Key: 'agentkeys:managed', Value: 'true' }],
+            }),
+          )),
+      ),
+    addRoleToInstanceProfile: (profile, role) =>
+      caller.eventually(
+        'iam:AddRoleToInstanceProfile',
+        `${profile}/${role}`,
+        async () =>
+          void (await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role }))),
+      ),
+    removeRoleFromInstanceProfile: (profile, role) =>
+      caller.gone(
+        'iam:RemoveRoleFromInstanceProfile',
+        `${profile}/${role}`,
+        async () =>
+          void (await iam.send(
+            new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role }),
+          )),
+      ),
+    deleteInstanceProfile: (name) =>
+      caller.gone(
+        'iam:DeleteInstanceProfile',
+        name,
+        async () => void (await iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: name }))),
+      ),
+    getManagedPolicyDocument: (arn) =>
+      caller.maybe('iam:GetPolicyVersion', arn, async () => {
+        const policy = (await iam.send(new GetPolicyCommand({ PolicyArn: arn }))).Policy!;
+        const version = await iam.send(
+          new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: policy.DefaultVersionId }),
+        );
+        return decode(version.PolicyVersion?.Document);
+      }),
   };
 }

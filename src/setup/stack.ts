@@ -44,6 +44,13 @@ export interface Stack {
   rerunCommand?: string;
   /** EVM_SIGNER=true: the optional secp256k1 signer of seed 002 (step 18). */
   evmSigner?: { alias: string; role: string; policy: string };
+  /** The broker host's runtime role and its instance profile, one name (seed 004 §6, step 20). */
+  brokerHostRole: string;
+  /**
+   * The roles that sign audit events with the stack's audit key (seed 000 §4, step 21): the broker
+   * host role, or AUDIT_SIGNER_ROLES (role names, comma-separated) where Agent Manager runs elsewhere.
+   */
+  auditSignerRoles: string[];
   /** The checkpoint witness (step 19): an Object Lock bucket, compliance mode, this many days. */
   witness: { bucket: string; retentionDays: number };
 }
@@ -138,6 +145,12 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
       },
     ],
     hosts: [op.BROKER_HOST!, op.SIGNER_HOST!, op.MCP_HOST!, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`]!)],
+    brokerHostRole: `agentkeys-broker-host${t}`,
+    auditSignerRoles: op.AUDIT_SIGNER_ROLES
+      ? op.AUDIT_SIGNER_ROLES.split(',')
+          .map((r) => r.trim())
+          .filter((r) => r !== '')
+      : [`agentkeys-broker-host${t}`],
     witness: {
       bucket: op.WITNESS_BUCKET ?? `agentkeys-witness${t}-${op.ACCOUNT_ID}`,
       retentionDays: Number(op.WITNESS_RETENTION_DAYS ?? 365),
@@ -178,6 +191,9 @@ function envProblems(
   const retention = op.WITNESS_RETENTION_DAYS ?? '365';
   if (!/^[1-9]\d{0,4}$/.test(retention))
     problems.push(`${operatorEnvFile}: WITNESS_RETENTION_DAYS "${retention}" is not a number of days (1-99999)`);
+  for (const role of (op.AUDIT_SIGNER_ROLES ?? '').split(',').filter((r) => r.trim() !== ''))
+    if (!/^[\w+=,.@-]{1,64}$/.test(role.trim()))
+      problems.push(`${operatorEnvFile}: AUDIT_SIGNER_ROLES names "${role.trim()}", which is not an IAM role name`);
   if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP))
     problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
   return problems;
@@ -198,6 +214,8 @@ export function checkStackNames(stack: Stack): void {
     ...stack.hosts,
     ...evm,
     stack.witness.bucket,
+    stack.brokerHostRole,
+    ...stack.auditSignerRoles,
   ];
   if (stack.name === 'test') {
     for (const name of owned)
@@ -208,6 +226,7 @@ export function checkStackNames(stack: Stack): void {
       ...stack.dataClasses.flatMap((d) => [d.bucket, d.role]),
       ...evm,
       stack.witness.bucket,
+      ...stack.auditSignerRoles,
     ]) {
       if (/-test\b/.test(name)) problems.push(`prod stack, but ${name} is a test name: did you mean --test?`);
     }

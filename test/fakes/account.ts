@@ -48,6 +48,8 @@ export interface FakeAccount {
   addZone(name: string): string;
   /** An EC2 instance with a public IP; returns its id. */
   addInstance(): string;
+  /** Attaches a managed policy to a role, as an early deploy did (the security audit's input). */
+  attachRolePolicy(role: string, arn: string): void;
   resetCalls(): void;
 }
 
@@ -55,16 +57,18 @@ export function createFakeAccount(region = 'us-east-1'): FakeAccount {
   const calls: CallLog = { total: 0, mutating: 0, byMethod: {} };
   const route53 = fakeRoute53();
   const ec2 = fakeEc2();
+  const iam = fakeIam(ACCOUNT);
   const sts = {
     callerIdentity: async () => ({ account: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/agentkeys-admin` }),
   };
-  const aws: SetupAws = { ...sts, ...route53.api, ...ec2.api, ...fakeS3(), ...fakeSes(), ...fakeIam(ACCOUNT) };
+  const aws: SetupAws = { ...sts, ...route53.api, ...ec2.api, ...fakeS3(), ...fakeSes(), ...iam.api };
   return {
     aws: counted(aws, calls),
     kms: counted(fakeKms(ACCOUNT, region), calls),
     calls,
     addZone: route53.addZone,
     addInstance: ec2.addInstance,
+    attachRolePolicy: iam.attachRolePolicy,
     resetCalls: () => Object.assign(calls, { total: 0, mutating: 0, byMethod: {} }),
   };
 }

@@ -1,12 +1,17 @@
 // Models: instances with a public IP; Elastic IPs with tags and one association each.
 // Associating an EIP gives the instance that public IP, as EC2 does.
+// Instance profile associations, one per instance.
 // Leaves out: VPCs, network interfaces, instance states other than running.
 import type { Address, Ec2Api } from '../../src/aws/ec2.js';
 import { AgentkeysError } from '../../src/errors.js';
 
+// Profile ARNs are resolved by name in this fake; the account is the fakes' own.
+const profileArn = (name: string) => `arn:aws:iam::123456789012:instance-profile/${name}`;
+
 export function fakeEc2() {
   const instances = new Map<string, { publicIp: string }>();
   const addresses = new Map<string, Address>();
+  const profileOf = new Map<string, { associationId: string; profileArn: string }>();
   let seq = 0;
   const address = (id: string) => {
     const a = addresses.get(id);
@@ -45,6 +50,17 @@ export function fakeEc2() {
       }
     },
     releaseAddress: async (allocationId) => void addresses.delete(allocationId),
+    describeProfileAssociation: async (id) => structuredClone(profileOf.get(id)),
+    associateInstanceProfile: async (id, profile) => {
+      if (profileOf.has(id)) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: 'fake IncorrectState' });
+      profileOf.set(id, { associationId: `iip-assoc-${++seq}`, profileArn: profileArn(profile) });
+    },
+    replaceInstanceProfile: async (associationId, profile) => {
+      for (const a of profileOf.values()) if (a.associationId === associationId) a.profileArn = profileArn(profile);
+    },
+    disassociateInstanceProfile: async (associationId) => {
+      for (const [id, a] of profileOf) if (a.associationId === associationId) profileOf.delete(id);
+    },
   };
   return {
     api,

@@ -1,7 +1,9 @@
 // Models: users with inline policies, attached policy ARNs and up to two access keys; roles with a
 // trust document and inline policies; OIDC providers by ARN with client ids. Policy documents are
 // stored as given (AWS and moto hand back URL-decoded JSON that samePolicy compares).
-// Leaves out: eventual consistency, policy validation, managed policies' contents, paths, tags.
+// Instance profiles hold at most one role (as in AWS). Managed policies: AWS's own (arn:aws:iam::aws:)
+// read as an Allow of everything, so the security audit flags them; attachPolicy is the test's hand.
+// Leaves out: eventual consistency, policy validation, customer managed policies, paths, tags.
 import type { IamApi } from '../../src/aws/iam.js';
 import { AgentkeysError } from '../../src/errors.js';
 import { conflict } from './account.js';
@@ -17,10 +19,11 @@ interface Role {
   attached: string[];
 }
 
-export function fakeIam(account: string): IamApi {
+export function fakeIam(account: string) {
   const users = new Map<string, User>();
   const roles = new Map<string, Role>();
   const providers = new Map<string, string[]>();
+  const profiles = new Map<string, string[]>();
   let keySeq = 0;
   const user = (name: string) => {
     const u = users.get(name);
@@ -32,7 +35,7 @@ export function fakeIam(account: string): IamApi {
     if (!r) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `no IAM role ${name} (fake NoSuchEntity)` });
     return r;
   };
-  return {
+  const api: IamApi = {
     getUser: async (name) => (users.has(name) ? { arn: `arn:aws:iam::${account}:user/${name}` } : undefined),
     createUser: async (name) => {
       if (users.has(name)) throw conflict(`IAM user ${name}`);
@@ -92,5 +95,34 @@ export function fakeIam(account: string): IamApi {
     },
     addOidcClientId: async (arn, clientId) => void providers.get(arn)?.push(clientId),
     deleteOidcProvider: async (arn) => void providers.delete(arn),
+    getInstanceProfile: async (name) =>
+      profiles.has(name)
+        ? { arn: `arn:aws:iam::${account}:instance-profile/${name}`, roles: [...profiles.get(name)!] }
+        : undefined,
+    createInstanceProfile: async (name) => {
+      if (profiles.has(name)) throw conflict(`instance profile ${name}`);
+      profiles.set(name, []);
+    },
+    addRoleToInstanceProfile: async (name, roleName) => {
+      const p = profiles.get(name);
+      role(roleName);
+      if (!p || p.length > 0) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `fake LimitExceeded` });
+      p.push(roleName);
+    },
+    removeRoleFromInstanceProfile: async (name, roleName) =>
+      void profiles.set(
+        name,
+        (profiles.get(name) ?? []).filter((r) => r !== roleName),
+      ),
+    deleteInstanceProfile: async (name) => void profiles.delete(name),
+    getManagedPolicyDocument: async (arn) =>
+      arn.startsWith('arn:aws:iam::aws:policy/')
+        ? JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] })
+        : undefined,
+  };
+  return {
+    api,
+    /** The test's hand: a managed policy attached the way an early deploy did it. */
+    attachRolePolicy: (roleName: string, arn: string) => void role(roleName).attached.push(arn),
   };
 }

@@ -281,24 +281,36 @@ describe('test and prod stacks', () => {
     expect(JSON.parse(again.stdout).deleted).toEqual([]);
   });
 
-  it('teardown is derived from the steps: it returns the account to what it was before setup, KMS keys aside', async () => {
+  it('teardown is derived from the steps: it returns the account to what it was before setup, KMS keys and the witness aside', async () => {
     const { zoneId } = await seedAccount();
     const files = await stackFiles(zoneId, { test: true });
     appendFileSync(files.operator, '\nEVM_SIGNER=true\n');
     const before = await snapshotAccount(zoneId);
-    const up = await setup(files, ['--to-step', '18']);
+    const up = await setup(files, ['--to-step', '22']);
     expect(up.out.calls.mutating).toBeGreaterThan(30);
-    expect(await snapshotAccount(zoneId)).not.toEqual(before);
+    const built = await snapshotAccount(zoneId);
+    expect(built).not.toEqual(before);
+    expect(built.instanceProfiles).toEqual(['agentkeys-broker-host-test']);
+    expect(built.profileAssociations).toEqual([
+      `${files.instanceId} arn:aws:iam::123456789012:instance-profile/agentkeys-broker-host-test`,
+    ]);
     const down = await runCli(['--json', 'teardown', '--test', '--yes'], { cwd: files.cwd, env: moto.current.env });
     expect(down.code, down.stderr).toBe(0);
-    // Reverse step order: the EVM role (18) first, the EIP (4) and its write-back last.
+    // Reverse step order: the audit grant (21) first, the EIP (4) and its write-back last.
     const deleted = JSON.parse(down.stdout).deleted as string[];
-    expect(deleted[0]).toBe('IAM role agentkeys-evm-signer-test');
+    expect(deleted.slice(0, 3)).toEqual([
+      'agentkeys-broker-host-test/agentkeys-audit-sign-test',
+      `instance profile agentkeys-broker-host-test on ${files.instanceId}`,
+      'instance profile agentkeys-broker-host-test',
+    ]);
     expect(deleted.at(-1)).toMatch(/^EIP in /);
     expect(deleted.findIndex((d) => d.includes('DNS record'))).toBeLessThan(
       deleted.findIndex((d) => d.startsWith('Elastic IP')),
     );
-    expect(await snapshotAccount(zoneId)).toEqual(before);
+    // The witness bucket stays on purpose: Object Lock in compliance mode is the point of it.
+    const after = await snapshotAccount(zoneId);
+    expect(after.buckets).toEqual(['agentkeys-witness-test-123456789012']);
+    expect({ ...after, buckets: [] }).toEqual(before);
     expect(existsSync(path.join(files.cwd, '.agentkeys/credentials/test.ini'))).toBe(false);
   });
 

@@ -8,7 +8,7 @@ import { runSteps } from '../../src/setup/runner.js';
 import { STEPS } from '../../src/setup/steps/index.js';
 import { applyTeardown, planTeardown } from '../../src/setup/teardown.js';
 import type { Step } from '../../src/setup/step.js';
-import { fakeSetup } from '../fakes/setup-context.js';
+import { fakeSetup, type FakeSetup } from '../fakes/setup-context.js';
 
 // What the fakes (like moto) never do: verify an SES identity or issue DKIM tokens.
 const WAITS_ON_SES = new Set(['ses-domain', 'dns', 'ses-sender']);
@@ -16,10 +16,18 @@ const REPORT_ONLY = new Set(['tools', 'env', 'caller', 'summary']);
 const changeSteps = STEPS.filter((s) => !REPORT_ONLY.has(s.id));
 const before = (step: Step) => STEPS.filter((s) => s.num < step.num);
 const settled = (id: string) => (WAITS_ON_SES.has(id) ? 'waiting' : 'done');
+// The security audit has work only in an account an early deploy left wide open (seed 004 §7).
+const EARLY_DEPLOY: Record<string, (env: FakeSetup) => void> = {
+  'security-audit': (env) => {
+    env.account.attachRolePolicy('agentkeys-broker-host-test', 'arn:aws:iam::aws:policy/AmazonS3FullAccess');
+    env.account.attachRolePolicy('agentkeys-data-role-test', 'arn:aws:iam::aws:policy/AdministratorAccess');
+  },
+};
 
 async function builtUpTo(step: Step) {
   const env = await fakeSetup({ evmSigner: true });
   await runSteps(await env.context(), before(step), { plan: false, verify: false });
+  EARLY_DEPLOY[step.id]?.(env);
   env.account.resetCalls();
   return env;
 }

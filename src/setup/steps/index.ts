@@ -16,11 +16,15 @@ import { kmsAuditKeyStep } from './15-kms-audit-key.js';
 import { oidcStep } from './17-oidc.js';
 import { evmSignerStep } from './18-evm-signer.js';
 import { witnessBucketStep } from './19-witness-bucket.js';
+import { brokerHostStep } from './20-broker-host.js';
+import { auditSigningGrantStep } from './21-audit-signing-grant.js';
+import { securityAuditStep } from './22-security-audit.js';
 
 /**
  * The ordered catalog, in upstream's numbers: 1–3 preflight (report only), 4–14 upstream's changes,
  * 15 the KMS key, 16 the summary (report only), 17 OIDC, 18 the optional EVM signer, 19 the
- * checkpoint witness bucket.
+ * checkpoint witness bucket, 20 the broker host's instance profile and runtime grants, 21 the audit
+ * signers' kms:Sign grant, 22 the security audit of every agentkeys principal.
  */
 export const STEPS: readonly Step[] = [
   ...PREFLIGHT_STEPS,
@@ -40,4 +44,7 @@ export const STEPS: readonly Step[] = [
   oidcStep,
   evmSignerStep,
   witnessBucketStep,
+  brokerHostStep,
+  auditSigningGrantStep,
+  securityAuditStep,
 ];

@@ -1,0 +1,56 @@
+import { describeKeyIfExists } from '../../aws/keys.js';
+import { json, kmsSignerPolicy } from '../policies.js';
+import { inlinePolicyChange, type TeardownAction } from '../resources.js';
+import { blocked, change, rerun, type Change, type SetupContext, type Step } from '../step.js';
+import { toState } from './shared.js';
+
+const policyName = (ctx: SetupContext) => `agentkeys-audit-sign${ctx.stack.name === 'test' ? '-test' : ''}`;
+
+/**
+ * Seed 000 §4: the principals that sign audit events need kms:Sign, kms:GetPublicKey and
+ * kms:DescribeKey on the audit key, restricted to that key's ARN (never `*`, never the alias, which
+ * a later rotate-key re-points). The principals are the broker host role, or AUDIT_SIGNER_ROLES.
+ */
+export const auditSigningGrantStep: Step = {
+  num: 21,
+  id: 'audit-signing-grant',
+  title: 'Grant the audit signers kms:Sign on the audit key (and nothing else)',
+  async check(ctx) {
+    const { stack, aws } = ctx;
+    const key = await describeKeyIfExists(ctx.kms, stack.kmsAuditAlias);
+    const name = policyName(ctx);
+    // A key created by step 15 in this run has its ARN only once applied: the grant renders then.
+    const document = async () => json(kmsSignerPolicy((await describeKeyIfExists(ctx.kms, stack.kmsAuditAlias))!.Arn!));
+    const changes: Change[] = [];
+    for (const role of stack.auditSignerRoles) {
+      const exists = (await aws.getRole(role)) !== undefined;
+      const ours = role === stack.brokerHostRole; // step 20 creates it earlier in the same run
+      if (!exists && !ours)
+        return blocked(
+          `AUDIT_SIGNER_ROLES names ${role}, which does not exist in ${stack.accountId}`,
+          `create the role Agent Manager runs as (or fix ${stack.operatorEnvFile}), then: ${rerun(ctx, 21)}`,
+        );
+      const label = `${role}/${name}`;
+      const detail = `kms:Sign, kms:GetPublicKey, kms:DescribeKey on ${key?.Arn ?? stack.kmsAuditAlias}`;
+      const put = async () => aws.putRolePolicy(role, name, await document());
+      if (!key || !exists) {
+        changes.push(change('create', label, put, detail));
+        continue;
+      }
+      const current = await aws.getRolePolicy(role, name);
+      const want = json(kmsSignerPolicy(key.Arn!));
+      changes.push(...inlinePolicyChange(current, { name, label, document: want, detail }, put));
+    }
+    return toState(changes, `${stack.auditSignerRoles.join(', ')} may sign with ${key?.Arn} only`);
+  },
+  async teardown(ctx) {
+    const actions: TeardownAction[] = [];
+    for (const role of ctx.stack.auditSignerRoles)
+      if (await ctx.aws.getRolePolicy(role, policyName(ctx)))
+        actions.push({
+          resource: `${role}/${policyName(ctx)}`,
+          run: () => ctx.aws.deleteRolePolicy(role, policyName(ctx)),
+        });
+    return actions;
+  },
+};
