@@ -42,6 +42,7 @@ keys
   .option('--alias <alias>', 'KMS alias (an existing alias is adopted, not duplicated)')
   .option('--multi-region', 'create a multi-region primary key')
   .option('--custom-key-store <id>', 'create the key in a CloudHSM custom key store')
+  .option('--rotation-period-days <n>', 'symmetric keys: KMS-native rotation period, 90-2560 (default 90)')
   .action(
     lazy(async (opts) =>
       opts.local
@@ -65,7 +66,7 @@ keys
   .command('replicate')
   .description('replicate a multi-region key into other regions')
   .option('--key <keyref>', 'kms:<key id | alias/… | arn> of a multi-region primary')
-  .option('--regions <list>', 'comma-separated regions')
+  .option('--regions <list>', 'comma-separated regions (default us-west-2,eu-west-1, as seed 001)')
   .action(lazy(async (opts) => (await import('../commands/keys-kms.js')).runKeysReplicate(opts)));
 
 program

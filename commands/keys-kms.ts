@@ -4,7 +4,10 @@ import {
   createOrAdoptKey,
   DEFAULT_ROTATION_POLICY,
   describeKey,
+  nativeRotationRefusal,
   replicateKey,
+  ROTATION_PERIOD_DAYS,
+  type KeyDescription,
 } from '../src/aws/keys.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
@@ -52,10 +55,20 @@ export async function runKeysDescribe(options: KeyRefOptions): Promise<ExitCode>
     ],
     ['aliases', d.aliases.join(', ') || '-'],
     ['created', d.createdAt ? `${d.createdAt} (${d.ageDays} days ago)` : '-'],
+    ['rotation', rotationLine(d.rotation)],
   ];
   for (const [k, v] of rows) printLine(`  ${k.padEnd(13)} ${v}`);
   return 0;
 }
+
+function rotationLine(r: KeyDescription['rotation']): string {
+  if (!r.supported) return `not in KMS: ${r.reason}`;
+  if (!r.enabled) return 'KMS rotation off (agentkeys keys create turns it on for symmetric keys)';
+  const next = r.nextRotation ? `, next ${r.nextRotation.slice(0, 10)}` : '';
+  return `KMS rotates it${r.periodDays ? ` every ${r.periodDays} days` : ''}${next}`;
+}
+
+const DEFAULT_REPLICA_REGIONS = 'us-west-2,eu-west-1';
 
 export interface ShouldRotateOptions extends KeyRefOptions {
   intervalDays?: string;
@@ -91,6 +104,7 @@ export interface KeysCreateKmsOptions extends GlobalOptions {
   customKeyStore?: string;
   description?: string;
   signers?: string;
+  rotationPeriodDays?: string;
 }
 
 export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<ExitCode> {
@@ -114,8 +128,10 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
       ...(options.multiRegion ? { multiRegion: true } : {}),
       ...(options.customKeyStore ? { customKeyStoreId: options.customKeyStore } : {}),
       ...(options.description ? { description: options.description } : {}),
+      ...(options.rotationPeriodDays ? { rotationPeriodDays: rotationPeriod(options.rotationPeriodDays) } : {}),
     }),
   );
+  const rotates = !nativeRotationRefusal(meta) && !options.customKeyStore;
   let published: string | undefined;
   let address: string | undefined;
   if (meta.KeyUsage === 'SIGN_VERIFY' || meta.KeyUsage === 'GENERATE_VERIFY_MAC') {
@@ -136,6 +152,7 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
       alias: alias ?? null,
       signers: published ?? null,
       ...(address ? { address } : {}),
+      ...(rotates ? { rotationPeriodDays: rotationDays(options) } : {}),
     });
   else {
     printLine(
@@ -144,9 +161,14 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
     );
     if (published) printLine(`  public key added to ${published}`);
     if (address) printLine(`  EVM address ${style.bold(address)}`);
+    if (rotates) printLine(`  KMS rotates it every ${rotationDays(options)} days (old ciphertext still decrypts)`);
   }
   return 0;
 }
+
+const rotationPeriod = (v: string) => parseWholeNumber(v, '--rotation-period-days', ROTATION_PERIOD_DAYS);
+const rotationDays = (o: KeysCreateKmsOptions) =>
+  o.rotationPeriodDays ? rotationPeriod(o.rotationPeriodDays) : ROTATION_PERIOD_DAYS.default;
 
 export interface ReplicateOptions extends KeyRefOptions {
   regions?: string;
@@ -154,14 +176,15 @@ export interface ReplicateOptions extends KeyRefOptions {
 
 export async function runKeysReplicate(options: ReplicateOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const regions = (options.regions ?? '')
+  // Seed 001's replicaRegions default.
+  const regions = (options.regions ?? DEFAULT_REPLICA_REGIONS)
     .split(',')
     .map((r) => r.trim())
     .filter(Boolean);
   if (regions.length === 0)
     throw new UsageError({
       code: 'FLAG_MISSING',
-      message: '--regions is required',
+      message: '--regions is empty',
       hint: '--regions us-west-2,eu-west-1',
     });
   const results = await withKmsTrail(ctx, async () => replicateKey(await ctx.services.kms(), keyRef(options), regions));

@@ -1,6 +1,6 @@
 import type { KeyMetadata, KeySpec, KeyUsageType } from '@aws-sdk/client-kms';
 import { AgentkeysError, UsageError } from '../errors.js';
-import type { KmsApi } from './kms.js';
+import type { KeyRotationStatus, KmsApi } from './kms.js';
 
 export interface KeyDescription {
   keyArn: string;
@@ -15,11 +15,25 @@ export interface KeyDescription {
   aliases: string[];
   createdAt: string | null;
   ageDays: number | null;
+  /** KMS-native rotation: symmetric AWS_KMS keys only; the others rotate with `agentkeys rotate-key`. */
+  rotation: ({ supported: true } & KeyRotationStatus) | { supported: false; reason: string };
+}
+
+/** Whether KMS can rotate the key itself (AWS: symmetric encryption keys in AWS_KMS, not imported, not HSM). */
+export function nativeRotationRefusal(meta: KeyMetadata): string | undefined {
+  if (meta.KeySpec !== 'SYMMETRIC_DEFAULT') return `${meta.KeySpec} keys rotate with agentkeys rotate-key`;
+  if (meta.Origin && meta.Origin !== 'AWS_KMS') return `${meta.Origin} keys cannot rotate in KMS`;
+  if (meta.MultiRegionConfiguration?.MultiRegionKeyType === 'REPLICA') return 'a replica rotates with its primary';
+  return undefined;
 }
 
 export async function describeKey(kms: KmsApi, keyRef: string, now = new Date()): Promise<KeyDescription> {
   const meta = await kms.describeKey(keyRef);
   const aliases = (await kms.listAliases(meta.KeyId)).map((a) => a.AliasName);
+  const refusal = nativeRotationRefusal(meta);
+  const rotation: KeyDescription['rotation'] = refusal
+    ? { supported: false, reason: refusal }
+    : { supported: true, ...(await kms.getKeyRotationStatus(meta.Arn!)) };
   const created = meta.CreationDate ? new Date(meta.CreationDate) : null;
   return {
     keyArn: meta.Arn!,
@@ -36,6 +50,7 @@ export async function describeKey(kms: KmsApi, keyRef: string, now = new Date())
     aliases,
     createdAt: created ? created.toISOString() : null,
     ageDays: created ? Math.floor((now.getTime() - created.getTime()) / 86_400_000) : null,
+    rotation,
   };
 }
 
@@ -57,6 +72,17 @@ export interface RotationAdvice {
 
 export function adviseRotation(desc: KeyDescription, policy: RotationPolicy): RotationAdvice {
   const age = desc.ageDays ?? 0;
+  if (desc.rotation.supported && desc.rotation.enabled) {
+    const every = desc.rotation.periodDays ? ` every ${desc.rotation.periodDays} days` : '';
+    const next = desc.rotation.nextRotation ? `, next ${desc.rotation.nextRotation.slice(0, 10)}` : '';
+    return {
+      keyArn: desc.keyArn,
+      ageDays: age,
+      shouldRotate: false,
+      pastMaxAge: false,
+      reason: `${age} days old: KMS rotates it${every}${next}`,
+    };
+  }
   const pastMaxAge = age >= policy.maxAgeDays;
   const shouldRotate = age >= policy.intervalDays;
   const reason = pastMaxAge
@@ -73,7 +99,11 @@ export interface CreateKeyOptions {
   multiRegion?: boolean;
   customKeyStoreId?: string;
   description?: string;
+  /** KMS-native rotation period for a symmetric key (AWS: 90–2560 days); default seed 001's 90. */
+  rotationPeriodDays?: number;
 }
+
+export const ROTATION_PERIOD_DAYS = { min: 90, max: 2560, default: DEFAULT_ROTATION_POLICY.intervalDays };
 
 const USAGE_BY_SPEC: [RegExp, KeyUsageType][] = [
   [/^SYMMETRIC_DEFAULT$/, 'ENCRYPT_DECRYPT'],
@@ -111,6 +141,7 @@ export async function createOrAdoptKey(
         message: `${opts.alias} already names a ${adopted.KeySpec} key (${adopted.Arn})`,
         hint: 'choose another --alias, or rotate that key: agentkeys rotate-key --alias …',
       });
+    await ensureNativeRotation(kms, adopted, opts);
     return { meta: adopted, created: false };
   }
   const meta = await kms.createKey({
@@ -125,7 +156,17 @@ export async function createOrAdoptKey(
     ],
   });
   if (opts.alias) await kms.createAlias(opts.alias, meta.KeyId!);
+  await ensureNativeRotation(kms, meta, opts);
   return { meta, created: true };
+}
+
+/** Symmetric keys rotate in KMS (old ciphertext still decrypts): turned on, at the asked period. */
+async function ensureNativeRotation(kms: KmsApi, meta: KeyMetadata, opts: CreateKeyOptions): Promise<void> {
+  if (nativeRotationRefusal(meta) || opts.customKeyStoreId) return;
+  const period = opts.rotationPeriodDays ?? ROTATION_PERIOD_DAYS.default;
+  const status = await kms.getKeyRotationStatus(meta.Arn!);
+  if (status.enabled && (status.periodDays === undefined || status.periodDays === period)) return;
+  await kms.enableKeyRotation(meta.Arn!, period);
 }
 
 /** One DescribeKey by alias: the key it names, or undefined when the alias does not exist. */

@@ -3,6 +3,8 @@ import {
   CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
+  EnableKeyRotationCommand,
+  GetKeyRotationStatusCommand,
   GenerateDataKeyCommand,
   GenerateMacCommand,
   GetPublicKeyCommand,
@@ -48,6 +50,9 @@ export interface KmsApi {
   listResourceTags(keyId: string): Promise<Record<string, string>>;
   tagResource(keyId: string, tags: Record<string, string>): Promise<void>;
   replicateKey(keyId: string, region: string): Promise<KeyMetadata>;
+  /** KMS-native rotation of a symmetric key (AWS refuses it for asymmetric and HMAC keys). */
+  getKeyRotationStatus(keyId: string): Promise<KeyRotationStatus>;
+  enableKeyRotation(keyId: string, periodDays: number): Promise<void>;
   generateDataKey(
     input: GenerateDataKeyCommandInput,
   ): Promise<{ plaintext: Uint8Array; ciphertext: Uint8Array; keyId: string }>;
@@ -55,6 +60,13 @@ export interface KmsApi {
   /** The SDK client, for libraries that need one (the AWS Encryption SDK keyring). */
   readonly client: KMS;
   readonly region: string;
+}
+
+export interface KeyRotationStatus {
+  enabled: boolean;
+  /** Absent when KMS does not say (moto never echoes RotationPeriodInDays). */
+  periodDays?: number;
+  nextRotation?: string;
 }
 
 export interface KmsFactoryOptions extends AwsAuthOptions {
@@ -180,6 +192,22 @@ export function createKmsApi(opts: KmsFactoryOptions): KmsApi {
               Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
             }),
           )),
+      ),
+    getKeyRotationStatus: (keyId) =>
+      call('kms:GetKeyRotationStatus', keyId, async () => {
+        const out = await client.send(new GetKeyRotationStatusCommand({ KeyId: keyId }));
+        return {
+          enabled: out.KeyRotationEnabled === true,
+          ...(out.RotationPeriodInDays ? { periodDays: out.RotationPeriodInDays } : {}),
+          ...(out.NextRotationDate ? { nextRotation: new Date(out.NextRotationDate).toISOString() } : {}),
+        };
+      }),
+    enableKeyRotation: (keyId, periodDays) =>
+      call(
+        'kms:EnableKeyRotation',
+        keyId,
+        async () =>
+          void (await client.send(new EnableKeyRotationCommand({ KeyId: keyId, RotationPeriodInDays: periodDays }))),
       ),
     replicateKey: (keyId, region) =>
       call(

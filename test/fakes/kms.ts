@@ -93,6 +93,8 @@ export function fakeKms(account: string, region: string): KmsApi {
     listResourceTags: async (ref) => ({ ...find(ref).tags }),
     tagResource: async (ref, tags) => void Object.assign(find(ref).tags, tags),
     replicateKey: async () => notModelled('ReplicateKey'),
+    getKeyRotationStatus: async () => notModelled('GetKeyRotationStatus'),
+    enableKeyRotation: async () => notModelled('EnableKeyRotation'),
     generateDataKey: async () => notModelled('GenerateDataKey'),
     decrypt: async () => notModelled('Decrypt'),
   };

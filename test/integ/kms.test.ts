@@ -538,6 +538,39 @@ describe('keys', () => {
     expect((await ok(['keys', 'describe', '--key', `kms:${alias}`], cwd)).stderr).not.toContain('no AWS region set');
   });
 
+  it('symmetric keys rotate in KMS at the asked period; asymmetric keys say rotate-key; replicas default to seed 001', async () => {
+    // moto deviation (aws-and-moto.md): GetKeyRotationStatus does not echo RotationPeriodInDays.
+    const cwd = tempDir();
+    const sym = uniqueAlias('rot');
+    const created = JSON.parse(
+      (
+        await ok(
+          ['--json', 'keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', sym, '--rotation-period-days', '180'],
+          cwd,
+        )
+      ).stdout,
+    );
+    expect(created.rotationPeriodDays).toBe(180);
+    const d = JSON.parse((await ok(['--json', 'keys', 'describe', '--key', `kms:${sym}`], cwd)).stdout);
+    expect(d.rotation).toMatchObject({ supported: true, enabled: true });
+    const advice = await cli(['--json', 'keys', 'should-rotate', '--key', `kms:${sym}`], cwd);
+    expect(advice.code).toBe(1);
+    expect(JSON.parse(advice.stdout).reason).toMatch(/KMS rotates it/);
+    const asym = uniqueAlias('rotp256');
+    await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', asym], cwd);
+    const text = (await ok(['keys', 'describe', '--key', `kms:${asym}`], cwd)).stdout;
+    expect(text).toMatch(/rotation\s+not in KMS: ECC_NIST_P256 keys rotate with agentkeys rotate-key/);
+    const bad = await cli(
+      ['--json', 'keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--rotation-period-days', '30'],
+      cwd,
+    );
+    expect(bad.code).toBe(2);
+    const mrk = uniqueAlias('rotmrk');
+    await ok(['keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', mrk, '--multi-region'], cwd);
+    const r = JSON.parse((await ok(['--json', 'keys', 'replicate', '--key', `kms:${mrk}`], cwd)).stdout);
+    expect(r.replicas.map((x: { region: string }) => x.region)).toEqual(['us-west-2', 'eu-west-1']);
+  });
+
   it('should-rotate exits 1 for a new key and reports the policy in --json', async () => {
     const cwd = tempDir();
     const alias = uniqueAlias('age');
