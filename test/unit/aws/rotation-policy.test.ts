@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { adviseRotation, DEFAULT_ROTATION_POLICY, type KeyDescription } from '../../../src/aws/keys.js';
 
-const key = (ageDays: number) => ({ keyArn: 'arn:k', ageDays }) as KeyDescription;
+const key = (ageDays: number, rotation: KeyDescription['rotation'] = { supported: false, reason: 'ECC' }) =>
+  ({ keyArn: 'arn:k', ageDays, rotation }) as KeyDescription;
 
 describe('rotation policy (seed 001: 90-day interval, 365-day maximum age)', () => {
   it.each([
@@ -13,5 +14,16 @@ describe('rotation policy (seed 001: 90-day interval, 365-day maximum age)', () 
   ])('a key %i days old: rotate=%s, past max age=%s', (age, rotate, past) => {
     const advice = adviseRotation(key(age), DEFAULT_ROTATION_POLICY);
     expect([advice.shouldRotate, advice.pastMaxAge]).toEqual([rotate, past]);
+  });
+
+  it('a symmetric key KMS rotates is never due, whatever its age', () => {
+    const advice = adviseRotation(
+      key(400, { supported: true, enabled: true, periodDays: 90, nextRotation: '2027-01-01T00:00:00.000Z' }),
+      DEFAULT_ROTATION_POLICY,
+    );
+    expect(advice).toMatchObject({
+      shouldRotate: false,
+      reason: '400 days old: KMS rotates it every 90 days, next 2027-01-01',
+    });
   });
 });
