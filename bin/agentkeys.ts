@@ -272,6 +272,17 @@ program
   .action(withStackFiles(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
 
 program
+  .command('doctor')
+  .description('read-only: does this deployment work? each failing check names its fix (exit 0 healthy, 1 not)')
+  .option('--test', 'the test stack')
+  .option('--ci', 'only the protected-branch guard: REQUIRE_KMS=true resolves to a KMS key (one line)')
+  .option('--log <log>', 'the audit chain to measure the signing rate from (cost and quota projection)')
+  .option('--pem <file>', 'the .pem of the SSH fallback, if you have one')
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
+  .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .action(lazy(async (opts) => (await import('../commands/doctor.js')).runDoctorCommand(opts)));
+
+program
   .command('ssh')
   .description('open a shell (or run a command) on the broker host: EC2 Instance Connect, or --fallback with a .pem')
   .argument('[words...]', '[prod|test] then the remote command (after --)')
@@ -380,6 +391,11 @@ const EXAMPLES: Record<string, string[]> = {
   'db migrate': ['agentkeys db migrate --database-url postgres://agentkeys@db/agentkeys --plan'],
   setup: ['agentkeys setup --sandbox', 'agentkeys setup --test --plan', 'agentkeys setup --test --yes --only-step eip'],
   teardown: ['agentkeys teardown --test --yes'],
+  doctor: [
+    'agentkeys doctor --test',
+    'agentkeys doctor --json --log audit.jsonl',
+    'REQUIRE_KMS=true agentkeys doctor --ci',
+  ],
   ssh: ['agentkeys ssh test', 'agentkeys ssh prod -- sudo systemctl status agentkeys-broker'],
   'evm address': ['agentkeys evm address --key kms:alias/agentic-vault'],
   'evm sign-tx': ['agentkeys evm sign-tx --key kms:alias/agentic-vault --tx tx.json'],

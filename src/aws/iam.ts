@@ -8,6 +8,7 @@ import {
   GetPolicyCommand,
   GetPolicyVersionCommand,
   RemoveRoleFromInstanceProfileCommand,
+  SimulatePrincipalPolicyCommand,
   CreateAccessKeyCommand,
   CreateOpenIDConnectProviderCommand,
   CreateRoleCommand,
@@ -40,6 +41,13 @@ import { observeCalls } from './call.js';
 // IAM returns policy documents URL-encoded; callers get them decoded.
 const decode = (doc: string | undefined) => (doc === undefined ? undefined : decodeURIComponent(doc));
 
+export interface Decision {
+  action: string;
+  resource: string;
+  /** allowed | explicitDeny | implicitDeny */
+  decision: string;
+}
+
 /** The IAM calls agentkeys makes, and nothing else. */
 export interface IamApi {
   getUser(name: string): Promise<{ arn: string } | undefined>;
@@ -64,7 +72,7 @@ export interface IamApi {
   listAttachedRolePolicies(role: string): Promise<string[]>;
   detachRolePolicy(role: string, arn: string): Promise<void>;
   deleteRole(name: string): Promise<void>;
-  getOidcProvider(arn: string): Promise<{ clientIds: string[] } | undefined>;
+  getOidcProvider(arn: string): Promise<{ clientIds: string[]; thumbprints: string[] } | undefined>;
   createOidcProvider(url: string, clientIds: string[]): Promise<void>;
   addOidcClientId(arn: string, clientId: string): Promise<void>;
   deleteOidcProvider(arn: string): Promise<void>;
@@ -75,6 +83,8 @@ export interface IamApi {
   deleteInstanceProfile(name: string): Promise<void>;
   /** A managed policy's default version, decoded (the security audit reads what it grants). */
   getManagedPolicyDocument(arn: string): Promise<string | undefined>;
+  /** IAM's own answer to "may this principal do these actions on these resources" (doctor). */
+  simulatePrincipalPolicy(principalArn: string, actions: string[], resources: string[]): Promise<Decision[]>;
 }
 
 export function createIamApi(ctx: AwsServiceContext): IamApi {
@@ -214,10 +224,10 @@ export function createIamApi(ctx: AwsServiceContext): IamApi {
     deleteRole: (name) =>
       caller.gone('iam:DeleteRole', name, async () => void (await iam.send(new DeleteRoleCommand({ RoleName: name })))),
     getOidcProvider: (arn) =>
-      caller.maybe('iam:GetOpenIDConnectProvider', arn, async () => ({
-        clientIds:
-          (await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }))).ClientIDList ?? [],
-      })),
+      caller.maybe('iam:GetOpenIDConnectProvider', arn, async () => {
+        const out = await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+        return { clientIds: out.ClientIDList ?? [], thumbprints: out.ThumbprintList ?? [] };
+      }),
     createOidcProvider: (url, clientIds) =>
       caller.call(
         'iam:CreateOpenIDConnectProvider',
@@ -279,6 +289,29 @@ export function createIamApi(ctx: AwsServiceContext): IamApi {
         name,
         async () => void (await iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: name }))),
       ),
+    simulatePrincipalPolicy: (principalArn, actions, resources) =>
+      caller.call('iam:SimulatePrincipalPolicy', principalArn, async () => {
+        const decisions: Decision[] = [];
+        let marker: string | undefined;
+        do {
+          const page = await iam.send(
+            new SimulatePrincipalPolicyCommand({
+              PolicySourceArn: principalArn,
+              ActionNames: actions,
+              ResourceArns: resources,
+              ...(marker ? { Marker: marker } : {}),
+            }),
+          );
+          for (const r of page.EvaluationResults ?? [])
+            decisions.push({
+              action: r.EvalActionName!,
+              resource: r.EvalResourceName ?? '*',
+              decision: r.EvalDecision ?? 'implicitDeny',
+            });
+          marker = page.IsTruncated ? page.Marker : undefined;
+        } while (marker);
+        return decisions;
+      }),
     getManagedPolicyDocument: (arn) =>
       caller.maybe('iam:GetPolicyVersion', arn, async () => {
         const policy = (await iam.send(new GetPolicyCommand({ PolicyArn: arn }))).Policy!;

@@ -1,4 +1,6 @@
 import {
+  TestDNSAnswerCommand,
+  type RRType,
   Route53Client,
   ChangeResourceRecordSetsCommand,
   GetHostedZoneCommand,
@@ -16,12 +18,21 @@ export interface Route53Api {
   getHostedZone(id: string): Promise<{ name: string } | undefined>;
   listRecordSets(zoneId: string): Promise<ResourceRecordSet[]>;
   changeRecordSets(zoneId: string, changes: Change[], comment: string): Promise<void>;
+  /** What Route 53's own name servers answer for a record (doctor: no local resolver in the way). */
+  testDnsAnswer(zoneId: string, name: string, type: string): Promise<{ code: string; data: string[] }>;
 }
 
 export function createRoute53Api(ctx: AwsServiceContext): Route53Api {
   const caller = ctx.caller;
   const r53 = observeCalls(new Route53Client(ctx.config), 'route53', ctx.onCall);
   return {
+    testDnsAnswer: (zoneId, name, type) =>
+      caller.call('route53:TestDNSAnswer', name, async () => {
+        const out = await r53.send(
+          new TestDNSAnswerCommand({ HostedZoneId: zoneId, RecordName: name, RecordType: type as RRType }),
+        );
+        return { code: out.ResponseCode ?? 'UNKNOWN', data: out.RecordData ?? [] };
+      }),
     getHostedZone: (id) =>
       caller.maybe('route53:GetHostedZone', id, async () => ({
         name: (await r53.send(new GetHostedZoneCommand({ Id: id }))).HostedZone!.Name!,

@@ -24,7 +24,9 @@ export type { ReceiptRule };
 
 /** The SES (v2 identities, v1 receipt rules) calls agentkeys makes, and nothing else. */
 export interface SesApi {
-  getEmailIdentity(name: string): Promise<{ verifiedForSending: boolean; dkimTokens: string[] } | undefined>;
+  getEmailIdentity(
+    name: string,
+  ): Promise<{ verifiedForSending: boolean; dkimTokens: string[]; dkimStatus?: string } | undefined>;
   createEmailIdentity(name: string, dkim: boolean): Promise<void>;
   deleteEmailIdentity(name: string): Promise<void>;
   describeRuleSet(name: string): Promise<string[] | undefined>;
@@ -49,6 +51,7 @@ export function createSesApi(ctx: AwsServiceContext): SesApi {
         return {
           verifiedForSending: out.VerifiedForSendingStatus === true,
           dkimTokens: out.DkimAttributes?.Tokens ?? [],
+          ...(out.DkimAttributes?.Status ? { dkimStatus: out.DkimAttributes.Status } : {}),
         };
       }),
     createEmailIdentity: (name, dkim) =>

@@ -34,6 +34,10 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   sshBinary?: string;
   /** DATABASE_URL as a database (db migrate), beside its use as the default log. */
   databaseUrl?: string;
+  /** AgentIdP (seed 003) settings doctor checks: REDIS_URL, and the RS256 pair as PEM text. */
+  redisUrl?: string;
+  jwtPrivateKey?: string;
+  jwtPublicKey?: string;
   /** SETUP_ALLOWED_PRINCIPALS: caller ARN patterns setup accepts. */
   allowedPrincipals: string[];
   /** Postgres server-side statement timeout. */
@@ -80,6 +84,9 @@ const SETTINGS: Setting[] = [
   { key: 'sshBinary', env: ['AGENTKEYS_SSH_BINARY'] },
   { key: 'databaseUrl', env: ['DATABASE_URL'], flag: 'databaseUrl' },
   { key: 'allowedPrincipals', env: ['SETUP_ALLOWED_PRINCIPALS'] },
+  { key: 'redisUrl', env: ['REDIS_URL'] },
+  { key: 'jwtPrivateKey', env: ['JWT_PRIVATE_KEY'] },
+  { key: 'jwtPublicKey', env: ['JWT_PUBLIC_KEY'] },
 ];
 
 export const DEFAULT_DIR = '.agentkeys';
@@ -161,6 +168,9 @@ const PLAIN_KEYS = [
   'vaultRegion',
   'sshBinary',
   'databaseUrl',
+  'redisUrl',
+  'jwtPrivateKey',
+  'jwtPublicKey',
 ] as const;
 
 type Problems = string[];

@@ -87,7 +87,8 @@ export function fakeIam(account: string) {
       if (r) r.attached = r.attached.filter((a) => a !== arn);
     },
     deleteRole: async (name) => void roles.delete(name),
-    getOidcProvider: async (arn) => (providers.has(arn) ? { clientIds: [...providers.get(arn)!] } : undefined),
+    getOidcProvider: async (arn) =>
+      providers.has(arn) ? { clientIds: [...providers.get(arn)!], thumbprints: [] } : undefined,
     createOidcProvider: async (url, clientIds) => {
       const arn = `arn:aws:iam::${account}:oidc-provider/${url.replace(/^https:\/\//, '')}`;
       if (providers.has(arn)) throw conflict(`OIDC provider ${url}`);
@@ -115,6 +116,9 @@ export function fakeIam(account: string) {
         (profiles.get(name) ?? []).filter((r) => r !== roleName),
       ),
     deleteInstanceProfile: async (name) => void profiles.delete(name),
+    simulatePrincipalPolicy: async () => {
+      throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: 'iam:SimulatePrincipalPolicy: use moto' });
+    },
     getManagedPolicyDocument: async (arn) =>
       arn.startsWith('arn:aws:iam::aws:policy/')
         ? JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] })

@@ -10,6 +10,12 @@ export function fakeRoute53() {
   const key = (r: ResourceRecordSet) => `${r.Name} ${r.Type}`;
   const api: Route53Api = {
     getHostedZone: async (id) => (zones.has(id) ? { name: zones.get(id)!.name } : undefined),
+    testDnsAnswer: async (id, name, type) => {
+      const r = zones.get(id)?.records.get(`${name.replace(/\.?$/, '.')} ${type}`);
+      return r
+        ? { code: 'NOERROR', data: (r.ResourceRecords ?? []).map((x) => x.Value!) }
+        : { code: 'NXDOMAIN', data: [] };
+    },
     listRecordSets: async (id) => [...(zones.get(id)?.records.values() ?? [])].map((r) => structuredClone(r)),
     changeRecordSets: async (id, changes) => {
       const zone = zones.get(id);

@@ -10,7 +10,9 @@ export async function resetMoto(moto: Moto): Promise<void> {
 }
 
 /** One moto for the file; process.env points the in-process SDK at it. */
-export function useMoto(opts: { patchKmsDigest?: boolean } = {}): { current: Moto } {
+export function useMoto(opts: { patchKmsDigest?: boolean; extraEnv?: Record<string, string> } = {}): {
+  current: Moto;
+} {
   const holder = {} as { current: Moto };
   beforeAll(async () => {
     holder.current = await startMoto(opts);

@@ -1,0 +1,61 @@
+// The doctor's vocabulary: a check is read-only, says ok / warn / fail / skip with one line of
+// detail, and for everything that is not ok, the exact command that fixes it.
+import type { AgentkeysConfig } from '../config/load.js';
+import type { AgentkeysError } from '../errors.js';
+import type { SetupContext } from '../setup/step.js';
+import type { AuditSigner } from '../signing/signer.js';
+import type { HttpProbe } from './http.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface Outcome {
+  status: CheckStatus;
+  detail: string;
+  fix?: string;
+}
+
+export interface CheckRecord extends Outcome {
+  id: string;
+  group: string;
+  title: string;
+  durationMs: number;
+}
+
+export interface DoctorContext {
+  /** The stack's clients and names; absent when its env files do not load (stackError says why). */
+  setup?: SetupContext;
+  stackError?: AgentkeysError;
+  config: AgentkeysConfig;
+  http: HttpProbe;
+  /** Opens a KMS signer (the CI guard); injected so the checks stay free of the SDK. */
+  openKmsSigner?: (keyRef: string) => Promise<AuditSigner>;
+  /** The caller, once the credentials check has run. */
+  caller?: { account: string; arn: string };
+  now: Date;
+}
+
+export interface DoctorCheck {
+  id: string;
+  group: string;
+  title: string;
+  /** Checks that must be ok (or warn) first; otherwise this one is skipped, naming them. */
+  needs?: string[];
+  run(ctx: DoctorContext): Promise<Outcome>;
+}
+
+export const ok = (detail: string): Outcome => ({ status: 'ok', detail });
+export const warn = (detail: string, fix?: string): Outcome => ({ status: 'warn', detail, ...(fix ? { fix } : {}) });
+export const fail = (detail: string, fix: string): Outcome => ({ status: 'fail', detail, fix });
+export const skip = (detail: string): Outcome => ({ status: 'skip', detail });
+
+/** The stack's setup context, or the reason the stack checks cannot run. */
+export function stackOf(ctx: DoctorContext): SetupContext {
+  if (!ctx.setup) throw new Error('doctor: a stack check ran without a stack (its needs are wrong)');
+  return ctx.setup;
+}
+
+/** `agentkeys setup [--test] --only-step S`, for fixes. */
+export function setupFix(ctx: DoctorContext, step: string, extra = ''): string {
+  const test = ctx.setup?.stack.name === 'test' ? ' --test' : '';
+  return `agentkeys setup${test} --only-step ${step}${extra}`;
+}

@@ -1,0 +1,76 @@
+// The doctor's only network reads outside AWS: HTTPS GETs of the issuer and the TLS certificate it
+// serves. node:https and node:tls directly, so the operator's trust store (and NODE_EXTRA_CA_CERTS
+// for a private CA) decides, exactly as it will for STS and the broker's clients.
+import { get } from 'node:https';
+import { connect } from 'node:tls';
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+export interface PeerCertificate {
+  authorized: boolean;
+  authorizationError?: string;
+  subject: string;
+  altNames: string[];
+  validTo: string;
+  /** SHA-1 of the DER, 40 lowercase hex digits: what IAM wants as an OIDC provider thumbprint. */
+  sha1: string;
+}
+
+export interface HttpProbe {
+  get(url: string): Promise<HttpAnswer>;
+  certificate(url: string): Promise<PeerCertificate>;
+}
+
+const TIMEOUT_MS = 5000;
+const MAX_BODY = 1 << 20;
+
+export function httpsProbe(): HttpProbe {
+  return {
+    get: (url) =>
+      new Promise((resolve, reject) => {
+        const req = get(url, { timeout: TIMEOUT_MS }, (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_BODY) req.destroy(new Error(`${url}: the answer is over ${MAX_BODY} bytes`));
+            else chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${TIMEOUT_MS} ms`)));
+        req.on('error', reject);
+      }),
+    certificate: (url) =>
+      new Promise((resolve, reject) => {
+        const u = new URL(url);
+        const socket = connect({
+          host: u.hostname,
+          port: Number(u.port || 443),
+          servername: u.hostname,
+          rejectUnauthorized: false, // read it either way; `authorized` says whether it is trusted
+          timeout: TIMEOUT_MS,
+        });
+        socket.once('secureConnect', () => {
+          const cert = socket.getPeerCertificate();
+          socket.end();
+          resolve({
+            authorized: socket.authorized,
+            ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}),
+            subject: [cert.subject?.CN ?? ''].flat()[0] ?? '',
+            altNames: (cert.subjectaltname ?? '')
+              .split(', ')
+              .filter((n) => n.startsWith('DNS:'))
+              .map((n) => n.slice(4)),
+            validTo: new Date(cert.valid_to).toISOString(),
+            sha1: cert.fingerprint.replace(/:/g, '').toLowerCase(),
+          });
+        });
+        socket.once('timeout', () => socket.destroy(new Error(`${url}: no TLS handshake in ${TIMEOUT_MS} ms`)));
+        socket.once('error', reject);
+      }),
+  };
+}

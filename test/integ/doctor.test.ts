@@ -1,0 +1,220 @@
+// agentkeys doctor end to end: moto over HTTP for AWS, a real HTTPS issuer on loopback (a CA the
+// test makes with openssl, trusted through NODE_EXTRA_CA_CERTS), the run's real PostgreSQL and a
+// real redis-server. Setup builds the stack, doctor calls it healthy, then one thing at a time is
+// broken and doctor must name exactly that check, with its fix.
+// moto deviations met here (aws-and-moto.md): SES never verifies identities, so this file's moto
+// runs with the launcher's MOTO_SES_VERIFIED=1 (verified, DKIM SUCCESS, as AWS reports once the
+// CNAMEs resolve); SimulatePrincipalPolicy and TestDNSAnswer are missing from moto and answered by
+// the launcher's patches (identity policies without conditions; the zone's own records).
+import { generateKeyPairSync } from 'node:crypto';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { IAM } from '@aws-sdk/client-iam';
+import { Route53 } from '@aws-sdk/client-route-53';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKmsApi } from '../../src/aws/kms.js';
+import { runCli } from '../helpers/cli.js';
+import { useMoto } from '../helpers/moto.js';
+import { createTestDatabase } from '../helpers/pg-db.js';
+import { startRedis, type RunningRedis } from '../helpers/redis.js';
+import { seedAccount, stackFiles, type StackFiles } from '../helpers/setup-harness.js';
+import { startIssuer, type Issuer } from '../helpers/tls-issuer.js';
+
+const moto = useMoto({ extraEnv: { MOTO_SES_VERIFIED: '1' } });
+const region = { region: 'us-east-1' };
+
+interface Check {
+  id: string;
+  status: string;
+  detail: string;
+  fix?: string;
+}
+
+let issuer: Issuer;
+let redis: RunningRedis;
+let files: StackFiles;
+let env: Record<string, string>;
+
+const pair = () => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString().replace(/\n/g, '\\n'),
+    JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+};
+
+async function doctor(extra: Record<string, string> = {}, args: string[] = []) {
+  const r = await runCli(['--json', 'doctor', '--test', ...args], { cwd: files.cwd, env: { ...env, ...extra } });
+  const out = JSON.parse(r.stdout) as { healthy: boolean; checks: Check[] };
+  return { code: r.code, out, stderr: r.stderr, failed: out.checks.filter((c) => c.status === 'fail') };
+}
+
+beforeAll(async () => {
+  [issuer, redis] = await Promise.all([startIssuer(), startRedis('s3cret')]);
+  const { zoneId } = await seedAccount();
+  // One stack for the whole file (tempDir would be removed after the first test).
+  files = await stackFiles(zoneId, { test: true, cwd: mkdtempSync(path.join(tmpdir(), 'agentkeys-doctor-')) });
+  const port = new URL(issuer.url).port;
+  appendFileSync(
+    files.operator,
+    `\nOIDC_ISSUER=${issuer.url}\nOIDC_PROVIDER_ARN=arn:aws:iam::123456789012:oidc-provider/localhost:${port}\n`,
+  );
+  const database = await createTestDatabase();
+  env = {
+    ...moto.current.env,
+    NODE_EXTRA_CA_CERTS: issuer.caFile,
+    DATABASE_URL: database,
+    REDIS_URL: redis.url,
+    ...pair(),
+  };
+  const up = await runCli(['--json', 'setup', '--test', '--yes'], { cwd: files.cwd, env });
+  expect(up.code, up.stdout + up.stderr).toBe(0);
+  const migrate = await runCli(['db', 'migrate'], { cwd: files.cwd, env });
+  expect(migrate.code, migrate.stderr).toBe(0);
+}, 180_000);
+
+afterAll(async () => {
+  rmSync(files.cwd, { recursive: true, force: true });
+  await issuer?.close();
+  await redis?.stop();
+});
+
+describe('agentkeys doctor', () => {
+  it('calls the freshly set-up stack healthy (exit 0), every check ok or skipped for a reason', async () => {
+    const r = await doctor();
+    expect(r.failed, r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    const status = Object.fromEntries(r.out.checks.map((c) => [c.id, c.status]));
+    for (const id of [
+      'aws.account',
+      'kms.audit-key',
+      'grants.audit-sign',
+      'grants.broker-host',
+      'grants.daemon',
+      'grants.least-privilege',
+      'ses.domain',
+      'dns.records',
+      'oidc.provider',
+      'oidc.discovery',
+      'oidc.jwks',
+      'oidc.healthz',
+      'oidc.tls',
+      'ssh.ready',
+      'agentidp.database',
+      'agentidp.redis',
+      'agentidp.jwt',
+    ])
+      expect([id, status[id]]).toEqual([id, 'ok']);
+    const tls = r.out.checks.find((c) => c.id === 'oidc.tls')!;
+    expect(tls.detail).toMatch(/SHA-1 [0-9a-f]{40}/);
+  });
+
+  it('a detached audit grant: grants.audit-sign fails, naming the setup step that puts it back', async () => {
+    const iam = new IAM(region);
+    const policy = await iam.getRolePolicy({
+      RoleName: 'agentkeys-broker-host-test',
+      PolicyName: 'agentkeys-audit-sign-test',
+    });
+    await iam.deleteRolePolicy({ RoleName: 'agentkeys-broker-host-test', PolicyName: 'agentkeys-audit-sign-test' });
+    try {
+      const r = await doctor();
+      expect(r.code).toBe(1);
+      expect(r.failed.map((c) => c.id)).toEqual(['grants.audit-sign']);
+      expect(r.failed[0]!.detail).toMatch(/agentkeys-broker-host-test may not kms:Sign/);
+      expect(r.failed[0]!.fix).toBe('agentkeys setup --test --only-step audit-signing-grant');
+    } finally {
+      await iam.putRolePolicy({
+        RoleName: 'agentkeys-broker-host-test',
+        PolicyName: 'agentkeys-audit-sign-test',
+        PolicyDocument: decodeURIComponent(policy.PolicyDocument!),
+      });
+    }
+  });
+
+  it('a disabled audit key: kms.audit-key fails with the enable-key command; what needs it is skipped', async () => {
+    const kms = createKmsApi(region).client;
+    const meta = (await kms.describeKey({ KeyId: 'alias/agentkeys-audit-test' })).KeyMetadata!;
+    const arn = meta.Arn!;
+    // moto deviation: DisableKey and EnableKey take the key id only (an ARN is a KeyError, HTTP 500).
+    await kms.disableKey({ KeyId: meta.KeyId });
+    try {
+      const r = await doctor();
+      expect(r.failed.map((c) => c.id)).toEqual(['kms.audit-key']);
+      expect(r.failed[0]!.fix).toBe(`aws kms enable-key --key-id ${arn}`);
+      expect(r.out.checks.find((c) => c.id === 'grants.audit-sign')).toMatchObject({ status: 'skip' });
+    } finally {
+      await kms.enableKey({ KeyId: meta.KeyId });
+    }
+  });
+
+  it('a deleted A record: dns.records fails naming that host', async () => {
+    const r53 = new Route53(region);
+    const host = 'test-mcp.litentry.org.';
+    const sets = await r53.listResourceRecordSets({ HostedZoneId: files.zoneId });
+    const record = sets.ResourceRecordSets!.find((s) => s.Name === host && s.Type === 'A')!;
+    const change = (Action: 'DELETE' | 'CREATE') =>
+      r53.changeResourceRecordSets({
+        HostedZoneId: files.zoneId,
+        ChangeBatch: { Changes: [{ Action, ResourceRecordSet: record }] },
+      });
+    await change('DELETE');
+    try {
+      const r = await doctor();
+      expect(r.failed.map((c) => c.id)).toEqual(['dns.records']);
+      expect(r.failed[0]!.detail).toMatch(/^test-mcp\.litentry\.org: NXDOMAIN/);
+      expect(r.failed[0]!.fix).toBe('agentkeys setup --test --only-step dns');
+    } finally {
+      await change('CREATE');
+    }
+  });
+
+  it('Postgres down, Redis refusing the password, a mismatched JWT pair: each names its own check', async () => {
+    const down = await doctor({ DATABASE_URL: 'postgres://agentkeys@127.0.0.1:1/agentkeys' });
+    expect(down.failed.map((c) => c.id)).toEqual(['agentidp.database']);
+    expect(down.failed[0]!.fix).toMatch(/start PostgreSQL/);
+    const redisUrl = redis.url.replace('s3cret', 'wrong');
+    const badRedis = await doctor({ REDIS_URL: redisUrl });
+    expect(badRedis.failed.map((c) => c.id)).toEqual(['agentidp.redis']);
+    expect(badRedis.failed[0]!.detail).toContain('redis://:***@');
+    const jwt = await doctor({ JWT_PUBLIC_KEY: pair().JWT_PUBLIC_KEY });
+    expect(jwt.failed.map((c) => c.id)).toEqual(['agentidp.jwt']);
+    expect(jwt.failed[0]!.detail).toBe('JWT_PUBLIC_KEY is not the public half of JWT_PRIVATE_KEY');
+  });
+
+  it('an issuer that names itself differently, or serves no keys: the OIDC check that sees it fails', async () => {
+    issuer.state.issuer = `${issuer.url}/`;
+    try {
+      const r = await doctor();
+      expect(r.failed.map((c) => c.id)).toEqual(['oidc.discovery']);
+      expect(r.failed[0]!.detail).toMatch(/byte for byte/);
+    } finally {
+      delete issuer.state.issuer;
+    }
+    const keys = issuer.state.keys;
+    issuer.state.keys = [];
+    try {
+      expect((await doctor()).failed.map((c) => c.id)).toEqual(['oidc.jwks']);
+    } finally {
+      issuer.state.keys = keys;
+    }
+  });
+
+  it('--ci: REQUIRE_KMS=true passes with the KMS audit key and fails with a local key, one line each', async () => {
+    const pass = await runCli(['doctor', '--ci'], {
+      cwd: files.cwd,
+      env: { ...env, REQUIRE_KMS: 'true', AUDIT_SIGNING_KMS_KEY_ID: 'alias/agentkeys-audit-test' },
+    });
+    expect(pass.code, pass.stderr).toBe(0);
+    expect(pass.stdout).toMatch(/^PASS ci\.require-kms: signing key arn:aws:kms:/);
+    expect(pass.stdout.trim().split('\n')).toHaveLength(1);
+    const local = await runCli(['doctor', '--ci'], {
+      cwd: files.cwd,
+      env: { ...env, REQUIRE_KMS: 'true', AUDIT_SIGNING_KEY_PATH: '/tmp/nope.pem' },
+    });
+    expect(local.code).toBe(1);
+    expect(local.stdout).toMatch(/^FAIL ci\.require-kms: LOCAL_KEY_REFUSED/);
+    const off = await runCli(['doctor', '--ci'], { cwd: files.cwd, env });
+    expect(off.stdout).toMatch(/^FAIL ci\.require-kms: REQUIRE_KMS is not true/);
+  });
+});
