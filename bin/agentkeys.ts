@@ -534,7 +534,9 @@ async function exitCodeFor(err: unknown): Promise<ExitCode> {
   const globals = program.opts<{ json?: boolean; debug?: boolean }>();
   const { printError } = await import('../commands/ui/format.js');
   const { isAgentkeysError, exitCodeOf } = await import('../src/errors.js');
-  printError(err, { json: globals.json === true, debug: globals.debug === true });
+  // LOG_LEVEL=debug (seed 000) is --debug; the settings file's copy applies once a command has loaded it.
+  const debug = globals.debug === true || /^debug$/i.test(process.env.LOG_LEVEL ?? '');
+  printError(err, { json: globals.json === true, debug });
   if (isAgentkeysError(err)) return exitCodeOf(err);
   if ((err as Error)?.name === 'ExitPromptError') return 130;
   return 1;

@@ -1,3 +1,4 @@
+import { verifierRegistry } from '../src/signing/registry-input.js';
 import { parseWholeNumber } from './options.js';
 import { parseAnchor } from '../src/audit/anchor.js';
 import { parseTimeBound, type AuditQuery } from '../src/audit/query.js';
@@ -143,7 +144,7 @@ async function verifyCopy(ctx: CommandContext, dest: AuditStore, firstBrokenLink
   const linkFinding = firstBrokenLink === null ? [] : [{ index: firstBrokenLink, code: 'PREV_HASH_MISMATCH' }];
   try {
     const report = await verifyChainSource(dest, {
-      signersPath: ctx.config.signersPath,
+      signersPath: await verifierRegistry(ctx.config),
       hmacKeyFiles: {},
       slackMs: 60_000,
     });

@@ -1,3 +1,5 @@
+import { verifierRegistry } from '../src/signing/registry-input.js';
+import type { RegistryInput } from '../src/signing/registry.js';
 import { promises as fsp } from 'node:fs';
 import {
   appendUnsignedEvents,
@@ -113,7 +115,7 @@ export async function runAuditProve(
   return 0;
 }
 
-async function keyLookup(signersPath: string) {
+async function keyLookup(signersPath: RegistryInput) {
   const { keys } = await loadKeyRing(signersPath, {}, 0, 'off');
   const ring = new KeyRing(keys);
   return (kid: string) => {
@@ -126,7 +128,7 @@ async function keyLookup(signersPath: string) {
 export async function runVerifyProof(options: GlobalOptions & { proof: string; signers?: string }): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
   const text = await readInput(options.proof, 'PROOF_MALFORMED');
-  const verdict = verifyInclusionBundle(text, await keyLookup(ctx.config.signersPath));
+  const verdict = verifyInclusionBundle(text, await keyLookup(await verifierRegistry(ctx.config)));
   if (ctx.out.json) printJson({ ok: true, ...verdict });
   else {
     printLine(
@@ -145,7 +147,7 @@ export async function runAuditConsistency(
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
   const oldNote = await readInput(options.old, 'CHECKPOINT_NOT_FOUND');
-  const keyOf = await keyLookup(ctx.config.signersPath);
+  const keyOf = await keyLookup(await verifierRegistry(ctx.config));
   const result = await withStore(log, {}, (store) => proveConsistency(store, oldNote, keyOf));
   if (ctx.out.json) printJson({ ok: true, ...result });
   else

@@ -72,5 +72,6 @@ export async function createContext(
       style.dim(`→ no AWS region set: using ${region} (set AWS_REGION, VAULT_REGION or --region)\n`),
     );
   const services = createServices(config, { onDefaultRegion, ...(kmsMaxAttempts ? { kmsMaxAttempts } : {}) });
-  return { config, out: { json: options.json === true, debug: options.debug === true }, services };
+  const debug = options.debug === true || config.logLevel === 'debug';
+  return { config, out: { json: options.json === true, debug }, services };
 }

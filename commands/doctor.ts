@@ -24,7 +24,7 @@ export async function runDoctorCommand(options: DoctorOptions): Promise<ExitCode
     config: cmd.config,
     http: httpsProbe(),
     now: new Date(),
-    openKmsSigner: async (ref) => KmsSigner.open(await cmd.services.kms(), ref),
+    openKmsSigner: async (ref, kid) => KmsSigner.open(await cmd.services.kms(), ref, kid ? { kid } : {}),
     ...(options.ci ? {} : await stackContext(options, cmd.config)),
   };
   const report = await runDoctor(

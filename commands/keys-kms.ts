@@ -105,6 +105,8 @@ export interface KeysCreateKmsOptions extends GlobalOptions {
   description?: string;
   signers?: string;
   rotationPeriodDays?: string;
+  /** The signer kid events carry (AUDIT_SIGNER_KID); default the key ARN, which the entry records anyway. */
+  kid?: string;
 }
 
 export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<ExitCode> {
@@ -136,9 +138,9 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
   let address: string | undefined;
   if (meta.KeyUsage === 'SIGN_VERIFY' || meta.KeyUsage === 'GENERATE_VERIFY_MAC') {
     // Publish at once, so events signed with this key verify offline from the first one.
-    const signer = await KmsSigner.open(await ctx.services.kms(), meta.Arn!);
+    const signer = await KmsSigner.open(await ctx.services.kms(), meta.Arn!, options.kid ? { kid: options.kid } : {});
     const signersPath = options.signers ?? ctx.config.signersPath;
-    if (await publishSigner(signersPath, signer, { keyArn: signer.kid })) published = signersPath;
+    if (await publishSigner(signersPath, signer, { keyArn: signer.keyArn })) published = signersPath;
     if (meta.KeySpec === EVM_KEY_SPEC) address = addressOfPublicKey(await signer.loadPublicKey(), signer.source);
   }
   printKmsCalls(ctx);
@@ -151,6 +153,7 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
       usage: meta.KeyUsage,
       alias: alias ?? null,
       signers: published ?? null,
+      kid: options.kid ?? meta.Arn,
       ...(address ? { address } : {}),
       ...(rotates ? { rotationPeriodDays: rotationDays(options) } : {}),
     });

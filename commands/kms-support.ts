@@ -10,7 +10,9 @@ import { style } from './ui/format.js';
 
 /** The configured audit signer, with KMS signers opened through this command's services. */
 export function openSigner(ctx: CommandContext, config: AgentkeysConfig = ctx.config): Promise<AuditSigner> {
-  return resolveSigner(config, { openKmsSigner: async (ref) => KmsSigner.open(await ctx.services.kms(), ref) });
+  return resolveSigner(config, {
+    openKmsSigner: async (ref, kid) => KmsSigner.open(await ctx.services.kms(), ref, kid ? { kid } : {}),
+  });
 }
 
 /**

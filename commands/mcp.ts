@@ -121,7 +121,7 @@ async function openDecisionLog(
     await publishSigner(
       ctx.config.signersPath,
       signer as AuditSigner & { publicKeyPem(): Promise<string> | string },
-      signer instanceof KmsSigner ? { keyArn: signer.kid } : {},
+      signer instanceof KmsSigner ? { keyArn: signer.keyArn } : {},
     );
   }
   const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
@@ -151,7 +151,7 @@ async function openDecisionLog(
 async function decisionSigner(ctx: CommandContext, vaultKeyRef: string): Promise<AuditSigner> {
   const open = (keyRef?: string) =>
     resolveSigner(keyRef ? { ...ctx.config, keyRef } : ctx.config, {
-      openKmsSigner: async (ref) => KmsSigner.open(await ctx.services.kms(), ref),
+      openKmsSigner: async (ref, kid) => KmsSigner.open(await ctx.services.kms(), ref, kid ? { kid } : {}),
     });
   if (ctx.config.auditKey) return open(ctx.config.auditKey);
   try {

@@ -1,3 +1,4 @@
+import { verifierRegistry } from '../src/signing/registry-input.js';
 import { parseWholeNumber } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import type { VerifyAuditOptions, VerifyAuditReport } from '../src/audit/verify-source.js';
@@ -53,7 +54,7 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
       progress.update(`  verifying ${count(events)} events${percent(bytes, total)}…`),
     log,
     statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
-    signersPath: ctx.config.signersPath,
+    signersPath: await verifierRegistry(ctx.config),
     hmacKeyFiles: parseHmacKeys(options.hmacKey ?? []),
     ...(options.anchor === false
       ? { anchor: false as const }

@@ -26,15 +26,19 @@ export interface Services {
 
 /** The operator's explicit AWS credential choices from the config; the rest is the SDK's chain. */
 export function awsAuthFromConfig(config: AgentkeysConfig): AwsAuthOptions {
+  // KMS_AUTH_MODE=iam (seed 001) means the credential chain even where a token is mounted.
+  const webIdentity = config.kmsAuthMode !== 'iam';
   return {
     ...(config.region ? { region: config.region } : {}),
     ...(config.profile ? { profile: config.profile } : {}),
     ...(config.roleArn ? { roleArn: config.roleArn } : {}),
-    ...(config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
-    ...(config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
+    ...(webIdentity && config.webIdentityTokenFile ? { webIdentityTokenFile: config.webIdentityTokenFile } : {}),
+    ...(webIdentity && config.webIdentityToken ? { webIdentityToken: config.webIdentityToken } : {}),
+    ...(webIdentity && config.webIdentityRoleArn ? { webIdentityRoleArn: config.webIdentityRoleArn } : {}),
     ...(config.kmsEndpoint ? { kmsEndpoint: config.kmsEndpoint } : {}),
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     ...(config.credentials ? { credentials: config.credentials } : {}),
+    sessionSeconds: config.sessionSeconds,
   };
 }
 

@@ -1,6 +1,11 @@
 import { promises as fsp } from 'node:fs';
 import { AgentkeysError, UsageError } from '../errors.js';
-import { parseSignerRegistryLenient, readRegistryText } from '../signing/registry.js';
+import {
+  parseSignerRegistryLenient,
+  readRegistryText,
+  registrySourceName,
+  type RegistryInput,
+} from '../signing/registry.js';
 import { isDigestHex } from './canonical.js';
 import type { ChainSource, ChainSourceInfo } from './chain.js';
 import type { Finding } from './findings.js';
@@ -9,7 +14,7 @@ import { digestRow } from './record.js';
 import { defaultWorkerCount, verifyChain, type VerifyReport } from './verify-log.js';
 
 export interface VerifyAuditOptions {
-  signersPath: string;
+  signersPath: RegistryInput;
   /** kid → file holding the UTF-8 HMAC secret. */
   hmacKeyFiles: Record<string, string>;
   /** Anchor path; undefined means `<log>.anchor.json` if it exists; false means none. */
@@ -127,7 +132,7 @@ function labelForks(findings: Finding[], forkedIds: Set<string>): Finding[] {
 }
 
 export async function loadKeyRing(
-  signersPath: string,
+  signersPath: RegistryInput,
   hmacSecrets: Record<string, string>,
   slackMs: number,
   kmsVerify: 'off' | 'hmac' | 'all',
@@ -146,7 +151,7 @@ export async function loadKeyRing(
     }
     throw err;
   }
-  const parsed = parseSignerRegistryLenient(text, signersPath);
+  const parsed = parseSignerRegistryLenient(text, registrySourceName(signersPath));
   return {
     keys: { signers: parsed.registry.signers, rejected: parsed.rejected, hmacSecrets, slackMs, kmsVerify },
     warnings: parsed.problems,

@@ -1,4 +1,10 @@
-import { fromIni, fromNodeProviderChain, fromTemporaryCredentials, fromTokenFile } from '@aws-sdk/credential-providers';
+import {
+  fromIni,
+  fromNodeProviderChain,
+  fromTemporaryCredentials,
+  fromTokenFile,
+  fromWebToken,
+} from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 
 /** How agentkeys finds AWS credentials; everything else is the SDK's standard chain. */
@@ -11,6 +17,10 @@ export interface AwsAuthOptions {
   /** Web identity: a token file (the seed's OIDC_TOKEN_PATH) and the role it assumes (KMS_ROLE_ARN). */
   webIdentityTokenFile?: string;
   webIdentityRoleArn?: string;
+  /** Web identity from the token itself (OIDC_TOKEN), where no file is mounted. */
+  webIdentityToken?: string;
+  /** How long an assumed session lasts, in seconds (default 3600: the seeds' 1-hour limit). */
+  sessionSeconds?: number;
   /** Endpoint override for KMS (KMS_ENDPOINT), over the one for every service. */
   kmsEndpoint?: string;
   /** AWS_ENDPOINT_URL, passed to every client (so a caller with its own environment needs no process.env). */
@@ -28,18 +38,28 @@ export function credentialProvider(opts: AwsAuthOptions): AwsCredentialIdentityP
     const credentials = opts.credentials;
     return async () => credentials;
   }
+  const durationSeconds = opts.sessionSeconds ?? 3600;
+  if (opts.webIdentityToken && opts.webIdentityRoleArn) {
+    return fromWebToken({
+      webIdentityToken: opts.webIdentityToken,
+      roleArn: opts.webIdentityRoleArn,
+      roleSessionName: 'agentkeys',
+      durationSeconds,
+    });
+  }
   if (opts.webIdentityTokenFile && opts.webIdentityRoleArn) {
     return fromTokenFile({
       webIdentityTokenFile: opts.webIdentityTokenFile,
       roleArn: opts.webIdentityRoleArn,
       roleSessionName: 'agentkeys',
+      durationSeconds,
     });
   }
   const base = opts.profile ? fromIni({ profile: opts.profile }) : fromNodeProviderChain();
   if (opts.roleArn) {
     return fromTemporaryCredentials({
       masterCredentials: base,
-      params: { RoleArn: opts.roleArn, RoleSessionName: 'agentkeys', DurationSeconds: 900 },
+      params: { RoleArn: opts.roleArn, RoleSessionName: 'agentkeys', DurationSeconds: durationSeconds },
       ...(opts.region ? { clientConfig: { region: opts.region } } : {}),
     });
   }

@@ -34,6 +34,19 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   sshBinary?: string;
   /** DATABASE_URL as a database (db migrate), beside its use as the default log. */
   databaseUrl?: string;
+  /** The verifier registry inline (KERNEL_PUBLIC_KEYS_JSON) or by https URL (KERNEL_PUBLIC_KEYS_URL). */
+  registryJson?: string;
+  registryUrl?: string;
+  /** AUDIT_SIGNING_KEY_URL: a local signing key (PEM) fetched over https when signing. */
+  keyUrl?: string;
+  /** OIDC_TOKEN: the web identity token itself, where no token file is mounted. */
+  webIdentityToken?: string;
+  /** KMS_AUTH_MODE (seed 001): iam (the credential chain) or oidc (web identity, KMS_ROLE_ARN). */
+  kmsAuthMode?: 'iam' | 'oidc';
+  /** LOG_LEVEL: debug is --debug; error, warn and info are accepted. */
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /** Seconds an assumed-role or web-identity session lasts (900-3600; seeds 001/002: at most 1 h). */
+  sessionSeconds: number;
   /** AgentIdP (seed 003) settings doctor checks: REDIS_URL, and the RS256 pair as PEM text. */
   redisUrl?: string;
   jwtPrivateKey?: string;
@@ -62,7 +75,7 @@ const SETTINGS: Setting[] = [
   { key: 'devAllowEphemeral', env: ['DEV_ALLOW_EPHEMERAL'] },
   { key: 'keyRef', env: ['AGENTKEYS_KEY'], flag: 'key' },
   { key: 'keySource', env: ['AUDIT_SIGNING_KEY_SOURCE'] },
-  { key: 'kmsKeyId', env: ['AUDIT_SIGNING_KMS_KEY_ID'] },
+  { key: 'kmsKeyId', env: ['AUDIT_SIGNING_KMS_KEY_ID', 'KMS_KEY_ALIAS'] },
   { key: 'privateKey', env: ['AUDIT_SIGNING_PRIVATE_KEY'] },
   { key: 'keyPath', env: ['AUDIT_SIGNING_KEY_PATH'] },
   { key: 'alg', env: ['AUDIT_SIGNING_ALG'], flag: 'alg' },
@@ -85,6 +98,13 @@ const SETTINGS: Setting[] = [
   { key: 'databaseUrl', env: ['DATABASE_URL'], flag: 'databaseUrl' },
   { key: 'allowedPrincipals', env: ['SETUP_ALLOWED_PRINCIPALS'] },
   { key: 'redisUrl', env: ['REDIS_URL'] },
+  { key: 'registryJson', env: ['KERNEL_PUBLIC_KEYS_JSON'] },
+  { key: 'registryUrl', env: ['KERNEL_PUBLIC_KEYS_URL'] },
+  { key: 'keyUrl', env: ['AUDIT_SIGNING_KEY_URL'] },
+  { key: 'webIdentityToken', env: ['OIDC_TOKEN'] },
+  { key: 'kmsAuthMode', env: ['KMS_AUTH_MODE'] },
+  { key: 'logLevel', env: ['LOG_LEVEL'] },
+  { key: 'sessionSeconds', env: ['AGENTKEYS_SESSION_SECONDS'] },
   { key: 'jwtPrivateKey', env: ['JWT_PRIVATE_KEY'] },
   { key: 'jwtPublicKey', env: ['JWT_PUBLIC_KEY'] },
 ];
@@ -171,6 +191,10 @@ const PLAIN_KEYS = [
   'redisUrl',
   'jwtPrivateKey',
   'jwtPublicKey',
+  'registryJson',
+  'registryUrl',
+  'keyUrl',
+  'webIdentityToken',
 ] as const;
 
 type Problems = string[];
@@ -185,6 +209,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
     requireKms: parseBool(raw, origins, 'requireKms', problems),
     devAllowEphemeral: parseBool(raw, origins, 'devAllowEphemeral', problems),
     pgStatementTimeoutMs: 30_000,
+    sessionSeconds: 3600,
     allowedPrincipals: (raw.allowedPrincipals ?? '')
       .split(',')
       .map((p) => p.trim())
@@ -194,7 +219,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
   for (const key of PLAIN_KEYS) if (raw[key] !== undefined) config[key] = raw[key];
   validateNumbers(raw, origins, config, problems);
   validateSigning(raw, origins, config, problems);
-  validateAws(raw, origins, problems);
+  validateAws(raw, origins, config, problems);
   if (problems.length > 0) {
     throw new UsageError({
       code: 'CONFIG_INVALID',
@@ -264,12 +289,39 @@ function validateSigning(
   }
 }
 
-function validateAws(raw: Record<string, string>, origins: Record<string, string>, problems: Problems): void {
-  if ((raw.webIdentityTokenFile === undefined) !== (raw.webIdentityRoleArn === undefined)) {
-    problems.push('OIDC_TOKEN_PATH and KMS_ROLE_ARN go together: set both for web identity, or neither');
+function validateAws(
+  raw: Record<string, string>,
+  origins: Record<string, string>,
+  config: AgentkeysConfig,
+  problems: Problems,
+): void {
+  const token = raw.webIdentityTokenFile ?? raw.webIdentityToken;
+  if ((token === undefined) !== (raw.webIdentityRoleArn === undefined)) {
+    problems.push(
+      'OIDC_TOKEN_PATH (or OIDC_TOKEN) and KMS_ROLE_ARN go together: set both for web identity, or neither',
+    );
+  }
+  if (raw.webIdentityTokenFile !== undefined && raw.webIdentityToken !== undefined)
+    problems.push(`${origins.webIdentityTokenFile} and ${origins.webIdentityToken} are both set; keep one`);
+  if (raw.kmsAuthMode !== undefined) {
+    const mode = raw.kmsAuthMode.toLowerCase();
+    if (mode === 'iam' || mode === 'oidc') config.kmsAuthMode = mode;
+    else problems.push(`${origins.kmsAuthMode}: "${raw.kmsAuthMode}" is not iam or oidc`);
+    if (mode === 'oidc' && (token === undefined || raw.webIdentityRoleArn === undefined))
+      problems.push(`${origins.kmsAuthMode}=oidc needs OIDC_TOKEN_PATH (or OIDC_TOKEN) and KMS_ROLE_ARN`);
   }
   if (raw.roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(raw.roleArn)) {
     problems.push(`${origins.roleArn}: "${raw.roleArn}" is not an IAM role ARN`);
+  }
+  if (raw.logLevel !== undefined) {
+    const level = raw.logLevel.toLowerCase();
+    if (level === 'error' || level === 'warn' || level === 'info' || level === 'debug') config.logLevel = level;
+    else problems.push(`${origins.logLevel}: "${raw.logLevel}" is not error, warn, info or debug`);
+  }
+  if (raw.sessionSeconds !== undefined) {
+    const n = Number(raw.sessionSeconds);
+    if (/^\d+$/.test(raw.sessionSeconds) && n >= 900 && n <= 3600) config.sessionSeconds = n;
+    else problems.push(`${origins.sessionSeconds}: "${raw.sessionSeconds}" is not 900-3600 seconds (at most 1 h)`);
   }
 }
 

@@ -28,7 +28,7 @@ export interface DoctorContext {
   config: AgentkeysConfig;
   http: HttpProbe;
   /** Opens a KMS signer (the CI guard); injected so the checks stay free of the SDK. */
-  openKmsSigner?: (keyRef: string) => Promise<AuditSigner>;
+  openKmsSigner?: (keyRef: string, kid?: string) => Promise<AuditSigner>;
   /** The caller, once the credentials check has run. */
   caller?: { account: string; arn: string };
   now: Date;

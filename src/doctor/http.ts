@@ -1,13 +1,10 @@
 // The doctor's only network reads outside AWS: HTTPS GETs of the issuer and the TLS certificate it
 // serves. node:https and node:tls directly, so the operator's trust store (and NODE_EXTRA_CA_CERTS
 // for a private CA) decides, exactly as it will for STS and the broker's clients.
-import { get } from 'node:https';
 import { connect } from 'node:tls';
+import { httpsGet, type HttpsAnswer } from '../sys/https.js';
 
-export interface HttpAnswer {
-  status: number;
-  body: string;
-}
+export type HttpAnswer = HttpsAnswer;
 
 export interface PeerCertificate {
   authorized: boolean;
@@ -25,25 +22,10 @@ export interface HttpProbe {
 }
 
 const TIMEOUT_MS = 5000;
-const MAX_BODY = 1 << 20;
 
 export function httpsProbe(): HttpProbe {
   return {
-    get: (url) =>
-      new Promise((resolve, reject) => {
-        const req = get(url, { timeout: TIMEOUT_MS }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > MAX_BODY) req.destroy(new Error(`${url}: the answer is over ${MAX_BODY} bytes`));
-            else chunks.push(c);
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        });
-        req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${TIMEOUT_MS} ms`)));
-        req.on('error', reject);
-      }),
+    get: (url) => httpsGet(url, { timeoutMs: TIMEOUT_MS }),
     certificate: (url) =>
       new Promise((resolve, reject) => {
         const u = new URL(url);

@@ -89,11 +89,20 @@ export class KmsSigner implements AuditSigner {
     readonly metadata: KeyMetadata,
   ) {}
 
-  get source(): string {
-    return `KMS key ${this.kid}`;
+  /** The key every KMS call names; the kid written into events is this ARN unless one was chosen. */
+  get keyArn(): string {
+    return this.metadata.Arn!;
   }
 
-  static async open(kms: KmsApi, keyRef: string): Promise<KmsSigner> {
+  get source(): string {
+    return this.kid === this.keyArn ? `KMS key ${this.kid}` : `KMS key ${this.keyArn} as ${this.kid}`;
+  }
+
+  /**
+   * `opts.kid`: an explicit signer kid (AUDIT_SIGNER_KID), for registries that name signers by a
+   * label; the registry entry then records the ARN as keyArn. Default: the ARN itself.
+   */
+  static async open(kms: KmsApi, keyRef: string, opts: { kid?: string } = {}): Promise<KmsSigner> {
     const meta = await kms.describeKey(keyRef);
     const alg = algorithmOfKeySpec(meta.KeySpec, keyRef);
     const usage = alg === 'hmac-sha256' ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY';
@@ -105,19 +114,19 @@ export class KmsSigner implements AuditSigner {
       });
     }
     assertKeyEnabled(meta);
-    const signer = new KmsSigner(kms, meta.Arn!, alg, meta);
+    const signer = new KmsSigner(kms, opts.kid ?? meta.Arn!, alg, meta);
     if (alg !== 'hmac-sha256') await signer.loadPublicKey();
     return signer;
   }
 
   async sign(digest: Buffer): Promise<Buffer> {
     assertDigest(digest);
-    if (this.alg === 'hmac-sha256') return Buffer.from(await this.kms.generateMac(this.kid, digest));
-    return Buffer.from(await this.kms.sign(signRequest(this.alg, this.kid, digest)));
+    if (this.alg === 'hmac-sha256') return Buffer.from(await this.kms.generateMac(this.keyArn, digest));
+    return Buffer.from(await this.kms.sign(signRequest(this.alg, this.keyArn, digest)));
   }
 
   async verifyOwn(signed: SignedBytes, signature: Buffer): Promise<boolean> {
-    if (this.alg === 'hmac-sha256') return this.kms.verifyMac(this.kid, signed.digest, signature);
+    if (this.alg === 'hmac-sha256') return this.kms.verifyMac(this.keyArn, signed.digest, signature);
     return verifySignature({ alg: this.alg, publicKey: await this.loadPublicKey() }, signed, signature);
   }
 
@@ -125,7 +134,7 @@ export class KmsSigner implements AuditSigner {
     if (this.alg === 'hmac-sha256')
       throw new InternalError({ code: 'KMS_HMAC_HAS_NO_PUBLIC_KEY', message: `${this.kid} is an HMAC key` });
     this.publicKey ??= createPublicKey({
-      key: Buffer.from(await this.kms.getPublicKey(this.kid)),
+      key: Buffer.from(await this.kms.getPublicKey(this.keyArn)),
       format: 'der',
       type: 'spki',
     });

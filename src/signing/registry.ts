@@ -275,7 +275,17 @@ export async function readSignerRegistry(file: string): Promise<SignerRegistry> 
   return parseSignerRegistry(await readRegistryText(file), file);
 }
 
-export async function readRegistryText(file: string): Promise<string> {
+/**
+ * Where a verifier reads signers from: a file (--signers, KERNEL_PUBLIC_KEYS_PATH) or text already
+ * in hand (KERNEL_PUBLIC_KEYS_JSON, or what KERNEL_PUBLIC_KEYS_URL served), named for messages.
+ */
+export type RegistryInput = string | { text: string; source: string };
+
+export const registrySourceName = (input: RegistryInput) => (typeof input === 'string' ? input : input.source);
+
+export async function readRegistryText(input: RegistryInput): Promise<string> {
+  if (typeof input !== 'string') return input.text;
+  const file = input;
   try {
     return await fsp.readFile(file, 'utf8');
   } catch (err) {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { AgentkeysConfig } from '../config/load.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { fileExists } from '../sys/fs.js';
+import { fetchSettingText } from '../sys/https.js';
 import type { SigningAlg } from './algorithms.js';
 import { generateKeyPair, localKeyPath } from './local-keys.js';
 import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from './registry.js';
@@ -15,6 +16,7 @@ type KeySpec =
   | { kind: 'file'; file: string; origin: string }
   | { kind: 'local'; kid: string; origin: string }
   | { kind: 'inline'; material: string; origin: string }
+  | { kind: 'url'; url: string; origin: string }
   | { kind: 'ephemeral' };
 
 /**
@@ -24,7 +26,8 @@ type KeySpec =
  */
 export interface SignerDeps {
   /** Opens a KMS signer; injected so this module stays free of AWS imports. */
-  openKmsSigner?: (keyRef: string) => Promise<AuditSigner>;
+  /** `kid`: AUDIT_SIGNER_KID / --signer-kid, when the operator names the signer (default: the key ARN). */
+  openKmsSigner?: (keyRef: string, kid?: string) => Promise<AuditSigner>;
 }
 
 export async function resolveSigner(config: AgentkeysConfig, deps: SignerDeps = {}): Promise<AuditSigner> {
@@ -63,12 +66,13 @@ function chooseKeySpec(config: AgentkeysConfig): KeySpec {
   }
   if (config.privateKey) return { kind: 'inline', material: config.privateKey, origin: config.origins.privateKey! };
   if (config.keyPath) return { kind: 'file', file: config.keyPath, origin: config.origins.keyPath! };
+  if (config.keyUrl) return { kind: 'url', url: config.keyUrl, origin: config.origins.keyUrl! };
   if (config.devAllowEphemeral) return { kind: 'ephemeral' };
   throw new UsageError({
     code: 'SIGNING_KEY_MISSING',
     message:
       'no signing key: pass --key, or set AUDIT_SIGNING_PRIVATE_KEY / AUDIT_SIGNING_KEY_PATH ' +
-      '/ AUDIT_SIGNING_KMS_KEY_ID',
+      '/ AUDIT_SIGNING_KEY_URL / AUDIT_SIGNING_KMS_KEY_ID',
     hint: 'create one with: agentkeys keys create --local --alg ed25519 --kid audit-1, then --key local:audit-1',
   });
 }
@@ -81,13 +85,18 @@ async function loadSigner(spec: KeySpec, config: AgentkeysConfig, deps: SignerDe
           code: 'KMS_SIGNING_UNAVAILABLE',
           message: `KMS signing (${spec.origin}) is not available here`,
         });
-      return deps.openKmsSigner(spec.keyId);
+      return deps.openKmsSigner(spec.keyId, config.signerKid);
     case 'file':
       return signerFromFile(spec.file, config.signerKid ?? kidFromFile(spec.file), config.alg);
     case 'local':
       return signerFromLocalKid(spec.kid, config);
     case 'inline':
       return signerFromMaterial(unescapeNewlines(spec.material), config.signerKid ?? 'local', spec.origin, config.alg);
+    case 'url': {
+      // Fetched for this run only, never written to disk (seed 000's secret-service URL).
+      const material = await fetchSettingText(spec.url, 'AUDIT_SIGNING_KEY_URL');
+      return signerFromMaterial(material, config.signerKid ?? 'local', spec.origin, config.alg);
+    }
     case 'ephemeral':
       return createEphemeralSigner(config);
   }

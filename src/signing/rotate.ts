@@ -124,7 +124,7 @@ async function publishRotation(
   overlapDays: number,
 ): Promise<void> {
   let registry = await readSignerRegistryIfExists(signersPath);
-  const entryFor = (s: KmsSigner): Promise<SignerEntry> => signerEntry(s, { keyArn: s.kid });
+  const entryFor = (s: KmsSigner): Promise<SignerEntry> => signerEntry(s, { keyArn: s.keyArn });
   const prior = registry.signers.find((e) => e.signerId === oldSigner.kid) ?? (await entryFor(oldSigner));
   registry = upsertSigner(registry, {
     ...prior,

@@ -1,6 +1,6 @@
 // A real HTTPS OIDC issuer on loopback for doctor's tests: a CA and a leaf certificate for
 // localhost made by openssl (the tool an operator would use), served by node:https with the
-// discovery document, a JWKS and /healthz. The CLI trusts the CA through NODE_EXTRA_CA_CERTS,
+// discovery document, a JWKS and /healthz (and any file a test puts in state.files). The CLI trusts the CA through NODE_EXTRA_CA_CERTS,
 // the way an operator trusts a private CA.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -14,7 +14,7 @@ export interface Issuer {
   url: string;
   caFile: string;
   /** What the routes serve; tests change it to break one thing at a time. */
-  state: { issuer?: string; keys: unknown[]; healthz: number };
+  state: { issuer?: string; keys: unknown[]; healthz: number; files: Record<string, string> };
   close(): Promise<void>;
 }
 
@@ -75,7 +75,11 @@ export async function startIssuer(): Promise<Issuer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-issuer-'));
   const { key, cert, ca } = makeCertificates(dir);
   const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
-  const state: Issuer['state'] = { keys: [{ ...jwk, kid: 'broker-1', alg: 'ES256', use: 'sig' }], healthz: 200 };
+  const state: Issuer['state'] = {
+    keys: [{ ...jwk, kid: 'broker-1', alg: 'ES256', use: 'sig' }],
+    healthz: 200,
+    files: {},
+  };
   let url = '';
   const server: Server = createServer({ key, cert }, (req, res) => {
     const send = (status: number, body: unknown) => {
@@ -86,6 +90,11 @@ export async function startIssuer(): Promise<Issuer> {
       return send(200, { issuer: state.issuer ?? url, jwks_uri: `${url}/.well-known/jwks.json` });
     if (req.url === '/.well-known/jwks.json') return send(200, { keys: state.keys });
     if (req.url === '/healthz') return send(state.healthz, { ok: state.healthz === 200 });
+    const file = state.files[req.url ?? ''];
+    if (file !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return res.end(file);
+    }
     send(404, { error: 'not found' });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -571,6 +571,30 @@ describe('keys', () => {
     expect(r.replicas.map((x: { region: string }) => x.region)).toEqual(['us-west-2', 'eu-west-1']);
   });
 
+  it('AUDIT_SIGNER_KID names a KMS signer: events carry the kid, the registry records the ARN, both verifies work', async () => {
+    const cwd = tempDir();
+    const alias = uniqueAlias('kid');
+    const created = JSON.parse(
+      (
+        await ok(
+          ['--json', 'keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', alias, '--kid', 'auditor-signing-v1'],
+          cwd,
+        )
+      ).stdout,
+    );
+    expect(created.kid).toBe('auditor-signing-v1');
+    const registry = JSON.parse(readFileSync(path.join(cwd, '.agentkeys/signers.json'), 'utf8'));
+    expect(registry.signers[0]).toMatchObject({ signerId: 'auditor-signing-v1', keyArn: created.keyArn });
+    await ok(['sign', '--log', 'k.jsonl', '--event-type', 't', '--payload', '{}'], cwd, undefined, {
+      AUDIT_SIGNING_KMS_KEY_ID: alias,
+      AUDIT_SIGNER_KID: 'auditor-signing-v1',
+    });
+    const row = JSON.parse(readFileSync(path.join(cwd, 'k.jsonl'), 'utf8').split('\n')[0]!);
+    expect(row.signer_kid).toBe('auditor-signing-v1');
+    await ok(['verify-audit', '--log', 'k.jsonl'], cwd);
+    await ok(['verify-audit', '--log', 'k.jsonl', '--kms-verify'], cwd);
+  });
+
   it('should-rotate exits 1 for a new key and reports the policy in --json', async () => {
     const cwd = tempDir();
     const alias = uniqueAlias('age');
@@ -714,11 +738,12 @@ describe('credentials and the KMS operation trail', () => {
     expect(events.map((e) => e.event_type)).toEqual([
       'kms.CreateKey',
       'kms.CreateAlias',
+      'kms.EnableKeyRotation', // keys create turns on KMS-native rotation for symmetric keys
       'kms.GenerateDataKey',
       'kms.Decrypt',
       'kms.Decrypt',
     ]);
-    expect(events[2].payload).toMatchObject({
+    expect(events[3].payload).toMatchObject({
       operation: 'GenerateDataKey',
       result: 'ok',
       contextKeys: expect.arrayContaining(['tenant']),
@@ -726,7 +751,7 @@ describe('credentials and the KMS operation trail', () => {
     expect(text).not.toMatch(/TOP-SECRET|acme|Plaintext/);
     expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'ops.jsonl'], cwd)).stdout)).toMatchObject({
       ok: true,
-      events: 5,
+      events: 6,
     });
   });
 });

@@ -64,7 +64,7 @@ async function createAndPublishKey(ctx: SetupContext): Promise<void> {
   });
   const signer = await KmsSigner.open(ctx.kms, meta.Arn!);
   await publishSigner(ctx.signersPath, signer, {
-    keyArn: signer.kid,
+    keyArn: signer.keyArn,
     description: `agentkeys setup, ${ctx.stack.name} stack`,
   });
 }

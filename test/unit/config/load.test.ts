@@ -47,3 +47,37 @@ describe('config layering: defaults < env file < environment < flags', () => {
     });
   });
 });
+
+describe('the seeds’ other settings (issue 12)', () => {
+  const load = (env: Record<string, string>) => loadConfig({ env, flags: {} });
+
+  it('KMS_KEY_ALIAS names the signing key; OIDC_TOKEN with KMS_ROLE_ARN is web identity; LOG_LEVEL and the session', async () => {
+    const c = await load({
+      KMS_KEY_ALIAS: 'alias/aureus-sentinel-signing-key',
+      OIDC_TOKEN: 'eyJ...',
+      KMS_ROLE_ARN: 'arn:aws:iam::123456789012:role/Sentinel',
+      KMS_AUTH_MODE: 'OIDC',
+      LOG_LEVEL: 'debug',
+      AGENTKEYS_SESSION_SECONDS: '900',
+    });
+    expect(c).toMatchObject({
+      kmsKeyId: 'alias/aureus-sentinel-signing-key',
+      webIdentityToken: 'eyJ...',
+      kmsAuthMode: 'oidc',
+      logLevel: 'debug',
+      sessionSeconds: 900,
+    });
+    expect((await load({})).sessionSeconds).toBe(3600);
+  });
+
+  it('lists every bad one at once: LOG_LEVEL, KMS_AUTH_MODE=oidc without a token, a session over 1 h', async () => {
+    const err = (await load({ LOG_LEVEL: 'loud', KMS_AUTH_MODE: 'oidc', AGENTKEYS_SESSION_SECONDS: '7200' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code: string; details: string[] };
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.details.join('\n')).toMatch(/"loud" is not error, warn, info or debug/);
+    expect(err.details.join('\n')).toMatch(/=oidc needs OIDC_TOKEN_PATH \(or OIDC_TOKEN\) and KMS_ROLE_ARN/);
+    expect(err.details.join('\n')).toMatch(/"7200" is not 900-3600 seconds/);
+  });
+});

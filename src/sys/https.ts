@@ -1,0 +1,75 @@
+// One HTTPS GET for everything agentkeys reads off the network outside AWS (the doctor's issuer
+// probes, a signer registry or a signing key named by URL): TLS verified by the operator's trust
+// store, no redirects, a timeout and a size cap, so a hostile or broken server cannot hang or
+// flood a command.
+import { get } from 'node:https';
+import { UsageError } from '../errors.js';
+
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+}
+
+export interface HttpsGetOptions {
+  timeoutMs?: number;
+  maxBytes?: number;
+}
+
+export const DEFAULT_MAX_BYTES = 1 << 20;
+
+export function httpsGet(url: string, opts: HttpsGetOptions = {}): Promise<HttpsAnswer> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  return new Promise((resolve, reject) => {
+    const req = get(url, { timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) req.destroy(new Error(`the answer is over ${maxBytes} bytes`));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * A document named by URL in the settings (KERNEL_PUBLIC_KEYS_URL, AUDIT_SIGNING_KEY_URL): https
+ * only, 200 only, at most 1 MiB; each refusal is its own code, naming the setting.
+ */
+export async function fetchSettingText(url: string, setting: string): Promise<string> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError({ code: 'SETTING_URL_INVALID', message: `${setting} "${url}" is not a URL` });
+  }
+  if (parsed.protocol !== 'https:')
+    throw new UsageError({
+      code: 'SETTING_URL_INVALID',
+      message: `${setting} must be an https:// URL, not ${parsed.protocol}//`,
+      hint: 'serve it over TLS, or use the file setting instead',
+    });
+  let answer: HttpsAnswer;
+  try {
+    answer = await httpsGet(url);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new UsageError({
+      code: /over \d+ bytes/.test(message) ? 'SETTING_URL_TOO_LARGE' : 'SETTING_URL_UNREACHABLE',
+      message: `${setting} ${url}: ${message}`,
+      hint: 'offline or behind a proxy? use the file setting (a local copy) instead',
+      cause: err,
+    });
+  }
+  if (answer.status !== 200)
+    throw new UsageError({
+      code: 'SETTING_URL_UNREACHABLE',
+      message: `${setting} ${url} answered HTTP ${answer.status}`,
+      hint: 'check the URL and that the server serves it',
+    });
+  return answer.body;
+}
