@@ -227,7 +227,7 @@ program
 
 program
   .command('setup')
-  .description('provision the AWS account for one stack, idempotently (steps 1-18)')
+  .description('provision the AWS account for one stack, idempotently (steps 1-22)')
   .option('--test', 'the test stack (*.test.env files, -test names)')
   .option('--only-step <n|id>', 'run one step (number or id)')
   .option('--from-step <n|id>', 'first step to run')
