@@ -278,6 +278,8 @@ program
   .option('--ci', 'only the protected-branch guard: REQUIRE_KMS=true resolves to a KMS key (one line)')
   .option('--log <log>', 'the audit chain to measure the signing rate from (cost and quota projection)')
   .option('--pem <file>', 'the .pem of the SSH fallback, if you have one')
+  .option('--interval-days <n>', "the audit key's rotation interval (seed 001)", '90')
+  .option('--max-age-days <n>', "the audit key's maximum age (seed 001)", '365')
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/doctor.js')).runDoctorCommand(opts)));

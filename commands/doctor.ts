@@ -1,3 +1,4 @@
+import { parseWholeNumber } from './options.js';
 import { isAgentkeysError, type AgentkeysError, type ExitCode } from '../src/errors.js';
 import { createSetupContext } from '../src/context.js';
 import { doctorChecks } from '../src/doctor/index.js';
@@ -15,6 +16,8 @@ export interface DoctorOptions extends GlobalOptions, StackFileOptions {
   ci?: boolean;
   pem?: string;
   log?: string;
+  intervalDays?: string;
+  maxAgeDays?: string;
 }
 
 /** Read-only: exit 0 when every check passes (warnings allowed), 1 when any fails. */
@@ -24,6 +27,10 @@ export async function runDoctorCommand(options: DoctorOptions): Promise<ExitCode
     config: cmd.config,
     http: httpsProbe(),
     now: new Date(),
+    rotationPolicy: {
+      intervalDays: parseWholeNumber(options.intervalDays ?? '90', '--interval-days', { min: 1 }),
+      maxAgeDays: parseWholeNumber(options.maxAgeDays ?? '365', '--max-age-days', { min: 1 }),
+    },
     openKmsSigner: async (ref, kid) => KmsSigner.open(await cmd.services.kms(), ref, kid ? { kid } : {}),
     ...(options.ci ? {} : await stackContext(options, cmd.config)),
   };

@@ -1,5 +1,6 @@
 // The doctor's vocabulary: a check is read-only, says ok / warn / fail / skip with one line of
 // detail, and for everything that is not ok, the exact command that fixes it.
+import type { RotationPolicy } from '../aws/keys.js';
 import type { AgentkeysConfig } from '../config/load.js';
 import type { AgentkeysError } from '../errors.js';
 import type { SetupContext } from '../setup/step.js';
@@ -32,6 +33,8 @@ export interface DoctorContext {
   /** The caller, once the credentials check has run. */
   caller?: { account: string; arn: string };
   now: Date;
+  /** Seed 001's rotation policy options (--interval-days, --max-age-days); default 90 / 365. */
+  rotationPolicy?: RotationPolicy;
 }
 
 export interface DoctorCheck {

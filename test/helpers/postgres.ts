@@ -3,7 +3,7 @@
 // fails loudly: the Postgres store is never silently left untested.
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './net.js';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -29,17 +29,6 @@ function findBinDir(): string {
       'PostgreSQL server binaries (initdb, pg_ctl) not found: install them (apt-get install -y postgresql) or set AGENTKEYS_TEST_DATABASE_URL',
     );
   return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPostgres(): Promise<RunningPostgres> {

@@ -214,6 +214,8 @@ describe('agentkeys doctor', () => {
     });
     expect(local.code).toBe(1);
     expect(local.stdout).toMatch(/^FAIL ci\.require-kms: LOCAL_KEY_REFUSED/);
+    const badPolicy = await runCli(['--json', 'doctor', '--ci', '--interval-days', 'soon'], { cwd: files.cwd, env });
+    expect([badPolicy.code, JSON.parse(badPolicy.stdout).error.code]).toEqual([2, 'FLAG_INVALID']);
     const off = await runCli(['doctor', '--ci'], { cwd: files.cwd, env });
     expect(off.stdout).toMatch(/^FAIL ci\.require-kms: REQUIRE_KMS is not true/);
   });

@@ -29,7 +29,8 @@ export const auditKeyCheck: DoctorCheck = {
     const registry = await readSignerRegistryIfExists(setup.signersPath);
     if (!registry.signers.some((s) => s.signerId === meta.Arn))
       return fail(`${meta.Arn} is not published in ${setup.signersPath}`, setupFix(ctx, 'kms-audit-key'));
-    const advice = adviseRotation(await describeKey(setup.kms, meta.Arn!, ctx.now), DEFAULT_ROTATION_POLICY);
+    const policy = ctx.rotationPolicy ?? DEFAULT_ROTATION_POLICY;
+    const advice = adviseRotation(await describeKey(setup.kms, meta.Arn!, ctx.now), policy);
     const detail = `${alias} → ${meta.Arn} (${meta.KeySpec}), ${advice.reason}`;
     if (advice.shouldRotate) return warn(detail, `agentkeys rotate-key --alias ${alias}`);
     return ok(detail);
