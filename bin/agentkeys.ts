@@ -284,6 +284,18 @@ program
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/doctor.js')).runDoctorCommand(opts)));
 
+const broker = program.command('broker').description('the broker host: render its files (setup and probe: not yet)');
+broker
+  .command('render')
+  .description('render every file the broker host needs (systemd, nginx Phase A/B, sshd, broker.env) into DIR')
+  .requiredOption('--out <dir>', 'where to write them, laid out as on the host (DIR/etc/…)')
+  .option('--test', 'the test stack')
+  .option('--bin-dir <dir>', 'where the service binaries live on the host (default /opt/agentkeys/bin)')
+  .option('--cert-dir <dir>', "certbot's live directory (default /etc/letsencrypt/live)")
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
+  .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .action(lazy(async (opts) => (await import('../commands/broker.js')).runBrokerRender(opts)));
+
 program
   .command('ssh')
   .description('open a shell (or run a command) on the broker host: EC2 Instance Connect, or --fallback with a .pem')
@@ -393,6 +405,7 @@ const EXAMPLES: Record<string, string[]> = {
   'db migrate': ['agentkeys db migrate --database-url postgres://agentkeys@db/agentkeys --plan'],
   setup: ['agentkeys setup --sandbox', 'agentkeys setup --test --plan', 'agentkeys setup --test --yes --only-step eip'],
   teardown: ['agentkeys teardown --test --yes'],
+  'broker render': ['agentkeys broker render --test --out ./host'],
   doctor: [
     'agentkeys doctor --test',
     'agentkeys doctor --json --log audit.jsonl',

@@ -1,0 +1,136 @@
+// agentkeys broker render, checked by the real tools that will read the files on the host:
+// systemd-analyze verify (every unit, against stub binaries in a scratch bin dir), nginx -t
+// (Debian's nginx: Phase A as rendered, Phase B with a certificate per host made by openssl) and
+// sshd -t (Debian's openssh-server, the Instance Connect drop-in included). Each validator is
+// also shown to reject a broken file, so a pass means something.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
+// nginx and sshd live in /usr/sbin, which a non-root PATH may lack.
+const which = (tool: string) =>
+  run('sh', ['-c', `command -v ${tool}`]).stdout.trim() || (existsSync(`/usr/sbin/${tool}`) ? `/usr/sbin/${tool}` : '');
+
+beforeAll(() => {
+  // Fail loudly, never skip: .ci/run installs these Debian packages.
+  for (const tool of ['systemd-analyze', 'nginx', 'sshd', 'openssl', 'ssh-keygen'])
+    expect(which(tool) || `${tool} missing: apt-get install -y nginx openssh-server`).toMatch(/^\//);
+});
+
+async function rendered(extra: string[] = []) {
+  const dir = tempDir();
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  const r = await runCli(
+    ['--json', 'broker', 'render', '--test', '--out', path.join(dir, 'host'), '--bin-dir', bin, ...extra],
+    {
+      cwd: process.cwd(),
+    },
+  );
+  expect(r.code, r.stderr).toBe(0);
+  const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[] };
+  const units = out.files.map((f) => f.path).filter((p) => p.endsWith('.service'));
+  for (const unit of units) {
+    const binary = /ExecStart=(\S+)/.exec(readFileSync(path.join(dir, 'host', unit), 'utf8'))![1]!;
+    writeFileSync(binary, '#!/bin/sh\n');
+    chmodSync(binary, 0o755);
+  }
+  return { dir, host: path.join(dir, 'host'), out, units };
+}
+
+function nginxTest(dir: string, phase: 'a' | 'b') {
+  const conf = path.join(dir, `nginx-${phase}.conf`);
+  mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  writeFileSync(
+    conf,
+    `pid ${dir}/nginx.pid;\nerror_log ${dir}/logs/error.log;\nevents {}\n` +
+      `http { include ${dir}/host/etc/nginx/agentkeys/phase-${phase}/*.conf; }\n`,
+  );
+  return run(which('nginx'), ['-t', '-c', conf, '-p', dir]);
+}
+
+describe('agentkeys broker render', () => {
+  it('writes one unit per service, Phase A and B per host, the sshd drop-in and a 0600 broker.env; a second run writes nothing', async () => {
+    const { dir, out, units } = await rendered();
+    expect(units).toHaveLength(9); // broker, signer, MCP and six workers
+    expect(out.files).toHaveLength(9 * 3 + 2);
+    expect(statSync(path.join(dir, 'host/etc/agentkeys/broker.env')).mode & 0o777).toBe(0o600);
+    const env = readFileSync(path.join(dir, 'host/etc/agentkeys/broker.env'), 'utf8');
+    expect(env).toContain('BROKER_HOST="test-broker.litentry.org"');
+    const again = await runCli(
+      ['--json', 'broker', 'render', '--test', '--out', path.join(dir, 'host'), '--bin-dir', path.join(dir, 'bin')],
+      {
+        cwd: process.cwd(),
+      },
+    );
+    expect(JSON.parse(again.stdout).files.filter((f: { written: boolean }) => f.written)).toEqual([]);
+  });
+
+  it('every systemd unit passes systemd-analyze verify; a unit whose binary is missing does not', async () => {
+    const { dir, host, units } = await rendered();
+    const verify = run('systemd-analyze', ['verify', ...units.map((u) => path.join(host, u))]);
+    expect(verify.status, verify.stderr).toBe(0);
+    const broken = path.join(dir, 'broken.service');
+    writeFileSync(
+      broken,
+      readFileSync(path.join(host, units[0]!), 'utf8').replace(/ExecStart=\S+/, 'ExecStart=/nonexistent/x'),
+    );
+    expect(run('systemd-analyze', ['verify', broken]).status).not.toBe(0);
+  });
+
+  it('nginx -t accepts Phase A as rendered and Phase B once each host has a certificate', async () => {
+    const certs = tempDir();
+    const { dir } = await rendered(['--cert-dir', certs]);
+    expect(nginxTest(dir, 'a').status, nginxTest(dir, 'a').stderr).toBe(0);
+    // Without certificates Phase B must fail: that is why setup renders Phase A first.
+    expect(nginxTest(dir, 'b').status).not.toBe(0);
+    const one = path.join(certs, 'one');
+    mkdirSync(one);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        path.join(one, 'privkey.pem'),
+        '-out',
+        path.join(one, 'fullchain.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=agentkeys-test',
+      ],
+      { stdio: 'pipe' },
+    );
+    for (const conf of readdirSync(path.join(dir, 'host/etc/nginx/agentkeys/phase-b')))
+      cpSync(one, path.join(certs, conf.replace(/\.conf$/, '')), { recursive: true });
+    const b = nginxTest(dir, 'b');
+    expect(b.status, b.stderr).toBe(0);
+  });
+
+  it('sshd -t accepts the Instance Connect drop-in; a relative AuthorizedKeysCommand is refused', async () => {
+    const { dir } = await rendered();
+    mkdirSync('/run/sshd', { recursive: true }); // sshd -t wants its privilege separation directory
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'hostkey')]);
+    const config = (include: string) => {
+      const file = path.join(dir, `sshd_config.${path.basename(include)}`);
+      writeFileSync(file, `HostKey ${dir}/hostkey\nPidFile ${dir}/sshd.pid\nInclude ${include}\n`);
+      return file;
+    };
+    const ok = run(which('sshd'), [
+      '-t',
+      '-f',
+      config(path.join(dir, 'host/etc/ssh/sshd_config.d/60-agentkeys-instance-connect.conf')),
+    ]);
+    expect(ok.status, ok.stderr).toBe(0);
+    writeFileSync(path.join(dir, 'bad.conf'), 'AuthorizedKeysCommand relative/path %u\n');
+    expect(run(which('sshd'), ['-t', '-f', config(path.join(dir, 'bad.conf'))]).status).not.toBe(0);
+  });
+});
