@@ -114,5 +114,6 @@ export function brokerEnvFile(stack: Stack, brokerEnv: Readonly<Record<string, s
         });
       return `${key}="${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
     });
-  return `# Rendered by agentkeys broker render (${stack.name} stack) from ${stack.brokerEnvFile}. Mode 0600.\n${lines.join('\n')}\n`;
+  const header = `# Rendered by agentkeys broker render (${stack.name} stack) from ${stack.brokerEnvFile}. Mode 0600.`;
+  return `${header}\n${lines.join('\n')}\n`;
 }
