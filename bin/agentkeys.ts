@@ -284,7 +284,7 @@ program
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/doctor.js')).runDoctorCommand(opts)));
 
-const broker = program.command('broker').description('the broker host: render its files (setup and probe: not yet)');
+const broker = program.command('broker').description('the broker host: render its files, probe it (setup: not yet)');
 broker
   .command('render')
   .description('render every file the broker host needs (systemd, nginx Phase A/B, sshd, broker.env) into DIR')
@@ -295,6 +295,15 @@ broker
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/broker.js')).runBrokerRender(opts)));
+
+broker
+  .command('probe')
+  .description("read-only post-deploy checks: each hostname's /healthz and TLS certificate, the issuer and JWKS")
+  .option('--test', 'the test stack')
+  .option('--connect-to <addr:port>', 'reach every hostname at this address (names, SNI and TLS checks unchanged)')
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
+  .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .action(lazy(async (opts) => (await import('../commands/broker.js')).runBrokerProbe(opts)));
 
 program
   .command('ssh')
@@ -406,6 +415,7 @@ const EXAMPLES: Record<string, string[]> = {
   setup: ['agentkeys setup --sandbox', 'agentkeys setup --test --plan', 'agentkeys setup --test --yes --only-step eip'],
   teardown: ['agentkeys teardown --test --yes'],
   'broker render': ['agentkeys broker render --test --out ./host'],
+  'broker probe': ['agentkeys broker probe --test', 'agentkeys broker probe --test --connect-to 203.0.113.7:443'],
   doctor: [
     'agentkeys doctor --test',
     'agentkeys doctor --json --log audit.jsonl',

@@ -23,15 +23,16 @@ export interface HttpProbe {
 
 const TIMEOUT_MS = 5000;
 
-export function httpsProbe(): HttpProbe {
+/** `connectTo`: every name is reached at this address (broker probe before DNS points at the host). */
+export function httpsProbe(connectTo?: { host: string; port: number }): HttpProbe {
   return {
-    get: (url) => httpsGet(url, { timeoutMs: TIMEOUT_MS }),
+    get: (url) => httpsGet(url, { timeoutMs: TIMEOUT_MS, ...(connectTo ? { connectTo } : {}) }),
     certificate: (url) =>
       new Promise((resolve, reject) => {
         const u = new URL(url);
         const socket = connect({
-          host: u.hostname,
-          port: Number(u.port || 443),
+          host: connectTo?.host ?? u.hostname,
+          port: connectTo?.port ?? Number(u.port || 443),
           servername: u.hostname,
           rejectUnauthorized: false, // read it either way; `authorized` says whether it is trusted
           timeout: TIMEOUT_MS,

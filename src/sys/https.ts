@@ -13,6 +13,8 @@ export interface HttpsAnswer {
 export interface HttpsGetOptions {
   timeoutMs?: number;
   maxBytes?: number;
+  /** Connect here instead of the URL's host (curl's --connect-to), keeping its name for SNI and TLS. */
+  connectTo?: { host: string; port: number };
 }
 
 export const DEFAULT_MAX_BYTES = 1 << 20;
@@ -21,7 +23,17 @@ export function httpsGet(url: string, opts: HttpsGetOptions = {}): Promise<Https
   const timeoutMs = opts.timeoutMs ?? 5000;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   return new Promise((resolve, reject) => {
-    const req = get(url, { timeout: timeoutMs }, (res) => {
+    const u = new URL(url);
+    const target = opts.connectTo
+      ? {
+          hostname: opts.connectTo.host,
+          port: opts.connectTo.port,
+          path: `${u.pathname}${u.search}`,
+          servername: u.hostname,
+          headers: { host: u.host },
+        }
+      : { hostname: u.hostname, port: u.port || 443, path: `${u.pathname}${u.search}` };
+    const req = get({ ...target, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

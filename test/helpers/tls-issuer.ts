@@ -14,11 +14,11 @@ export interface Issuer {
   url: string;
   caFile: string;
   /** What the routes serve; tests change it to break one thing at a time. */
-  state: { issuer?: string; keys: unknown[]; healthz: number; files: Record<string, string> };
+  state: { issuer?: string; keys: unknown[]; healthz: number; files: Record<string, string>; unhealthy: string[] };
   close(): Promise<void>;
 }
 
-function makeCertificates(dir: string): { key: string; cert: string; ca: string } {
+function makeCertificates(dir: string, names: string[]): { key: string; cert: string; ca: string } {
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   openssl(
     'req',
@@ -46,9 +46,9 @@ function makeCertificates(dir: string): { key: string; cert: string; ca: string 
     '-out',
     'leaf.csr',
     '-subj',
-    '/CN=localhost',
+    `/CN=${names[0]}`,
   );
-  writeFileSync(path.join(dir, 'leaf.ext'), 'subjectAltName=DNS:localhost\n');
+  writeFileSync(path.join(dir, 'leaf.ext'), `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\n`);
   openssl(
     'x509',
     '-req',
@@ -70,15 +70,17 @@ function makeCertificates(dir: string): { key: string; cert: string; ca: string 
   return { key: read('leaf.key'), cert: read('leaf.pem'), ca: path.join(dir, 'ca.pem') };
 }
 
-export async function startIssuer(): Promise<Issuer> {
+/** `names`: the certificate's names (default localhost); the URL is always https://localhost:PORT. */
+export async function startIssuer(names: string[] = ['localhost']): Promise<Issuer> {
   // Its own directory, removed on close: the CA file must outlive the test that started it.
   const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-issuer-'));
-  const { key, cert, ca } = makeCertificates(dir);
+  const { key, cert, ca } = makeCertificates(dir, names);
   const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
   const state: Issuer['state'] = {
     keys: [{ ...jwk, kid: 'broker-1', alg: 'ES256', use: 'sig' }],
     healthz: 200,
     files: {},
+    unhealthy: [],
   };
   let url = '';
   const server: Server = createServer({ key, cert }, (req, res) => {
@@ -87,9 +89,12 @@ export async function startIssuer(): Promise<Issuer> {
       res.end(JSON.stringify(body));
     };
     if (req.url === '/.well-known/openid-configuration')
-      return send(200, { issuer: state.issuer ?? url, jwks_uri: `${url}/.well-known/jwks.json` });
+      return send(200, { issuer: state.issuer ?? url, jwks_uri: `${state.issuer ?? url}/.well-known/jwks.json` });
     if (req.url === '/.well-known/jwks.json') return send(200, { keys: state.keys });
-    if (req.url === '/healthz') return send(state.healthz, { ok: state.healthz === 200 });
+    if (req.url === '/healthz') {
+      const status = state.unhealthy.includes(req.headers.host ?? '') ? 503 : state.healthz;
+      return send(status, { ok: status === 200 });
+    }
     const file = state.files[req.url ?? ''];
     if (file !== undefined) {
       res.writeHead(200, { 'content-type': 'text/plain' });

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { startIssuer } from '../helpers/tls-issuer.js';
 
 const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
 // nginx and sshd live in /usr/sbin, which a non-root PATH may lack.
@@ -132,5 +133,47 @@ describe('agentkeys broker render', () => {
     expect(ok.status, ok.stderr).toBe(0);
     writeFileSync(path.join(dir, 'bad.conf'), 'AuthorizedKeysCommand relative/path %u\n');
     expect(run(which('sshd'), ['-t', '-f', config(path.join(dir, 'bad.conf'))]).status).not.toBe(0);
+  });
+});
+
+describe('agentkeys broker probe', () => {
+  it("checks every hostname's TLS and /healthz, the issuer and JWKS; --connect-to reaches them at one address", async () => {
+    const names = [
+      'test-broker.litentry.org',
+      'signer-test.litentry.org',
+      'test-mcp.litentry.org',
+      ...['audit', 'email', 'cred', 'memory', 'config', 'classify'].map((w) => `${w}-test.litentry.org`),
+    ];
+    const server = await startIssuer(names);
+    server.state.issuer = 'https://test-broker.litentry.org';
+    const probe = async () => {
+      const r = await runCli(
+        ['--json', 'broker', 'probe', '--test', '--connect-to', `127.0.0.1:${new URL(server.url).port}`],
+        {
+          cwd: process.cwd(),
+          env: { NODE_EXTRA_CA_CERTS: server.caFile },
+        },
+      );
+      return {
+        code: r.code,
+        checks: (JSON.parse(r.stdout) as { checks: { id: string; status: string; detail: string }[] }).checks,
+      };
+    };
+    try {
+      const healthy = await probe();
+      expect(healthy.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+      expect(healthy.code).toBe(0);
+      expect(healthy.checks.map((c) => c.id)).toContain('probe.worker-classify');
+      server.state.unhealthy.push('memory-test.litentry.org');
+      const sick = await probe();
+      expect(sick.code).toBe(1);
+      expect(sick.checks.filter((c) => c.status === 'fail').map((c) => [c.id, c.detail])).toEqual([
+        ['probe.worker-memory', 'https://memory-test.litentry.org/healthz answered 503'],
+      ]);
+    } finally {
+      await server.close();
+    }
+    const bad = await runCli(['--json', 'broker', 'probe', '--test', '--connect-to', 'nope'], { cwd: process.cwd() });
+    expect([bad.code, JSON.parse(bad.stdout).error.code]).toEqual([2, 'FLAG_INVALID']);
   });
 });
