@@ -6,8 +6,7 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { probeChecks } from '../src/broker/probe.js';
 import { httpsProbe } from '../src/doctor/http.js';
 import { runDoctor } from '../src/doctor/run.js';
-import { createSetupContext } from '../src/context.js';
-import { awsAuth } from './setup.js';
+import { readOnlySetupContext } from './setup.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -65,14 +64,7 @@ export interface BrokerProbeOptions extends GlobalOptions, StackFileOptions {
 export async function runBrokerProbe(options: BrokerProbeOptions): Promise<ExitCode> {
   const cmd = await createContext({ ...options });
   const stack = await loadStackOf(options);
-  const { ctx: setup } = await createSetupContext({
-    stack,
-    auth: awsAuth(cmd.config),
-    dir: cmd.config.dir,
-    showSecret: false,
-    confirm: async () => false,
-    report: () => undefined,
-  });
+  const setup = await readOnlySetupContext(stack, cmd.config);
   const connectTo = options.connectTo ? parseConnectTo(options.connectTo) : undefined;
   const report = await runDoctor(
     { setup, config: cmd.config, http: httpsProbe(connectTo), now: new Date() },

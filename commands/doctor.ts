@@ -1,6 +1,5 @@
 import { parseWholeNumber } from './options.js';
 import { isAgentkeysError, type AgentkeysError, type ExitCode } from '../src/errors.js';
-import { createSetupContext } from '../src/context.js';
 import { doctorChecks } from '../src/doctor/index.js';
 import { httpsProbe } from '../src/doctor/http.js';
 import { runDoctor, type DoctorReport } from '../src/doctor/run.js';
@@ -8,7 +7,7 @@ import type { CheckRecord, DoctorContext } from '../src/doctor/check.js';
 import type { SetupContext } from '../src/setup/step.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
-import { awsAuth } from './setup.js';
+import { readOnlySetupContext } from './setup.js';
 import { printJson, printLine, style } from './ui/format.js';
 
 export interface DoctorOptions extends GlobalOptions, StackFileOptions {
@@ -49,16 +48,7 @@ async function stackContext(
   config: Awaited<ReturnType<typeof createContext>>['config'],
 ): Promise<{ setup: SetupContext } | { stackError: AgentkeysError }> {
   try {
-    const stack = await loadStackOf(options);
-    const { ctx } = await createSetupContext({
-      stack,
-      auth: awsAuth(config),
-      dir: config.dir,
-      showSecret: false,
-      confirm: async () => false, // doctor never changes anything
-      report: () => undefined,
-    });
-    return { setup: ctx };
+    return { setup: await readOnlySetupContext(await loadStackOf(options), config) };
   } catch (err) {
     if (isAgentkeysError(err)) return { stackError: err };
     throw err;

@@ -226,3 +226,16 @@ function allowList(options: SetupOptions, fromSettings: readonly string[]): stri
       });
   return list;
 }
+
+/** The stack's clients for read-only commands (doctor, broker probe): nothing is ever confirmed. */
+export async function readOnlySetupContext(stack: Stack, config: AgentkeysConfig): Promise<SetupContext> {
+  const { ctx } = await createSetupContext({
+    stack,
+    auth: awsAuth(config),
+    dir: config.dir,
+    showSecret: false,
+    confirm: async () => false,
+    report: () => undefined,
+  });
+  return ctx;
+}

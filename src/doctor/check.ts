@@ -62,3 +62,17 @@ export function setupFix(ctx: DoctorContext, step: string, extra = ''): string {
   const test = ctx.setup?.stack.name === 'test' ? ' --test' : '';
   return `agentkeys setup${test} --only-step ${step}${extra}`;
 }
+
+const memos = new WeakMap<DoctorContext, Map<string, Promise<unknown>>>();
+
+/**
+ * One fetch per run, however many checks read it (the discovery document, a certificate): the
+ * first caller starts it, the rest share its promise.
+ */
+export function memo<T>(ctx: DoctorContext, key: string, fn: () => Promise<T>): Promise<T> {
+  let map = memos.get(ctx);
+  if (!map) memos.set(ctx, (map = new Map()));
+  let p = map.get(key) as Promise<T> | undefined;
+  if (!p) map.set(key, (p = fn()));
+  return p;
+}

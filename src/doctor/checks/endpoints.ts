@@ -1,4 +1,15 @@
-import { fail, ok, setupFix, stackOf, warn, type DoctorCheck, type DoctorContext } from '../check.js';
+import type { PeerCertificate } from '../http.js';
+import {
+  fail,
+  memo,
+  ok,
+  setupFix,
+  stackOf,
+  warn,
+  type DoctorCheck,
+  type DoctorContext,
+  type Outcome,
+} from '../check.js';
 
 export const sesDomainCheck: DoctorCheck = {
   id: 'ses.domain',
@@ -54,10 +65,32 @@ interface Discovery {
   jwks_uri?: unknown;
 }
 
-async function discovery(ctx: DoctorContext): Promise<Discovery> {
-  const res = await ctx.http.get(wellKnown(ctx));
-  if (res.status !== 200) throw new Error(`answered ${res.status}`);
-  return JSON.parse(res.body) as Discovery;
+function discovery(ctx: DoctorContext): Promise<Discovery> {
+  return memo(ctx, 'discovery', async () => {
+    const res = await ctx.http.get(wellKnown(ctx));
+    if (res.status !== 200) throw new Error(`answered ${res.status}`);
+    return JSON.parse(res.body) as Discovery;
+  });
+}
+
+/** The certificate served for a URL, read once per run; a failed handshake is its Error. */
+export function servedCertificate(ctx: DoctorContext, url: string): Promise<PeerCertificate | Error> {
+  return memo(ctx, `certificate ${url}`, () => ctx.http.certificate(url).catch((err: Error) => err));
+}
+
+const DAY = 86_400_000;
+export const daysLeft = (cert: PeerCertificate, now: Date) =>
+  Math.floor((Date.parse(cert.validTo) - now.getTime()) / DAY);
+export const certbotFix = (stack: string, host: string) =>
+  `agentkeys ssh ${stack} -- sudo certbot certonly --webroot -w /var/www/acme -d ${host}`;
+
+/** What is wrong with a served certificate for `host` (untrusted, another name, expired), if anything. */
+export function certificateProblem(cert: PeerCertificate, host: string, now: Date, fix: string): Outcome | undefined {
+  if (!cert.authorized) return fail(`${host}: certificate not trusted (${cert.authorizationError})`, fix);
+  const names = [cert.subject, ...cert.altNames];
+  if (!names.includes(host)) return fail(`${host}: the certificate is for ${names.join(', ')}`, fix);
+  if (daysLeft(cert, now) < 0) return fail(`${host}: certificate expired ${cert.validTo.slice(0, 10)}`, fix);
+  return undefined;
 }
 
 export const oidcDiscoveryCheck: DoctorCheck = {
@@ -92,7 +125,7 @@ export const jwksCheck: DoctorCheck = {
   needs: ['oidc.discovery'],
   async run(ctx) {
     const uri = (await discovery(ctx)).jwks_uri as string;
-    const res = await ctx.http.get(uri);
+    const res = await ctx.http.get(uri).catch((err: Error) => ({ status: 0, body: err.message }));
     if (res.status !== 200) return fail(`${uri} answered ${res.status}`, brokerFix(ctx));
     const keys = (JSON.parse(res.body) as { keys?: { kty?: string; kid?: string; alg?: string }[] }).keys ?? [];
     if (keys.length === 0) return fail(`${uri} has no keys`, 'publish the signing key: agentkeys rotate-key --jwt DIR');
@@ -113,38 +146,23 @@ export const healthzCheck: DoctorCheck = {
   },
 };
 
-const DAY = 86_400_000;
-
 /** The certificate STS will see: trusted, for the broker's name, not about to expire; its SHA-1 thumbprint. */
 export const tlsCheck: DoctorCheck = {
   id: 'oidc.tls',
   group: 'oidc',
-  title: "The issuer's TLS certificate, and its SHA-1 thumbprint against the IAM provider",
+  title: "The issuer's TLS certificate and its SHA-1 thumbprint",
   needs: ['stack'],
   async run(ctx) {
-    const setup = stackOf(ctx);
-    const { stack } = setup;
+    const { stack } = stackOf(ctx);
     const host = new URL(stack.oidcIssuer).hostname;
-    const cert = await ctx.http.certificate(stack.oidcIssuer).catch((err: Error) => err);
+    const cert = await servedCertificate(ctx, stack.oidcIssuer);
     if (cert instanceof Error) return fail(`${stack.oidcIssuer}: ${cert.message}`, brokerFix(ctx));
-    const certbot = `agentkeys ssh ${stack.name} -- sudo certbot certonly --webroot -w /var/www/acme -d ${host}`;
-    if (!cert.authorized) return fail(`${host}: certificate not trusted (${cert.authorizationError})`, certbot);
-    if (![cert.subject, ...cert.altNames].includes(host))
-      return fail(`the certificate is for ${[cert.subject, ...cert.altNames].join(', ')}, not ${host}`, certbot);
-    const daysLeft = Math.floor((Date.parse(cert.validTo) - ctx.now.getTime()) / DAY);
-    const detail = `${host}, expires ${cert.validTo.slice(0, 10)} (${daysLeft} days), SHA-1 ${cert.sha1}`;
-    if (daysLeft < 0) return fail(`expired: ${detail}`, certbot);
-    const provider = ctx.caller
-      ? await setup.aws.getOidcProvider(stack.oidcProviderArn).catch(() => undefined)
-      : undefined;
-    if (provider && provider.thumbprints.length > 0 && !provider.thumbprints.includes(cert.sha1))
-      return warn(
-        `${detail}; the IAM provider lists ${provider.thumbprints.join(', ')}`,
-        `aws iam update-open-id-connect-provider-thumbprint --open-id-connect-provider-arn ` +
-          `${stack.oidcProviderArn} --thumbprint-list ${cert.sha1}`,
-      );
-    if (daysLeft < 14) return warn(`renew soon: ${detail}`, certbot);
-    return ok(detail);
+    const certbot = certbotFix(stack.name, host);
+    const problem = certificateProblem(cert, host, ctx.now, certbot);
+    if (problem) return problem;
+    const days = daysLeft(cert, ctx.now);
+    const detail = `${host}, expires ${cert.validTo.slice(0, 10)} (${days} days), SHA-1 ${cert.sha1}`;
+    return days < 14 ? warn(`renew soon: ${detail}`, certbot) : ok(detail);
   },
 };
 
@@ -159,6 +177,14 @@ export const oidcProviderCheck: DoctorCheck = {
     if (!provider) return fail(`no IAM OIDC provider ${stack.oidcProviderArn}`, setupFix(ctx, 'oidc'));
     if (!provider.clientIds.includes('sts.amazonaws.com'))
       return fail(`${stack.oidcProviderArn} lacks client sts.amazonaws.com`, setupFix(ctx, 'oidc'));
+    // A listed thumbprint must be the served certificate's (an empty list: IAM validates the CA itself).
+    const cert = await servedCertificate(ctx, stack.oidcIssuer);
+    if (!(cert instanceof Error) && provider.thumbprints.length > 0 && !provider.thumbprints.includes(cert.sha1))
+      return warn(
+        `${stack.oidcProviderArn} lists thumbprints ${provider.thumbprints.join(', ')}; the issuer serves ${cert.sha1}`,
+        `aws iam update-open-id-connect-provider-thumbprint --open-id-connect-provider-arn ` +
+          `${stack.oidcProviderArn} --thumbprint-list ${cert.sha1}`,
+      );
     return ok(`${stack.oidcProviderArn}`);
   },
 };

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { adviseRotation, DEFAULT_ROTATION_POLICY, describeKey, describeKeyIfExists } from '../../aws/keys.js';
+import { adviseRotation, DEFAULT_ROTATION_POLICY, describeKey } from '../../aws/keys.js';
+import { isAgentkeysError } from '../../errors.js';
 import { KMS_ASYMMETRIC_USD_PER_10K } from '../../audit/cost.js';
 import { readSignerRegistryIfExists } from '../../signing/registry.js';
 import { checkpointPathFor } from '../../store/checkpoint-file.js';
@@ -16,22 +17,25 @@ export const auditKeyCheck: DoctorCheck = {
   async run(ctx) {
     const setup = stackOf(ctx);
     const alias = setup.stack.kmsAuditAlias;
-    const meta = await describeKeyIfExists(setup.kms, alias);
-    if (!meta) return fail(`${alias} does not exist`, setupFix(ctx, 'kms-audit-key'));
-    if (meta.KeyState === 'PendingDeletion')
+    // One describe (state, usage, age, rotation) serves every question below.
+    const key = await describeKey(setup.kms, alias, ctx.now).catch((err: unknown) => {
+      if (isAgentkeysError(err) && err.code === 'KMS_KEY_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (!key) return fail(`${alias} does not exist`, setupFix(ctx, 'kms-audit-key'));
+    if (key.state === 'PendingDeletion')
       return fail(
-        `${alias} → ${meta.Arn} is scheduled for deletion`,
-        `aws kms cancel-key-deletion --key-id ${meta.Arn} && ${enableKeyFix(meta.Arn!)}`,
+        `${alias} → ${key.keyArn} is scheduled for deletion`,
+        `aws kms cancel-key-deletion --key-id ${key.keyArn} && ${enableKeyFix(key.keyArn)}`,
       );
-    if (meta.KeyState !== 'Enabled') return fail(`${alias} → ${meta.Arn} is ${meta.KeyState}`, enableKeyFix(meta.Arn!));
-    if (meta.KeyUsage !== 'SIGN_VERIFY')
-      return fail(`${alias} names a ${meta.KeyUsage} key`, 'point the alias at a signing key: agentkeys rotate-key');
+    if (key.state !== 'Enabled') return fail(`${alias} → ${key.keyArn} is ${key.state}`, enableKeyFix(key.keyArn));
+    if (key.usage !== 'SIGN_VERIFY')
+      return fail(`${alias} names a ${key.usage} key`, 'point the alias at a signing key: agentkeys rotate-key');
     const registry = await readSignerRegistryIfExists(setup.signersPath);
-    if (!registry.signers.some((s) => s.signerId === meta.Arn))
-      return fail(`${meta.Arn} is not published in ${setup.signersPath}`, setupFix(ctx, 'kms-audit-key'));
-    const policy = ctx.rotationPolicy ?? DEFAULT_ROTATION_POLICY;
-    const advice = adviseRotation(await describeKey(setup.kms, meta.Arn!, ctx.now), policy);
-    const detail = `${alias} → ${meta.Arn} (${meta.KeySpec}), ${advice.reason}`;
+    if (!registry.signers.some((s) => s.keyArn === key.keyArn || s.signerId === key.keyArn))
+      return fail(`${key.keyArn} is not published in ${setup.signersPath}`, setupFix(ctx, 'kms-audit-key'));
+    const advice = adviseRotation(key, ctx.rotationPolicy ?? DEFAULT_ROTATION_POLICY);
+    const detail = `${alias} → ${key.keyArn} (${key.spec}), ${advice.reason}`;
     if (advice.shouldRotate) return warn(detail, `agentkeys rotate-key --alias ${alias}`);
     return ok(detail);
   },

@@ -47,7 +47,7 @@ export const brokerHostStep: Step = {
       changes.push(
         change('associate', `role ${name} → instance profile ${name}`, () => aws.addRoleToInstanceProfile(name, name)),
       );
-    const attach = await attachmentChanges(ctx, profile?.arn);
+    const attach = await attachmentChanges(ctx);
     if (!Array.isArray(attach)) return attach;
     changes.push(...attach, ...(await daemonGrantChanges(ctx)));
     const where = stack.instanceId ? `on ${stack.instanceId}` : `not attached (no INSTANCE_ID); ${stack.daemonUser}`;
@@ -77,7 +77,7 @@ export const brokerHostStep: Step = {
 };
 
 /** The profile on the broker instance: associated when it has none; another profile is the operator's. */
-async function attachmentChanges(ctx: SetupContext, profileArn: string | undefined) {
+async function attachmentChanges(ctx: SetupContext) {
   const { stack, aws } = ctx;
   const id = stack.instanceId;
   if (!id) return [];
@@ -88,7 +88,6 @@ async function attachmentChanges(ctx: SetupContext, profileArn: string | undefin
         aws.associateInstanceProfile(id, stack.brokerHostRole),
       ),
     ];
-  if (profileArn && association.profileArn === profileArn) return [];
   if (association.profileArn.endsWith(`/${stack.brokerHostRole}`)) return [];
   return blocked(
     `${id} already has instance profile ${association.profileArn}; agentkeys does not replace it`,
