@@ -284,7 +284,7 @@ program
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/doctor.js')).runDoctorCommand(opts)));
 
-const broker = program.command('broker').description('the broker host: render its files, probe it (setup: not yet)');
+const broker = program.command('broker').description('the broker host: render its files, set it up over SSH, probe it');
 broker
   .command('render')
   .description('render every file the broker host needs (systemd, nginx Phase A/B, sshd, broker.env) into DIR')
@@ -295,6 +295,30 @@ broker
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/broker.js')).runBrokerRender(opts)));
+
+broker
+  .command('setup')
+  .description('bring the broker host up over SSH: users, Instance Connect, files, nginx A/B, certbot, services')
+  .option('--test', 'the test stack')
+  .option('--only-step <n|id>', 'run one step (number or id)')
+  .option('--from-step <n|id>', 'first step to run')
+  .option('--to-step <n|id>', 'last step to run')
+  .option('--plan', 'check only and show what would change (with file diffs); exit 4 if anything would')
+  .option('--fallback', 'log in with --pem as ubuntu (the first run, before agentkey exists)')
+  .option('--pem <file>', 'key pair file for --fallback')
+  .option('--os-user <user>', 'login user (default agentkey, or ubuntu with --fallback)')
+  .option('--aws-profile <profile>', 'profile for SendSSHPublicKey (default: [agentkeys-broker[-test]] from setup)')
+  .option('--email <address>', "Let's Encrypt account email (default ACME_EMAIL in the broker env file)")
+  .option('--doh-url <url>', 'DNS-over-HTTPS JSON endpoint for the DNS check', 'https://dns.google/resolve')
+  .option('--wait <seconds>', 're-check steps waiting on DNS or /healthz for up to this long')
+  .option('--strict', 'exit 1 if any step is waiting')
+  .option('--show-secret', 'show broker.env values in --plan diffs')
+  .option('--host-root <dir>', 'apply under this folder on the host instead of / (a staging tree)')
+  .option('--bin-dir <dir>', 'where the service binaries live on the host (default /opt/agentkeys/bin)')
+  .option('--port-base <port>', 'first service port on loopback (default 8080)')
+  .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
+  .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .action(lazy(async (opts) => (await import('../commands/broker.js')).runBrokerSetup(opts)));
 
 broker
   .command('probe')
@@ -415,6 +439,10 @@ const EXAMPLES: Record<string, string[]> = {
   setup: ['agentkeys setup --sandbox', 'agentkeys setup --test --plan', 'agentkeys setup --test --yes --only-step eip'],
   teardown: ['agentkeys teardown --test --yes'],
   'broker render': ['agentkeys broker render --test --out ./host'],
+  'broker setup': [
+    'agentkeys broker setup --test --fallback --pem ~/.ssh/broker.pem --plan',
+    'agentkeys broker setup --test --only-step certificates --wait 600',
+  ],
   'broker probe': ['agentkeys broker probe --test', 'agentkeys broker probe --test --connect-to 203.0.113.7:443'],
   doctor: [
     'agentkeys doctor --test',

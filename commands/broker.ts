@@ -10,12 +10,22 @@ import { readOnlySetupContext } from './setup.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { parseWholeNumber } from './options.js';
+import { openBrokerSsh } from './ssh.js';
+import { printStepOutcome, stepsExitCode } from './ui/step-outcome.js';
+import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
+import { brokerContext } from '../src/broker/context.js';
+import { dohResolver } from '../src/broker/dns.js';
+import { BROKER_STEPS } from '../src/broker/steps/index.js';
+import { selectSteps, SetupRun } from '../src/setup/runner.js';
+import { sshShell, type HostShell } from '../src/ssh/connection.js';
 
 export interface BrokerRenderOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
   out: string;
   binDir?: string;
   certDir?: string;
+  portBase?: string;
 }
 
 /**
@@ -30,6 +40,7 @@ export async function runBrokerRender(options: BrokerRenderOptions): Promise<Exi
   const files = renderHostFiles(stack, brokerEnv, {
     ...(options.binDir ? { binDir: options.binDir } : {}),
     ...(options.certDir ? { certDir: options.certDir } : {}),
+    ...(options.portBase ? { portBase: portBase(options.portBase) } : {}),
   });
   const results: { path: string; written: boolean }[] = [];
   for (const f of files) {
@@ -90,4 +101,112 @@ function parseConnectTo(value: string): { host: string; port: number } {
       hint: '--connect-to 203.0.113.7:443',
     });
   return { host: m[1]!, port: Number(m[2]) };
+}
+
+const portBase = (value: string) => parseWholeNumber(value, '--port-base', { min: 1024, max: 65_500 });
+
+export interface BrokerSetupOptions extends GlobalOptions, StackFileOptions {
+  test?: boolean;
+  onlyStep?: string;
+  fromStep?: string;
+  toStep?: string;
+  plan?: boolean;
+  fallback?: boolean;
+  pem?: string;
+  osUser?: string;
+  awsProfile?: string;
+  email?: string;
+  dohUrl?: string;
+  wait?: string;
+  strict?: boolean;
+  showSecret?: boolean;
+  hostRoot?: string;
+  binDir?: string;
+  portBase?: string;
+}
+
+/**
+ * `agentkeys broker setup`: the broker host's numbered steps over one multiplexed SSH connection,
+ * with setup's contract: each step checked read-only first, applied, checked again; --plan
+ * changes nothing and exits 4 when something would change; a receipt after every step.
+ */
+export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitCode> {
+  const cmd = await createContext({ ...options });
+  const steps = selectSteps(BROKER_STEPS, {
+    ...(options.onlyStep ? { onlyStep: options.onlyStep } : {}),
+    ...(options.fromStep ? { fromStep: options.fromStep } : {}),
+    ...(options.toStep ? { toStep: options.toStep } : {}),
+  });
+  const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
+  const ports = options.portBase ? portBase(options.portBase) : undefined;
+  if (options.hostRoot !== undefined && !path.posix.isAbsolute(options.hostRoot))
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: `--host-root "${options.hostRoot}" is not an absolute path on the host`,
+      hint: '--host-root /srv/staging',
+    });
+  const stack = await loadStackOf(options);
+  const brokerEnv = await readEnvFile(stack.brokerEnvFile, {}, '--broker-env-file');
+  const conn = await openBrokerSsh(cmd, {
+    ...options,
+    brokerEnvFile: stack.brokerEnvFile,
+    stack: stack.name === 'test' ? 'test' : 'prod',
+  });
+  const shell = countingShell(sshShell(conn));
+  if (!cmd.out.json)
+    printLine(
+      style.bold(
+        `agentkeys broker setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, ` +
+          `${shell.describe} (${conn.plan.reason})${options.plan ? ' (plan: nothing is changed)' : ''}`,
+      ),
+    );
+  const ctx = brokerContext({
+    stack,
+    shell,
+    brokerEnv,
+    resolveA: dohResolver(options.dohUrl),
+    ...(options.hostRoot ? { root: options.hostRoot } : {}),
+    ...(options.binDir ? { binDir: options.binDir } : {}),
+    ...(ports ? { portBase: ports } : {}),
+    ...(options.email ? { acmeEmail: options.email } : {}),
+    showSecret: options.showSecret === true,
+  });
+  const started = Date.now();
+  const progress: WaitProgress = {};
+  try {
+    const run = new SetupRun(ctx, {
+      plan: options.plan === true,
+      verify: false,
+      prefetch: false,
+      receiptFile: path.join(cmd.config.dir, 'broker', `${stack.name}.receipt.json`),
+      waitSeconds,
+      pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
+      onWait: (step, reason, left) => progress.onWait?.(step.num, `waiting (${left} s left): ${reason}`),
+    });
+    if (cmd.out.json) {
+      for (const step of steps) if ((await run.run(step)).status === 'failed') break;
+    } else await runWithListr(run, steps, progress);
+    const { records, pendingCount } = await run.finish();
+    const summary = { wallMs: Date.now() - started, roundTrips: shell.count() };
+    if (cmd.out.json)
+      printJson({
+        ok: !records.some((r) => r.status === 'failed' || r.status === 'blocked'),
+        stack: stack.name,
+        host: shell.describe,
+        plan: options.plan === true,
+        steps: records,
+        sshRoundTrips: summary.roundTrips,
+        wallMs: summary.wallMs,
+      });
+    else printStepOutcome(records, options.plan === true, `${summary.roundTrips} SSH round trip(s)`, summary.wallMs);
+    return stepsExitCode(records, pendingCount, { plan: options.plan === true, strict: options.strict === true });
+  } finally {
+    conn.close();
+  }
+}
+
+/** Counts the scripts sent to the host: the cost of a run, said in the summary line. */
+function countingShell(shell: HostShell): HostShell & { count(): number } {
+  let n = 0;
+  return { describe: shell.describe, run: (script) => (n++, shell.run(script)), count: () => n };
 }

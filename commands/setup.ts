@@ -18,6 +18,7 @@ import {
 import { printJson, printLine, style } from './ui/format.js';
 import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
 import { askYesNo } from './ui/prompt.js';
+import { printPlan, printWaiting, stepsExitCode, summaryLine } from './ui/step-outcome.js';
 
 export interface SetupOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
@@ -127,7 +128,7 @@ export async function runSetupFor(
       secrets: events.filter((e) => e.type === 'secret-written'),
     });
   else printOutcome(records, events, calls, wallMs, options, out.debug);
-  return exitCodeFor(records, pendingCount, options);
+  return stepsExitCode(records, pendingCount, { plan: options.plan === true, strict: options.strict === true });
 }
 
 /**
@@ -154,13 +155,7 @@ function printOutcome(
   options: SetupOptions,
   debug: boolean,
 ): void {
-  if (options.plan) {
-    for (const r of records.filter((x) => x.status === 'pending')) {
-      printLine(`  ${style.bold(`${r.num} ${r.id}`)}`);
-      for (const c of r.changes)
-        printLine(`    ${style.warn(c.action.padEnd(9))} ${c.resource}${c.detail ? style.dim(` (${c.detail})`) : ''}`);
-    }
-  }
+  if (options.plan) printPlan(records);
   for (const e of events) {
     if (e.type !== 'secret-written') continue;
     printLine(
@@ -176,20 +171,8 @@ function printOutcome(
         : `${style.bad('✖ verify failed')} ${r.num} ${r.id}: ${r.verify}`,
     );
   }
-  const waitingSteps = records.filter((r) => r.status === 'waiting' || r.status === 'blocked');
-  for (const r of waitingSteps)
-    printLine(
-      `${r.status === 'waiting' ? style.warn('… waiting') : style.bad('✖ blocked')} ` +
-        `${r.num} ${r.id}: ${r.reason}\n    → ${r.hint ?? ''}`,
-    );
-  const changed = records.reduce((n, r) => n + (r.status === 'done' ? r.changes.length : 0), 0);
-  printLine(
-    style.dim(
-      `${records.length} step(s) in ${(wallMs / 1000).toFixed(1)} s: ${changed} ` +
-        `change(s) applied, ${waitingSteps.length} waiting or blocked; ${calls.total} ` +
-        `AWS calls (${calls.mutating} mutating)`,
-    ),
-  );
+  const stuck = printWaiting(records);
+  printLine(summaryLine(records, stuck, wallMs, `${calls.total} AWS calls (${calls.mutating} mutating)`));
   if (debug)
     printLine(
       style.dim(
@@ -198,15 +181,6 @@ function printOutcome(
           .join(' ')}`,
       ),
     );
-}
-
-function exitCodeFor(records: StepRecord[], pendingCount: number, options: SetupOptions): ExitCode {
-  if (options.plan)
-    return pendingCount > 0 ? 4 : records.some((r) => r.status === 'failed' || r.status === 'blocked') ? 1 : 0;
-  if (records.some((r) => r.status === 'failed' || r.status === 'blocked')) return 1;
-  if (records.some((r) => r.verify !== undefined && r.verify !== 'ok')) return 3;
-  if (options.strict && records.some((r) => r.status === 'waiting')) return 1;
-  return 0;
 }
 
 /** Region comes from the stack's env file, never from the shell (the region trap of setup-steps.md step 4). */

@@ -1,13 +1,10 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { sendSshPublicKey } from '../src/aws/instance-connect.js';
 import { readEnvFile } from '../src/config/env-file.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { readProfiles } from '../src/setup/credentials-file.js';
-import { planSsh } from '../src/ssh/connect-plan.js';
-import { createEphemeralKey } from '../src/ssh/ephemeral-key.js';
-import { findExecutable, runInherited, succeeds } from '../src/sys/exec.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { connectSsh, type SshConnection } from '../src/ssh/connection.js';
+import { runInherited } from '../src/sys/exec.js';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { style } from './ui/format.js';
 
 export interface SshOptions extends GlobalOptions {
@@ -27,70 +24,61 @@ export async function runSsh(options: SshOptions, positional: unknown[]): Promis
     words,
     dash === -1 ? words.length : words.length - (process.argv.length - dash - 1),
   );
-  const ssh = cmd.config.sshBinary ?? 'ssh';
-  if (!(await findExecutable(ssh))) {
-    throw new UsageError({
-      code: 'SSH_NOT_FOUND',
-      message: `no ssh client: ${ssh} is not on PATH`,
-      hint: 'install an OpenSSH client (apt-get install openssh-client), or point AGENTKEYS_SSH_BINARY at one',
-    });
-  }
-  const brokerEnvFile = options.brokerEnvFile ?? path.join('env', `broker${stack === 'test' ? '.test' : ''}.env`);
-  const broker = await readEnvFile(brokerEnvFile, {}, '--broker-env-file');
-  const controlDir = path.join(cmd.config.dir, 'ssh');
-  mkdirSync(controlDir, { recursive: true, mode: 0o700 });
-  const plan = planSsh({
-    stack,
-    brokerEnvFile,
-    ...(broker.INSTANCE_ID ? { instanceId: broker.INSTANCE_ID } : {}),
-    ...(broker.EIP ? { eip: broker.EIP } : {}),
-    fallback: options.fallback === true,
-    ...(options.pem ? { pem: options.pem } : {}),
-    ...(options.osUser ? { osUser: options.osUser } : {}),
-    command,
-    controlDir,
-  });
-  let args = plan.args;
-  let keyDir: string | undefined;
-  const controlPath = path.join(controlDir, '%C');
-  // A live ControlMaster socket is already authenticated: no new key, no handshake (~50 ms).
-  const reuse =
-    plan.mode === 'instance-connect' &&
-    (await succeeds(ssh, ['-O', 'check', '-o', `ControlPath=${controlPath}`, `${plan.user}@${plan.host}`]));
-  if (plan.mode === 'instance-connect' && !reuse) {
-    const key = await createEphemeralKey();
-    keyDir = path.dirname(key.privateKeyFile);
-    const profile = options.awsProfile ?? `agentkeys-broker${stack === 'test' ? '-test' : ''}`;
-    const credentialsFile = path.join(cmd.config.dir, 'credentials', `${stack}.ini`);
-    const fromSetup = !options.awsProfile && (await readProfiles(credentialsFile)).has(profile);
-    await sendSshPublicKey(
-      {
-        region: broker.BROKER_AWS_REGION ?? cmd.config.region ?? 'us-east-1',
-        ...(options.awsProfile ? { profile: options.awsProfile } : {}),
-        ...(fromSetup ? { profile, credentialsFile } : {}),
-      },
-      plan.instanceId!,
-      plan.user,
-      key.publicKey,
-    );
-    args = ['-i', key.privateKeyFile, ...args];
-  }
-  process.stderr.write(
-    style.dim(`→ ssh ${plan.user}@${plan.host} (${plan.reason}${reuse ? ', reusing the open connection' : ''})\n`),
-  );
+  const conn = await openBrokerSsh(cmd, { ...options, stack });
+  const reuse = conn.reused ? ', reusing the open connection' : '';
+  process.stderr.write(style.dim(`→ ssh ${conn.plan.user}@${conn.plan.host} (${conn.plan.reason}${reuse})\n`));
   try {
-    const code = await runInherited(ssh, args);
+    // `--` keeps the remote command's words from being read as ssh options.
+    const code = await runInherited(conn.binary, [...conn.args, ...(command.length > 0 ? ['--', ...command] : [])]);
     return (code > 255 ? 1 : code) as ExitCode;
   } catch (err) {
     throw new UsageError({
       code: 'SSH_NOT_FOUND',
-      message: `cannot run ${ssh}: ${(err as Error).message}`,
+      message: `cannot run ${conn.binary}: ${(err as Error).message}`,
       hint: 'install an OpenSSH client (apt-get install openssh-client)',
       cause: err,
     });
   } finally {
-    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+    conn.close();
   }
+}
+
+/** The broker host's ssh connection from the stack's broker env file (EIP, INSTANCE_ID, SSH_PORT). */
+export async function openBrokerSsh(
+  cmd: CommandContext,
+  options: Omit<SshOptions, keyof GlobalOptions> & { stack: 'prod' | 'test' },
+): Promise<SshConnection> {
+  const brokerEnvFile =
+    options.brokerEnvFile ?? path.join('env', `broker${options.stack === 'test' ? '.test' : ''}.env`);
+  const broker = await readEnvFile(brokerEnvFile, {}, '--broker-env-file');
+  const controlDir = path.join(cmd.config.dir, 'ssh');
+  mkdirSync(controlDir, { recursive: true, mode: 0o700 });
+  return connectSsh({
+    binary: cmd.config.sshBinary ?? 'ssh',
+    configDir: cmd.config.dir,
+    region: broker.BROKER_AWS_REGION ?? cmd.config.region ?? 'us-east-1',
+    ...(options.awsProfile ? { awsProfile: options.awsProfile } : {}),
+    stack: options.stack,
+    brokerEnvFile,
+    ...(broker.INSTANCE_ID ? { instanceId: broker.INSTANCE_ID } : {}),
+    ...(broker.EIP ? { eip: broker.EIP } : {}),
+    ...(broker.SSH_PORT ? { port: sshPort(broker.SSH_PORT, brokerEnvFile) } : {}),
+    fallback: options.fallback === true,
+    ...(options.pem ? { pem: options.pem } : {}),
+    ...(options.osUser ? { osUser: options.osUser } : {}),
+    controlDir,
+  });
+}
+
+function sshPort(value: string, file: string): number {
+  const port = Number(value);
+  if (!/^\d{1,5}$/.test(value) || port < 1 || port > 65535)
+    throw new UsageError({
+      code: 'ENV_FILE_INVALID',
+      message: `${file}: SSH_PORT "${value}" is not a port (1-65535)`,
+      hint: 'SSH_PORT=22, or remove the line',
+    });
+  return port;
 }
 
 /**

@@ -1,15 +1,16 @@
 // The setup runner's steps as listr2 tasks (the only home of listr2, beside chalk and prompts).
 import { Listr } from 'listr2';
-import type { SetupRun, selectSteps } from '../../src/setup/runner.js';
+import type { RunContext, SetupRun } from '../../src/setup/runner.js';
+import type { Step } from '../../src/setup/step.js';
 
 /** Where a wait reports to: the listr task of the step that is running. */
 export interface WaitProgress {
   onWait?: (num: number, message: string) => void;
 }
 
-export async function runWithListr(
-  run: SetupRun,
-  steps: ReturnType<typeof selectSteps>,
+export async function runWithListr<C extends RunContext>(
+  run: SetupRun<C>,
+  steps: readonly Step<C>[],
   progress: WaitProgress,
 ): Promise<void> {
   let failed = false;

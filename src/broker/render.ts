@@ -2,6 +2,7 @@
 // systemd unit per service, nginx Phase A (HTTP, ACME webroot, 503) and Phase B (TLS) per host,
 // sshd's Instance Connect drop-in, and /etc/agentkeys/broker.env. Pure: paths are as on the host
 // (relative to its root), the caller decides where they land.
+import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Stack } from '../setup/stack.js';
 import { renderText } from '../sys/templates.js';
@@ -18,8 +19,15 @@ export interface RenderOptions {
   binDir?: string;
   /** certbot's live directory (default /etc/letsencrypt/live). */
   certDir?: string;
-  /** The ACME webroot nginx serves and certbot writes (default /var/www/acme). */
+  /** The ACME webroot nginx serves and certbot writes (default /var/www/certbot, as in seed 004). */
   webroot?: string;
+  /**
+   * A root the whole tree lives under (a staging image, or a test's scratch folder): every path a
+   * rendered file names (binaries, certificates, webroot, env file, Instance Connect) is below it.
+   */
+  root?: string;
+  /** The first service port (default 8080): the others follow at +10, +11 and +21…+26. */
+  portBase?: number;
 }
 
 export interface RenderedFile {
@@ -32,16 +40,16 @@ export interface RenderedFile {
 const WORKERS = ['audit', 'email', 'cred', 'memory', 'config', 'classify'];
 
 /** The services and the host each is served on, in the stack's host order (broker, signer, MCP, workers). */
-export function brokerServices(stack: Stack): HostService[] {
+export function brokerServices(stack: Stack, portBase = 8080): HostService[] {
   const [broker, signer, mcp, ...workers] = stack.hosts;
   return [
-    { name: 'broker', host: broker!, port: 8080, binary: 'agentkeys-broker-server' },
-    { name: 'signer', host: signer!, port: 8090, binary: 'agentkeys-signer' },
-    { name: 'mcp', host: mcp!, port: 8091, binary: 'agentkeys-mcp-server' },
+    { name: 'broker', host: broker!, port: portBase, binary: 'agentkeys-broker-server' },
+    { name: 'signer', host: signer!, port: portBase + 10, binary: 'agentkeys-signer' },
+    { name: 'mcp', host: mcp!, port: portBase + 11, binary: 'agentkeys-mcp-server' },
     ...workers.map((host, i) => ({
       name: `worker-${WORKERS[i]}`,
       host,
-      port: 8101 + i,
+      port: portBase + 21 + i,
       binary: `agentkeys-worker-${WORKERS[i]}`,
     })),
   ];
@@ -52,14 +60,17 @@ export function renderHostFiles(
   brokerEnv: Readonly<Record<string, string>>,
   opts: RenderOptions = {},
 ): RenderedFile[] {
+  const paths = hostPaths(opts);
   const common = {
     stack: stack.name,
-    binDir: opts.binDir ?? '/opt/agentkeys/bin',
-    certDir: opts.certDir ?? '/etc/letsencrypt/live',
-    webroot: opts.webroot ?? '/var/www/acme',
+    binDir: paths.binDir,
+    certDir: paths.certDir,
+    webroot: paths.webroot,
+    envFile: paths.envFile,
+    eicDir: paths.eicDir,
   };
   const files: RenderedFile[] = [];
-  for (const s of brokerServices(stack)) {
+  for (const s of brokerServices(stack, opts.portBase)) {
     const vars = { ...common, name: s.name, host: s.host, port: String(s.port), binary: s.binary };
     files.push(
       {
@@ -88,6 +99,18 @@ export function renderHostFiles(
     { path: 'etc/agentkeys/broker.env', content: brokerEnvFile(stack, brokerEnv), mode: 0o600 },
   );
   return files;
+}
+
+/** Where things live on the host, below the root (default /). */
+export function hostPaths(opts: Pick<RenderOptions, 'root' | 'binDir' | 'certDir' | 'webroot'> = {}) {
+  const under = (p: string) => path.posix.join(opts.root ?? '/', p);
+  return {
+    binDir: opts.binDir ?? under('opt/agentkeys/bin'),
+    certDir: opts.certDir ?? under('etc/letsencrypt/live'),
+    webroot: opts.webroot ?? under('var/www/certbot'),
+    envFile: under('etc/agentkeys/broker.env'),
+    eicDir: under('usr/share/ec2-instance-connect'),
+  };
 }
 
 /**

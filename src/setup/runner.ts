@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../sys/fs.js';
-import { planned, type Change, type PlannedChange, type SetupContext, type Step, type StepState } from './step.js';
+import { planned, type Change, type PlannedChange, type Step, type StepState } from './step.js';
+
+/** What the runner itself reads of a context: the stack, for the receipt. */
+export interface RunContext {
+  stack: { name: string; accountId?: string };
+}
 
 export type StepStatus = 'done' | 'waiting' | 'blocked' | 'failed' | 'pending';
 
@@ -29,8 +34,8 @@ export interface Selection {
 }
 
 /** --only-step N|ID, --from-step N, --to-step N; the summary always runs when in range. */
-export function selectSteps(all: readonly Step[], sel: Selection): Step[] {
-  const find = (ref: string, flag: string): Step => {
+export function selectSteps<S extends Pick<Step, 'num' | 'id'>>(all: readonly S[], sel: Selection): S[] {
+  const find = (ref: string, flag: string): S => {
     const step = all.find((s) => String(s.num) === ref || s.id === ref);
     if (!step)
       throw new UsageError({
@@ -62,9 +67,11 @@ export interface RunOptions {
   waitSeconds?: number;
   pollIntervalMs?: number;
   /** Progress of a wait: what it waits for, and how long is left. */
-  onWait?: (step: Step, reason: string, secondsLeft: number) => void;
+  onWait?: (step: Pick<Step, 'num' | 'id'>, reason: string, secondsLeft: number) => void;
   receiptFile?: string;
-  onStart?: (step: Step) => void;
+  onStart?: (step: Pick<Step, 'num' | 'id'>) => void;
+  /** Start every check at once (setup's AWS reads); false runs them in order (one SSH connection). */
+  prefetch?: boolean;
   onEnd?: (record: StepRecord) => void | Promise<void>;
 }
 
@@ -79,7 +86,7 @@ export interface RunResult {
  * converge. A receipt is written after every step, so a failed or killed run shows what
  * succeeded; the next run resumes because every check is read-only and every apply idempotent.
  */
-export async function runSteps(ctx: SetupContext, steps: Step[], opts: RunOptions): Promise<RunResult> {
+export async function runSteps<C extends RunContext>(ctx: C, steps: Step<C>[], opts: RunOptions): Promise<RunResult> {
   const run = new SetupRun(ctx, opts);
   run.prefetch(steps);
   for (const step of steps) {
@@ -90,14 +97,14 @@ export async function runSteps(ctx: SetupContext, steps: Step[], opts: RunOption
 }
 
 /** The same loop, one step at a time, for reporters that drive it (listr2 tasks). */
-export class SetupRun {
+export class SetupRun<C extends RunContext = RunContext> {
   readonly records: StepRecord[] = [];
   private readonly startedAt = new Date().toISOString();
-  private readonly prefetched = new Map<Step, Promise<StepState>>();
+  private readonly prefetched = new Map<Step<C>, Promise<StepState>>();
   private changed = false;
 
   constructor(
-    private readonly ctx: SetupContext,
+    private readonly ctx: C,
     private readonly opts: RunOptions,
   ) {}
 
@@ -106,7 +113,8 @@ export class SetupRun {
    * costs the slowest check, not their sum. The results are used only until some step changes
    * something; after that every check runs fresh, in order, because it may depend on the change.
    */
-  prefetch(steps: readonly Step[]): void {
+  prefetch(steps: readonly Step<C>[]): void {
+    if (this.opts.prefetch === false) return;
     for (const step of steps) {
       const pending = step.check(this.ctx);
       pending.catch(() => undefined); // consumed (and rethrown) by run()
@@ -114,7 +122,7 @@ export class SetupRun {
     }
   }
 
-  async run(step: Step): Promise<StepRecord> {
+  async run(step: Step<C>): Promise<StepRecord> {
     this.opts.onStart?.(step);
     const cached = this.changed ? undefined : this.prefetched.get(step);
     const record = await runOne(this.ctx, step, this.opts, cached);
@@ -156,9 +164,9 @@ export async function interruptedRun(file: string): Promise<Receipt | undefined>
   }
 }
 
-async function runOne(
-  ctx: SetupContext,
-  step: Step,
+async function runOne<C extends RunContext>(
+  ctx: C,
+  step: Step<C>,
   opts: RunOptions,
   cached?: Promise<StepState>,
 ): Promise<StepRecord> {
@@ -223,7 +231,7 @@ async function runOne(
 }
 
 /** Re-checks a pollable waiting step until it is not waiting or the --wait deadline passes. */
-async function waitWhileWaiting(ctx: SetupContext, step: Step, state: StepState, opts: RunOptions): Promise<StepState> {
+async function waitWhileWaiting<C>(ctx: C, step: Step<C>, state: StepState, opts: RunOptions): Promise<StepState> {
   const seconds = opts.waitSeconds ?? 0;
   if (state.status !== 'waiting' || !step.pollable || seconds <= 0) return state;
   const deadline = Date.now() + seconds * 1000;
@@ -239,7 +247,7 @@ async function waitWhileWaiting(ctx: SetupContext, step: Step, state: StepState,
   return current;
 }
 
-async function withVerify(ctx: SetupContext, step: Step, opts: RunOptions, record: StepRecord): Promise<StepRecord> {
+async function withVerify<C>(ctx: C, step: Step<C>, opts: RunOptions, record: StepRecord): Promise<StepRecord> {
   if (!opts.verify || !step.verify || record.status !== 'done') return record;
   const failure = await step.verify(ctx);
   return failure ? { ...record, verify: failure } : { ...record, verify: 'ok' };
@@ -247,14 +255,14 @@ async function withVerify(ctx: SetupContext, step: Step, opts: RunOptions, recor
 
 async function saveReceipt(
   file: string,
-  ctx: SetupContext,
+  ctx: RunContext,
   startedAt: string,
   records: StepRecord[],
   finishedAt?: string,
 ): Promise<void> {
   const receipt = {
     stack: ctx.stack.name,
-    account: ctx.stack.accountId,
+    ...(ctx.stack.accountId ? { account: ctx.stack.accountId } : {}),
     startedAt,
     updatedAt: new Date().toISOString(),
     ...(finishedAt ? { finishedAt } : {}),

@@ -10,6 +10,8 @@ export interface PlannedChange {
   action: ChangeAction;
   resource: string;
   detail?: string;
+  /** A unified diff of a file the change rewrites (broker setup's --plan). */
+  diff?: string;
 }
 
 /**
@@ -31,10 +33,11 @@ export function once(fn: () => Promise<unknown>): () => Promise<void> {
 }
 
 /** The change without its apply, for records, receipts and --json. */
-export const planned = ({ action, resource, detail }: PlannedChange): PlannedChange => ({
+export const planned = ({ action, resource, detail, diff }: PlannedChange): PlannedChange => ({
   action,
   resource,
   ...(detail ? { detail } : {}),
+  ...(diff ? { diff } : {}),
 });
 
 export type StepState =
@@ -67,14 +70,18 @@ export interface SetupContext {
   state: { eip?: string; dataRoleArn?: string; caller?: { account: string; arn: string } };
 }
 
-export interface Step {
+/**
+ * A numbered, idempotent step over some context C: setup's AWS account (SetupContext) or the
+ * broker host over SSH (BrokerContext). The runner only needs check(); the rest is setup's.
+ */
+export interface Step<C = SetupContext> {
   /** Upstream's number, kept so `--only-step 4` means what operators know. */
   readonly num: number;
   /** Stable id: `--only-step eip` works too. */
   readonly id: string;
   readonly title: string;
   /** Read-only. */
-  check(ctx: SetupContext): Promise<StepState>;
+  check(ctx: C): Promise<StepState>;
   /**
    * Read-only: the deletions of what this step built, from the same resource definitions as its
    * check, in the order they run. Teardown takes the steps in reverse.
@@ -83,7 +90,7 @@ export interface Step {
   /** Why teardown keeps what this step makes (said by teardown), when it has no teardown. */
   readonly keeps?: string;
   /** --verify: exercise the resource; returns a failure message or undefined. */
-  verify?(ctx: SetupContext): Promise<string | undefined>;
+  verify?(ctx: C): Promise<string | undefined>;
   /** Waiting that resolves by itself (SES, DNS, the issuer): `--wait` re-checks it until a deadline. */
   readonly pollable?: boolean;
 }

@@ -12,6 +12,8 @@ export interface SshPlanInput {
   command: readonly string[];
   /** A per-user 0700 folder for the ControlMaster sockets (never /tmp). */
   controlDir: string;
+  /** SSH_PORT in the broker env file, when sshd does not listen on 22. */
+  port?: number;
 }
 
 export interface SshPlan {
@@ -39,6 +41,8 @@ export function planSsh(input: SshPlanInput): SshPlan {
       message: `no EIP for the ${input.stack} broker`,
       hint: `run agentkeys setup${input.stack === 'test' ? ' --test' : ''} --only-step 4, or ${rerun}`,
     });
+  // agentkeys keeps its own known_hosts: an EIP is reused across instances and accounts, and a
+  // script (broker setup) cannot answer the first-connection prompt. A changed key still fails.
   const mux = [
     '-o',
     'ControlMaster=auto',
@@ -46,6 +50,11 @@ export function planSsh(input: SshPlanInput): SshPlan {
     `ControlPath=${path.join(input.controlDir, '%C')}`,
     '-o',
     'ControlPersist=10m',
+    '-o',
+    `UserKnownHostsFile=${path.join(input.controlDir, 'known_hosts')}`,
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    ...(input.port ? ['-p', String(input.port)] : []),
   ];
   // `--` keeps the remote command's words from being read as ssh options.
   const tail = input.command.length > 0 ? ['--', ...input.command] : [];

@@ -82,7 +82,8 @@ const DAY = 86_400_000;
 export const daysLeft = (cert: PeerCertificate, now: Date) =>
   Math.floor((Date.parse(cert.validTo) - now.getTime()) / DAY);
 export const certbotFix = (stack: string, host: string) =>
-  `agentkeys ssh ${stack} -- sudo certbot certonly --webroot -w /var/www/acme -d ${host}`;
+  `agentkeys broker setup${stack === 'test' ? ' --test' : ''} --only-step certificates ` +
+  `(issues ${host} once it resolves to the EIP)`;
 
 /** What is wrong with a served certificate for `host` (untrusted, another name, expired), if anything. */
 export function certificateProblem(cert: PeerCertificate, host: string, now: Date, fix: string): Outcome | undefined {

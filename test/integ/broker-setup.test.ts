@@ -1,0 +1,239 @@
+// agentkeys broker setup against a real sshd on loopback (test/helpers/sshd.ts names the three
+// stubbed tools and why), with the steps under a scratch root on it (--host-root). Public DNS is
+// a DNS-over-HTTPS endpoint on loopback (a real HTTPS server the CLI trusts via
+// NODE_EXTRA_CA_CERTS), answering per hostname what the test says.
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brokerServices } from '../../src/broker/render.js';
+import { loadStack } from '../../src/setup/stack.js';
+import { runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/net.js';
+import { hostBrokerEnv, startTestHost, writeServiceBinary, type TestHost } from '../helpers/sshd.js';
+import { tempDir } from '../helpers/tmp.js';
+import { startIssuer, type Issuer } from '../helpers/tls-issuer.js';
+
+interface StepOut {
+  num: number;
+  id: string;
+  status: string;
+  changes: { action: string; resource: string; diff?: string }[];
+  reason?: string;
+  error?: { code: string };
+}
+
+let host: TestHost;
+let doh: Issuer;
+let cwd: string;
+let hosts: string[];
+let portBase: number;
+
+beforeAll(async () => {
+  [host, doh] = await Promise.all([startTestHost(), startIssuer()]);
+  cwd = mkdtempSync(path.join(tmpdir(), 'agentkeys-broker-setup-')); // tempDir() goes after each test
+  mkdirSync(path.join(cwd, 'env'));
+  cpSync('env/operator-workstation.test.env', path.join(cwd, 'env/operator-workstation.test.env'));
+  writeFileSync(path.join(cwd, 'env/broker.test.env'), hostBrokerEnv(host));
+  const stack = await loadStack({ test: true, envDir: path.join(cwd, 'env') });
+  hosts = brokerServices(stack).map((s) => s.host);
+  portBase = await freePort();
+  for (const s of brokerServices(stack)) writeServiceBinary(path.join(host.root, 'opt/agentkeys/bin', s.binary));
+  resolveOnly(hosts.slice(0, 2));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([host?.close(), doh?.close()]);
+  if (cwd) rmSync(cwd, { recursive: true, force: true });
+});
+
+/** DNS answers the EIP (127.0.0.1) for these hosts; the rest are NXDOMAIN. */
+function resolveOnly(resolving: string[]): void {
+  for (const h of hosts)
+    doh.state.files[`/resolve?name=${h}&type=A`] = JSON.stringify(
+      resolving.includes(h) ? { Status: 0, Answer: [{ name: `${h}.`, type: 1, data: '127.0.0.1' }] } : { Status: 3 },
+    );
+}
+
+async function brokerSetup(extra: string[] = []) {
+  const r = await runCli(
+    [
+      '--json',
+      'broker',
+      'setup',
+      '--test',
+      '--fallback',
+      '--pem',
+      host.keyFile,
+      '--os-user',
+      host.user,
+      '--host-root',
+      host.root,
+      '--port-base',
+      String(portBase),
+      '--doh-url',
+      `${doh.url}/resolve`,
+      ...extra,
+    ],
+    { cwd, env: { AGENTKEYS_DIR: path.join(cwd, '.agentkeys'), NODE_EXTRA_CA_CERTS: doh.caFile } },
+  );
+  const out = r.stdout
+    ? (JSON.parse(r.stdout) as { steps?: StepOut[]; sshRoundTrips?: number; error?: { code: string } })
+    : {};
+  return { ...r, out, steps: out.steps ?? [], step: (id: string) => out.steps!.find((s) => s.id === id)! };
+}
+
+const onHost = (rel: string) => path.join(host.root, rel);
+
+describe('agentkeys broker setup over SSH', () => {
+  it('--plan on a fresh host lists every change, diffs included, and changes nothing (exit 4)', async () => {
+    const r = await brokerSetup(['--plan']);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.steps.map((s) => s.id)).toEqual([
+      'login-user',
+      'instance-connect',
+      'host-files',
+      'nginx-phase-a',
+      'certificates',
+      'nginx-phase-b',
+      'services',
+    ]);
+    expect(r.step('login-user').changes.map((c) => c.resource)).toEqual([
+      'user agentkey',
+      'user agentkeys',
+      '/etc/sudoers.d/90-agentkey',
+    ]);
+    const files = r.step('host-files').changes;
+    expect(files).toHaveLength(9 * 3 + 1);
+    const env = files.find((c) => c.resource === '/etc/agentkeys/broker.env')!;
+    expect(env.diff).toContain('+AGENTKEYS_STACK=<redacted, changed>');
+    expect(env.diff).not.toContain('ops@example.com'); // a 0600 file's values stay hidden
+    expect(files.find((c) => c.resource.endsWith('agentkeys-broker.service'))!.diff).toContain(
+      `+Environment=AGENTKEYS_LISTEN=127.0.0.1:${portBase}`,
+    );
+    expect(existsSync(onHost('etc/agentkeys/broker.env'))).toBe(false);
+    expect(readFileSync(onHost('etc/passwd'), 'utf8')).not.toMatch(/^agentkey:/m);
+  }, 60_000);
+
+  it('a first run brings up what it can: users, Instance Connect, files, Phase A, certificates where DNS points, Phase B, healthy services', async () => {
+    const r = await brokerSetup();
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const status = Object.fromEntries(r.steps.map((s) => [s.id, s.status]));
+    expect(status).toEqual({
+      'login-user': 'done',
+      'instance-connect': 'done',
+      'host-files': 'done',
+      'nginx-phase-a': 'done',
+      certificates: 'waiting',
+      'nginx-phase-b': 'done',
+      services: 'done',
+    });
+    // Real useradd under --prefix, a sudoers file visudo accepts, sshd -t on the drop-in.
+    expect(readFileSync(onHost('etc/passwd'), 'utf8')).toMatch(/^agentkey:.*:\/home\/agentkey:\/bin\/bash$/m);
+    expect(readFileSync(onHost('etc/group'), 'utf8')).toMatch(/^sudo:.*agentkey/m);
+    expect(statSync(onHost('etc/sudoers.d/90-agentkey')).mode & 0o777).toBe(0o440);
+    expect(readFileSync(onHost('etc/ssh/sshd_config.d/60-agentkeys-instance-connect.conf'), 'utf8')).toContain(
+      `AuthorizedKeysCommand ${host.root}/usr/share/ec2-instance-connect/eic_run_authorized_keys %u %f`,
+    );
+    expect(host.log('apt.log')).toContain('ec2-instance-connect');
+    expect(statSync(onHost('etc/agentkeys/broker.env')).mode & 0o777).toBe(0o600);
+    // Certificates for the two hosts DNS points at; the other seven wait, named with the reason.
+    expect(r.step('certificates').changes.map((c) => c.resource)).toEqual(
+      hosts.slice(0, 2).map((h) => `certificate ${h}`),
+    );
+    expect(r.step('certificates').reason).toMatch(/7 host\(s\) do not resolve to 127\.0\.0\.1 yet/);
+    expect(r.step('certificates').reason).toContain(`${hosts[2]}: NXDOMAIN`);
+    const link = (h: string) => readlinkSync(onHost(`etc/nginx/sites-enabled/agentkeys-${h}.conf`));
+    expect(link(hosts[0]!)).toBe(onHost(`etc/nginx/agentkeys/phase-b/${hosts[0]}.conf`));
+    expect(link(hosts[2]!)).toBe(onHost(`etc/nginx/agentkeys/phase-a/${hosts[2]}.conf`));
+    expect(host.log('systemctl.log')).toMatch(/reload-or-restart nginx/);
+    expect(r.step('services').changes).toHaveLength(9);
+  }, 120_000);
+
+  it('a second run changes nothing', async () => {
+    const r = await brokerSetup();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.steps.flatMap((s) => s.changes)).toEqual([]);
+    expect(r.step('certificates').status).toBe('waiting');
+    expect(r.out.sshRoundTrips).toBe(7); // one per step: a check asks all it needs at once
+  }, 60_000);
+
+  it('a host file changed on the host shows as a diff in --plan; the run restores it and restarts that service', async () => {
+    const unit = onHost('etc/systemd/system/agentkeys-signer.service');
+    writeFileSync(unit, readFileSync(unit, 'utf8').replace('RestartSec=2', 'RestartSec=30'));
+    const plan = await brokerSetup(['--plan', '--only-step', 'host-files']);
+    expect(plan.code).toBe(4);
+    const diff = plan.step('host-files').changes[0]!;
+    expect(diff.resource).toBe('/etc/systemd/system/agentkeys-signer.service');
+    expect(diff.diff).toMatch(/-RestartSec=30\n\+RestartSec=2/);
+    const log = host.log('systemctl.log').length;
+    const r = await brokerSetup();
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(unit, 'utf8')).toContain('RestartSec=2\n');
+    expect(r.step('services').changes).toEqual([
+      expect.objectContaining({ action: 'update', resource: 'agentkeys-signer.service' }),
+    ]);
+    expect(host.log('systemctl.log').slice(log)).toMatch(/daemon-reload[\s\S]*restart agentkeys-signer\.service/);
+  }, 60_000);
+
+  it('nginx -t refusing the change undoes it: the links stay as they were (HOST_CONFIG_INVALID)', async () => {
+    const conf = onHost('etc/nginx/nginx.conf');
+    const good = readFileSync(conf, 'utf8');
+    resolveOnly(hosts.slice(0, 3));
+    writeFileSync(conf, good.replace('events {}', 'events { bogus_directive on; }'));
+    // The certificate comes, but Phase B for it is refused and undone.
+    const r = await brokerSetup();
+    writeFileSync(conf, good);
+    expect(r.code).toBe(1);
+    expect(r.step('nginx-phase-b')).toMatchObject({ status: 'failed', error: { code: 'HOST_CONFIG_INVALID' } });
+    expect(lstatSync(onHost(`etc/nginx/sites-enabled/agentkeys-${hosts[2]}.conf`)).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(onHost(`etc/nginx/sites-enabled/agentkeys-${hosts[2]}.conf`))).toBe(
+      onHost(`etc/nginx/agentkeys/phase-a/${hosts[2]}.conf`),
+    );
+    expect(r.steps.map((s) => s.id)).not.toContain('services'); // a failed step stops the run
+  }, 120_000);
+
+  it('once DNS resolves for every host, --only-step certificates issues the rest and Phase B follows', async () => {
+    resolveOnly(hosts);
+    const certs = await brokerSetup(['--only-step', 'certificates']);
+    expect(certs.code, certs.stderr).toBe(0);
+    expect(certs.step('certificates')).toMatchObject({ status: 'done' });
+    expect(certs.step('certificates').changes).toHaveLength(6);
+    const r = await brokerSetup();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.step('nginx-phase-b').changes).toHaveLength(7);
+    expect(r.steps.every((s) => s.status === 'done')).toBe(true);
+    const again = await brokerSetup();
+    expect(again.steps.flatMap((s) => s.changes)).toEqual([]);
+    expect(host.log('certbot.log').match(/certonly/g)).toHaveLength(9);
+  }, 120_000);
+
+  it('names what is wrong before connecting: no EIP, a bad --port-base, a relative --host-root', async () => {
+    const bad = tempDir();
+    mkdirSync(path.join(bad, 'env'));
+    cpSync('env/operator-workstation.test.env', path.join(bad, 'env/operator-workstation.test.env'));
+    writeFileSync(path.join(bad, 'env/broker.test.env'), 'BROKER_AWS_REGION=us-east-1\n');
+    const env = { AGENTKEYS_DIR: path.join(bad, '.agentkeys') };
+    const noEip = await runCli(['--json', 'broker', 'setup', '--test', '--fallback', '--pem', host.keyFile], {
+      cwd: bad,
+      env,
+    });
+    expect(noEip.code).toBe(2);
+    expect(JSON.parse(noEip.stdout).error.code).toBe('SSH_EIP_MISSING');
+    const port = await runCli(['--json', 'broker', 'setup', '--test', '--port-base', '80'], { cwd: bad, env });
+    expect(JSON.parse(port.stdout).error.code).toBe('FLAG_INVALID');
+    const root = await runCli(['--json', 'broker', 'setup', '--test', '--host-root', 'srv'], { cwd: bad, env });
+    expect(JSON.parse(root.stdout).error.code).toBe('FLAG_INVALID');
+  }, 60_000);
+});
