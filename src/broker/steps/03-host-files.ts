@@ -49,7 +49,7 @@ function differs(now: HostFile, want: RenderedFile): boolean {
 }
 
 function describe(now: HostFile, want: RenderedFile): string {
-  if (now.kind === 'missing') return `mode ${want.mode.toString(8)}`;
+  if (now.kind === 'missing') return `${want.content.split('\n').length - 1} lines, mode ${want.mode.toString(8)}`;
   if (now.kind === 'link') return `a symlink to ${now.target} becomes a file`;
   if (now.content === want.content) return `mode ${now.mode.toString(8)} → ${want.mode.toString(8)}`;
   return 'content differs';
@@ -64,11 +64,11 @@ function servicesReading(ctx: BrokerContext, f: RenderedFile): string[] {
 
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm;
 
-/** A unified diff of the host's file against the rendered one; secrets (0600 files) redacted. */
+/** A unified diff of the host's file against the rendered one; values of a 0600 file redacted. */
 export function fileDiff(want: RenderedFile, now: HostFile, showSecret: boolean): string | undefined {
-  if (now.kind === 'link') return undefined;
-  const before = now.kind === 'file' ? now.content : '';
-  if (before === want.content) return undefined;
+  // A new file's whole content would bury the changes that matter; its line count is in the detail.
+  if (now.kind !== 'file' || now.content === want.content) return undefined;
+  const before = now.content;
   const secret = !showSecret && want.mode === 0o600;
   const values = new Map([...before.matchAll(ASSIGNMENT)].map((m) => [m[1]!, m[2]!]));
   // A value that changed must still show as a changed line, without showing the value.
