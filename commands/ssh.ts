@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { readEnvFile } from '../src/config/env-file.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { connectSsh, type SshConnection } from '../src/ssh/connection.js';
+import { connectSsh, requireSshClient, type SshConnection } from '../src/ssh/connection.js';
 import { runInherited } from '../src/sys/exec.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { style } from './ui/format.js';
@@ -48,13 +48,15 @@ export async function openBrokerSsh(
   cmd: CommandContext,
   options: Omit<SshOptions, keyof GlobalOptions> & { stack: 'prod' | 'test' },
 ): Promise<SshConnection> {
+  const binary = cmd.config.sshBinary ?? 'ssh';
+  await requireSshClient(binary);
   const brokerEnvFile =
     options.brokerEnvFile ?? path.join('env', `broker${options.stack === 'test' ? '.test' : ''}.env`);
   const broker = await readEnvFile(brokerEnvFile, {}, '--broker-env-file');
   const controlDir = path.join(cmd.config.dir, 'ssh');
   mkdirSync(controlDir, { recursive: true, mode: 0o700 });
   return connectSsh({
-    binary: cmd.config.sshBinary ?? 'ssh',
+    binary,
     configDir: cmd.config.dir,
     region: broker.BROKER_AWS_REGION ?? cmd.config.region ?? 'us-east-1',
     ...(options.awsProfile ? { awsProfile: options.awsProfile } : {}),

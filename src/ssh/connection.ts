@@ -33,13 +33,19 @@ export interface SshConnection {
   close(): void;
 }
 
-export async function connectSsh(input: SshConnectInput): Promise<SshConnection> {
-  if (!(await findExecutable(input.binary)))
+/** The ssh client must exist before anything else is read: its absence is the first thing to fix. */
+export async function requireSshClient(binary: string): Promise<void> {
+  if (!(await findExecutable(binary)))
     throw new UsageError({
       code: 'SSH_NOT_FOUND',
-      message: `no ssh client: ${input.binary} is not on PATH`,
+      message: `no ssh client: ${binary} is not on PATH`,
       hint: 'install an OpenSSH client (apt-get install openssh-client), or point AGENTKEYS_SSH_BINARY at one',
     });
+}
+
+/** Plans the route and, for Instance Connect without an open connection, pushes a fresh key. */
+export async function connectSsh(input: SshConnectInput): Promise<SshConnection> {
+  await requireSshClient(input.binary);
   const plan = planSsh({ ...input, command: [] });
   const controlPath = path.join(input.controlDir, '%C');
   const target = plan.args[plan.args.length - 1]!;
