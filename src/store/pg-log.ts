@@ -62,18 +62,44 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
     if (client) await (await client).end().catch(() => undefined);
   }
 
+  /**
+   * Concurrent appends of this process share one transaction (group commit): one lock, one head
+   * read, each caller's rows built in turn on the head the previous one left, one INSERT, one
+   * COMMIT. A caller whose build throws gets its own error and adds nothing; the others go on.
+   */
   async append(build: (head: ChainHead) => Promise<AuditRow[]>, _anchorSigner?: AuditSigner): Promise<ChainHead> {
+    const [outcome] = await this.appendGroup.submit([build]);
+    if ('error' in outcome!) throw outcome.error;
+    return outcome.head;
+  }
+
+  private readonly appendGroup = new GroupCommit<Build, { head: ChainHead } | { error: unknown }>((builds) =>
+    this.appendTogether(builds),
+  );
+
+  private async appendTogether(builds: Build[]): Promise<({ head: ChainHead } | { error: unknown })[]> {
     return this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
         await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK_KEY]);
-        const head = await readHead(client);
-        const rows = await build(head);
-        await insertRows(client, rows, head.events + 1, await this.withDigest(client));
+        const start = await readHead(client);
+        let head = start;
+        const rows: AuditRow[] = [];
+        const outcomes: ({ head: ChainHead } | { error: unknown })[] = [];
+        for (const build of builds) {
+          try {
+            const built = await build(head);
+            if (built.length > 0)
+              head = { prevHash: digestOf(built[built.length - 1]!), events: head.events + built.length };
+            rows.push(...built);
+            outcomes.push({ head });
+          } catch (error) {
+            outcomes.push({ error: pgError(error, 'appending to audit_events') });
+          }
+        }
+        await insertRows(client, rows, start.events + 1, await this.withDigest(client));
         await client.query('COMMIT');
-        return rows.length === 0
-          ? head
-          : { prevHash: digestOf(rows[rows.length - 1]!), events: head.events + rows.length };
+        return outcomes;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw pgError(err, 'appending to audit_events');
@@ -294,6 +320,8 @@ function eventText(e: NewEvent, now: () => Date): UnsignedEventText {
     created_at: now().toISOString(),
   };
 }
+
+type Build = (head: ChainHead) => Promise<AuditRow[]>;
 
 interface UnsignedItem {
   event: NewEvent;

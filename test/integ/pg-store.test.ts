@@ -4,6 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { appendSignedEvents } from '../../src/audit/append.js';
+import { LocalKeySigner, loadPrivateKey, type AuditSigner } from '../../src/signing/signer.js';
+import { PgAuditLog } from '../../src/store/pg-log.js';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase, sql } from '../helpers/pg-db.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -188,6 +191,36 @@ describe('sign and verify-audit on Postgres', () => {
       'SELECT count(*) AS n, count(DISTINCT prev_hash) AS distinct_prev FROM audit_events',
     );
     expect([Number(n), Number(distinct_prev)]).toEqual([1000, 999]); // 999 links + one NULL genesis
+  });
+});
+
+describe('group commit of signed appends', () => {
+  it('concurrent appends of one process share a transaction; a signer that fails loses only its own event', async () => {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    const keyFile = path.join(cwd, '.agentkeys/keys/k1.pem');
+    const good = new LocalKeySigner('k1', loadPrivateKey(readFileSync(keyFile, 'utf8'), keyFile), keyFile);
+    const failing: AuditSigner = {
+      kid: 'k1',
+      alg: good.alg,
+      source: 'a signer that fails',
+      sign: () => Promise.reject(new Error('HSM unplugged')),
+      verifyOwn: () => Promise.resolve(false),
+    };
+    const store = new PgAuditLog({ url });
+    try {
+      const event = (i: number) => ({ event_type: 't', actor_id: 'a', payload: { i } });
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => appendSignedEvents(store, i === 5 ? failing : good, [event(i)])),
+      );
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      expect((results[5] as PromiseRejectedResult).reason.message).toMatch(/HSM unplugged/);
+    } finally {
+      await store.close();
+    }
+    const { code, report } = await verifyJson(cwd, url);
+    expect(code, JSON.stringify(report.findings)).toBe(0);
+    expect(report.events).toBe(11);
   });
 });
 
