@@ -3,7 +3,8 @@ import { isPlausibleSignatureLength } from '../signing/algorithms.js';
 import type { Finding } from './findings.js';
 import type { KeyRing } from './keyring.js';
 import { CompactRange, type CompactRangeData } from './merkle.js';
-import { digestRow, eventLeafHash, parseRowLine, RowFormatError, type AuditRow } from './record.js';
+import { isAscii } from 'node:buffer';
+import { chainDigestHex, digestRow, eventLeafHash, parseRowLine, RowFormatError, type AuditRow } from './record.js';
 
 /** A run of consecutive log lines, cut at newline boundaries. */
 export interface ChunkJob {
@@ -57,9 +58,7 @@ export interface DeferredCheck {
  * chunk boundaries and the genesis rule, so chunks can be checked in parallel.
  */
 export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
-  const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8');
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
+  const lines = chunkLines(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength));
   const result: ChunkResult = {
     seq: job.seq,
     count: lines.length,
@@ -74,7 +73,7 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
   let prevDigest: string | undefined;
   for (let i = 0; i < lines.length; i++) {
     const index = job.firstIndex + i;
-    const row = parseOrReport(lines[i]!, index, result.findings);
+    const row = parseOrReport(lines[i]!, index, result.findings, prevDigest);
     if (!row) {
       prevDigest = undefined;
       tree?.break(index);
@@ -84,12 +83,14 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     else if (prevDigest !== undefined && row.prev_hash !== prevDigest) {
       result.findings.push(linkFinding(index, row, prevDigest));
     }
-    const signed = digestRow(row.payload, row.prev_hash);
-    prevDigest = signed.digest.toString('hex');
+    const unsigned = tree !== undefined && row.signature === null && row.signer_kid === null;
+    // An unsigned event needs only the digest's hex (for the next link and its leaf).
+    const signed = unsigned ? undefined : digestRow(row.payload, row.prev_hash);
+    prevDigest = signed ? signed.digest.toString('hex') : chainDigestHex(row.payload, row.prev_hash);
     if (want.has(index)) result.digestsAt[index] = prevDigest;
     tree?.add(index, eventLeafHash(row, prevDigest));
-    if (tree && row.signature === null && row.signer_kid === null) tree.unsignedAt(index);
-    else checkSignature(row, index, signed, keys, result);
+    if (unsigned) tree!.unsignedAt(index);
+    else checkSignature(row, index, signed!, keys, result);
   }
   result.lastDigest = prevDigest;
   if (tree) result.merkle = tree.result();
@@ -126,9 +127,35 @@ class ChunkTree {
   }
 }
 
-function parseOrReport(line: string, index: number, findings: Finding[]): AuditRow | undefined {
+/**
+ * The chunk's lines. ASCII (the common case) is cut line by line as latin1, which is the same
+ * text: about ten times faster than decoding the whole chunk as UTF-8 and splitting it, and no
+ * megabyte-sized string to collect. Anything else takes the UTF-8 decoder.
+ */
+export function chunkLines(bytes: Buffer): string[] {
+  if (!isAscii(bytes)) {
+    const lines = bytes.toString('utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines;
+  }
+  const lines: string[] = [];
+  let start = 0;
+  for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, start)) {
+    lines.push(bytes.toString('latin1', start, nl));
+    start = nl + 1;
+  }
+  if (start < bytes.length) lines.push(bytes.toString('latin1', start, bytes.length));
+  return lines;
+}
+
+function parseOrReport(
+  line: string,
+  index: number,
+  findings: Finding[],
+  expectedPrev: string | undefined,
+): AuditRow | undefined {
   try {
-    return parseRowLine(line);
+    return parseRowLine(line, expectedPrev);
   } catch (err) {
     if (!(err instanceof RowFormatError)) throw err;
     findings.push({ index, id: guessId(line), code: 'MALFORMED_ROW', message: err.message });

@@ -109,8 +109,7 @@ export async function guardedChange(
     throw new AgentkeysError({
       code: 'HOST_CONFIG_INVALID',
       message:
-        `${opts.what} was refused by \`${opts.validate}\` on ${shell.describe} ` +
-        `and undone: ${tail(result.stderr)}`,
+        `${opts.what} was refused by \`${opts.validate}\` on ${shell.describe} ` + `and undone: ${tail(result.stderr)}`,
       hint: 'the previous files are back in place; fix the template or the host and re-run',
     });
   if (result.code !== 0) throw hostCommandFailed(shell, opts.what, result);
