@@ -106,7 +106,7 @@ try {
   const quarter = await verifyRate(quarterDb);
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   console.log(
-    `Postgres audit store benchmark (local PostgreSQL on loopback, Ed25519; per-row: one transaction per event)`,
+    `Postgres audit store benchmark (local PostgreSQL on loopback, Ed25519; the first two lines: one append at a time per process)`,
   );
   console.log(`  sign, 1 writer process       ${fmt(one)} events/s  (${WRITES} events)`);
   console.log(

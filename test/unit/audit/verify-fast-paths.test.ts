@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chunkLines } from '../../../src/audit/verify-chunk.js';
+import type { JsonValue } from '../../../src/audit/canonical.js';
 import { chainDigestHex, digestRow } from '../../../src/audit/record.js';
 import { readLineChunks } from '../../../src/store/file-chunks.js';
 
@@ -23,7 +24,8 @@ describe('verifier fast paths', () => {
 
   it('chainDigestHex equals digestRow, for long and non-ASCII payloads and genesis', () => {
     const prev = 'ab'.repeat(32);
-    for (const payload of [{ a: 1 }, { s: 'é😀'.repeat(10) }, { big: 'x'.repeat(200_000) }, []])
+    const payloads: JsonValue[] = [{ a: 1 }, { s: 'é😀'.repeat(10) }, { big: 'x'.repeat(200_000) }, []];
+    for (const payload of payloads)
       for (const p of [prev, null])
         expect(chainDigestHex(payload, p)).toBe(digestRow(payload, p).digest.toString('hex'));
   });
