@@ -145,6 +145,12 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
       message: `--host-root "${options.hostRoot}" is not an absolute path on the host`,
       hint: '--host-root /srv/staging',
     });
+  if (options.dohUrl !== undefined && !/^https:\/\/[^/\s]+/.test(options.dohUrl))
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: `--doh-url "${options.dohUrl}" is not an https URL`,
+      hint: '--doh-url https://cloudflare-dns.com/dns-query (JSON answers), or leave the default',
+    });
   const stack = await loadStackOf(options);
   const brokerEnv = await readEnvFile(stack.brokerEnvFile, {}, '--broker-env-file');
   const conn = await openBrokerSsh(cmd, {

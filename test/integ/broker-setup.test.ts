@@ -229,7 +229,7 @@ describe('agentkeys broker setup over SSH', () => {
     expect(host.log('certbot.log').match(/certonly/g)).toHaveLength(9);
   }, 120_000);
 
-  it('names what is wrong before connecting: no EIP, a bad --port-base, a relative --host-root', async () => {
+  it('names what is wrong before connecting: no EIP, a bad --port-base, a relative --host-root, an http --doh-url', async () => {
     const bad = tempDir();
     mkdirSync(path.join(bad, 'env'));
     cpSync('env/operator-workstation.test.env', path.join(bad, 'env/operator-workstation.test.env'));
@@ -245,5 +245,10 @@ describe('agentkeys broker setup over SSH', () => {
     expect(JSON.parse(port.stdout).error.code).toBe('FLAG_INVALID');
     const root = await runCli(['--json', 'broker', 'setup', '--test', '--host-root', 'srv'], { cwd: bad, env });
     expect(JSON.parse(root.stdout).error.code).toBe('FLAG_INVALID');
+    const doh = await runCli(['--json', 'broker', 'setup', '--test', '--doh-url', 'http://8.8.8.8/resolve'], {
+      cwd: bad,
+      env,
+    });
+    expect(JSON.parse(doh.stdout).error.code).toBe('FLAG_INVALID');
   }, 60_000);
 });
