@@ -1,5 +1,6 @@
 import { hash, randomUUID } from 'node:crypto';
 import { canonicalJson, isDigestHex, type JsonValue } from './canonical.js';
+import type { BinaryHash } from './merkle.js';
 
 /**
  * One audit event: the columns of Agent Manager's audit_events table, in its column order, so a
@@ -56,8 +57,8 @@ export function parseRowLine(line: string, expectedPrev?: string): AuditRow {
 
 /** expectedPrev: a digest the caller computed; a prev_hash equal to it needs no format check. */
 export function checkRowFields(row: Record<string, unknown>, expectedPrev?: string): AuditRow {
-  const unknown = Object.keys(row).filter((k) => !ROW_FIELD_SET.has(k));
-  if (unknown.length > 0) throw new RowFormatError(`unknown field(s) ${unknown.join(', ')}`);
+  // A loop, not Object.keys(): no array per row on the verifier's hot path.
+  for (const key in row) if (!ROW_FIELD_SET.has(key)) throw unknownFields(row);
   if (!('payload' in row)) throw new RowFormatError('no payload field');
   requireString(row, 'id');
   requireString(row, 'event_type');
@@ -72,6 +73,14 @@ export function checkRowFields(row: Record<string, unknown>, expectedPrev?: stri
   return row as unknown as AuditRow;
 }
 
+function unknownFields(row: Record<string, unknown>): RowFormatError {
+  return new RowFormatError(
+    `unknown field(s) ${Object.keys(row)
+      .filter((k) => !ROW_FIELD_SET.has(k))
+      .join(', ')}`,
+  );
+}
+
 function requireString(row: Record<string, unknown>, field: string): void {
   if (typeof row[field] !== 'string') throw new RowFormatError(`${field} must be a string`);
 }
@@ -81,11 +90,18 @@ function requireStringOrNull(row: Record<string, unknown>, field: string): void 
   if (v !== null && typeof v !== 'string') throw new RowFormatError(`${field} must be a string or null`);
 }
 
-/** Serialises a row as one JSON line in the table's column order. */
+/**
+ * Serialises a row as one JSON line in the table's column order, its payload in canonical form:
+ * the bytes the digest covers stand in the line as they are hashed, and the verifier's fast path
+ * (canonicalJson) applies to every row read back.
+ */
 export function serializeRow(row: AuditRow): string {
-  const ordered: Record<string, unknown> = {};
-  for (const field of ROW_FIELDS) ordered[field] = row[field];
-  return JSON.stringify(ordered);
+  const s = JSON.stringify;
+  return (
+    `{"id":${s(row.id)},"actor_id":${s(row.actor_id)},"event_type":${s(row.event_type)},` +
+    `"payload":${canonicalJson(row.payload)},"signature":${s(row.signature)},"signer_kid":${s(row.signer_kid)},` +
+    `"prev_hash":${s(row.prev_hash)},"created_at":${s(row.created_at)}}`
+  );
 }
 
 export interface RowDigest {
@@ -129,8 +145,13 @@ export function chainDigestHex(payload: JsonValue, prevHash: string | null): str
  * leaf = SHA-256(0x00 || UTF-8(canonical {actor_id, created_at, digest, event_type, id})).
  */
 export function eventLeafHash(row: AuditRow, digestHex: string): Buffer {
+  return Buffer.from(eventLeafBinary(row, digestHex), 'latin1');
+}
+
+/** eventLeafHash() as a BinaryHash, for building trees without a Buffer per leaf. */
+export function eventLeafBinary(row: AuditRow, digestHex: string): BinaryHash {
   // '\u0000' + text is the UTF-8 bytes 0x00 || text: leafHash() without two copies.
-  return hash('sha256', `\u0000${eventLeafText(row, digestHex)}`, 'buffer');
+  return hash('sha256', `\u0000${eventLeafText(row, digestHex)}`, 'binary');
 }
 
 // RFC 8785 writes strings as JSON.stringify does and sorts these keys as written here, so this

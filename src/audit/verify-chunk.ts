@@ -2,9 +2,9 @@ import { decodeBase64Strict, verifySignature } from '../signing/verify.js';
 import { isPlausibleSignatureLength } from '../signing/algorithms.js';
 import type { Finding } from './findings.js';
 import type { KeyRing } from './keyring.js';
-import { CompactRange, type CompactRangeData } from './merkle.js';
+import { CompactRange, type BinaryHash, type CompactRangeData } from './merkle.js';
 import { isAscii } from 'node:buffer';
-import { chainDigestHex, digestRow, eventLeafHash, parseRowLine, RowFormatError, type AuditRow } from './record.js';
+import { chainDigestHex, digestRow, eventLeafBinary, parseRowLine, RowFormatError, type AuditRow } from './record.js';
 
 /** A run of consecutive log lines, cut at newline boundaries. */
 export interface ChunkJob {
@@ -58,10 +58,10 @@ export interface DeferredCheck {
  * chunk boundaries and the genesis rule, so chunks can be checked in parallel.
  */
 export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
-  const lines = chunkLines(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength));
+  const lines = new ChunkLines(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength));
   const result: ChunkResult = {
     seq: job.seq,
-    count: lines.length,
+    count: 0,
     first: undefined,
     lastDigest: undefined,
     digestsAt: {},
@@ -71,15 +71,15 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
   const want = new Set(job.wantDigestAt);
   const tree = job.merkle ? new ChunkTree(job.firstIndex, job.merkle.wantRangeAt) : undefined;
   let prevDigest: string | undefined;
-  for (let i = 0; i < lines.length; i++) {
-    const index = job.firstIndex + i;
-    const row = parseOrReport(lines[i]!, index, result.findings, prevDigest);
+  for (let line = lines.next(); line !== undefined; line = lines.next()) {
+    const index = job.firstIndex + result.count++;
+    const row = parseOrReport(line, index, result.findings, prevDigest);
     if (!row) {
       prevDigest = undefined;
       tree?.break(index);
       continue;
     }
-    if (i === 0) result.first = { id: row.id, prevHash: row.prev_hash };
+    if (index === job.firstIndex) result.first = { id: row.id, prevHash: row.prev_hash };
     else if (prevDigest !== undefined && row.prev_hash !== prevDigest) {
       result.findings.push(linkFinding(index, row, prevDigest));
     }
@@ -88,7 +88,7 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     const signed = unsigned ? undefined : digestRow(row.payload, row.prev_hash);
     prevDigest = signed ? signed.digest.toString('hex') : chainDigestHex(row.payload, row.prev_hash);
     if (want.has(index)) result.digestsAt[index] = prevDigest;
-    tree?.add(index, eventLeafHash(row, prevDigest));
+    tree?.add(index, eventLeafBinary(row, prevDigest));
     if (unsigned) tree!.unsignedAt(index);
     else checkSignature(row, index, signed!, keys, result);
   }
@@ -108,9 +108,9 @@ class ChunkTree {
     this.want = new Set(wantRangeAt);
   }
 
-  add(index: number, leaf: Buffer): void {
+  add(index: number, leaf: BinaryHash): void {
     if (this.out.brokenAt !== undefined) return;
-    this.range.appendLeaf(leaf);
+    this.range.appendLeafBinary(leaf);
     if (this.want.has(index)) this.out.rangesAt[index] = this.range.toJSON();
   }
 
@@ -128,24 +128,30 @@ class ChunkTree {
 }
 
 /**
- * The chunk's lines. ASCII (the common case) is cut line by line as latin1, which is the same
- * text: about ten times faster than decoding the whole chunk as UTF-8 and splitting it, and no
- * megabyte-sized string to collect. Anything else takes the UTF-8 decoder.
+ * A chunk's lines one at a time: each line and its parsed row die young, where an array of a
+ * chunk's lines outlived the young generation and was copied by every scavenge. ASCII (the
+ * common case) is cut line by line as latin1, which is the same text and about ten times faster
+ * than decoding as UTF-8; anything else takes the UTF-8 decoder, whole.
  */
-export function chunkLines(bytes: Buffer): string[] {
-  if (!isAscii(bytes)) {
-    const lines = bytes.toString('utf8').split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    return lines;
+export class ChunkLines {
+  private start = 0;
+  private readonly decoded: string[] | undefined;
+
+  constructor(private readonly bytes: Buffer) {
+    if (isAscii(bytes)) return;
+    this.decoded = bytes.toString('utf8').split('\n');
+    if (this.decoded[this.decoded.length - 1] === '') this.decoded.pop();
   }
-  const lines: string[] = [];
-  let start = 0;
-  for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, start)) {
-    lines.push(bytes.toString('latin1', start, nl));
-    start = nl + 1;
+
+  next(): string | undefined {
+    if (this.decoded) return this.start < this.decoded.length ? this.decoded[this.start++] : undefined;
+    const { bytes, start } = this;
+    if (start >= bytes.length) return undefined;
+    const nl = bytes.indexOf(10, start);
+    const end = nl === -1 ? bytes.length : nl;
+    this.start = end + 1;
+    return bytes.toString('latin1', start, end);
   }
-  if (start < bytes.length) lines.push(bytes.toString('latin1', start, bytes.length));
-  return lines;
 }
 
 function parseOrReport(

@@ -5,9 +5,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chunkLines } from '../../../src/audit/verify-chunk.js';
+import { ChunkLines } from '../../../src/audit/verify-chunk.js';
 import type { JsonValue } from '../../../src/audit/canonical.js';
-import { chainDigestHex, digestRow } from '../../../src/audit/record.js';
+import {
+  chainDigestHex,
+  digestRow,
+  eventLeafBinary,
+  eventLeafHash,
+  serializeRow,
+  type AuditRow,
+} from '../../../src/audit/record.js';
+import { CompactRange, leafHash, subtreeRoot, toBinaryHash } from '../../../src/audit/merkle.js';
+import { randomBytes } from 'node:crypto';
 import { readLineChunks } from '../../../src/store/file-chunks.js';
 
 const plain = (text: string) => {
@@ -17,9 +26,44 @@ const plain = (text: string) => {
 };
 
 describe('verifier fast paths', () => {
-  it('chunkLines equals decode-and-split, ASCII or not, with empty and unterminated lines', () => {
+  it('serializeRow writes the payload in canonical form and the line parses back to the row', () => {
+    const row: AuditRow = {
+      id: 'e1',
+      actor_id: null,
+      event_type: 't',
+      payload: { z: 1, a: { y: [2, { c: 'é', b: null }], '10': 0, '9': 1 } },
+      signature: null,
+      signer_kid: 'k',
+      prev_hash: null,
+      created_at: '2026-12-03T00:00:00.000Z',
+    };
+    const line = serializeRow(row);
+    expect(line).toBe(
+      '{"id":"e1","actor_id":null,"event_type":"t","payload":{"a":{"10":0,"9":1,"y":[2,{"b":null,"c":"é"}]},"z":1},' +
+        '"signature":null,"signer_kid":"k","prev_hash":null,"created_at":"2026-12-03T00:00:00.000Z"}',
+    );
+    expect(JSON.parse(line)).toEqual(row);
+    expect(Buffer.from(eventLeafBinary(row, 'ab'.repeat(32)), 'latin1')).toEqual(eventLeafHash(row, 'ab'.repeat(32)));
+  });
+
+  it('a compact range of binary leaves has the root of one from Buffers and of the RFC 6962 recursion', () => {
+    const leaves = Array.from({ length: 37 }, () => leafHash(randomBytes(9)));
+    const fromBuffers = new CompactRange();
+    const fromBinary = new CompactRange();
+    for (const leaf of leaves) {
+      fromBuffers.appendLeaf(leaf);
+      fromBinary.appendLeafBinary(toBinaryHash(leaf));
+    }
+    expect(fromBinary.root()).toEqual(subtreeRoot(leaves));
+    expect(fromBuffers.root()).toEqual(subtreeRoot(leaves));
+    expect(CompactRange.fromJSON(fromBinary.toJSON()).root()).toEqual(subtreeRoot(leaves));
+    const bad = { begin: 0, nodes: [{ level: 0, hash: 'abc' }] };
+    expect(() => CompactRange.fromJSON(bad)).toThrow(expect.objectContaining({ code: 'MERKLE_PROOF_INVALID' }));
+  });
+
+  it('ChunkLines equals decode-and-split, ASCII or not, with empty and unterminated lines', () => {
     for (const text of ['a\nb\n', 'a\n\nb', '\n', '', 'x', '{"p":"é"}\n{"p":"\u2028"}\n', 'a\r\nb\r\n'])
-      expect(chunkLines(Buffer.from(text, 'utf8'))).toEqual(plain(text));
+      expect(allLines(new ChunkLines(Buffer.from(text, 'utf8')))).toEqual(plain(text));
   });
 
   it('chainDigestHex equals digestRow, for long and non-ASCII payloads and genesis', () => {
@@ -45,3 +89,9 @@ describe('verifier fast paths', () => {
     expect(counted).toBe(lines.length);
   });
 });
+
+function allLines(lines: ChunkLines): string[] {
+  const out: string[] = [];
+  for (let line = lines.next(); line !== undefined; line = lines.next()) out.push(line);
+  return out;
+}
