@@ -16,6 +16,28 @@ export interface LineChunk {
   lines: number;
 }
 
+/**
+ * Chunk buffers given back once verified, for the reader to fill again: a verification of a large
+ * log then allocates a handful of buffers instead of one per megabyte, and the collector, which
+ * frees an ArrayBuffer only when it collects the object holding it, has none to chase.
+ */
+export class SpareBuffers {
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(private readonly keep = 8) {}
+
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength > 0 && this.free.length < this.keep) this.free.push(buffer);
+  }
+
+  /** A buffer of at least `size` bytes (its contents are stale: the caller overwrites them). */
+  take(size: number, allocate: number): Uint8Array<ArrayBuffer> {
+    const spare = this.free.pop();
+    if (spare && spare.byteLength >= size) return new Uint8Array(spare);
+    return new Uint8Array(Math.max(size, allocate));
+  }
+}
+
 /** A chunk built from already-split lines (rows read from a database). */
 export function linesToChunk(lines: readonly string[]): LineChunk {
   const bytes = new Uint8Array(Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
@@ -73,7 +95,8 @@ export interface ChainSource {
   /** The log as it may be shown (a database URL without its password). */
   readonly label: string;
   describe(): Promise<ChainSourceInfo>;
-  chunks(): AsyncIterable<LineChunk>;
+  /** `spare`: buffers to read into again (a source that does not read into buffers ignores it). */
+  chunks(spare?: SpareBuffers): AsyncIterable<LineChunk>;
   rows(opts?: RowReadOptions): AsyncIterable<AuditRow>;
   /** The anchor file: a given path, the store's own (undefined), or none (false). */
   readAnchor(choice?: string | false): Promise<{ path: string; text: string } | undefined>;

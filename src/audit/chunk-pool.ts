@@ -2,7 +2,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InternalError } from '../errors.js';
 import type { KeyRingData } from './keyring.js';
-import type { ChunkJob, ChunkResult } from './verify-chunk.js';
+import type { ChunkJob, ChunkResult, WorkerReply } from './verify-chunk.js';
 
 // A worker holds a few 1 MiB chunks at a time and makes only garbage: small heaps keep RSS flat
 // (V8 grows a heap lazily up to its default limits otherwise) at no measurable cost in speed.
@@ -22,7 +22,12 @@ export class ChunkPool {
   private readonly busy = new Map<Worker, Pending>();
   private readonly queue: Pending[] = [];
 
-  constructor(size: number, keyData: KeyRingData) {
+  /** onBytesBack: receives each chunk's buffer once its worker is done with it. */
+  constructor(
+    size: number,
+    keyData: KeyRingData,
+    private readonly onBytesBack: (buffer: ArrayBuffer) => void = () => {},
+  ) {
     for (let i = 0; i < size; i++) this.idle.push(this.spawn(keyData));
   }
 
@@ -39,10 +44,11 @@ export class ChunkPool {
 
   private spawn(keyData: KeyRingData): Worker {
     const worker = new Worker(workerScriptUrl(), { workerData: keyData, resourceLimits: WORKER_LIMITS });
-    worker.on('message', (result: ChunkResult) => {
+    worker.on('message', ({ result, bytes }: WorkerReply) => {
       const pending = this.busy.get(worker);
       this.busy.delete(worker);
       this.idle.push(worker);
+      this.onBytesBack(bytes.buffer as ArrayBuffer);
       pending?.resolve(result);
       this.dispatch();
     });

@@ -158,11 +158,32 @@ export function eventLeafBinary(row: AuditRow, digestHex: string): BinaryHash {
 // is canonicalJson({...}) byte for byte (a unit test holds it to that), without its generality:
 // it runs for every event of every checkpointed verification.
 export function eventLeafText(row: AuditRow, digestHex: string): string {
-  const s = JSON.stringify;
+  const s = jsonString;
   return (
-    `{"actor_id":${s(row.actor_id)},"created_at":${s(row.created_at)},"digest":"${digestHex}",` +
-    `"event_type":${s(row.event_type)},"id":${s(row.id)}}`
+    `{"actor_id":${repeated.actor(row.actor_id)},"created_at":${s(row.created_at)},"digest":"${digestHex}",` +
+    `"event_type":${repeated.type(row.event_type)},"id":${s(row.id)}}`
   );
+}
+
+// JSON.stringify of a string, where the common case (nothing to escape) skips the call.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+function jsonString(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+// Consecutive events mostly share actor and type: their JSON text is kept from the last event.
+const repeated = { actor: lastJson<string | null>(), type: lastJson<string>() };
+
+function lastJson<T>(): (value: T) => string {
+  let last: T | undefined;
+  let text = '';
+  return (value) => {
+    if (value !== last || text === '') {
+      last = value;
+      text = JSON.stringify(value);
+    }
+    return text;
+  };
 }
 
 export function newRowId(): string {

@@ -41,6 +41,12 @@ export interface ChunkResult {
   merkle?: ChunkMerkle;
 }
 
+/** What a worker sends back: the result, and the chunk's bytes for reuse. */
+export interface WorkerReply {
+  result: ChunkResult;
+  bytes: Uint8Array;
+}
+
 export interface DeferredCheck {
   index: number;
   id: string;
@@ -102,6 +108,9 @@ class ChunkTree {
   private readonly range: CompactRange;
   private readonly want: Set<number>;
   private readonly out: ChunkMerkle = { range: undefined, rangesAt: {} };
+  // Numbers, not an object per unsigned event: result() builds `unsigned` once.
+  private firstUnsigned = 0;
+  private lastUnsigned = 0;
 
   constructor(firstIndex: number, wantRangeAt: number[]) {
     this.range = new CompactRange(firstIndex - 1);
@@ -119,10 +128,12 @@ class ChunkTree {
   }
 
   unsignedAt(index: number): void {
-    this.out.unsigned = { first: this.out.unsigned?.first ?? index, last: index };
+    if (this.firstUnsigned === 0) this.firstUnsigned = index;
+    this.lastUnsigned = index;
   }
 
   result(): ChunkMerkle {
+    if (this.firstUnsigned > 0) this.out.unsigned = { first: this.firstUnsigned, last: this.lastUnsigned };
     return this.out.brokenAt === undefined ? { ...this.out, range: this.range.toJSON() } : this.out;
   }
 }

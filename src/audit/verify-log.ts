@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
-import type { LineChunk } from './chain.js';
+import type { LineChunk, SpareBuffers } from './chain.js';
 import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool, MAX_WORKER_CHUNK_BYTES } from './chunk-pool.js';
 import { WARNING_CODES, type Finding } from './findings.js';
@@ -22,6 +22,8 @@ export interface VerifyOptions {
   checkDeferred?: (checks: DeferredCheck[]) => Promise<Finding[]>;
   /** Events verified so far and bytes read, as chunks complete (for a progress line). */
   onProgress?: (events: number, bytes: number) => void;
+  /** Where verified chunks' buffers go back to, when the chunks' reader reuses them. */
+  spare?: SpareBuffers;
 }
 
 export interface VerifyReport {
@@ -56,7 +58,8 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const opened = notes.length > 0 ? openCheckpoints(notes, keyRing) : undefined;
   const merkle = opened ? { wantRangeAt: opened.valid.map((c) => c.size) } : undefined;
   const tree = new TreeStitcher();
-  const pool = workers > 0 ? new ChunkPool(workers, opts.keys) : undefined;
+  const giveBack = (buffer: ArrayBuffer) => opts.spare?.give(buffer);
+  const pool = workers > 0 ? new ChunkPool(workers, opts.keys, giveBack) : undefined;
   let bytesRead = 0;
   const stitch = async (result: ChunkResult) => {
     stitcher.add(result);
@@ -81,7 +84,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
       };
       nextIndex += chunk.lines;
       const inWorker = pool && chunk.bytes.length <= MAX_WORKER_CHUNK_BYTES;
-      inFlight.push(inWorker ? pool.run(job) : Promise.resolve(verifyChunk(job, keyRing)));
+      inFlight.push(inWorker ? pool.run(job) : Promise.resolve(verifyInline(job, keyRing, giveBack)));
       // Bounded look-ahead keeps memory flat while every worker stays fed.
       while (inFlight.length > Math.max(2, workers * 2)) await stitch(await inFlight.shift()!);
     }
@@ -108,6 +111,12 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
     workers,
     checkpoints,
   };
+}
+
+function verifyInline(job: ChunkJob, keyRing: KeyRing, giveBack: (buffer: ArrayBuffer) => void): ChunkResult {
+  const result = verifyChunk(job, keyRing);
+  giveBack(job.bytes.buffer as ArrayBuffer); // the result holds copies only
+  return result;
 }
 
 /** Joins chunk results in order: boundary links, the genesis rule, the running head. */

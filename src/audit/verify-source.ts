@@ -7,7 +7,7 @@ import {
   type RegistryInput,
 } from '../signing/registry.js';
 import { isDigestHex } from './canonical.js';
-import type { ChainSource, ChainSourceInfo } from './chain.js';
+import { SpareBuffers, type ChainSource, type ChainSourceInfo } from './chain.js';
 import type { Finding } from './findings.js';
 import type { KeyRingData } from './keyring.js';
 import { digestRow } from './record.js';
@@ -60,7 +60,9 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     });
   }
   const onProgress = opts.onProgress;
-  const report = await verifyChain(source.chunks(), {
+  const spare = new SpareBuffers();
+  const report = await verifyChain(source.chunks(spare), {
+    spare,
     keys,
     workers: opts.workers ?? workersFor(info),
     ...(onProgress ? { onProgress: (events: number, bytes: number) => onProgress(events, bytes, info.sizeBytes) } : {}),

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import type { LineChunk, RowReadOptions } from '../audit/chain.js';
+import type { LineChunk, RowReadOptions, SpareBuffers } from '../audit/chain.js';
 import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 
@@ -7,13 +7,21 @@ import { AgentkeysError, UsageError } from '../errors.js';
  * Reads a JSON Lines file as chunks of whole lines, each read straight into its own ArrayBuffer
  * (no stream buffers, no second copy), so it can be transferred to a worker as it is. Memory stays
  * at the chunks in flight whatever the file size; a line longer than a chunk makes a larger one.
+ * With `spare`, buffers given back after use are filled again.
  */
-export async function* readLineChunks(file: string, chunkBytes = 1 << 20): AsyncGenerator<LineChunk> {
+export async function* readLineChunks(
+  file: string,
+  chunkBytes = 1 << 20,
+  spare?: SpareBuffers,
+): AsyncGenerator<LineChunk> {
   const fh = await open(file, 'r');
   try {
-    let carry = new Uint8Array(0);
+    let carry: Uint8Array<ArrayBuffer> = new Uint8Array(0);
     for (;;) {
-      const buf = new Uint8Array(carry.length + chunkBytes);
+      // A little room for the carried part of a line, so that a spare buffer fits next time too.
+      const buf = spare
+        ? spare.take(carry.length + chunkBytes, chunkBytes + (64 << 10))
+        : new Uint8Array(carry.length + chunkBytes);
       buf.set(carry);
       const { bytesRead } = await fh.read(buf, carry.length, chunkBytes, null);
       const filled = carry.length + bytesRead;

@@ -7,6 +7,7 @@ import type {
   ChainSourceInfo,
   CheckpointLog,
   LineChunk,
+  SpareBuffers,
   RowReadOptions,
   TreeState,
 } from '../audit/chain.js';
@@ -92,8 +93,8 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
     return { sizeBytes: await logSize(this.file), rowCount: undefined, forkedIds: new Set() };
   }
 
-  chunks(): AsyncIterable<LineChunk> {
-    return readLineChunks(this.file);
+  chunks(spare?: SpareBuffers): AsyncIterable<LineChunk> {
+    return readLineChunks(this.file, 1 << 20, spare);
   }
 
   rows(opts: RowReadOptions = {}): AsyncIterable<AuditRow> {

@@ -18,6 +18,8 @@ import {
 import { CompactRange, leafHash, subtreeRoot, toBinaryHash } from '../../../src/audit/merkle.js';
 import { randomBytes } from 'node:crypto';
 import { readLineChunks } from '../../../src/store/file-chunks.js';
+import { SpareBuffers } from '../../../src/audit/chain.js';
+import { verifyChain } from '../../../src/audit/verify-log.js';
 
 const plain = (text: string) => {
   const lines = text.split('\n');
@@ -87,6 +89,53 @@ describe('verifier fast paths', () => {
     }
     expect(seen).toEqual(lines);
     expect(counted).toBe(lines.length);
+  });
+
+  it('readLineChunks fills buffers given back again and still gives every line once', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-chunks-'));
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i} ${'z'.repeat(i % 37)}`);
+    const file = path.join(dir, 'log.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const spare = new SpareBuffers();
+    const buffers = new Set<ArrayBufferLike>();
+    const seen: string[] = [];
+    for await (const chunk of readLineChunks(file, 256, spare)) {
+      seen.push(...plain(Buffer.from(chunk.bytes).toString('utf8')));
+      buffers.add(chunk.bytes.buffer);
+      spare.give(chunk.bytes.buffer as ArrayBuffer);
+    }
+    expect(seen).toEqual(lines);
+    expect(buffers.size).toBeLessThanOrEqual(2);
+  });
+
+  it('a verification of a multi-chunk log with workers gives the same report with spare buffers', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-chunks-'));
+    const file = path.join(dir, 'log.jsonl');
+    let prev: string | null = null;
+    const rows: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const payload = { i, note: 'n'.repeat(i % 50) };
+      const row: AuditRow = {
+        id: `e${i}`,
+        actor_id: null,
+        event_type: 't',
+        payload,
+        signature: null,
+        signer_kid: null,
+        prev_hash: prev,
+        created_at: '2026-12-03T00:00:00.000Z',
+      };
+      rows.push(serializeRow(row));
+      prev = digestRow(payload, prev).digest.toString('hex');
+    }
+    writeFileSync(file, `${rows.join('\n')}\n`);
+    const keys = { signers: [], rejected: {}, hmacSecrets: {}, slackMs: 0 };
+    const plainRun = await verifyChain(readLineChunks(file, 1 << 14), { keys, workers: 2 });
+    const spare = new SpareBuffers();
+    const reused = await verifyChain(readLineChunks(file, 1 << 14, spare), { keys, workers: 2, spare });
+    expect(reused).toEqual(plainRun);
+    expect(reused.events).toBe(3000);
+    expect(reused.head).toBe(prev);
   });
 });
 
