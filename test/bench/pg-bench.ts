@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { exportChain } from '../../src/store/export.js';
 import { withStore } from '../../src/store/store.js';
-import { applyMigrations, loadMigrations } from '../../src/db/migrate.js';
+import { applyMigrations, loadMigrations, type Migration } from '../../src/db/migrate.js';
 import { connectPg } from '../../src/db/pg.js';
 import { startPostgres } from '../helpers/postgres.js';
 
@@ -34,7 +34,24 @@ const keyFile = path.join(dir, 'k.pem');
 writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
 const signers = writeBenchSigners(path.join(dir, 'signers.json'), publicKey);
 
-async function freshDb(name: string): Promise<string> {
+/** A database with Agent Manager's own table only (migration 0001): no chain_seq, no unique indexes. */
+async function agentManagerDb(name: string): Promise<string> {
+  return freshDb(name, (m) => m.version === '0001');
+}
+
+/** Rows that share their prev_hash with an earlier row (two genesis rows count as one fork). */
+async function countForks(url: string): Promise<{ rows: number; forks: number }> {
+  const client = await connectPg({ url });
+  const { rows } = await client.query<{ rows: string; distinct_prev: string; genesis: string }>(
+    'SELECT count(*) AS rows, count(DISTINCT prev_hash) AS distinct_prev, count(*) FILTER (WHERE prev_hash IS NULL) AS genesis FROM audit_events',
+  );
+  await client.end();
+  const r = rows[0]!;
+  const linked = Number(r.rows) - Number(r.genesis);
+  return { rows: Number(r.rows), forks: linked - Number(r.distinct_prev) + Math.max(0, Number(r.genesis) - 1) };
+}
+
+async function freshDb(name: string, only: (m: Migration) => boolean = () => true): Promise<string> {
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
@@ -42,7 +59,7 @@ async function freshDb(name: string): Promise<string> {
   const url = new URL(server.url);
   url.pathname = `/${name}`;
   const client = await connectPg({ url: url.toString() });
-  await applyMigrations(client, await loadMigrations());
+  await applyMigrations(client, (await loadMigrations()).filter(only));
   await client.end();
   return url.toString();
 }
@@ -89,6 +106,9 @@ try {
   const rowFourDb = await freshDb('bench_row_four');
   const rowFour = await writers(rowFourDb, 4, LANE_WRITES, 'per-row', 8);
   const rowFourVerified = await verifyRate(rowFourDb);
+  const amDb = await agentManagerDb('bench_agent_manager');
+  const amFour = await writers(amDb, 4, LANE_WRITES, 'agent-manager', 8);
+  const amForks = await countForks(amDb);
   const cpOne = await writers(await freshDb('bench_cp_one'), 1, LANE_WRITES, 'checkpoint');
   const cpFourDb = await freshDb('bench_cp_four');
   const cpFour = await writers(cpFourDb, 4, LANE_WRITES, 'checkpoint');
@@ -115,6 +135,10 @@ try {
   console.log(
     `  per-row, 4 writers × 8 lanes ${fmt(rowFour)} events/s  (${LANE_WRITES} events, 8 concurrent appenders per process, ` +
       `group commit: one transaction per batch; target ≥ 1,000/s; verified: ${fmt(rowFourVerified.rate)} events/s, 0 forks)`,
+  );
+  console.log(
+    `  Agent Manager's writer, 4 × 8 ${fmt(amFour)} events/s  (the baseline: head read with no lock, ${amForks.rows} events, ` +
+      `${fmt(amForks.forks)} forks; agentkeys per-row = ${(rowFour / amFour).toFixed(2)}× its rate with 0 forks)`,
   );
   console.log(
     `  checkpoint mode, 1 writer    ${fmt(cpOne)} events/s  (${LANE_WRITES} events from 8 concurrent appenders per process, group commit: one statement per batch)`,
