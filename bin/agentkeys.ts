@@ -140,6 +140,10 @@ program
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .option('--alg <alg>', 'expected algorithm (env AUDIT_SIGNING_ALG); hmac-sha256 for secret files')
   .option('--checkpoint-every <n>', 'checkpoint mode: no per-event signature, a signed checkpoint every N events')
+  .option(
+    '--checkpoint-interval <duration>',
+    'checkpoint mode: sign the closing checkpoint only when the newest is older than this (10s, 5m)',
+  )
   .option('--origin <origin>', 'the log identity in its checkpoints (default agentkeys.local/<log file name>)')
   .option('--witness <s3url>', 'also write every checkpoint, once, to this Object Lock bucket (s3://bucket/prefix)')
   .action(lazy(async (opts) => (await import('../commands/sign.js')).runSign(opts)));

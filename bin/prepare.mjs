@@ -19,8 +19,23 @@ function newestSource(dir) {
   return newest;
 }
 
-const builtAt = (() => { try { return statSync(built).mtimeMs; } catch { return 0; } })();
-const sources = Math.max(statSync(path.join(root, 'tsconfig.json')).mtimeMs, ...['bin', 'src', 'commands', path.join('test', 'bench'), path.join('test', 'helpers')].map((d) => newestSource(path.join(root, d))));
+const builtAt = (() => {
+  try {
+    return statSync(built).mtimeMs;
+  } catch {
+    return 0;
+  }
+})();
+const sources = Math.max(
+  statSync(path.join(root, 'tsconfig.json')).mtimeMs,
+  ...['bin', 'src', 'commands', path.join('test', 'bench'), path.join('test', 'helpers')].map((d) =>
+    newestSource(path.join(root, d)),
+  ),
+);
 if (builtAt > sources) process.exit(0);
-const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+const tsc = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')],
+  { stdio: 'inherit' },
+);
 process.exit(tsc.status ?? 1);

@@ -5,6 +5,7 @@ import {
   appendUnsignedEvents,
   defaultOrigin,
   signCheckpoints,
+  type CheckpointPolicy,
   type CheckpointRun,
 } from '../src/audit/checkpointing.js';
 import type { NewEvent } from '../src/audit/record.js';
@@ -28,7 +29,7 @@ export async function appendWithCheckpoints(
   store: AuditStore,
   signer: AuditSigner,
   events: readonly NewEvent[],
-  policy: { every: number; origin: string },
+  policy: CheckpointPolicy,
 ) {
   const { rows, head } = await appendUnsignedEvents(store, events);
   await pauseAfterAppendForTests();
@@ -46,10 +47,12 @@ async function pauseAfterAppendForTests(): Promise<void> {
 }
 
 export function checkpointSummary(run: CheckpointRun): string {
-  if (run.sizes.length === 0) return 'no new events: no checkpoint signed';
+  const waiting =
+    run.uncovered > 0 ? `; ${run.uncovered} event(s) wait for a later checkpoint (--checkpoint-interval)` : '';
+  if (run.sizes.length === 0) return run.uncovered > 0 ? waiting.slice(2) : 'no new events: no checkpoint signed';
   const sizes =
     run.sizes.length > 4 ? `${run.sizes.slice(0, 3).join(', ')} … ${run.sizes.at(-1)}` : run.sizes.join(', ');
-  return `${run.signatures} checkpoint(s) signed at tree size ${sizes}; root ${run.root}`;
+  return `${run.signatures} checkpoint(s) signed at tree size ${sizes}; root ${run.root}${waiting}`;
 }
 
 interface CheckpointOptions extends GlobalOptions {

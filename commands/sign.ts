@@ -1,7 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import { appendSignedEvents } from '../src/audit/append.js';
 import type { ChainHead } from '../src/audit/chain.js';
-import type { CheckpointRun } from '../src/audit/checkpointing.js';
+import type { CheckpointPolicy, CheckpointRun } from '../src/audit/checkpointing.js';
+import { parseDurationMs } from '../src/audit/query.js';
 import type { AuditRow } from '../src/audit/record.js';
 import { parseBatch, singleEvent } from '../src/audit/event-input.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
@@ -27,6 +28,7 @@ export interface SignOptions extends GlobalOptions {
   payload?: string;
   batch?: boolean;
   checkpointEvery?: string;
+  checkpointInterval?: string;
   origin?: string;
   witness?: string;
 }
@@ -48,17 +50,12 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     ? parseBatch(await readStdin(), defaults)
     : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
-  const checkpoints = options.checkpointEvery
-    ? {
-        every: parseWholeNumber(options.checkpointEvery, '--checkpoint-every', { min: 1 }),
-        origin: originFor(log, options.origin),
-      }
-    : undefined;
+  const checkpoints = checkpointPolicy(options, log);
   if (options.witness && !checkpoints) {
     throw new UsageError({
       code: 'FLAG_CONFLICT',
       message: '--witness needs checkpoint mode',
-      hint: 'add --checkpoint-every N',
+      hint: 'add --checkpoint-every N or --checkpoint-interval T',
     });
   }
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is written
@@ -94,7 +91,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       head: head.prevHash,
       ...(checkpointed ? { checkpoints: withoutNotes(checkpointed) } : {}),
       ...(options.witness ? { witnessed } : {}),
-      ...(signer instanceof KmsSigner ? { kmsCost: kmsCost(checkpoints?.every) } : {}),
+      ...(signer instanceof KmsSigner ? { kmsCost: kmsCost(checkpoints) } : {}),
     });
   } else {
     const first = head.events - rows.length + 1;
@@ -142,11 +139,33 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** What this way of signing costs in KMS at a million events (per-row: one Sign each). */
-function kmsCost(every: number | undefined) {
-  const mode = every ? ('checkpoint' as const) : ('per-row' as const);
-  const { requests, usd } = kmsCostPerMillion(mode, every);
-  return { mode, perMillionEvents: { kmsRequests: requests, usd }, usdPer10kRequests: KMS_ASYMMETRIC_USD_PER_10K };
+/** Checkpoint mode when either flag is given: every N events, and at the end unless one is younger than T. */
+function checkpointPolicy(options: SignOptions, log: string): CheckpointPolicy | undefined {
+  if (!options.checkpointEvery && !options.checkpointInterval) return undefined;
+  return {
+    origin: originFor(log, options.origin),
+    ...(options.checkpointEvery
+      ? { every: parseWholeNumber(options.checkpointEvery, '--checkpoint-every', { min: 1 }) }
+      : {}),
+    ...(options.checkpointInterval
+      ? { minIntervalMs: parseDurationMs(options.checkpointInterval, '--checkpoint-interval') }
+      : {}),
+  };
+}
+
+/**
+ * What this way of signing costs in KMS at a million events (per-row: one Sign each). With only
+ * an interval, the count follows time, not events: at most one closing checkpoint per interval.
+ */
+function kmsCost(checkpoints: CheckpointPolicy | undefined) {
+  const usdPer10kRequests = KMS_ASYMMETRIC_USD_PER_10K;
+  if (checkpoints && !checkpoints.every) {
+    const perHour = Math.ceil(3_600_000 / checkpoints.minIntervalMs!);
+    return { mode: 'checkpoint' as const, atMostKmsRequestsPerHourOfCalls: perHour, usdPer10kRequests };
+  }
+  const mode = checkpoints ? ('checkpoint' as const) : ('per-row' as const);
+  const { requests, usd } = kmsCostPerMillion(mode, checkpoints?.every);
+  return { mode, perMillionEvents: { kmsRequests: requests, usd }, usdPer10kRequests };
 }
 
 /** The run as --json shows it: the notes themselves are in the checkpoint file (and the witness). */

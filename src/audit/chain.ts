@@ -64,6 +64,8 @@ export interface TreeState {
   /** Where the event after `size` starts: a byte offset in a file, a row count in a database. */
   position: number;
   range: CompactRangeData;
+  /** When its checkpoint was written, where the store knows (a writer's hint, like the rest). */
+  signedAt?: Date;
 }
 
 /** The checkpoints kept beside a chain (checkpoint mode). */

@@ -13,6 +13,12 @@ export interface CheckpointPolicy {
   origin: string;
   /** A checkpoint at every tree size that is a multiple of this; one at the end regardless. */
   every?: number;
+  /**
+   * With this (ms), the checkpoint at the end is signed only when the newest checkpoint is at
+   * least this old: a caller appending an event per call signs about once per interval, and the
+   * events in between stay uncovered (UNCHECKPOINTED) until a later call or `audit checkpoint`.
+   */
+  minIntervalMs?: number;
 }
 
 export interface CheckpointRun {
@@ -22,6 +28,8 @@ export interface CheckpointRun {
   signatures: number;
   /** The signed notes, for a witness. */
   notes: string[];
+  /** Events left for a later checkpoint (intervalMs not yet elapsed). */
+  uncovered: number;
 }
 
 /** Links the events onto the chain with no signature (they are covered by the next checkpoint). */
@@ -67,10 +75,11 @@ export async function signCheckpoints(
   log: CheckpointLog,
   signer: AuditSigner & Partial<CheckpointSigner>,
   policy: CheckpointPolicy,
+  now: () => Date = () => new Date(),
 ): Promise<CheckpointRun> {
   const last = await log.latestTreeState();
   const range = last ? CompactRange.fromJSON(last.range) : new CompactRange();
-  const run: CheckpointRun = { sizes: [], root: null, signatures: 0, notes: [] };
+  const run: CheckpointRun = { sizes: [], root: null, signatures: 0, notes: [], uncovered: 0 };
   // Written after the read: a database store reads and writes on one connection.
   const signed: { state: TreeState; note: string }[] = [];
   let position = last?.position ?? 0;
@@ -87,10 +96,17 @@ export async function signCheckpoints(
     position = after;
     if (policy.every && range.end % policy.every === 0) await checkpoint();
   }
-  if (range.end > (run.sizes.at(-1) ?? last?.size ?? 0)) await checkpoint();
+  const pending = range.end - (run.sizes.at(-1) ?? last?.size ?? 0);
+  if (pending > 0 && newestIsRecent(run.sizes.length > 0 ? now() : last?.signedAt, policy.minIntervalMs, now()))
+    run.uncovered = pending;
+  else if (pending > 0) await checkpoint();
   for (const { state, note } of signed) await log.appendCheckpoint(state, note);
   run.notes = signed.map((s) => s.note);
   return run;
+}
+
+function newestIsRecent(signedAt: Date | undefined, intervalMs: number | undefined, now: Date): boolean {
+  return intervalMs !== undefined && signedAt !== undefined && now.getTime() - signedAt.getTime() < intervalMs;
 }
 
 /** The default origin: the log's file name, as a schema-less name with no spaces or '+'. */
@@ -99,7 +115,7 @@ export function defaultOrigin(log: string): string {
   return `agentkeys.local/${base.replace(/[^A-Za-z0-9._-]/g, '-') || 'audit'}`;
 }
 
-export interface SchedulerPolicy extends CheckpointPolicy {
+export interface SchedulerPolicy extends Omit<CheckpointPolicy, 'minIntervalMs'> {
   /** A checkpoint this often while events wait uncovered (ms); none when 0 or absent. */
   intervalMs?: number;
 }

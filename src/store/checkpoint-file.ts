@@ -52,7 +52,10 @@ export async function latestTreeState(log: string): Promise<TreeState | undefine
     const r = parseRecord(line);
     if (r && (!best || r.size > best.size)) best = r;
   }
-  return best && { size: best.size, position: best.position, range: best.range };
+  if (!best) return undefined;
+  // The file's modification time is when its newest record was appended.
+  const signedAt = (await fsp.stat(checkpointPathFor(log))).mtime;
+  return { size: best.size, position: best.position, range: best.range, signedAt };
 }
 
 export async function appendCheckpointRecord(log: string, state: TreeState, note: string): Promise<void> {

@@ -250,11 +250,23 @@ export async function readCheckpointNotes(client: pg.Client): Promise<string[]> 
 
 export async function latestCheckpointState(client: pg.Client): Promise<TreeState | undefined> {
   try {
-    const { rows } = await client.query<{ tree_size: string; chain_position: string; tree_range: TreeState['range'] }>(
-      'SELECT tree_size, chain_position, tree_range FROM agentkeys_audit_checkpoints ORDER BY tree_size DESC LIMIT 1',
+    const { rows } = await client.query<{
+      tree_size: string;
+      chain_position: string;
+      tree_range: TreeState['range'];
+      created_at: Date | string; // a string where the connection parses no timestamps
+    }>(
+      'SELECT tree_size, chain_position, tree_range, created_at FROM agentkeys_audit_checkpoints ORDER BY tree_size DESC LIMIT 1',
     );
     const r = rows[0];
-    return r && { size: Number(r.tree_size), position: Number(r.chain_position), range: r.tree_range };
+    return (
+      r && {
+        size: Number(r.tree_size),
+        position: Number(r.chain_position),
+        range: r.tree_range,
+        signedAt: new Date(r.created_at),
+      }
+    );
   } catch (err) {
     if (noTable(err)) return undefined;
     throw err;

@@ -41,6 +41,46 @@ const lines = (file: string) => readFileSync(file, 'utf8').trimEnd().split('\n')
 const rewrite = (file: string, rows: string[]) => writeFileSync(file, `${rows.join('\n')}\n`);
 
 describe('checkpoint mode', () => {
+  it('--checkpoint-interval: one event per call signs a checkpoint only when the newest is older; the rest wait, UNCHECKPOINTED', async () => {
+    const cwd = tempDir();
+    await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'audit-1'], { cwd });
+    const signOne = async (n: number, interval: string) => {
+      const args = ['--json', 'sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--event-type', 't'];
+      const r = await runCli([...args, '--payload', JSON.stringify({ n }), '--checkpoint-interval', interval], { cwd });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { checkpoints: { sizes: number[]; uncovered: number }; kmsCost?: unknown };
+    };
+    expect((await signOne(1, '1h')).checkpoints).toMatchObject({ sizes: [1], uncovered: 0 }); // none yet: signed
+    expect((await signOne(2, '1h')).checkpoints).toMatchObject({ sizes: [], uncovered: 1 });
+    expect((await signOne(3, '1h')).checkpoints).toMatchObject({ sizes: [], uncovered: 2 });
+    const waiting = await verify(cwd);
+    expect(waiting.code).toBe(5);
+    expect(codes(waiting.out)).toEqual(['UNCHECKPOINTED']);
+    // The newest checkpoint is older than 1ms by now: this call covers all four.
+    expect((await signOne(4, '1ms')).checkpoints).toMatchObject({ sizes: [4], uncovered: 0 });
+    const covered = await verify(cwd);
+    expect(covered.code).toBe(0);
+    expect(covered.out.checkpoints).toMatchObject({ verified: 2, coveredEvents: 4 });
+    const bad = await runCli(
+      [
+        'sign',
+        '--log',
+        'a.jsonl',
+        '--key',
+        'local:audit-1',
+        '--event-type',
+        't',
+        '--payload',
+        '{}',
+        '--checkpoint-interval',
+        'soon',
+      ],
+      { cwd },
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('FLAG_INVALID');
+  });
+
   it('25 events, checkpoints at 10, 20 and 25 with one signature each, no per-event signature; the chain verifies', async () => {
     const { cwd, out, log } = await checkpointedLog();
     expect(out.checkpoints).toMatchObject({ sizes: [10, 20, 25], signatures: 3 });

@@ -414,6 +414,18 @@ describe('checkpoint mode in Postgres', () => {
     const good = await verifyJson(cwd, url);
     expect(good.code).toBe(0);
     expect(good.report.checkpoints).toMatchObject({ verified: 3, coveredEvents: 12 });
+    // --checkpoint-interval reads the newest checkpoint's created_at: seconds old, so no new one.
+    const waiting = JSON.parse(
+      (
+        await ok(
+          ['--json', 'sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-interval', '1h'],
+          cwd,
+          batch(1, 13),
+        )
+      ).stdout,
+    );
+    expect(waiting.checkpoints).toMatchObject({ sizes: [], uncovered: 1 });
+    await sql(url, 'DELETE FROM audit_events WHERE chain_seq = 13');
     // A writer with full database access drops the newest two events: the checkpoint at 12 says so.
     await sql(url, 'DELETE FROM audit_events WHERE chain_seq > 10');
     const cut = await verifyJson(cwd, url);
