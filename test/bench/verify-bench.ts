@@ -51,6 +51,23 @@ function runVerify(log: string, signers: string, workers?: number, nodeFlags: st
   return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as ChildResult;
 }
 
+/**
+ * This machine is shared and its speed drifts by ±15% within a minute, so every verify run sits
+ * between two raw measurements and the reported ratio is the median over three rounds.
+ */
+function medianOfThreeRounds(log: string) {
+  const rounds: { run: ChildResult; ratio: number }[] = [];
+  let rawPrev = rawVerifyRate();
+  for (let i = 0; i < 3; i++) {
+    const run = runVerify(log, signers);
+    const rawNext = rawVerifyRate();
+    rounds.push({ run, ratio: rate(run) / ((rawPrev + rawNext) / 2) });
+    rawPrev = rawNext;
+  }
+  rounds.sort((a, b) => a.ratio - b.ratio);
+  return { rounds, median: rounds[1]!, rawAfter: rawPrev };
+}
+
 const signers = writeBenchSigners(path.join(dir, 'signers.json'), publicKey);
 const small = path.join(dir, 'small.jsonl');
 const large = path.join(dir, 'large.jsonl');
@@ -58,25 +75,15 @@ process.stderr.write(`generating ${EVENTS} signed events…\n`);
 await writeChain(large, EVENTS);
 await writeChain(small, Math.round(EVENTS / 4));
 
-// This machine is shared and its speed drifts by ±15% within a minute, so every verify run sits
-// between two raw measurements and the reported ratio is the median over three rounds.
 const rawBefore = rawVerifyRate();
 const single = runVerify(large, signers, 0);
-const rounds: { parallel: ChildResult; ratio: number }[] = [];
-let rawPrev = rawVerifyRate();
-for (let i = 0; i < 3; i++) {
-  const parallel = runVerify(large, signers);
-  const rawNext = rawVerifyRate();
-  rounds.push({ parallel, ratio: rate(parallel) / ((rawPrev + rawNext) / 2) });
-  rawPrev = rawNext;
-}
-rounds.sort((a, b) => a.ratio - b.ratio);
-const median = rounds[1]!;
-const parallel = median.parallel;
+const perRow = medianOfThreeRounds(large);
+const { median, rounds } = perRow;
+const parallel = median.run;
 const quarter = runVerify(small, signers);
 // Flat memory, shown rather than inferred: the full log still verifies with the V8 heap capped at 48 MiB.
 const capped = runVerify(large, signers, undefined, ['--max-old-space-size=48']);
-const rawAfter = rawPrev;
+const rawAfter = perRow.rawAfter;
 const raw = (rawBefore + rawAfter) / 2;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -96,7 +103,7 @@ console.log(
 console.log(
   `  heap capped at 48 MiB: ${fmt(capped.events)} events ${capped.ok ? 'verified' : 'FAILED'}, peak RSS ${capped.maxRssMiB.toFixed(0)} MiB: memory does not grow with the log`,
 );
-if (!single.ok || rounds.some((r) => !r.parallel.ok) || !quarter.ok || !capped.ok)
+if (!single.ok || rounds.some((r) => !r.run.ok) || !quarter.ok || !capped.ok)
   console.log('  WARNING: a chain did not verify; the numbers above are not meaningful');
 
 // Checkpoint mode: the same events with no per-event signature, a checkpoint every 10,000. The
@@ -113,21 +120,13 @@ const payloadOf = (i: number) => ({
 });
 const checkpoints = await writeCheckpointedBenchChain(cpLarge, CP_EVENTS, 10_000, privateKey, payloadOf);
 await writeCheckpointedBenchChain(cpSmall, Math.round(CP_EVENTS / 4), 10_000, privateKey, payloadOf);
-// Median of three rounds, each between two raw measurements, as above: the machine drifts.
-const cpRounds: { run: ChildResult; ratio: number }[] = [];
-let cpRawPrev = rawVerifyRate();
-for (let i = 0; i < 3; i++) {
-  const run = runVerify(cpLarge, signers);
-  const cpRawNext = rawVerifyRate();
-  cpRounds.push({ run, ratio: rate(run) / ((cpRawPrev + cpRawNext) / 2) });
-  cpRawPrev = cpRawNext;
-}
-cpRounds.sort((a, b) => a.ratio - b.ratio);
-const cp = cpRounds[1]!.run;
+const checkpointed = medianOfThreeRounds(cpLarge);
+const cpRounds = checkpointed.rounds;
+const cp = checkpointed.median.run;
 const cpQuarter = runVerify(cpSmall, signers);
 console.log(
   `  checkpoint mode, ${fmt(cp.events)} events, ${checkpoints} checkpoints (${(statSync(cpLarge).size / 2 ** 20).toFixed(0)} MiB), ${cp.workers} workers: ` +
-    `${fmt(rate(cp))} /s = ${cpRounds[1]!.ratio.toFixed(1)}× one core's raw Ed25519 verify (median of 3: ${cpRounds.map((r) => r.ratio.toFixed(1)).join(', ')}; target ≥ 20×)   ` +
+    `${fmt(rate(cp))} /s = ${checkpointed.median.ratio.toFixed(1)}× one core's raw Ed25519 verify (median of 3: ${cpRounds.map((r) => r.ratio.toFixed(1)).join(', ')}; target ≥ 20×)   ` +
     `peak RSS ${cp.maxRssMiB.toFixed(0)} MiB (target < 150); ${fmt(cpQuarter.events)} events → ${cpQuarter.maxRssMiB.toFixed(0)} MiB`,
 );
 if (cpRounds.some((r) => !r.run.ok) || !cpQuarter.ok)
