@@ -256,7 +256,8 @@ export async function latestCheckpointState(client: pg.Client): Promise<TreeStat
       tree_range: TreeState['range'];
       created_at: Date | string; // a string where the connection parses no timestamps
     }>(
-      'SELECT tree_size, chain_position, tree_range, created_at FROM agentkeys_audit_checkpoints ORDER BY tree_size DESC LIMIT 1',
+      'SELECT tree_size, chain_position, tree_range, created_at FROM agentkeys_audit_checkpoints ' +
+        'ORDER BY tree_size DESC LIMIT 1',
     );
     const r = rows[0];
     return (
