@@ -47,12 +47,14 @@ async function pauseAfterAppendForTests(): Promise<void> {
 }
 
 export function checkpointSummary(run: CheckpointRun): string {
-  const waiting =
-    run.uncovered > 0 ? `; ${run.uncovered} event(s) wait for a later checkpoint (--checkpoint-interval)` : '';
-  if (run.sizes.length === 0) return run.uncovered > 0 ? waiting.slice(2) : 'no new events: no checkpoint signed';
-  const sizes =
-    run.sizes.length > 4 ? `${run.sizes.slice(0, 3).join(', ')} … ${run.sizes.at(-1)}` : run.sizes.join(', ');
-  return `${run.signatures} checkpoint(s) signed at tree size ${sizes}; root ${run.root}${waiting}`;
+  const parts: string[] = [];
+  if (run.sizes.length > 0) {
+    const sizes =
+      run.sizes.length > 4 ? `${run.sizes.slice(0, 3).join(', ')} … ${run.sizes.at(-1)}` : run.sizes.join(', ');
+    parts.push(`${run.signatures} checkpoint(s) signed at tree size ${sizes}; root ${run.root}`);
+  }
+  if (run.uncovered > 0) parts.push(`${run.uncovered} event(s) wait for a later checkpoint (--checkpoint-interval)`);
+  return parts.length > 0 ? parts.join('; ') : 'no new events: no checkpoint signed';
 }
 
 interface CheckpointOptions extends GlobalOptions {

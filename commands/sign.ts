@@ -159,8 +159,8 @@ function checkpointPolicy(options: SignOptions, log: string): CheckpointPolicy |
  */
 function kmsCost(checkpoints: CheckpointPolicy | undefined) {
   const usdPer10kRequests = KMS_ASYMMETRIC_USD_PER_10K;
-  if (checkpoints && !checkpoints.every) {
-    const perHour = Math.ceil(3_600_000 / checkpoints.minIntervalMs!);
+  if (checkpoints?.minIntervalMs && !checkpoints.every) {
+    const perHour = Math.ceil(3_600_000 / checkpoints.minIntervalMs);
     return { mode: 'checkpoint' as const, atMostKmsRequestsPerHourOfCalls: perHour, usdPer10kRequests };
   }
   const mode = checkpoints ? ('checkpoint' as const) : ('per-row' as const);

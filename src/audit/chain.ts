@@ -23,15 +23,19 @@ export interface LineChunk {
  */
 export class SpareBuffers {
   private readonly free: ArrayBuffer[] = [];
+  // Kept only for a reader that takes them: a source that builds its chunks otherwise (Postgres)
+  // never takes, and its buffers are left to the collector as before.
+  private taking = false;
 
   constructor(private readonly keep = 8) {}
 
   give(buffer: ArrayBuffer): void {
-    if (buffer.byteLength > 0 && this.free.length < this.keep) this.free.push(buffer);
+    if (this.taking && buffer.byteLength > 0 && this.free.length < this.keep) this.free.push(buffer);
   }
 
   /** A buffer of at least `size` bytes (its contents are stale: the caller overwrites them). */
   take(size: number, allocate: number): Uint8Array<ArrayBuffer> {
+    this.taking = true;
     const spare = this.free.pop();
     if (spare && spare.byteLength >= size) return new Uint8Array(spare);
     return new Uint8Array(Math.max(size, allocate));

@@ -28,7 +28,7 @@ export interface CheckpointRun {
   signatures: number;
   /** The signed notes, for a witness. */
   notes: string[];
-  /** Events left for a later checkpoint (intervalMs not yet elapsed). */
+  /** Events left for a later checkpoint (minIntervalMs not yet elapsed). */
   uncovered: number;
 }
 

@@ -172,15 +172,15 @@ function jsonString(value: string): string {
 }
 
 // Consecutive events mostly share actor and type: their JSON text is kept from the last event.
-const repeated = { actor: lastJson<string | null>(), type: lastJson<string>() };
+const repeated = { actor: lastJson(), type: lastJson() };
 
-function lastJson<T>(): (value: T) => string {
-  let last: T | undefined;
+function lastJson(): (value: string | null) => string {
+  let last: string | null | undefined;
   let text = '';
   return (value) => {
-    if (value !== last || text === '') {
+    if (value !== last) {
       last = value;
-      text = JSON.stringify(value);
+      text = value === null ? 'null' : jsonString(value);
     }
     return text;
   };

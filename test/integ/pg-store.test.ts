@@ -396,15 +396,11 @@ describe('checkpoint mode in Postgres', () => {
     // A head written by another tool has no chain_digest: the database cannot link to it, so the
     // first checkpoint-mode append links on the client side (and fills chain_digest for the next).
     await sql(url, 'UPDATE audit_events SET chain_digest = NULL');
-    const signed = JSON.parse(
-      (
-        await ok(
-          ['--json', 'sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-every', '4'],
-          cwd,
-          batch(9, 4),
-        )
-      ).stdout,
-    );
+    const signBatch = async (flags: string[], input: string) =>
+      JSON.parse(
+        (await ok(['--json', 'sign', '--log', url, '--key', 'local:k1', '--batch', ...flags], cwd, input)).stdout,
+      );
+    const signed = await signBatch(['--checkpoint-every', '4'], batch(9, 4));
     expect(signed.checkpoints).toMatchObject({ sizes: [4, 8, 12], signatures: 3 });
     const stored = await sql<{ tree_size: string }>(
       url,
@@ -415,15 +411,7 @@ describe('checkpoint mode in Postgres', () => {
     expect(good.code).toBe(0);
     expect(good.report.checkpoints).toMatchObject({ verified: 3, coveredEvents: 12 });
     // --checkpoint-interval reads the newest checkpoint's created_at: seconds old, so no new one.
-    const waiting = JSON.parse(
-      (
-        await ok(
-          ['--json', 'sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-interval', '1h'],
-          cwd,
-          batch(1, 13),
-        )
-      ).stdout,
-    );
+    const waiting = await signBatch(['--checkpoint-interval', '1h'], batch(1, 13));
     expect(waiting.checkpoints).toMatchObject({ sizes: [], uncovered: 1 });
     await sql(url, 'DELETE FROM audit_events WHERE chain_seq = 13');
     // A writer with full database access drops the newest two events: the checkpoint at 12 says so.

@@ -108,6 +108,18 @@ describe('verifier fast paths', () => {
     expect(buffers.size).toBeLessThanOrEqual(2);
   });
 
+  it('SpareBuffers keeps buffers only for a reader that takes them (a Postgres source never does)', () => {
+    const unused = new SpareBuffers();
+    const early = new ArrayBuffer(64);
+    unused.give(early);
+    expect(unused.take(16, 32).buffer).not.toBe(early);
+    const back = new ArrayBuffer(64);
+    unused.give(back);
+    expect(unused.take(16, 32).buffer).toBe(back);
+    unused.give(new ArrayBuffer(8));
+    expect(unused.take(16, 32).byteLength).toBe(32); // too small: a new one
+  });
+
   it('a verification of a multi-chunk log with workers gives the same report with spare buffers', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-chunks-'));
     const file = path.join(dir, 'log.jsonl');
@@ -131,9 +143,22 @@ describe('verifier fast paths', () => {
     writeFileSync(file, `${rows.join('\n')}\n`);
     const keys = { signers: [], rejected: {}, hmacSecrets: {}, slackMs: 0 };
     const plainRun = await verifyChain(readLineChunks(file, 1 << 14), { keys, workers: 2 });
-    const spare = new SpareBuffers();
-    const reused = await verifyChain(readLineChunks(file, 1 << 14, spare), { keys, workers: 2, spare });
+    // Counts what the workers hand back: every chunk's buffer, to be read into again.
+    let given = 0;
+    const spare = new (class extends SpareBuffers {
+      override give(buffer: ArrayBuffer): void {
+        given++;
+        super.give(buffer);
+      }
+    })();
+    let chunks = 0;
+    const counted = async function* () {
+      for await (const chunk of readLineChunks(file, 1 << 14, spare)) yield (chunks++, chunk);
+    };
+    const reused = await verifyChain(counted(), { keys, workers: 2, spare });
     expect(reused).toEqual(plainRun);
+    expect(chunks).toBeGreaterThan(4);
+    expect(given).toBe(chunks);
     expect(reused.events).toBe(3000);
     expect(reused.head).toBe(prev);
   });
