@@ -146,6 +146,7 @@ program
   )
   .option('--origin <origin>', 'the log identity in its checkpoints (default agentkeys.local/<log file name>)')
   .option('--witness <s3url>', 'also write every checkpoint, once, to this Object Lock bucket (s3://bucket/prefix)')
+  .option('--adopt', 'per-row: take a file log that has events but no signed anchor (another tool wrote it)')
   .action(lazy(async (opts) => (await import('../commands/sign.js')).runSign(opts)));
 
 program
@@ -160,8 +161,9 @@ program
   .option('--proof <file>', 'check an inclusion proof bundle (agentkeys audit prove) offline, without the log')
   .option(
     '--witness <s3url>',
-    'check the log against the newest checkpoint witnessed in this bucket (s3://bucket/prefix)',
+    'check the log against every checkpoint witnessed in this bucket, each object version (s3://bucket/prefix)',
   )
+  .option('--origin <origin>', 'the log identity its checkpoints name (default agentkeys.local/<log file name>)')
   .option('--workers <n>', 'worker threads (default: all cores for logs over 1 MiB)')
   .option('--slack <seconds>', 'tolerance on signer validity windows', '60')
   .option(
@@ -173,13 +175,16 @@ program
 const audit = program.command('audit').description('query and copy audit chains (JSON Lines or Postgres)');
 audit
   .command('checkpoint')
-  .description('sign a checkpoint (C2SP signed note) over the log as it is now')
+  .description(
+    'check the log against its checkpoints; --adopt signs one that adopts, on the record, events no writer vouched for',
+  )
   .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
   .option('--key <keyref>', 'local:<kid> | file:<pem> | kms:<id|alias|arn> (env AUDIT_SIGNING_*)')
   .option('--signer-kid <kid>', 'key name in the signature line (default: the key id)')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .option('--origin <origin>', 'the log identity (default agentkeys.local/<log file name>)')
   .option('--witness <s3url>', 'also write the checkpoint, once, to this Object Lock bucket (s3://bucket/prefix)')
+  .option('--adopt', 'vouch for the unsigned events no checkpoint answers for (a killed writer, --checkpoint-interval)')
   .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditCheckpoint(opts)));
 audit
   .command('prove')

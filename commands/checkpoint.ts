@@ -1,50 +1,23 @@
 import { verifierRegistry } from '../src/signing/registry-input.js';
 import type { RegistryInput } from '../src/signing/registry.js';
 import { promises as fsp } from 'node:fs';
-import {
-  appendUnsignedEvents,
-  defaultOrigin,
-  signCheckpoints,
-  type CheckpointPolicy,
-  type CheckpointRun,
-} from '../src/audit/checkpointing.js';
-import type { NewEvent } from '../src/audit/record.js';
+import { hostname, userInfo } from 'node:os';
+import { defaultOrigin, type CheckpointRun } from '../src/audit/checkpointing.js';
+import { adoptUncovered } from '../src/audit/checkpoint-writer.js';
+import { witnessBeforeWrite, witnessRun, writerOptions } from './audit-writer.js';
+import { describeRanges } from '../src/audit/vouch.js';
 import { KeyRing } from '../src/audit/keyring.js';
 import { proveConsistency, proveInclusion, verifyInclusionBundle } from '../src/audit/proof.js';
 import { loadKeyRing } from '../src/audit/verify-source.js';
 import { requireLog } from '../src/config/load.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import type { AuditSigner } from '../src/signing/signer.js';
-import { openStore, withStore, type AuditStore } from '../src/store/store.js';
+import { openStore, withStore } from '../src/store/store.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
-import { createContext, type CommandContext, type GlobalOptions } from './context.js';
-import { parseWitnessUrl, witnessCheckpoints } from '../src/store/witness.js';
+import { createContext, type GlobalOptions } from './context.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
 
 export const originFor = (log: string, origin: string | undefined) => origin ?? defaultOrigin(log);
-
-/** Checkpoint mode's write: the events unsigned under the chain lock, then the checkpoints after it. */
-export async function appendWithCheckpoints(
-  store: AuditStore,
-  signer: AuditSigner,
-  events: readonly NewEvent[],
-  policy: CheckpointPolicy,
-) {
-  const { rows, head } = await appendUnsignedEvents(store, events);
-  await pauseAfterAppendForTests();
-  return { rows, head, checkpointed: await signCheckpoints(store, signer, policy) };
-}
-
-/**
- * Test hook (AGENTKEYS_TEST_PAUSE_AFTER_APPEND=1): with the events written and no checkpoint yet,
- * say so on stderr and wait, so a test can SIGKILL the writer at exactly that point.
- */
-async function pauseAfterAppendForTests(): Promise<void> {
-  if (process.env.AGENTKEYS_TEST_PAUSE_AFTER_APPEND !== '1') return;
-  process.stderr.write('agentkeys: paused after append\n');
-  await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
-}
 
 export function checkpointSummary(run: CheckpointRun): string {
   const parts: string[] = [];
@@ -63,40 +36,43 @@ interface CheckpointOptions extends GlobalOptions {
   signerKid?: string;
   origin?: string;
   witness?: string;
+  adopt?: boolean;
 }
 
-/** --witness s3://…: the checkpoints just signed, written once to the Object Lock bucket. */
-export async function witnessRun(
-  ctx: CommandContext,
-  witness: string | undefined,
-  run: CheckpointRun,
-): Promise<string[]> {
-  if (!witness) return [];
-  const loc = parseWitnessUrl(witness);
-  return witnessCheckpoints(await ctx.services.witnessObjects(), loc, run.notes);
-}
-
-/** `audit checkpoint`: covers what unsigned events the log holds now (after a killed writer, say). */
+/**
+ * `audit checkpoint`: checks the whole log against its checkpoints and, with --adopt, signs one
+ * that adopts on the record the unsigned events no writer vouched for (a killed writer's tail,
+ * events deferred by --checkpoint-interval). Without --adopt it only says whether any are waiting.
+ */
 export async function runAuditCheckpoint(options: CheckpointOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const log = requireLog(ctx.config);
   const origin = originFor(log, options.origin);
-  if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is signed
+  const witnessedNotes = await witnessBeforeWrite(ctx, options.witness, origin);
   const { signer, run } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const store = openStore(log);
-    const run = await signCheckpoints(store, signer, { origin }).finally(() => store.close());
+    const opts = await writerOptions(ctx, signer, store.label, witnessedNotes);
+    const by = options.adopt ? adopterName() : undefined;
+    const run = await adoptUncovered(store, signer, origin, { ...opts, by }).finally(() => store.close());
     return { signer, run };
   });
   const witnessed = await witnessRun(ctx, options.witness, run);
   printKmsCalls(ctx);
   if (ctx.out.json) printJson({ ok: true, log, origin, signer_kid: signer.kid, ...run, witnessed });
   else {
-    printLine(`${style.ok('✔')} ${log}: ${checkpointSummary(run)}`);
+    const adopted = run.adopted.length > 0 ? `adopted events ${describeRanges(run.adopted)}; ` : '';
+    printLine(`${style.ok('✔')} ${log}: ${adopted}${checkpointSummary(run)}`);
     if (options.witness)
       printLine(style.dim(`  witnessed ${witnessed.length} new checkpoint(s) in ${options.witness}`));
   }
   return 0;
+}
+
+/** Who adopts, as the note records it: the operating-system user and host. */
+function adopterName(): string {
+  const clean = (s: string) => s.replace(/[^A-Za-z0-9._+-]/g, '-').slice(0, 60) || 'unknown';
+  return `${clean(userInfo().username)}@${clean(hostname())}`;
 }
 
 /** `audit prove`: an inclusion proof bundle for one event. */

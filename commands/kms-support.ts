@@ -1,4 +1,4 @@
-import { appendSignedEvents } from '../src/audit/append.js';
+import { appendSigned } from './audit-writer.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
 import { AgentkeysError } from '../src/errors.js';
@@ -40,7 +40,7 @@ async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSi
   if (events.length === 0) return;
   const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   try {
-    await appendSignedEvents(store, signer, events);
+    await appendSigned(ctx, store, signer, events);
     if (ctx.out.debug)
       process.stderr.write(style.dim(`  recorded ${events.length} KMS operation event(s) in ${auditLog}\n`));
   } catch (err) {

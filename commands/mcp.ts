@@ -1,5 +1,4 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { appendSignedEvents } from '../src/audit/append.js';
 import {
   appendUnsignedEvents,
   CheckpointScheduler,
@@ -23,6 +22,7 @@ import type { AuditSigner } from '../src/signing/signer.js';
 import { openStore } from '../src/store/store.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { evmKeyRef } from './evm.js';
+import { appendSigned, writerOptions } from './audit-writer.js';
 
 export interface McpOptions extends GlobalOptions {
   keyId?: string;
@@ -126,11 +126,12 @@ async function openDecisionLog(
   }
   const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
   // Checkpoint mode: each call is appended unsigned at once, and checkpoints follow on schedule.
-  const scheduler = checkpoints && new CheckpointScheduler(store, signer, checkpoints);
+  const scheduler =
+    checkpoints &&
+    (await CheckpointScheduler.open(store, signer, checkpoints, await writerOptions(ctx, signer, store.label)));
   const append = async (event: NewEvent) => {
-    if (!scheduler) return void (await appendSignedEvents(store, signer, [event]));
-    await appendUnsignedEvents(store, [event]);
-    scheduler.appended(1);
+    if (!scheduler) return void (await appendSigned(ctx, store, signer, [event]));
+    scheduler.appended((await appendUnsignedEvents(store, [event])).rows);
   };
   let queue: Promise<unknown> = Promise.resolve();
   return {

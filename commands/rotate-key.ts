@@ -1,6 +1,6 @@
 import { parseWholeNumber } from './options.js';
 import * as path from 'node:path';
-import { appendSignedEvents } from '../src/audit/append.js';
+import { appendSigned } from './audit-writer.js';
 import { rotateKmsKey } from '../src/signing/rotate.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { rotateJwtKeys } from '../src/signing/jwt-rotate.js';
@@ -72,7 +72,7 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
             appendEvents: async (signer, events) => {
               const store = openStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
               try {
-                await appendSignedEvents(store, signer, events);
+                await appendSigned(ctx, store, signer, events);
               } finally {
                 await store.close();
               }

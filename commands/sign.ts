@@ -1,5 +1,4 @@
 import { promises as fsp } from 'node:fs';
-import { appendSignedEvents } from '../src/audit/append.js';
 import type { ChainHead } from '../src/audit/chain.js';
 import type { CheckpointPolicy, CheckpointRun } from '../src/audit/checkpointing.js';
 import { parseDurationMs } from '../src/audit/query.js';
@@ -13,7 +12,8 @@ import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { count, progressLine } from './ui/progress.js';
-import { appendWithCheckpoints, checkpointSummary, originFor, witnessRun } from './checkpoint.js';
+import { checkpointSummary, originFor } from './checkpoint.js';
+import { appendCheckpointed, appendSigned, witnessBeforeWrite, witnessRun } from './audit-writer.js';
 import { parseWitnessUrl } from '../src/store/witness.js';
 import { parseWholeNumber } from './options.js';
 import { kmsCostPerMillion, KMS_ASYMMETRIC_USD_PER_10K } from '../src/audit/cost.js';
@@ -31,6 +31,7 @@ export interface SignOptions extends GlobalOptions {
   checkpointInterval?: string;
   origin?: string;
   witness?: string;
+  adopt?: boolean;
 }
 
 export async function runSign(options: SignOptions): Promise<ExitCode> {
@@ -59,26 +60,28 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     });
   }
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is written
+  const witnessed = checkpoints ? await witnessBeforeWrite(ctx, options.witness, checkpoints.origin) : [];
   const { signer, rows, head, checkpointed } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
     const store = openStore(log, {
       statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
       onWait: () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`),
+      ...(options.adopt ? { adopt: true } : {}),
     });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
     const result: { rows: AuditRow[]; head: ChainHead; checkpointed?: CheckpointRun } = await (
       checkpoints
-        ? appendWithCheckpoints(store, signer, list, checkpoints)
-        : appendSignedEvents(store, signer, list, { onProgress })
+        ? appendCheckpointed(ctx, store, signer, list, checkpoints, witnessed)
+        : appendSigned(ctx, store, signer, list, { onProgress })
     ).finally(() => {
       progress.done();
       return store.close();
     });
     return { signer, ...result };
   });
-  const witnessed = checkpointed ? await witnessRun(ctx, options.witness, checkpointed) : [];
+  const written = checkpointed ? await witnessRun(ctx, options.witness, checkpointed) : [];
   printKmsCalls(ctx);
   if (ctx.out.json) {
     printJson({
@@ -90,7 +93,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       events: head.events,
       head: head.prevHash,
       ...(checkpointed ? { checkpoints: withoutNotes(checkpointed) } : {}),
-      ...(options.witness ? { witnessed } : {}),
+      ...(options.witness ? { witnessed: written } : {}),
       ...(signer instanceof KmsSigner ? { kmsCost: kmsCost(checkpoints) } : {}),
     });
   } else {

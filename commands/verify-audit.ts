@@ -4,8 +4,9 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import type { VerifyAuditOptions, VerifyAuditReport } from '../src/audit/verify-source.js';
 import { verifyAuditLog } from '../src/store/verify.js';
 import { printKmsCalls } from './kms-support.js';
+import { exitCodeOfFindings } from '../src/audit/findings.js';
 import { defaultOrigin } from '../src/audit/checkpointing.js';
-import { newestWitnessed, parseWitnessUrl, type WitnessedCheckpoint } from '../src/store/witness.js';
+import { parseWitnessUrl, readWitness, type WitnessReading } from '../src/store/witness.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
@@ -23,6 +24,7 @@ export interface VerifyAuditCommandOptions extends GlobalOptions {
   kmsVerify?: string | boolean;
   proof?: string;
   witness?: string;
+  origin?: string;
 }
 
 export const UNCOVERED_FIELDS_NOTE =
@@ -30,12 +32,9 @@ export const UNCOVERED_FIELDS_NOTE =
   'by the Agent Manager signature scheme: only the payload and the link to ' +
   'the previous event are signed.';
 
-/** The newest checkpoint per origin in the witness bucket; the log must still hold what they sign. */
-async function readWitness(ctx: CommandContext, url: string, log: string): Promise<WitnessedCheckpoint[]> {
-  const all = await newestWitnessed(await ctx.services.witnessObjects(), parseWitnessUrl(url));
-  // A prefix may witness several logs: this log's origin when it is there, else all of them.
-  const mine = all.filter((w) => w.origin === defaultOrigin(log));
-  return mine.length > 0 ? mine : all;
+/** Every checkpoint the witness holds for this log's origin, each version; the log must hold them all. */
+async function readWitnessFor(ctx: CommandContext, url: string, origin: string): Promise<WitnessReading> {
+  return readWitness(await ctx.services.witnessObjects(), parseWitnessUrl(url), origin);
 }
 
 const CHECKPOINT_FIELDS_NOTE =
@@ -46,10 +45,13 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
   if (options.proof) return (await import('./checkpoint.js')).runVerifyProof({ ...options, proof: options.proof });
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
-  const witnessed = options.witness ? await readWitness(ctx, options.witness, log) : [];
+  const origin = options.origin ?? defaultOrigin(log);
+  const reading = options.witness ? await readWitnessFor(ctx, options.witness, origin) : undefined;
+  const witnessed = reading?.notes ?? [];
   const progress = progressLine(ctx.out);
   const report = await verifyAuditLog({
     extraCheckpoints: witnessed.map((w) => w.note),
+    extraFindings: reading?.findings ?? [],
     onProgress: (events, bytes, total) =>
       progress.update(`  verifying ${count(events)} events${percent(bytes, total)}…`),
     log,
@@ -75,17 +77,29 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
       findings: report.findings,
       anchor: report.anchor,
       checkpoints: report.checkpoints,
-      ...(options.witness ? { witnessed: witnessed.map(({ key, size, origin }) => ({ key, size, origin })) } : {}),
+      ...(reading
+        ? {
+            witnessed: witnessed.map(({ key, versionId, size, origin }) => ({ key, versionId, size, origin })),
+            witnessVersions: reading.versions,
+          }
+        : {}),
       registryWarnings: report.registryWarnings,
     });
   else {
     printHuman(report, redactUrl(log));
-    for (const w of witnessed) printLine(style.dim(`  witness: s3://…/${w.key} (${w.size} events of ${w.origin})`));
+    if (reading && witnessed.length > 0) {
+      const sizes = witnessed.map((w) => w.size);
+      printLine(
+        style.dim(
+          `  witness: ${witnessed.length} checkpoint(s) of ${origin} (${reading.versions} object version(s) read), ` +
+            `tree sizes ${sizes[0]}..${sizes.at(-1)}, each checked against the log`,
+        ),
+      );
+    }
     if (options.witness && witnessed.length === 0)
-      printLine(style.warn(`! no checkpoint witnessed in ${options.witness} yet`));
+      printLine(style.warn(`! no checkpoint of ${origin} witnessed in ${options.witness} yet`));
   }
-  if (!report.ok) return 3;
-  return report.findings.length > 0 ? 5 : 0;
+  return exitCodeOfFindings(report.findings);
 }
 
 function printHuman(report: VerifyAuditReport, log: string): void {

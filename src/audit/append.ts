@@ -1,4 +1,5 @@
 import type { AuditSigner } from '../signing/signer.js';
+import type { VerificationKey } from '../signing/verify.js';
 import { signAndCheck } from '../signing/signer.js';
 import type { ChainAppender, ChainHead } from './chain.js';
 import { assertIJsonValue } from './canonical.js';
@@ -16,6 +17,8 @@ export interface AppendResult {
  */
 export interface AppendOptions {
   now?: () => Date;
+  /** Keys trusted for the anchor already there (the registry); the signer's own key always counts. */
+  keyOf?: (kid: string) => VerificationKey | undefined;
   /** Called every PROGRESS_EVERY signed events of a large batch. */
   onProgress?: (signed: number, total: number) => void;
 }
@@ -30,10 +33,13 @@ export async function appendSignedEvents(
 ): Promise<AppendResult> {
   for (const e of events) assertIJsonValue(e.payload);
   let rows: AuditRow[] = [];
-  const head = await store.append(async (current) => {
-    rows = await signEvents(signer, events, current.prevHash, opts);
-    return rows;
-  }, signer);
+  const head = await store.append(
+    async (current) => {
+      rows = await signEvents(signer, events, current.prevHash, opts);
+      return rows;
+    },
+    { signer, ...(opts.keyOf ? { keyOf: opts.keyOf } : {}) },
+  );
   return { rows, head };
 }
 

@@ -1,6 +1,7 @@
 // The chain's ports: what the format code (append, verify) needs from a store, as interfaces the
 // stores in src/store implement. src/audit depends on these, never on a store itself.
 import type { AuditSigner } from '../signing/signer.js';
+import type { VerificationKey } from '../signing/verify.js';
 import type { CompactRangeData } from './merkle.js';
 import type { AuditRow, NewEvent } from './record.js';
 
@@ -48,13 +49,24 @@ export function linesToChunk(lines: readonly string[]): LineChunk {
   return { bytes, lines: lines.length };
 }
 
+/**
+ * A per-row writer's anchor duty: the signer of the new anchor, and the keys it trusts when it
+ * checks the anchor already there (the log must extend it before anything is appended).
+ */
+export interface AnchorWriter {
+  signer: AuditSigner;
+  keyOf?: (kid: string) => VerificationKey | undefined;
+}
+
 /** Anything that appends to a chain under a writer lock. */
 export interface ChainAppender {
   /**
    * Calls build with the current head while holding the lock; writes all rows it returns or none.
-   * Without an anchor signer (checkpoint mode) nothing is signed inside the lock.
+   * With an anchor writer, a store that keeps an anchor first proves the log extends the signed
+   * one (LOG_DIVERGED otherwise) and re-signs it after; without one (checkpoint mode) nothing is
+   * signed inside the lock.
    */
-  append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner?: AuditSigner): Promise<ChainHead>;
+  append(build: (head: ChainHead) => Promise<AuditRow[]>, anchor?: AnchorWriter): Promise<ChainHead>;
   /**
    * Checkpoint mode's append, where a store can do it faster than append(): unsigned events,
    * linked by the store itself (Postgres: one statement).
@@ -62,22 +74,32 @@ export interface ChainAppender {
   appendUnsigned?(events: readonly NewEvent[], now: () => Date): Promise<{ rows: AuditRow[]; head: ChainHead }>;
 }
 
-/** Where a checkpoint left the tree: a writer extends from here instead of re-reading the log. */
+/** Where a checkpoint left the tree: a writer's hint, proven against the signed root before use. */
 export interface TreeState {
   size: number;
   /** Where the event after `size` starts: a byte offset in a file, a row count in a database. */
   position: number;
   range: CompactRangeData;
+  /** The tree one event shorter: with the event ending at `position`, it proves where the tree ends. */
+  prior?: CompactRangeData;
   /** When its checkpoint was written, where the store knows (a writer's hint, like the rest). */
   signedAt?: Date;
 }
 
+/** One checkpoint as a store keeps it: the signed note, and the unsigned hint beside it. */
+export interface CheckpointRecord {
+  note: string;
+  state: TreeState | undefined;
+}
+
 /** The checkpoints kept beside a chain (checkpoint mode). */
 export interface CheckpointLog {
-  /** The largest checkpointed tree state; a writer's hint, never trusted by verification. */
-  latestTreeState(): Promise<TreeState | undefined>;
-  /** The events after a tree state (all of them without one), each with the position after it. */
-  rowsAfter(state: TreeState | undefined): AsyncIterable<{ row: AuditRow; position: number }>;
+  /** Every checkpoint record, hints unverified (a file line that is no record comes as its note). */
+  checkpointRecords(): Promise<CheckpointRecord[]>;
+  /** The event whose line (file) or chain_seq (database) ends at this position; undefined if none. */
+  rowEndingAt(position: number): Promise<AuditRow | undefined>;
+  /** The complete events after a position (all of them without one), each with the position after it. */
+  rowsAfter(from: { position: number } | undefined): AsyncIterable<{ row: AuditRow; position: number }>;
   appendCheckpoint(state: TreeState, note: string): Promise<void>;
 }
 

@@ -13,6 +13,8 @@ export interface Checkpoint {
   origin: string;
   size: number;
   root: Buffer;
+  /** C2SP extension lines after the root (agentkeys writes its vouched ranges there); absent when none. */
+  extensions?: string[];
 }
 
 export interface NoteSignature {
@@ -42,23 +44,32 @@ function malformed(message: string): AgentkeysError {
 
 export function checkpointText(cp: Checkpoint): string {
   assertKeyName(cp.origin, 'origin');
-  return `${cp.origin}\n${cp.size}\n${cp.root.toString('base64')}\n`;
+  const extensions = (cp.extensions ?? []).map((line) => `${line}\n`).join('');
+  return `${cp.origin}\n${cp.size}\n${cp.root.toString('base64')}\n${extensions}`;
 }
 
-/** The note text of a checkpoint, strictly: three lines, a canonical decimal size, a 32-byte root. */
+const MAX_EXTENSIONS = 64;
+
+/**
+ * The note text of a checkpoint, strictly: origin, a canonical decimal size, a 32-byte root, then
+ * up to 64 non-empty extension lines (C2SP tlog-checkpoint allows them; agentkeys puts the ranges
+ * its writer vouches for there).
+ */
 export function parseCheckpointText(text: string): Checkpoint {
   const lines = text.split('\n');
   if (lines.pop() !== '') throw malformed('the checkpoint text does not end in a newline');
-  if (lines.length !== 3)
-    throw malformed(`a checkpoint has 3 lines (origin, size, root); this one has ${lines.length}`);
-  const [origin, sizeText, rootText] = lines as [string, string, string];
+  if (lines.length < 3)
+    throw malformed(`a checkpoint has at least 3 lines (origin, size, root); this one has ${lines.length}`);
+  if (lines.length > 3 + MAX_EXTENSIONS) throw malformed(`more than ${MAX_EXTENSIONS} extension lines`);
+  const [origin, sizeText, rootText, ...extensions] = lines as [string, string, string, ...string[]];
+  if (extensions.some((line) => line === '')) throw malformed('an empty extension line');
   if (origin === '') throw malformed('the origin line is empty');
   if (!/^(0|[1-9][0-9]*)$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) {
     throw malformed(`tree size "${sizeText.slice(0, 40)}" is not a decimal number without leading zeroes`);
   }
   const root = decodeBase64Strict(rootText);
   if (!root || root.length !== 32) throw malformed('the root hash is not the base64 of 32 bytes');
-  return { origin, size: Number(sizeText), root };
+  return { origin, size: Number(sizeText), root, ...(extensions.length > 0 ? { extensions } : {}) };
 }
 
 /** Splits a signed note into its text and signature lines (C2SP signed-note §Format). */

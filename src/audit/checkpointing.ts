@@ -1,12 +1,12 @@
 // Checkpoint mode's writer side: events go onto the chain unsigned under the chain lock, and
-// checkpoints are signed afterwards, outside it, over whatever the log holds by then. A signer
-// (KMS or local) is called once per checkpoint, never once per event.
+// checkpoints are signed afterwards, outside it (src/audit/checkpoint-writer.ts). A signer (KMS
+// or local) is called once per checkpoint, never once per event.
 import type { AuditSigner } from '../signing/signer.js';
 import { assertIJsonValue } from './canonical.js';
-import type { ChainAppender, ChainHead, CheckpointLog, TreeState } from './chain.js';
-import { signCheckpoint, type CheckpointSigner } from './checkpoint.js';
-import { CompactRange } from './merkle.js';
-import { digestRow, eventLeafHash, newRowId, type AuditRow, type NewEvent } from './record.js';
+import type { ChainAppender, ChainHead, CheckpointLog } from './chain.js';
+import type { CheckpointSigner } from './checkpoint.js';
+import { CheckpointWriter, type WriterOptions } from './checkpoint-writer.js';
+import { digestRow, newRowId, type AuditRow, type NewEvent } from './record.js';
 
 export interface CheckpointPolicy {
   /** The log's identity in every checkpoint (C2SP origin line). */
@@ -30,6 +30,25 @@ export interface CheckpointRun {
   notes: string[];
   /** Events left for a later checkpoint (minIntervalMs not yet elapsed). */
   uncovered: number;
+}
+
+/**
+ * Checkpoint mode's write: the writer proves the log first (nothing is appended to a log it cannot
+ * vouch for), appends the events unsigned under the chain lock, then signs checkpoints over them.
+ * `afterAppend` runs between the two (a test stops a writer there).
+ */
+export async function appendWithCheckpoints(
+  store: ChainAppender & CheckpointLog,
+  signer: AuditSigner & Partial<CheckpointSigner>,
+  events: readonly NewEvent[],
+  policy: CheckpointPolicy,
+  opts: WriterOptions & { afterAppend?: () => Promise<void> },
+): Promise<{ rows: AuditRow[]; head: ChainHead; checkpointed: CheckpointRun }> {
+  const writer = await CheckpointWriter.open(store, signer, policy, opts);
+  const { rows, head } = await appendUnsignedEvents(store, events);
+  writer.appended(rows);
+  await opts.afterAppend?.();
+  return { rows, head, checkpointed: await writer.sign() };
 }
 
 /** Links the events onto the chain with no signature (they are covered by the next checkpoint). */
@@ -67,48 +86,6 @@ export function linkUnsignedEvents(events: readonly NewEvent[], start: string | 
   });
 }
 
-/**
- * Signs checkpoints over the log from the newest checkpointed state to its end: one at each
- * multiple of `every` on the way, and one at the end. Reads only the events after that state.
- */
-export async function signCheckpoints(
-  log: CheckpointLog,
-  signer: AuditSigner & Partial<CheckpointSigner>,
-  policy: CheckpointPolicy,
-  now: () => Date = () => new Date(),
-): Promise<CheckpointRun> {
-  const last = await log.latestTreeState();
-  const range = last ? CompactRange.fromJSON(last.range) : new CompactRange();
-  const run: CheckpointRun = { sizes: [], root: null, signatures: 0, notes: [], uncovered: 0 };
-  // Written after the read: a database store reads and writes on one connection.
-  const signed: { state: TreeState; note: string }[] = [];
-  let position = last?.position ?? 0;
-  const checkpoint = async () => {
-    const root = range.root();
-    const state: TreeState = { size: range.end, position, range: range.toJSON() };
-    signed.push({ state, note: await signCheckpoint({ origin: policy.origin, size: range.end, root }, signer) });
-    run.sizes.push(range.end);
-    run.root = root.toString('hex');
-    run.signatures++;
-  };
-  for await (const { row, position: after } of log.rowsAfter(last)) {
-    range.appendLeaf(eventLeafHash(row, digestRow(row.payload, row.prev_hash).digest.toString('hex')));
-    position = after;
-    if (policy.every && range.end % policy.every === 0) await checkpoint();
-  }
-  const pending = range.end - (run.sizes.at(-1) ?? last?.size ?? 0);
-  if (pending > 0 && newestIsRecent(run.sizes.length > 0 ? now() : last?.signedAt, policy.minIntervalMs, now()))
-    run.uncovered = pending;
-  else if (pending > 0) await checkpoint();
-  for (const { state, note } of signed) await log.appendCheckpoint(state, note);
-  run.notes = signed.map((s) => s.note);
-  return run;
-}
-
-function newestIsRecent(signedAt: Date | undefined, intervalMs: number | undefined, now: Date): boolean {
-  return intervalMs !== undefined && signedAt !== undefined && now.getTime() - signedAt.getTime() < intervalMs;
-}
-
 /** The default origin: the log's file name, as a schema-less name with no spaces or '+'. */
 export function defaultOrigin(log: string): string {
   const base = log.split(/[\\/]/).pop() ?? 'audit';
@@ -123,7 +100,8 @@ export interface SchedulerPolicy extends Omit<CheckpointPolicy, 'minIntervalMs'>
 /**
  * Checkpoints for a long-running writer (the mcp server): after every `every` events, every
  * `intervalMs` while any event is uncovered, and once more at close. Signing never holds up an
- * append: it runs after the appends it covers, one checkpoint at a time.
+ * append: it runs after the appends it covers, one checkpoint at a time, and each checkpoint
+ * answers for this writer's own events only.
  */
 export class CheckpointScheduler {
   private uncovered = 0;
@@ -131,9 +109,8 @@ export class CheckpointScheduler {
   private readonly timer: NodeJS.Timeout | undefined;
   private failure: unknown;
 
-  constructor(
-    private readonly log: CheckpointLog,
-    private readonly signer: AuditSigner & Partial<CheckpointSigner>,
+  private constructor(
+    private readonly writer: CheckpointWriter,
     private readonly policy: SchedulerPolicy,
   ) {
     if (policy.intervalMs) {
@@ -142,9 +119,21 @@ export class CheckpointScheduler {
     }
   }
 
-  /** Tells the scheduler that `n` events were appended. */
-  appended(n: number): void {
-    this.uncovered += n;
+  /** Proves the log first (CheckpointWriter.open): a writer never starts on a log it cannot vouch for. */
+  static async open(
+    log: CheckpointLog,
+    signer: AuditSigner & Partial<CheckpointSigner>,
+    policy: SchedulerPolicy,
+    opts: WriterOptions,
+  ): Promise<CheckpointScheduler> {
+    const { intervalMs: _interval, ...writerPolicy } = policy;
+    return new CheckpointScheduler(await CheckpointWriter.open(log, signer, writerPolicy, opts), policy);
+  }
+
+  /** Tells the scheduler which events this writer appended. */
+  appended(rows: readonly AuditRow[]): void {
+    this.writer.appended(rows);
+    this.uncovered += rows.length;
     if (this.policy.every && this.uncovered >= this.policy.every) void this.checkpoint();
   }
 
@@ -158,10 +147,7 @@ export class CheckpointScheduler {
 
   private checkpoint(): Promise<unknown> {
     this.uncovered = 0;
-    // Each run covers everything the log holds by then, including events of other writers.
-    this.signing = this.signing.then(() =>
-      signCheckpoints(this.log, this.signer, { origin: this.policy.origin }).catch((err) => (this.failure ??= err)),
-    );
+    this.signing = this.signing.then(() => this.writer.sign().catch((err) => (this.failure ??= err)));
     return this.signing;
   }
 }

@@ -17,11 +17,26 @@ export type FindingCode =
   | 'CHECKPOINT_UNSIGNED'
   | 'CHECKPOINT_ROOT_MISMATCH'
   | 'CHECKPOINT_ORIGIN_MISMATCH'
+  /** A witness object whose key disagrees with the checkpoint inside it (or holds none). */
+  | 'WITNESS_KEY_MISMATCH'
   /** A warning, not a failure: events after the newest checkpoint, not yet covered by a signature. */
-  | 'UNCHECKPOINTED';
+  | 'UNCHECKPOINTED'
+  /** A warning: unsigned events inside a signed tree that no checkpoint's writer vouched for. */
+  | 'UNVOUCHED'
+  /** A notice: unsigned events an operator adopted on the record (audit checkpoint --adopt). */
+  | 'ADOPTED';
 
 /** Findings that do not fail verification on their own (exit 5 instead of 3). */
-export const WARNING_CODES: ReadonlySet<FindingCode> = new Set<FindingCode>(['UNCHECKPOINTED']);
+export const WARNING_CODES: ReadonlySet<FindingCode> = new Set<FindingCode>(['UNCHECKPOINTED', 'UNVOUCHED']);
+
+/** Findings shown for the record that change no exit code. */
+export const NOTICE_CODES: ReadonlySet<FindingCode> = new Set<FindingCode>(['ADOPTED']);
+
+/** 0 intact, 5 intact with warnings, 3 not intact. */
+export function exitCodeOfFindings(findings: readonly Finding[]): 0 | 3 | 5 {
+  if (findings.some((f) => !WARNING_CODES.has(f.code) && !NOTICE_CODES.has(f.code))) return 3;
+  return findings.some((f) => WARNING_CODES.has(f.code)) ? 5 : 0;
+}
 
 export interface Finding {
   /** 1-based position in chain order; 0 for findings about the anchor itself. */

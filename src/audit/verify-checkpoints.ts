@@ -6,6 +6,9 @@ import type { Finding } from './findings.js';
 import type { KeyRing } from './keyring.js';
 import { CompactRange } from './merkle.js';
 import type { ChunkMerkle } from './verify-chunk.js';
+import { describeRanges, parseVouching, RangeSet, subtract } from './vouch.js';
+
+const MAX_UNVOUCHED_FINDINGS = 20;
 
 export interface CheckpointSummary {
   /** Checkpoints found beside the log, and how many opened with a trusted signature. */
@@ -52,12 +55,11 @@ export class TreeStitcher {
   private readonly tree = new CompactRange();
   private brokenAt: number | undefined;
   readonly rootsAt = new Map<number, string>();
-  unsigned: { first: number; last: number } | undefined;
+  readonly unsigned = new RangeSet();
 
   add(merkle: ChunkMerkle | undefined): void {
     if (!merkle) return;
-    if (merkle.unsigned)
-      this.unsigned = { first: this.unsigned?.first ?? merkle.unsigned.first, last: merkle.unsigned.last };
+    for (const [first, last] of merkle.unsigned ?? []) this.unsigned.add(first, last);
     if (this.brokenAt !== undefined) return;
     for (const [size, range] of Object.entries(merkle.rangesAt)) {
       const at = this.tree.clone();
@@ -68,30 +70,87 @@ export class TreeStitcher {
     else this.brokenAt = merkle.brokenAt;
   }
 
-  /** Every checkpoint against the events: root, length, and what no checkpoint covers yet. */
+  /**
+   * Every checkpoint against the events: root, length, what no checkpoint covers yet, and which
+   * unsigned events inside the checkpointed trees no writer vouched for.
+   */
   check(checkpoints: readonly Checkpoint[], events: number): { findings: Finding[]; coveredEvents: number } {
     const findings: Finding[] = [];
+    const matched: Checkpoint[] = [];
     let covered = 0;
     for (const cp of [...checkpoints].sort((a, b) => a.size - b.size)) {
       const finding = this.checkOne(cp, events, covered);
       if (finding) findings.push(finding);
-      else covered = Math.max(covered, cp.size);
+      else {
+        covered = Math.max(covered, cp.size);
+        matched.push(cp);
+      }
     }
     // Events a signed checkpoint claims are reported by its mismatch, if any; only those after
     // every checkpoint are merely not covered yet.
     const claimed = checkpoints.reduce((max, c) => Math.max(max, c.size), 0);
-    if (this.unsigned && this.unsigned.last > claimed) {
-      const first = Math.max(this.unsigned.first, claimed + 1);
+    const waiting = this.unsigned.within(claimed + 1, events);
+    if (waiting.length > 0) {
+      const first = waiting[0]![0];
       findings.push({
         index: first,
         id: null,
         code: 'UNCHECKPOINTED',
         message:
-          `events ${first}..${this.unsigned.last} carry no signature and no checkpoint covers them yet ` +
-          `(the newest checkpoint covers ${claimed}); sign a checkpoint: agentkeys audit checkpoint --log LOG`,
+          `events ${describeRanges(waiting)} carry no signature and no checkpoint covers them yet ` +
+          `(the newest checkpoint covers ${claimed}); their writer signs one when it finishes, or, if it ` +
+          'was stopped, adopt them on the record: agentkeys audit checkpoint --log LOG --adopt',
       });
     }
+    findings.push(...this.vouching(matched, covered));
     return { findings, coveredEvents: covered };
+  }
+
+  /** UNVOUCHED for unsigned events inside matched trees that no checkpoint answers for; ADOPTED ranges. */
+  private vouching(matched: readonly Checkpoint[], covered: number): Finding[] {
+    const findings: Finding[] = [];
+    const answered = new RangeSet();
+    for (const cp of matched) {
+      const v = parseVouching(cp.extensions, cp.size);
+      if (typeof v === 'string') {
+        findings.push({ index: 0, id: null, code: 'CHECKPOINT_MALFORMED', message: `checkpoint at ${cp.size}: ${v}` });
+        continue;
+      }
+      answered.addAll(v.vouched);
+      answered.addAll(v.adopted);
+      for (const [first, last] of v.adopted) {
+        findings.push({
+          index: first,
+          id: null,
+          code: 'ADOPTED',
+          message:
+            `events ${first}..${last} were adopted by ${v.adoptedBy ?? 'unknown'} in the checkpoint at ` +
+            `${cp.size}: no writer vouched for them when they were written`,
+        });
+      }
+    }
+    const unvouched = subtract(this.unsigned.within(1, covered), answered);
+    for (const [first, last] of unvouched.slice(0, MAX_UNVOUCHED_FINDINGS)) {
+      findings.push({
+        index: first,
+        id: null,
+        code: 'UNVOUCHED',
+        message:
+          `events ${first}..${last} are unsigned and inside a signed checkpoint, but no checkpoint's writer ` +
+          'vouched for them: a writer still signing, a stopped writer, or events written around agentkeys ' +
+          '(forged ones included); if they are yours: agentkeys audit checkpoint --log LOG --adopt',
+      });
+    }
+    if (unvouched.length > MAX_UNVOUCHED_FINDINGS) {
+      const rest = unvouched.slice(MAX_UNVOUCHED_FINDINGS);
+      findings.push({
+        index: rest[0]![0],
+        id: null,
+        code: 'UNVOUCHED',
+        message: `and ${rest.length} more unvouched range(s): ${describeRanges(rest)}`,
+      });
+    }
+    return findings;
   }
 
   /** `lastGood`: the largest size below this one whose root matched, which narrows down where. */

@@ -23,8 +23,8 @@ export interface ChunkMerkle {
   range: CompactRangeData | undefined;
   rangesAt: Record<number, CompactRangeData>;
   brokenAt?: number;
-  /** Unsigned events (covered by checkpoints instead): the first and last chain index. */
-  unsigned?: { first: number; last: number };
+  /** Unsigned events (covered by checkpoints instead) as runs of chain indexes [first, last]. */
+  unsigned?: [number, number][];
 }
 
 export interface ChunkResult {
@@ -103,14 +103,16 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
   return result;
 }
 
+const MAX_RUNS = 10_000;
+
 /** A chunk's leaves as a compact range from its own first index, snapshotted where checkpoints fall. */
 class ChunkTree {
   private readonly range: CompactRange;
   private readonly want: Set<number>;
   private readonly out: ChunkMerkle = { range: undefined, rangesAt: {} };
-  // Numbers, not an object per unsigned event: result() builds `unsigned` once.
-  private firstUnsigned = 0;
-  private lastUnsigned = 0;
+  // A run per stretch of unsigned events, not an object per event. A hostile log that alternates
+  // signed and unsigned events is bounded: past MAX_RUNS the last run swallows the rest.
+  private readonly runs: [number, number][] = [];
 
   constructor(firstIndex: number, wantRangeAt: number[]) {
     this.range = new CompactRange(firstIndex - 1);
@@ -128,12 +130,13 @@ class ChunkTree {
   }
 
   unsignedAt(index: number): void {
-    if (this.firstUnsigned === 0) this.firstUnsigned = index;
-    this.lastUnsigned = index;
+    const run = this.runs[this.runs.length - 1];
+    if (run && (run[1] === index - 1 || this.runs.length >= MAX_RUNS)) run[1] = index;
+    else this.runs.push([index, index]);
   }
 
   result(): ChunkMerkle {
-    if (this.firstUnsigned > 0) this.out.unsigned = { first: this.firstUnsigned, last: this.lastUnsigned };
+    if (this.runs.length > 0) this.out.unsigned = this.runs;
     return this.out.brokenAt === undefined ? { ...this.out, range: this.range.toJSON() } : this.out;
   }
 }

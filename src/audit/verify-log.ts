@@ -3,7 +3,7 @@ import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
 import type { LineChunk, SpareBuffers } from './chain.js';
 import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool, MAX_WORKER_CHUNK_BYTES } from './chunk-pool.js';
-import { WARNING_CODES, type Finding } from './findings.js';
+import { exitCodeOfFindings, type Finding } from './findings.js';
 import { openCheckpoints, TreeStitcher, type CheckpointSummary } from './verify-checkpoints.js';
 import { KeyRing, type KeyRingData } from './keyring.js';
 import { verifyChunk, type ChunkJob, type ChunkResult, type DeferredCheck } from './verify-chunk.js';
@@ -103,7 +103,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   }
   findings.sort((a, b) => a.index - b.index);
   return {
-    ok: findings.every((f) => WARNING_CODES.has(f.code)),
+    ok: exitCodeOfFindings(findings) !== 3,
     events: stitcher.events,
     head: stitcher.head ?? null,
     findings,

@@ -27,6 +27,8 @@ export interface VerifyAuditOptions {
   checkDeferred?: Parameters<typeof verifyChain>[1]['checkDeferred'];
   /** Checkpoints from elsewhere (a witness), checked like the store's own. */
   extraCheckpoints?: readonly string[];
+  /** Findings about that elsewhere (a witness object under the wrong key). */
+  extraFindings?: readonly Finding[];
   /** Events verified, bytes read and the log's size (0 for Postgres), for a progress line. */
   onProgress?: (events: number, bytes: number, totalBytes: number) => void;
 }
@@ -71,8 +73,15 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
     checkpoints: [...(await source.readCheckpoints()), ...(opts.extraCheckpoints ?? [])],
   });
-  const findings = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
-  return { ...report, findings, registryWarnings: warnings, anchorPath: anchorFile ? anchorFile.path : null };
+  const labelled = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
+  const findings = [...(opts.extraFindings ?? []), ...labelled];
+  return {
+    ...report,
+    ok: report.ok && (opts.extraFindings ?? []).length === 0,
+    findings,
+    registryWarnings: warnings,
+    anchorPath: anchorFile ? anchorFile.path : null,
+  };
 }
 
 // Roughly the number of events whose verification pays for starting worker threads.

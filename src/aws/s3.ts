@@ -5,8 +5,8 @@ import {
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
   GetObjectCommand,
+  GetBucketVersioningCommand,
   GetObjectLockConfigurationCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   PutObjectLockConfigurationCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -50,12 +50,24 @@ export interface S3Api {
   deleteBucket(name: string): Promise<void>;
 }
 
-/** The witness's object calls: write once, list, read. */
+/** One version of an object, or a delete marker, as ListObjectVersions gives it. */
+export interface ObjectVersion {
+  key: string;
+  versionId: string;
+  deleteMarker: boolean;
+}
+
+/** The witness's object calls: write once, list every version, read one, and the bucket's protection. */
 export interface S3ObjectApi {
   /** PutObject with If-None-Match: *; 'exists' when the key is taken (S3 answers 412). */
   putObjectIfAbsent(bucket: string, key: string, body: string): Promise<'written' | 'exists'>;
-  listKeys(bucket: string, prefix: string): Promise<string[]>;
-  getObjectText(bucket: string, key: string): Promise<string>;
+  /** Every version and delete marker under the prefix, overwritten and hidden ones included. */
+  listVersions(bucket: string, prefix: string): Promise<ObjectVersion[]>;
+  getObjectText(bucket: string, key: string, versionId?: string): Promise<string>;
+  /** Versioning status, and Object Lock's default retention (undefined when Object Lock is off). */
+  bucketProtection(
+    bucket: string,
+  ): Promise<{ versioning: string | undefined; lock: { mode?: string; days?: number } | undefined }>;
 }
 
 export function createS3Api(ctx: AwsServiceContext): S3Api {
@@ -234,27 +246,52 @@ export function createS3ObjectApi(ctx: AwsServiceContext): S3ObjectApi {
           throw err;
         }
       }),
-    listKeys: (bucket, prefix) =>
-      caller.call('s3:ListObjectsV2', `s3://${bucket}/${prefix}`, async () => {
-        const keys: string[] = [];
-        let token: string | undefined;
+    listVersions: (bucket, prefix) =>
+      caller.call('s3:ListObjectVersions', `s3://${bucket}/${prefix}`, async () => {
+        const out: ObjectVersion[] = [];
+        let keyMarker: string | undefined;
+        let versionMarker: string | undefined;
         do {
           const page = await s3.send(
-            new ListObjectsV2Command({
+            new ListObjectVersionsCommand({
               Bucket: bucket,
               Prefix: prefix,
-              ...(token ? { ContinuationToken: token } : {}),
+              ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+              ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
             }),
           );
-          keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
-        return keys;
+          for (const v of page.Versions ?? []) out.push({ key: v.Key!, versionId: v.VersionId!, deleteMarker: false });
+          for (const m of page.DeleteMarkers ?? [])
+            out.push({ key: m.Key!, versionId: m.VersionId!, deleteMarker: true });
+          keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+          versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+        } while (keyMarker);
+        return out;
       }),
-    getObjectText: (bucket, key) =>
+    getObjectText: (bucket, key, versionId) =>
       caller.call('s3:GetObject', `s3://${bucket}/${key}`, async () => {
-        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const out = await s3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }),
+        );
         return out.Body!.transformToString('utf8');
+      }),
+    bucketProtection: (bucket) =>
+      caller.call('s3:GetBucketVersioning', bucket, async () => {
+        const versioning = (await s3.send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status;
+        let lock: { mode?: string; days?: number } | undefined;
+        try {
+          const config = (await s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket })))
+            .ObjectLockConfiguration;
+          const retention = config?.Rule?.DefaultRetention;
+          if (config?.ObjectLockEnabled === 'Enabled')
+            lock = {
+              ...(retention?.Mode ? { mode: retention.Mode } : {}),
+              ...(retention?.Days !== undefined ? { days: retention.Days } : {}),
+            };
+        } catch (err) {
+          if ((err as { name?: string }).name !== 'ObjectLockConfigurationNotFoundError') throw err;
+        }
+        return { versioning, lock };
       }),
   };
 }

@@ -11,7 +11,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { InternalError, UsageError } from '../errors.js';
 import { algorithmOfKey, type SigningAlg } from './algorithms.js';
-import { verifySignature, type SignedBytes } from './verify.js';
+import { verifySignature, type SignedBytes, type VerificationKey } from './verify.js';
 
 /**
  * Anything that signs a 32-byte audit digest. The local signer below and the KMS signer
@@ -139,7 +139,12 @@ export class HmacSigner implements AuditSigner {
   }
 
   async verifyOwn(signed: SignedBytes, signature: Buffer): Promise<boolean> {
-    return verifySignature({ alg: 'hmac-sha256', secret: this.secret }, signed, signature);
+    return verifySignature(this.verificationKey(), signed, signature);
+  }
+
+  /** The secret as a verification key: a writer opens its own checkpoints with it. */
+  verificationKey(): VerificationKey {
+    return { alg: 'hmac-sha256', secret: this.secret };
   }
 }
 

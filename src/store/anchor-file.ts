@@ -1,9 +1,14 @@
 import { promises as fsp } from 'node:fs';
-import { anchorPathFor, anchorSignedBytes, ANCHOR_FORMAT, type Anchor } from '../audit/anchor.js';
-import type { ChainHead } from '../audit/chain.js';
+import { anchorPathFor, anchorSignedBytes, ANCHOR_FORMAT, parseAnchor, type Anchor } from '../audit/anchor.js';
+import type { AnchorWriter, ChainHead } from '../audit/chain.js';
+import { digestRow } from '../audit/record.js';
+import { diverged } from '../audit/tree-cursor.js';
 import { AgentkeysError } from '../errors.js';
 import { signAndCheck, type AuditSigner } from '../signing/signer.js';
+import { decodeBase64Strict, verifySignature } from '../signing/verify.js';
 import { writeFileAtomic } from '../sys/fs.js';
+import { readCheckpointNotes } from './checkpoint-file.js';
+import { readFileRows } from './file-chunks.js';
 
 export async function readAnchorIfExists(file: string): Promise<{ path: string; text: string } | undefined> {
   try {
@@ -37,4 +42,55 @@ export async function signAnchorFor(log: string, head: ChainHead, signer: AuditS
   const signature = await signAndCheck(signer, anchorSignedBytes(unsigned));
   const anchor: Anchor = { ...unsigned, signature: signature.toString('base64') };
   await writeFileAtomic(anchorPathFor(log), `${JSON.stringify(anchor, null, 2)}\n`);
+}
+
+/**
+ * A per-row writer's check, under the chain lock, before it appends and re-signs the anchor: the
+ * anchor there must verify, and the log must still hold its head at its position. The usual case
+ * (the anchor's head is the log's last event) costs one file read; otherwise the log is scanned.
+ * Returns the head with its event count proven. A log with events and no anchor is refused: its
+ * anchor was deleted, or another tool wrote it (adopt it with --adopt).
+ */
+export async function assertExtendsAnchor(
+  log: string,
+  head: ChainHead,
+  writer: AnchorWriter,
+  adopt: boolean,
+): Promise<ChainHead> {
+  const found = await readAnchorIfExists(anchorPathFor(log));
+  if (!found) {
+    // Checkpoint mode keeps checkpoints instead of an anchor; verification holds the log to them.
+    if (head.prevHash === null || adopt || (await readCheckpointNotes(log)).length > 0) return head;
+    throw diverged(
+      `the log has events but no signed anchor (${anchorPathFor(log)} is gone, or another tool wrote the log), ` +
+        'so a cut tail could not be told from an intact one',
+      log,
+      'if the log is intact, adopt it: sign again with --adopt',
+    );
+  }
+  const anchor = parseAnchor(found.text);
+  if (typeof anchor === 'string') throw diverged(`its anchor is unusable: ${anchor}`, log);
+  if (!(await anchorVerifies(anchor, writer)))
+    throw diverged(`its anchor's signature by ${anchor.signer_kid} does not verify with a trusted key`, log);
+  if (head.prevHash === anchor.head) return { prevHash: head.prevHash, events: anchor.events };
+  let events = 0;
+  let atAnchor: string | undefined;
+  for await (const row of readFileRows(log, {})) {
+    events++;
+    if (events === anchor.events) atAnchor = digestRow(row.payload, row.prev_hash).digest.toString('hex');
+  }
+  if (events < anchor.events)
+    throw diverged(`the log holds ${events} events, but its signed anchor records ${anchor.events}`, log);
+  if (atAnchor !== anchor.head)
+    throw diverged(`event ${anchor.events} is not the head its signed anchor records (${anchor.head})`, log);
+  return { prevHash: head.prevHash, events };
+}
+
+async function anchorVerifies(anchor: Anchor, writer: AnchorWriter): Promise<boolean> {
+  const signature = decodeBase64Strict(anchor.signature);
+  if (!signature) return false;
+  const signed = anchorSignedBytes(anchor);
+  const key = writer.keyOf?.(anchor.signer_kid);
+  if (key) return verifySignature(key, signed, signature);
+  return anchor.signer_kid === writer.signer.kid && writer.signer.verifyOwn(signed, signature);
 }

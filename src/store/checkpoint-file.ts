@@ -3,13 +3,14 @@
 // note and, for the next writer only, the tree state it covers (size, byte position, compact range).
 import { createReadStream, promises as fsp } from 'node:fs';
 import lockfile from 'proper-lockfile';
-import type { TreeState } from '../audit/chain.js';
+import type { CheckpointRecord, TreeState } from '../audit/chain.js';
 import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
+import { readLineEndingAt } from './file-tail.js';
 
 export const checkpointPathFor = (log: string) => `${log}.checkpoints.jsonl`;
 
-interface CheckpointRecord extends TreeState {
+interface RecordLine extends TreeState {
   note: string;
 }
 
@@ -28,14 +29,16 @@ async function readLines(file: string): Promise<string[]> {
   }
 }
 
-// Only the writer's hints are parsed strictly here; verification reads the note alone and checks it.
-function parseRecord(line: string): CheckpointRecord | undefined {
+const RECORD_KEYS = new Set(['note,position,range,size', 'note,position,prior,range,size']);
+
+// Only the writer's hints are parsed here, and proven before use; verification reads the note alone.
+function parseRecord(line: string): RecordLine | undefined {
   try {
-    const r = JSON.parse(line) as Partial<CheckpointRecord>;
-    const keys = Object.keys(r).sort().join(',');
-    if (keys !== 'note,position,range,size' || typeof r.note !== 'string') return undefined;
+    const r = JSON.parse(line) as Partial<RecordLine>;
+    if (typeof r !== 'object' || r === null || !RECORD_KEYS.has(Object.keys(r).sort().join(','))) return undefined;
+    if (typeof r.note !== 'string') return undefined;
     if (!Number.isSafeInteger(r.size) || !Number.isSafeInteger(r.position)) return undefined;
-    return r as CheckpointRecord;
+    return r as RecordLine;
   } catch {
     return undefined;
   }
@@ -46,16 +49,25 @@ export async function readCheckpointNotes(log: string): Promise<string[]> {
   return (await readLines(checkpointPathFor(log))).map((line) => parseRecord(line)?.note ?? line);
 }
 
-export async function latestTreeState(log: string): Promise<TreeState | undefined> {
-  let best: CheckpointRecord | undefined;
-  for (const line of await readLines(checkpointPathFor(log))) {
-    const r = parseRecord(line);
-    if (r && (!best || r.size > best.size)) best = r;
-  }
-  if (!best) return undefined;
-  // The file's modification time is when its newest record was appended.
+/** Every record with its hint; the file's modification time is when its newest record was appended. */
+export async function readCheckpointRecords(log: string): Promise<CheckpointRecord[]> {
+  const lines = await readLines(checkpointPathFor(log));
+  if (lines.length === 0) return [];
   const signedAt = (await fsp.stat(checkpointPathFor(log))).mtime;
-  return { size: best.size, position: best.position, range: best.range, signedAt };
+  return lines.map((line) => {
+    const r = parseRecord(line);
+    if (!r) return { note: line, state: undefined };
+    const { note, ...state } = r;
+    return { note, state: { ...state, signedAt } };
+  });
+}
+
+/** The largest hinted tree state (unverified): counting events from it spares a scan. */
+export async function latestTreeState(log: string): Promise<TreeState | undefined> {
+  let best: TreeState | undefined;
+  for (const { state } of await readCheckpointRecords(log))
+    if (state && (!best || state.size > best.size)) best = state;
+  return best;
 }
 
 export async function appendCheckpointRecord(log: string, state: TreeState, note: string): Promise<void> {
@@ -66,7 +78,8 @@ export async function appendCheckpointRecord(log: string, state: TreeState, note
   try {
     const out = await fsp.open(file, 'a');
     try {
-      await out.write(`${JSON.stringify({ size: state.size, position: state.position, range: state.range, note })}\n`);
+      const { size, position, range, prior } = state;
+      await out.write(`${JSON.stringify({ size, position, range, ...(prior ? { prior } : {}), note })}\n`);
       await out.sync();
     } finally {
       await out.close();
@@ -76,13 +89,17 @@ export async function appendCheckpointRecord(log: string, state: TreeState, note
   }
 }
 
-/** The rows of a log from a byte position on, each with the position after its line. */
+/**
+ * The rows of a log from a byte position on, each with the position after its line. A last line
+ * without its newline is another writer's append in progress: it is left for the next reader.
+ */
 export async function* rowsFromPosition(
   log: string,
   start: number,
 ): AsyncGenerator<{ row: AuditRow; position: number }> {
   let position = start;
   let carry = '';
+  if (!(await fsp.stat(log).catch(() => undefined))) return; // no log yet: no events
   for await (const piece of createReadStream(log, { start, highWaterMark: 1 << 20, encoding: 'utf8' })) {
     const lines = (carry + (piece as string)).split('\n');
     carry = lines.pop()!;
@@ -91,8 +108,19 @@ export async function* rowsFromPosition(
       yield { row: parseForCheckpoint(log, line), position };
     }
   }
-  if (carry !== '')
-    yield { row: parseForCheckpoint(log, carry), position: position + Buffer.byteLength(carry, 'utf8') };
+}
+
+/** The row whose line ends just before byte `position` (its newline at position - 1). */
+export async function rowEndingAt(log: string, position: number): Promise<AuditRow | undefined> {
+  if (position <= 0) return undefined;
+  const line = await readLineEndingAt(log, position - 1);
+  if (line === undefined) return undefined;
+  try {
+    return parseRowLine(line);
+  } catch (err) {
+    if (err instanceof RowFormatError) return undefined;
+    throw err;
+  }
 }
 
 function parseForCheckpoint(log: string, line: string): AuditRow {

@@ -3,9 +3,11 @@ import { promises as fsp } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { anchorPathFor, parseAnchor } from '../audit/anchor.js';
 import type {
+  AnchorWriter,
   ChainHead,
   ChainSourceInfo,
   CheckpointLog,
+  CheckpointRecord,
   LineChunk,
   SpareBuffers,
   RowReadOptions,
@@ -22,8 +24,15 @@ import { digestRow, parseRowLine, RowFormatError, serializeRow, type AuditRow } 
 import { AgentkeysError, UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
 import { assertParentDirExists, openAtomicFile, writeFileAtomic } from '../sys/fs.js';
-import { readAnchorIfExists, readChosenAnchor, signAnchorFor } from './anchor-file.js';
-import { appendCheckpointRecord, latestTreeState, readCheckpointNotes, rowsFromPosition } from './checkpoint-file.js';
+import { assertExtendsAnchor, readAnchorIfExists, readChosenAnchor, signAnchorFor } from './anchor-file.js';
+import {
+  appendCheckpointRecord,
+  latestTreeState,
+  readCheckpointNotes,
+  readCheckpointRecords,
+  rowEndingAt,
+  rowsFromPosition,
+} from './checkpoint-file.js';
 import { readFileRows, readLineChunks } from './file-chunks.js';
 import { countLines, readLastLine } from './file-tail.js';
 import type { AuditStore, RowSink } from './store.js';
@@ -43,11 +52,12 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
   readonly kind = 'file';
   readonly anchorPath: string;
 
-  /** onWait: told once when another writer holds the lock and this one starts waiting. */
+  /** onWait: told once when another writer holds the lock; adopt: take a log without an anchor. */
   constructor(
     readonly file: string,
     readonly identity: string,
     private readonly onWait?: () => void,
+    private readonly adopt = false,
   ) {
     this.anchorPath = anchorPathFor(file);
   }
@@ -58,11 +68,12 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
 
   async close(): Promise<void> {}
 
-  async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchorSigner?: AuditSigner): Promise<ChainHead> {
+  async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchor?: AnchorWriter): Promise<ChainHead> {
     await assertParentDirExists(this.file, 'log');
     const release = await this.lock();
     try {
-      const head = await this.readHead();
+      const read = await this.readHead();
+      const head = anchor ? await assertExtendsAnchor(this.file, read, anchor, this.adopt) : read;
       const rows = await build(head);
       if (rows.length === 0) return head;
       await this.writeRows(rows);
@@ -71,7 +82,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
         prevHash: digestRow(last.payload, last.prev_hash).digest.toString('hex'),
         events: head.events + rows.length,
       };
-      if (anchorSigner) await signAnchorFor(this.file, next, anchorSigner);
+      if (anchor) await signAnchorFor(this.file, next, anchor.signer);
       return next;
     } finally {
       await release();
@@ -109,12 +120,16 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
     return readCheckpointNotes(this.file);
   }
 
-  latestTreeState(): Promise<TreeState | undefined> {
-    return latestTreeState(this.file);
+  checkpointRecords(): Promise<CheckpointRecord[]> {
+    return readCheckpointRecords(this.file);
   }
 
-  rowsAfter(state: TreeState | undefined): AsyncIterable<{ row: AuditRow; position: number }> {
-    return rowsFromPosition(this.file, state?.position ?? 0);
+  rowEndingAt(position: number): Promise<AuditRow | undefined> {
+    return rowEndingAt(this.file, position);
+  }
+
+  rowsAfter(from: { position: number } | undefined): AsyncIterable<{ row: AuditRow; position: number }> {
+    return rowsFromPosition(this.file, from?.position ?? 0);
   }
 
   appendCheckpoint(state: TreeState, note: string): Promise<void> {

@@ -22,13 +22,13 @@ export async function readLastLine(file: string): Promise<string | undefined> {
         hint: `inspect it with: agentkeys verify-audit --log ${file}`,
       });
     }
-    return await readLineEndingAt(handle, size - 1);
+    return await lineEndingAt(handle, size - 1);
   } finally {
     await handle.close();
   }
 }
 
-async function readLineEndingAt(handle: fsp.FileHandle, end: number): Promise<string> {
+async function lineEndingAt(handle: fsp.FileHandle, end: number): Promise<string> {
   const parts: Buffer[] = [];
   let pos = end;
   while (pos > 0) {
@@ -44,6 +44,25 @@ async function readLineEndingAt(handle: fsp.FileHandle, end: number): Promise<st
     pos -= len;
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** The line whose newline is at byte `newlineAt`; undefined when the file has no newline there. */
+export async function readLineEndingAt(file: string, newlineAt: number): Promise<string | undefined> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const byte = Buffer.alloc(1);
+    const { bytesRead } = await handle.read(byte, 0, 1, newlineAt);
+    if (bytesRead !== 1 || byte[0] !== 10) return undefined;
+    return await lineEndingAt(handle, newlineAt);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Newlines from byte `start` on; a start past the end counts nothing. */

@@ -1,7 +1,7 @@
 // The SQL of the chain on Agent Manager's audit_events table (migrations live in src/db).
 import type pg from 'pg';
 import { canonicalJson, type JsonValue } from '../audit/canonical.js';
-import { linesToChunk, type ChainHead, type LineChunk, type TreeState } from '../audit/chain.js';
+import { linesToChunk, type ChainHead, type CheckpointRecord, type LineChunk, type TreeState } from '../audit/chain.js';
 import type { AuditQuery } from '../audit/query.js';
 import { digestRow, serializeRow, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
@@ -248,37 +248,57 @@ export async function readCheckpointNotes(client: pg.Client): Promise<string[]> 
   }
 }
 
-export async function latestCheckpointState(client: pg.Client): Promise<TreeState | undefined> {
+/** Every checkpoint record, largest tree first, with its hint (prior_range when migration 0006 is in). */
+export async function readCheckpointRecords(client: pg.Client): Promise<CheckpointRecord[]> {
   try {
+    const prior = (await hasColumn(client, 'agentkeys_audit_checkpoints', 'prior_range')) ? 'prior_range' : 'NULL';
     const { rows } = await client.query<{
       tree_size: string;
       chain_position: string;
       tree_range: TreeState['range'];
+      prior_range: TreeState['range'] | null;
+      note: string;
       created_at: Date | string; // a string where the connection parses no timestamps
     }>(
-      'SELECT tree_size, chain_position, tree_range, created_at FROM agentkeys_audit_checkpoints ' +
-        'ORDER BY tree_size DESC LIMIT 1',
+      `SELECT tree_size, chain_position, tree_range, ${prior} AS prior_range, note, created_at ` +
+        'FROM agentkeys_audit_checkpoints ORDER BY tree_size DESC',
     );
-    const r = rows[0];
-    return (
-      r && {
+    return rows.map((r) => ({
+      note: r.note,
+      state: {
         size: Number(r.tree_size),
         position: Number(r.chain_position),
         range: r.tree_range,
+        ...(r.prior_range ? { prior: r.prior_range } : {}),
         signedAt: new Date(r.created_at),
-      }
-    );
+      },
+    }));
   } catch (err) {
-    if (noTable(err)) return undefined;
+    if (noTable(err)) return [];
     throw err;
   }
 }
 
 export async function insertCheckpoint(client: pg.Client, state: TreeState, note: string): Promise<void> {
+  const withPrior = await hasColumn(client, 'agentkeys_audit_checkpoints', 'prior_range');
+  const columns = `tree_size, chain_position, tree_range, note${withPrior ? ', prior_range' : ''}`;
   await client.query(
-    'INSERT INTO agentkeys_audit_checkpoints (tree_size, chain_position, tree_range, note) VALUES ($1, $2, $3, $4)',
-    [state.size, state.position, JSON.stringify(state.range), note],
+    `INSERT INTO agentkeys_audit_checkpoints (${columns}) VALUES ($1, $2, $3, $4${withPrior ? ', $5' : ''})`,
+    [
+      state.size,
+      state.position,
+      JSON.stringify(state.range),
+      note,
+      ...(withPrior ? [JSON.stringify(state.prior ?? null)] : []),
+    ],
   );
+}
+
+/** The event at a chain_seq. */
+export async function rowAtSeq(client: pg.Client, seq: number): Promise<AuditRow | undefined> {
+  if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+  const { rows } = await client.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_events WHERE chain_seq = $1`, [seq]);
+  return rows[0];
 }
 
 /** The rows after a chain_seq, in chain order, each with its chain_seq as the position after it. */
@@ -295,10 +315,15 @@ export async function* streamRowsAfter(
 }
 
 /** Migration 0005's chain_digest column: rows agentkeys inserts carry their digest when it exists. */
-export async function hasChainDigest(client: pg.Client): Promise<boolean> {
+export function hasChainDigest(client: pg.Client): Promise<boolean> {
+  return hasColumn(client, 'audit_events', 'chain_digest');
+}
+
+async function hasColumn(client: pg.Client, table: string, column: string): Promise<boolean> {
   const { rowCount } = await client.query(
-    "SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_events' " +
-      "AND column_name = 'chain_digest' AND table_schema = current_schema()",
+    'SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = $2 ' +
+      'AND table_schema = current_schema()',
+    [table, column],
   );
   return (rowCount ?? 0) > 0;
 }

@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type {
+  AnchorWriter,
   ChainHead,
   ChainSourceInfo,
   CheckpointLog,
+  CheckpointRecord,
   LineChunk,
   RowReadOptions,
   TreeState,
@@ -13,7 +15,6 @@ import { digestRow, newRowId, type AuditRow, type NewEvent } from '../audit/reco
 import { InternalError } from '../errors.js';
 import { connectPg, pgError, redactUrl, type PgConnectOptions } from '../db/pg.js';
 import { UsageError } from '../errors.js';
-import type { AuditSigner } from '../signing/signer.js';
 import { readChosenAnchor } from './anchor-file.js';
 import {
   assertEmpty,
@@ -27,7 +28,8 @@ import {
   insertCheckpoint,
   insertRows,
   isSequenced,
-  latestCheckpointState,
+  readCheckpointRecords,
+  rowAtSeq,
   readCheckpointNotes,
   readHead,
   streamRowsAfter,
@@ -67,7 +69,7 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
    * read, each caller's rows built in turn on the head the previous one left, one INSERT, one
    * COMMIT. A caller whose build throws gets its own error and adds nothing; the others go on.
    */
-  async append(build: (head: ChainHead) => Promise<AuditRow[]>, _anchorSigner?: AuditSigner): Promise<ChainHead> {
+  async append(build: (head: ChainHead) => Promise<AuditRow[]>, _anchor?: AnchorWriter): Promise<ChainHead> {
     const [outcome] = await this.appendGroup.submit([build]);
     if ('error' in outcome!) throw outcome.error;
     return outcome.head;
@@ -147,13 +149,19 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
     );
   }
 
-  latestTreeState(): Promise<TreeState | undefined> {
+  checkpointRecords(): Promise<CheckpointRecord[]> {
     return this.withClient((client) =>
-      latestCheckpointState(client).catch((err) => Promise.reject(pgError(err, 'reading checkpoints'))),
+      readCheckpointRecords(client).catch((err) => Promise.reject(pgError(err, 'reading checkpoints'))),
     );
   }
 
-  async *rowsAfter(state: TreeState | undefined): AsyncGenerator<{ row: AuditRow; position: number }> {
+  rowEndingAt(position: number): Promise<AuditRow | undefined> {
+    return this.withClient((client) =>
+      rowAtSeq(client, position).catch((err) => Promise.reject(pgError(err, 'reading audit_events'))),
+    );
+  }
+
+  async *rowsAfter(from: { position: number } | undefined): AsyncGenerator<{ row: AuditRow; position: number }> {
     const client = await this.connection();
     if (!(await this.sequenced(client))) {
       throw new UsageError({
@@ -162,7 +170,7 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
         hint: `agentkeys db migrate --database-url ${this.label}`,
       });
     }
-    yield* streamRowsAfter(client, state?.position ?? 0);
+    yield* streamRowsAfter(client, from?.position ?? 0);
   }
 
   appendCheckpoint(state: TreeState, note: string): Promise<void> {

@@ -41,6 +41,8 @@ export interface StoreOptions {
   statementTimeoutMs?: number;
   /** Told once when another writer holds the file lock and this one starts waiting. */
   onWait?: () => void;
+  /** A per-row writer takes a file log that has events but no anchor (written by another tool). */
+  adopt?: boolean;
 }
 
 /** LOG is a JSON Lines path or a postgres:// URL (many writers, one chain). */
@@ -50,7 +52,7 @@ export function openStore(log: string, opts: StoreOptions = {}): AuditStore {
       url: log,
       ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
     });
-  return new FileAuditLog(log, path.resolve(log), opts.onWait);
+  return new FileAuditLog(log, path.resolve(log), opts.onWait, opts.adopt);
 }
 
 export async function withStore<T>(

@@ -1,15 +1,27 @@
 // A witness outside the writer's reach: every checkpoint is also written, once and never again,
-// to an S3 bucket with Object Lock in compliance mode (setup's witness-bucket step). A writer
-// with full access to the log and its database still cannot cut the tail or rewrite history
-// below the newest witnessed checkpoint: verify-audit --witness checks the log against it.
+// to an S3 bucket with versioning and Object Lock in compliance mode (setup's witness-bucket
+// step). The writer's rights there are s3:PutObject only, which still lets an attacker with those
+// rights put new objects, overwrite a key (S3 keeps the locked version and serves the new one) or
+// hide versions behind delete markers. So the witness is read whole: every version under the
+// prefix, hidden ones included, each note ordered by the tree size inside it, never by its key.
 import { parseCheckpointText, parseNote } from '../audit/checkpoint.js';
+import type { Finding } from '../audit/findings.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 
-/** The three object calls a witness needs (src/aws/s3.ts createS3ObjectApi). */
+export interface ObjectVersion {
+  key: string;
+  versionId: string;
+  deleteMarker: boolean;
+}
+
+/** The object calls a witness needs (src/aws/s3.ts createS3ObjectApi). */
 export interface WitnessObjects {
   putObjectIfAbsent(bucket: string, key: string, body: string): Promise<'written' | 'exists'>;
-  listKeys(bucket: string, prefix: string): Promise<string[]>;
-  getObjectText(bucket: string, key: string): Promise<string>;
+  listVersions(bucket: string, prefix: string): Promise<ObjectVersion[]>;
+  getObjectText(bucket: string, key: string, versionId?: string): Promise<string>;
+  bucketProtection(
+    bucket: string,
+  ): Promise<{ versioning: string | undefined; lock: { mode?: string; days?: number } | undefined }>;
 }
 
 export interface WitnessLocation {
@@ -32,16 +44,29 @@ export function parseWitnessUrl(url: string): WitnessLocation {
 // Keys sort by tree size: zero-padded, one folder per origin.
 const SIZE_DIGITS = 16;
 // An origin may hold '/' (agentkeys.local/audit.jsonl): it is one path segment, URI-encoded.
-const keyFor = (loc: WitnessLocation, origin: string, size: number) => {
-  const folder = `${loc.prefix ? `${loc.prefix}/` : ''}${encodeURIComponent(origin)}`;
-  return `${folder}/${String(size).padStart(SIZE_DIGITS, '0')}.checkpoint`;
-};
+const folderOf = (loc: WitnessLocation, origin: string) =>
+  `${loc.prefix ? `${loc.prefix}/` : ''}${encodeURIComponent(origin)}/`;
+const keyFor = (loc: WitnessLocation, origin: string, size: number) =>
+  `${folderOf(loc, origin)}${String(size).padStart(SIZE_DIGITS, '0')}.checkpoint`;
 
-export interface WitnessedCheckpoint {
-  key: string;
-  note: string;
-  size: number;
-  origin: string;
+/**
+ * Refuses a bucket that cannot hold a witness: without versioning an overwrite destroys the
+ * note, and without Object Lock in compliance mode a version can be deleted.
+ */
+export async function assertWitnessBucket(objects: WitnessObjects, loc: WitnessLocation): Promise<void> {
+  const { versioning, lock } = await objects.bucketProtection(loc.bucket);
+  const missing = [
+    ...(versioning !== 'Enabled' ? ['versioning'] : []),
+    ...(lock?.mode !== 'COMPLIANCE' ? ['Object Lock in compliance mode with a default retention'] : []),
+  ];
+  if (missing.length === 0) return;
+  throw new UsageError({
+    code: 'WITNESS_BUCKET_UNPROTECTED',
+    message:
+      `s3://${loc.bucket} has no ${missing.join(' and no ')}: ` +
+      'a writer could overwrite or delete what it witnesses',
+    hint: 'use the bucket setup makes: agentkeys setup --only-step witness-bucket',
+  });
 }
 
 /**
@@ -74,22 +99,68 @@ export async function witnessCheckpoints(
   return written;
 }
 
-/** The newest witnessed checkpoint of each origin under the prefix. */
-export async function newestWitnessed(objects: WitnessObjects, loc: WitnessLocation): Promise<WitnessedCheckpoint[]> {
-  const base = loc.prefix ? `${loc.prefix}/` : '';
-  const newest = new Map<string, { key: string; size: number }>();
-  const pattern = new RegExp(`^${escapeRegExp(base)}([^/]+)/(\\d{${SIZE_DIGITS}})\\.checkpoint$`);
-  for (const key of await objects.listKeys(loc.bucket, base)) {
-    const m = pattern.exec(key);
-    if (!m) continue;
-    const size = Number(m[2]);
-    const origin = decodeURIComponent(m[1]!);
-    if ((newest.get(origin)?.size ?? -1) < size) newest.set(origin, { key, size });
-  }
-  const out: WitnessedCheckpoint[] = [];
-  for (const [origin, { key, size }] of newest)
-    out.push({ key, size, origin, note: await objects.getObjectText(loc.bucket, key) });
-  return out;
+export interface WitnessedCheckpoint {
+  key: string;
+  versionId: string;
+  note: string;
+  /** The tree size inside the note (what counts), and the one the key claims. */
+  size: number;
+  origin: string;
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+export interface WitnessReading {
+  notes: WitnessedCheckpoint[];
+  /** Objects that are no checkpoint, or whose key disagrees with the note inside. */
+  findings: Finding[];
+  versions: number;
+}
+
+/**
+ * Every witnessed note of one origin: each version of each object under its folder (overwritten
+ * ones and those behind delete markers included), read by version id. `newest` limits the read
+ * to the versions of the keys that claim the largest sizes (a writer's quick check); verification
+ * reads them all.
+ */
+export async function readWitness(
+  objects: WitnessObjects,
+  loc: WitnessLocation,
+  origin: string,
+  opts: { newestKeys?: number } = {},
+): Promise<WitnessReading> {
+  const folder = folderOf(loc, origin);
+  const versions = (await objects.listVersions(loc.bucket, folder)).filter((v) => !v.deleteMarker);
+  const claimed = (key: string) => Number(/(\d+)\.checkpoint$/.exec(key)?.[1] ?? -1);
+  let chosen = versions;
+  if (opts.newestKeys !== undefined) {
+    const keys = [...new Set(versions.map((v) => v.key))].sort((a, b) => claimed(b) - claimed(a));
+    const top = new Set(keys.slice(0, opts.newestKeys));
+    chosen = versions.filter((v) => top.has(v.key));
+  }
+  const reading: WitnessReading = { notes: [], findings: [], versions: versions.length };
+  const seen = new Set<string>();
+  for (const v of chosen) {
+    const note = await objects.getObjectText(loc.bucket, v.key, v.versionId);
+    const where = `s3://${loc.bucket}/${v.key} (version ${v.versionId.slice(0, 16)})`;
+    let cp: { origin: string; size: number };
+    try {
+      cp = parseCheckpointText(parseNote(note).text);
+    } catch (err) {
+      if (!(err instanceof AgentkeysError)) throw err;
+      reading.findings.push(witnessFinding(`${where} is no checkpoint: ${err.message}`));
+      continue;
+    }
+    if (cp.origin !== origin || claimed(v.key) !== cp.size)
+      reading.findings.push(
+        witnessFinding(`${where} holds the checkpoint of ${cp.origin} at ${cp.size} events under another key`),
+      );
+    if (cp.origin !== origin || seen.has(note)) continue;
+    seen.add(note);
+    reading.notes.push({ key: v.key, versionId: v.versionId, note, size: cp.size, origin: cp.origin });
+  }
+  reading.notes.sort((a, b) => a.size - b.size);
+  return reading;
+}
+
+function witnessFinding(message: string): Finding {
+  return { index: 0, id: null, code: 'WITNESS_KEY_MISMATCH', message };
+}

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { appendSignedEvents } from '../../src/audit/append.js';
-import { appendUnsignedEvents, signCheckpoints } from '../../src/audit/checkpointing.js';
+import { appendWithCheckpoints } from '../../src/audit/checkpointing.js';
+import { writerKeyOf } from '../../src/audit/writer-trust.js';
 import { createKmsApi } from '../../src/aws/kms.js';
 import { createOrAdoptKey } from '../../src/aws/keys.js';
 import { startMoto } from '../../src/sandbox/moto.js';
@@ -43,10 +44,11 @@ try {
   let checkpoints = 0;
   const cp = await timed(async () => {
     // Batches of 500, as a busy writer sends them: a checkpoint every 1,000 events and at each batch's end.
+    // Each batch as `sign` writes it: the writer proves the log, appends, then signs.
+    const opts = { keyOf: await writerKeyOf(signer, undefined), label: 'cp.jsonl' };
     for (let done = 0; done < CHECKPOINT_EVENTS; done += 500) {
-      await appendUnsignedEvents(cpLog, events(500));
-      checkpoints += (await signCheckpoints(cpLog, signer, { origin: 'agentkeys.local/bench', every: EVERY }))
-        .signatures;
+      const policy = { origin: 'agentkeys.local/bench', every: EVERY };
+      checkpoints += (await appendWithCheckpoints(cpLog, signer, events(500), policy, opts)).checkpointed.signatures;
     }
   });
   const rowLog = new FileAuditLog(path.join(dir, 'rows.jsonl'), path.join(dir, 'rows.jsonl'));

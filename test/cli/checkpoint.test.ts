@@ -90,7 +90,10 @@ describe('checkpoint mode', () => {
     expect(v.out.checkpoints).toMatchObject({ found: 3, verified: 3, coveredEvents: 25 });
     // The sidecar's notes are C2SP checkpoints: origin, size, base64 root, a blank line, "— name sig".
     const note = JSON.parse(lines(`${log}.checkpoints.jsonl`)[0]!).note as string;
-    expect(note).toMatch(/^agentkeys\.local\/a\.jsonl\n10\n[A-Za-z0-9+/]{43}=\n\n— audit-1 [A-Za-z0-9+/]+=*\n$/);
+    // One extension line names the events its writer vouches for (all of them here: it wrote them).
+    expect(note).toMatch(
+      /^agentkeys\.local\/a\.jsonl\n10\n[A-Za-z0-9+/]{43}=\nagentkeys\/vouched 1-10\n\n— audit-1 [A-Za-z0-9+/]+=*\n$/,
+    );
   });
 
   it('a changed created_at (not covered by per-row signatures) is CHECKPOINT_ROOT_MISMATCH, narrowed to its checkpoint', async () => {
@@ -159,7 +162,9 @@ describe('checkpoint mode', () => {
       cwd,
     });
     writeFileSync(sidecar, '');
-    const forged = await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:mallory'], { cwd });
+    const forged = await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:mallory', '--adopt'], {
+      cwd,
+    });
     expect(forged.code, forged.stderr).toBe(0);
     expect(lines(sidecar)[0]).toContain('— mallory ');
     expect(codes((await verify(cwd)).out)).toContain('CHECKPOINT_UNSIGNED');
@@ -167,7 +172,7 @@ describe('checkpoint mode', () => {
     expect(codes((await verify(cwd)).out)).toContain('CHECKPOINT_MALFORMED');
   });
 
-  it('a writer SIGKILLed between append and checkpoint leaves UNCHECKPOINTED (exit 5); audit checkpoint covers it', async () => {
+  it('a writer SIGKILLed between append and checkpoint leaves UNCHECKPOINTED (exit 5); audit checkpoint --adopt covers it on the record', async () => {
     const { cwd, log } = await checkpointedLog(10, '10');
     const child = spawn(
       process.execPath,
@@ -188,9 +193,24 @@ describe('checkpoint mode', () => {
     expect(v.code).toBe(5);
     expect(v.out.ok).toBe(true);
     expect(v.out.findings).toEqual([expect.objectContaining({ code: 'UNCHECKPOINTED', index: 11 })]);
-    const fix = await runCli(['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1'], { cwd });
-    expect(JSON.parse(fix.stdout)).toMatchObject({ sizes: [15], signatures: 1 });
-    expect((await verify(cwd)).code).toBe(0);
+    // No writer vouched for 11..15: audit checkpoint refuses to until the operator says so.
+    const refused = await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1'], { cwd });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('LOG_UNVOUCHED_EVENTS');
+    expect(refused.stderr).toContain('--adopt');
+    const fix = await runCli(
+      ['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1', '--adopt'],
+      {
+        cwd,
+      },
+    );
+    expect(JSON.parse(fix.stdout)).toMatchObject({ sizes: [15], signatures: 1, adopted: [[11, 15]] });
+    const note = JSON.parse(lines(`${log}.checkpoints.jsonl`).at(-1)!).note as string;
+    expect(note).toMatch(/\nagentkeys\/adopted 11-15 by [^\s]+@[^\s]+\n\n/);
+    // Adopted events are shown, with their own code, and do not fail verification.
+    const after = await verify(cwd);
+    expect(after.code).toBe(0);
+    expect(after.out.findings).toEqual([expect.objectContaining({ code: 'ADOPTED', index: 11 })]);
   });
 
   it('mixed logs: per-row signed events, then checkpoint mode, verify as one chain', async () => {

@@ -10,7 +10,9 @@ import pg from 'pg';
 import type { JsonValue } from '../../src/audit/canonical.js';
 import { digestRow } from '../../src/audit/record.js';
 import { appendSignedEvents } from '../../src/audit/append.js';
-import { appendUnsignedEvents, signCheckpoints } from '../../src/audit/checkpointing.js';
+import { appendUnsignedEvents } from '../../src/audit/checkpointing.js';
+import { CheckpointWriter } from '../../src/audit/checkpoint-writer.js';
+import { writerKeyOf } from '../../src/audit/writer-trust.js';
 import { LocalKeySigner, loadPrivateKey } from '../../src/signing/signer.js';
 import { PgAuditLog } from '../../src/store/pg-log.js';
 
@@ -33,11 +35,24 @@ const event = (i: number) => ({ event_type: 'tool_call', actor_id: `writer-${tag
 // A service appends for many requests at once: PG_WRITER_LANES concurrent appenders (default 8 in
 // checkpoint mode, 1 per-row), one event each time; the store's group commit turns what arrives
 // together into one transaction.
-const appendOne = (i: number) => {
+// Checkpoint mode: the writer proves the table before the clock starts counting appends, and its
+// checkpoint at the end answers for this process's own events.
+const writer =
+  mode === 'checkpoint'
+    ? await CheckpointWriter.open(
+        store,
+        signer,
+        { origin: 'agentkeys.local/bench' },
+        {
+          keyOf: await writerKeyOf(signer, undefined),
+          label: 'bench',
+        },
+      )
+    : undefined;
+const appendOne = async (i: number) => {
   if (agentManager) return appendAsAgentManager(agentManager, event(i));
-  return mode === 'checkpoint'
-    ? appendUnsignedEvents(store, [event(i)])
-    : appendSignedEvents(store, signer, [event(i)]);
+  if (!writer) return void (await appendSignedEvents(store, signer, [event(i)]));
+  writer.appended((await appendUnsignedEvents(store, [event(i)])).rows);
 };
 
 /** createSignedAuditEvent, as Agent Manager runs it: prev_hash recomputed from the newest stored row. */
@@ -62,7 +77,7 @@ await Promise.all(
     for (let i = lane; i < Number(count); i += lanes) await appendOne(i);
   }),
 );
-if (mode === 'checkpoint') await signCheckpoints(store, signer, { origin: 'agentkeys.local/bench' });
+await writer?.sign();
 await store.close();
 await agentManager?.end();
 process.stdout.write(JSON.stringify({ events: Number(count), ms: Number(process.hrtime.bigint() - started) / 1e6 }));

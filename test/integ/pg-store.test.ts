@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { appendSignedEvents } from '../../src/audit/append.js';
+import { digestRow } from '../../src/audit/record.js';
 import { LocalKeySigner, loadPrivateKey, type AuditSigner } from '../../src/signing/signer.js';
 import { PgAuditLog } from '../../src/store/pg-log.js';
 import { runCli } from '../helpers/cli.js';
@@ -50,6 +51,7 @@ describe('db migrate', () => {
       '0003_audit_query_indexes',
       '0004_audit_checkpoints',
       '0005_single_round_trip_append',
+      '0006_checkpoint_prior_range',
     ]);
     const second = JSON.parse((await ok(['--json', 'db', 'migrate', '--database-url', url], cwd)).stdout);
     expect(second.applied).toEqual([]);
@@ -58,7 +60,7 @@ describe('db migrate', () => {
       url,
       'SELECT version, checksum FROM schema_migrations ORDER BY version',
     );
-    expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003', '0004', '0005']);
+    expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003', '0004', '0005', '0006']);
     expect(rows[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -76,6 +78,7 @@ describe('db migrate', () => {
       '0003_audit_query_indexes',
       '0004_audit_checkpoints',
       '0005_single_round_trip_append',
+      '0006_checkpoint_prior_range',
     ]);
   });
 
@@ -421,7 +424,7 @@ describe('checkpoint mode in Postgres', () => {
     expect(cut.report.findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED', index: 11 }));
   });
 
-  it('8 concurrent checkpoint-mode writers make one chain with zero forks, every event covered', async () => {
+  it('10 concurrent checkpoint-mode writers make one chain with zero forks, every event covered and vouched for', async () => {
     const cwd = await withKey();
     const url = await migratedDb(cwd);
     const batch = (w: number) =>
@@ -429,16 +432,99 @@ describe('checkpoint mode in Postgres', () => {
         '\n',
       );
     await Promise.all(
-      Array.from({ length: 8 }, (_, w) =>
+      Array.from({ length: 10 }, (_, w) =>
         ok(['sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-every', '10'], cwd, batch(w)),
       ),
     );
     const v = await verifyJson(cwd, url);
     expect(v.code, JSON.stringify(v.report.findings.slice(0, 3))).toBe(0);
-    expect(v.report.events).toBe(200);
+    expect(v.report.events).toBe(250);
     // Every row was linked by the database in one statement and carries its digest.
     const missing = await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM audit_events WHERE chain_digest IS NULL');
     expect(Number(missing[0]!.n)).toBe(0);
-    expect(v.report.checkpoints.coveredEvents).toBe(200);
+    expect(v.report.checkpoints.coveredEvents).toBe(250);
+  });
+});
+
+// Issue 21 on Postgres: the attacker can write audit_events and agentkeys_audit_checkpoints, but
+// holds no signing key. Each attack ends in a refusal (exit 3, nothing appended) or in a verify
+// that does not pass (exit 3 or 5).
+describe('checkpoint mode in Postgres against a writer-side attacker', () => {
+  const batch = (n: number, from: number) =>
+    Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ event_type: 't', actor_id: 'a', payload: { n: from + i } }),
+    ).join('\n');
+  async function checkpointed(n = 10) {
+    const cwd = await withKey();
+    const url = await migratedDb(cwd);
+    await ok(['sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-every', '5'], cwd, batch(n, 1));
+    return { cwd, url };
+  }
+  const sign = (cwd: string, url: string, input: string) =>
+    runCli(['--json', 'sign', '--log', url, '--key', 'local:k1', '--batch', '--checkpoint-every', '5'], { cwd, input });
+  const count = async (url: string) =>
+    Number((await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM audit_events'))[0]!.n);
+
+  /** Unsigned rows linked on from the head, as an attacker inserts them with SQL. */
+  async function forgeRows(url: string, n: number, createdAt: string) {
+    const head = (
+      await sql<{ payload: never; prev_hash: string | null; chain_seq: string }>(
+        url,
+        'SELECT payload, prev_hash, chain_seq FROM audit_events ORDER BY chain_seq DESC LIMIT 1',
+      )
+    )[0]!;
+    let prev = digestRow(head.payload, head.prev_hash).digest.toString('hex');
+    for (let i = 0; i < n; i++) {
+      const payload = { forged: i };
+      const digest = digestRow(payload, prev).digest.toString('hex');
+      await sql(
+        url,
+        'INSERT INTO audit_events (id, actor_id, event_type, payload, prev_hash, created_at, chain_seq, chain_digest) ' +
+          `VALUES (gen_random_uuid(), 'mallory', 't', '${JSON.stringify(payload)}', '${prev}', '${createdAt}', ` +
+          `${Number(head.chain_seq) + 1 + i}, '${digest}')`,
+      );
+      prev = digest;
+    }
+  }
+
+  it('forged rows after the newest checkpoint: the next writer vouches only for its own (UNVOUCHED, exit 5); stale ones are refused', async () => {
+    const { cwd, url } = await checkpointed();
+    await forgeRows(url, 2, new Date().toISOString());
+    expect((await sign(cwd, url, batch(2, 11))).code).toBe(0);
+    const v = await verifyJson(cwd, url);
+    expect(v.code).toBe(5);
+    expect(v.report.findings).toEqual([expect.objectContaining({ code: 'UNVOUCHED', index: 11 })]);
+    await forgeRows(url, 1, '2020-01-01T00:00:00Z');
+    const refused = await sign(cwd, url, batch(1, 20));
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('LOG_UNVOUCHED_EVENTS');
+    expect(await count(url)).toBe(15);
+  });
+
+  it('cut rows with the checkpoint rows deleted: a writer refuses old uncovered rows; a cut below a checkpoint is LOG_DIVERGED', async () => {
+    const { cwd, url } = await checkpointed(12);
+    await sql(url, 'DELETE FROM audit_events WHERE chain_seq > 11');
+    const below = await sign(cwd, url, batch(1, 13));
+    expect(below.code).toBe(3);
+    expect(below.stderr).toContain('LOG_DIVERGED');
+    await sql(url, 'DELETE FROM agentkeys_audit_checkpoints');
+    await sql(url, "UPDATE audit_events SET created_at = '2020-01-01T00:00:00Z'");
+    const stale = await sign(cwd, url, batch(1, 13));
+    expect(stale.code).toBe(3);
+    expect(stale.stderr).toContain('LOG_UNVOUCHED_EVENTS');
+    expect(await count(url)).toBe(11);
+  });
+
+  it('edited hints in agentkeys_audit_checkpoints are proven or recomputed, never signed over', async () => {
+    const { cwd, url } = await checkpointed(10);
+    const zero = JSON.stringify({ begin: 0, nodes: [{ level: 2, hash: '00'.repeat(32) }] });
+    await sql(
+      url,
+      `UPDATE agentkeys_audit_checkpoints SET tree_range = '${zero}', prior_range = '${zero}', chain_position = 3`,
+    );
+    const r = await sign(cwd, url, batch(3, 11));
+    expect(r.code, r.stderr).toBe(0);
+    const v = await verifyJson(cwd, url);
+    expect(v.code, JSON.stringify(v.report.findings)).toBe(0);
   });
 });

@@ -7,7 +7,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  CreateBucketCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   GetObjectLockConfigurationCommand,
   ListObjectVersionsCommand,
   PutObjectCommand,
@@ -82,29 +84,35 @@ describe('the checkpoint witness', () => {
     const log = path.join(cwd, 'a.jsonl');
     writeFileSync(log, `${readFileSync(log, 'utf8').trimEnd().split('\n').slice(0, 18).join('\n')}\n`);
     writeFileSync(`${log}.checkpoints.jsonl`, '');
-    await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1'], { cwd, env });
+    // Only a key holder can vouch for the cut log, and only on the record (--adopt).
+    const adopt = await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1', '--adopt'], {
+      cwd,
+      env,
+    });
+    expect(adopt.code, adopt.stderr).toBe(0);
     const local = await runCli(['--json', 'verify-audit', '--log', 'a.jsonl'], { cwd, env });
-    expect(local.code).toBe(0); // without the witness, nothing shows
+    expect(local.code).toBe(0); // without the witness, only the adoption shows
+    expect(JSON.parse(local.stdout).findings.map((f: { code: string }) => f.code)).toEqual(['ADOPTED']);
     const witnessed = await verify(cwd, env);
     expect(witnessed.code).toBe(3);
     expect(witnessed.out.findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED', index: 19 }));
   });
 
-  it('the witness refuses an overwrite: another note at a taken size is WITNESS_CONFLICT; a locked version cannot be deleted', async () => {
+  it('a history rewritten below the witness is refused before anything is signed; a locked version cannot be deleted', async () => {
     const { cwd, env } = await witnessedLog();
     const log = path.join(cwd, 'a.jsonl');
     // Rewrite history below the witnessed size and try to witness the forged checkpoints.
     const rows = readFileSync(log, 'utf8').trimEnd().split('\n');
     writeFileSync(log, `${rows.map((l, i) => (i === 3 ? l.replace('"n":4', '"n":44') : l)).join('\n')}\n`);
     writeFileSync(`${log}.checkpoints.jsonl`, '');
-    // Re-signing the rewritten log meets the witnessed checkpoint at 25 events: a different note.
+    // Re-signing the rewritten log: the writer proves it against the witness first, and refuses.
     const forged = await runCli(
-      ['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1', '--witness', WITNESS],
+      ['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1', '--adopt', '--witness', WITNESS],
       { cwd, env },
     );
     expect({ code: forged.code, error: JSON.parse(forged.stdout).error.code }).toEqual({
-      code: 1,
-      error: 'WITNESS_CONFLICT',
+      code: 3,
+      error: 'LOG_DIVERGED',
     });
     // Straight to S3: If-None-Match refuses, and the compliance lock keeps the version.
     const key = 'audit/agentkeys.local%2Fa.jsonl/0000000000000010.checkpoint';
@@ -116,5 +124,93 @@ describe('the checkpoint witness', () => {
       s3().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key, VersionId: versions.Versions![0]!.VersionId! })),
     ).rejects.toBeDefined();
     expect((await verify(cwd, env)).code).toBe(3);
+  });
+
+  // The attacker below holds the writer's rights on the witness (s3:PutObject, and here DELETE
+  // without a version id too) and on the log and its checkpoint file, but no signing key.
+  const cutAndForget = (cwd: string, keep: number) => {
+    const log = path.join(cwd, 'a.jsonl');
+    writeFileSync(log, `${readFileSync(log, 'utf8').trimEnd().split('\n').slice(0, keep).join('\n')}\n`);
+    writeFileSync(`${log}.checkpoints.jsonl`, '');
+  };
+  const FOLDER = 'audit/agentkeys.local%2Fa.jsonl/';
+  const keyAt = (size: number) => `${FOLDER}${String(size).padStart(16, '0')}.checkpoint`;
+  const noteAt = async (size: number) =>
+    (await s3().send(new GetObjectCommand({ Bucket: BUCKET, Key: keyAt(size) }))).Body!.transformToString('utf8');
+
+  it('an old note copied to a higher key: the key is a finding, and every witnessed tree is still held to the log', async () => {
+    const { cwd, env } = await witnessedLog();
+    await s3().send(new PutObjectCommand({ Bucket: BUCKET, Key: keyAt(9999), Body: await noteAt(10) }));
+    cutAndForget(cwd, 12);
+    const v = await verify(cwd, env);
+    expect(v.code).toBe(3);
+    expect(v.out.findings).toContainEqual(expect.objectContaining({ code: 'WITNESS_KEY_MISMATCH' }));
+    expect(v.out.findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED', index: 13 }));
+  });
+
+  it('the newest key overwritten with an old note, or hidden behind a delete marker: every version is still read', async () => {
+    const { cwd, env } = await witnessedLog();
+    await s3().send(new PutObjectCommand({ Bucket: BUCKET, Key: keyAt(25), Body: await noteAt(10) }));
+    await s3().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: keyAt(20) }));
+    cutAndForget(cwd, 15);
+    const v = await verify(cwd, env);
+    expect(v.code).toBe(3);
+    expect(v.out.findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED', index: 16 }));
+    expect(v.out.witnessed.map((w: { size: number }) => w.size)).toEqual([10, 20, 25]);
+  });
+
+  it('a cut log grown past the cut by an honest writer: the older witnessed trees catch it; a witnessing writer refuses', async () => {
+    const { cwd, env } = await witnessedLog();
+    cutAndForget(cwd, 5);
+    const refused = await runCli(
+      [
+        'sign',
+        '--log',
+        'a.jsonl',
+        '--key',
+        'local:audit-1',
+        '--batch',
+        '--checkpoint-every',
+        '10',
+        '--witness',
+        WITNESS,
+      ],
+      { cwd, env, input: events(30, 100) },
+    );
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('LOG_DIVERGED');
+    const grown = await runCli(
+      ['sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--batch', '--checkpoint-every', '10'],
+      { cwd, env, input: events(30, 100) },
+    );
+    expect(grown.code, grown.stderr).toBe(0);
+    const v = await verify(cwd, env);
+    expect(v.code).toBe(3);
+    expect(
+      v.out.findings.filter((f: { code: string }) => f.code === 'CHECKPOINT_ROOT_MISMATCH').length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('sign --witness refuses a bucket without versioning and compliance-mode Object Lock', async () => {
+    const { cwd, env } = await witnessedLog();
+    await s3().send(new CreateBucketCommand({ Bucket: 'plain-bucket-123' }));
+    const r = await runCli(
+      [
+        'sign',
+        '--log',
+        'a.jsonl',
+        '--key',
+        'local:audit-1',
+        '--batch',
+        '--checkpoint-every',
+        '10',
+        '--witness',
+        's3://plain-bucket-123/audit',
+      ],
+      { cwd, env, input: events(1, 26) },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('WITNESS_BUCKET_UNPROTECTED');
+    expect(readFileSync(path.join(cwd, 'a.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(25);
   });
 });

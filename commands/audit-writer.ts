@@ -1,0 +1,79 @@
+// What every audit writer command shares: the keys it trusts when it proves the log before
+// writing, and checkpoint mode's write with its test hook.
+import { appendSignedEvents, type AppendOptions } from '../src/audit/append.js';
+import { appendWithCheckpoints, type CheckpointPolicy, type CheckpointRun } from '../src/audit/checkpointing.js';
+import type { WriterOptions } from '../src/audit/checkpoint-writer.js';
+import type { NewEvent } from '../src/audit/record.js';
+import { writerKeyOf } from '../src/audit/writer-trust.js';
+import { verifierRegistry } from '../src/signing/registry-input.js';
+import type { AuditSigner } from '../src/signing/signer.js';
+import type { AuditStore } from '../src/store/store.js';
+import { assertWitnessBucket, parseWitnessUrl, readWitness, witnessCheckpoints } from '../src/store/witness.js';
+import type { CommandContext } from './context.js';
+
+/** What a writer trusts and reads before it writes: the registry, its own key, the witness. */
+export async function writerOptions(
+  ctx: CommandContext,
+  signer: AuditSigner,
+  label: string,
+  witnessed: readonly string[] = [],
+): Promise<WriterOptions> {
+  return { keyOf: await writerKeyOf(signer, await verifierRegistry(ctx.config)), label, witnessed };
+}
+
+/** Checkpoint mode's write: the writer proves the log, appends, then signs its checkpoints. */
+export async function appendCheckpointed(
+  ctx: CommandContext,
+  store: AuditStore,
+  signer: AuditSigner,
+  events: readonly NewEvent[],
+  policy: CheckpointPolicy,
+  witnessed: readonly string[],
+) {
+  const opts = await writerOptions(ctx, signer, store.label, witnessed);
+  return appendWithCheckpoints(store, signer, events, policy, { ...opts, afterAppend: pauseAfterAppendForTests });
+}
+
+/**
+ * Test hook (AGENTKEYS_TEST_PAUSE_AFTER_APPEND=1): with the events written and no checkpoint yet,
+ * say so on stderr and wait, so a test can SIGKILL the writer at exactly that point.
+ */
+async function pauseAfterAppendForTests(): Promise<void> {
+  if (process.env.AGENTKEYS_TEST_PAUSE_AFTER_APPEND !== '1') return;
+  process.stderr.write('agentkeys: paused after append\n');
+  await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
+}
+
+/** Per-row mode's write: the anchor already there is checked with the registry and the signer's key. */
+export async function appendSigned(
+  ctx: CommandContext,
+  store: AuditStore,
+  signer: AuditSigner,
+  events: readonly NewEvent[],
+  opts: AppendOptions = {},
+) {
+  const keyOf = store.anchorPath ? await writerKeyOf(signer, await verifierRegistry(ctx.config)) : undefined;
+  return appendSignedEvents(store, signer, events, { ...opts, ...(keyOf ? { keyOf } : {}) });
+}
+
+/**
+ * Before a write with --witness: the bucket must be a witness (versioning, compliance-mode Object
+ * Lock), and the notes it holds for this origin's largest trees come back for the writer to prove.
+ */
+export async function witnessBeforeWrite(
+  ctx: CommandContext,
+  url: string | undefined,
+  origin: string,
+): Promise<string[]> {
+  if (!url) return [];
+  const loc = parseWitnessUrl(url);
+  const objects = await ctx.services.witnessObjects();
+  await assertWitnessBucket(objects, loc);
+  return (await readWitness(objects, loc, origin, { newestKeys: 2 })).notes.map((n) => n.note);
+}
+
+/** --witness s3://…: the checkpoints just signed, written once to the Object Lock bucket. */
+export async function witnessRun(ctx: CommandContext, url: string | undefined, run: CheckpointRun): Promise<string[]> {
+  if (!url) return [];
+  return witnessCheckpoints(await ctx.services.witnessObjects(), parseWitnessUrl(url), run.notes);
+}
