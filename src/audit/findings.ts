@@ -6,6 +6,8 @@ export type FindingCode =
   | 'UNKNOWN_SIGNER'
   | 'UNSIGNED'
   | 'SIGNER_NOT_VALID_AT'
+  /** created_at earlier than an earlier event's by more than --slack (time is unsigned). */
+  | 'CREATED_AT_BACKWARDS'
   | 'FORK'
   | 'ORPHAN'
   | 'MALFORMED_ROW'

@@ -22,9 +22,15 @@ export type KeyLookup =
 
 export class KeyRing {
   private readonly keys = new Map<string, KeyLookup>();
+  /** Registry entries of KMS keys by their ARN: rows signed under the ARN as kid find them too. */
+  private readonly byArn = new Map<string, KeyLookup>();
 
   constructor(private readonly data: KeyRingData) {
-    for (const entry of data.signers) this.keys.set(entry.signerId, this.toLookup(entry));
+    for (const entry of data.signers) {
+      const lookup = this.toLookup(entry);
+      this.keys.set(entry.signerId, lookup);
+      if (entry.keyArn && entry.keyArn !== entry.signerId) this.byArn.set(entry.keyArn, lookup);
+    }
     for (const [kid, secret] of Object.entries(data.hmacSecrets)) {
       const entry = data.signers.find((s) => s.signerId === kid);
       this.keys.set(kid, {
@@ -39,15 +45,17 @@ export class KeyRing {
     return this.data.slackMs;
   }
 
+  /**
+   * The key for a kid, from the registry only: --kms-verify asks KMS to check keys the registry
+   * lists (by kid or by ARN), never a key ARN that merely appears in a row.
+   */
   lookup(kid: string): KeyLookup {
-    const found = this.keys.get(kid);
+    const found = this.keys.get(kid) ?? this.byArn.get(kid);
     if (found) return found;
-    // A KMS-signed event's kid is the key ARN; with --kms-verify it can be checked without a registry entry.
-    if (this.data.kmsVerify === 'all' && kid.startsWith('arn:aws')) return { ok: 'kms', keyId: kid };
     const rejected = this.data.rejected[kid];
     if (rejected) return { ok: false, reason: `the registry entry for ${kid} is unusable: ${rejected}` };
     const next = kid.startsWith('arn:aws')
-      ? 'it is a KMS key: run agentkeys signers rebuild --log LOG, or verify with --kms-verify all'
+      ? 'a KMS key the registry does not list; if it is yours: agentkeys signers rebuild --log LOG'
       : `add its public key to signers.json, or for an HMAC signer pass --hmac-key ${kid}=FILE`;
     return { ok: false, reason: `signer ${kid} is not in the registry (${next})` };
   }

@@ -4,6 +4,7 @@ import type { Finding } from './findings.js';
 import type { KeyRing } from './keyring.js';
 import { CompactRange, type BinaryHash, type CompactRangeData } from './merkle.js';
 import { isAscii } from 'node:buffer';
+import { ChainClock, OldestTime } from './chain-clock.js';
 import { chainDigestHex, digestRow, eventLeafBinary, parseRowLine, RowFormatError, type AuditRow } from './record.js';
 
 /** A run of consecutive log lines, cut at newline boundaries. */
@@ -39,6 +40,21 @@ export interface ChunkResult {
   /** Signatures to be checked by KMS (VerifyMac / Verify) on the main thread. */
   deferred: DeferredCheck[];
   merkle?: ChunkMerkle;
+  /** The chunk's newest created_at (ms) and its oldest row, for the checks across chunks. */
+  newestAt: number;
+  oldest: { index: number; id: string; text: string; ms: number } | undefined;
+  /**
+   * Per kid with a validTo: the rows that passed their window by this chunk's own clock. Judged
+   * again by the stitcher against the newest time of the chunks before.
+   */
+  windowed: Record<string, WindowedRows>;
+}
+
+export interface WindowedRows {
+  first: number;
+  id: string;
+  count: number;
+  validTo: number;
 }
 
 /** What a worker sends back: the result, and the chunk's bytes for reuse. */
@@ -73,7 +89,12 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     digestsAt: {},
     findings: [],
     deferred: [],
+    newestAt: Number.NEGATIVE_INFINITY,
+    oldest: undefined,
+    windowed: {},
   };
+  const clock = new ChainClock();
+  const oldest = new OldestTime();
   const want = new Set(job.wantDigestAt);
   const tree = job.merkle ? new ChunkTree(job.firstIndex, job.merkle.wantRangeAt) : undefined;
   let prevDigest: string | undefined;
@@ -89,6 +110,9 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     else if (prevDigest !== undefined && row.prev_hash !== prevDigest) {
       result.findings.push(linkFinding(index, row, prevDigest));
     }
+    const back = clock.observe(row.created_at);
+    if (back > keys.slackMs) result.findings.push(backwardsFinding(index, row, back));
+    oldest.observe(row.created_at, index, row.id);
     const unsigned = tree !== undefined && row.signature === null && row.signer_kid === null;
     // An unsigned event needs only the digest's hex (for the next link and its leaf).
     const signed = unsigned ? undefined : digestRow(row.payload, row.prev_hash);
@@ -96,9 +120,11 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     if (want.has(index)) result.digestsAt[index] = prevDigest;
     tree?.add(index, eventLeafBinary(row, prevDigest));
     if (unsigned) tree!.unsignedAt(index);
-    else checkSignature(row, index, signed!, keys, result);
+    else checkSignature(row, index, signed!, keys, result, clock);
   }
   result.lastDigest = prevDigest;
+  result.newestAt = clock.now;
+  result.oldest = oldest.at;
   if (tree) result.merkle = tree.result();
   return result;
 }
@@ -198,12 +224,24 @@ export function linkFinding(index: number, row: AuditRow, expected: string): Fin
   };
 }
 
+export function backwardsFinding(index: number, row: AuditRow, backMs: number): Finding {
+  return {
+    index,
+    id: row.id,
+    code: 'CREATED_AT_BACKWARDS',
+    message:
+      `created_at ${row.created_at.slice(0, 40)} is ${Math.round(backMs / 1000)} s before an earlier event's: ` +
+      'the time of an event is unsigned, and an event is no older than the events before it',
+  };
+}
+
 function checkSignature(
   row: AuditRow,
   index: number,
   signed: ReturnType<typeof digestRow>,
   keys: KeyRing,
   result: ChunkResult,
+  clock: ChainClock,
 ): void {
   const findings = result.findings;
   const found = (code: Finding['code'], message: string): void => {
@@ -225,7 +263,7 @@ function checkSignature(
       signature: row.signature,
       createdAt: row.created_at,
     });
-    return checkWindow(row, lookup, keys.slackMs, found);
+    return checkWindow(row, index, lookup, keys.slackMs, clock, result);
   }
   const key = lookup.key;
   if (!isPlausibleSignatureLength(key.alg, signature.length, 'publicKey' in key ? key.publicKey : undefined)) {
@@ -237,22 +275,31 @@ function checkSignature(
       `${key.alg} signature by ${row.signer_kid} does not match the recomputed digest ${signed.digest.toString('hex')}`,
     );
   }
-  checkWindow(row, lookup, keys.slackMs, found);
+  checkWindow(row, index, lookup, keys.slackMs, clock, result);
 }
 
+/**
+ * The signer's window, judged by the chain's clock (the newest created_at up to this row), not by
+ * the row's own time: a retired key cannot sign today by dating its event in the past.
+ */
 function checkWindow(
   row: AuditRow,
+  index: number,
   lookup: { validFrom?: number; validTo?: number },
   slackMs: number,
-  found: (code: Finding['code'], message: string) => void,
+  clock: ChainClock,
+  result: ChunkResult,
 ): void {
   if (lookup.validFrom === undefined && lookup.validTo === undefined) return;
-  const at = Date.parse(row.created_at);
-  if (Number.isNaN(at))
+  const found = (code: Finding['code'], message: string): void => {
+    result.findings.push({ index, id: row.id, code, message });
+  };
+  if (Number.isNaN(Date.parse(row.created_at)))
     return found(
       'MALFORMED_ROW',
       `created_at "${row.created_at}" is not a timestamp, so the signer's validity window cannot be checked`,
     );
+  const at = clock.now;
   if (lookup.validFrom !== undefined && at < lookup.validFrom - slackMs) {
     return found(
       'SIGNER_NOT_VALID_AT',
@@ -263,7 +310,14 @@ function checkWindow(
   if (lookup.validTo !== undefined && at > lookup.validTo + slackMs) {
     return found(
       'SIGNER_NOT_VALID_AT',
-      `signed at ${row.created_at}, after ${row.signer_kid} was retired (${new Date(lookup.validTo).toISOString()})`,
+      `signed when the chain had reached ${new Date(at).toISOString()} ` +
+        `(the event says ${row.created_at.slice(0, 40)}), ` +
+        `after ${row.signer_kid} was retired (${new Date(lookup.validTo).toISOString()})`,
     );
+  }
+  if (lookup.validTo !== undefined) {
+    const kid = row.signer_kid!;
+    const seen = (result.windowed[kid] ??= { first: index, id: row.id, count: 0, validTo: lookup.validTo });
+    seen.count++;
   }
 }

@@ -52,7 +52,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const workers = opts.workers ?? 0;
   const keyRing = new KeyRing(opts.keys);
   const anchor = opts.anchorText === undefined ? undefined : parseAnchor(opts.anchorText);
-  const stitcher = new Stitcher(opts.trustedStart);
+  const stitcher = new Stitcher(opts.trustedStart, keyRing.slackMs);
   const wantDigestAt = typeof anchor === 'object' ? [anchor.events] : [];
   const notes = opts.checkpoints ?? [];
   const opened = notes.length > 0 ? openCheckpoints(notes, keyRing) : undefined;
@@ -125,16 +125,52 @@ class Stitcher {
   head: string | undefined;
   readonly findings: Finding[] = [];
   readonly digestsAt: Record<number, string> = {};
+  /** The newest created_at of the chunks stitched so far (the chain's clock). */
+  private newestAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly trustedStart: string | undefined) {}
+  constructor(
+    private readonly trustedStart: string | undefined,
+    private readonly slackMs: number,
+  ) {}
 
   add(result: ChunkResult): void {
     const firstIndex = this.events + 1;
     if (result.first) this.checkFirstLink(firstIndex, result.first);
     this.findings.push(...result.findings);
+    this.checkClock(result);
     Object.assign(this.digestsAt, result.digestsAt);
     this.events += result.count;
     this.head = result.lastDigest;
+  }
+
+  /** What a chunk could not judge alone: its times against the newest time of the chunks before it. */
+  private checkClock(result: ChunkResult): void {
+    const before = this.newestAt;
+    const oldest = result.oldest;
+    const flagged = (index: number) =>
+      result.findings.some((f) => f.index === index && f.code === 'CREATED_AT_BACKWARDS');
+    if (oldest && oldest.ms < before - this.slackMs && !flagged(oldest.index)) {
+      this.findings.push({
+        index: oldest.index,
+        id: oldest.id,
+        code: 'CREATED_AT_BACKWARDS',
+        message:
+          `created_at ${oldest.text.slice(0, 40)} is ${Math.round((before - oldest.ms) / 1000)} s before an ` +
+          "earlier event's: the time of an event is unsigned, and an event is no older than the events before it",
+      });
+    }
+    for (const [kid, rows] of Object.entries(result.windowed)) {
+      if (before <= rows.validTo + this.slackMs) continue;
+      this.findings.push({
+        index: rows.first,
+        id: rows.id,
+        code: 'SIGNER_NOT_VALID_AT',
+        message:
+          `${rows.count} event(s) from here on are signed by ${kid} when the chain had reached ` +
+          `${new Date(before).toISOString()}, after it was retired (${new Date(rows.validTo).toISOString()})`,
+      });
+    }
+    this.newestAt = Math.max(before, result.newestAt);
   }
 
   private checkFirstLink(index: number, first: { id: string; prevHash: string | null }): void {

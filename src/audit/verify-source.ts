@@ -153,11 +153,7 @@ export async function loadKeyRing(
     text = await readRegistryText(signersPath);
   } catch (err) {
     // HMAC-only logs need no registry: the secrets are the keys.
-    if (
-      err instanceof AgentkeysError &&
-      err.code === 'REGISTRY_NOT_FOUND' &&
-      (Object.keys(hmacSecrets).length > 0 || kmsVerify === 'all')
-    ) {
+    if (err instanceof AgentkeysError && err.code === 'REGISTRY_NOT_FOUND' && Object.keys(hmacSecrets).length > 0) {
       return { keys: { signers: [], rejected: {}, hmacSecrets, slackMs, kmsVerify }, warnings: [] };
     }
     throw err;
