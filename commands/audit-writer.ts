@@ -4,6 +4,7 @@ import { appendSignedEvents, type AppendOptions } from '../src/audit/append.js';
 import { appendWithCheckpoints, type CheckpointPolicy, type CheckpointRun } from '../src/audit/checkpointing.js';
 import type { WriterOptions } from '../src/audit/checkpoint-writer.js';
 import type { NewEvent } from '../src/audit/record.js';
+import { findOrigin } from '../src/audit/origin.js';
 import { writerKeyOf } from '../src/audit/writer-trust.js';
 import { verifierRegistry } from '../src/signing/registry-input.js';
 import type { AuditSigner } from '../src/signing/signer.js';
@@ -21,17 +22,26 @@ export async function writerOptions(
   return { keyOf: await writerKeyOf(signer, await verifierRegistry(ctx.config)), label, witnessed };
 }
 
-/** Checkpoint mode's write: the writer proves the log, appends, then signs its checkpoints. */
+/**
+ * Checkpoint mode's write: the log's origin (given, or found from the log), the witness's notes
+ * for it, then the writer proves the log, appends, and signs its checkpoints.
+ */
 export async function appendCheckpointed(
   ctx: CommandContext,
   store: AuditStore,
   signer: AuditSigner,
   events: readonly NewEvent[],
   policy: CheckpointPolicy,
-  witnessed: readonly string[],
+  witnessUrl: string | undefined,
 ) {
-  const opts = await writerOptions(ctx, signer, store.label, witnessed);
-  return appendWithCheckpoints(store, signer, events, policy, { ...opts, afterAppend: pauseAfterAppendForTests });
+  const opts = await writerOptions(ctx, signer, store.label);
+  const origin = policy.origin ?? (await findOrigin(store, opts.keyOf, store.label));
+  const witnessed = await witnessBeforeWrite(ctx, witnessUrl, origin);
+  return appendWithCheckpoints(store, signer, events, origin ? { ...policy, origin } : policy, {
+    ...opts,
+    witnessed,
+    afterAppend: pauseAfterAppendForTests,
+  });
 }
 
 /**
@@ -63,12 +73,13 @@ export async function appendSigned(
 export async function witnessBeforeWrite(
   ctx: CommandContext,
   url: string | undefined,
-  origin: string,
+  origin: string | undefined,
 ): Promise<string[]> {
   if (!url) return [];
   const loc = parseWitnessUrl(url);
   const objects = await ctx.services.witnessObjects();
   await assertWitnessBucket(objects, loc);
+  if (!origin) return []; // an empty log: its genesis, not yet written, will name it
   return (await readWitness(objects, loc, origin, { newestKeys: 2 })).notes.map((n) => n.note);
 }
 

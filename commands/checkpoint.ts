@@ -2,7 +2,9 @@ import { verifierRegistry } from '../src/signing/registry-input.js';
 import type { RegistryInput } from '../src/signing/registry.js';
 import { promises as fsp } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { defaultOrigin, type CheckpointRun } from '../src/audit/checkpointing.js';
+import type { CheckpointRun } from '../src/audit/checkpointing.js';
+import { findOrigin } from '../src/audit/origin.js';
+import { parseWitnessUrl } from '../src/store/witness.js';
 import { adoptUncovered } from '../src/audit/checkpoint-writer.js';
 import { witnessBeforeWrite, witnessRun, writerOptions } from './audit-writer.js';
 import { describeRanges } from '../src/audit/vouch.js';
@@ -17,10 +19,9 @@ import { createContext, type GlobalOptions } from './context.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
 
-export const originFor = (log: string, origin: string | undefined) => origin ?? defaultOrigin(log);
-
 export function checkpointSummary(run: CheckpointRun): string {
   const parts: string[] = [];
+  if (run.origin && run.sizes.length > 0) parts.push(`origin ${run.origin}`);
   if (run.sizes.length > 0) {
     const sizes =
       run.sizes.length > 4 ? `${run.sizes.slice(0, 3).join(', ')} … ${run.sizes.at(-1)}` : run.sizes.join(', ');
@@ -47,19 +48,23 @@ interface CheckpointOptions extends GlobalOptions {
 export async function runAuditCheckpoint(options: CheckpointOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options }, { keyIsSigningKey: true });
   const log = requireLog(ctx.config);
-  const origin = originFor(log, options.origin);
-  const witnessedNotes = await witnessBeforeWrite(ctx, options.witness, origin);
+  if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is read
   const { signer, run } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const store = openStore(log);
-    const opts = await writerOptions(ctx, signer, store.label, witnessedNotes);
-    const by = options.adopt ? adopterName() : undefined;
-    const run = await adoptUncovered(store, signer, origin, { ...opts, by }).finally(() => store.close());
-    return { signer, run };
+    try {
+      const opts = await writerOptions(ctx, signer, store.label);
+      const origin = options.origin ?? (await findOrigin(store, opts.keyOf, store.label));
+      const witnessed = await witnessBeforeWrite(ctx, options.witness, origin);
+      const by = options.adopt ? adopterName() : undefined;
+      return { signer, run: await adoptUncovered(store, signer, origin, { ...opts, witnessed, by }) };
+    } finally {
+      await store.close();
+    }
   });
   const witnessed = await witnessRun(ctx, options.witness, run);
   printKmsCalls(ctx);
-  if (ctx.out.json) printJson({ ok: true, log, origin, signer_kid: signer.kid, ...run, witnessed });
+  if (ctx.out.json) printJson({ ok: true, log, signer_kid: signer.kid, ...run, witnessed });
   else {
     const adopted = run.adopted.length > 0 ? `adopted events ${describeRanges(run.adopted)}; ` : '';
     printLine(`${style.ok('✔')} ${log}: ${adopted}${checkpointSummary(run)}`);

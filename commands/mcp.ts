@@ -1,10 +1,5 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import {
-  appendUnsignedEvents,
-  CheckpointScheduler,
-  defaultOrigin,
-  type SchedulerPolicy,
-} from '../src/audit/checkpointing.js';
+import { appendUnsignedEvents, CheckpointScheduler, type SchedulerPolicy } from '../src/audit/checkpointing.js';
 import { parseDurationMs } from '../src/audit/query.js';
 import type { NewEvent } from '../src/audit/record.js';
 import { parseWholeNumber } from './options.js';
@@ -173,7 +168,6 @@ function checkpointPolicy(options: McpOptions, auditLog: string | undefined): Sc
     });
   }
   return {
-    origin: defaultOrigin(auditLog),
     ...(options.checkpointEvery
       ? { every: parseWholeNumber(options.checkpointEvery, '--checkpoint-every', { min: 1 }) }
       : {}),

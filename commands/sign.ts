@@ -12,8 +12,8 @@ import { redactUrl } from '../src/db/pg.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { count, progressLine } from './ui/progress.js';
-import { checkpointSummary, originFor } from './checkpoint.js';
-import { appendCheckpointed, appendSigned, witnessBeforeWrite, witnessRun } from './audit-writer.js';
+import { checkpointSummary } from './checkpoint.js';
+import { appendCheckpointed, appendSigned, witnessRun } from './audit-writer.js';
 import { parseWitnessUrl } from '../src/store/witness.js';
 import { parseWholeNumber } from './options.js';
 import { kmsCostPerMillion, KMS_ASYMMETRIC_USD_PER_10K } from '../src/audit/cost.js';
@@ -51,7 +51,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     ? parseBatch(await readStdin(), defaults)
     : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
-  const checkpoints = checkpointPolicy(options, log);
+  const checkpoints = checkpointPolicy(options);
   if (options.witness && !checkpoints) {
     throw new UsageError({
       code: 'FLAG_CONFLICT',
@@ -60,7 +60,6 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     });
   }
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is written
-  const witnessed = checkpoints ? await witnessBeforeWrite(ctx, options.witness, checkpoints.origin) : [];
   const { signer, rows, head, checkpointed } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
@@ -73,7 +72,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
     const result: { rows: AuditRow[]; head: ChainHead; checkpointed?: CheckpointRun } = await (
       checkpoints
-        ? appendCheckpointed(ctx, store, signer, list, checkpoints, witnessed)
+        ? appendCheckpointed(ctx, store, signer, list, checkpoints, options.witness)
         : appendSigned(ctx, store, signer, list, { onProgress })
     ).finally(() => {
       progress.done();
@@ -143,10 +142,10 @@ async function readStdin(): Promise<string> {
 }
 
 /** Checkpoint mode when either flag is given: every N events, and at the end unless one is younger than T. */
-function checkpointPolicy(options: SignOptions, log: string): CheckpointPolicy | undefined {
+function checkpointPolicy(options: SignOptions): CheckpointPolicy | undefined {
   if (!options.checkpointEvery && !options.checkpointInterval) return undefined;
   return {
-    origin: originFor(log, options.origin),
+    ...(options.origin ? { origin: options.origin } : {}),
     ...(options.checkpointEvery
       ? { every: parseWholeNumber(options.checkpointEvery, '--checkpoint-every', { min: 1 }) }
       : {}),

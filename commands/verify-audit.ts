@@ -3,6 +3,9 @@ import { parseWholeNumber } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import type { VerifyAuditOptions, VerifyAuditReport } from '../src/audit/verify-source.js';
 import { verifyAuditLog } from '../src/store/verify.js';
+import { withStore } from '../src/store/store.js';
+import { findOrigin } from '../src/audit/origin.js';
+import { registryKeyOf } from '../src/audit/writer-trust.js';
 import { printKmsCalls } from './kms-support.js';
 import { exitCodeOfFindings } from '../src/audit/findings.js';
 import { defaultOrigin } from '../src/audit/checkpointing.js';
@@ -32,9 +35,20 @@ export const UNCOVERED_FIELDS_NOTE =
   'by the Agent Manager signature scheme: only the payload and the link to ' +
   'the previous event are signed.';
 
-/** Every checkpoint the witness holds for this log's origin, each version; the log must hold them all. */
-async function readWitnessFor(ctx: CommandContext, url: string, origin: string): Promise<WitnessReading> {
-  return readWitness(await ctx.services.witnessObjects(), parseWitnessUrl(url), origin);
+/**
+ * Every checkpoint the witness holds for this log's origin, each version; the log must hold them
+ * all. The origin is --origin, else the one the log's trusted checkpoints (or genesis) name.
+ */
+async function readWitnessFor(
+  ctx: CommandContext,
+  url: string,
+  log: string,
+  pinned: string | undefined,
+): Promise<{ origin: string; reading: WitnessReading }> {
+  const keyOf = await registryKeyOf(await verifierRegistry(ctx.config));
+  const found = pinned ?? (await withStore(log, {}, (store) => findOrigin(store, keyOf, store.label)));
+  const origin = found ?? defaultOrigin(log);
+  return { origin, reading: await readWitness(await ctx.services.witnessObjects(), parseWitnessUrl(url), origin) };
 }
 
 const CHECKPOINT_FIELDS_NOTE =
@@ -45,13 +59,15 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
   if (options.proof) return (await import('./checkpoint.js')).runVerifyProof({ ...options, proof: options.proof });
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
-  const origin = options.origin ?? defaultOrigin(log);
-  const reading = options.witness ? await readWitnessFor(ctx, options.witness, origin) : undefined;
+  const read = options.witness ? await readWitnessFor(ctx, options.witness, log, options.origin) : undefined;
+  const reading = read?.reading;
+  const origin = read?.origin;
   const witnessed = reading?.notes ?? [];
   const progress = progressLine(ctx.out);
   const report = await verifyAuditLog({
     extraCheckpoints: witnessed.map((w) => w.note),
     extraFindings: reading?.findings ?? [],
+    ...(options.origin ? { expectedOrigin: options.origin } : {}),
     onProgress: (events, bytes, total) =>
       progress.update(`  verifying ${count(events)} events${percent(bytes, total)}…`),
     log,

@@ -9,6 +9,7 @@ import type { AuditSigner } from '../signing/signer.js';
 import type { CheckpointLog, TreeState } from './chain.js';
 import { openCheckpoint, signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.js';
 import type { CheckpointPolicy, CheckpointRun } from './checkpointing.js';
+import { findOrigin } from './origin.js';
 import type { AuditRow } from './record.js';
 import {
   advance,
@@ -66,6 +67,8 @@ export class CheckpointWriter {
     private readonly cursor: TreeCursor,
     /** The tree size of the newest signed checkpoint the writer proved, and when it was written. */
     private readonly base: { size: number; signedAt: Date | undefined },
+    /** Undefined only for a log that was empty: its genesis event, appended since, will name it. */
+    private origin: string | undefined,
   ) {
     this.vouchedUpTo = base.size;
   }
@@ -77,11 +80,12 @@ export class CheckpointWriter {
     policy: CheckpointPolicy,
     opts: WriterOptions,
   ): Promise<CheckpointWriter> {
-    const { cursor, base } = await provenBase(log, policy.origin, opts);
+    const origin = policy.origin ?? (await findOrigin(log, opts.keyOf, opts.label));
+    const { cursor, base } = origin ? await provenBase(log, origin, opts) : { cursor: emptyCursor(), base: NO_BASE };
     const waiting = await readTail(log, cursor, opts.label);
     const staleMs = (opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS) + (policy.minIntervalMs ?? 0);
     refuseStale(waiting, staleMs, (opts.now ?? (() => new Date()))(), opts.label);
-    return new CheckpointWriter(log, signer, policy, opts, cursor, base);
+    return new CheckpointWriter(log, signer, policy, opts, cursor, base, origin);
   }
 
   /**
@@ -104,7 +108,8 @@ export class CheckpointWriter {
    * since the proven base (the interval's trade-off: see the threat model).
    */
   async sign(): Promise<CheckpointRun> {
-    const run: CheckpointRun = { sizes: [], root: null, signatures: 0, notes: [], uncovered: 0 };
+    this.origin ??= await findOrigin(this.log, this.opts.keyOf, this.opts.label);
+    const run: CheckpointRun = { origin: this.origin, sizes: [], root: null, signatures: 0, notes: [], uncovered: 0 };
     if (this.pending.size === 0) return run;
     const now = (this.opts.now ?? (() => new Date()))();
     const interval = this.policy.minIntervalMs;
@@ -154,7 +159,7 @@ export class CheckpointWriter {
 
   private signAt(vouched: EventRange[]): Promise<string> {
     const cp: Checkpoint = {
-      origin: this.policy.origin,
+      origin: this.origin!,
       size: cursorSize(this.cursor),
       root: this.cursor.range.root(),
       extensions: formatVouching({ vouched, adopted: [] }),
@@ -162,6 +167,8 @@ export class CheckpointWriter {
     return signCheckpoint(cp, this.signer);
   }
 }
+
+const NO_BASE = { size: 0, signedAt: undefined };
 
 const recent = (signedAt: Date | undefined, intervalMs: number, now: Date) =>
   signedAt !== undefined && now.getTime() - signedAt.getTime() < intervalMs;
@@ -280,9 +287,12 @@ export interface AdoptionRun extends CheckpointRun {
 export async function adoptUncovered(
   log: CheckpointLog,
   signer: Signer,
-  origin: string,
+  requestedOrigin: string | undefined,
   opts: WriterOptions & { by: string | undefined },
 ): Promise<AdoptionRun> {
+  const origin = requestedOrigin ?? (await findOrigin(log, opts.keyOf, opts.label));
+  const run: AdoptionRun = { origin, sizes: [], root: null, signatures: 0, notes: [], uncovered: 0, adopted: [] };
+  if (origin === undefined) return run; // an empty log: nothing to adopt
   const { valid } = openRecords(await log.checkpointRecords(), opts.keyOf, origin);
   const witnessed = openNotes(opts.witnessed ?? [], opts.keyOf, origin);
   const bySize = new Map<number, Checkpoint[]>();
@@ -311,7 +321,6 @@ export async function adoptUncovered(
     answered.addAll(vouching.adopted);
   }
   const adopted = coarsen(subtract(unsigned.within(1, end), answered), MAX_RANGES_PER_CHECKPOINT);
-  const run: AdoptionRun = { sizes: [], root: null, signatures: 0, notes: [], uncovered: 0, adopted };
   if (adopted.length === 0) return run;
   if (opts.by === undefined)
     throw unvouchedError(`unsigned events ${describeRanges(adopted)} are answered for by no checkpoint`, opts.label);
@@ -323,7 +332,7 @@ export async function adoptUncovered(
   };
   const note = await signCheckpoint(cp, signer);
   await log.appendCheckpoint(stateOf(cursor), note);
-  return { ...run, sizes: [end], root: cp.root.toString('hex'), signatures: 1, notes: [note] };
+  return { ...run, sizes: [end], root: cp.root.toString('hex'), signatures: 1, notes: [note], adopted };
 }
 
 /** At most `max` ranges, by joining the closest neighbours (an adoption may name signed events too). */

@@ -9,8 +9,8 @@ import { CheckpointWriter, type WriterOptions } from './checkpoint-writer.js';
 import { digestRow, newRowId, type AuditRow, type NewEvent } from './record.js';
 
 export interface CheckpointPolicy {
-  /** The log's identity in every checkpoint (C2SP origin line). */
-  origin: string;
+  /** The log's identity in every checkpoint (C2SP origin line); found from the log when absent (origin.ts). */
+  origin?: string;
   /** A checkpoint at every tree size that is a multiple of this; one at the end regardless. */
   every?: number;
   /**
@@ -22,6 +22,8 @@ export interface CheckpointPolicy {
 }
 
 export interface CheckpointRun {
+  /** The log's origin the checkpoints name. */
+  origin: string | undefined;
   /** Tree sizes checkpointed, in order. */
   sizes: number[];
   root: string | null;

@@ -24,27 +24,37 @@ export interface OpenedCheckpoints {
   findings: Finding[];
 }
 
-/** Opens every note; a bad one is a finding (index 0: it is about no one event). */
-export function openCheckpoints(notes: readonly string[], keys: KeyRing): OpenedCheckpoints {
+/**
+ * Opens every note; a bad one is a finding (index 0: it is about no one event). With an expected
+ * origin (--origin), a checkpoint of another log is a finding and counts for nothing.
+ */
+export function openCheckpoints(notes: readonly string[], keys: KeyRing, expectedOrigin?: string): OpenedCheckpoints {
   const valid: Checkpoint[] = [];
   const findings: Finding[] = [];
   const keyOf = (kid: string) => {
     const found = keys.lookup(kid);
     return found.ok === true ? found.key : undefined;
   };
+  const strangers = new Set<string>();
   notes.forEach((note, i) => {
     const opened = openCheckpoint(note, keyOf);
-    if (opened.ok) valid.push(opened.checkpoint);
-    else findings.push({ index: 0, id: null, code: opened.code, message: `checkpoint ${i + 1}: ${opened.message}` });
+    if (!opened.ok)
+      findings.push({ index: 0, id: null, code: opened.code, message: `checkpoint ${i + 1}: ${opened.message}` });
+    else if (expectedOrigin !== undefined && opened.checkpoint.origin !== expectedOrigin)
+      strangers.add(opened.checkpoint.origin);
+    else valid.push(opened.checkpoint);
   });
   const origins = new Set(valid.map((c) => c.origin));
-  if (origins.size > 1) {
-    const list = [...origins].join(', ');
+  if (origins.size > 1 || strangers.size > 0) {
+    const list = [...origins, ...strangers].join(', ');
     findings.push({
       index: 0,
       id: null,
       code: 'CHECKPOINT_ORIGIN_MISMATCH',
-      message: `checkpoints of several logs: ${list}`,
+      message:
+        expectedOrigin !== undefined
+          ? `checkpoints of another log (${[...strangers].join(', ')}) where ${expectedOrigin} was expected`
+          : `checkpoints of several logs: ${list}`,
     });
   }
   return { valid, findings };

@@ -16,6 +16,8 @@ export interface VerifyOptions {
   anchorText?: string;
   /** Checkpoint notes kept beside the chain; any at all switches on checkpoint mode. */
   checkpoints?: readonly string[];
+  /** The origin the checkpoints must name (--origin); others are CHECKPOINT_ORIGIN_MISMATCH. */
+  expectedOrigin?: string;
   /** Worker threads; 0 verifies on the calling thread. Default: cores when the input is large. */
   workers?: number;
   /** Checks signatures the key ring hands to KMS; returns a finding for each that fails. */
@@ -55,7 +57,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const stitcher = new Stitcher(opts.trustedStart, keyRing.slackMs);
   const wantDigestAt = typeof anchor === 'object' ? [anchor.events] : [];
   const notes = opts.checkpoints ?? [];
-  const opened = notes.length > 0 ? openCheckpoints(notes, keyRing) : undefined;
+  const opened = notes.length > 0 ? openCheckpoints(notes, keyRing, opts.expectedOrigin) : undefined;
   const merkle = opened ? { wantRangeAt: opened.valid.map((c) => c.size) } : undefined;
   const tree = new TreeStitcher();
   const giveBack = (buffer: ArrayBuffer) => opts.spare?.give(buffer);

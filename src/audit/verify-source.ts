@@ -29,6 +29,8 @@ export interface VerifyAuditOptions {
   extraCheckpoints?: readonly string[];
   /** Findings about that elsewhere (a witness object under the wrong key). */
   extraFindings?: readonly Finding[];
+  /** The origin the checkpoints must name (--origin). */
+  expectedOrigin?: string;
   /** Events verified, bytes read and the log's size (0 for Postgres), for a progress line. */
   onProgress?: (events: number, bytes: number, totalBytes: number) => void;
 }
@@ -72,6 +74,7 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
     checkpoints: [...(await source.readCheckpoints()), ...(opts.extraCheckpoints ?? [])],
+    ...(opts.expectedOrigin ? { expectedOrigin: opts.expectedOrigin } : {}),
   });
   const labelled = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
   const findings = [...(opts.extraFindings ?? []), ...labelled];

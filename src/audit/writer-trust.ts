@@ -38,3 +38,12 @@ async function registryRing(registry: RegistryInput): Promise<KeyRing | undefine
     throw err;
   }
 }
+
+/** The registry's keys alone, for a reader that holds no signer (verify-audit choosing an origin). */
+export async function registryKeyOf(registry: RegistryInput): Promise<KeyOf> {
+  const ring = await registryRing(registry);
+  return (kid) => {
+    const found = ring?.lookup(kid);
+    return found?.ok === true ? found.key : undefined;
+  };
+}

@@ -92,7 +92,7 @@ describe('checkpoint mode', () => {
     const note = JSON.parse(lines(`${log}.checkpoints.jsonl`)[0]!).note as string;
     // One extension line names the events its writer vouches for (all of them here: it wrote them).
     expect(note).toMatch(
-      /^agentkeys\.local\/a\.jsonl\n10\n[A-Za-z0-9+/]{43}=\nagentkeys\/vouched 1-10\n\n— audit-1 [A-Za-z0-9+/]+=*\n$/,
+      /^agentkeys\.local\/a\.jsonl-[0-9a-f]{8}\n10\n[A-Za-z0-9+/]{43}=\nagentkeys\/vouched 1-10\n\n— audit-1 [A-Za-z0-9+/]+=*\n$/,
     );
   });
 

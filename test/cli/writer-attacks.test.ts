@@ -178,6 +178,27 @@ describe('checkpoint mode against a writer-side attacker (file log)', () => {
   });
 });
 
+describe('origins', () => {
+  it('two logs of one file name get different origins; with the origin pinned, one cannot stand in for the other', async () => {
+    const [a, b] = [tempDir(), tempDir()];
+    for (const cwd of [a, b]) await keyIn(cwd);
+    const first = JSON.parse((await sign(a, events(5))).stdout).checkpoints.origin as string;
+    const second = JSON.parse((await sign(b, events(5))).stdout).checkpoints.origin as string;
+    expect(first).toMatch(/^agentkeys\.local\/a\.jsonl-[0-9a-f]{8}$/);
+    expect(second).not.toBe(first);
+    // A later writer keeps the origin the log's checkpoints name.
+    expect(JSON.parse((await sign(a, events(1, 6))).stdout).checkpoints.origin).toBe(first);
+    // B's log and checkpoints copied over A's (B's key trusted in A's registry: the worst case).
+    for (const f of ['a.jsonl', 'a.jsonl.checkpoints.jsonl', '.agentkeys/signers.json'])
+      writeFileSync(path.join(a, f), readFileSync(path.join(b, f)));
+    const unpinned = await runCli(['--json', 'verify-audit', '--log', 'a.jsonl'], { cwd: a });
+    expect(JSON.parse(unpinned.stdout).checkpoints.origin).toBe(second); // shown, for the operator to see
+    const pinned = await runCli(['--json', 'verify-audit', '--log', 'a.jsonl', '--origin', first], { cwd: a });
+    expect(pinned.code).toBe(3);
+    expect(codes(JSON.parse(pinned.stdout))).toContain('CHECKPOINT_ORIGIN_MISMATCH');
+  });
+});
+
 describe('per-row mode against a writer-side attacker (file log)', () => {
   it('a cut tail is not re-anchored: the next sign refuses (LOG_DIVERGED) and appends nothing', async () => {
     const cwd = tempDir();

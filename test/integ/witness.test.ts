@@ -99,7 +99,7 @@ describe('the checkpoint witness', () => {
   });
 
   it('a history rewritten below the witness is refused before anything is signed; a locked version cannot be deleted', async () => {
-    const { cwd, env } = await witnessedLog();
+    const { cwd, env, signed } = await witnessedLog();
     const log = path.join(cwd, 'a.jsonl');
     // Rewrite history below the witnessed size and try to witness the forged checkpoints.
     const rows = readFileSync(log, 'utf8').trimEnd().split('\n');
@@ -115,7 +115,7 @@ describe('the checkpoint witness', () => {
       error: 'LOG_DIVERGED',
     });
     // Straight to S3: If-None-Match refuses, and the compliance lock keeps the version.
-    const key = 'audit/agentkeys.local%2Fa.jsonl/0000000000000010.checkpoint';
+    const key = `audit/${encodeURIComponent(signed.checkpoints.origin)}/0000000000000010.checkpoint`;
     await expect(
       s3().send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x', IfNoneMatch: '*' })),
     ).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
@@ -133,13 +133,20 @@ describe('the checkpoint witness', () => {
     writeFileSync(log, `${readFileSync(log, 'utf8').trimEnd().split('\n').slice(0, keep).join('\n')}\n`);
     writeFileSync(`${log}.checkpoints.jsonl`, '');
   };
-  const FOLDER = 'audit/agentkeys.local%2Fa.jsonl/';
-  const keyAt = (size: number) => `${FOLDER}${String(size).padStart(16, '0')}.checkpoint`;
+  // A new log's origin comes from its genesis event: agentkeys.local/a.jsonl-<8 hex>.
+  let folder = '';
+  const keyAt = (size: number) => `${folder}${String(size).padStart(16, '0')}.checkpoint`;
   const noteAt = async (size: number) =>
     (await s3().send(new GetObjectCommand({ Bucket: BUCKET, Key: keyAt(size) }))).Body!.transformToString('utf8');
+  const witnessedLogIn = async () => {
+    const made = await witnessedLog();
+    expect(made.signed.checkpoints.origin).toMatch(/^agentkeys\.local\/a\.jsonl-[0-9a-f]{8}$/);
+    folder = `audit/${encodeURIComponent(made.signed.checkpoints.origin)}/`;
+    return made;
+  };
 
   it('an old note copied to a higher key: the key is a finding, and every witnessed tree is still held to the log', async () => {
-    const { cwd, env } = await witnessedLog();
+    const { cwd, env } = await witnessedLogIn();
     await s3().send(new PutObjectCommand({ Bucket: BUCKET, Key: keyAt(9999), Body: await noteAt(10) }));
     cutAndForget(cwd, 12);
     const v = await verify(cwd, env);
@@ -149,7 +156,7 @@ describe('the checkpoint witness', () => {
   });
 
   it('the newest key overwritten with an old note, or hidden behind a delete marker: every version is still read', async () => {
-    const { cwd, env } = await witnessedLog();
+    const { cwd, env } = await witnessedLogIn();
     await s3().send(new PutObjectCommand({ Bucket: BUCKET, Key: keyAt(25), Body: await noteAt(10) }));
     await s3().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: keyAt(20) }));
     cutAndForget(cwd, 15);
@@ -160,7 +167,7 @@ describe('the checkpoint witness', () => {
   });
 
   it('a cut log grown past the cut by an honest writer: the older witnessed trees catch it; a witnessing writer refuses', async () => {
-    const { cwd, env } = await witnessedLog();
+    const { cwd, env } = await witnessedLogIn();
     cutAndForget(cwd, 5);
     const refused = await runCli(
       [
@@ -192,7 +199,7 @@ describe('the checkpoint witness', () => {
   });
 
   it('sign --witness refuses a bucket without versioning and compliance-mode Object Lock', async () => {
-    const { cwd, env } = await witnessedLog();
+    const { cwd, env } = await witnessedLogIn();
     await s3().send(new CreateBucketCommand({ Bucket: 'plain-bucket-123' }));
     const r = await runCli(
       [
