@@ -102,7 +102,7 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
       registryWarnings: report.registryWarnings,
     });
   else {
-    printHuman(report, redactUrl(log));
+    printHuman(report, redactUrl(log), reading !== undefined);
     if (reading && witnessed.length > 0) {
       const sizes = witnessed.map((w) => w.size);
       printLine(
@@ -118,7 +118,7 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
   return exitCodeOfFindings(report.findings);
 }
 
-function printHuman(report: VerifyAuditReport, log: string): void {
+function printHuman(report: VerifyAuditReport, log: string, witnessed: boolean): void {
   for (const w of report.registryWarnings) printLine(style.warn(`! signer registry: ${w}`));
   const anchor = report.anchorPath
     ? `, signed anchor ${report.anchorPath} (${report.anchor?.events ?? '?'} events)`
@@ -146,7 +146,12 @@ function printHuman(report: VerifyAuditReport, log: string): void {
     );
   }
   printLine(style.dim(`  note: ${cp ? CHECKPOINT_FIELDS_NOTE : UNCOVERED_FIELDS_NOTE}`));
+  if (!witnessed && (cp || report.anchorPath)) printLine(style.dim(`  limit: ${NO_WITNESS_LIMIT}`));
 }
+
+// What a signed state kept beside the log cannot show (docs/threat-model.md).
+const NO_WITNESS_LIMIT =
+  'without --witness, a log cut back to match an older, genuine anchor or checkpoint file is not detected';
 
 /** The KMS checker and its SDK are loaded only with --kms-verify: offline verification never loads them. */
 async function kmsVerifyOptions(

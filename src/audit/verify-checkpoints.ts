@@ -88,14 +88,29 @@ export class TreeStitcher {
     const findings: Finding[] = [];
     const matched: Checkpoint[] = [];
     let covered = 0;
+    // One finding per broken range: a changed event breaks every later checkpoint too, and a cut
+    // log falls short of every checkpoint past its end; those are counted, not listed.
+    let broken: { finding: Finding; later: number; upTo: number } | undefined;
+    let truncated: Finding | undefined;
     for (const cp of [...checkpoints].sort((a, b) => a.size - b.size)) {
       const finding = this.checkOne(cp, events, covered);
-      if (finding) findings.push(finding);
-      else {
+      if (!finding) {
         covered = Math.max(covered, cp.size);
         matched.push(cp);
+      } else if (finding.code === 'TRUNCATED') truncated = finding;
+      else if (broken && cp.size > broken.upTo) {
+        broken.later++;
+        broken.upTo = cp.size;
+      } else if (!broken) {
+        broken = { finding, later: 0, upTo: cp.size };
+        findings.push(finding);
       }
     }
+    if (broken && broken.later > 0)
+      broken.finding.message +=
+        `; the same change breaks the ${broken.later} later checkpoint(s) up to ${broken.upTo} ` +
+        '(a second change among them would not be told apart)';
+    if (truncated) findings.push(truncated);
     // Events a signed checkpoint claims are reported by its mismatch, if any; only those after
     // every checkpoint are merely not covered yet.
     const claimed = checkpoints.reduce((max, c) => Math.max(max, c.size), 0);

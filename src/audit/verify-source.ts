@@ -103,26 +103,38 @@ function workersFor(info: ChainSourceInfo): number {
 async function labelOrphans(source: ChainSource, findings: Finding[]): Promise<Finding[]> {
   const wanted = new Set(findings.filter((f) => f.code === 'PREV_HASH_MISMATCH' && f.linksTo).map((f) => f.linksTo!));
   if (wanted.size === 0) return findings;
+  const before = new Set(findings.filter((f) => f.code === 'PREV_HASH_MISMATCH').map((f) => f.index - 1));
   const found = new Set<string>();
+  const unsignedAt = new Set<number>();
+  let index = 0;
   for await (const row of source.rows({ skipMalformed: true })) {
+    index++;
+    if (before.has(index) && row.signature === null) unsignedAt.add(index);
     const digest = digestRow(row.payload, row.prev_hash).digest.toString('hex');
     if (wanted.has(digest)) found.add(digest);
   }
   // Only intact rows after intact rows: a tampered neighbour explains the broken link by itself.
-  const flagged = (index: number, except: Finding) => findings.some((x) => x.index === index && x !== except);
+  const flagged = (at: number, except: Finding) => findings.some((x) => x.index === at && x !== except);
   return findings.map((f) =>
     f.code === 'PREV_HASH_MISMATCH' &&
     f.linksTo &&
     !found.has(f.linksTo) &&
     !flagged(f.index, f) &&
     !flagged(f.index - 1, f)
-      ? {
-          ...f,
-          code: 'ORPHAN' as const,
-          message: `links to ${f.linksTo}, which is no event in this log: the events between were removed`,
-        }
+      ? { ...f, code: 'ORPHAN' as const, message: orphanMessage(f, unsignedAt.has(f.index - 1)) }
       : f,
   );
+}
+
+/**
+ * A signed predecessor that verifies cannot have been changed, so events were removed; an
+ * unsigned one (checkpoint mode) may have been changed instead, and the link cannot tell which.
+ */
+function orphanMessage(f: Finding, unsignedBefore: boolean): string {
+  const what = unsignedBefore
+    ? `event ${f.index - 1} (unsigned) was changed, or events between ${f.index - 1} and ${f.index} were removed`
+    : 'the events between were removed';
+  return `links to ${f.linksTo}, which is no event in this log: ${what}`;
 }
 
 /** A broken link on a row that shares its prev_hash with an earlier row is a fork, and says so. */

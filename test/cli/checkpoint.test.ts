@@ -105,8 +105,10 @@ describe('checkpoint mode', () => {
     const v = await verify(cwd);
     expect(v.code).toBe(3);
     const mismatch = v.out.findings.filter((f) => f.code === 'CHECKPOINT_ROOT_MISMATCH');
-    expect(mismatch.map((f) => f.index)).toEqual([20, 25]);
+    // One finding per broken range: the change also breaks the checkpoint at 25, which is counted.
+    expect(mismatch.map((f) => f.index)).toEqual([20]);
     expect(JSON.stringify(mismatch[0])).toContain('11..20');
+    expect(JSON.stringify(mismatch[0])).toContain('breaks the 1 later checkpoint(s) up to 25');
   });
 
   it('a changed payload breaks the link too; reordered and inserted events are named', async () => {
@@ -122,6 +124,7 @@ describe('checkpoint mode', () => {
     expect(
       changed.out.findings.filter((f) => f.code !== 'CHECKPOINT_ROOT_MISMATCH').map((f) => [f.index, f.code]),
     ).toEqual([[6, 'ORPHAN']]);
+    expect(JSON.stringify(changed.out.findings)).toContain('event 5 (unsigned) was changed, or events between 5 and 6');
     expect(changed.out.findings).toContainEqual(
       expect.objectContaining({ code: 'CHECKPOINT_ROOT_MISMATCH', index: 10 }),
     );
@@ -137,6 +140,25 @@ describe('checkpoint mode', () => {
     const inserted = await verify(cwd);
     expect(inserted.code).toBe(3);
     expect(codes(inserted.out)).toContain('CHECKPOINT_ROOT_MISMATCH');
+  });
+
+  it('one changed event among 1,000 is named, with one root mismatch for its range and a count of the rest', async () => {
+    const { cwd, log } = await checkpointedLog(1000, '10');
+    const rows = lines(log);
+    rewrite(
+      log,
+      rows.map((l, i) => (i === 500 ? l.replace('"n":501', '"n":-501') : l)),
+    );
+    const v = await verify(cwd);
+    expect(v.code).toBe(3);
+    expect(v.out.findings.map((f) => [f.index, f.code])).toEqual([
+      [502, 'ORPHAN'],
+      [510, 'CHECKPOINT_ROOT_MISMATCH'],
+    ]);
+    const text = JSON.stringify(v.out.findings);
+    expect(text).toContain('event 501 (unsigned) was changed, or events between 501 and 502 were removed');
+    expect(text).toContain('501..510');
+    expect(text).toContain('breaks the 49 later checkpoint(s) up to 1000');
   });
 
   it('a log cut below its newest checkpoint is TRUNCATED, with no anchor needed', async () => {
