@@ -94,8 +94,11 @@ export interface CheckpointRecord {
 
 /** The checkpoints kept beside a chain (checkpoint mode). */
 export interface CheckpointLog {
-  /** Every checkpoint record, hints unverified (a file line that is no record comes as its note). */
-  checkpointRecords(): Promise<CheckpointRecord[]>;
+  /**
+   * Checkpoint records, hints unverified (a file line that is no record comes as its note): all
+   * of them, or with `newest` about that many of the most recent (a file's tail, a table's largest).
+   */
+  checkpointRecords(opts?: { newest?: number }): Promise<CheckpointRecord[]>;
   /** The event whose line (file) or chain_seq (database) ends at this position; undefined if none. */
   rowEndingAt(position: number): Promise<AuditRow | undefined>;
   /** The complete events after a position (all of them without one), each with the position after it. */

@@ -17,11 +17,11 @@ import {
   cursorSize,
   diverged,
   emptyCursor,
+  newestValid,
   openRecords,
   stateOf,
   type KeyOf,
   type TreeCursor,
-  type VerifiedCheckpoint,
 } from './tree-cursor.js';
 import {
   describeRanges,
@@ -173,35 +173,38 @@ const NO_BASE = { size: 0, signedAt: undefined };
 const recent = (signedAt: Date | undefined, intervalMs: number, now: Date) =>
   signedAt !== undefined && now.getTime() - signedAt.getTime() < intervalMs;
 
+// Records read from the store's newest end first; all of them only when none of those opens.
+const NEWEST_RECORDS = 32;
+
 /** The newest signed state the writer can reach, proven against the log. */
 async function provenBase(
   log: CheckpointLog,
   origin: string,
   opts: WriterOptions,
 ): Promise<{ cursor: TreeCursor; base: { size: number; signedAt: Date | undefined } }> {
-  const records = await log.checkpointRecords();
-  const { valid, unusable } = openRecords(records, opts.keyOf, origin);
-  if (valid.length === 0 && unusable > 0) {
-    throw diverged(
-      `${unusable} checkpoint record(s) are kept for this log and none opens as a checkpoint of ${origin} ` +
-        'signed by a trusted key',
-      opts.label,
-    );
+  let records = await log.checkpointRecords({ newest: NEWEST_RECORDS });
+  let newest = newestValid(records, opts.keyOf, origin);
+  if (!newest && records.length > 0) {
+    records = await log.checkpointRecords();
+    newest = newestValid(records, opts.keyOf, origin);
+    if (!newest) {
+      throw diverged(
+        `${records.length} checkpoint record(s) are kept for this log and none opens as a checkpoint of ` +
+          `${origin} signed by a trusted key`,
+        opts.label,
+      );
+    }
   }
-  const newest = valid[0];
   let cursor = newest
     ? await cursorAtCheckpoint(log, newest.checkpoint, newest.record.state, opts.label)
     : emptyCursor();
   const witnessed = newestWitnessed(opts.witnessed ?? [], opts.keyOf, origin);
   if (witnessed) {
-    const atWitness = await cursorAtCheckpoint(log, witnessed, hintFor(valid, witnessed), opts.label);
+    const hint = records.find((r) => r.note === witnessed.note)?.state;
+    const atWitness = await cursorAtCheckpoint(log, witnessed.checkpoint, hint, opts.label);
     if (cursorSize(atWitness) > cursorSize(cursor)) cursor = atWitness;
   }
-  const signedAt = valid.reduce<Date | undefined>(
-    (max, v) => (v.record.state?.signedAt && (!max || v.record.state.signedAt > max) ? v.record.state.signedAt : max),
-    undefined,
-  );
-  return { cursor, base: { size: cursorSize(cursor), signedAt } };
+  return { cursor, base: { size: cursorSize(cursor), signedAt: newest?.record.state?.signedAt } };
 }
 
 /** The notes that open as checkpoints of this origin with a trusted key. */
@@ -212,15 +215,17 @@ function openNotes(notes: readonly string[], keyOf: KeyOf, origin: string): Chec
   });
 }
 
-function newestWitnessed(notes: readonly string[], keyOf: KeyOf, origin: string): Checkpoint | undefined {
-  return openNotes(notes, keyOf, origin).reduce<Checkpoint | undefined>(
-    (newest, cp) => (!newest || cp.size > newest.size ? cp : newest),
-    undefined,
-  );
-}
-
-function hintFor(valid: readonly VerifiedCheckpoint[], cp: Checkpoint): TreeState | undefined {
-  return valid.find((v) => v.checkpoint.size === cp.size && v.checkpoint.root.equals(cp.root))?.record.state;
+function newestWitnessed(
+  notes: readonly string[],
+  keyOf: KeyOf,
+  origin: string,
+): { note: string; checkpoint: Checkpoint } | undefined {
+  let newest: { note: string; checkpoint: Checkpoint } | undefined;
+  for (const note of notes) {
+    const [checkpoint] = openNotes([note], keyOf, origin);
+    if (checkpoint && (!newest || checkpoint.size > newest.checkpoint.size)) newest = { note, checkpoint };
+  }
+  return newest;
 }
 
 interface Waiting {

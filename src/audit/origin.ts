@@ -4,8 +4,7 @@
 // A log that has checkpoints keeps the origin they name (older logs: agentkeys.local/a.jsonl).
 // An auditor pins it with --origin; verify-audit shows the one it found.
 import type { CheckpointLog } from './chain.js';
-import { openCheckpoint } from './checkpoint.js';
-import type { KeyOf } from './tree-cursor.js';
+import { newestValid, type KeyOf } from './tree-cursor.js';
 
 /** The name part of an origin: the log's file (or database) name, as a schema-less name. */
 export function logName(log: string): string {
@@ -31,12 +30,11 @@ export function originFromGenesis(log: string, genesisId: string): string {
  * genesis event gives; undefined for an empty log.
  */
 export async function findOrigin(log: CheckpointLog, keyOf: KeyOf, label: string): Promise<string | undefined> {
-  let best: { origin: string; size: number } | undefined;
-  for (const { note } of await log.checkpointRecords()) {
-    const opened = openCheckpoint(note, keyOf);
-    if (opened.ok && (!best || opened.checkpoint.size > best.size)) best = opened.checkpoint;
+  const newest = await log.checkpointRecords({ newest: 32 });
+  for (const records of [newest, ...(newest.length > 0 ? [await log.checkpointRecords()] : [])]) {
+    const best = newestValid(records, keyOf, undefined);
+    if (best) return best.checkpoint.origin;
   }
-  if (best) return best.origin;
   for await (const { row } of log.rowsAfter(undefined)) return originFromGenesis(label, row.id);
   return undefined;
 }

@@ -7,7 +7,7 @@
 import { VerificationError } from '../errors.js';
 import type { VerificationKey } from '../signing/verify.js';
 import type { CheckpointLog, CheckpointRecord, TreeState } from './chain.js';
-import { openCheckpoint, type Checkpoint } from './checkpoint.js';
+import { openCheckpoint, parseCheckpointText, parseNote, type Checkpoint } from './checkpoint.js';
 import { CompactRange } from './merkle.js';
 import { chainDigestHex, eventLeafBinary, type AuditRow } from './record.js';
 
@@ -73,6 +73,32 @@ export function openRecords(
   }
   valid.sort((a, b) => b.checkpoint.size - a.checkpoint.size);
   return { valid, unusable };
+}
+
+/**
+ * The largest signed checkpoint of this origin (any origin when undefined) among the records:
+ * notes are ordered by the size in their text (cheap) and their signatures checked from the
+ * largest down, so a writer usually verifies one signature, however many records a store keeps.
+ */
+export function newestValid(
+  records: readonly CheckpointRecord[],
+  keyOf: KeyOf,
+  origin: string | undefined,
+): VerifiedCheckpoint | undefined {
+  const sized = records.flatMap((record) => {
+    try {
+      return [{ record, size: parseCheckpointText(parseNote(record.note).text).size }];
+    } catch {
+      return [];
+    }
+  });
+  sized.sort((a, b) => b.size - a.size);
+  for (const { record } of sized) {
+    const opened = openCheckpoint(record.note, keyOf);
+    if (opened.ok && (origin === undefined || opened.checkpoint.origin === origin))
+      return { checkpoint: opened.checkpoint, record };
+  }
+  return undefined;
 }
 
 /**

@@ -49,9 +49,12 @@ export async function readCheckpointNotes(log: string): Promise<string[]> {
   return (await readLines(checkpointPathFor(log))).map((line) => parseRecord(line)?.note ?? line);
 }
 
-/** Every record with its hint; the file's modification time is when its newest record was appended. */
-export async function readCheckpointRecords(log: string): Promise<CheckpointRecord[]> {
-  const lines = await readLines(checkpointPathFor(log));
+/**
+ * Records with their hints; the file's modification time is when its newest record was appended.
+ * With `newest`, only the file's tail is read (records are appended, so the newest are last).
+ */
+export async function readCheckpointRecords(log: string, newest?: number): Promise<CheckpointRecord[]> {
+  const lines = newest === undefined ? await readLines(checkpointPathFor(log)) : await readTailLines(log, newest);
   if (lines.length === 0) return [];
   const signedAt = (await fsp.stat(checkpointPathFor(log))).mtime;
   return lines.map((line) => {
@@ -60,6 +63,34 @@ export async function readCheckpointRecords(log: string): Promise<CheckpointReco
     const { note, ...state } = r;
     return { note, state: { ...state, signedAt } };
   });
+}
+
+// A record is a note and a hint of a few hundred bytes; 64 KiB holds the newest several dozen.
+const TAIL_BYTES = 64 * 1024;
+
+async function readTailLines(log: string, newest: number): Promise<string[]> {
+  const file = checkpointPathFor(log);
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, size - length);
+    const lines = buf
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    if (length < size) lines.shift(); // the first line may be cut
+    return lines.slice(-newest);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The largest hinted tree state (unverified): counting events from it spares a scan. */

@@ -120,8 +120,8 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
     return readCheckpointNotes(this.file);
   }
 
-  checkpointRecords(): Promise<CheckpointRecord[]> {
-    return readCheckpointRecords(this.file);
+  checkpointRecords(opts: { newest?: number } = {}): Promise<CheckpointRecord[]> {
+    return readCheckpointRecords(this.file, opts.newest);
   }
 
   rowEndingAt(position: number): Promise<AuditRow | undefined> {

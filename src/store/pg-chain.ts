@@ -249,7 +249,7 @@ export async function readCheckpointNotes(client: pg.Client): Promise<string[]> 
 }
 
 /** Every checkpoint record, largest tree first, with its hint (prior_range when migration 0006 is in). */
-export async function readCheckpointRecords(client: pg.Client): Promise<CheckpointRecord[]> {
+export async function readCheckpointRecords(client: pg.Client, newest?: number): Promise<CheckpointRecord[]> {
   try {
     const prior = (await hasColumn(client, 'agentkeys_audit_checkpoints', 'prior_range')) ? 'prior_range' : 'NULL';
     const { rows } = await client.query<{
@@ -261,7 +261,8 @@ export async function readCheckpointRecords(client: pg.Client): Promise<Checkpoi
       created_at: Date | string; // a string where the connection parses no timestamps
     }>(
       `SELECT tree_size, chain_position, tree_range, ${prior} AS prior_range, note, created_at ` +
-        'FROM agentkeys_audit_checkpoints ORDER BY tree_size DESC',
+        `FROM agentkeys_audit_checkpoints ORDER BY tree_size DESC${newest === undefined ? '' : ' LIMIT $1'}`,
+      newest === undefined ? [] : [newest],
     );
     return rows.map((r) => ({
       note: r.note,

@@ -149,9 +149,9 @@ export class PgAuditLog implements AuditStore, CheckpointLog {
     );
   }
 
-  checkpointRecords(): Promise<CheckpointRecord[]> {
+  checkpointRecords(opts: { newest?: number } = {}): Promise<CheckpointRecord[]> {
     return this.withClient((client) =>
-      readCheckpointRecords(client).catch((err) => Promise.reject(pgError(err, 'reading checkpoints'))),
+      readCheckpointRecords(client, opts.newest).catch((err) => Promise.reject(pgError(err, 'reading checkpoints'))),
     );
   }
 

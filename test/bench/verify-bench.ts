@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { writeBenchChain, writeCheckpointedBenchChain, writeBenchSigners } from './chain-file.js';
+import { benchWriterCheck } from './writer-check.js';
 import { fileURLToPath } from 'node:url';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
@@ -131,5 +132,21 @@ console.log(
 );
 if (cpRounds.some((r) => !r.run.ok) || !cpQuarter.ok)
   console.log(`  WARNING: the checkpointed chain did not verify (${cp.findings} findings)`);
+// The writer's check (issue 21): what proving the log costs each append, beside the append itself.
+const WRITER_EVENTS = Number(process.env.BENCH_WRITER_EVENTS ?? 200_000);
+process.stderr.write(`measuring the writer's check on ${WRITER_EVENTS}-event logs…\n`);
+const w = await benchWriterCheck(dir, privateKey, WRITER_EVENTS);
+const share = (a: number, b: number) => `${((100 * a) / (a + b)).toFixed(0)}%`;
+console.log(
+  `  writer's check, checkpoint mode (${fmt(w.events)} events): ${w.checkpoint.checkMs.toFixed(2)} ms per sign call ` +
+    `beside ${w.checkpoint.appendAndSignMs.toFixed(2)} ms to append one event and sign its checkpoint ` +
+    `(${share(w.checkpoint.checkMs, w.checkpoint.appendAndSignMs)} of the call; median of ${w.calls}); ` +
+    `once, on a log whose hints predate the check: ${fmt(w.recomputeMs)} ms (the tree recomputed)`,
+);
+console.log(
+  `  writer's check, per-row mode (${fmt(w.events)} events): ${w.perRow.checkMs.toFixed(2)} ms per append ` +
+    `(the anchor checked under the lock) beside ${w.perRow.appendMs.toFixed(2)} ms for a signed append of one event ` +
+    `(${share(w.perRow.checkMs, w.perRow.appendMs)} of it)`,
+);
 if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
 else console.log(`  kept ${dir}`);
