@@ -10,6 +10,7 @@ import {
   evmGrantCheck,
   leastPrivilegeCheck,
   stackCheck,
+  witnessCheck,
 } from './checks/aws.js';
 import { requireKmsCheck } from './checks/ci.js';
 import {
@@ -42,6 +43,7 @@ export function doctorChecks(opts: CatalogOptions = {}): DoctorCheck[] {
     kmsCostCheck,
     callerPermissionsCheck,
     auditGrantCheck,
+    witnessCheck,
     brokerGrantsCheck,
     daemonGrantCheck,
     evmGrantCheck,

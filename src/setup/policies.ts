@@ -87,4 +87,23 @@ export const brokerSendEmailPolicy = (stack: Stack) => render('broker-send-email
  */
 export const kmsSignerPolicy = (keyArn: string) => render('kms-signer', { keyArn });
 
+/**
+ * The audit signers (step 21): kmsSignerPolicy's three actions on the audit key, and on the witness
+ * bucket (issue 21) PutObject to write each checkpoint once and reads to prove the log against it;
+ * no delete, no version delete, no retention or lock change: what is witnessed stays.
+ */
+export const auditSignerPolicy = (keyArn: string, witnessBucket: string) =>
+  render('audit-signer', { keyArn, witnessBucket });
+
+/** What the audit signers must not hold on the witness bucket (doctor simulates each). */
+export const WITNESS_FORBIDDEN_ACTIONS = [
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:PutObjectRetention',
+  's3:BypassGovernanceRetention',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutBucketVersioning',
+  's3:PutLifecycleConfiguration',
+];
+
 export const json = (d: PolicyDoc) => JSON.stringify(d);

@@ -7,7 +7,7 @@ const report = await verifyAuditLog({
   log: log!,
   signersPath: signersPath!,
   hmacKeyFiles: {},
-  slackMs: 0,
+  slackMs: 60_000, // verify-audit's default --slack: concurrent writers stamp created_at before the chain lock
   ...(workers !== undefined ? { workers: Number(workers) } : {}),
 });
 const ms = Number(process.hrtime.bigint() - started) / 1e6;

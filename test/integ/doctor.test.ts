@@ -90,6 +90,7 @@ describe('agentkeys doctor', () => {
       'aws.account',
       'kms.audit-key',
       'grants.audit-sign',
+      'witness',
       'grants.broker-host',
       'grants.daemon',
       'grants.least-privilege',
@@ -110,7 +111,7 @@ describe('agentkeys doctor', () => {
     expect(tls.detail).toMatch(/SHA-1 [0-9a-f]{40}/);
   });
 
-  it('a detached audit grant: grants.audit-sign fails, naming the setup step that puts it back', async () => {
+  it('a detached audit grant: grants.audit-sign and the witness write fail, naming the setup step that puts it back', async () => {
     const iam = new IAM(region);
     const policy = await iam.getRolePolicy({
       RoleName: 'agentkeys-broker-host-test',
@@ -120,15 +121,43 @@ describe('agentkeys doctor', () => {
     try {
       const r = await doctor();
       expect(r.code).toBe(1);
-      expect(r.failed.map((c) => c.id)).toEqual(['grants.audit-sign']);
+      expect(r.failed.map((c) => c.id)).toEqual(['grants.audit-sign', 'witness']);
       expect(r.failed[0]!.detail).toMatch(/agentkeys-broker-host-test may not kms:Sign/);
-      expect(r.failed[0]!.fix).toBe('agentkeys setup --test --only-step audit-signing-grant');
+      expect(r.failed[1]!.detail).toMatch(/agentkeys-broker-host-test may not s3:PutObject/);
+      for (const f of r.failed) expect(f.fix).toBe('agentkeys setup --test --only-step audit-signing-grant');
     } finally {
       await iam.putRolePolicy({
         RoleName: 'agentkeys-broker-host-test',
         PolicyName: 'agentkeys-audit-sign-test',
         PolicyDocument: decodeURIComponent(policy.PolicyDocument!),
       });
+    }
+  });
+
+  it('a signer that may delete witnessed versions: the witness check fails, naming the action', async () => {
+    const iam = new IAM(region);
+    // moto's simulator evaluates identity policies without conditions (named in the launcher).
+    await iam.putRolePolicy({
+      RoleName: 'agentkeys-broker-host-test',
+      PolicyName: 'legacy-witness-admin',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['s3:DeleteObjectVersion', 's3:PutObjectRetention'],
+            Resource: 'arn:aws:s3:::agentkeys-witness-test-123456789012/*',
+          },
+        ],
+      }),
+    });
+    try {
+      const r = await doctor();
+      expect(r.code).toBe(1);
+      const witness = r.failed.find((c) => c.id === 'witness')!;
+      expect(witness.detail).toMatch(/may s3:DeleteObjectVersion, s3:PutObjectRetention/);
+    } finally {
+      await iam.deleteRolePolicy({ RoleName: 'agentkeys-broker-host-test', PolicyName: 'legacy-witness-admin' });
     }
   });
 

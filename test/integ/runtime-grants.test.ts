@@ -54,8 +54,23 @@ describe('runtime grants', () => {
       Condition: { StringEquals: { 'ses:FromAddress': 'noreply-test@bots-test.litentry.org' } },
     });
     const key = await createKmsApi({ region: 'us-east-1' }).describeKey('alias/agentkeys-audit-test');
+    const witness = 'arn:aws:s3:::agentkeys-witness-test-123456789012';
+    // Issue 21: the signers write each checkpoint to the witness once; nothing lets them delete it.
     expect((await policy('agentkeys-broker-host-test', 'agentkeys-audit-sign-test')).Statement).toEqual([
       { Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'], Resource: key.Arn },
+      { Sid: 'WitnessWriteOnce', Effect: 'Allow', Action: ['s3:PutObject'], Resource: `${witness}/*` },
+      {
+        Sid: 'WitnessRead',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: `${witness}/*`,
+      },
+      {
+        Sid: 'WitnessInspect',
+        Effect: 'Allow',
+        Action: ['s3:ListBucketVersions', 's3:GetBucketVersioning', 's3:GetBucketObjectLockConfiguration'],
+        Resource: witness,
+      },
     ]);
     expect(await aws().describeProfileAssociation(files.instanceId)).toMatchObject({
       profileArn: 'arn:aws:iam::123456789012:instance-profile/agentkeys-broker-host-test',

@@ -23,6 +23,8 @@ function renderAll(s: Stack): Record<string, unknown> {
     'placeholder-trust': P.placeholderTrust(s),
     'ssh-user': P.sshUserPolicy(s, 'i-0123456789abcdef0'),
     'evm-signer': P.kmsSignerPolicy(KEY_ARN(s)),
+    // Issue 21: written from the template, not from an older literal.
+    'audit-signer': P.auditSignerPolicy(KEY_ARN(s), s.witness.bucket),
     'broker-host-trust': P.brokerHostTrust(s),
     'broker-host-inline': P.brokerHostInline(s),
     'broker-send-email': P.brokerSendEmailPolicy(s),

@@ -1,6 +1,6 @@
 import type { Decision } from '../../aws/iam.js';
 import { describeKeyIfExists } from '../../aws/keys.js';
-import { roleArn } from '../../setup/policies.js';
+import { roleArn, WITNESS_FORBIDDEN_ACTIONS } from '../../setup/policies.js';
 import { findBroadGrants } from '../../setup/steps/22-security-audit.js';
 import { fail, ok, setupFix, skip, stackOf, warn, type DoctorCheck, type DoctorContext } from '../check.js';
 
@@ -150,6 +150,51 @@ export const auditGrantCheck: DoctorCheck = {
     }
     if (problems.length > 0) return fail(`${problems.join('; ')} on ${key.Arn}`, setupFix(ctx, 'audit-signing-grant'));
     return ok(`${stack.auditSignerRoles.join(', ')}: kms:Sign, GetPublicKey, DescribeKey on ${key.Arn}`);
+  },
+};
+
+const WITNESS_OBJECT_ACTIONS = WITNESS_FORBIDDEN_ACTIONS.filter((a) => !a.startsWith('s3:PutBucket'));
+const WITNESS_BUCKET_ACTIONS = WITNESS_FORBIDDEN_ACTIONS.filter((a) => a.startsWith('s3:PutBucket'));
+
+/**
+ * Issue 21: the witness holds only if nothing the signers hold can undo it. The bucket keeps every
+ * version under compliance-mode Object Lock, and each audit signer may PutObject there but not
+ * delete a version, change a retention or switch the lock or versioning off.
+ */
+export const witnessCheck: DoctorCheck = {
+  id: 'witness',
+  group: 'permissions',
+  title: 'The checkpoint witness: locked in compliance mode; the signers write once, never delete',
+  needs: ['aws.account'],
+  async run(ctx) {
+    const { stack, aws } = stackOf(ctx);
+    const bucket = stack.witness.bucket;
+    if ((await aws.headBucket(bucket)) !== 'exists')
+      return fail(`bucket ${bucket} does not exist`, setupFix(ctx, 'witness-bucket'));
+    const lock = await aws.getObjectLock(bucket);
+    if (lock?.mode !== 'COMPLIANCE')
+      return fail(
+        `${bucket} has ${lock ? `Object Lock without a compliance-mode default` : 'no Object Lock'}: ` +
+          'what it witnesses could be deleted',
+        setupFix(ctx, 'witness-bucket'),
+      );
+    const problems: string[] = [];
+    for (const role of stack.auditSignerRoles) {
+      const arn = roleArn(stack, role);
+      const object = `arn:aws:s3:::${bucket}/probe.checkpoint`;
+      const cannot = await simulateGrant(ctx, arn, ['s3:PutObject'], object);
+      if (cannot.length > 0) problems.push(`${role} may not s3:PutObject`);
+      const decisions = [
+        ...(await aws.simulatePrincipalPolicy(arn, WITNESS_OBJECT_ACTIONS, [object])),
+        ...(await aws.simulatePrincipalPolicy(arn, WITNESS_BUCKET_ACTIONS, [`arn:aws:s3:::${bucket}`])),
+      ];
+      const allowed = decisions.filter((d) => d.decision === 'allowed').map((d) => d.action);
+      if (allowed.length > 0) problems.push(`${role} may ${allowed.join(', ')}`);
+    }
+    if (problems.length > 0) return fail(`${problems.join('; ')} on ${bucket}`, setupFix(ctx, 'audit-signing-grant'));
+    return ok(
+      `${bucket}: compliance mode, ${lock.days ?? '?'} days; ${stack.auditSignerRoles.join(', ')} write once, never delete`,
+    );
   },
 };
 

@@ -1,5 +1,5 @@
 import { describeKeyIfExists } from '../../aws/keys.js';
-import { json, kmsSignerPolicy } from '../policies.js';
+import { auditSignerPolicy, json } from '../policies.js';
 import { inlinePolicyChange, type TeardownAction } from '../resources.js';
 import { blocked, change, rerun, type Change, type SetupContext, type Step } from '../step.js';
 import { toState } from './shared.js';
@@ -10,17 +10,20 @@ const policyName = (ctx: SetupContext) => `agentkeys-audit-sign${ctx.stack.name 
  * Seed 000 §4: the principals that sign audit events need kms:Sign, kms:GetPublicKey and
  * kms:DescribeKey on the audit key, restricted to that key's ARN (never `*`, never the alias, which
  * a later rotate-key re-points). The principals are the broker host role, or AUDIT_SIGNER_ROLES.
+ * They also write checkpoints to the witness bucket: PutObject and reads only (issue 21).
  */
 export const auditSigningGrantStep: Step = {
   num: 21,
   id: 'audit-signing-grant',
-  title: 'Grant the audit signers kms:Sign on the audit key (and nothing else)',
+  title: 'Grant the audit signers kms:Sign on the audit key and write-once on the witness (nothing else)',
   async check(ctx) {
     const { stack, aws } = ctx;
     const key = await describeKeyIfExists(ctx.kms, stack.kmsAuditAlias);
     const name = policyName(ctx);
     // A key created by step 15 in this run has its ARN only once applied: the grant renders then.
-    const document = async () => json(kmsSignerPolicy((await describeKeyIfExists(ctx.kms, stack.kmsAuditAlias))!.Arn!));
+    const witness = stack.witness.bucket;
+    const document = async () =>
+      json(auditSignerPolicy((await describeKeyIfExists(ctx.kms, stack.kmsAuditAlias))!.Arn!, witness));
     const changes: Change[] = [];
     for (const role of stack.auditSignerRoles) {
       const exists = (await aws.getRole(role)) !== undefined;
@@ -31,17 +34,22 @@ export const auditSigningGrantStep: Step = {
           `create the role Agent Manager runs as (or fix ${stack.operatorEnvFile}), then: ${rerun(ctx, 21)}`,
         );
       const label = `${role}/${name}`;
-      const detail = `kms:Sign, kms:GetPublicKey, kms:DescribeKey on ${key?.Arn ?? stack.kmsAuditAlias}`;
+      const detail =
+        `kms:Sign, kms:GetPublicKey, kms:DescribeKey on ${key?.Arn ?? stack.kmsAuditAlias}; ` +
+        `s3:PutObject (write once) and reads on ${witness}, no delete`;
       const put = async () => aws.putRolePolicy(role, name, await document());
       if (!key || !exists) {
         changes.push(change('create', label, put, detail));
         continue;
       }
       const current = await aws.getRolePolicy(role, name);
-      const want = json(kmsSignerPolicy(key.Arn!));
+      const want = json(auditSignerPolicy(key.Arn!, witness));
       changes.push(...inlinePolicyChange(current, { name, label, document: want, detail }, put));
     }
-    return toState(changes, `${stack.auditSignerRoles.join(', ')} may sign with ${key?.Arn} only`);
+    return toState(
+      changes,
+      `${stack.auditSignerRoles.join(', ')} may sign with ${key?.Arn} only, and write ${witness} once`,
+    );
   },
   async teardown(ctx) {
     const actions: TeardownAction[] = [];
