@@ -145,7 +145,7 @@ program
     'checkpoint mode: sign the closing checkpoint only when the newest is older than this (10s, 5m)',
   )
   .option('--origin <origin>', 'the log identity in its checkpoints (default agentkeys.local/<log file name>)')
-  .option('--witness <s3url>', 'also write every checkpoint, once, to this Object Lock bucket (s3://bucket/prefix)')
+  .option('--witness <s3url>', 'also write each checkpoint (or, per-row, the anchor) once to this Object Lock bucket')
   .option('--adopt', 'per-row: take a file log that has events but no signed anchor (another tool wrote it)')
   .action(lazy(async (opts) => (await import('../commands/sign.js')).runSign(opts)));
 

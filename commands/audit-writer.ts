@@ -9,7 +9,16 @@ import { writerKeyOf } from '../src/audit/writer-trust.js';
 import { verifierRegistry } from '../src/signing/registry-input.js';
 import type { AuditSigner } from '../src/signing/signer.js';
 import type { AuditStore } from '../src/store/store.js';
-import { assertWitnessBucket, parseWitnessUrl, readWitness, witnessCheckpoints } from '../src/store/witness.js';
+import {
+  assertWitnessBucket,
+  parseWitnessUrl,
+  readWitness,
+  witnessAnchor,
+  witnessCheckpoints,
+  type WitnessReading,
+} from '../src/store/witness.js';
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
 
 /** What a writer trusts and reads before it writes: the registry, its own key, the witness. */
@@ -54,16 +63,40 @@ async function pauseAfterAppendForTests(): Promise<void> {
   await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
 }
 
-/** Per-row mode's write: the anchor already there is checked with the registry and the signer's key. */
+/**
+ * Per-row mode's write: the anchor already there is checked with the registry and the signer's
+ * key, and with --witness against the newest anchor the witness holds; the new anchor is then
+ * witnessed too (file logs: a database keeps no anchor).
+ */
 export async function appendSigned(
   ctx: CommandContext,
   store: AuditStore,
   signer: AuditSigner,
   events: readonly NewEvent[],
   opts: AppendOptions = {},
+  witnessUrl?: string,
 ) {
+  if (witnessUrl && !store.anchorPath)
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: `${store.label} keeps no anchor to witness in per-row mode`,
+      hint: 'on Postgres, witness checkpoints: add --checkpoint-every N',
+    });
   const keyOf = store.anchorPath ? await writerKeyOf(signer, await verifierRegistry(ctx.config)) : undefined;
-  return appendSignedEvents(store, signer, events, { ...opts, ...(keyOf ? { keyOf } : {}) });
+  const origin = witnessUrl ? await findOrigin(store, keyOf!, store.label) : undefined;
+  const reading = await readWitnessBeforeWrite(ctx, witnessUrl, origin);
+  const result = await appendSignedEvents(store, signer, events, {
+    ...opts,
+    ...(keyOf ? { keyOf } : {}),
+    witnessedAnchors: reading?.anchors.map((a) => a.text) ?? [],
+  });
+  let witnessed: string[] = [];
+  if (witnessUrl && store.anchorPath) {
+    const anchorText = await readFile(store.anchorPath, 'utf8');
+    const at = origin ?? (await findOrigin(store, keyOf!, store.label))!;
+    witnessed = await witnessAnchor(await ctx.services.witnessObjects(), parseWitnessUrl(witnessUrl), at, anchorText);
+  }
+  return { ...result, witnessed };
 }
 
 /**
@@ -75,12 +108,20 @@ export async function witnessBeforeWrite(
   url: string | undefined,
   origin: string | undefined,
 ): Promise<string[]> {
-  if (!url) return [];
+  return (await readWitnessBeforeWrite(ctx, url, origin))?.notes.map((n) => n.note) ?? [];
+}
+
+async function readWitnessBeforeWrite(
+  ctx: CommandContext,
+  url: string | undefined,
+  origin: string | undefined,
+): Promise<WitnessReading | undefined> {
+  if (!url) return undefined;
   const loc = parseWitnessUrl(url);
   const objects = await ctx.services.witnessObjects();
   await assertWitnessBucket(objects, loc);
-  if (!origin) return []; // an empty log: its genesis, not yet written, will name it
-  return (await readWitness(objects, loc, origin, { newestKeys: 2 })).notes.map((n) => n.note);
+  if (!origin) return undefined; // an empty log: its genesis, not yet written, will name it
+  return readWitness(objects, loc, origin, { newestKeys: 2 });
 }
 
 /** --witness s3://…: the checkpoints just signed, written once to the Object Lock bucket. */

@@ -52,15 +52,14 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
   const checkpoints = checkpointPolicy(options);
-  if (options.witness && !checkpoints) {
-    throw new UsageError({
-      code: 'FLAG_CONFLICT',
-      message: '--witness needs checkpoint mode',
-      hint: 'add --checkpoint-every N or --checkpoint-interval T',
-    });
-  }
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is written
-  const { signer, rows, head, checkpointed } = await withKmsTrail(ctx, async () => {
+  const {
+    signer,
+    rows,
+    head,
+    checkpointed,
+    witnessed: anchorWitnessed,
+  } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
     const store = openStore(log, {
@@ -70,17 +69,17 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
-    const result: { rows: AuditRow[]; head: ChainHead; checkpointed?: CheckpointRun } = await (
+    const result: { rows: AuditRow[]; head: ChainHead; checkpointed?: CheckpointRun; witnessed?: string[] } = await (
       checkpoints
         ? appendCheckpointed(ctx, store, signer, list, checkpoints, options.witness)
-        : appendSigned(ctx, store, signer, list, { onProgress })
+        : appendSigned(ctx, store, signer, list, { onProgress }, options.witness)
     ).finally(() => {
       progress.done();
       return store.close();
     });
     return { signer, ...result };
   });
-  const written = checkpointed ? await witnessRun(ctx, options.witness, checkpointed) : [];
+  const written = checkpointed ? await witnessRun(ctx, options.witness, checkpointed) : (anchorWitnessed ?? []);
   printKmsCalls(ctx);
   if (ctx.out.json) {
     printJson({

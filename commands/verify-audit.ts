@@ -67,6 +67,7 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
   const report = await verifyAuditLog({
     extraCheckpoints: witnessed.map((w) => w.note),
     extraFindings: reading?.findings ?? [],
+    extraAnchors: reading?.anchors.map((a) => a.text) ?? [],
     ...(options.origin ? { expectedOrigin: options.origin } : {}),
     onProgress: (events, bytes, total) =>
       progress.update(`  verifying ${count(events)} events${percent(bytes, total)}…`),
@@ -96,6 +97,7 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
       ...(reading
         ? {
             witnessed: witnessed.map(({ key, versionId, size, origin }) => ({ key, versionId, size, origin })),
+            witnessedAnchors: reading.anchors.map(({ key, versionId, events }) => ({ key, versionId, events })),
             witnessVersions: reading.versions,
           }
         : {}),
@@ -112,7 +114,14 @@ export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promis
         ),
       );
     }
-    if (options.witness && witnessed.length === 0)
+    if (reading && reading.anchors.length > 0)
+      printLine(
+        style.dim(
+          `  witness: ${reading.anchors.length} anchor(s) of ${origin}, ` +
+            `${reading.anchors[0]!.events}..${reading.anchors.at(-1)!.events} events, each checked against the log`,
+        ),
+      );
+    if (options.witness && witnessed.length === 0 && reading?.anchors.length === 0)
       printLine(style.warn(`! no checkpoint of ${origin} witnessed in ${options.witness} yet`));
   }
   return exitCodeOfFindings(report.findings);

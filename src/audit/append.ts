@@ -19,6 +19,8 @@ export interface AppendOptions {
   now?: () => Date;
   /** Keys trusted for the anchor already there (the registry); the signer's own key always counts. */
   keyOf?: (kid: string) => VerificationKey | undefined;
+  /** Anchors a witness holds for this log (sign --witness in per-row mode). */
+  witnessedAnchors?: readonly string[];
   /** Called every PROGRESS_EVERY signed events of a large batch. */
   onProgress?: (signed: number, total: number) => void;
 }
@@ -38,7 +40,7 @@ export async function appendSignedEvents(
       rows = await signEvents(signer, events, current.prevHash, opts);
       return rows;
     },
-    { signer, ...(opts.keyOf ? { keyOf: opts.keyOf } : {}) },
+    { signer, ...(opts.keyOf ? { keyOf: opts.keyOf } : {}), witnessed: opts.witnessedAnchors ?? [] },
   );
   return { rows, head };
 }

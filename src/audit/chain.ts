@@ -56,6 +56,8 @@ export function linesToChunk(lines: readonly string[]): LineChunk {
 export interface AnchorWriter {
   signer: AuditSigner;
   keyOf?: (kid: string) => VerificationKey | undefined;
+  /** Anchors a witness holds for this log: the log must hold the newest of them too. */
+  witnessed?: readonly string[];
 }
 
 /** Anything that appends to a chain under a writer lock. */

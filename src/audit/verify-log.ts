@@ -14,6 +14,8 @@ export interface VerifyOptions {
   trustedStart?: string;
   /** Anchor file text, if there is one. */
   anchorText?: string;
+  /** Anchors from elsewhere (a witness): each is held to the log like the anchor file. */
+  extraAnchors?: readonly string[];
   /** Checkpoint notes kept beside the chain; any at all switches on checkpoint mode. */
   checkpoints?: readonly string[];
   /** The origin the checkpoints must name (--origin); others are CHECKPOINT_ORIGIN_MISMATCH. */
@@ -55,7 +57,8 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const keyRing = new KeyRing(opts.keys);
   const anchor = opts.anchorText === undefined ? undefined : parseAnchor(opts.anchorText);
   const stitcher = new Stitcher(opts.trustedStart, keyRing.slackMs);
-  const wantDigestAt = typeof anchor === 'object' ? [anchor.events] : [];
+  const extraAnchors = (opts.extraAnchors ?? []).map((text) => parseAnchor(text));
+  const wantDigestAt = [anchor, ...extraAnchors].flatMap((a) => (typeof a === 'object' ? [a.events] : []));
   const notes = opts.checkpoints ?? [];
   const opened = notes.length > 0 ? openCheckpoints(notes, keyRing, opts.expectedOrigin) : undefined;
   const merkle = opened ? { wantRangeAt: opened.valid.map((c) => c.size) } : undefined;
@@ -96,6 +99,10 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   }
   const findings = stitcher.findings;
   if (anchor !== undefined) findings.push(...(await checkAnchor(anchor, stitcher, keyRing, opts.checkDeferred)));
+  for (const witnessed of extraAnchors) {
+    const problems = await checkAnchor(witnessed, stitcher, keyRing, opts.checkDeferred);
+    findings.push(...problems.map((f) => ({ ...f, message: `witnessed anchor: ${f.message}` })));
+  }
   let checkpoints: CheckpointSummary | null = null;
   if (opened) {
     const checked = tree.check(opened.valid, stitcher.events);

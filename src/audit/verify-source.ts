@@ -27,6 +27,8 @@ export interface VerifyAuditOptions {
   checkDeferred?: Parameters<typeof verifyChain>[1]['checkDeferred'];
   /** Checkpoints from elsewhere (a witness), checked like the store's own. */
   extraCheckpoints?: readonly string[];
+  /** Anchors from elsewhere (a witness of a per-row log), checked like the anchor file. */
+  extraAnchors?: readonly string[];
   /** Findings about that elsewhere (a witness object under the wrong key). */
   extraFindings?: readonly Finding[];
   /** The origin the checkpoints must name (--origin). */
@@ -73,6 +75,7 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
     ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
     ...(anchorFile ? { anchorText: anchorFile.text } : {}),
+    ...(opts.extraAnchors?.length ? { extraAnchors: opts.extraAnchors } : {}),
     checkpoints: [...(await source.readCheckpoints()), ...(opts.extraCheckpoints ?? [])],
     ...(opts.expectedOrigin ? { expectedOrigin: opts.expectedOrigin } : {}),
   });

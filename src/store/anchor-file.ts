@@ -58,6 +58,9 @@ export async function assertExtendsAnchor(
   adopt: boolean,
 ): Promise<ChainHead> {
   const found = await readAnchorIfExists(anchorPathFor(log));
+  const witnessedFirst = found ? undefined : await newestWitnessedAnchor(writer);
+  // The anchor file is gone but the witness keeps one: the log must still hold that.
+  if (witnessedFirst) return { prevHash: head.prevHash, events: await holds(log, head, [witnessedFirst]) };
   if (!found) {
     // Checkpoint mode keeps checkpoints instead of an anchor; verification holds the log to them.
     if (head.prevHash === null || adopt || (await readCheckpointNotes(log)).length > 0) return head;
@@ -72,18 +75,42 @@ export async function assertExtendsAnchor(
   if (typeof anchor === 'string') throw diverged(`its anchor is unusable: ${anchor}`, log);
   if (!(await anchorVerifies(anchor, writer)))
     throw diverged(`its anchor's signature by ${anchor.signer_kid} does not verify with a trusted key`, log);
-  if (head.prevHash === anchor.head) return { prevHash: head.prevHash, events: anchor.events };
+  const witnessed = await newestWitnessedAnchor(writer);
+  const proven = await holds(log, head, [anchor, ...(witnessed && witnessed.head !== anchor.head ? [witnessed] : [])]);
+  return { prevHash: head.prevHash, events: proven };
+}
+
+/** The witnessed anchor with the most events among those that verify (others are verify-audit's). */
+async function newestWitnessedAnchor(writer: AnchorWriter): Promise<Anchor | undefined> {
+  let newest: Anchor | undefined;
+  for (const text of writer.witnessed ?? []) {
+    const a = parseAnchor(text);
+    if (typeof a === 'object' && (!newest || a.events > newest.events) && (await anchorVerifies(a, writer))) newest = a;
+  }
+  return newest;
+}
+
+/**
+ * The log's event count, once it is shown to hold every anchor's head at its position: the
+ * usual case (one anchor, whose head is the log's last event) reads nothing more; otherwise the
+ * log is scanned once.
+ */
+async function holds(log: string, head: ChainHead, anchors: readonly Anchor[]): Promise<number> {
+  if (anchors.length === 1 && head.prevHash === anchors[0]!.head) return anchors[0]!.events;
+  const wanted = new Map(anchors.map((a) => [a.events, a]));
+  const found = new Map<number, string>();
   let events = 0;
-  let atAnchor: string | undefined;
   for await (const row of readFileRows(log, {})) {
     events++;
-    if (events === anchor.events) atAnchor = digestRow(row.payload, row.prev_hash).digest.toString('hex');
+    if (wanted.has(events)) found.set(events, digestRow(row.payload, row.prev_hash).digest.toString('hex'));
   }
-  if (events < anchor.events)
-    throw diverged(`the log holds ${events} events, but its signed anchor records ${anchor.events}`, log);
-  if (atAnchor !== anchor.head)
-    throw diverged(`event ${anchor.events} is not the head its signed anchor records (${anchor.head})`, log);
-  return { prevHash: head.prevHash, events };
+  for (const a of anchors) {
+    const which = a === anchors[0] ? 'its signed anchor' : 'the newest anchor its witness holds';
+    if (events < a.events) throw diverged(`the log holds ${events} events, but ${which} records ${a.events}`, log);
+    if (found.get(a.events) !== a.head)
+      throw diverged(`event ${a.events} is not the head ${which} records (${a.head})`, log);
+  }
+  return events;
 }
 
 async function anchorVerifies(anchor: Anchor, writer: AnchorWriter): Promise<boolean> {

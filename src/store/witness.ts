@@ -4,6 +4,7 @@
 // rights put new objects, overwrite a key (S3 keeps the locked version and serves the new one) or
 // hide versions behind delete markers. So the witness is read whole: every version under the
 // prefix, hidden ones included, each note ordered by the tree size inside it, never by its key.
+import { parseAnchor } from '../audit/anchor.js';
 import { parseCheckpointText, parseNote } from '../audit/checkpoint.js';
 import type { Finding } from '../audit/findings.js';
 import { AgentkeysError, UsageError } from '../errors.js';
@@ -46,8 +47,8 @@ const SIZE_DIGITS = 16;
 // An origin may hold '/' (agentkeys.local/audit.jsonl): it is one path segment, URI-encoded.
 const folderOf = (loc: WitnessLocation, origin: string) =>
   `${loc.prefix ? `${loc.prefix}/` : ''}${encodeURIComponent(origin)}/`;
-const keyFor = (loc: WitnessLocation, origin: string, size: number) =>
-  `${folderOf(loc, origin)}${String(size).padStart(SIZE_DIGITS, '0')}.checkpoint`;
+const keyFor = (loc: WitnessLocation, origin: string, size: number, kind: 'checkpoint' | 'anchor' = 'checkpoint') =>
+  `${folderOf(loc, origin)}${String(size).padStart(SIZE_DIGITS, '0')}.${kind}`;
 
 /**
  * Refuses a bucket that cannot hold a witness: without versioning an overwrite destroys the
@@ -99,6 +100,32 @@ export async function witnessCheckpoints(
   return written;
 }
 
+/**
+ * A per-row log's anchor, written once under its event count: an anchor later swapped for an
+ * older one (with the log cut to match) is then still caught. The same count with another head
+ * is two histories: WITNESS_CONFLICT.
+ */
+export async function witnessAnchor(
+  objects: WitnessObjects,
+  loc: WitnessLocation,
+  origin: string,
+  anchorText: string,
+): Promise<string[]> {
+  const anchor = parseAnchor(anchorText);
+  if (typeof anchor === 'string') return [];
+  const key = keyFor(loc, origin, anchor.events, 'anchor');
+  if ((await objects.putObjectIfAbsent(loc.bucket, key, anchorText)) === 'written') return [key];
+  const existing = parseAnchor(await objects.getObjectText(loc.bucket, key));
+  if (typeof existing === 'string' || existing.head !== anchor.head) {
+    throw new AgentkeysError({
+      code: 'WITNESS_CONFLICT',
+      message: `s3://${loc.bucket}/${key} already witnesses another head of ${origin} at ${anchor.events} events`,
+      hint: 'two histories of one log were anchored: verify the log, and find who wrote the other one',
+    });
+  }
+  return [];
+}
+
 export interface WitnessedCheckpoint {
   key: string;
   versionId: string;
@@ -110,6 +137,8 @@ export interface WitnessedCheckpoint {
 
 export interface WitnessReading {
   notes: WitnessedCheckpoint[];
+  /** Anchors of a per-row log (their text), smallest event count first. */
+  anchors: { key: string; versionId: string; text: string; events: number }[];
   /** Objects that are no checkpoint, or whose key disagrees with the note inside. */
   findings: Finding[];
   versions: number;
@@ -129,18 +158,22 @@ export async function readWitness(
 ): Promise<WitnessReading> {
   const folder = folderOf(loc, origin);
   const versions = (await objects.listVersions(loc.bucket, folder)).filter((v) => !v.deleteMarker);
-  const claimed = (key: string) => Number(/(\d+)\.checkpoint$/.exec(key)?.[1] ?? -1);
+  const claimed = (key: string) => Number(/(\d+)\.(?:checkpoint|anchor)$/.exec(key)?.[1] ?? -1);
   let chosen = versions;
   if (opts.newestKeys !== undefined) {
     const keys = [...new Set(versions.map((v) => v.key))].sort((a, b) => claimed(b) - claimed(a));
     const top = new Set(keys.slice(0, opts.newestKeys));
     chosen = versions.filter((v) => top.has(v.key));
   }
-  const reading: WitnessReading = { notes: [], findings: [], versions: versions.length };
+  const reading: WitnessReading = { notes: [], anchors: [], findings: [], versions: versions.length };
   const seen = new Set<string>();
   for (const v of chosen) {
     const note = await objects.getObjectText(loc.bucket, v.key, v.versionId);
     const where = `s3://${loc.bucket}/${v.key} (version ${v.versionId.slice(0, 16)})`;
+    if (v.key.endsWith('.anchor')) {
+      readAnchorObject(reading, v, note, where, claimed(v.key), seen);
+      continue;
+    }
     let cp: { origin: string; size: number };
     try {
       cp = parseCheckpointText(parseNote(note).text);
@@ -158,7 +191,25 @@ export async function readWitness(
     reading.notes.push({ key: v.key, versionId: v.versionId, note, size: cp.size, origin: cp.origin });
   }
   reading.notes.sort((a, b) => a.size - b.size);
+  reading.anchors.sort((a, b) => a.events - b.events);
   return reading;
+}
+
+function readAnchorObject(
+  reading: WitnessReading,
+  v: ObjectVersion,
+  text: string,
+  where: string,
+  claimed: number,
+  seen: Set<string>,
+): void {
+  const anchor = parseAnchor(text);
+  if (typeof anchor === 'string') return void reading.findings.push(witnessFinding(`${where} is no anchor: ${anchor}`));
+  if (anchor.events !== claimed)
+    reading.findings.push(witnessFinding(`${where} holds the anchor at ${anchor.events} events under another key`));
+  if (seen.has(text)) return;
+  seen.add(text);
+  reading.anchors.push({ key: v.key, versionId: v.versionId, text, events: anchor.events });
 }
 
 function witnessFinding(message: string): Finding {

@@ -220,4 +220,32 @@ describe('the checkpoint witness', () => {
     expect(r.stderr).toContain('WITNESS_BUCKET_UNPROTECTED');
     expect(readFileSync(path.join(cwd, 'a.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(25);
   });
+
+  it('per-row: each anchor is witnessed; a log cut back to an older genuine anchor is caught, and the next writer refuses', async () => {
+    const { cwd, env } = await witnessedLog();
+    const rowSign = (input: string) =>
+      runCli(['--json', 'sign', '--log', 'r.jsonl', '--key', 'local:audit-1', '--batch', '--witness', WITNESS], {
+        cwd,
+        env,
+        input,
+      });
+    const first = await rowSign(events(3));
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).witnessed[0]).toMatch(/r\.jsonl-[0-9a-f]{8}\/0000000000000003\.anchor$/);
+    const log = path.join(cwd, 'r.jsonl');
+    const anchorAt3 = readFileSync(`${log}.anchor.json`, 'utf8');
+    expect((await rowSign(events(2, 4))).code).toBe(0);
+    // The attacker cuts the log back to 3 events and restores the genuine anchor of that moment.
+    writeFileSync(log, `${readFileSync(log, 'utf8').trimEnd().split('\n').slice(0, 3).join('\n')}\n`);
+    writeFileSync(`${log}.anchor.json`, anchorAt3);
+    const local = await runCli(['verify-audit', '--log', 'r.jsonl'], { cwd, env });
+    expect(local.code).toBe(0); // without the witness: not detectable, and verify-audit says so
+    expect(local.stdout).toContain('without --witness');
+    const witnessed = await runCli(['--json', 'verify-audit', '--log', 'r.jsonl', '--witness', WITNESS], { cwd, env });
+    expect(witnessed.code, witnessed.stdout).toBe(3);
+    expect(JSON.parse(witnessed.stdout).findings).toContainEqual(expect.objectContaining({ code: 'TRUNCATED' }));
+    const next = await rowSign(events(1, 6));
+    expect(next.code, next.stdout + next.stderr).toBe(3);
+    expect(next.stderr).toContain('the newest anchor its witness holds');
+  });
 });
