@@ -193,7 +193,8 @@ export const witnessCheck: DoctorCheck = {
     }
     if (problems.length > 0) return fail(`${problems.join('; ')} on ${bucket}`, setupFix(ctx, 'audit-signing-grant'));
     return ok(
-      `${bucket}: compliance mode, ${lock.days ?? '?'} days; ${stack.auditSignerRoles.join(', ')} write once, never delete`,
+      `${bucket}: compliance mode, ${lock.days ?? '?'} days; ` +
+        `${stack.auditSignerRoles.join(', ')} write once, never delete`,
     );
   },
 };
