@@ -16,7 +16,7 @@ export interface CheckpointPolicy {
   /**
    * With this (ms), the checkpoint at the end is signed only when the newest checkpoint is at
    * least this old: a caller appending an event per call signs about once per interval, and the
-   * events in between stay uncovered (UNCHECKPOINTED) until a later call or `audit checkpoint`.
+   * events in between stay uncovered (UNCHECKPOINTED) until a later call or `audit checkpoint --adopt`.
    */
   minIntervalMs?: number;
 }

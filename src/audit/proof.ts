@@ -63,7 +63,7 @@ export async function proveInclusion(source: ChainSource, id: string): Promise<I
     throw new UsageError({
       code: 'CHECKPOINT_NOT_FOUND',
       message: `no checkpoint covers event ${found.index + 1} (${id}) yet`,
-      hint: `sign one: agentkeys audit checkpoint --log ${source.label}`,
+      hint: `its writer signs one when it finishes; a stopped writer's: agentkeys audit checkpoint --log ${source.label} --adopt`,
     });
   }
   const { size, root } = covering.checkpoint;
@@ -192,7 +192,7 @@ export async function proveConsistency(source: ChainSource, oldNote: string, key
     throw new UsageError({
       code: 'CHECKPOINT_NOT_FOUND',
       message: `${source.label} has no verified checkpoint`,
-      hint: `sign one: agentkeys audit checkpoint --log ${source.label}`,
+      hint: `sign events in checkpoint mode: agentkeys sign --log ${source.label} --checkpoint-every N`,
     });
   const { leaves } = await readLeaves(source);
   const fail = (message: string) => new VerificationError({ code: 'CONSISTENCY_FAILED', message });

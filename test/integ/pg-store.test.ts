@@ -178,12 +178,12 @@ describe('sign and verify-audit on Postgres', () => {
     }
   });
 
-  it('4 processes × 250 events make one linear chain of 1,000 with no fork', async () => {
+  it('10 processes × 100 per-row events make one linear chain of 1,000 with no fork, none refused', async () => {
     const cwd = await withKey();
     const url = await migratedDb(cwd);
     const key = path.join(cwd, '.agentkeys/keys/k1.pem');
     await Promise.all(
-      [0, 1, 2, 3].map((w) => execFileAsync(process.execPath, [WRITER, url, key, 'k1', '250', String(w)])),
+      Array.from({ length: 10 }, (_, w) => execFileAsync(process.execPath, [WRITER, url, key, 'k1', '100', String(w)])),
     );
     const { code, report } = await verifyJson(cwd, url);
     expect(report.findings).toEqual([]);
