@@ -63,7 +63,9 @@ export async function proveInclusion(source: ChainSource, id: string): Promise<I
     throw new UsageError({
       code: 'CHECKPOINT_NOT_FOUND',
       message: `no checkpoint covers event ${found.index + 1} (${id}) yet`,
-      hint: `its writer signs one when it finishes; a stopped writer's: agentkeys audit checkpoint --log ${source.label} --adopt`,
+      hint:
+        "its writer signs one when it finishes; a stopped writer's events: " +
+        `agentkeys audit checkpoint --log ${source.label} --adopt`,
     });
   }
   const { size, root } = covering.checkpoint;
