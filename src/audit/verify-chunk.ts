@@ -44,17 +44,25 @@ export interface ChunkResult {
   newestAt: number;
   oldest: { index: number; id: string; text: string; ms: number } | undefined;
   /**
-   * Per kid with a validTo: the rows that passed their window by this chunk's own clock. Judged
-   * again by the stitcher against the newest time of the chunks before.
+   * Per kid: the signed rows that passed their window by this chunk's own clock. Judged again by
+   * the stitcher against the newest time of the chunks before, and the hand-overs in them.
    */
-  windowed: Record<string, WindowedRows>;
+  signedBy: Record<string, SignedRows>;
+  /** signer.rotated events: the kid that handed over, and when (chain time) its window ends. */
+  handOvers: HandOver[];
 }
 
-export interface WindowedRows {
+export interface SignedRows {
   first: number;
   id: string;
   count: number;
-  validTo: number;
+  validTo: number | undefined;
+}
+
+export interface HandOver {
+  index: number;
+  kid: string;
+  endsAt: number;
 }
 
 /** What a worker sends back: the result, and the chunk's bytes for reuse. */
@@ -91,7 +99,8 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     deferred: [],
     newestAt: Number.NEGATIVE_INFINITY,
     oldest: undefined,
-    windowed: {},
+    signedBy: {},
+    handOvers: [],
   };
   const clock = new ChainClock();
   const oldest = new OldestTime();
@@ -280,7 +289,9 @@ function checkSignature(
 
 /**
  * The signer's window, judged by the chain's clock (the newest created_at up to this row), not by
- * the row's own time: a retired key cannot sign today by dating its event in the past.
+ * the row's own time: a retired key cannot sign today by dating its event in the past. A key that
+ * handed over (a signer.rotated event it signed) is valid for the overlap it named, from the
+ * chain's time at the hand-over, whatever the registry says.
  */
 function checkWindow(
   row: AuditRow,
@@ -290,34 +301,69 @@ function checkWindow(
   clock: ChainClock,
   result: ChunkResult,
 ): void {
-  if (lookup.validFrom === undefined && lookup.validTo === undefined) return;
-  const found = (code: Finding['code'], message: string): void => {
-    result.findings.push({ index, id: row.id, code, message });
-  };
-  if (Number.isNaN(Date.parse(row.created_at)))
-    return found(
-      'MALFORMED_ROW',
-      `created_at "${row.created_at}" is not a timestamp, so the signer's validity window cannot be checked`,
-    );
-  const at = clock.now;
-  if (lookup.validFrom !== undefined && at < lookup.validFrom - slackMs) {
-    return found(
-      'SIGNER_NOT_VALID_AT',
-      `signed at ${row.created_at}, before ${row.signer_kid} became valid ` +
-        `(${new Date(lookup.validFrom).toISOString()})`,
-    );
+  const kid = row.signer_kid!;
+  const handOver = endOfHandOver(result.handOvers, kid);
+  const validTo = minDefined(lookup.validTo, handOver?.endsAt);
+  if (lookup.validFrom !== undefined || validTo !== undefined) {
+    const problem = windowProblem(row, lookup.validFrom, validTo, handOver, slackMs, clock);
+    if (problem) return void result.findings.push({ index, id: row.id, ...problem });
   }
-  if (lookup.validTo !== undefined && at > lookup.validTo + slackMs) {
-    return found(
-      'SIGNER_NOT_VALID_AT',
-      `signed when the chain had reached ${new Date(at).toISOString()} ` +
-        `(the event says ${row.created_at.slice(0, 40)}), ` +
-        `after ${row.signer_kid} was retired (${new Date(lookup.validTo).toISOString()})`,
-    );
-  }
-  if (lookup.validTo !== undefined) {
-    const kid = row.signer_kid!;
-    const seen = (result.windowed[kid] ??= { first: index, id: row.id, count: 0, validTo: lookup.validTo });
-    seen.count++;
-  }
+  const seen = (result.signedBy[kid] ??= { first: index, id: row.id, count: 0, validTo: lookup.validTo });
+  seen.count++;
+  noteHandOver(row, index, clock, result);
 }
+
+function windowProblem(
+  row: AuditRow,
+  validFrom: number | undefined,
+  validTo: number | undefined,
+  handOver: HandOver | undefined,
+  slackMs: number,
+  clock: ChainClock,
+): Pick<Finding, 'code' | 'message'> | undefined {
+  if (Number.isNaN(Date.parse(row.created_at)))
+    return {
+      code: 'MALFORMED_ROW',
+      message: `created_at "${row.created_at}" is not a timestamp, so the signer's validity window cannot be checked`,
+    };
+  const at = clock.now;
+  if (validFrom !== undefined && at < validFrom - slackMs)
+    return {
+      code: 'SIGNER_NOT_VALID_AT',
+      message:
+        `signed at ${row.created_at}, before ${row.signer_kid} became valid ` +
+        `(${new Date(validFrom).toISOString()})`,
+    };
+  if (validTo === undefined || at <= validTo + slackMs) return undefined;
+  const why =
+    handOver && handOver.endsAt === validTo
+      ? `after ${row.signer_kid} handed over (signer.rotated, event ${handOver.index}) and its overlap ended`
+      : `after ${row.signer_kid} was retired`;
+  return {
+    code: 'SIGNER_NOT_VALID_AT',
+    message:
+      `signed when the chain had reached ${new Date(at).toISOString()} ` +
+      `(the event says ${row.created_at.slice(0, 40)}), ${why} (${new Date(validTo).toISOString()})`,
+  };
+}
+
+const DAY_MS = 86_400_000;
+
+/** A signer.rotated event, signed by the key that hands over, ends that key's window after its overlap. */
+function noteHandOver(row: AuditRow, index: number, clock: ChainClock, result: ChunkResult): void {
+  if (row.event_type !== 'signer.rotated' || row.signer_kid === null) return;
+  const payload = row.payload as { overlap_days?: unknown } | null;
+  const days = typeof payload?.overlap_days === 'number' && payload.overlap_days >= 0 ? payload.overlap_days : 0;
+  const at = clock.now;
+  if (!Number.isFinite(at)) return;
+  result.handOvers.push({ index, kid: row.signer_kid, endsAt: at + days * DAY_MS });
+}
+
+export function endOfHandOver(handOvers: readonly HandOver[], kid: string): HandOver | undefined {
+  let earliest: HandOver | undefined;
+  for (const h of handOvers) if (h.kid === kid && (!earliest || h.endsAt < earliest.endsAt)) earliest = h;
+  return earliest;
+}
+
+export const minDefined = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined ? b : b === undefined ? a : Math.min(a, b);

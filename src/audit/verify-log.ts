@@ -6,7 +6,15 @@ import { ChunkPool, MAX_WORKER_CHUNK_BYTES } from './chunk-pool.js';
 import { exitCodeOfFindings, type Finding } from './findings.js';
 import { openCheckpoints, TreeStitcher, type CheckpointSummary } from './verify-checkpoints.js';
 import { KeyRing, type KeyRingData } from './keyring.js';
-import { verifyChunk, type ChunkJob, type ChunkResult, type DeferredCheck } from './verify-chunk.js';
+import {
+  endOfHandOver,
+  minDefined,
+  verifyChunk,
+  type ChunkJob,
+  type ChunkResult,
+  type DeferredCheck,
+  type HandOver,
+} from './verify-chunk.js';
 
 export interface VerifyOptions {
   keys: KeyRingData;
@@ -136,6 +144,8 @@ class Stitcher {
   readonly digestsAt: Record<number, string> = {};
   /** The newest created_at of the chunks stitched so far (the chain's clock). */
   private newestAt = Number.NEGATIVE_INFINITY;
+  /** signer.rotated hand-overs of the chunks stitched so far. */
+  private readonly handOvers: HandOver[] = [];
 
   constructor(
     private readonly trustedStart: string | undefined,
@@ -168,17 +178,22 @@ class Stitcher {
           "earlier event's: the time of an event is unsigned, and an event is no older than the events before it",
       });
     }
-    for (const [kid, rows] of Object.entries(result.windowed)) {
-      if (before <= rows.validTo + this.slackMs) continue;
+    for (const [kid, rows] of Object.entries(result.signedBy)) {
+      const handOver = endOfHandOver(this.handOvers, kid);
+      const validTo = minDefined(rows.validTo, handOver?.endsAt);
+      if (validTo === undefined || before <= validTo + this.slackMs) continue;
+      const why =
+        handOver && handOver.endsAt === validTo ? `its hand-over at event ${handOver.index} ended` : 'it was retired';
       this.findings.push({
         index: rows.first,
         id: rows.id,
         code: 'SIGNER_NOT_VALID_AT',
         message:
           `${rows.count} event(s) from here on are signed by ${kid} when the chain had reached ` +
-          `${new Date(before).toISOString()}, after it was retired (${new Date(rows.validTo).toISOString()})`,
+          `${new Date(before).toISOString()}, after ${why} (${new Date(validTo).toISOString()})`,
       });
     }
+    this.handOvers.push(...result.handOvers);
     this.newestAt = Math.max(before, result.newestAt);
   }
 

@@ -6,7 +6,7 @@ import lockfile from 'proper-lockfile';
 import type { CheckpointRecord, TreeState } from '../audit/chain.js';
 import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
-import { readLineEndingAt } from './file-tail.js';
+import { readLineEndingAt, withFileIfExists } from './file-tail.js';
 
 export const checkpointPathFor = (log: string) => `${log}.checkpoints.jsonl`;
 
@@ -69,28 +69,19 @@ export async function readCheckpointRecords(log: string, newest?: number): Promi
 const TAIL_BYTES = 64 * 1024;
 
 async function readTailLines(log: string, newest: number): Promise<string[]> {
-  const file = checkpointPathFor(log);
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  try {
+  const lines = await withFileIfExists(checkpointPathFor(log), async (handle) => {
     const { size } = await handle.stat();
     const length = Math.min(size, TAIL_BYTES);
     const buf = Buffer.alloc(length);
     await handle.read(buf, 0, length, size - length);
-    const lines = buf
+    const all = buf
       .toString('utf8')
       .split('\n')
       .filter((l) => l !== '');
-    if (length < size) lines.shift(); // the first line may be cut
-    return lines.slice(-newest);
-  } finally {
-    await handle.close();
-  }
+    if (length < size) all.shift(); // the first line may be cut
+    return all.slice(-newest);
+  });
+  return lines ?? [];
 }
 
 /** The largest hinted tree state (unverified): counting events from it spares a scan. */

@@ -1,8 +1,11 @@
 import { promises as fsp } from 'node:fs';
 import { UsageError } from '../errors.js';
 
-/** The last line without its newline; undefined for a missing or empty file. A torn tail is an error. */
-export async function readLastLine(file: string): Promise<string | undefined> {
+/** Runs `use` on the file opened for reading; undefined when the file does not exist. */
+export async function withFileIfExists<T>(
+  file: string,
+  use: (handle: fsp.FileHandle) => Promise<T | undefined>,
+): Promise<T | undefined> {
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(file, 'r');
@@ -11,6 +14,15 @@ export async function readLastLine(file: string): Promise<string | undefined> {
     throw err;
   }
   try {
+    return await use(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The last line without its newline; undefined for a missing or empty file. A torn tail is an error. */
+export function readLastLine(file: string): Promise<string | undefined> {
+  return withFileIfExists(file, async (handle) => {
     const { size } = await handle.stat();
     if (size === 0) return undefined;
     const last = Buffer.alloc(1);
@@ -22,10 +34,8 @@ export async function readLastLine(file: string): Promise<string | undefined> {
         hint: `inspect it with: agentkeys verify-audit --log ${file}`,
       });
     }
-    return await lineEndingAt(handle, size - 1);
-  } finally {
-    await handle.close();
-  }
+    return lineEndingAt(handle, size - 1);
+  });
 }
 
 async function lineEndingAt(handle: fsp.FileHandle, end: number): Promise<string> {
@@ -47,22 +57,13 @@ async function lineEndingAt(handle: fsp.FileHandle, end: number): Promise<string
 }
 
 /** The line whose newline is at byte `newlineAt`; undefined when the file has no newline there. */
-export async function readLineEndingAt(file: string, newlineAt: number): Promise<string | undefined> {
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
+export function readLineEndingAt(file: string, newlineAt: number): Promise<string | undefined> {
+  return withFileIfExists(file, async (handle) => {
     const byte = Buffer.alloc(1);
     const { bytesRead } = await handle.read(byte, 0, 1, newlineAt);
     if (bytesRead !== 1 || byte[0] !== 10) return undefined;
-    return await lineEndingAt(handle, newlineAt);
-  } finally {
-    await handle.close();
-  }
+    return lineEndingAt(handle, newlineAt);
+  });
 }
 
 /** Newlines from byte `start` on; a start past the end counts nothing. */

@@ -15,6 +15,9 @@ import { withStore } from '../../src/store/store.js';
 import { applyMigrations, loadMigrations, type Migration } from '../../src/db/migrate.js';
 import { connectPg } from '../../src/db/pg.js';
 import { startPostgres } from '../helpers/postgres.js';
+import { LocalKeySigner } from '../../src/signing/signer.js';
+import { PgAuditLog } from '../../src/store/pg-log.js';
+import { measureCheckpointWrites } from './writer-check.js';
 
 const copy = (from: string, to: string) =>
   withStore(from, {}, (src) => withStore(to, {}, (dst) => exportChain(src, dst)));
@@ -113,6 +116,10 @@ try {
   const cpFourDb = await freshDb('bench_cp_four');
   const cpFour = await writers(cpFourDb, 4, LANE_WRITES, 'checkpoint');
   const cpFourVerified = await verifyRate(cpFourDb);
+  // The writer's check (issue 21) on the table the four writers filled: one sign call at a time.
+  const checkStore = new PgAuditLog({ url: cpFourDb });
+  const checkCost = await measureCheckpointWrites(checkStore, new LocalKeySigner('bench', privateKey, 'bench'), 50);
+  await checkStore.close();
   const file = path.join(dir, 'chain.jsonl');
   await writeChainFile(file, CHAIN);
   const chainDb = await freshDb('bench_chain');
@@ -146,6 +153,11 @@ try {
   console.log(
     `  checkpoint mode, 4 writers   ${fmt(cpFour)} events/s  (${(cpFour / rowFour).toFixed(1)}× per-row with the same 4 × 8 appenders; ` +
       `target ≥ 3,000/s; the chain verified: ${fmt(cpFourVerified.rate)} events/s, 0 forks)`,
+  );
+  console.log(
+    `  writer's check, checkpoint mode: ${checkCost.checkMs.toFixed(2)} ms per sign call (the newest checkpoint ` +
+      `proven against the table, the tail read) beside ${checkCost.appendAndSignMs.toFixed(2)} ms to append one event ` +
+      `and sign its checkpoint (median of 50 calls on the ${fmt(LANE_WRITES)}-event table)`,
   );
   console.log('  (every rate is timed from a start barrier: each writer process started, connected, and waiting)');
   console.log(

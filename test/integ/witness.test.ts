@@ -29,17 +29,11 @@ const events = (n: number, from = 1) =>
     JSON.stringify({ event_type: 't', actor_id: 'a', payload: { n: from + i } }),
   ).join('\n');
 
-async function witnessedLog() {
-  const { zoneId } = await seedAccount();
-  const files = await stackFiles(zoneId, { test: true });
-  const env = moto.current.env;
-  const cwd = files.cwd;
-  const step = await runCli(['--json', 'setup', '--test', '--only-step', 'witness-bucket'], { cwd, env });
-  expect(step.code, step.stderr).toBe(0);
-  await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'audit-1'], { cwd, env });
-  const signed = await runCli(
+/** sign in checkpoint mode (every 10) with the witness, as each test's honest writer does. */
+const signWitnessed = (cwd: string, env: Record<string, string>, input: string, extra: string[] = []) =>
+  runCli(
     [
-      '--json',
+      ...extra,
       'sign',
       '--log',
       'a.jsonl',
@@ -51,8 +45,18 @@ async function witnessedLog() {
       '--witness',
       WITNESS,
     ],
-    { cwd, env, input: events(25) },
+    { cwd, env, input },
   );
+
+async function witnessedLog() {
+  const { zoneId } = await seedAccount();
+  const files = await stackFiles(zoneId, { test: true });
+  const env = moto.current.env;
+  const cwd = files.cwd;
+  const step = await runCli(['--json', 'setup', '--test', '--only-step', 'witness-bucket'], { cwd, env });
+  expect(step.code, step.stderr).toBe(0);
+  await runCli(['keys', 'create', '--local', '--alg', 'ed25519', '--kid', 'audit-1'], { cwd, env });
+  const signed = await signWitnessed(cwd, env, events(25), ['--json']);
   expect(signed.code, signed.stderr).toBe(0);
   return { cwd, env, signed: JSON.parse(signed.stdout), step: JSON.parse(step.stdout) };
 }
@@ -169,21 +173,7 @@ describe('the checkpoint witness', () => {
   it('a cut log grown past the cut by an honest writer: the older witnessed trees catch it; a witnessing writer refuses', async () => {
     const { cwd, env } = await witnessedLogIn();
     cutAndForget(cwd, 5);
-    const refused = await runCli(
-      [
-        'sign',
-        '--log',
-        'a.jsonl',
-        '--key',
-        'local:audit-1',
-        '--batch',
-        '--checkpoint-every',
-        '10',
-        '--witness',
-        WITNESS,
-      ],
-      { cwd, env, input: events(30, 100) },
-    );
+    const refused = await signWitnessed(cwd, env, events(30, 100));
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain('LOG_DIVERGED');
     const grown = await runCli(

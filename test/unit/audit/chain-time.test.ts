@@ -97,3 +97,30 @@ describe('--kms-verify checks only keys the registry lists', () => {
 const PUBLIC_P256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
+
+describe('a hand-over in the chain', () => {
+  it('a key that signed signer.rotated is valid for its overlap from the hand-over, whatever the registry says', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const payloads = Array.from({ length: 300 }, (_, i) =>
+      i === 99 ? { new_key_arn: 'arn:aws:kms:us-east-1:1:key/new', overlap_days: 0 } : { i, pad: 'x'.repeat(i % 40) },
+    );
+    const rows = amBuildChain(payloads, { alg: 'ed25519', privateKey }, 'k');
+    rows[99]!.event_type = 'signer.rotated';
+    const log = path.join(tempDir(), 'a.jsonl');
+    writeFileSync(log, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const entry = {
+      signerId: 'k',
+      algorithm: 'ed25519' as const,
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    };
+    const keys = { signers: [entry], rejected: {}, hmacSecrets: {}, slackMs: 0 };
+    const inline = await verifyChain(readLineChunks(log, 4096), { keys, workers: 0 });
+    const parallel = await verifyChain(readLineChunks(log, 4096), { keys, workers: 2 });
+    expect(parallel.findings).toEqual(inline.findings);
+    const late = inline.findings.filter((f) => f.code === 'SIGNER_NOT_VALID_AT');
+    expect(late[0]).toMatchObject({ index: 101 });
+    expect(late[0]!.message).toContain('signer.rotated, event 100');
+    expect(inline.findings.every((f) => f.code === 'SIGNER_NOT_VALID_AT' && f.index > 100)).toBe(true);
+    expect(Math.max(...late.map((f) => f.index))).toBeGreaterThan(290); // the later chunks too
+  });
+});
