@@ -6,10 +6,10 @@
 // an operator adopts them on the record (adoptUncovered).
 import { VerificationError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
-import type { CheckpointLog, TreeState } from './chain.js';
+import type { CheckpointLog, CheckpointRecord, TreeState } from './chain.js';
 import { openCheckpoint, signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.js';
 import type { CheckpointPolicy, CheckpointRun } from './checkpointing.js';
-import { findOrigin } from './origin.js';
+import { findOrigin, NEWEST_RECORDS } from './origin.js';
 import type { AuditRow } from './record.js';
 import {
   advance,
@@ -22,6 +22,7 @@ import {
   stateOf,
   type KeyOf,
   type TreeCursor,
+  type VerifiedCheckpoint,
 } from './tree-cursor.js';
 import {
   describeRanges,
@@ -80,8 +81,13 @@ export class CheckpointWriter {
     policy: CheckpointPolicy,
     opts: WriterOptions,
   ): Promise<CheckpointWriter> {
-    const origin = policy.origin ?? (await findOrigin(log, opts.keyOf, opts.label));
-    const { cursor, base } = origin ? await provenBase(log, origin, opts) : { cursor: emptyCursor(), base: NO_BASE };
+    const newest = await log.checkpointRecords({ newest: NEWEST_RECORDS });
+    // One pass over the newest records: the largest trusted checkpoint names the origin and is the base.
+    const top = newestValid(newest, opts.keyOf, policy.origin);
+    const origin = policy.origin ?? top?.checkpoint.origin ?? (await findOrigin(log, opts.keyOf, opts.label, newest));
+    const { cursor, base } = origin
+      ? await provenBase(log, origin, opts, newest, top)
+      : { cursor: emptyCursor(), base: NO_BASE };
     const waiting = await readTail(log, cursor, opts.label);
     const staleMs = (opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS) + (policy.minIntervalMs ?? 0);
     refuseStale(waiting, staleMs, (opts.now ?? (() => new Date()))(), opts.label);
@@ -173,17 +179,16 @@ const NO_BASE = { size: 0, signedAt: undefined };
 const recent = (signedAt: Date | undefined, intervalMs: number, now: Date) =>
   signedAt !== undefined && now.getTime() - signedAt.getTime() < intervalMs;
 
-// Records read from the store's newest end first; all of them only when none of those opens.
-const NEWEST_RECORDS = 32;
-
 /** The newest signed state the writer can reach, proven against the log. */
 async function provenBase(
   log: CheckpointLog,
   origin: string,
   opts: WriterOptions,
+  newestRecords: readonly CheckpointRecord[],
+  top: VerifiedCheckpoint | undefined,
 ): Promise<{ cursor: TreeCursor; base: { size: number; signedAt: Date | undefined } }> {
-  let records = await log.checkpointRecords({ newest: NEWEST_RECORDS });
-  let newest = newestValid(records, opts.keyOf, origin);
+  let records = newestRecords;
+  let newest = top?.checkpoint.origin === origin ? top : newestValid(records, opts.keyOf, origin);
   if (!newest && records.length > 0) {
     records = await log.checkpointRecords();
     newest = newestValid(records, opts.keyOf, origin);

@@ -3,8 +3,11 @@
 // genesis event's random id, which every writer reads the same way: agentkeys.local/a.jsonl-3f9c2a1b.
 // A log that has checkpoints keeps the origin they name (older logs: agentkeys.local/a.jsonl).
 // An auditor pins it with --origin; verify-audit shows the one it found.
-import type { CheckpointLog } from './chain.js';
+import type { CheckpointLog, CheckpointRecord } from './chain.js';
 import { newestValid, type KeyOf } from './tree-cursor.js';
+
+/** Records read from a store's newest end first; all of them only when none of those opens. */
+export const NEWEST_RECORDS = 32;
 
 /** The name part of an origin: the log's file (or database) name, as a schema-less name. */
 export function logName(log: string): string {
@@ -29,8 +32,13 @@ export function originFromGenesis(log: string, genesisId: string): string {
  * The origin a log already has: the one its largest trusted checkpoint names, else the one its
  * genesis event gives; undefined for an empty log.
  */
-export async function findOrigin(log: CheckpointLog, keyOf: KeyOf, label: string): Promise<string | undefined> {
-  const newest = await log.checkpointRecords({ newest: 32 });
+export async function findOrigin(
+  log: CheckpointLog,
+  keyOf: KeyOf,
+  label: string,
+  newestRecords?: readonly CheckpointRecord[],
+): Promise<string | undefined> {
+  const newest = newestRecords ?? (await log.checkpointRecords({ newest: NEWEST_RECORDS }));
   for (const records of [newest, ...(newest.length > 0 ? [await log.checkpointRecords()] : [])]) {
     const best = newestValid(records, keyOf, undefined);
     if (best) return best.checkpoint.origin;

@@ -121,7 +121,8 @@ export async function* rowsFromPosition(
 ): AsyncGenerator<{ row: AuditRow; position: number }> {
   let position = start;
   let carry = '';
-  if (!(await fsp.stat(log).catch(() => undefined))) return; // no log yet: no events
+  const stat = await fsp.stat(log).catch(() => undefined);
+  if (!stat || stat.size <= start) return; // no log yet, or nothing after the position
   for await (const piece of createReadStream(log, { start, highWaterMark: 1 << 20, encoding: 'utf8' })) {
     const lines = (carry + (piece as string)).split('\n');
     carry = lines.pop()!;
