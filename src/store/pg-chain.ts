@@ -251,7 +251,7 @@ export async function readCheckpointNotes(client: pg.Client): Promise<string[]> 
 /** Every checkpoint record, largest tree first, with its hint (prior_range when migration 0006 is in). */
 export async function readCheckpointRecords(client: pg.Client, newest?: number): Promise<CheckpointRecord[]> {
   try {
-    const prior = (await hasColumn(client, 'agentkeys_audit_checkpoints', 'prior_range')) ? 'prior_range' : 'NULL';
+    const prior = (await hasPriorRange(client)) ? 'prior_range' : 'NULL';
     const { rows } = await client.query<{
       tree_size: string;
       chain_position: string;
@@ -281,7 +281,7 @@ export async function readCheckpointRecords(client: pg.Client, newest?: number):
 }
 
 export async function insertCheckpoint(client: pg.Client, state: TreeState, note: string): Promise<void> {
-  const withPrior = await hasColumn(client, 'agentkeys_audit_checkpoints', 'prior_range');
+  const withPrior = await hasPriorRange(client);
   const columns = `tree_size, chain_position, tree_range, note${withPrior ? ', prior_range' : ''}`;
   await client.query(
     `INSERT INTO agentkeys_audit_checkpoints (${columns}) VALUES ($1, $2, $3, $4${withPrior ? ', $5' : ''})`,
@@ -306,18 +306,40 @@ export async function rowAtSeq(client: pg.Client, seq: number): Promise<AuditRow
 export async function* streamRowsAfter(
   client: pg.Client,
   afterSeq: number,
-  fetchRows = 2000,
+  pageRows = 2000,
 ): AsyncGenerator<{ row: AuditRow; position: number }> {
   if (!Number.isSafeInteger(afterSeq)) throw new Error(`chain position ${afterSeq} is not an integer`);
-  const query = `SELECT ${COLUMNS}, chain_seq FROM audit_events WHERE chain_seq > ${afterSeq} ORDER BY chain_seq`;
-  for await (const page of streamCursor<AuditRow & { chain_seq: string }>(client, query, fetchRows)) {
-    for (const { chain_seq, ...row } of page) yield { row, position: Number(chain_seq) };
+  // Pages by chain_seq, one round trip each (a writer mostly reads a handful of rows): writers
+  // commit in chain_seq order under the chain lock, so a page never skips a row still to commit.
+  let after = afterSeq;
+  for (;;) {
+    const { rows } = await client.query<AuditRow & { chain_seq: string }>(
+      `SELECT ${COLUMNS}, chain_seq FROM audit_events WHERE chain_seq > $1 ORDER BY chain_seq LIMIT $2`,
+      [after, pageRows],
+    );
+    for (const { chain_seq, ...row } of rows) {
+      after = Number(chain_seq);
+      yield { row, position: after };
+    }
+    if (rows.length < pageRows) return;
   }
 }
 
 /** Migration 0005's chain_digest column: rows agentkeys inserts carry their digest when it exists. */
 export function hasChainDigest(client: pg.Client): Promise<boolean> {
   return hasColumn(client, 'audit_events', 'chain_digest');
+}
+
+// Migration 0006's prior_range, asked once per connection (a writer asks on every call otherwise).
+const priorRangeOf = new WeakMap<pg.Client, boolean>();
+
+async function hasPriorRange(client: pg.Client): Promise<boolean> {
+  let known = priorRangeOf.get(client);
+  if (known === undefined) {
+    known = await hasColumn(client, 'agentkeys_audit_checkpoints', 'prior_range');
+    priorRangeOf.set(client, known);
+  }
+  return known;
 }
 
 async function hasColumn(client: pg.Client, table: string, column: string): Promise<boolean> {
