@@ -73,7 +73,58 @@ export function parseTypedData(value: unknown, source: string): TypedDataInput {
   } catch (err) {
     throw fail(shortMessage(err), err);
   }
+  const uncovered = uncoveredField(input);
+  if (uncovered) throw fail(uncovered);
   return input;
+}
+
+/**
+ * What the policy checks must be what is hashed. A supplied EIP712Domain type must list exactly
+ * the fields the domain object has (else the signature may commit to fewer than were checked),
+ * and every message field at every depth must be one its struct type declares (an undeclared
+ * field is read by nobody's hash).
+ */
+function uncoveredField(data: TypedDataInput): string | undefined {
+  const declared = data.types.EIP712Domain;
+  if (declared) {
+    const typed = declared.map((f) => f.name).sort();
+    const present = Object.keys(data.domain)
+      .filter((k) => data.domain[k] !== undefined)
+      .sort();
+    if (typed.join(',') !== present.join(','))
+      return (
+        `types.EIP712Domain lists [${typed.join(', ')}] but the domain holds [${present.join(', ')}]: ` +
+        'the signature would not cover the domain that is checked'
+      );
+  }
+  const walk = (type: string, value: unknown, at: string, depth: number): string | undefined => {
+    if (depth > 32) return `${at || 'message'}: structs nested deeper than 32`;
+    const array = /^(.*)\[\d*\]$/.exec(type);
+    if (array) {
+      if (!Array.isArray(value)) return undefined;
+      for (const [i, v] of value.entries()) {
+        const problem = walk(array[1]!, v, `${at}[${i}]`, depth + 1);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    const fields = data.types[type];
+    if (!fields || typeof value !== 'object' || value === null) return undefined;
+    const names = new Set(fields.map((f) => f.name));
+    const extra = Object.keys(value).find((k) => !names.has(k));
+    if (extra !== undefined) return `${at ? `${at}.` : ''}${extra} is not a field of ${type}: it would not be signed`;
+    for (const f of fields) {
+      const problem = walk(
+        f.type,
+        (value as Record<string, unknown>)[f.name],
+        at ? `${at}.${f.name}` : f.name,
+        depth + 1,
+      );
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+  return walk(data.primaryType, data.message, '', 0);
 }
 
 export function typedDataHash(data: TypedDataInput): Hex {

@@ -37,8 +37,14 @@ const PolicySchema = z
     selectors: z.array(z.string().regex(/^0x[0-9a-fA-F]{8}$/, 'a 4-byte selector (0x + 8 hex)')).optional(),
     /** Largest transaction value, a decimal string of wei; absent means 0. */
     maxValueWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
+    /** Largest fee one transaction may pay, gas × maxFeePerGas (or gasPrice), decimal wei; default 0.01 ETH. */
+    maxFeeWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
+    /** Largest maxPriorityFeePerGas (the tip), decimal wei; default 100 gwei. */
+    maxPriorityFeePerGasWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
     /** Largest EIP-712 deadline/expiry, in seconds from now. */
     maxDeadlineSeconds: z.number().int().positive().optional(),
+    /** With maxDeadlineSeconds: allow a deadline of 0, which DAI's permit reads as "never expires". */
+    allowNoExpiry: z.boolean().optional(),
     typedDataDomains: z.array(DomainRule).optional(),
   })
   .strict();
@@ -89,8 +95,8 @@ export function parsePolicy(json: unknown, source: string): EvmPolicy {
     message: `policy file ${source} has ${problems.length} problem(s)`,
     details: problems,
     hint:
-      'fields: version (1), signMessage, chainIds, contracts, selectors, maxValueWei, ' +
-      'maxDeadlineSeconds, typedDataDomains',
+      'fields: version (1), signMessage, chainIds, contracts, selectors, maxValueWei, maxFeeWei, ' +
+      'maxPriorityFeePerGasWei, maxDeadlineSeconds, allowNoExpiry, typedDataDomains',
   });
 }
 
@@ -118,6 +124,29 @@ export function decideTransaction(policy: EvmPolicy | undefined, tx: Transaction
   }
   const max = BigInt(policy.maxValueWei ?? '0');
   if ((tx.value ?? 0n) > max) return deny('maxValueWei', `value ${tx.value} wei exceeds maxValueWei ${max}`);
+  return decideFees(policy, tx);
+}
+
+/** Fees are never unbounded: without the policy's caps, these conservative ones apply. */
+export const DEFAULT_MAX_FEE_WEI = 10n ** 16n; // 0.01 ETH
+export const DEFAULT_MAX_PRIORITY_FEE_PER_GAS_WEI = 100n * 10n ** 9n; // 100 gwei
+
+/**
+ * The value cap bounds what a signature sends; this bounds what it burns or tips: gas times the
+ * highest price per gas the transaction allows, and the tip per gas on its own.
+ */
+function decideFees(policy: EvmPolicy, tx: TransactionSerializable): Decision {
+  const t = tx as { gas?: bigint; gasPrice?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint };
+  const tipCap = policy.maxPriorityFeePerGasWei
+    ? BigInt(policy.maxPriorityFeePerGasWei)
+    : DEFAULT_MAX_PRIORITY_FEE_PER_GAS_WEI;
+  if ((t.maxPriorityFeePerGas ?? 0n) > tipCap)
+    return deny('maxPriorityFeePerGasWei', `maxPriorityFeePerGas ${t.maxPriorityFeePerGas} wei exceeds ${tipCap}`);
+  const feeCap = policy.maxFeeWei ? BigInt(policy.maxFeeWei) : DEFAULT_MAX_FEE_WEI;
+  const perGas = t.maxFeePerGas ?? t.gasPrice ?? 0n;
+  const fee = (t.gas ?? 0n) * perGas;
+  if (fee > feeCap)
+    return deny('maxFeeWei', `the fee can reach ${fee} wei (gas ${t.gas ?? 0n} × ${perGas} per gas), over ${feeCap}`);
   return ALLOW;
 }
 
@@ -147,13 +176,15 @@ export function decideTypedData(
   }
   if (policy.maxDeadlineSeconds !== undefined) {
     const limit = BigInt(nowSeconds + policy.maxDeadlineSeconds);
-    for (const [field, value] of deadlines(data.message)) {
+    for (const [field, value] of deadlines(data)) {
       let at: bigint;
       try {
         at = BigInt(value as string);
       } catch {
         return deny('maxDeadlineSeconds', `${field} "${String(value)}" is not a number of seconds`);
       }
+      if (at === 0n && policy.allowNoExpiry !== true)
+        return deny('maxDeadlineSeconds', `${field} is 0, which DAI-style permits read as "never expires"`);
       if (at > limit)
         return deny('maxDeadlineSeconds', `${field} ${at} is more than ${policy.maxDeadlineSeconds}s from now`);
     }
@@ -174,15 +205,29 @@ function domainMatches(rule: z.infer<typeof DomainRule>, domain: Record<string, 
   return true;
 }
 
-/** Deadline-like fields at the top of the message and one level down (Permit2's details.expiration). */
-function deadlines(message: Record<string, unknown>): [string, unknown][] {
+/**
+ * Deadline-like fields at any depth, arrays of structs included, found by walking the types (what
+ * the hash covers) rather than the message object: a field the policy reads is one that is signed.
+ */
+function deadlines(data: TypedDataInput): [string, unknown][] {
   const out: [string, unknown][] = [];
-  for (const [k, v] of Object.entries(message)) {
-    if (DEADLINE_FIELDS.has(k.toLowerCase())) out.push([k, v]);
-    else if (v && typeof v === 'object' && !Array.isArray(v)) {
-      for (const [k2, v2] of Object.entries(v)) if (DEADLINE_FIELDS.has(k2.toLowerCase())) out.push([`${k}.${k2}`, v2]);
+  const walk = (type: string, value: unknown, at: string, depth: number): void => {
+    if (depth > 32) return; // parseTypedData has checked the types; this only bounds recursion
+    const array = /^(.*)\[\d*\]$/.exec(type);
+    if (array) {
+      if (Array.isArray(value)) value.forEach((v, i) => walk(array[1]!, v, `${at}[${i}]`, depth + 1));
+      return;
     }
-  }
+    const fields = data.types[type];
+    if (!fields || typeof value !== 'object' || value === null) return;
+    for (const f of fields) {
+      const path = at ? `${at}.${f.name}` : f.name;
+      const v = (value as Record<string, unknown>)[f.name];
+      if (DEADLINE_FIELDS.has(f.name.toLowerCase()) && !data.types[f.type]) out.push([path, v]);
+      else walk(f.type, v, path, depth + 1);
+    }
+  };
+  walk(data.primaryType, data.message, '', 0);
   return out;
 }
 

@@ -1,0 +1,167 @@
+// Issue 22 (part): the policy tried as a hostile agent would. The hashed EIP-712 domain and
+// struct fields are exactly the ones the policy checks; fees are bounded; deadlines are found at
+// any depth, and 0 ("never expires") is refused unless the policy allows it.
+import { describe, expect, it } from 'vitest';
+import { parseTransactionInput, parseTypedData } from '../../../src/evm/operations.js';
+import { decideTransaction, decideTypedData, parsePolicy } from '../../../src/evm/policy.js';
+import { PERMIT } from '../../fixtures/evm.js';
+
+const TOKEN = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+const PERMIT2 = '0x000000000022D473030F116dDEE9F6B43aC78BA3';
+const NOW = 1_900_000_000;
+const policy = (over: Record<string, unknown> = {}) =>
+  parsePolicy(
+    {
+      version: 1,
+      chainIds: [31337],
+      contracts: [TOKEN],
+      maxValueWei: '1000',
+      maxDeadlineSeconds: 3600,
+      typedDataDomains: [{ chainId: 31337 }],
+      ...over,
+    },
+    'test',
+  );
+const rule = (d: { allowed: boolean; rule?: string }) => (d.allowed ? 'allowed' : d.rule);
+const tx = (over: Record<string, unknown>) =>
+  parseTransactionInput({ chainId: 31337, nonce: 0, to: TOKEN, gas: 21000, ...over }, 'tx');
+
+describe('the hashed domain is the checked domain', () => {
+  it('a supplied EIP712Domain that leaves out chainId and verifyingContract is refused before any policy runs', () => {
+    const narrowed = {
+      ...PERMIT,
+      types: {
+        ...PERMIT.types,
+        EIP712Domain: [
+          { name: 'name', type: 'string' },
+          { name: 'version', type: 'string' },
+        ],
+      },
+    };
+    expect(() => parseTypedData(narrowed, 'agent')).toThrow(
+      expect.objectContaining({ code: 'EVM_TYPED_DATA_INVALID', message: expect.stringMatching(/would not cover/) }),
+    );
+    const exact = {
+      ...PERMIT,
+      types: {
+        ...PERMIT.types,
+        EIP712Domain: [
+          { name: 'name', type: 'string' },
+          { name: 'version', type: 'string' },
+          { name: 'chainId', type: 'uint256' },
+          { name: 'verifyingContract', type: 'address' },
+        ],
+      },
+    };
+    expect(parseTypedData(exact, 'agent').primaryType).toBe('Permit');
+  });
+
+  it('a message field its struct does not declare (so no hash covers it) is refused', () => {
+    const smuggled = { ...PERMIT, message: { ...PERMIT.message, expiry: '1' } };
+    expect(() => parseTypedData(smuggled, 'agent')).toThrow(
+      expect.objectContaining({ code: 'EVM_TYPED_DATA_INVALID' }),
+    );
+  });
+});
+
+describe('bounded fees', () => {
+  it('value 0 with a 10^24 tip or fee cap is refused by default; the policy can raise the caps', () => {
+    const huge = '1000000000000000000000000';
+    expect(rule(decideTransaction(policy(), tx({ maxFeePerGas: huge, maxPriorityFeePerGas: huge })))).toBe(
+      'maxPriorityFeePerGasWei',
+    );
+    expect(rule(decideTransaction(policy(), tx({ maxFeePerGas: huge, maxPriorityFeePerGas: 1 })))).toBe('maxFeeWei');
+    expect(rule(decideTransaction(policy(), tx({ gasPrice: huge })))).toBe('maxFeeWei');
+    expect(
+      rule(decideTransaction(policy(), tx({ maxFeePerGas: '30000000000', maxPriorityFeePerGas: '1000000000' }))),
+    ).toBe('allowed');
+    const generous = policy({ maxFeeWei: '10000000000000000000', maxPriorityFeePerGasWei: '1000000000000' });
+    expect(
+      rule(decideTransaction(generous, tx({ maxFeePerGas: '400000000000000', maxPriorityFeePerGas: '1000000000000' }))),
+    ).toBe('allowed');
+  });
+});
+
+describe('deadlines anywhere', () => {
+  const batch = (expiration: string) =>
+    parseTypedData(
+      {
+        domain: { name: 'Permit2', chainId: 31337, verifyingContract: PERMIT2 },
+        types: {
+          PermitBatch: [
+            { name: 'details', type: 'PermitDetails[]' },
+            { name: 'spender', type: 'address' },
+            { name: 'sigDeadline', type: 'uint256' },
+          ],
+          PermitDetails: [
+            { name: 'token', type: 'address' },
+            { name: 'amount', type: 'uint160' },
+            { name: 'expiration', type: 'uint48' },
+            { name: 'nonce', type: 'uint48' },
+          ],
+        },
+        primaryType: 'PermitBatch',
+        message: {
+          details: [
+            { token: TOKEN, amount: '1', expiration: String(NOW + 60), nonce: '0' },
+            { token: TOKEN, amount: '1', expiration, nonce: '1' },
+          ],
+          spender: PERMIT.message.spender,
+          sigDeadline: String(NOW + 60),
+        },
+      },
+      'agent',
+    );
+
+  it("Permit2 PermitBatch's details[].expiration is checked in every element", () => {
+    expect(rule(decideTypedData(policy(), batch(String(NOW + 60)), NOW))).toBe('allowed');
+    const far = decideTypedData(policy(), batch(String(NOW + 10 ** 9)), NOW);
+    expect(far).toMatchObject({ allowed: false, rule: 'maxDeadlineSeconds' });
+    expect(JSON.stringify(far)).toContain('details[1].expiration');
+  });
+
+  it('a deadline two levels down is checked', () => {
+    const nested = parseTypedData(
+      {
+        domain: { name: 'Orders', chainId: 31337 },
+        types: {
+          Order: [{ name: 'inner', type: 'Inner' }],
+          Inner: [{ name: 'terms', type: 'Terms' }],
+          Terms: [{ name: 'validUntil', type: 'uint256' }],
+        },
+        primaryType: 'Order',
+        message: { inner: { terms: { validUntil: String(NOW + 10 ** 9) } } },
+      },
+      'agent',
+    );
+    expect(rule(decideTypedData(policy(), nested, NOW))).toBe('maxDeadlineSeconds');
+  });
+
+  it('a DAI permit with expiry 0 ("never") is refused unless the policy allows it', () => {
+    const dai = parseTypedData(
+      {
+        domain: { name: 'Dai Stablecoin', version: '1', chainId: 31337, verifyingContract: TOKEN },
+        types: {
+          Permit: [
+            { name: 'holder', type: 'address' },
+            { name: 'spender', type: 'address' },
+            { name: 'nonce', type: 'uint256' },
+            { name: 'expiry', type: 'uint256' },
+            { name: 'allowed', type: 'bool' },
+          ],
+        },
+        primaryType: 'Permit',
+        message: {
+          holder: PERMIT.message.owner,
+          spender: PERMIT.message.spender,
+          nonce: '0',
+          expiry: '0',
+          allowed: true,
+        },
+      },
+      'agent',
+    );
+    expect(decideTypedData(policy(), dai, NOW)).toMatchObject({ allowed: false, rule: 'maxDeadlineSeconds' });
+    expect(rule(decideTypedData(policy({ allowNoExpiry: true }), dai, NOW))).toBe('allowed');
+  });
+});
