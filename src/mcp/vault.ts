@@ -79,7 +79,7 @@ export class Vault {
       outcome = { record: { decision: 'failed', error: codeOf(err) }, result: failure(err) };
     }
     try {
-      await this.deps.record({ ...base, ...outcome.record }, client);
+      await this.deps.record(recordable({ ...base, ...outcome.record }), recordableText(client));
     } catch (err) {
       const why = `the call could not be recorded in the audit chain: ${(err as Error).message}`;
       // Fail closed: a signature whose decision is not in the chain is never handed out. Other
@@ -245,6 +245,21 @@ function failure(err: unknown): ToolResult {
 
 function codeOf(err: unknown): string {
   return err instanceof AgentkeysError ? err.code : 'INTERNAL';
+}
+
+// A lone UTF-16 surrogate is not I-JSON (the chain refuses it) and U+0000 is no PostgreSQL text:
+// either in an agent's input would drop the record of its call. They are written as visible
+// \uXXXX escapes instead, so every decision reaches the chain.
+const UNRECORDABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g;
+
+export function recordableText(text: string): string {
+  return text.replace(UNRECORDABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function recordable(record: DecisionRecord): DecisionRecord {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) out[k] = typeof v === 'string' ? recordableText(v) : v;
+  return out as unknown as DecisionRecord;
 }
 
 /** SHA-256 of the canonical arguments: proves later what was asked without storing it. */

@@ -165,3 +165,37 @@ describe('deadlines anywhere', () => {
     expect(rule(decideTypedData(policy({ allowNoExpiry: true }), dai, NOW))).toBe('allowed');
   });
 });
+
+describe('every decision reaches the chain', () => {
+  it('a client name with NUL or a lone surrogate (no PostgreSQL text, no I-JSON) is recorded as visible escapes', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { writeFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const { tempDir } = await import('../../helpers/tmp.js');
+    const { Vault } = await import('../../../src/mcp/vault.js');
+    const { LocalEvmSigner } = await import('../../../src/evm/signer.js');
+    const { canonicalJson } = await import('../../../src/audit/canonical.js');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+    const file = path.join(tempDir(), 'k.pem');
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const recorded: { record: unknown; client: string }[] = [];
+    const vault = new Vault({
+      openSigner: () => LocalEvmSigner.fromFile(file),
+      policy: policy(),
+      // As the chain does: canonical I-JSON only, and no NUL (PostgreSQL text).
+      record: async (record, client) => {
+        canonicalJson(record as never);
+        if (client.includes('\u0000')) throw new Error('NUL');
+        recorded.push({ record, client });
+      },
+      info: { keyRef: `file:${file}` },
+    });
+    const typedData = { ...PERMIT, domain: { ...PERMIT.domain, name: 'USD\ud800Coin', chainId: 1 } };
+    const r = await vault.call('sign_typed_data', { typedData }, 'evil\u0000client\udc00/1');
+    expect(r).toMatchObject({ ok: false });
+    expect(r).not.toHaveProperty('auditWarning');
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]!.client).toBe('evil\\u0000client\\udc00/1');
+    expect(recorded[0]!.record).toMatchObject({ decision: 'denied', rule: 'chainIds' });
+  });
+});
