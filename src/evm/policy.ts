@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { checksumAddress } from './secp256k1.js';
 import type { TypedDataInput } from './operations.js';
+import { decodeCalldata, MAX_UINT256, type Erc20Call } from './calldata.js';
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address (0x + 40 hex)');
 const chainId = z.number().int().positive();
@@ -21,6 +22,24 @@ const DomainRule = z
       .string()
       .regex(/^0x[0-9a-fA-F]{64}$/)
       .optional(),
+  })
+  .strict();
+
+const weiString = z.string().regex(/^\d+$/, 'a decimal string of wei');
+
+/** ERC-20 calls decoded from calldata (issue 22): tokens, counterparties and amounts, fail-closed. */
+const Erc20Rule = z
+  .object({
+    /** Tokens (the transaction's `to`) whose calls may be signed; absent: any listed in contracts. */
+    tokenAllowlist: z.array(address).optional(),
+    /** Recipients of transfers and spenders of allowances; absent: none. */
+    recipientAllowlist: z.array(address).optional(),
+    /** Largest transfer (transfer, transferFrom); absent: maxAllowanceWei, as Agentic Vault reads it. */
+    maxAmountWei: weiString.optional(),
+    /** Largest allowance (approve, increaseAllowance) and, without maxAmountWei, transfer; absent: 0. */
+    maxAllowanceWei: weiString.optional(),
+    /** approve(…, 2^256-1) is refused unless this is true (and maxAllowanceWei allows it). */
+    allowUnlimitedApproval: z.boolean().optional(),
   })
   .strict();
 
@@ -46,6 +65,8 @@ const PolicySchema = z
     /** With maxDeadlineSeconds: allow a deadline of 0, which DAI's permit reads as "never expires". */
     allowNoExpiry: z.boolean().optional(),
     typedDataDomains: z.array(DomainRule).optional(),
+    /** Rules for calldata the decoders understand; a decoded call is judged here, never by selectors. */
+    protocolPolicies: z.object({ erc20: Erc20Rule.optional() }).strict().optional(),
   })
   .strict();
 
@@ -96,7 +117,7 @@ export function parsePolicy(json: unknown, source: string): EvmPolicy {
     details: problems,
     hint:
       'fields: version (1), signMessage, chainIds, contracts, selectors, maxValueWei, maxFeeWei, ' +
-      'maxPriorityFeePerGasWei, maxDeadlineSeconds, allowNoExpiry, typedDataDomains',
+      'maxPriorityFeePerGasWei, maxDeadlineSeconds, allowNoExpiry, typedDataDomains, protocolPolicies.erc20',
   });
 }
 
@@ -112,7 +133,12 @@ export function decideTransaction(policy: EvmPolicy | undefined, tx: Transaction
   if (!tx.to) return deny('contracts', 'contract creation (no "to") is not allowed');
   if (!sameAddressIn(policy.contracts, tx.to)) return deny('contracts', `${tx.to} is not in the policy's contracts`);
   const data = tx.data ?? '0x';
-  if (data !== '0x') {
+  const decoded = data === '0x' ? undefined : decodeCalldata(data);
+  if (decoded && 'error' in decoded) return deny('calldata', decoded.error);
+  if (decoded) {
+    const verdict = decideErc20(policy, tx.to, decoded);
+    if (!verdict.allowed) return verdict;
+  } else if (data !== '0x') {
     const selector = data.slice(0, 10).toLowerCase();
     if (data.length < 10 || !(policy.selectors ?? []).some((s) => s.toLowerCase() === selector)) {
       return deny(
@@ -125,6 +151,32 @@ export function decideTransaction(policy: EvmPolicy | undefined, tx: Transaction
   const max = BigInt(policy.maxValueWei ?? '0');
   if ((tx.value ?? 0n) > max) return deny('maxValueWei', `value ${tx.value} wei exceeds maxValueWei ${max}`);
   return decideFees(policy, tx);
+}
+
+/**
+ * An ERC-20 call, decoded: the token, the recipient or spender, and the amount must each be
+ * allowed; an unlimited approval needs its own yes. Without an erc20 section, none is signed.
+ */
+function decideErc20(policy: EvmPolicy, token: Address, call: Erc20Call): Decision {
+  const rule = policy.protocolPolicies?.erc20;
+  if (!rule) return deny('protocolPolicies.erc20', `an ERC-20 ${call.fn} needs a protocolPolicies.erc20 section`);
+  if (rule.tokenAllowlist && !sameAddressIn(rule.tokenAllowlist, token))
+    return deny('erc20.tokenAllowlist', `token ${token} is not in the erc20 tokenAllowlist`);
+  if (!sameAddressIn(rule.recipientAllowlist, call.counterparty))
+    return deny(
+      'erc20.recipientAllowlist',
+      `${call.fn} to ${call.counterparty}, which is not in the erc20 recipientAllowlist`,
+    );
+  if (call.kind === 'allowance') {
+    if (call.amount === MAX_UINT256 && rule.allowUnlimitedApproval !== true)
+      return deny('erc20.allowUnlimitedApproval', `${call.fn} of 2^256-1 (unlimited) to ${call.counterparty}`);
+    const cap = BigInt(rule.maxAllowanceWei ?? '0');
+    if (call.amount > cap) return deny('erc20.maxAllowanceWei', `${call.fn} of ${call.amount} exceeds ${cap}`);
+    return ALLOW;
+  }
+  const cap = BigInt(rule.maxAmountWei ?? rule.maxAllowanceWei ?? '0');
+  if (call.amount > cap) return deny('erc20.maxAmountWei', `${call.fn} of ${call.amount} exceeds ${cap}`);
+  return ALLOW;
 }
 
 /** Fees are never unbounded: without the policy's caps, these conservative ones apply. */

@@ -199,3 +199,59 @@ describe('every decision reaches the chain', () => {
     expect(recorded[0]!.record).toMatchObject({ decision: 'denied', rule: 'chainIds' });
   });
 });
+
+describe('calldata is read (ERC-20)', () => {
+  const SPENDER = PERMIT.message.spender as `0x${string}`;
+  const OTHER = PERMIT.message.owner as `0x${string}`;
+  const call = async (fn: string, args: unknown[]) => {
+    const { encodeFunctionData, erc20Abi } = await import('viem');
+    const abi = [
+      ...erc20Abi,
+      {
+        type: 'function',
+        name: 'increaseAllowance',
+        stateMutability: 'nonpayable',
+        inputs: [
+          { name: 'spender', type: 'address' },
+          { name: 'addedValue', type: 'uint256' },
+        ],
+        outputs: [{ type: 'bool' }],
+      },
+    ] as const;
+    return encodeFunctionData({ abi, functionName: fn as 'transfer', args: args as never });
+  };
+  const MAX = 2n ** 256n - 1n;
+  const selectorsOnly = policy({ selectors: ['0xa9059cbb', '0x095ea7b3'] });
+  const erc20 = policy({
+    protocolPolicies: { erc20: { tokenAllowlist: [TOKEN], recipientAllowlist: [SPENDER], maxAllowanceWei: '1000' } },
+  });
+  const decide = async (p: typeof erc20, fn: string, args: unknown[], to = TOKEN) =>
+    rule(decideTransaction(p, tx({ to, data: await call(fn, args), maxFeePerGas: 2, maxPriorityFeePerGas: 1 })));
+
+  it('a policy that lists only the selectors signs no transfer or approve at all (fail-closed)', async () => {
+    expect(await decide(selectorsOnly, 'approve', [OTHER, MAX])).toBe('protocolPolicies.erc20');
+    expect(await decide(selectorsOnly, 'transfer', [OTHER, 10n ** 30n])).toBe('protocolPolicies.erc20');
+  });
+
+  it('unlimited approvals, other spenders and recipients, and amounts over the caps are refused', async () => {
+    expect(await decide(erc20, 'approve', [SPENDER, MAX])).toBe('erc20.allowUnlimitedApproval');
+    expect(await decide(erc20, 'approve', [OTHER, 1n])).toBe('erc20.recipientAllowlist');
+    expect(await decide(erc20, 'approve', [SPENDER, 1001n])).toBe('erc20.maxAllowanceWei');
+    expect(await decide(erc20, 'increaseAllowance', [SPENDER, 2000n])).toBe('erc20.maxAllowanceWei');
+    expect(await decide(erc20, 'transfer', [OTHER, 1n])).toBe('erc20.recipientAllowlist');
+    expect(await decide(erc20, 'transferFrom', [SPENDER, OTHER, 1n])).toBe('erc20.recipientAllowlist');
+    expect(await decide(erc20, 'transfer', [SPENDER, 1001n])).toBe('erc20.maxAmountWei'); // maxAllowanceWei caps it
+    expect(await decide(erc20, 'approve', [SPENDER, 1000n])).toBe('allowed');
+    expect(await decide(erc20, 'transfer', [SPENDER, 1000n])).toBe('allowed');
+  });
+
+  it('a token off the allowlist, and calldata with bytes riding after the arguments, are refused', async () => {
+    const another = policy({
+      contracts: [TOKEN, PERMIT2],
+      protocolPolicies: { erc20: { tokenAllowlist: [TOKEN], recipientAllowlist: [SPENDER], maxAllowanceWei: '1' } },
+    });
+    expect(await decide(another, 'transfer', [SPENDER, 1n], PERMIT2)).toBe('erc20.tokenAllowlist');
+    const padded = `${await call('transfer', [SPENDER, 1n])}${'00'.repeat(32)}`;
+    expect(rule(decideTransaction(erc20, tx({ data: padded, gasPrice: 1 })))).toBe('calldata');
+  });
+});

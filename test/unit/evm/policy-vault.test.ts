@@ -29,6 +29,8 @@ const POLICY = parsePolicy(
     maxValueWei: '1000',
     maxDeadlineSeconds: 3600,
     typedDataDomains: [{ name: 'USD Coin', chainId: 31337, verifyingContract: TOKEN.toLowerCase() }],
+    // A transfer is decoded and judged by its protocol's rules (issue 22), not by its selector.
+    protocolPolicies: { erc20: { recipientAllowlist: [PERMIT.message.spender], maxAmountWei: '1' } },
   },
   'test',
 );
@@ -67,7 +69,7 @@ describe('policy decisions', () => {
     expect(rule(decideTransaction(POLICY, tx({ chainId: 1 })))).toBe('chainIds');
     expect(rule(decideTransaction(POLICY, tx({ to: PERMIT.message.owner })))).toBe('contracts');
     expect(rule(decideTransaction(POLICY, tx({ to: undefined })))).toBe('contracts');
-    expect(rule(decideTransaction(POLICY, tx({ data: '0x095ea7b3' })))).toBe('selectors');
+    expect(rule(decideTransaction(POLICY, tx({ data: '0x095ea7b3' })))).toBe('calldata'); // approve, no arguments
     expect(rule(decideTransaction(POLICY, tx({ data: '0xa9' })))).toBe('selectors');
     expect(rule(decideTransaction(POLICY, tx({ value: 1001 })))).toBe('maxValueWei');
     const now = 1_800_000_000;
