@@ -72,7 +72,8 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
       ...(options.policy ? { policyFile: options.policy } : {}),
     },
   };
-  const server = createMcpServer(new Vault(deps), '0.1.0');
+  const vault = new Vault(deps);
+  const server = createMcpServer(vault, '0.1.0');
   await server.connect(new StdioServerTransport());
   process.stderr.write(
     `agentkeys mcp: key ${keyRef}, ${describePolicy(policy)}, audit ${auditLog ? redactUrl(auditLog) : 'off'}\n`,
@@ -81,6 +82,8 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
     process.stdin.once('end', resolve);
     process.stdin.once('close', resolve);
   });
+  // Every request read before the end is answered before the transport closes (issue 22).
+  await vault.drain();
   await server.close();
   await audit?.close();
   return 0;

@@ -67,10 +67,35 @@ const SIGNING_TOOLS = new Set<ToolName>(['sign_message', 'sign_typed_data', 'sig
 
 export class Vault {
   private signer: Promise<EvmSigner> | undefined;
+  private readonly inFlight = new Set<Promise<ToolResult>>();
 
   constructor(private readonly deps: VaultDeps) {}
 
-  async call(tool: ToolName, args: Record<string, unknown>, client = 'unknown'): Promise<ToolResult> {
+  /** Every call, tracked until its result is back, so a server that is told to stop can answer it first. */
+  call(tool: ToolName, args: Record<string, unknown>, client = 'unknown'): Promise<ToolResult> {
+    const done = this.decideAndRecord(tool, args, client);
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done)).catch(() => undefined);
+    return done;
+  }
+
+  /**
+   * Waits until no call is in flight: stdin's end can arrive while calls already read from it are
+   * still being decided (a KMS call, the audit append), and each of those is owed its answer. A
+   * turn of the event loop between checks lets calls the transport has read reach the vault.
+   */
+  async drain(): Promise<void> {
+    for (let quiet = 0; quiet < 3;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.inFlight.size === 0) quiet++;
+      else {
+        quiet = 0;
+        await Promise.allSettled([...this.inFlight]);
+      }
+    }
+  }
+
+  private async decideAndRecord(tool: ToolName, args: Record<string, unknown>, client: string): Promise<ToolResult> {
     const base: DecisionRecord = { tool, decision: 'allowed', request_digest: requestDigest(tool, args) };
     let outcome: Outcome;
     try {

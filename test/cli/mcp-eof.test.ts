@@ -1,0 +1,43 @@
+// Issue 22 (part): requests an MCP client sends just before it closes stdin are still answered
+// (and recorded) before the server exits. Raw JSON-RPC over stdio, a local secp256k1 key.
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const rpc = (id: number | undefined, method: string, params: Record<string, unknown> = {}) =>
+  JSON.stringify({ jsonrpc: '2.0', ...(id === undefined ? {} : { id }), method, params });
+
+describe('agentkeys mcp at end of input', () => {
+  it('answers every call read before stdin closed, and records each', async () => {
+    const cwd = tempDir();
+    expect((await runCli(['keys', 'create', '--local', '--alg', 'secp256k1', '--kid', 'evm-1'], { cwd })).code).toBe(0);
+    writeFileSync(path.join(cwd, 'policy.json'), JSON.stringify({ version: 1, signMessage: true }));
+    const input = [
+      rpc(1, 'initialize', {
+        protocolVersion: '2025-03-26',
+        capabilities: {},
+        clientInfo: { name: 'eof-test', version: '1' },
+      }),
+      rpc(undefined, 'notifications/initialized'),
+      rpc(2, 'tools/call', { name: 'sign_message', arguments: { message: 'hi' } }),
+      rpc(3, 'tools/call', { name: 'get_address', arguments: {} }),
+    ].join('\n');
+    const r = await runCli(['mcp', '--key-id', 'local:evm-1', '--policy', 'policy.json', '--audit-log', 'a.jsonl'], {
+      cwd,
+      input: `${input}\n`,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const ids = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: number }).id);
+    expect(ids.sort()).toEqual([1, 2, 3]);
+    const events = readFileSync(path.join(cwd, 'a.jsonl'), 'utf8').trim().split('\n');
+    expect(events.map((l) => (JSON.parse(l) as { event_type: string }).event_type).sort()).toEqual([
+      'mcp.get_address',
+      'mcp.sign_message',
+    ]);
+  });
+});
