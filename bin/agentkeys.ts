@@ -405,6 +405,7 @@ program
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
   .option('--checkpoint-every <n>', 'checkpoint mode for the --audit-log chain: a checkpoint every N calls')
   .option('--checkpoint-interval <duration>', 'checkpoint mode: a checkpoint this often while calls wait (10s, 1m)')
+  .option('--expected-address <0x…>', 'refuse to start unless the key has this address')
   .action(lazy(async (opts) => (await import('../commands/mcp.js')).runMcp(opts)));
 
 program

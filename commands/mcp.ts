@@ -6,7 +6,8 @@ import { parseWholeNumber } from './options.js';
 import { verifyAuditLog } from '../src/store/verify.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import { redactUrl } from '../src/db/pg.js';
-import { AgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
+import { AgentkeysError, UsageError, VerificationError, type ExitCode } from '../src/errors.js';
+import { checksumAddress } from '../src/evm/secp256k1.js';
 import { readPolicyFile, type EvmPolicy } from '../src/evm/policy.js';
 import { openEvmSigner } from '../src/evm/signer.js';
 import { createMcpServer } from '../src/mcp/server.js';
@@ -26,6 +27,7 @@ export interface McpOptions extends GlobalOptions {
   dir?: string;
   checkpointEvery?: string;
   checkpointInterval?: string;
+  expectedAddress?: string;
 }
 
 // A long-running server rides out KMS throttling: up to 8 attempts with the SDK's backoff.
@@ -72,6 +74,7 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
       ...(options.policy ? { policyFile: options.policy } : {}),
     },
   };
+  if (options.expectedAddress) await assertExpectedAddress(deps, options.expectedAddress);
   const vault = new Vault(deps);
   const server = createMcpServer(vault, '0.1.0');
   await server.connect(new StdioServerTransport());
@@ -87,6 +90,18 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
   await server.close();
   await audit?.close();
   return 0;
+}
+
+/** --expected-address: a server started on the wrong key refuses to start, before any agent connects. */
+async function assertExpectedAddress(deps: VaultDeps, expected: string): Promise<void> {
+  const want = checksumAddress(expected, '--expected-address');
+  const actual = (await deps.openSigner()).address;
+  if (actual !== want)
+    throw new VerificationError({
+      code: 'MCP_WRONG_KEY',
+      message: `the key ${deps.info.keyRef} has address ${actual}, not the expected ${want}`,
+      hint: 'check --key-id (or VAULT_KEY_ID): the server did not start',
+    });
 }
 
 function describePolicy(policy: EvmPolicy | undefined): string {

@@ -40,4 +40,19 @@ describe('agentkeys mcp at end of input', () => {
       'mcp.sign_message',
     ]);
   });
+
+  it('--expected-address: the server refuses to start on another key (exit 3), and starts on its own', async () => {
+    const cwd = tempDir();
+    await runCli(['keys', 'create', '--local', '--alg', 'secp256k1', '--kid', 'evm-1'], { cwd });
+    const address = JSON.parse((await runCli(['--json', 'evm', 'address', '--key', 'local:evm-1'], { cwd })).stdout)
+      .address as string;
+    const other = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
+    const wrong = await runCli(['mcp', '--key-id', 'local:evm-1', '--expected-address', other], { cwd });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain('MCP_WRONG_KEY');
+    const right = await runCli(['mcp', '--key-id', 'local:evm-1', '--expected-address', address.toLowerCase()], {
+      cwd,
+    });
+    expect(right.code, right.stderr).toBe(0);
+  });
 });
