@@ -58,6 +58,7 @@ const TOOLS: { name: ToolName; description: string; shape: z.ZodRawShape; readOn
 
 export function createMcpServer(vault: Vault, version: string): McpServer {
   const server = new McpServer({ name: 'agentkeys', version });
+  recordSchemaRefusals(server, vault);
   for (const tool of TOOLS) {
     server.registerTool(
       tool.name,
@@ -71,6 +72,32 @@ export function createMcpServer(vault: Vault, version: string): McpServer {
     );
   }
   return server;
+}
+
+const TOOL_NAMES = new Set<string>(TOOLS.map((t) => t.name));
+
+/**
+ * The SDK checks a call's arguments against the tool's schema and answers -32602 before any tool
+ * runs, so such calls never reached the chain. Its check (McpServer's validateToolInput, a
+ * private method in its types) is wrapped to record each refusal first; test/cli/mcp-eof.test.ts
+ * fails if an SDK update moves it.
+ */
+function recordSchemaRefusals(server: McpServer, vault: Vault): void {
+  type Validate = (tool: unknown, args: unknown, name: string) => Promise<unknown>;
+  const target = server as unknown as { validateToolInput?: Validate };
+  const original = target.validateToolInput?.bind(server);
+  if (!original) return;
+  target.validateToolInput = async (tool, args, name) => {
+    try {
+      return await original(tool, args, name);
+    } catch (err) {
+      if (TOOL_NAMES.has(name)) {
+        const client = server.server.getClientVersion();
+        await vault.recordRefusedInput(name as ToolName, args, client ? `${client.name}/${client.version}` : 'unknown');
+      }
+      throw err;
+    }
+  };
 }
 
 function toCallResult(result: ToolResult): { content: { type: 'text'; text: string }[]; isError?: boolean } {

@@ -67,16 +67,39 @@ const SIGNING_TOOLS = new Set<ToolName>(['sign_message', 'sign_typed_data', 'sig
 
 export class Vault {
   private signer: Promise<EvmSigner> | undefined;
-  private readonly inFlight = new Set<Promise<ToolResult>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: VaultDeps) {}
 
   /** Every call, tracked until its result is back, so a server that is told to stop can answer it first. */
   call(tool: ToolName, args: Record<string, unknown>, client = 'unknown'): Promise<ToolResult> {
-    const done = this.decideAndRecord(tool, args, client);
-    this.inFlight.add(done);
-    void done.finally(() => this.inFlight.delete(done)).catch(() => undefined);
-    return done;
+    return this.track(this.decideAndRecord(tool, args, client));
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  /**
+   * A call the transport refused before it reached a tool (arguments that fail the tool's schema,
+   * answered -32602): it is recorded all the same, as failed. A failure to record it is swallowed:
+   * the caller gets its -32602 either way, and no signature is at stake.
+   */
+  recordRefusedInput(tool: ToolName, args: unknown, client: string): Promise<void> {
+    return this.track(this.recordRefusal(tool, args, client));
+  }
+
+  private async recordRefusal(tool: ToolName, args: unknown, client: string): Promise<void> {
+    const asObject = typeof args === 'object' && args !== null && !Array.isArray(args) ? args : { value: args };
+    const record: DecisionRecord = {
+      tool,
+      decision: 'failed',
+      request_digest: requestDigest(tool, asObject as Record<string, unknown>),
+      error: 'MCP_ARGUMENT_INVALID',
+    };
+    await this.deps.record(recordable(record), recordableText(client)).catch(() => undefined);
   }
 
   /**
@@ -290,7 +313,7 @@ function recordable(record: DecisionRecord): DecisionRecord {
 /** SHA-256 of the canonical arguments: proves later what was asked without storing it. */
 export function requestDigest(tool: string, args: Record<string, unknown>): string {
   return createHash('sha256')
-    .update(canonicalJson({ tool, args: JSON.parse(JSON.stringify(args)) as JsonValue }))
+    .update(canonicalJson({ tool, args: JSON.parse(JSON.stringify(args ?? {})) as JsonValue }))
     .digest('hex');
 }
 

@@ -10,7 +10,7 @@ const rpc = (id: number | undefined, method: string, params: Record<string, unkn
   JSON.stringify({ jsonrpc: '2.0', ...(id === undefined ? {} : { id }), method, params });
 
 describe('agentkeys mcp at end of input', () => {
-  it('answers every call read before stdin closed, and records each', async () => {
+  it('answers every call read before stdin closed, and records each (schema-refused ones too)', async () => {
     const cwd = tempDir();
     expect((await runCli(['keys', 'create', '--local', '--alg', 'secp256k1', '--kid', 'evm-1'], { cwd })).code).toBe(0);
     writeFileSync(path.join(cwd, 'policy.json'), JSON.stringify({ version: 1, signMessage: true }));
@@ -23,6 +23,8 @@ describe('agentkeys mcp at end of input', () => {
       rpc(undefined, 'notifications/initialized'),
       rpc(2, 'tools/call', { name: 'sign_message', arguments: { message: 'hi' } }),
       rpc(3, 'tools/call', { name: 'get_address', arguments: {} }),
+      // Arguments the tool's schema refuses: refused by the SDK (-32602), and recorded all the same.
+      rpc(4, 'tools/call', { name: 'sign_message', arguments: { message: 5 } }),
     ].join('\n');
     const r = await runCli(['mcp', '--key-id', 'local:evm-1', '--policy', 'policy.json', '--audit-log', 'a.jsonl'], {
       cwd,
@@ -33,11 +35,22 @@ describe('agentkeys mcp at end of input', () => {
       .trim()
       .split('\n')
       .map((l) => (JSON.parse(l) as { id: number }).id);
-    expect(ids.sort()).toEqual([1, 2, 3]);
-    const events = readFileSync(path.join(cwd, 'a.jsonl'), 'utf8').trim().split('\n');
-    expect(events.map((l) => (JSON.parse(l) as { event_type: string }).event_type).sort()).toEqual([
-      'mcp.get_address',
-      'mcp.sign_message',
+    expect(ids.sort()).toEqual([1, 2, 3, 4]);
+    const refused = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: number; result?: { isError?: boolean; content: { text: string }[] } })
+      .find((m) => m.id === 4);
+    // This SDK answers a schema refusal as a tool error carrying the -32602 text.
+    expect(refused?.result?.isError).toBe(true);
+    expect(refused?.result?.content[0]!.text).toContain('-32602');
+    const events = readFileSync(path.join(cwd, 'a.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event_type: string; payload: { decision: string; error?: string } });
+    expect(events.map((e) => e.event_type).sort()).toEqual(['mcp.get_address', 'mcp.sign_message', 'mcp.sign_message']);
+    expect(events.filter((e) => e.payload.decision === 'failed').map((e) => e.payload.error)).toEqual([
+      'MCP_ARGUMENT_INVALID',
     ]);
   });
 
