@@ -1,13 +1,13 @@
 import { promises as fsp } from 'node:fs';
 import { anchorPathFor, anchorSignedBytes, ANCHOR_FORMAT, parseAnchor, type Anchor } from '../audit/anchor.js';
-import type { AnchorWriter, ChainHead } from '../audit/chain.js';
+import type { AnchorWriter, ChainHead, CheckpointLog } from '../audit/chain.js';
 import { digestRow } from '../audit/record.js';
-import { diverged } from '../audit/tree-cursor.js';
+import { cursorAtCheckpoint, cursorSize, diverged, newestValid } from '../audit/tree-cursor.js';
 import { AgentkeysError } from '../errors.js';
 import { signAndCheck, type AuditSigner } from '../signing/signer.js';
 import { decodeBase64Strict, verifySignature } from '../signing/verify.js';
 import { writeFileAtomic } from '../sys/fs.js';
-import { readCheckpointNotes } from './checkpoint-file.js';
+import { countLines } from './file-tail.js';
 import { readFileRows } from './file-chunks.js';
 
 export async function readAnchorIfExists(file: string): Promise<{ path: string; text: string } | undefined> {
@@ -56,14 +56,17 @@ export async function assertExtendsAnchor(
   head: ChainHead,
   writer: AnchorWriter,
   adopt: boolean,
+  checkpoints: CheckpointLog,
 ): Promise<ChainHead> {
   const found = await readAnchorIfExists(anchorPathFor(log));
   const witnessedFirst = found ? undefined : await newestWitnessedAnchor(writer);
   // The anchor file is gone but the witness keeps one: the log must still hold that.
   if (witnessedFirst) return { prevHash: head.prevHash, events: await holds(log, head, [witnessedFirst]) };
   if (!found) {
-    // Checkpoint mode keeps checkpoints instead of an anchor; verification holds the log to them.
-    if (head.prevHash === null || adopt || (await readCheckpointNotes(log)).length > 0) return head;
+    if (head.prevHash === null || adopt) return head;
+    // A log written in checkpoint mode keeps checkpoints instead: the newest trusted one must hold.
+    const fromCheckpoint = await countFromCheckpoint(log, writer, checkpoints);
+    if (fromCheckpoint !== undefined) return { prevHash: head.prevHash, events: fromCheckpoint };
     throw diverged(
       `the log has events but no signed anchor (${anchorPathFor(log)} is gone, or another tool wrote the log), ` +
         'so a cut tail could not be told from an intact one',
@@ -78,6 +81,24 @@ export async function assertExtendsAnchor(
   const witnessed = await newestWitnessedAnchor(writer);
   const proven = await holds(log, head, [anchor, ...(witnessed && witnessed.head !== anchor.head ? [witnessed] : [])]);
   return { prevHash: head.prevHash, events: proven };
+}
+
+/**
+ * The event count of a log that has no anchor but has checkpoints: the newest checkpoint that
+ * opens with a trusted key must be held by the log (tree-cursor's proof, LOG_DIVERGED otherwise),
+ * and the events after it are counted. Undefined when no trusted checkpoint exists: a checkpoint
+ * file that merely exists (even one of junk) vouches for nothing.
+ */
+async function countFromCheckpoint(
+  log: string,
+  writer: AnchorWriter,
+  checkpoints: CheckpointLog,
+): Promise<number | undefined> {
+  const keyOf = (kid: string) => writer.keyOf?.(kid);
+  const newest = newestValid(await checkpoints.checkpointRecords(), keyOf, undefined);
+  if (!newest) return undefined;
+  const cursor = await cursorAtCheckpoint(checkpoints, newest.checkpoint, newest.record.state, log);
+  return cursorSize(cursor) + (await countLines(log, cursor.position));
 }
 
 /** The witnessed anchor with the most events among those that verify (others are verify-audit's). */

@@ -73,7 +73,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
     const release = await this.lock();
     try {
       const read = await this.readHead();
-      const head = anchor ? await assertExtendsAnchor(this.file, read, anchor, this.adopt) : read;
+      const head = anchor ? await assertExtendsAnchor(this.file, read, anchor, this.adopt, this) : read;
       const rows = await build(head);
       if (rows.length === 0) return head;
       await this.writeRows(rows);

@@ -67,7 +67,7 @@ export async function benchWriterCheck(dir: string, privateKey: KeyObject, event
   for (let i = 0; i < calls; i++) {
     const head = await rowLog.readHead();
     t = process.hrtime.bigint();
-    await assertExtendsAnchor(rowFile, head, { signer, keyOf }, false);
+    await assertExtendsAnchor(rowFile, head, { signer, keyOf }, false, rowLog);
     anchorCheck.push(ms(t));
     t = process.hrtime.bigint();
     await appendSignedEvents(rowLog, signer, [event(i)], { keyOf });

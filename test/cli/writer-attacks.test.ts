@@ -237,6 +237,28 @@ describe('per-row mode against a writer-side attacker (file log)', () => {
     expect(lines(log)).toHaveLength(5);
   });
 
+  it('a cut tail, the anchor deleted and a junk checkpoint file planted: still refused, since no trusted checkpoint holds', async () => {
+    const cwd = tempDir();
+    await keyIn(cwd);
+    expect((await sign(cwd, events(6), [])).code).toBe(0);
+    const log = path.join(cwd, 'a.jsonl');
+    rewrite(log, lines(log).slice(0, 4));
+    rmSync(`${log}.anchor.json`);
+    writeFileSync(`${log}.checkpoints.jsonl`, 'not a checkpoint\n');
+    const r = await sign(cwd, events(1, 7), []);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('LOG_DIVERGED');
+    expect(lines(log)).toHaveLength(4);
+    // The honest switch from checkpoint mode to per-row: the trusted checkpoint holds, the count is exact.
+    const mixed = tempDir();
+    await keyIn(mixed);
+    expect((await sign(mixed, events(5))).code).toBe(0);
+    const perRow = await sign(mixed, events(1, 6), []);
+    expect(perRow.code, perRow.stderr).toBe(0);
+    expect(JSON.parse(perRow.stdout).events).toBe(6);
+    expect((await verify(mixed)).code).toBe(0);
+  });
+
   it('events appended after the anchor without re-anchoring (another tool) are extended, the count proven by a scan', async () => {
     const cwd = tempDir();
     await keyIn(cwd);
