@@ -3,6 +3,7 @@
 import { appendSignedEvents, type AppendOptions } from '../src/audit/append.js';
 import { appendWithCheckpoints, type CheckpointPolicy, type CheckpointRun } from '../src/audit/checkpointing.js';
 import type { WriterOptions } from '../src/audit/checkpoint-writer.js';
+import type { KeyOf } from '../src/audit/tree-cursor.js';
 import type { NewEvent } from '../src/audit/record.js';
 import { findOrigin } from '../src/audit/origin.js';
 import { writerKeyOf } from '../src/audit/writer-trust.js';
@@ -21,6 +22,19 @@ import { readFile } from 'node:fs/promises';
 import { UsageError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
 
+// The keys a signer's writes trust, read once per signer: the mcp server appends on every call,
+// and re-reading the registry each time would put a file read (or an HTTPS fetch) on that path.
+const trustOf = new WeakMap<AuditSigner, Promise<KeyOf>>();
+
+function trustedKeys(ctx: CommandContext, signer: AuditSigner): Promise<KeyOf> {
+  let keyOf = trustOf.get(signer);
+  if (!keyOf) {
+    keyOf = verifierRegistry(ctx.config).then((registry) => writerKeyOf(signer, registry));
+    trustOf.set(signer, keyOf);
+  }
+  return keyOf;
+}
+
 /** What a writer trusts and reads before it writes: the registry, its own key, the witness. */
 export async function writerOptions(
   ctx: CommandContext,
@@ -28,7 +42,7 @@ export async function writerOptions(
   label: string,
   witnessed: readonly string[] = [],
 ): Promise<WriterOptions> {
-  return { keyOf: await writerKeyOf(signer, await verifierRegistry(ctx.config)), label, witnessed };
+  return { keyOf: await trustedKeys(ctx, signer), label, witnessed };
 }
 
 /**
@@ -44,7 +58,8 @@ export async function appendCheckpointed(
   witnessUrl: string | undefined,
 ) {
   const opts = await writerOptions(ctx, signer, store.label);
-  const origin = policy.origin ?? (await findOrigin(store, opts.keyOf, store.label));
+  // The witness folder needs the origin now; without one the writer finds it in its single read.
+  const origin = policy.origin ?? (witnessUrl ? await findOrigin(store, opts.keyOf, store.label) : undefined);
   const witnessed = await witnessBeforeWrite(ctx, witnessUrl, origin);
   return appendWithCheckpoints(store, signer, events, origin ? { ...policy, origin } : policy, {
     ...opts,
@@ -82,7 +97,7 @@ export async function appendSigned(
       message: `${store.label} keeps no anchor to witness in per-row mode`,
       hint: 'on Postgres, witness checkpoints: add --checkpoint-every N',
     });
-  const keyOf = store.anchorPath ? await writerKeyOf(signer, await verifierRegistry(ctx.config)) : undefined;
+  const keyOf = store.anchorPath ? await trustedKeys(ctx, signer) : undefined;
   const origin = witnessUrl ? await findOrigin(store, keyOf!, store.label) : undefined;
   const reading = await readWitnessBeforeWrite(ctx, witnessUrl, origin);
   const result = await appendSignedEvents(store, signer, events, {

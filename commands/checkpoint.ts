@@ -54,7 +54,8 @@ export async function runAuditCheckpoint(options: CheckpointOptions): Promise<Ex
     const store = openStore(log);
     try {
       const opts = await writerOptions(ctx, signer, store.label);
-      const origin = options.origin ?? (await findOrigin(store, opts.keyOf, store.label));
+      // adoptUncovered finds the origin itself; only the witness folder needs it first.
+      const origin = options.origin ?? (options.witness ? await findOrigin(store, opts.keyOf, store.label) : undefined);
       const witnessed = await witnessBeforeWrite(ctx, options.witness, origin);
       const by = options.adopt ? adopterName() : undefined;
       return { signer, run: await adoptUncovered(store, signer, origin, { ...opts, witnessed, by }) };

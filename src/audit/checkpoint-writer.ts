@@ -227,8 +227,9 @@ function newestWitnessed(
 ): { note: string; checkpoint: Checkpoint } | undefined {
   let newest: { note: string; checkpoint: Checkpoint } | undefined;
   for (const note of notes) {
-    const [checkpoint] = openNotes([note], keyOf, origin);
-    if (checkpoint && (!newest || checkpoint.size > newest.checkpoint.size)) newest = { note, checkpoint };
+    const opened = openCheckpoint(note, keyOf);
+    if (!opened.ok || opened.checkpoint.origin !== origin) continue;
+    if (!newest || opened.checkpoint.size > newest.checkpoint.size) newest = { note, checkpoint: opened.checkpoint };
   }
   return newest;
 }
@@ -345,7 +346,7 @@ export async function adoptUncovered(
   return { ...run, sizes: [end], root: cp.root.toString('hex'), signatures: 1, notes: [note], adopted };
 }
 
-/** At most `max` ranges, by joining the closest neighbours (an adoption may name signed events too). */
+/** At most `max` ranges, by joining neighbours pairwise (an adoption may then name signed events too). */
 function coarsen(ranges: EventRange[], max: number): EventRange[] {
   let out = ranges.map(([a, b]) => [a, b] as [number, number]);
   while (out.length > max) {

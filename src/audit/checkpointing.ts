@@ -6,6 +6,7 @@ import { assertIJsonValue } from './canonical.js';
 import type { ChainAppender, ChainHead, CheckpointLog } from './chain.js';
 import type { CheckpointSigner } from './checkpoint.js';
 import { CheckpointWriter, type WriterOptions } from './checkpoint-writer.js';
+import { logName } from './origin.js';
 import { digestRow, newRowId, type AuditRow, type NewEvent } from './record.js';
 
 export interface CheckpointPolicy {
@@ -88,10 +89,9 @@ export function linkUnsignedEvents(events: readonly NewEvent[], start: string | 
   });
 }
 
-/** The default origin: the log's file name, as a schema-less name with no spaces or '+'. */
+/** The origin logs carried before genesis-derived origins (origin.ts): agentkeys.local/<log name>. */
 export function defaultOrigin(log: string): string {
-  const base = log.split(/[\\/]/).pop() ?? 'audit';
-  return `agentkeys.local/${base.replace(/[^A-Za-z0-9._-]/g, '-') || 'audit'}`;
+  return `agentkeys.local/${logName(log)}`;
 }
 
 export interface SchedulerPolicy extends Omit<CheckpointPolicy, 'minIntervalMs'> {

@@ -330,9 +330,7 @@ function windowProblem(
   if (validFrom !== undefined && at < validFrom - slackMs)
     return {
       code: 'SIGNER_NOT_VALID_AT',
-      message:
-        `signed at ${row.created_at}, before ${row.signer_kid} became valid ` +
-        `(${new Date(validFrom).toISOString()})`,
+      message: `signed at ${row.created_at}, before ${row.signer_kid} became valid (${iso(validFrom)})`,
     };
   if (validTo === undefined || at <= validTo + slackMs) return undefined;
   const why =
@@ -348,6 +346,7 @@ function windowProblem(
 }
 
 const DAY_MS = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A signer.rotated event, signed by the key that hands over, ends that key's window after its overlap. */
 function noteHandOver(row: AuditRow, index: number, clock: ChainClock, result: ChunkResult): void {

@@ -8,7 +8,7 @@ import {
 } from '../signing/registry.js';
 import { isDigestHex } from './canonical.js';
 import { SpareBuffers, type ChainSource, type ChainSourceInfo } from './chain.js';
-import type { Finding } from './findings.js';
+import { exitCodeOfFindings, type Finding } from './findings.js';
 import type { KeyRingData } from './keyring.js';
 import { digestRow } from './record.js';
 import { defaultWorkerCount, verifyChain, type VerifyReport } from './verify-log.js';
@@ -83,7 +83,7 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
   const findings = [...(opts.extraFindings ?? []), ...labelled];
   return {
     ...report,
-    ok: report.ok && (opts.extraFindings ?? []).length === 0,
+    ok: exitCodeOfFindings(findings) !== 3,
     findings,
     registryWarnings: warnings,
     anchorPath: anchorFile ? anchorFile.path : null,

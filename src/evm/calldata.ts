@@ -17,7 +17,8 @@ const increaseAllowanceAbi = [
   },
 ] as const;
 
-const ERC20_ABI = [...erc20Abi, ...increaseAllowanceAbi];
+/** ERC-20 with the common increaseAllowance extension: what the decoder reads (and tests encode with). */
+export const ERC20_ABI = [...erc20Abi, ...increaseAllowanceAbi];
 
 /** An ERC-20 call that moves tokens (transfer, transferFrom) or grants an allowance (approve, increaseAllowance). */
 export interface Erc20Call {

@@ -30,7 +30,13 @@ const events = (n: number, from = 1) =>
   ).join('\n');
 
 /** sign in checkpoint mode (every 10) with the witness, as each test's honest writer does. */
-const signWitnessed = (cwd: string, env: Record<string, string>, input: string, extra: string[] = []) =>
+const signWitnessed = (
+  cwd: string,
+  env: Record<string, string>,
+  input: string,
+  extra: string[] = [],
+  witness = WITNESS,
+) =>
   runCli(
     [
       ...extra,
@@ -43,7 +49,7 @@ const signWitnessed = (cwd: string, env: Record<string, string>, input: string, 
       '--checkpoint-every',
       '10',
       '--witness',
-      WITNESS,
+      witness,
     ],
     { cwd, env, input },
   );
@@ -191,21 +197,7 @@ describe('the checkpoint witness', () => {
   it('sign --witness refuses a bucket without versioning and compliance-mode Object Lock', async () => {
     const { cwd, env } = await witnessedLogIn();
     await s3().send(new CreateBucketCommand({ Bucket: 'plain-bucket-123' }));
-    const r = await runCli(
-      [
-        'sign',
-        '--log',
-        'a.jsonl',
-        '--key',
-        'local:audit-1',
-        '--batch',
-        '--checkpoint-every',
-        '10',
-        '--witness',
-        's3://plain-bucket-123/audit',
-      ],
-      { cwd, env, input: events(1, 26) },
-    );
+    const r = await signWitnessed(cwd, env, events(1, 26), [], 's3://plain-bucket-123/audit');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('WITNESS_BUCKET_UNPROTECTED');
     expect(readFileSync(path.join(cwd, 'a.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(25);

@@ -1,5 +1,5 @@
 // Issue 21: time the attacker cannot choose, and --kms-verify limited to the registry's keys.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,32 @@ import { tempDir } from '../../helpers/tmp.js';
 
 const T0 = Date.UTC(2026, 10, 22, 19, 28, 13); // amBuildChain's first created_at; one event a second
 
+/** The rows as a JSON Lines file. */
+function logOf(rows: unknown[]): string {
+  const log = path.join(tempDir(), 'a.jsonl');
+  writeFileSync(log, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  return log;
+}
+
+/** A key ring of one Ed25519 signer 'k', with an optional validTo. */
+function ringOf(publicKey: KeyObject, slackMs: number, validTo?: number) {
+  const entry = {
+    signerId: 'k',
+    algorithm: 'ed25519' as const,
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ...(validTo !== undefined ? { validTo: new Date(validTo).toISOString() } : {}),
+  };
+  return { signers: [entry], rejected: {}, hmacSecrets: {}, slackMs };
+}
+
+/** Inline and with workers, over small chunks: the findings must agree; returns the inline report. */
+async function verifyBothWays(log: string, keys: ReturnType<typeof ringOf>) {
+  const inline = await verifyChain(readLineChunks(log, 4096), { keys, workers: 0 });
+  const parallel = await verifyChain(readLineChunks(log, 4096), { keys, workers: 2 });
+  expect(parallel.findings).toEqual(inline.findings);
+  return inline;
+}
+
 describe('the chain clock', () => {
   it('a retired key signing new events dated back into its window is SIGNER_NOT_VALID_AT, and the dates CREATED_AT_BACKWARDS', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -22,18 +48,7 @@ describe('the chain clock', () => {
     );
     // The key retired at its 200th second; events 251.. are signed later, dated back to its 10th second.
     for (const row of rows.slice(250)) row.created_at = new Date(T0 + 10_000).toISOString();
-    const log = path.join(tempDir(), 'a.jsonl');
-    writeFileSync(log, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
-    const entry = {
-      signerId: 'k',
-      algorithm: 'ed25519' as const,
-      publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      validTo: new Date(T0 + 200_000).toISOString(),
-    };
-    const keys = { signers: [entry], rejected: {}, hmacSecrets: {}, slackMs: 0 };
-    const inline = await verifyChain(readLineChunks(log, 4096), { keys, workers: 0 });
-    const parallel = await verifyChain(readLineChunks(log, 4096), { keys, workers: 2 });
-    expect(parallel.findings).toEqual(inline.findings);
+    const inline = await verifyBothWays(logOf(rows), ringOf(publicKey, 0, T0 + 200_000));
     const at = (code: string) => inline.findings.filter((f) => f.code === code).map((f) => f.index);
     // 202..250 are late by their own dates; 251.. only by the chain's clock, which the dates cannot move.
     expect(at('SIGNER_NOT_VALID_AT')[0]).toBe(202);
@@ -50,16 +65,7 @@ describe('the chain clock', () => {
       'k',
     );
     rows[2]!.created_at = new Date(T0 - 30_000).toISOString(); // 30 s back: clocks of two hosts
-    const log = path.join(tempDir(), 'a.jsonl');
-    writeFileSync(log, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
-    const entry = {
-      signerId: 'k',
-      algorithm: 'ed25519' as const,
-      publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    };
-    const report = await verifyChain(readLineChunks(log), {
-      keys: { signers: [entry], rejected: {}, hmacSecrets: {}, slackMs: 60_000 },
-    });
+    const report = await verifyChain(readLineChunks(logOf(rows)), { keys: ringOf(publicKey, 60_000) });
     expect(report.findings).toEqual([]);
   });
 
@@ -106,17 +112,7 @@ describe('a hand-over in the chain', () => {
     );
     const rows = amBuildChain(payloads, { alg: 'ed25519', privateKey }, 'k');
     rows[99]!.event_type = 'signer.rotated';
-    const log = path.join(tempDir(), 'a.jsonl');
-    writeFileSync(log, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
-    const entry = {
-      signerId: 'k',
-      algorithm: 'ed25519' as const,
-      publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    };
-    const keys = { signers: [entry], rejected: {}, hmacSecrets: {}, slackMs: 0 };
-    const inline = await verifyChain(readLineChunks(log, 4096), { keys, workers: 0 });
-    const parallel = await verifyChain(readLineChunks(log, 4096), { keys, workers: 2 });
-    expect(parallel.findings).toEqual(inline.findings);
+    const inline = await verifyBothWays(logOf(rows), ringOf(publicKey, 0));
     const late = inline.findings.filter((f) => f.code === 'SIGNER_NOT_VALID_AT');
     expect(late[0]).toMatchObject({ index: 101 });
     expect(late[0]!.message).toContain('signer.rotated, event 100');

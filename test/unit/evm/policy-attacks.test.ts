@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTransactionInput, parseTypedData } from '../../../src/evm/operations.js';
 import { decideTransaction, decideTypedData, parsePolicy } from '../../../src/evm/policy.js';
 import { PERMIT } from '../../fixtures/evm.js';
+import { ERC20_ABI } from '../../../src/evm/calldata.js';
 
 const TOKEN = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
 const PERMIT2 = '0x000000000022D473030F116dDEE9F6B43aC78BA3';
@@ -204,21 +205,8 @@ describe('calldata is read (ERC-20)', () => {
   const SPENDER = PERMIT.message.spender as `0x${string}`;
   const OTHER = PERMIT.message.owner as `0x${string}`;
   const call = async (fn: string, args: unknown[]) => {
-    const { encodeFunctionData, erc20Abi } = await import('viem');
-    const abi = [
-      ...erc20Abi,
-      {
-        type: 'function',
-        name: 'increaseAllowance',
-        stateMutability: 'nonpayable',
-        inputs: [
-          { name: 'spender', type: 'address' },
-          { name: 'addedValue', type: 'uint256' },
-        ],
-        outputs: [{ type: 'bool' }],
-      },
-    ] as const;
-    return encodeFunctionData({ abi, functionName: fn as 'transfer', args: args as never });
+    const { encodeFunctionData } = await import('viem');
+    return encodeFunctionData({ abi: ERC20_ABI, functionName: fn as 'transfer', args: args as never });
   };
   const MAX = 2n ** 256n - 1n;
   const selectorsOnly = policy({ selectors: ['0xa9059cbb', '0x095ea7b3'] });
