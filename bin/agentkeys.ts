@@ -406,6 +406,8 @@ program
   .option('--checkpoint-every <n>', 'checkpoint mode for the --audit-log chain: a checkpoint every N calls')
   .option('--checkpoint-interval <duration>', 'checkpoint mode: a checkpoint this often while calls wait (10s, 1m)')
   .option('--expected-address <0x…>', 'refuse to start unless the key has this address')
+  .option('--rpc-url <url>', 'an Ethereum JSON-RPC node: enables get_balance (and send_transaction with --allow-send)')
+  .option('--allow-send', 'with --rpc-url: the send_transaction tool broadcasts what the policy allows')
   .action(lazy(async (opts) => (await import('../commands/mcp.js')).runMcp(opts)));
 
 program

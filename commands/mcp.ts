@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { appendUnsignedEvents, CheckpointScheduler, type SchedulerPolicy } from '../src/audit/checkpointing.js';
 import { parseDurationMs } from '../src/audit/query.js';
@@ -9,8 +11,9 @@ import { redactUrl } from '../src/db/pg.js';
 import { AgentkeysError, UsageError, VerificationError, type ExitCode } from '../src/errors.js';
 import { checksumAddress } from '../src/evm/secp256k1.js';
 import { readPolicyFile, type EvmPolicy } from '../src/evm/policy.js';
+import { openRpc } from '../src/evm/rpc.js';
 import { openEvmSigner } from '../src/evm/signer.js';
-import { createMcpServer } from '../src/mcp/server.js';
+import { createMcpServer, listedTools } from '../src/mcp/server.js';
 import { Vault, type DecisionRecord, type VaultDeps } from '../src/mcp/vault.js';
 import { publishSigner } from '../src/signing/publish.js';
 import { resolveSigner } from '../src/signing/resolve.js';
@@ -28,6 +31,8 @@ export interface McpOptions extends GlobalOptions {
   checkpointEvery?: string;
   checkpointInterval?: string;
   expectedAddress?: string;
+  rpcUrl?: string;
+  allowSend?: boolean;
 }
 
 // A long-running server rides out KMS throttling: up to 8 attempts with the SDK's backoff.
@@ -37,6 +42,7 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options }, { preferVaultRegion: true, kmsMaxAttempts: KMS_MAX_ATTEMPTS });
   const keyRef = evmKeyRef(undefined, ctx.config);
   const policy = options.policy ? await readPolicyFile(options.policy) : undefined;
+  const policyDigest = options.policy ? await fileDigest(options.policy) : undefined;
   const auditLog = ctx.config.auditLog;
   if (policy && !auditLog) {
     throw new UsageError({
@@ -45,6 +51,13 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
       hint: '--audit-log .agentkeys/mcp-audit.jsonl (or a postgres:// URL)',
     });
   }
+  if (options.allowSend && !options.rpcUrl)
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: '--allow-send needs --rpc-url: there is no node to send to',
+      hint: '--rpc-url http://127.0.0.1:8545 --allow-send',
+    });
+  const rpc = options.rpcUrl ? openRpc(options.rpcUrl) : undefined;
   const checkpoints = checkpointPolicy(options, auditLog);
   const audit = auditLog ? await openDecisionLog(ctx, auditLog, keyRef, checkpoints) : undefined;
   const deps: VaultDeps = {
@@ -73,27 +86,53 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
       ...(auditLog ? { auditLog: redactUrl(auditLog) } : {}),
       ...(options.policy ? { policyFile: options.policy } : {}),
     },
+    ...(rpc ? { rpc, allowSend: options.allowSend === true } : {}),
   };
-  if (options.expectedAddress) await assertExpectedAddress(deps, options.expectedAddress);
+  const address = options.expectedAddress ? await assertExpectedAddress(deps, options.expectedAddress) : undefined;
   const vault = new Vault(deps);
-  const server = createMcpServer(vault, '0.1.0');
+  const enabled = { rpc: rpc !== undefined, send: rpc !== undefined && options.allowSend === true };
+  const server = createMcpServer(vault, '0.1.0', enabled);
+  // The server's start is in the chain before any call, with the policy it enforces (by digest).
+  await audit?.lifecycle('start', {
+    key: keyRef,
+    ...(address ? { address } : {}),
+    policy_format: policy?.format ?? 'none',
+    ...(policyDigest ? { policy_digest: policyDigest } : {}),
+    tools: listedTools(enabled).map((t) => t.name),
+  });
   await server.connect(new StdioServerTransport());
   process.stderr.write(
-    `agentkeys mcp: key ${keyRef}, ${describePolicy(policy)}, audit ${auditLog ? redactUrl(auditLog) : 'off'}\n`,
+    `agentkeys mcp: key ${keyRef}, ${describePolicy(policy)}, audit ${auditLog ? redactUrl(auditLog) : 'off'}` +
+      `${rpc ? `, node ${new URL(options.rpcUrl!).host}${enabled.send ? ' (send on)' : ''}` : ''}\n`,
   );
-  await new Promise<void>((resolve) => {
-    process.stdin.once('end', resolve);
-    process.stdin.once('close', resolve);
-  });
+  const reason = await stopSignal();
   // Every request read before the end is answered before the transport closes (issue 22).
   await vault.drain();
   await server.close();
+  await audit?.lifecycle('stop', { reason, calls: vault.calls });
   await audit?.close();
   return 0;
 }
 
+/** stdin's end (the client went away) or SIGTERM/SIGINT: either way the server stops in order. */
+function stopSignal(): Promise<string> {
+  process.removeAllListeners('SIGINT'); // the CLI's default exits 130 at once, before the stop is recorded
+  return new Promise((resolve) => {
+    process.stdin.once('end', () => resolve('end of input'));
+    process.stdin.once('close', () => resolve('end of input'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+async function fileDigest(file: string): Promise<string> {
+  return createHash('sha256')
+    .update(await fsp.readFile(file))
+    .digest('hex');
+}
+
 /** --expected-address: a server started on the wrong key refuses to start, before any agent connects. */
-async function assertExpectedAddress(deps: VaultDeps, expected: string): Promise<void> {
+async function assertExpectedAddress(deps: VaultDeps, expected: string): Promise<string> {
   const want = checksumAddress(expected, '--expected-address');
   const actual = (await deps.openSigner()).address;
   if (actual !== want)
@@ -102,6 +141,7 @@ async function assertExpectedAddress(deps: VaultDeps, expected: string): Promise
       message: `the key ${deps.info.keyRef} has address ${actual}, not the expected ${want}`,
       hint: 'check --key-id (or VAULT_KEY_ID): the server did not start',
     });
+  return actual;
 }
 
 function describePolicy(policy: EvmPolicy | undefined): string {
@@ -115,6 +155,8 @@ async function keyState(ctx: CommandContext, ref: string): Promise<{ state: stri
 
 interface DecisionLog {
   record(record: DecisionRecord, client: string): Promise<void>;
+  /** mcp.server_start / mcp.server_stop, by actor mcp:server. */
+  lifecycle(what: 'start' | 'stop', payload: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -147,13 +189,16 @@ async function openDecisionLog(
     scheduler.appended((await appendUnsignedEvents(store, [event])).rows);
   };
   let queue: Promise<unknown> = Promise.resolve();
+  const enqueue = (event: NewEvent) => {
+    const next = queue.then(() => append(event));
+    queue = next.catch(() => undefined);
+    return next.then(() => undefined);
+  };
   return {
-    record: (record, client) => {
-      const event = { event_type: `mcp.${record.tool}`, actor_id: `mcp:${client}`, payload: { ...record } as never };
-      const next = queue.then(() => append(event));
-      queue = next.catch(() => undefined);
-      return next.then(() => undefined);
-    },
+    record: (record, client) =>
+      enqueue({ event_type: `mcp.${record.tool}`, actor_id: `mcp:${client}`, payload: { ...record } as never }),
+    lifecycle: (what, payload) =>
+      enqueue({ event_type: `mcp.server_${what}`, actor_id: 'mcp:server', payload: payload as never }),
     close: async () => {
       await queue;
       await scheduler?.close();

@@ -1,81 +1,31 @@
-// The signing policy of `agentkeys mcp`: deny by default. The file names what an agent may have
-// signed (chains, recipients, selectors, value, EIP-712 domains and deadlines); every refusal
-// names the rule that refused it. The file is operator input and is parsed strictly.
+// The signing policy of `agentkeys mcp`: deny by default. A policy names what an agent may have
+// signed (chains, contracts, selectors, value and fees, EIP-712 domains and deadlines, and per
+// protocol the tokens, counterparties and amounts of decoded calldata); every refusal names the
+// rule that refused it. The file formats are parsed in policy-files.ts.
 import { promises as fsp } from 'node:fs';
-import type { Address, TransactionSerializable } from 'viem';
-import { z } from 'zod';
+import type { Address, Hex, TransactionSerializable } from 'viem';
 import { UsageError } from '../errors.js';
-import { checksumAddress } from './secp256k1.js';
+import { decodeCalldata, MAX_UINT160, MAX_UINT256, type DecodedCall, type Intent } from './calldata.js';
+import { parsePolicy, type DomainRule, type EvmPolicy, type ProtocolRule } from './policy-files.js';
 import type { TypedDataInput } from './operations.js';
-import { decodeCalldata, MAX_UINT256, type Erc20Call } from './calldata.js';
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address (0x + 40 hex)');
-const chainId = z.number().int().positive();
-
-const DomainRule = z
-  .object({
-    name: z.string().optional(),
-    version: z.string().optional(),
-    chainId: chainId.optional(),
-    verifyingContract: address.optional(),
-    salt: z
-      .string()
-      .regex(/^0x[0-9a-fA-F]{64}$/)
-      .optional(),
-  })
-  .strict();
-
-const weiString = z.string().regex(/^\d+$/, 'a decimal string of wei');
-
-/** ERC-20 calls decoded from calldata (issue 22): tokens, counterparties and amounts, fail-closed. */
-const Erc20Rule = z
-  .object({
-    /** Tokens (the transaction's `to`) whose calls may be signed; absent: any listed in contracts. */
-    tokenAllowlist: z.array(address).optional(),
-    /** Recipients of transfers and spenders of allowances; absent: none. */
-    recipientAllowlist: z.array(address).optional(),
-    /** Largest transfer (transfer, transferFrom); absent: maxAllowanceWei, as Agentic Vault reads it. */
-    maxAmountWei: weiString.optional(),
-    /** Largest allowance (approve, increaseAllowance) and, without maxAmountWei, transfer; absent: 0. */
-    maxAllowanceWei: weiString.optional(),
-    /** approve(…, 2^256-1) is refused unless this is true (and maxAllowanceWei allows it). */
-    allowUnlimitedApproval: z.boolean().optional(),
-  })
-  .strict();
-
-const PolicySchema = z
-  .object({
-    version: z.literal(1),
-    description: z.string().optional(),
-    /** EIP-191 personal_sign of arbitrary messages. */
-    signMessage: z.boolean().optional(),
-    chainIds: z.array(chainId).optional(),
-    /** Allowed `to` addresses of transactions (contracts, or plain recipients). */
-    contracts: z.array(address).optional(),
-    /** Allowed 4-byte function selectors in transaction data. */
-    selectors: z.array(z.string().regex(/^0x[0-9a-fA-F]{8}$/, 'a 4-byte selector (0x + 8 hex)')).optional(),
-    /** Largest transaction value, a decimal string of wei; absent means 0. */
-    maxValueWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
-    /** Largest fee one transaction may pay, gas × maxFeePerGas (or gasPrice), decimal wei; default 0.01 ETH. */
-    maxFeeWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
-    /** Largest maxPriorityFeePerGas (the tip), decimal wei; default 100 gwei. */
-    maxPriorityFeePerGasWei: z.string().regex(/^\d+$/, 'a decimal string of wei').optional(),
-    /** Largest EIP-712 deadline/expiry, in seconds from now. */
-    maxDeadlineSeconds: z.number().int().positive().optional(),
-    /** With maxDeadlineSeconds: allow a deadline of 0, which DAI's permit reads as "never expires". */
-    allowNoExpiry: z.boolean().optional(),
-    typedDataDomains: z.array(DomainRule).optional(),
-    /** Rules for calldata the decoders understand; a decoded call is judged here, never by selectors. */
-    protocolPolicies: z.object({ erc20: Erc20Rule.optional() }).strict().optional(),
-  })
-  .strict();
-
-export type EvmPolicy = z.infer<typeof PolicySchema>;
+export { parsePolicy, DEFAULT_MAX_FEE_WEI, DEFAULT_MAX_PRIORITY_FEE_PER_GAS_WEI } from './policy-files.js';
+export type { EvmPolicy, PolicyFormat } from './policy-files.js';
 
 export type Decision = { allowed: true } | { allowed: false; rule: string; reason: string };
 
+/** What a decision may know beyond the request: the signer, the caller's swap quote, the time. */
+export interface DecideContext {
+  /** The signer's address: a swap, withdrawal or Aave position for the signer itself needs no allowlisting. */
+  self?: Address;
+  /** The amount a swap is quoted to return (exact input) or cost (exact output), from the caller. */
+  quote?: { amountOut?: bigint; amountIn?: bigint };
+  nowSeconds?: number;
+}
+
 const ALLOW: Decision = { allowed: true };
 const deny = (rule: string, reason: string): Decision => ({ allowed: false, rule, reason });
+const NO_POLICY = deny('no-policy', 'no --policy was given: signing is denied by default');
 
 export async function readPolicyFile(file: string): Promise<EvmPolicy> {
   let text: string;
@@ -85,7 +35,7 @@ export async function readPolicyFile(file: string): Promise<EvmPolicy> {
     throw new UsageError({
       code: 'POLICY_NOT_FOUND',
       message: `cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code}`,
-      hint: 'pass --policy with an existing JSON file (README: agentkeys mcp)',
+      hint: 'pass --policy with an existing JSON file (docs/evm-policy.md)',
       cause: err,
     });
   }
@@ -102,86 +52,173 @@ export async function readPolicyFile(file: string): Promise<EvmPolicy> {
   return parsePolicy(json, file);
 }
 
-export function parsePolicy(json: unknown, source: string): EvmPolicy {
-  const result = PolicySchema.safeParse(json);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => {
-    const at = i.path.length ? i.path.join('.') : '(top level)';
-    if (i.code === 'unrecognized_keys') return `${at}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    return `${at}: ${i.message}`;
-  });
-  const unknown = result.error.issues.some((i) => i.code === 'unrecognized_keys');
-  throw new UsageError({
-    code: unknown ? 'POLICY_UNKNOWN_FIELD' : 'POLICY_INVALID',
-    message: `policy file ${source} has ${problems.length} problem(s)`,
-    details: problems,
-    hint:
-      'fields: version (1), signMessage, chainIds, contracts, selectors, maxValueWei, maxFeeWei, ' +
-      'maxPriorityFeePerGasWei, maxDeadlineSeconds, allowNoExpiry, typedDataDomains, protocolPolicies.erc20',
-  });
-}
-
 export function decideMessage(policy: EvmPolicy | undefined): Decision {
-  if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
-  return policy.signMessage === true ? ALLOW : deny('signMessage', 'the policy does not allow personal_sign messages');
+  if (!policy) return NO_POLICY;
+  return policy.signMessage ? ALLOW : deny('signMessage', 'the policy does not allow personal_sign messages');
 }
 
-export function decideTransaction(policy: EvmPolicy | undefined, tx: TransactionSerializable): Decision {
-  if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
-  if (!(policy.chainIds ?? []).includes(tx.chainId!))
-    return deny('chainIds', `chain ${tx.chainId} is not in the policy's chainIds`);
-  if (!tx.to) return deny('contracts', 'contract creation (no "to") is not allowed');
-  if (!sameAddressIn(policy.contracts, tx.to)) return deny('contracts', `${tx.to} is not in the policy's contracts`);
+export function decideTransaction(
+  policy: EvmPolicy | undefined,
+  tx: TransactionSerializable,
+  ctx: DecideContext = {},
+): Decision {
+  return evaluateTransaction(policy, tx, ctx).decision;
+}
+
+/** The decision and what the calldata was decoded to (for `simulate` and `evm simulate`). */
+export function evaluateTransaction(
+  policy: EvmPolicy | undefined,
+  tx: TransactionSerializable,
+  ctx: DecideContext = {},
+): { decision: Decision; decoded?: DecodedCall } {
   const data = tx.data ?? '0x';
-  const decoded = data === '0x' ? undefined : decodeCalldata(data);
+  const decoded = tx.to && data !== '0x' ? decodeCalldata(tx.to, data) : undefined;
+  const call = decoded && !('error' in decoded) ? decoded : undefined;
+  const decision = decide(policy, tx, ctx, decoded);
+  return call ? { decision, decoded: call } : { decision };
+}
+
+function decide(
+  policy: EvmPolicy | undefined,
+  tx: TransactionSerializable,
+  ctx: DecideContext,
+  decoded: ReturnType<typeof decodeCalldata>,
+): Decision {
+  if (!policy) return NO_POLICY;
+  if (!policy.chainIds.has(tx.chainId!)) return deny('chainIds', `chain ${tx.chainId} is not in the policy's chainIds`);
+  if (!tx.to) return deny('contracts', 'contract creation (no "to") is not allowed');
+  if (!policy.contracts.has(tx.to.toLowerCase())) return deny('contracts', `${tx.to} is not in the policy's contracts`);
+  const data = tx.data ?? '0x';
   if (decoded && 'error' in decoded) return deny('calldata', decoded.error);
-  if (decoded) {
-    const verdict = decideErc20(policy, tx.to, decoded);
-    if (!verdict.allowed) return verdict;
-  } else if (data !== '0x') {
-    const selector = data.slice(0, 10).toLowerCase();
-    if (data.length < 10 || !(policy.selectors ?? []).some((s) => s.toLowerCase() === selector)) {
-      return deny(
-        'selectors',
-        `function selector ${data.length < 10 ? '(data shorter than 4 bytes)' : selector} ` +
-          `is not in the policy's selectors`,
-      );
-    }
-  }
-  const max = BigInt(policy.maxValueWei ?? '0');
-  if ((tx.value ?? 0n) > max) return deny('maxValueWei', `value ${tx.value} wei exceeds maxValueWei ${max}`);
+  const verdict = decoded ? decideDecoded(policy, decoded, ctx) : decideRawSelector(policy, data);
+  if (!verdict.allowed) return verdict;
+  if ((tx.value ?? 0n) > policy.maxValueWei)
+    return deny('maxValueWei', `value ${tx.value} wei exceeds maxValueWei ${policy.maxValueWei}`);
   return decideFees(policy, tx);
 }
 
-/**
- * An ERC-20 call, decoded: the token, the recipient or spender, and the amount must each be
- * allowed; an unlimited approval needs its own yes. Without an erc20 section, none is signed.
- */
-function decideErc20(policy: EvmPolicy, token: Address, call: Erc20Call): Decision {
-  const rule = policy.protocolPolicies?.erc20;
-  if (!rule) return deny('protocolPolicies.erc20', `an ERC-20 ${call.fn} needs a protocolPolicies.erc20 section`);
-  if (rule.tokenAllowlist && !sameAddressIn(rule.tokenAllowlist, token))
-    return deny('erc20.tokenAllowlist', `token ${token} is not in the erc20 tokenAllowlist`);
-  if (!sameAddressIn(rule.recipientAllowlist, call.counterparty))
+function decideRawSelector(policy: EvmPolicy, data: Hex): Decision {
+  if (data === '0x') return ALLOW;
+  const selector = data.slice(0, 10).toLowerCase();
+  if (data.length >= 10 && policy.selectors.has(selector)) return ALLOW;
+  const what = data.length < 10 ? '(data shorter than 4 bytes)' : selector;
+  return deny('selectors', `function selector ${what} is no call the decoders read, and not in the policy's selectors`);
+}
+
+function decideDecoded(policy: EvmPolicy, call: DecodedCall, ctx: DecideContext): Decision {
+  // Agentic Vault's reading: the selector list gates decoded calls too (a multicall by its own selector).
+  if (policy.selectorsGateDecoded && !policy.selectors.has(call.selector))
     return deny(
-      'erc20.recipientAllowlist',
-      `${call.fn} to ${call.counterparty}, which is not in the erc20 recipientAllowlist`,
+      'selectors',
+      `function selector ${call.selector} (${call.protocol} ${call.fn}) is not in allowedSelectors`,
     );
-  if (call.kind === 'allowance') {
-    if (call.amount === MAX_UINT256 && rule.allowUnlimitedApproval !== true)
-      return deny('erc20.allowUnlimitedApproval', `${call.fn} of 2^256-1 (unlimited) to ${call.counterparty}`);
-    const cap = BigInt(rule.maxAllowanceWei ?? '0');
-    if (call.amount > cap) return deny('erc20.maxAllowanceWei', `${call.fn} of ${call.amount} exceeds ${cap}`);
-    return ALLOW;
+  const swaps = call.intents.filter((i) => i.swap).length;
+  for (const intent of call.intents) {
+    const verdict = judgeIntent(policy, intent, ctx, swaps);
+    if (!verdict.allowed) return verdict;
   }
-  const cap = BigInt(rule.maxAmountWei ?? rule.maxAllowanceWei ?? '0');
-  if (call.amount > cap) return deny('erc20.maxAmountWei', `${call.fn} of ${call.amount} exceeds ${cap}`);
   return ALLOW;
 }
 
-/** Fees are never unbounded: without the policy's caps, these conservative ones apply. */
-export const DEFAULT_MAX_FEE_WEI = 10n ** 16n; // 0.01 ETH
-export const DEFAULT_MAX_PRIORITY_FEE_PER_GAS_WEI = 100n * 10n ** 9n; // 100 gwei
+/** One effect of a decoded call, judged by its protocol's section; without one, it is refused. */
+function judgeIntent(policy: EvmPolicy, it: Intent, ctx: DecideContext, swaps: number): Decision {
+  const p = it.protocol;
+  const rule = policy.protocols[p];
+  if (!rule) return deny(`protocolPolicies.${p}`, `a ${p} ${it.fn} needs a protocolPolicies.${p} section`);
+  for (const token of it.tokens)
+    if (rule.tokens && !rule.tokens.has(token.toLowerCase()))
+      return deny(`${p}.tokenAllowlist`, `${it.fn}: token ${token} is not in the ${p} tokenAllowlist`);
+  const c = it.counterparty;
+  const own =
+    c && c.role !== 'spender' && (c.isSender || (ctx.self && c.address.toLowerCase() === ctx.self.toLowerCase()));
+  if (c && !own && rule.recipients && !rule.recipients.has(c.address.toLowerCase()))
+    return deny(
+      `${p}.recipientAllowlist`,
+      `${it.fn} to ${c.role} ${c.address}, which is not in the ${p} recipientAllowlist`,
+    );
+  const amounts = judgeAmount(rule, it);
+  if (!amounts.allowed) return amounts;
+  if (
+    it.interestRateMode !== undefined &&
+    rule.maxInterestRateMode !== undefined &&
+    it.interestRateMode > rule.maxInterestRateMode
+  )
+    return deny(
+      `${p}.maxInterestRateMode`,
+      `${it.fn} with interestRateMode ${it.interestRateMode} (over ${rule.maxInterestRateMode})`,
+    );
+  if (it.swap) {
+    const slippage = judgeSlippage(rule, it.swap, ctx, swaps);
+    if (!slippage.allowed) return slippage;
+  }
+  return judgeDeadlines(
+    policy,
+    it.deadlines.map((d) => [d.field, d.value]),
+    ctx.nowSeconds,
+  );
+}
+
+function judgeAmount(rule: ProtocolRule, it: Intent): Decision {
+  if (it.amount === undefined) return ALLOW;
+  const p = it.protocol;
+  const caps = it.amountToken ? rule.perToken.get(it.amountToken.toLowerCase()) : undefined;
+  if (it.kind === 'allowance') {
+    if (it.unlimited && !rule.allowUnlimitedApproval)
+      return deny(`${p}.allowUnlimitedApproval`, `${it.fn} of an unlimited allowance to ${it.counterparty?.address}`);
+    const cap = caps?.maxAllowanceWei ?? rule.maxAllowanceWei;
+    if (cap !== undefined && it.amount > cap && !(it.unlimited && rule.allowUnlimitedApproval))
+      return deny(`${p}.maxAllowanceWei`, `${it.fn} of ${it.amount} exceeds ${cap}`);
+    return ALLOW;
+  }
+  const cap = caps?.maxAmountWei ?? rule.maxAmountWei;
+  if (cap !== undefined && it.amount > cap) return deny(`${p}.maxAmountWei`, `${it.fn} of ${it.amount} exceeds ${cap}`);
+  return ALLOW;
+}
+
+/**
+ * A swap's own limit (amountOutMinimum, amountInMaximum) against the caller's quote: within
+ * maxSlippageBps of it. The quote comes from the caller, so this stops a careless agent, not a
+ * lying one; the token, recipient and amount caps stop the lying one.
+ */
+function judgeSlippage(
+  rule: ProtocolRule,
+  swap: NonNullable<Intent['swap']>,
+  ctx: DecideContext,
+  swaps: number,
+): Decision {
+  const bps = rule.maxSlippageBps;
+  if (bps === undefined)
+    return rule.requireSlippage
+      ? deny(
+          'uniswap_v3.maxSlippageBps',
+          'a swap needs a slippage bound: the uniswap_v3 section sets no maxSlippageBps',
+        )
+      : ALLOW;
+  if (swap.exact === 'input' && swap.limit === 0n)
+    return deny('uniswap_v3.maxSlippageBps', 'amountOutMinimum is 0: the swap has no slippage protection');
+  const quote = swap.exact === 'input' ? ctx.quote?.amountOut : ctx.quote?.amountIn;
+  const name = swap.exact === 'input' ? 'amountOut' : 'amountIn';
+  if (quote === undefined)
+    return deny('uniswap_v3.maxSlippageBps', `a swap is judged against a quote: pass quote.${name} with the call`);
+  if (swaps > 1) return deny('uniswap_v3.maxSlippageBps', `one quote bounds one swap, and this call holds ${swaps}`);
+  const b = BigInt(bps);
+  if (swap.exact === 'input') {
+    const floor = (quote * (10_000n - b) + 9_999n) / 10_000n;
+    if (swap.limit < floor)
+      return deny(
+        'uniswap_v3.maxSlippageBps',
+        `amountOutMinimum ${swap.limit} is below ${floor} (quote ${quote} less ${bps} bps)`,
+      );
+  } else {
+    const ceiling = (quote * (10_000n + b)) / 10_000n;
+    if (swap.limit > ceiling)
+      return deny(
+        'uniswap_v3.maxSlippageBps',
+        `amountInMaximum ${swap.limit} is above ${ceiling} (quote ${quote} plus ${bps} bps)`,
+      );
+  }
+  return ALLOW;
+}
 
 /**
  * The value cap bounds what a signature sends; this bounds what it burns or tips: gas times the
@@ -189,16 +226,16 @@ export const DEFAULT_MAX_PRIORITY_FEE_PER_GAS_WEI = 100n * 10n ** 9n; // 100 gwe
  */
 function decideFees(policy: EvmPolicy, tx: TransactionSerializable): Decision {
   const t = tx as { gas?: bigint; gasPrice?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint };
-  const tipCap = policy.maxPriorityFeePerGasWei
-    ? BigInt(policy.maxPriorityFeePerGasWei)
-    : DEFAULT_MAX_PRIORITY_FEE_PER_GAS_WEI;
+  const tipCap = policy.maxPriorityFeePerGasWei;
   if ((t.maxPriorityFeePerGas ?? 0n) > tipCap)
     return deny('maxPriorityFeePerGasWei', `maxPriorityFeePerGas ${t.maxPriorityFeePerGas} wei exceeds ${tipCap}`);
-  const feeCap = policy.maxFeeWei ? BigInt(policy.maxFeeWei) : DEFAULT_MAX_FEE_WEI;
   const perGas = t.maxFeePerGas ?? t.gasPrice ?? 0n;
   const fee = (t.gas ?? 0n) * perGas;
-  if (fee > feeCap)
-    return deny('maxFeeWei', `the fee can reach ${fee} wei (gas ${t.gas ?? 0n} × ${perGas} per gas), over ${feeCap}`);
+  if (fee > policy.maxFeeWei)
+    return deny(
+      'maxFeeWei',
+      `the fee can reach ${fee} wei (gas ${t.gas ?? 0n} × ${perGas} per gas), over ${policy.maxFeeWei}`,
+    );
   return ALLOW;
 }
 
@@ -218,33 +255,91 @@ export function decideTypedData(
   data: TypedDataInput,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Decision {
-  if (!policy) return deny('no-policy', 'no --policy was given: signing is denied by default');
+  if (!policy) return NO_POLICY;
   const domain = data.domain;
-  if (domain.chainId !== undefined && !(policy.chainIds ?? []).includes(Number(domain.chainId))) {
+  if (domain.chainId !== undefined && !policy.chainIds.has(Number(domain.chainId)))
     return deny('chainIds', `typed-data domain chain ${String(domain.chainId)} is not in the policy's chainIds`);
-  }
-  if (!(policy.typedDataDomains ?? []).some((rule) => domainMatches(rule, domain))) {
+  if (!policy.typedDataDomains.some((rule) => domainMatches(rule, domain)))
     return deny('typedDataDomains', `domain ${JSON.stringify(domain)} matches none of the policy's typedDataDomains`);
-  }
-  if (policy.maxDeadlineSeconds !== undefined) {
-    const limit = BigInt(nowSeconds + policy.maxDeadlineSeconds);
-    for (const [field, value] of deadlines(data)) {
-      let at: bigint;
-      try {
-        at = BigInt(value as string);
-      } catch {
-        return deny('maxDeadlineSeconds', `${field} "${String(value)}" is not a number of seconds`);
-      }
-      if (at === 0n && policy.allowNoExpiry !== true)
-        return deny('maxDeadlineSeconds', `${field} is 0, which DAI-style permits read as "never expires"`);
-      if (at > limit)
-        return deny('maxDeadlineSeconds', `${field} ${at} is more than ${policy.maxDeadlineSeconds}s from now`);
+  const deadline = judgeDeadlines(policy, deadlines(data), nowSeconds);
+  if (!deadline.allowed) return deadline;
+  return judgePermitMessage(policy, data);
+}
+
+function judgeDeadlines(
+  policy: EvmPolicy,
+  found: [string, unknown][],
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Decision {
+  if (policy.maxDeadlineSeconds === undefined) return ALLOW;
+  const limit = BigInt(nowSeconds + policy.maxDeadlineSeconds);
+  for (const [field, value] of found) {
+    let at: bigint;
+    try {
+      at = BigInt(value as string);
+    } catch {
+      return deny('maxDeadlineSeconds', `${field} "${String(value)}" is not a number of seconds`);
     }
+    if (at === 0n && !policy.allowNoExpiry)
+      return deny('maxDeadlineSeconds', `${field} is 0, which DAI-style permits read as "never expires"`);
+    if (at > limit)
+      return deny('maxDeadlineSeconds', `${field} ${at} is more than ${policy.maxDeadlineSeconds}s from now`);
   }
   return ALLOW;
 }
 
-function domainMatches(rule: z.infer<typeof DomainRule>, domain: Record<string, unknown>): boolean {
+/**
+ * A signed permit grants what an approve grants. EIP-2612/DAI `Permit` and Permit2's
+ * `PermitSingle`/`PermitBatch` are judged as allowances by the erc20 or permit2 section when the
+ * policy has one (and by Agentic Vault's maxAmountWei in its format).
+ */
+function judgePermitMessage(policy: EvmPolicy, data: TypedDataInput): Decision {
+  const m = data.message;
+  const token = String(data.domain.verifyingContract ?? '') as Address;
+  const grants: Intent[] = [];
+  const grant = (protocol: 'erc20' | 'permit2', tok: unknown, spender: unknown, amount: bigint, unlimited: boolean) =>
+    grants.push({
+      protocol,
+      fn: `${data.primaryType} (signed)`,
+      kind: 'allowance',
+      tokens: [String(tok) as Address],
+      counterparty: { role: 'spender', address: String(spender) as Address },
+      amount,
+      amountToken: String(tok) as Address,
+      unlimited,
+      deadlines: [],
+    });
+  const num = (v: unknown): bigint | undefined => {
+    try {
+      return BigInt(v as string);
+    } catch {
+      return undefined;
+    }
+  };
+  if (data.primaryType === 'Permit' && m.spender !== undefined) {
+    const value = m.allowed !== undefined ? (m.allowed === true ? MAX_UINT256 : 0n) : num(m.value);
+    if (value === undefined) return deny('calldata', 'the Permit value is not a number');
+    if (policy.maxPermitValueWei !== undefined && value > policy.maxPermitValueWei)
+      return deny('maxAmountWei', `the Permit value ${value} exceeds maxAmountWei ${policy.maxPermitValueWei}`);
+    grant('erc20', token, m.spender, value, value === MAX_UINT256);
+  } else if ((data.primaryType === 'PermitSingle' || data.primaryType === 'PermitBatch') && m.spender !== undefined) {
+    const details = (Array.isArray(m.details) ? m.details : [m.details]) as Record<string, unknown>[];
+    for (const d of details) {
+      const amount = num(d?.amount);
+      if (amount === undefined) return deny('calldata', `a ${data.primaryType} amount is not a number`);
+      grant('permit2', d.token, m.spender, amount, amount >= MAX_UINT160);
+    }
+  }
+  for (const g of grants) {
+    const rule = policy.protocols[g.protocol];
+    if (!rule) continue; // without a section, the domain rule (and deadlines) decide, as before
+    const verdict = judgeIntent({ ...policy, maxDeadlineSeconds: undefined }, g, {}, 0);
+    if (!verdict.allowed) return verdict;
+  }
+  return ALLOW;
+}
+
+function domainMatches(rule: DomainRule, domain: Record<string, unknown>): boolean {
   for (const [key, expected] of Object.entries(rule)) {
     const actual = domain[key];
     if (actual === undefined) return false;
@@ -281,8 +376,4 @@ function deadlines(data: TypedDataInput): [string, unknown][] {
   };
   walk(data.primaryType, data.message, '', 0);
   return out;
-}
-
-function sameAddressIn(list: string[] | undefined, addr: Address): boolean {
-  return (list ?? []).some((a) => checksumAddress(a) === checksumAddress(addr));
 }

@@ -5,8 +5,22 @@ import { z } from 'zod';
 import type { ToolName, ToolResult, Vault } from './vault.js';
 
 const jsonObject = z.union([z.record(z.unknown()), z.string()]);
+const quote = z
+  .object({ amountOut: z.string().optional(), amountIn: z.string().optional() })
+  .strict()
+  .optional()
+  .describe('for a Uniswap swap: the quoted amount out (exact input) or in (exact output), in base units');
 
-const TOOLS: { name: ToolName; description: string; shape: z.ZodRawShape; readOnly: boolean }[] = [
+interface ToolSpec {
+  name: ToolName;
+  description: string;
+  shape: z.ZodRawShape;
+  readOnly: boolean;
+  /** Listed only when the server has a node (--rpc-url) or may broadcast (--allow-send). */
+  needs?: 'rpc' | 'send';
+}
+
+const TOOLS: ToolSpec[] = [
   { name: 'get_address', description: 'The EIP-55 address of the signing key.', shape: {}, readOnly: true },
   {
     name: 'health_check',
@@ -32,9 +46,38 @@ const TOOLS: { name: ToolName; description: string; shape: z.ZodRawShape; readOn
     description:
       'Signs a transaction (chainId required; EIP-1559, or legacy with gasPrice) ' +
       'and returns the raw transaction, if the policy allows chain, recipient, ' +
-      'selector and value.',
-    shape: { transaction: jsonObject },
+      'decoded calldata, value and fees.',
+    shape: { transaction: jsonObject, quote },
     readOnly: false,
+  },
+  {
+    name: 'simulate',
+    description:
+      'Dry run: what the policy would decide for a transaction, typedData or message, the rule that ' +
+      'would refuse it, and the decoded calldata. Nothing is signed; the call is recorded.',
+    shape: {
+      transaction: jsonObject.optional(),
+      typedData: jsonObject.optional(),
+      message: z.string().optional(),
+      quote,
+    },
+    readOnly: true,
+  },
+  {
+    name: 'get_balance',
+    description: "The native balance (or an ERC-20 token's, with token) of an address, by default the signer's.",
+    shape: { address: z.string().optional(), token: z.string().optional() },
+    readOnly: true,
+    needs: 'rpc',
+  },
+  {
+    name: 'send_transaction',
+    description:
+      'sign_transaction under the same policy, then broadcasts the signed transaction to the node once ' +
+      'its decision is in the audit chain.',
+    shape: { transaction: jsonObject, quote },
+    readOnly: false,
+    needs: 'send',
   },
   {
     name: 'verify_signature',
@@ -56,10 +99,14 @@ const TOOLS: { name: ToolName; description: string; shape: z.ZodRawShape; readOn
   },
 ];
 
-export function createMcpServer(vault: Vault, version: string): McpServer {
+export function createMcpServer(
+  vault: Vault,
+  version: string,
+  enabled: { rpc?: boolean; send?: boolean } = {},
+): McpServer {
   const server = new McpServer({ name: 'agentkeys', version });
   recordSchemaRefusals(server, vault);
-  for (const tool of TOOLS) {
+  for (const tool of listedTools(enabled)) {
     server.registerTool(
       tool.name,
       { description: tool.description, inputSchema: tool.shape, annotations: { readOnlyHint: tool.readOnly } },
@@ -72,6 +119,10 @@ export function createMcpServer(vault: Vault, version: string): McpServer {
     );
   }
   return server;
+}
+
+export function listedTools(enabled: { rpc?: boolean; send?: boolean }): ToolSpec[] {
+  return TOOLS.filter((t) => !t.needs || enabled[t.needs]);
 }
 
 const TOOL_NAMES = new Set<string>(TOOLS.map((t) => t.name));

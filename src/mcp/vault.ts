@@ -14,7 +14,16 @@ import {
   verifyEvmSignature,
   type VerifyTarget,
 } from '../evm/operations.js';
-import { decideMessage, decideTransaction, decideTypedData, type Decision, type EvmPolicy } from '../evm/policy.js';
+import { intentJson } from '../evm/calldata.js';
+import {
+  decideMessage,
+  decideTypedData,
+  evaluateTransaction,
+  type DecideContext,
+  type Decision,
+  type EvmPolicy,
+} from '../evm/policy.js';
+import type { EvmRpc } from '../evm/rpc.js';
 import { checksumAddress } from '../evm/secp256k1.js';
 import type { EvmSigner } from '../evm/signer.js';
 
@@ -25,7 +34,10 @@ export type ToolName =
   | 'sign_typed_data'
   | 'sign_transaction'
   | 'verify_signature'
-  | 'verify_audit';
+  | 'verify_audit'
+  | 'simulate'
+  | 'get_balance'
+  | 'send_transaction';
 
 /** What goes into the chain for every call: never the message or transaction itself, only digests. */
 export interface DecisionRecord {
@@ -40,6 +52,8 @@ export interface DecisionRecord {
   chain_id?: number;
   signature_hash?: string;
   tx_hash?: string;
+  /** simulate: what the policy would have decided; nothing was signed. */
+  simulated?: 'allowed' | 'denied';
 }
 
 export interface VaultDeps {
@@ -57,22 +71,28 @@ export interface VaultDeps {
     findings: { index: number; code: string; message: string }[];
   }>;
   info: { keyRef: string; region?: string; auditLog?: string; policyFile?: string };
+  /** --rpc-url: get_balance reads through it; send_transaction broadcasts through it when allowSend. */
+  rpc?: EvmRpc;
+  allowSend?: boolean;
 }
 
 export type ToolResult =
   | { ok: true; value: Record<string, unknown> }
   | { ok: false; code: string; message: string; rule?: string; auditWarning?: string };
 
-const SIGNING_TOOLS = new Set<ToolName>(['sign_message', 'sign_typed_data', 'sign_transaction']);
+const SIGNING_TOOLS = new Set<ToolName>(['sign_message', 'sign_typed_data', 'sign_transaction', 'send_transaction']);
 
 export class Vault {
   private signer: Promise<EvmSigner> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Calls answered so far (the stop event says how many). */
+  calls = 0;
 
   constructor(private readonly deps: VaultDeps) {}
 
   /** Every call, tracked until its result is back, so a server that is told to stop can answer it first. */
   call(tool: ToolName, args: Record<string, unknown>, client = 'unknown'): Promise<ToolResult> {
+    this.calls++;
     return this.track(this.decideAndRecord(tool, args, client));
   }
 
@@ -138,7 +158,8 @@ export class Vault {
         ? { ok: true, value: { ...outcome.result.value, auditWarning: why } }
         : { ...outcome.result, auditWarning: why };
     }
-    return outcome.result;
+    // Only a recorded signature is broadcast: a send whose record failed never reaches the node.
+    return outcome.afterRecord ? outcome.afterRecord(client) : outcome.result;
   }
 
   private async run(tool: ToolName, args: Record<string, unknown>): Promise<Outcome> {
@@ -159,6 +180,12 @@ export class Vault {
         return this.verify(args);
       case 'verify_audit':
         return this.verifyAudit();
+      case 'simulate':
+        return this.simulate(args);
+      case 'get_balance':
+        return this.balance(args);
+      case 'send_transaction':
+        return this.sendTransaction(args);
     }
   }
 
@@ -217,7 +244,7 @@ export class Vault {
 
   private async signTransaction(args: Record<string, unknown>): Promise<Outcome> {
     const tx = parseTransactionInput(jsonArg(args, 'transaction'), 'transaction');
-    const decision = decideTransaction(this.deps.policy, tx);
+    const { decision } = evaluateTransaction(this.deps.policy, tx, await this.decideContext(args));
     if (!decision.allowed)
       return { ...denied(decision), record: { ...denied(decision).record, chain_id: tx.chainId! } };
     const s = await this.openSigner();
@@ -227,6 +254,128 @@ export class Vault {
       { address: s.address, raw, txHash, signingHash, type: tx.type },
       { signature_hash: keccak256(raw), tx_hash: txHash, chain_id: tx.chainId! },
     );
+  }
+
+  /** The signer's own address (when its key can be reached) and the caller's swap quote. */
+  private async decideContext(args: Record<string, unknown>): Promise<DecideContext> {
+    const quote = quoteArg(args);
+    const self = await this.openSigner().then(
+      (s) => s.address,
+      () => undefined,
+    );
+    return { ...(self ? { self } : {}), ...(quote ? { quote } : {}) };
+  }
+
+  /** The decision a signing call would get, and the decoded intent, without signing anything. */
+  private async simulate(args: Record<string, unknown>): Promise<Outcome> {
+    const given = ['transaction', 'typedData', 'message'].filter((k) => args[k] !== undefined);
+    if (given.length !== 1)
+      throw new AgentkeysError({
+        code: 'MCP_ARGUMENT_INVALID',
+        message: `simulate takes exactly one of transaction, typedData or message (got ${given.length})`,
+      });
+    const { decision, decoded } = await this.wouldDecide(given[0]!, args);
+    const value: Record<string, unknown> = {
+      wouldSign: decision.allowed,
+      ...(decision.allowed ? {} : { rule: decision.rule, reason: decision.reason }),
+      ...(decoded ? { decoded } : {}),
+    };
+    const record: Partial<DecisionRecord> = decision.allowed
+      ? { decision: 'allowed', simulated: 'allowed' }
+      : { decision: 'allowed', simulated: 'denied', rule: decision.rule, reason: decision.reason };
+    return { record, result: { ok: true, value } };
+  }
+
+  private async wouldDecide(
+    kind: string,
+    args: Record<string, unknown>,
+  ): Promise<{ decision: Decision; decoded?: Record<string, unknown> }> {
+    if (kind === 'message') {
+      parseMessage(stringArg(args, 'message'));
+      return { decision: decideMessage(this.deps.policy) };
+    }
+    if (kind === 'typedData')
+      return { decision: decideTypedData(this.deps.policy, parseTypedData(jsonArg(args, 'typedData'), 'typedData')) };
+    const tx = parseTransactionInput(jsonArg(args, 'transaction'), 'transaction');
+    const r = evaluateTransaction(this.deps.policy, tx, await this.decideContext(args));
+    return { decision: r.decision, ...(r.decoded ? { decoded: intentJson(r.decoded) } : {}) };
+  }
+
+  private rpc(): EvmRpc {
+    if (!this.deps.rpc)
+      throw new AgentkeysError({
+        code: 'MCP_NO_RPC',
+        message: 'the server runs without --rpc-url: there is no node to ask',
+        hint: 'start it with --rpc-url http://… (and --allow-send for send_transaction)',
+      });
+    return this.deps.rpc;
+  }
+
+  private async balance(args: Record<string, unknown>): Promise<Outcome> {
+    const rpc = this.rpc();
+    const address =
+      args.address !== undefined
+        ? checksumAddress(stringArg(args, 'address'), 'address')
+        : (await this.openSigner()).address;
+    const token = args.token !== undefined ? checksumAddress(stringArg(args, 'token'), 'token') : undefined;
+    const [chainId, balance] = await Promise.all([
+      rpc.chainId(),
+      token ? rpc.tokenBalance(token, address) : rpc.balance(address),
+    ]);
+    return {
+      record: { decision: 'allowed', chain_id: chainId },
+      result: {
+        ok: true,
+        value: { address, chainId, ...(token ? { token } : {}), balanceWei: balance.toString() },
+      },
+    };
+  }
+
+  /** sign_transaction, then (once its decision is in the chain) a broadcast to the --rpc-url node. */
+  private async sendTransaction(args: Record<string, unknown>): Promise<Outcome> {
+    if (!this.deps.allowSend)
+      throw new AgentkeysError({
+        code: 'MCP_SEND_DISABLED',
+        message: 'send_transaction is off: the server was started without --allow-send',
+        hint: 'sign_transaction returns the raw transaction for the caller to broadcast',
+      });
+    const rpc = this.rpc();
+    const tx = parseTransactionInput(jsonArg(args, 'transaction'), 'transaction');
+    const nodeChain = await rpc.chainId();
+    if (nodeChain !== tx.chainId)
+      throw new AgentkeysError({
+        code: 'EVM_RPC_CHAIN_MISMATCH',
+        message: `the transaction is for chain ${tx.chainId}, and the --rpc-url node serves chain ${nodeChain}`,
+      });
+    const signed = await this.signTransaction(args);
+    if (!signed.result.ok) return signed;
+    const value = signed.result.value;
+    const raw = value.raw as Hex;
+    return {
+      ...signed,
+      afterRecord: async (client) => {
+        try {
+          const txHash = await rpc.sendRaw(raw);
+          return { ok: true, value: { ...value, broadcast: true, txHash } };
+        } catch (err) {
+          const message = `the signed transaction was not accepted by the node: ${(err as Error).message.split('\n')[0]}`;
+          await this.deps
+            .record(
+              recordable({
+                tool: 'send_transaction',
+                decision: 'failed',
+                request_digest: requestDigest('send_transaction', args),
+                error: 'EVM_RPC_FAILED',
+                reason: message,
+                tx_hash: signed.record.tx_hash!,
+              }),
+              recordableText(client),
+            )
+            .catch(() => undefined);
+          return { ok: false, code: 'EVM_RPC_FAILED', message };
+        }
+      },
+    };
   }
 
   private async verify(args: Record<string, unknown>): Promise<Outcome> {
@@ -270,6 +419,8 @@ export class Vault {
 interface Outcome {
   record: Partial<DecisionRecord>;
   result: ToolResult;
+  /** Work done only once the record is in the chain (a broadcast); its result is the call's. */
+  afterRecord?(client: string): Promise<ToolResult>;
 }
 
 function allowed(s: EvmSigner, value: Record<string, unknown>, extra: Partial<DecisionRecord> = {}): Outcome {
@@ -322,6 +473,24 @@ function stringArg(args: Record<string, unknown>, name: string): string {
   if (typeof v !== 'string')
     throw new AgentkeysError({ code: 'MCP_ARGUMENT_INVALID', message: `argument "${name}" must be a string` });
   return v;
+}
+
+/** quote: {amountOut} for an exact-input swap, {amountIn} for an exact-output one, in base units. */
+function quoteArg(args: Record<string, unknown>): DecideContext['quote'] {
+  const q = args.quote;
+  if (q === undefined) return undefined;
+  const bad = () =>
+    new AgentkeysError({
+      code: 'MCP_ARGUMENT_INVALID',
+      message: 'argument "quote" must be {"amountOut": "<decimal>"} or {"amountIn": "<decimal>"}',
+    });
+  if (typeof q !== 'object' || q === null) throw bad();
+  const out: NonNullable<DecideContext['quote']> = {};
+  for (const [k, v] of Object.entries(q)) {
+    if ((k !== 'amountOut' && k !== 'amountIn') || !/^\d{1,78}$/.test(String(v))) throw bad();
+    out[k] = BigInt(String(v));
+  }
+  return out;
 }
 
 /** Objects may arrive as JSON objects or as JSON text, depending on the client. */

@@ -30,7 +30,10 @@ const POLICY = parsePolicy(
     maxDeadlineSeconds: 3600,
     typedDataDomains: [{ name: 'USD Coin', chainId: 31337, verifyingContract: TOKEN.toLowerCase() }],
     // A transfer is decoded and judged by its protocol's rules (issue 22), not by its selector.
-    protocolPolicies: { erc20: { recipientAllowlist: [PERMIT.message.spender], maxAmountWei: '1' } },
+    // A signed Permit grants what an approve grants: the same section bounds it.
+    protocolPolicies: {
+      erc20: { recipientAllowlist: [PERMIT.message.spender], maxAmountWei: '1', maxAllowanceWei: '1000000' },
+    },
   },
   'test',
 );
