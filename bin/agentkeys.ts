@@ -393,6 +393,24 @@ evm
   .option('--data <file>', 'EIP-712 JSON that was signed')
   .option('--tx <raw>', 'signed raw transaction (0x…, or @FILE)')
   .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmVerify(opts)));
+evm
+  .command('decode')
+  .description('what calldata does, as the signing policy reads it (ERC-20, permits, Permit2, Uniswap V3, Aave V3)')
+  .option('--tx <file>', 'transaction JSON (its to and data)')
+  .option('--to <address>', 'the contract called (with --calldata)')
+  .option('--calldata <hex>', 'the call data, 0x…')
+  .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmDecode(opts)));
+evm
+  .command('simulate')
+  .description('the decision agentkeys mcp would make under --policy, and the rule: exit 0 would sign, 3 would refuse')
+  .option('--policy <file>', 'signing policy JSON (agentkeys or Agentic Vault format)')
+  .option('--tx <file>', 'transaction JSON')
+  .option('--data <file>', 'EIP-712 JSON document')
+  .option('--message <text>', 'a personal_sign message')
+  .option('--quote-out <n>', 'for a swap: the quoted amount out of an exact-input swap (base units)')
+  .option('--quote-in <n>', 'for a swap: the quoted amount in of an exact-output swap (base units)')
+  .option('--from <address>', 'the signer, allowed as its own recipient')
+  .action(lazy(async (opts) => (await import('../commands/evm.js')).runEvmSimulate(opts)));
 
 program
   .command('mcp')
@@ -465,6 +483,8 @@ const EXAMPLES: Record<string, string[]> = {
   'evm address': ['agentkeys evm address --key kms:alias/agentic-vault'],
   'evm sign-tx': ['agentkeys evm sign-tx --key kms:alias/agentic-vault --tx tx.json'],
   'evm verify': ['agentkeys evm verify --address 0x… --signature 0x… --message hello'],
+  'evm decode': ['agentkeys evm decode --tx tx.json', 'agentkeys evm decode --to 0xA0b8…eB48 --calldata 0x095ea7b3…'],
+  'evm simulate': ['agentkeys evm simulate --policy vault-policy.json --tx tx.json --quote-out 990000'],
   mcp: ['agentkeys mcp --key-id alias/agentic-vault --policy vault-policy.json --audit-log mcp-audit.jsonl'],
   completion: ['agentkeys completion bash > /etc/bash_completion.d/agentkeys'],
 };

@@ -12,6 +12,15 @@ import {
   type VerifyTarget,
 } from '../src/evm/operations.js';
 import { checksumAddress } from '../src/evm/secp256k1.js';
+import { decodeCalldata, intentJson } from '../src/evm/calldata.js';
+import {
+  decideMessage,
+  decideTypedData,
+  evaluateTransaction,
+  readPolicyFile,
+  type DecideContext,
+  type Decision,
+} from '../src/evm/policy.js';
 import { openEvmSigner, type EvmSigner } from '../src/evm/signer.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
@@ -26,6 +35,12 @@ export interface EvmOptions extends GlobalOptions {
   address?: string;
   signature?: string;
   dir?: string;
+  policy?: string;
+  to?: string;
+  calldata?: string;
+  quoteOut?: string;
+  quoteIn?: string;
+  from?: string;
 }
 
 /** --key, else VAULT_KEY_ID (a bare id or alias means KMS, as in the seed). */
@@ -134,6 +149,105 @@ async function verifyTarget(options: EvmOptions): Promise<VerifyTarget> {
       message: '--tx must be a signed raw transaction in 0x hex (or @FILE holding one)',
     });
   return { rawTransaction: raw as Hex };
+}
+
+/** evm decode: what a call does, as the policy reads it; nothing is signed and no key is needed. */
+export async function runEvmDecode(options: EvmOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const { to, data } = await calldataInput(options);
+  const decoded = decodeCalldata(to, data);
+  if (decoded && 'error' in decoded)
+    throw new UsageError({
+      code: 'EVM_CALLDATA_INVALID',
+      message: decoded.error,
+      hint: 'a known selector whose arguments do not decode (or not canonically) is refused by every policy',
+    });
+  const selector = data.slice(0, 10);
+  if (ctx.out.json) printJson({ ok: true, to, selector, decoded: decoded ? intentJson(decoded) : null });
+  else if (!decoded)
+    printLine(`selector ${selector}: no decoder reads it (a policy signs it only if listed in selectors)`);
+  else printLine(JSON.stringify(intentJson(decoded), null, 2));
+  return 0;
+}
+
+/** evm simulate: the decision `agentkeys mcp` would make under --policy; exit 0 if it would sign, 3 if not. */
+export async function runEvmSimulate(options: EvmOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  if (!options.policy)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: '--policy FILE is required',
+      hint: '--policy vault-policy.json',
+    });
+  const policy = await readPolicyFile(options.policy);
+  const given = [options.message, options.data, options.tx].filter((v) => v !== undefined).length;
+  if (given !== 1)
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: 'give exactly one of --tx, --data or --message',
+      hint: '--tx tx.json, --data typed.json, or --message TEXT',
+    });
+  let decision: Decision;
+  let decoded: Record<string, unknown> | undefined;
+  if (options.message !== undefined) {
+    parseMessage(await readMessage(options.message));
+    decision = decideMessage(policy);
+  } else if (options.data !== undefined) {
+    const data = parseTypedData(await readJsonFile(options.data, '--data', 'EVM_TYPED_DATA_INVALID'), options.data);
+    decision = decideTypedData(policy, data);
+  } else {
+    const tx = parseTransactionInput(await readJsonFile(options.tx, '--tx', 'EVM_TX_INVALID'), options.tx!);
+    const r = evaluateTransaction(policy, tx, simulateContext(options));
+    decision = r.decision;
+    if (r.decoded) decoded = intentJson(r.decoded);
+  }
+  if (ctx.out.json) printJson({ ok: decision.allowed, wouldSign: decision.allowed, ...denial(decision), decoded });
+  else {
+    if (decoded) process.stderr.write(style.dim(`  decoded: ${JSON.stringify(decoded)}\n`));
+    printLine(
+      decision.allowed
+        ? `${style.ok('✔')} would sign (${policy.format} policy ${options.policy})`
+        : `${style.bad('✘')} would refuse: rule "${decision.rule}": ${decision.reason}`,
+    );
+  }
+  return decision.allowed ? 0 : 3;
+}
+
+function denial(d: Decision): Record<string, string> {
+  return d.allowed ? {} : { rule: d.rule, reason: d.reason };
+}
+
+function simulateContext(options: EvmOptions): DecideContext {
+  const amount = (v: string, flag: string) => {
+    if (!/^\d{1,78}$/.test(v))
+      throw new UsageError({ code: 'FLAG_INVALID', message: `${flag} must be a whole number of base units` });
+    return BigInt(v);
+  };
+  const quote = {
+    ...(options.quoteOut !== undefined ? { amountOut: amount(options.quoteOut, '--quote-out') } : {}),
+    ...(options.quoteIn !== undefined ? { amountIn: amount(options.quoteIn, '--quote-in') } : {}),
+  };
+  return {
+    ...(options.from ? { self: checksumAddress(options.from, '--from') } : {}),
+    ...(Object.keys(quote).length ? { quote } : {}),
+  };
+}
+
+/** --tx FILE (its to and data), or --to with --calldata 0x…. */
+async function calldataInput(options: EvmOptions): Promise<{ to: `0x${string}`; data: Hex }> {
+  if (options.tx !== undefined) {
+    const tx = parseTransactionInput(await readJsonFile(options.tx, '--tx', 'EVM_TX_INVALID'), options.tx);
+    if (!tx.to || !tx.data)
+      throw new UsageError({ code: 'EVM_TX_INVALID', message: `${options.tx} has no "to" or no "data"` });
+    return { to: tx.to, data: tx.data };
+  }
+  if (!options.to || !options.calldata || !/^0x([0-9a-fA-F]{2})*$/.test(options.calldata))
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: 'give --tx FILE, or --to 0x… with --calldata 0x<hex>',
+      hint: 'agentkeys evm decode --to 0xA0b8…eB48 --calldata 0x095ea7b3…',
+    });
+  return { to: checksumAddress(options.to, '--to'), data: options.calldata as Hex };
 }
 
 function printSignature(ctx: CommandContext, signer: EvmSigner, out: { hash: Hex; signature: Hex }): ExitCode {

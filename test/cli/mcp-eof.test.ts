@@ -48,7 +48,17 @@ describe('agentkeys mcp at end of input', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event_type: string; payload: { decision: string; error?: string } });
-    expect(events.map((e) => e.event_type).sort()).toEqual(['mcp.get_address', 'mcp.sign_message', 'mcp.sign_message']);
+    // The server's start and stop are in the chain too, around the calls.
+    expect(events.map((e) => e.event_type)[0]).toBe('mcp.server_start');
+    expect(events.map((e) => e.event_type).at(-1)).toBe('mcp.server_stop');
+    expect(events.map((e) => e.event_type).sort()).toEqual([
+      'mcp.get_address',
+      'mcp.server_start',
+      'mcp.server_stop',
+      'mcp.sign_message',
+      'mcp.sign_message',
+    ]);
+    expect(events.at(-1)!.payload).toMatchObject({ reason: 'end of input', calls: 2 });
     expect(events.filter((e) => e.payload.decision === 'failed').map((e) => e.payload.error)).toEqual([
       'MCP_ARGUMENT_INVALID',
     ]);
