@@ -6,7 +6,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { hashMessage, hexToBytes } from 'viem';
 import { createKmsApi } from '../../src/aws/kms.js';
-import { signMessageWith } from '../../src/evm/operations.js';
+import { encodeFunctionData, type Hex } from 'viem';
+import { ERC20_ABI, UNISWAP_V3_ABI } from '../../src/evm/calldata.js';
+import { parseTransactionInput, signMessageWith, signTransactionWith } from '../../src/evm/operations.js';
+import { decideTransaction, parsePolicy } from '../../src/evm/policy.js';
 import { clearEvmAddressCache, KmsEvmSigner, LocalEvmSigner } from '../../src/evm/signer.js';
 import { startMoto } from '../../src/sandbox/moto.js';
 
@@ -18,6 +21,70 @@ async function timed(n: number, body: (i: number) => Promise<unknown> | unknown)
   const t = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await body(i);
   return n / (Number(process.hrtime.bigint() - t) / 1e9);
+}
+
+/**
+ * Policy decisions per second with calldata decoding (an ERC-20 approve, and a Uniswap multicall
+ * of a swap and an unwrap), beside signing the same transaction with the local key.
+ */
+async function printPolicyRates(local: LocalEvmSigner, raw: number, raw2: number): Promise<void> {
+  const TOKEN = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48';
+  const WETH = '0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2';
+  const ROUTER = '0x68b3465833fb72A70ecDF485E0e4C7bD8665Fc45';
+  const SPENDER = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
+  const policy = parsePolicy(
+    {
+      version: 1,
+      chainIds: [1],
+      contracts: [TOKEN, ROUTER],
+      protocolPolicies: {
+        erc20: { recipientAllowlist: [SPENDER], maxAllowanceWei: '1000000' },
+        uniswap_v3: { tokenAllowlist: [TOKEN, WETH], maxAmountWei: '1000000', maxSlippageBps: 50 },
+      },
+    },
+    'bench',
+  );
+  const tx = (to: string, data: Hex) =>
+    parseTransactionInput(
+      { chainId: 1, nonce: 0, to, data, gas: 200000, maxFeePerGas: 1e9, maxPriorityFeePerGas: 1 },
+      'tx',
+    );
+  const approve = tx(TOKEN, encodeFunctionData({ abi: ERC20_ABI, functionName: 'approve', args: [SPENDER, 1000n] }));
+  const swap = encodeFunctionData({
+    abi: UNISWAP_V3_ABI,
+    functionName: 'exactInputSingle',
+    args: [
+      {
+        tokenIn: TOKEN,
+        tokenOut: WETH,
+        fee: 500,
+        recipient: local.address,
+        amountIn: 1000n,
+        amountOutMinimum: 995n,
+        sqrtPriceLimitX96: 0n,
+      },
+    ],
+  });
+  const unwrap = encodeFunctionData({ abi: UNISWAP_V3_ABI, functionName: 'unwrapWETH9', args: [1n, local.address] });
+  const multicall = tx(
+    ROUTER,
+    encodeFunctionData({ abi: UNISWAP_V3_ABI, functionName: 'multicall', args: [[swap, unwrap]] }),
+  );
+  const ctx = { self: local.address, quote: { amountOut: 1000n } };
+  const n = 3000;
+  for (const [name, t] of [
+    ['ERC-20 approve', approve],
+    ['Uniswap multicall', multicall],
+  ] as const) {
+    if (!decideTransaction(policy, t, ctx).allowed) throw new Error(`bench policy refuses the ${name}`);
+    const decisions = await timed(n, () => decideTransaction(policy, t, ctx));
+    const signs = await timed(n / 3, () => signTransactionWith(local, t));
+    console.log(
+      `  policy, ${name.padEnd(18)} ${decisions.toFixed(0)} decisions/s   (decode, re-encode, judge)   ` +
+        `${(decisions / signs).toFixed(1)}× the local signing rate of the same tx, ` +
+        `${(decisions / ((raw + raw2) / 2)).toFixed(1)}× raw signing`,
+    );
+  }
 }
 
 try {
@@ -71,6 +138,7 @@ try {
   console.log(
     `  agentkeys / raw             ${(ours / ((raw + raw2) / 2)).toFixed(2)}   (the check: one public-key recovery costs about 2.5 signs)`,
   );
+  await printPolicyRates(local, raw, raw2);
 } finally {
   await moto.stop();
 }
