@@ -13,6 +13,7 @@ import { ERC20_ABI, UNISWAP_V3_ABI } from '../../src/evm/calldata.js';
 import { startAnvil, type Anvil } from '../helpers/anvil.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { PERMIT } from '../fixtures/evm.js';
 
 let anvil: Anvil;
 beforeAll(async () => {
@@ -35,7 +36,7 @@ interface Session {
   close(): Promise<void>;
 }
 
-async function connect(cwd: string, args: string[]): Promise<Session> {
+async function connect(cwd: string, args: string[], clientName = 'send-test'): Promise<Session> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: ['--', CLI, 'mcp', '--key-id', 'local:evm-1', '--audit-log', 'a.jsonl', ...args],
@@ -43,7 +44,7 @@ async function connect(cwd: string, args: string[]): Promise<Session> {
     cwd,
     stderr: 'pipe',
   });
-  const client = new Client({ name: 'send-test', version: '1.0.0' });
+  const client = new Client({ name: clientName, version: '1.0.0' });
   await client.connect(transport);
   return {
     client,
@@ -205,5 +206,107 @@ describe('agentkeys mcp with a node', () => {
     } finally {
       await s.close();
     }
+  }, 60_000);
+
+  it("the issue's attacks, as a hostile agent sends them through the SDK client: each refused, each recorded", async () => {
+    const { cwd } = await keyDir();
+    writeFileSync(
+      path.join(cwd, 'policy.json'),
+      JSON.stringify({
+        version: 1,
+        chainIds: [31337],
+        contracts: [TOKEN],
+        maxDeadlineSeconds: 3600,
+        typedDataDomains: [{ chainId: 31337 }],
+        protocolPolicies: { erc20: { recipientAllowlist: [RECIPIENT], maxAllowanceWei: '1000' } },
+      }),
+    );
+    // A client name no PostgreSQL text or I-JSON can hold, chosen by the agent.
+    const s = await connect(cwd, ['--policy', 'policy.json'], 'agent\ud800\u0000');
+    const now = Math.floor(Date.now() / 1000);
+    const tokenTx = (data: Hex, over: Record<string, unknown> = {}) => ({
+      transaction: { chainId: 31337, nonce: 0, to: TOKEN, data, ...fees, gas: 60000, ...over },
+    });
+    const permitBatch = {
+      domain: { name: 'Permit2', chainId: 31337, verifyingContract: TOKEN },
+      types: {
+        PermitBatch: [
+          { name: 'details', type: 'PermitDetails[]' },
+          { name: 'spender', type: 'address' },
+          { name: 'sigDeadline', type: 'uint256' },
+        ],
+        PermitDetails: [
+          { name: 'token', type: 'address' },
+          { name: 'amount', type: 'uint160' },
+          { name: 'expiration', type: 'uint48' },
+          { name: 'nonce', type: 'uint48' },
+        ],
+      },
+      primaryType: 'PermitBatch',
+      message: {
+        details: [{ token: TOKEN, amount: '1', expiration: String(now + 10 ** 8), nonce: '0' }],
+        spender: RECIPIENT,
+        sigDeadline: String(now + 60),
+      },
+    };
+    const daiForever = {
+      domain: { name: 'Dai Stablecoin', version: '1', chainId: 31337, verifyingContract: TOKEN },
+      types: {
+        Permit: [
+          { name: 'holder', type: 'address' },
+          { name: 'spender', type: 'address' },
+          { name: 'nonce', type: 'uint256' },
+          { name: 'expiry', type: 'uint256' },
+          { name: 'allowed', type: 'bool' },
+        ],
+      },
+      primaryType: 'Permit',
+      message: { holder: PERMIT.message.owner, spender: RECIPIENT, nonce: '0', expiry: '0', allowed: false },
+    };
+    const narrowedDomain = {
+      ...PERMIT,
+      types: {
+        ...PERMIT.types,
+        EIP712Domain: [
+          { name: 'name', type: 'string' },
+          { name: 'version', type: 'string' },
+        ],
+      },
+    };
+    const huge = '1000000000000000000000000';
+    const approveAll = encodeFunctionData({ abi: ERC20_ABI, functionName: 'approve', args: [ATTACKER, MAX] });
+    const transferAll = encodeFunctionData({ abi: ERC20_ABI, functionName: 'transfer', args: [ATTACKER, 10n ** 30n] });
+    const attacks: [string, Record<string, unknown>, Record<string, unknown>][] = [
+      ['sign_transaction', tokenTx(approveAll), { rule: 'erc20.recipientAllowlist' }],
+      ['sign_transaction', tokenTx(transferAll), { rule: 'erc20.recipientAllowlist' }],
+      [
+        'sign_transaction',
+        tokenTx('0x', { to: TOKEN, maxFeePerGas: huge, maxPriorityFeePerGas: huge, gas: 21000 }),
+        { rule: 'maxPriorityFeePerGasWei' },
+      ],
+      ['sign_typed_data', { typedData: narrowedDomain }, { code: 'EVM_TYPED_DATA_INVALID' }],
+      ['sign_typed_data', { typedData: permitBatch }, { rule: 'maxDeadlineSeconds' }],
+      ['sign_typed_data', { typedData: daiForever }, { rule: 'maxDeadlineSeconds' }],
+      ['sign_message', { message: 5 }, {}], // schema-invalid: refused by the SDK (-32602)
+    ];
+    try {
+      for (const [tool, args, expected] of attacks) {
+        const r = (await s.client.callTool({ name: tool, arguments: args })) as {
+          isError?: boolean;
+          content: { text: string }[];
+        };
+        expect(r.isError, `${tool} ${JSON.stringify(expected)}`).toBe(true);
+        if (Object.keys(expected).length) expect(JSON.parse(r.content[0]!.text)).toMatchObject({ error: expected });
+      }
+    } finally {
+      await s.close();
+    }
+    const chain = events(cwd).filter((e) => !e.event_type.startsWith('mcp.server_'));
+    expect(chain).toHaveLength(attacks.length); // every refusal is in the chain, none dropped
+    expect(chain.every((e) => e.payload.decision !== 'allowed')).toBe(true);
+    const actors = readFileSync(path.join(cwd, 'a.jsonl'), 'utf8');
+    expect(actors).toContain('mcp:agent\\\\ud800\\\\u0000/1.0.0');
+    const verified = await runCli(['--json', 'verify-audit', '--log', 'a.jsonl'], { cwd });
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   }, 60_000);
 });
