@@ -68,7 +68,8 @@ export const ERC20_ABI = [...erc20Abi, ...increaseAllowanceAbi];
 /** EIP-2612's permit and DAI's older one (holder, nonce, expiry, allowed): both grant an allowance. */
 export const PERMIT_ABI = parseAbi([
   'function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)',
-  'function permit(address holder, address spender, uint256 nonce, uint256 expiry, bool allowed, uint8 v, bytes32 r, bytes32 s)',
+  `function permit(address holder, address spender, uint256 nonce, uint256 expiry, bool allowed, \
+uint8 v, bytes32 r, bytes32 s)`,
 ]);
 
 export const PERMIT2_ABI = parseAbi([
@@ -85,20 +86,28 @@ export const PERMIT2_ABI = parseAbi([
   'function permit(address owner, PermitBatch permitBatch, bytes signature)',
   'function transferFrom(address from, address to, uint160 amount, address token)',
   'function transferFrom(AllowanceTransferDetails[] transferDetails)',
-  'function permitTransferFrom(PermitTransferFrom permit, SignatureTransferDetails transferDetails, address owner, bytes signature)',
-  'function permitTransferFrom(PermitBatchTransferFrom permit, SignatureTransferDetails[] transferDetails, address owner, bytes signature)',
+  `function permitTransferFrom(PermitTransferFrom permit, SignatureTransferDetails transferDetails, \
+address owner, bytes signature)`,
+  `function permitTransferFrom(PermitBatchTransferFrom permit, \
+SignatureTransferDetails[] transferDetails, address owner, bytes signature)`,
 ]);
 
 /** SwapRouter02 (no deadline in the params) and the original SwapRouter (deadline in each), with their helpers. */
 export const UNISWAP_V3_ABI = parseAbi([
-  'struct ExactInputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; uint256 amountIn; uint256 amountOutMinimum; uint160 sqrtPriceLimitX96; }',
+  `struct ExactInputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; \
+uint256 amountIn; uint256 amountOutMinimum; uint160 sqrtPriceLimitX96; }`,
   'struct ExactInputParams { bytes path; address recipient; uint256 amountIn; uint256 amountOutMinimum; }',
-  'struct ExactOutputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; uint256 amountOut; uint256 amountInMaximum; uint160 sqrtPriceLimitX96; }',
+  `struct ExactOutputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; \
+uint256 amountOut; uint256 amountInMaximum; uint160 sqrtPriceLimitX96; }`,
   'struct ExactOutputParams { bytes path; address recipient; uint256 amountOut; uint256 amountInMaximum; }',
-  'struct V1ExactInputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; uint256 deadline; uint256 amountIn; uint256 amountOutMinimum; uint160 sqrtPriceLimitX96; }',
-  'struct V1ExactInputParams { bytes path; address recipient; uint256 deadline; uint256 amountIn; uint256 amountOutMinimum; }',
-  'struct V1ExactOutputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; uint256 deadline; uint256 amountOut; uint256 amountInMaximum; uint160 sqrtPriceLimitX96; }',
-  'struct V1ExactOutputParams { bytes path; address recipient; uint256 deadline; uint256 amountOut; uint256 amountInMaximum; }',
+  `struct V1ExactInputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; \
+uint256 deadline; uint256 amountIn; uint256 amountOutMinimum; uint160 sqrtPriceLimitX96; }`,
+  `struct V1ExactInputParams { bytes path; address recipient; uint256 deadline; uint256 amountIn; \
+uint256 amountOutMinimum; }`,
+  `struct V1ExactOutputSingleParams { address tokenIn; address tokenOut; uint24 fee; \
+address recipient; uint256 deadline; uint256 amountOut; uint256 amountInMaximum; uint160 sqrtPriceLimitX96; }`,
+  `struct V1ExactOutputParams { bytes path; address recipient; uint256 deadline; uint256 amountOut; \
+uint256 amountInMaximum; }`,
   'function exactInputSingle(ExactInputSingleParams params) payable returns (uint256)',
   'function exactInput(ExactInputParams params) payable returns (uint256)',
   'function exactOutputSingle(ExactOutputSingleParams params) payable returns (uint256)',
@@ -444,7 +453,7 @@ function decodeExactly(item: AbiFunction, data: Hex): Args | string {
     return `${name} calldata does not re-encode: ${(err as Error).message.split('\n')[0]}`;
   }
   if (again.toLowerCase() !== data.toLowerCase())
-    return `${name} calldata is not the canonical encoding of its arguments (${(data.length - again.length) / 2} bytes differ in length)`;
+    return `${name} calldata is not the canonical encoding of its arguments (${again.length / 2 - 1} bytes)`;
   return args;
 }
 

@@ -358,7 +358,8 @@ export class Vault {
           const txHash = await rpc.sendRaw(raw);
           return { ok: true, value: { ...value, broadcast: true, txHash } };
         } catch (err) {
-          const message = `the signed transaction was not accepted by the node: ${(err as Error).message.split('\n')[0]}`;
+          const why = (err as Error).message.split('\n')[0];
+          const message = `the signed transaction was not accepted by the node: ${why}`;
           await this.deps
             .record(
               recordable({
