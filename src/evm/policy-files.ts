@@ -29,46 +29,26 @@ export type DomainRule = z.infer<typeof DomainRule>;
 const TokenCaps = z.object({ maxAmountWei: wei.optional(), maxAllowanceWei: wei.optional() }).strict();
 const perToken = z.record(address, TokenCaps);
 
+/** What every protocol section judges: tokens, counterparties, amounts (per token too). */
+const Section = z.object({
+  tokenAllowlist: z.array(address).optional(),
+  recipientAllowlist: z.array(address).optional(),
+  maxAmountWei: wei.optional(),
+  perToken: perToken.optional(),
+});
+
+/** ERC-20 and Permit2 calls grant allowances too: the same fields judge both. */
+const AllowanceSection = Section.extend({
+  maxAllowanceWei: wei.optional(),
+  allowUnlimitedApproval: z.boolean().optional(),
+}).strict();
+
 /** Our protocol sections: the fields each protocol's calls can be judged by, nothing else. */
 const OWN_SECTIONS = {
-  erc20: z
-    .object({
-      tokenAllowlist: z.array(address).optional(),
-      recipientAllowlist: z.array(address).optional(),
-      maxAmountWei: wei.optional(),
-      maxAllowanceWei: wei.optional(),
-      allowUnlimitedApproval: z.boolean().optional(),
-      perToken: perToken.optional(),
-    })
-    .strict(),
-  permit2: z
-    .object({
-      tokenAllowlist: z.array(address).optional(),
-      recipientAllowlist: z.array(address).optional(),
-      maxAmountWei: wei.optional(),
-      maxAllowanceWei: wei.optional(),
-      allowUnlimitedApproval: z.boolean().optional(),
-      perToken: perToken.optional(),
-    })
-    .strict(),
-  uniswap_v3: z
-    .object({
-      tokenAllowlist: z.array(address).optional(),
-      recipientAllowlist: z.array(address).optional(),
-      maxAmountWei: wei.optional(),
-      maxSlippageBps: z.number().int().min(0).max(10_000).optional(),
-      perToken: perToken.optional(),
-    })
-    .strict(),
-  aave_v3: z
-    .object({
-      tokenAllowlist: z.array(address).optional(),
-      recipientAllowlist: z.array(address).optional(),
-      maxAmountWei: wei.optional(),
-      maxInterestRateMode: z.number().int().min(0).optional(),
-      perToken: perToken.optional(),
-    })
-    .strict(),
+  erc20: AllowanceSection,
+  permit2: AllowanceSection,
+  uniswap_v3: Section.extend({ maxSlippageBps: z.number().int().min(0).max(10_000).optional() }).strict(),
+  aave_v3: Section.extend({ maxInterestRateMode: z.number().int().min(0).optional() }).strict(),
 };
 
 const OwnSchema = z

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterAll, beforeAll } from 'vitest';
 import { createPublicClient, createTestClient, http, type Address } from 'viem';
 import { foundry } from 'viem/chains';
 
@@ -52,5 +53,22 @@ export async function startAnvil(): Promise<Anvil> {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
+  };
+}
+
+/** One anvil for a test file, started before its tests and stopped after. */
+export function useAnvil(): { readonly current: Anvil } {
+  const holder: { current?: Anvil } = {};
+  beforeAll(async () => {
+    holder.current = await startAnvil();
+  }, 30_000);
+  afterAll(async () => {
+    await holder.current?.stop();
+  });
+  return {
+    get current() {
+      if (!holder.current) throw new Error('anvil is not running: useAnvil() must be called at the top of the file');
+      return holder.current;
+    },
   };
 }

@@ -3,7 +3,7 @@
 // broadcast to a real local Ethereum node (anvil).
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   parseEther,
   parseTransaction,
@@ -23,20 +23,14 @@ import {
   signTypedDataWith,
 } from '../../src/evm/operations.js';
 import { clearEvmAddressCache, KmsEvmSigner } from '../../src/evm/signer.js';
-import { startAnvil, type Anvil } from '../helpers/anvil.js';
+import { useAnvil } from '../helpers/anvil.js';
 import { runCli } from '../helpers/cli.js';
 import { useMoto } from '../helpers/moto.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PERMIT } from '../fixtures/evm.js';
 
 const moto = useMoto();
-let anvil: Anvil;
-beforeAll(async () => {
-  anvil = await startAnvil();
-}, 30_000);
-afterAll(async () => {
-  await anvil?.stop();
-});
+const node = useAnvil();
 
 const HALF_N = secp256k1.Point.Fn.ORDER >> 1n;
 const RECIPIENT: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
@@ -141,11 +135,11 @@ describe('agentkeys evm against moto and anvil', () => {
     const cwd = tempDir();
     const arn = await secpKey(createKmsApi({ region: 'us-east-1' }));
     const address = (await cli(['evm', 'address', '--key', `kms:${arn}`], cwd)).stdout.trim() as Address;
-    await anvil.fund(address, parseEther('10'));
-    const before = await anvil.public.getBalance({ address: RECIPIENT });
+    await node.current.fund(address, parseEther('10'));
+    const before = await node.current.public.getBalance({ address: RECIPIENT });
     const txs = [
       {
-        chainId: anvil.chainId,
+        chainId: node.current.chainId,
         nonce: 0,
         to: RECIPIENT,
         value: parseEther('1').toString(),
@@ -154,7 +148,7 @@ describe('agentkeys evm against moto and anvil', () => {
         maxPriorityFeePerGas: '1000000000',
       },
       {
-        chainId: anvil.chainId,
+        chainId: node.current.chainId,
         nonce: 1,
         to: RECIPIENT,
         value: parseEther('2').toString(),
@@ -168,15 +162,15 @@ describe('agentkeys evm against moto and anvil', () => {
       const signed = await cli(['evm', 'sign-tx', '--key', `kms:${arn}`, '--tx', file], cwd);
       expect(signed.code, signed.stderr).toBe(0);
       const raw = signed.stdout.trim() as Hex;
-      const hash = await anvil.public.sendRawTransaction({ serializedTransaction: raw });
-      const receipt = await anvil.public.waitForTransactionReceipt({ hash });
+      const hash = await node.current.public.sendRawTransaction({ serializedTransaction: raw });
+      const receipt = await node.current.public.waitForTransactionReceipt({ hash });
       expect(receipt.status).toBe('success');
       expect(receipt.from.toLowerCase()).toBe(address.toLowerCase());
-      expect((await anvil.public.getTransaction({ hash })).type).toBe(i === 0 ? 'eip1559' : 'legacy');
+      expect((await node.current.public.getTransaction({ hash })).type).toBe(i === 0 ? 'eip1559' : 'legacy');
       const verified = await cli(['evm', 'verify', '--address', address, '--tx', raw], cwd);
       expect(verified.code).toBe(0);
     }
-    expect(await anvil.public.getBalance({ address: RECIPIENT })).toBe(before + parseEther('3'));
+    expect(await node.current.public.getBalance({ address: RECIPIENT })).toBe(before + parseEther('3'));
   });
 
   it('sign-message and sign-typed-data output verifies; evm verify exits 3 for another address', async () => {

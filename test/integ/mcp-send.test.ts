@@ -5,23 +5,17 @@
 // formats (agentkeys' and Agentic Vault's) are served. A local secp256k1 key: no AWS is involved.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { encodeFunctionData, parseEther, type Address, type Hex } from 'viem';
 import { ERC20_ABI, UNISWAP_V3_ABI } from '../../src/evm/calldata.js';
-import { startAnvil, type Anvil } from '../helpers/anvil.js';
+import { useAnvil } from '../helpers/anvil.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
-import { PERMIT } from '../fixtures/evm.js';
+import { daiPermit, PERMIT, permit2Batch } from '../fixtures/evm.js';
 
-let anvil: Anvil;
-beforeAll(async () => {
-  anvil = await startAnvil();
-}, 30_000);
-afterAll(async () => {
-  await anvil?.stop();
-});
+const node = useAnvil();
 
 const RECIPIENT: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
 const TOKEN: Address = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48';
@@ -73,7 +67,7 @@ const events = (cwd: string) =>
 describe('agentkeys mcp with a node', () => {
   it('broadcasts what the policy allows (mined), never what it refuses; every call and the lifecycle are chained', async () => {
     const { cwd, address } = await keyDir();
-    await anvil.fund(address, parseEther('5'));
+    await node.current.fund(address, parseEther('5'));
     writeFileSync(
       path.join(cwd, 'policy.json'),
       JSON.stringify({
@@ -87,7 +81,7 @@ describe('agentkeys mcp with a node', () => {
         },
       }),
     );
-    const s = await connect(cwd, ['--policy', 'policy.json', '--rpc-url', anvil.url, '--allow-send']);
+    const s = await connect(cwd, ['--policy', 'policy.json', '--rpc-url', node.current.url, '--allow-send']);
     try {
       const names = (await s.client.listTools()).tools.map((t) => t.name);
       expect(names).toEqual(expect.arrayContaining(['simulate', 'get_balance', 'send_transaction']));
@@ -95,15 +89,15 @@ describe('agentkeys mcp with a node', () => {
       const balance = await s.call('get_balance');
       expect(balance.json).toMatchObject({ address, chainId: 31337, balanceWei: parseEther('5').toString() });
 
-      const before = await anvil.public.getBalance({ address: RECIPIENT });
+      const before = await node.current.public.getBalance({ address: RECIPIENT });
       const sent = await s.call('send_transaction', {
         transaction: { chainId: 31337, nonce: 0, to: RECIPIENT, value: parseEther('0.5').toString(), ...fees },
       });
       expect(sent.isError, JSON.stringify(sent.json)).toBe(false);
       expect(sent.json).toMatchObject({ broadcast: true });
-      const receipt = await anvil.public.waitForTransactionReceipt({ hash: sent.json.txHash as Hex });
+      const receipt = await node.current.public.waitForTransactionReceipt({ hash: sent.json.txHash as Hex });
       expect(receipt.status).toBe('success');
-      expect((await anvil.public.getBalance({ address: RECIPIENT })) - before).toBe(parseEther('0.5'));
+      expect((await node.current.public.getBalance({ address: RECIPIENT })) - before).toBe(parseEther('0.5'));
 
       // Denied: over maxValueWei. The node never sees it: the signer's nonce stays at 1.
       const denied = await s.call('send_transaction', {
@@ -111,7 +105,7 @@ describe('agentkeys mcp with a node', () => {
       });
       expect(denied.isError).toBe(true);
       expect(denied.json).toMatchObject({ error: { code: 'POLICY_DENIED', rule: 'maxValueWei' } });
-      expect(await anvil.public.getTransactionCount({ address, blockTag: 'pending' })).toBe(1);
+      expect(await node.current.public.getTransactionCount({ address, blockTag: 'pending' })).toBe(1);
 
       // Another chain than the node's is refused before signing.
       const wrongChain = await s.call('send_transaction', {
@@ -184,7 +178,7 @@ describe('agentkeys mcp with a node', () => {
     ) as Record<string, unknown>;
     // The example, on anvil's chain id, with its USDC address
     writeFileSync(path.join(cwd, 'peer.json'), JSON.stringify({ ...example, allowedChainIds: [31337] }));
-    const s = await connect(cwd, ['--policy', 'peer.json', '--rpc-url', anvil.url]);
+    const s = await connect(cwd, ['--policy', 'peer.json', '--rpc-url', node.current.url]);
     try {
       const names = (await s.client.listTools()).tools.map((t) => t.name);
       expect(names).toContain('get_balance');
@@ -227,42 +221,14 @@ describe('agentkeys mcp with a node', () => {
     const tokenTx = (data: Hex, over: Record<string, unknown> = {}) => ({
       transaction: { chainId: 31337, nonce: 0, to: TOKEN, data, ...fees, gas: 60000, ...over },
     });
-    const permitBatch = {
-      domain: { name: 'Permit2', chainId: 31337, verifyingContract: TOKEN },
-      types: {
-        PermitBatch: [
-          { name: 'details', type: 'PermitDetails[]' },
-          { name: 'spender', type: 'address' },
-          { name: 'sigDeadline', type: 'uint256' },
-        ],
-        PermitDetails: [
-          { name: 'token', type: 'address' },
-          { name: 'amount', type: 'uint160' },
-          { name: 'expiration', type: 'uint48' },
-          { name: 'nonce', type: 'uint48' },
-        ],
-      },
-      primaryType: 'PermitBatch',
-      message: {
-        details: [{ token: TOKEN, amount: '1', expiration: String(now + 10 ** 8), nonce: '0' }],
-        spender: RECIPIENT,
-        sigDeadline: String(now + 60),
-      },
-    };
-    const daiForever = {
-      domain: { name: 'Dai Stablecoin', version: '1', chainId: 31337, verifyingContract: TOKEN },
-      types: {
-        Permit: [
-          { name: 'holder', type: 'address' },
-          { name: 'spender', type: 'address' },
-          { name: 'nonce', type: 'uint256' },
-          { name: 'expiry', type: 'uint256' },
-          { name: 'allowed', type: 'bool' },
-        ],
-      },
-      primaryType: 'Permit',
-      message: { holder: PERMIT.message.owner, spender: RECIPIENT, nonce: '0', expiry: '0', allowed: false },
-    };
+    const permitBatch = permit2Batch({
+      verifyingContract: TOKEN,
+      token: TOKEN,
+      spender: RECIPIENT,
+      expirations: [String(now + 10 ** 8)],
+      sigDeadline: String(now + 60),
+    });
+    const daiForever = daiPermit({ verifyingContract: TOKEN, spender: RECIPIENT, expiry: '0', allowed: false });
     const narrowedDomain = {
       ...PERMIT,
       types: {

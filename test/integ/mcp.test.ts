@@ -3,12 +3,12 @@
 // front of moto, because moto never throttles (a deviation from AWS, not a client mock).
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { parseEther, type Address, type Hex } from 'viem';
 import { createKmsApi } from '../../src/aws/kms.js';
-import { startAnvil, type Anvil } from '../helpers/anvil.js';
+import { useAnvil } from '../helpers/anvil.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { startKmsProxy, type KmsProxy } from '../helpers/kms-proxy.js';
 import { useMoto } from '../helpers/moto.js';
@@ -16,13 +16,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { createTestDatabase, sql } from '../helpers/pg-db.js';
 
 const moto = useMoto();
-let anvil: Anvil;
-beforeAll(async () => {
-  anvil = await startAnvil();
-}, 30_000);
-afterAll(async () => {
-  await anvil?.stop();
-});
+const node = useAnvil();
 
 const RECIPIENT: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
 const BASE_ENV = () => ({
@@ -114,12 +108,13 @@ describe('agentkeys mcp over stdio', () => {
         'sign_message',
         'sign_transaction',
         'sign_typed_data',
+        'simulate',
         'verify_audit',
         'verify_signature',
       ]);
       const { json: addr } = await s.call('get_address');
       const address = addr.address as Address;
-      await anvil.fund(address, parseEther('5'));
+      await node.current.fund(address, parseEther('5'));
 
       const denied = await s.call('sign_transaction', { transaction: txFor(0, { chainId: 1 }) });
       expect(denied.isError).toBe(true);
@@ -131,22 +126,24 @@ describe('agentkeys mcp over stdio', () => {
 
       const allowed = await s.call('sign_transaction', { transaction: txFor(0) });
       expect(allowed.isError).toBe(false);
-      const hash = await anvil.public.sendRawTransaction({ serializedTransaction: allowed.json.raw as Hex });
-      const receipt = await anvil.public.waitForTransactionReceipt({ hash });
+      const hash = await node.current.public.sendRawTransaction({ serializedTransaction: allowed.json.raw as Hex });
+      const receipt = await node.current.public.waitForTransactionReceipt({ hash });
       expect(receipt.status).toBe('success');
       expect(receipt.from.toLowerCase()).toBe(address.toLowerCase());
 
       const health = await s.call('health_check');
       expect(health.json).toMatchObject({ healthy: true, address, keyState: 'Enabled' });
       const verified = await s.call('verify_audit');
-      expect(verified.json).toMatchObject({ ok: true, events: 5 });
+      expect(verified.json).toMatchObject({ ok: true, events: 6 }); // the server's start and five calls
     } finally {
       await s.close();
     }
-    const rows = readFileSync(log, 'utf8')
+    const all = readFileSync(log, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event_type: string; actor_id: string; payload: Record<string, unknown> });
+    expect([all[0]!.event_type, all.at(-1)!.event_type]).toEqual(['mcp.server_start', 'mcp.server_stop']);
+    const rows = all.slice(1, -1);
     expect(rows.map((r) => r.event_type)).toEqual([
       'mcp.get_address',
       'mcp.sign_transaction',
@@ -164,7 +161,7 @@ describe('agentkeys mcp over stdio', () => {
     });
     const cli = await runCli(['verify-audit', '--log', log, '--json'], { cwd, env: moto.current.env });
     expect(cli.code, cli.stderr).toBe(0);
-    expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, events: 6 });
+    expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, events: 8 });
   });
 
   it('without --policy only the read and verify tools work; signing is denied and recorded', async () => {
@@ -182,7 +179,7 @@ describe('agentkeys mcp over stdio', () => {
     } finally {
       await s.close();
     }
-    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(3);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(5); // start, three calls, stop
   });
 
   it('checkpoint mode: calls land unsigned at once, checkpoints follow every N calls, on the interval and at close', async () => {
@@ -217,16 +214,20 @@ describe('agentkeys mcp over stdio', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     };
+    // The server's start is the first event: three calls make four. Which of the two triggers
+    // (every 3, or the 300 ms interval) signs each checkpoint depends on timing; each call is covered soon.
+    const covered = (n: number) => until(() => Math.max(0, ...sizes()) === n);
     try {
       for (let i = 0; i < 3; i++) await s.call('get_address');
-      await until(() => sizes().includes(3)); // every 3 calls
+      await covered(4);
       await s.call('health_check');
-      await until(() => sizes().includes(4)); // the interval covers the fourth
+      await covered(5);
       await s.call('get_address');
+      await covered(6);
     } finally {
       await s.close();
     }
-    await until(() => Math.max(...sizes()) === 5); // and the close the fifth
+    await until(() => Math.max(...sizes()) === 7); // and the close the stop event
     expect(
       readFileSync(log, 'utf8')
         .trim()
@@ -234,7 +235,7 @@ describe('agentkeys mcp over stdio', () => {
         .every((l) => JSON.parse(l).signature === null),
     ).toBe(true);
     const v = await runCli(['--json', 'verify-audit', '--log', log], { cwd, env: moto.current.env });
-    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, findings: [], checkpoints: { coveredEvents: 5 } });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, findings: [], checkpoints: { coveredEvents: 7 } });
   });
 
   it('audits into PostgreSQL too: decisions land as rows and the chain verifies from the database', async () => {
@@ -259,8 +260,10 @@ describe('agentkeys mcp over stdio', () => {
       'SELECT event_type, payload FROM audit_events ORDER BY created_at',
     );
     expect(rows.map((r) => [r.event_type, r.payload.decision])).toEqual([
+      ['mcp.server_start', undefined],
       ['mcp.sign_message', 'allowed'],
       ['mcp.sign_transaction', 'denied'],
+      ['mcp.server_stop', undefined],
     ]);
     const verified = await runCli(['verify-audit', '--log', url], { cwd, env: moto.current.env });
     expect(verified.code, verified.stderr + verified.stdout).toBe(0);

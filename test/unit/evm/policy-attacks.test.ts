@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseTransactionInput, parseTypedData } from '../../../src/evm/operations.js';
 import { decideTransaction, decideTypedData, parsePolicy } from '../../../src/evm/policy.js';
-import { PERMIT } from '../../fixtures/evm.js';
+import { daiPermit, PERMIT, permit2Batch } from '../../fixtures/evm.js';
 import { ERC20_ABI } from '../../../src/evm/calldata.js';
 
 const TOKEN = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
@@ -86,31 +86,13 @@ describe('bounded fees', () => {
 describe('deadlines anywhere', () => {
   const batch = (expiration: string) =>
     parseTypedData(
-      {
-        domain: { name: 'Permit2', chainId: 31337, verifyingContract: PERMIT2 },
-        types: {
-          PermitBatch: [
-            { name: 'details', type: 'PermitDetails[]' },
-            { name: 'spender', type: 'address' },
-            { name: 'sigDeadline', type: 'uint256' },
-          ],
-          PermitDetails: [
-            { name: 'token', type: 'address' },
-            { name: 'amount', type: 'uint160' },
-            { name: 'expiration', type: 'uint48' },
-            { name: 'nonce', type: 'uint48' },
-          ],
-        },
-        primaryType: 'PermitBatch',
-        message: {
-          details: [
-            { token: TOKEN, amount: '1', expiration: String(NOW + 60), nonce: '0' },
-            { token: TOKEN, amount: '1', expiration, nonce: '1' },
-          ],
-          spender: PERMIT.message.spender,
-          sigDeadline: String(NOW + 60),
-        },
-      },
+      permit2Batch({
+        verifyingContract: PERMIT2,
+        token: TOKEN,
+        spender: PERMIT.message.spender,
+        expirations: [String(NOW + 60), expiration],
+        sigDeadline: String(NOW + 60),
+      }),
       'agent',
     );
 
@@ -140,26 +122,7 @@ describe('deadlines anywhere', () => {
 
   it('a DAI permit with expiry 0 ("never") is refused unless the policy allows it', () => {
     const dai = parseTypedData(
-      {
-        domain: { name: 'Dai Stablecoin', version: '1', chainId: 31337, verifyingContract: TOKEN },
-        types: {
-          Permit: [
-            { name: 'holder', type: 'address' },
-            { name: 'spender', type: 'address' },
-            { name: 'nonce', type: 'uint256' },
-            { name: 'expiry', type: 'uint256' },
-            { name: 'allowed', type: 'bool' },
-          ],
-        },
-        primaryType: 'Permit',
-        message: {
-          holder: PERMIT.message.owner,
-          spender: PERMIT.message.spender,
-          nonce: '0',
-          expiry: '0',
-          allowed: true,
-        },
-      },
+      daiPermit({ verifyingContract: TOKEN, spender: PERMIT.message.spender, expiry: '0', allowed: true }),
       'agent',
     );
     expect(decideTypedData(policy(), dai, NOW)).toMatchObject({ allowed: false, rule: 'maxDeadlineSeconds' });
