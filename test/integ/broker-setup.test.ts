@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerServices } from '../../src/broker/render.js';
 import { loadStack } from '../../src/setup/stack.js';
 import { runCli } from '../helpers/cli.js';
-import { freePort } from '../helpers/net.js';
+import { freePortBase } from '../helpers/net.js';
 import { hostBrokerEnv, startTestHost, writeServiceBinary, type TestHost } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startIssuer, type Issuer } from '../helpers/tls-issuer.js';
@@ -48,7 +48,8 @@ beforeAll(async () => {
   writeFileSync(path.join(cwd, 'env/broker.test.env'), hostBrokerEnv(host));
   const stack = await loadStack({ test: true, envDir: path.join(cwd, 'env') });
   hosts = brokerServices(stack).map((s) => s.host);
-  portBase = await freePort();
+  // Every service's port free (the services listen on base + 0 … base + 26), not only the base.
+  portBase = await freePortBase(brokerServices(stack).map((s) => s.port - brokerServices(stack)[0]!.port));
   for (const s of brokerServices(stack)) writeServiceBinary(path.join(host.root, 'opt/agentkeys/bin', s.binary));
   resolveOnly(hosts.slice(0, 2));
 }, 60_000);
