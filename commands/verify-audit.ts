@@ -7,7 +7,7 @@ import { withStore } from '../src/store/store.js';
 import { findOrigin } from '../src/audit/origin.js';
 import { registryKeyOf } from '../src/audit/writer-trust.js';
 import { printKmsCalls } from './kms-support.js';
-import { exitCodeOfFindings } from '../src/audit/findings.js';
+import { exitCodeOfFindings, problemCount } from '../src/audit/findings.js';
 import { defaultOrigin } from '../src/audit/checkpointing.js';
 import { parseWitnessUrl, readWitness, type WitnessReading } from '../src/store/witness.js';
 import { requireLog } from '../src/config/load.js';
@@ -139,11 +139,15 @@ function printHuman(report: VerifyAuditReport, log: string, witnessed: boolean):
     if (report.head) printLine(style.dim(`  head ${report.head}`));
     for (const f of report.findings) printLine(`  ${style.warn('!')} #${f.index} ${style.bold(f.code)} ${f.message}`);
   } else {
-    printLine(`${style.bad('✖')} ${log}: ${report.findings.length} problem(s) in ${report.events} event(s)${anchor}`);
-    const shown = report.findings.slice(0, 200);
+    const problems = problemCount(report.findings);
+    printLine(`${style.bad('✖')} ${log}: ${problems} problem(s) in ${report.events} event(s)${anchor}`);
+    const listed = report.findings.filter((f) => f.code !== 'FINDINGS_OMITTED');
+    const shown = listed.slice(0, 200);
     for (const f of shown) printLine(`  #${f.index} ${style.bold(f.code)} ${style.dim(f.id ?? '-')} ${f.message}`);
-    if (report.findings.length > shown.length)
-      printLine(style.dim(`  … ${report.findings.length - shown.length} more; use --json for all`));
+    if (listed.length > shown.length)
+      printLine(style.dim(`  … ${listed.length - shown.length} more listed; use --json for all`));
+    for (const f of report.findings.filter((x) => x.code === 'FINDINGS_OMITTED'))
+      printLine(`  #${f.index} ${style.bold(f.code)} ${f.message}`);
   }
   const cp = report.checkpoints;
   if (cp) {

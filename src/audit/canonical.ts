@@ -127,7 +127,18 @@ export function canonicalJson(value: JsonValue): string {
   // objects all list their keys in sorted order already is canonical as JSON.stringify writes it:
   // two to three times faster, and the case of every payload agentkeys wrote itself (serializeRow).
   // Anything else, or anything unusual, goes to the library (a property test holds them equal).
-  return inCanonicalOrder(value, 0) ? JSON.stringify(value) : (canonicalizeJcs(value) as string);
+  if (inCanonicalOrder(value, 0)) return JSON.stringify(value);
+  // The library recurses without a bound: a value nested thousands deep would overflow the stack.
+  if (nestsDeeper(value, MAX_DEPTH)) notIJson('value', `nesting deeper than ${MAX_DEPTH}`);
+  return canonicalizeJcs(value) as string;
+}
+
+function nestsDeeper(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  for (const item of Array.isArray(value) ? value : Object.values(value))
+    if (nestsDeeper(item, levels - 1)) return true;
+  return false;
 }
 
 function inCanonicalOrder(value: unknown, depth: number): boolean {

@@ -11,6 +11,14 @@ export type FindingCode =
   | 'FORK'
   | 'ORPHAN'
   | 'MALFORMED_ROW'
+  /** A line longer than MAX_LINE_BYTES: skipped unread (the rest of the log is still verified). */
+  | 'LINE_TOO_LONG'
+  /** JSON nested deeper than MAX_DEPTH: refused before anything walks it. */
+  | 'TOO_DEEP'
+  /** A member name twice in one object: a reader taking the first value sees something else than was signed. */
+  | 'DUPLICATE_MEMBER'
+  /** Failures past MAX_FINDINGS, counted by code instead of listed (memory stays flat on any input). */
+  | 'FINDINGS_OMITTED'
   | 'TRUNCATED'
   | 'ANCHOR_INVALID'
   | 'ANCHOR_MISMATCH'
@@ -48,4 +56,73 @@ export interface Finding {
   message: string;
   /** PREV_HASH_MISMATCH, FORK and ORPHAN: the digest the row says it follows. */
   linksTo?: string | null;
+  /** FINDINGS_OMITTED: how many of each code were counted and not listed. */
+  omitted?: Record<string, number>;
+}
+
+/** How many problems the findings stand for: each listed one, and every one a FINDINGS_OMITTED counts. */
+export function problemCount(findings: readonly Finding[]): number {
+  let n = 0;
+  for (const f of findings)
+    n += f.code === 'FINDINGS_OMITTED' ? Object.values(f.omitted ?? {}).reduce((a, b) => a + b, 0) : 1;
+  return n;
+}
+
+/** Failures listed per verification (and per chunk); the rest are counted. Warnings are always listed. */
+export const MAX_FINDINGS = 1000;
+
+/**
+ * Findings with a cap: a log of garbage yields one finding a line, and a verifier that kept them
+ * all would grow with the input. Warnings and notices (one per range) are kept whole; failures past
+ * the cap become one FINDINGS_OMITTED finding with counts by code.
+ */
+export class FindingSink {
+  private readonly kept: Finding[] = [];
+  private failures = 0;
+  private readonly omitted = new Map<string, number>();
+  private firstOmitted: { index: number; id: string | null } | undefined;
+
+  constructor(private readonly cap = MAX_FINDINGS) {}
+
+  push(f: Finding): void {
+    if (f.code === 'FINDINGS_OMITTED') return this.count(f, f.omitted ?? {});
+    if (WARNING_CODES.has(f.code) || NOTICE_CODES.has(f.code) || this.failures < this.cap) {
+      if (!WARNING_CODES.has(f.code) && !NOTICE_CODES.has(f.code)) this.failures++;
+      this.kept.push(f);
+      return;
+    }
+    this.count(f, { [f.code]: 1 });
+  }
+
+  pushAll(findings: readonly Finding[]): void {
+    for (const f of findings) this.push(f);
+  }
+
+  some(test: (f: Finding) => boolean): boolean {
+    return this.kept.some(test);
+  }
+
+  private count(at: { index: number; id: string | null }, counts: Record<string, number>): void {
+    for (const [code, n] of Object.entries(counts)) this.omitted.set(code, (this.omitted.get(code) ?? 0) + n);
+    if (!this.firstOmitted || at.index < this.firstOmitted.index) this.firstOmitted = { index: at.index, id: at.id };
+  }
+
+  /** The kept findings, and one FINDINGS_OMITTED with the counts if any were left out. */
+  list(): Finding[] {
+    if (!this.firstOmitted) return this.kept;
+    const counts = Object.fromEntries(this.omitted);
+    const total = [...this.omitted.values()].reduce((a, b) => a + b, 0);
+    const by = Object.entries(counts)
+      .map(([code, n]) => `${code} ×${n}`)
+      .join(', ');
+    return [
+      ...this.kept,
+      {
+        ...this.firstOmitted,
+        code: 'FINDINGS_OMITTED',
+        message: `${total} more failure(s) from here on are counted, not listed: ${by}`,
+        omitted: counts,
+      },
+    ];
+  }
 }

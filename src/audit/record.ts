@@ -35,24 +35,89 @@ const ROW_FIELDS = [
 ] as const;
 const ROW_FIELD_SET = new Set<string>(ROW_FIELDS);
 
-/** Why a line is not a row; becomes a MALFORMED_ROW finding. */
-export class RowFormatError extends Error {}
+/** Why a line is not a row; becomes a finding of its code (MALFORMED_ROW unless more specific). */
+export class RowFormatError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'MALFORMED_ROW' | 'LINE_TOO_LONG' | 'TOO_DEEP' | 'DUPLICATE_MEMBER' = 'MALFORMED_ROW',
+  ) {
+    super(message);
+  }
+}
+
+/** Lines past this are skipped unread by the readers, which put OVERLONG_LINE_MARK and the size in their place. */
+export const MAX_LINE_BYTES = 16 << 20;
+/** A NUL starts no JSON text: a line beginning with it is never a row, whoever wrote it. */
+export const OVERLONG_LINE_MARK = '\u0000line too long: ';
+
+/** Nesting past this is refused before anything recursive walks it. */
+export const MAX_ROW_DEPTH = 256;
 
 /**
  * Parses one log line. The line is attacker-controlled: anything unexpected is a RowFormatError
  * naming the field, never an uncaught exception.
  */
 export function parseRowLine(line: string, expectedPrev?: string): AuditRow {
+  if (line.startsWith(OVERLONG_LINE_MARK))
+    throw new RowFormatError(
+      `a line of ${line.slice(OVERLONG_LINE_MARK.length)} bytes, over the ${MAX_LINE_BYTES} a row may have: ` +
+        'skipped unread',
+      'LINE_TOO_LONG',
+    );
   if (line.trim() === '') throw new RowFormatError('empty line');
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch (err) {
-    throw new RowFormatError(`not JSON: ${(err as Error).message}`);
+    throw new RowFormatError(`not JSON: ${(err as Error).message.slice(0, 200)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new RowFormatError('not a JSON object');
+  const members = countMembers(value);
+  if (members < 0) throw new RowFormatError(`nested deeper than ${MAX_ROW_DEPTH} levels`, 'TOO_DEEP');
+  if (members !== countMemberNames(line))
+    throw new RowFormatError(
+      'a member name appears twice in one object: JSON.parse keeps the last, another reader the first',
+      'DUPLICATE_MEMBER',
+    );
   return checkRowFields(value as Record<string, unknown>, expectedPrev);
+}
+
+/** Every object member in a parsed value, or -1 when it nests deeper than MAX_ROW_DEPTH. */
+function countMembers(value: unknown, depth = 0): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (depth >= MAX_ROW_DEPTH) return -1;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const c = countMembers(value[i], depth + 1);
+      if (c < 0) return -1;
+      n += c;
+    }
+    return n;
+  }
+  for (const key in value) {
+    const c = countMembers((value as Record<string, unknown>)[key], depth + 1);
+    if (c < 0) return -1;
+    n += c + 1;
+  }
+  return n;
+}
+
+// Every string token of the text: after each match the scan resumes past the whole string, so
+// the next quote found always opens one (escaped quotes never desync it).
+const STRING_TOKEN = /"(?:[^"\\]|\\.)*"/g;
+
+/**
+ * Member names in the source text: in valid JSON a colon outside strings separates a name from its
+ * value, and nothing else. JSON.parse keeps one value per name, so a text with a name twice in
+ * one object has more colons than the parsed value has members: no second parser needed.
+ */
+function countMemberNames(text: string): number {
+  const bare = text.replace(STRING_TOKEN, '');
+  let n = 0;
+  for (let at = bare.indexOf(':'); at !== -1; at = bare.indexOf(':', at + 1)) n++;
+  return n;
 }
 
 /** expectedPrev: a digest the caller computed; a prev_hash equal to it needs no format check. */

@@ -1,6 +1,6 @@
 import { decodeBase64Strict, verifySignature } from '../signing/verify.js';
 import { isPlausibleSignatureLength } from '../signing/algorithms.js';
-import type { Finding } from './findings.js';
+import { FindingSink, type Finding } from './findings.js';
 import type { KeyRing } from './keyring.js';
 import { CompactRange, type BinaryHash, type CompactRangeData } from './merkle.js';
 import { isAscii } from 'node:buffer';
@@ -102,6 +102,7 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     signedBy: {},
     handOvers: [],
   };
+  const sink = new FindingSink();
   const clock = new ChainClock();
   const oldest = new OldestTime();
   const want = new Set(job.wantDigestAt);
@@ -109,7 +110,7 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
   let prevDigest: string | undefined;
   for (let line = lines.next(); line !== undefined; line = lines.next()) {
     const index = job.firstIndex + result.count++;
-    const row = parseOrReport(line, index, result.findings, prevDigest);
+    const row = parseOrReport(line, index, sink, prevDigest);
     if (!row) {
       prevDigest = undefined;
       tree?.break(index);
@@ -117,10 +118,10 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     }
     if (index === job.firstIndex) result.first = { id: row.id, prevHash: row.prev_hash };
     else if (prevDigest !== undefined && row.prev_hash !== prevDigest) {
-      result.findings.push(linkFinding(index, row, prevDigest));
+      sink.push(linkFinding(index, row, prevDigest));
     }
     const back = clock.observe(row.created_at);
-    if (back > keys.slackMs) result.findings.push(backwardsFinding(index, row, back));
+    if (back > keys.slackMs) sink.push(backwardsFinding(index, row, back));
     oldest.observe(row.created_at, index, row.id);
     const unsigned = tree !== undefined && row.signature === null && row.signer_kid === null;
     // An unsigned event needs only the digest's hex (for the next link and its leaf).
@@ -129,8 +130,9 @@ export function verifyChunk(job: ChunkJob, keys: KeyRing): ChunkResult {
     if (want.has(index)) result.digestsAt[index] = prevDigest;
     tree?.add(index, eventLeafBinary(row, prevDigest));
     if (unsigned) tree!.unsignedAt(index);
-    else checkSignature(row, index, signed!, keys, result, clock);
+    else checkSignature(row, index, signed!, keys, result, clock, sink);
   }
+  result.findings = sink.list();
   result.lastDigest = prevDigest;
   result.newestAt = clock.now;
   result.oldest = oldest.at;
@@ -206,21 +208,22 @@ export class ChunkLines {
 function parseOrReport(
   line: string,
   index: number,
-  findings: Finding[],
+  findings: FindingSink,
   expectedPrev: string | undefined,
 ): AuditRow | undefined {
   try {
     return parseRowLine(line, expectedPrev);
   } catch (err) {
     if (!(err instanceof RowFormatError)) throw err;
-    findings.push({ index, id: guessId(line), code: 'MALFORMED_ROW', message: err.message });
+    findings.push({ index, id: guessId(line), code: err.code, message: err.message });
     return undefined;
   }
 }
 
-// Best effort, for the finding only: a malformed row may still carry a readable id.
+// Best effort, for the finding only: a malformed row may still carry a readable id. Only the
+// line's start is searched, so a huge line costs nothing more here.
 function guessId(line: string): string | null {
-  return /"id"\s*:\s*"([^"\\]{1,100})"/.exec(line)?.[1] ?? null;
+  return /"id"\s*:\s*"([^"\\]{1,100})"/.exec(line.slice(0, 4096))?.[1] ?? null;
 }
 
 export function linkFinding(index: number, row: AuditRow, expected: string): Finding {
@@ -251,8 +254,8 @@ function checkSignature(
   keys: KeyRing,
   result: ChunkResult,
   clock: ChainClock,
+  findings: FindingSink,
 ): void {
-  const findings = result.findings;
   const found = (code: Finding['code'], message: string): void => {
     findings.push({ index, id: row.id, code, message });
   };
@@ -272,7 +275,7 @@ function checkSignature(
       signature: row.signature,
       createdAt: row.created_at,
     });
-    return checkWindow(row, index, lookup, keys.slackMs, clock, result);
+    return checkWindow(row, index, lookup, keys.slackMs, clock, result, findings);
   }
   const key = lookup.key;
   if (!isPlausibleSignatureLength(key.alg, signature.length, 'publicKey' in key ? key.publicKey : undefined)) {
@@ -284,7 +287,7 @@ function checkSignature(
       `${key.alg} signature by ${row.signer_kid} does not match the recomputed digest ${signed.digest.toString('hex')}`,
     );
   }
-  checkWindow(row, index, lookup, keys.slackMs, clock, result);
+  checkWindow(row, index, lookup, keys.slackMs, clock, result, findings);
 }
 
 /**
@@ -300,13 +303,14 @@ function checkWindow(
   slackMs: number,
   clock: ChainClock,
   result: ChunkResult,
+  findings: FindingSink,
 ): void {
   const kid = row.signer_kid!;
   const handOver = endOfHandOver(result.handOvers, kid);
   const validTo = minDefined(lookup.validTo, handOver?.endsAt);
   if (lookup.validFrom !== undefined || validTo !== undefined) {
     const problem = windowProblem(row, lookup.validFrom, validTo, handOver, slackMs, clock);
-    if (problem) return void result.findings.push({ index, id: row.id, ...problem });
+    if (problem) return void findings.push({ index, id: row.id, ...problem });
   }
   const seen = (result.signedBy[kid] ??= { first: index, id: row.id, count: 0, validTo: lookup.validTo });
   seen.count++;

@@ -3,7 +3,7 @@ import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
 import type { LineChunk, SpareBuffers } from './chain.js';
 import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool, MAX_WORKER_CHUNK_BYTES } from './chunk-pool.js';
-import { exitCodeOfFindings, type Finding } from './findings.js';
+import { exitCodeOfFindings, FindingSink, type Finding } from './findings.js';
 import { openCheckpoints, TreeStitcher, type CheckpointSummary } from './verify-checkpoints.js';
 import { KeyRing, type KeyRingData } from './keyring.js';
 import {
@@ -80,7 +80,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
     opts.onProgress?.(stitcher.events, bytesRead);
     if (result.deferred.length === 0) return;
     if (!opts.checkDeferred) throw new Error('KMS verification requested without a KMS checker');
-    stitcher.findings.push(...(await opts.checkDeferred(result.deferred)));
+    stitcher.findings.pushAll(await opts.checkDeferred(result.deferred));
   };
   try {
     const inFlight: Promise<ChunkResult>[] = [];
@@ -105,7 +105,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   } finally {
     await pool?.close();
   }
-  const findings = stitcher.findings;
+  const findings = stitcher.findings.list();
   if (anchor !== undefined) findings.push(...(await checkAnchor(anchor, stitcher, keyRing, opts.checkDeferred)));
   for (const witnessed of extraAnchors) {
     const problems = await checkAnchor(witnessed, stitcher, keyRing, opts.checkDeferred);
@@ -140,7 +140,7 @@ function verifyInline(job: ChunkJob, keyRing: KeyRing, giveBack: (buffer: ArrayB
 class Stitcher {
   events = 0;
   head: string | undefined;
-  readonly findings: Finding[] = [];
+  readonly findings = new FindingSink();
   readonly digestsAt: Record<number, string> = {};
   /** The newest created_at of the chunks stitched so far (the chain's clock). */
   private newestAt = Number.NEGATIVE_INFINITY;
@@ -155,7 +155,7 @@ class Stitcher {
   add(result: ChunkResult): void {
     const firstIndex = this.events + 1;
     if (result.first) this.checkFirstLink(firstIndex, result.first);
-    this.findings.push(...result.findings);
+    this.findings.pushAll(result.findings);
     this.checkClock(result);
     Object.assign(this.digestsAt, result.digestsAt);
     this.events += result.count;
@@ -291,7 +291,10 @@ async function checkAnchor(
 function truncation(anchor: Anchor, chain: Stitcher): Finding[] {
   const missing = anchor.events - chain.events;
   if (chain.head === anchor.head) {
-    const brokenLink = chain.findings.filter((f) => LINK_CODES.has(f.code)).sort((a, b) => a.index - b.index)[0];
+    const brokenLink = chain.findings
+      .list()
+      .filter((f) => LINK_CODES.has(f.code))
+      .sort((a, b) => a.index - b.index)[0];
     const where = brokenLink ? `before event ${brokenLink.index} (${brokenLink.code})` : 'before the last event';
     return [
       {

@@ -1,18 +1,21 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { LineChunk, RowReadOptions, SpareBuffers } from '../audit/chain.js';
-import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
+import { MAX_LINE_BYTES, OVERLONG_LINE_MARK, parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 
 /**
  * Reads a JSON Lines file as chunks of whole lines, each read straight into its own ArrayBuffer
  * (no stream buffers, no second copy), so it can be transferred to a worker as it is. Memory stays
- * at the chunks in flight whatever the file size; a line longer than a chunk makes a larger one.
- * With `spare`, buffers given back after use are filled again.
+ * at the chunks in flight whatever the file size; a line longer than a chunk makes a larger one,
+ * up to maxLineBytes: a longer line is skipped unread to its end and stands in the chunks as
+ * OVERLONG_LINE_MARK with its size (a LINE_TOO_LONG finding), so a hostile line costs neither
+ * memory nor a copy per read. With `spare`, buffers given back after use are filled again.
  */
 export async function* readLineChunks(
   file: string,
   chunkBytes = 1 << 20,
   spare?: SpareBuffers,
+  maxLineBytes = MAX_LINE_BYTES,
 ): AsyncGenerator<LineChunk> {
   const fh = await open(file, 'r');
   try {
@@ -30,6 +33,12 @@ export async function* readLineChunks(
         return;
       }
       const cut = buf.lastIndexOf(10, filled - 1) + 1;
+      if (cut === 0 && filled > maxLineBytes) {
+        const skipped = await skipToLineEnd(fh, filled, chunkBytes);
+        yield overlongLine(skipped.length);
+        carry = skipped.rest;
+        continue;
+      }
       if (cut === 0) {
         carry = buf.subarray(0, filled);
         continue;
@@ -40,6 +49,27 @@ export async function* readLineChunks(
   } finally {
     await fh.close();
   }
+}
+
+/** Reads past the rest of a line into one scratch buffer: its whole length, and what follows it. */
+async function skipToLineEnd(
+  fh: FileHandle,
+  seen: number,
+  chunkBytes: number,
+): Promise<{ length: number; rest: Uint8Array<ArrayBuffer> }> {
+  const scratch = new Uint8Array(chunkBytes);
+  let length = seen;
+  for (;;) {
+    const { bytesRead } = await fh.read(scratch, 0, chunkBytes, null);
+    if (bytesRead === 0) return { length, rest: new Uint8Array(0) };
+    const nl = scratch.subarray(0, bytesRead).indexOf(10);
+    if (nl !== -1) return { length: length + nl, rest: scratch.slice(nl + 1, bytesRead) };
+    length += bytesRead;
+  }
+}
+
+function overlongLine(bytes: number): LineChunk {
+  return { bytes: new Uint8Array(Buffer.from(`${OVERLONG_LINE_MARK}${bytes}\n`, 'latin1')), lines: 1 };
 }
 
 function withLineCount(bytes: Uint8Array): LineChunk {

@@ -72,9 +72,16 @@ describe('canonicalJson fast path', () => {
       { b: 1, a: 2 },
       { '10': 1, '9': 2 },
       { a: [{ d: 1, c: 2 }] },
-      JSON.parse('['.repeat(300) + ']'.repeat(300)) as JsonValue,
+      JSON.parse('['.repeat(250) + ']'.repeat(250)) as JsonValue,
       [1, 'x', { y: -0 }],
     ];
     for (const v of cases) expect(canonicalJson(v)).toBe(library(v));
+  });
+
+  it('refuses nesting past 256 by name, where the library would overflow the stack (issue 23)', () => {
+    for (const depth of [300, 20_000]) {
+      const deep = JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as JsonValue;
+      expect(() => canonicalJson(deep)).toThrow(expect.objectContaining({ code: 'PAYLOAD_NOT_IJSON' }));
+    }
   });
 });
