@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SignedBytes } from '../signing/verify.js';
-import { canonicalJson, isDigestHex } from './canonical.js';
+import { canonicalJson, duplicateMember, isDigestHex } from './canonical.js';
 
 export const ANCHOR_FORMAT = 'agentkeys-anchor/v1';
 
@@ -39,6 +39,8 @@ export function parseAnchor(text: string): Anchor | string {
     return 'the anchor file is not JSON';
   }
   if (typeof v !== 'object' || v === null) return 'the anchor file is not a JSON object';
+  const dup = duplicateMember(text);
+  if (dup !== undefined) return `the anchor names ${JSON.stringify(dup)} twice: a reader could take either value`;
   if (v.format !== ANCHOR_FORMAT) return `unknown anchor format ${JSON.stringify(v.format)}`;
   if (!Number.isSafeInteger(v.events) || (v.events as number) < 1) return 'events must be a positive integer';
   if (!isDigestHex(v.head)) return 'head must be 64 lowercase hex characters';

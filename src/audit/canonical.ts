@@ -66,9 +66,37 @@ function scanSourceText(text: string, what: string): void {
   }
 }
 
+/**
+ * The first member name that appears twice in one object of a JSON text, or undefined. JSON.parse
+ * keeps the last value silently; every structure a signature or a key hangs on (registries,
+ * anchors, proofs, checkpoints, policies) is refused when a name repeats. Iterative: any depth.
+ * The text must already have parsed as JSON.
+ */
+export function duplicateMember(text: string): string | undefined {
+  const stack: (Set<string> | null)[] = [];
+  for (let i = 0; i < text.length;) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      const end = endOfString(text, i);
+      const container = stack[stack.length - 1];
+      if (container && isFollowedByColon(text, end)) {
+        const key = JSON.parse(text.slice(i, end)) as string;
+        if (container.has(key)) return key;
+        container.add(key);
+      }
+      i = end;
+    } else {
+      if (ch === '{' || ch === '[') stack.push(ch === '{' ? new Set() : null);
+      else if (ch === '}' || ch === ']') stack.pop();
+      i++;
+    }
+  }
+  return undefined;
+}
+
 function endOfString(text: string, start: number): number {
   let i = start + 1;
-  while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+  while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
   return i + 1;
 }
 

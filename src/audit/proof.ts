@@ -3,6 +3,7 @@
 // consistency proof that the log as it is now extends an earlier checkpoint.
 import { AgentkeysError, UsageError, VerificationError } from '../errors.js';
 import type { VerificationKey } from '../signing/verify.js';
+import { duplicateMember } from './canonical.js';
 import type { ChainSource } from './chain.js';
 import { openCheckpoint, parseCheckpointText, parseNote, type Checkpoint } from './checkpoint.js';
 import { consistencyProof, inclusionProof, subtreeRoot, verifyConsistency, verifyInclusion } from './merkle.js';
@@ -148,6 +149,8 @@ function parseBundle(text: string): InclusionBundle {
     throw proofMalformed((err as Error).message);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw proofMalformed('not a JSON object');
+  const dup = duplicateMember(text);
+  if (dup !== undefined) throw proofMalformed(`it names ${JSON.stringify(dup)} twice in one object`);
   const keys = Object.keys(value).sort().join(',');
   if (keys !== 'audit_path,checkpoint,event,format,leaf_index,tree_size') throw proofMalformed(`fields ${keys}`);
   if (value.format !== PROOF_FORMAT) throw proofMalformed(`format ${String(value.format)}`);

@@ -5,6 +5,7 @@ import {
   readRegistryText,
   registrySourceName,
   type RegistryInput,
+  type SignerEntry,
 } from '../signing/registry.js';
 import { isDigestHex } from './canonical.js';
 import { SpareBuffers, type ChainSource, type ChainSourceInfo } from './chain.js';
@@ -177,10 +178,24 @@ export async function loadKeyRing(
     throw err;
   }
   const parsed = parseSignerRegistryLenient(text, registrySourceName(signersPath));
+  assertNoHmacOverride(parsed.registry.signers, hmacSecrets);
   return {
     keys: { signers: parsed.registry.signers, rejected: parsed.rejected, hmacSecrets, slackMs, kmsVerify },
     warnings: parsed.problems,
   };
+}
+
+/** --hmac-key KID=FILE names an HMAC signer: it never replaces a registry key of another algorithm. */
+function assertNoHmacOverride(signers: readonly SignerEntry[], hmacSecrets: Record<string, string>): void {
+  for (const kid of Object.keys(hmacSecrets)) {
+    const entry = signers.find((s) => s.signerId === kid);
+    if (entry && entry.algorithm !== 'hmac-sha256')
+      throw new UsageError({
+        code: 'HMAC_KEY_CONFLICT',
+        message: `--hmac-key ${kid}=… names a signer the registry binds to an ${entry.algorithm} key`,
+        hint: `a kid is bound to one key: drop --hmac-key ${kid}, or verify with the registry's key alone`,
+      });
+  }
 }
 
 async function readHmacSecrets(files: Record<string, string>): Promise<Record<string, string>> {

@@ -4,6 +4,7 @@
 // rule that refused it. The file formats are parsed in policy-files.ts.
 import { promises as fsp } from 'node:fs';
 import type { Address, Hex, TransactionSerializable } from 'viem';
+import { duplicateMember } from '../audit/canonical.js';
 import { UsageError } from '../errors.js';
 import { decodeCalldata, MAX_UINT160, MAX_UINT256, type DecodedCall, type Intent } from './calldata.js';
 import { parsePolicy, type DomainRule, type EvmPolicy, type ProtocolRule } from './policy-files.js';
@@ -49,6 +50,13 @@ export async function readPolicyFile(file: string): Promise<EvmPolicy> {
       cause: err,
     });
   }
+  const dup = duplicateMember(text);
+  if (dup !== undefined)
+    throw new UsageError({
+      code: 'POLICY_INVALID',
+      message: `policy file ${file} names ${JSON.stringify(dup)} twice in one object`,
+      hint: 'a policy means one thing: remove the repeated field',
+    });
   return parsePolicy(json, file);
 }
 

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../sys/fs.js';
+import { duplicateMember } from '../audit/canonical.js';
 import { algorithmOfKey, normalizeAlgorithm, type SigningAlg } from './algorithms.js';
 
 /** One signer as agentkeys writes it: the single shape of product.md. */
@@ -73,6 +74,9 @@ export function parseSignerRegistryLenient(text: string, source: string): Lenien
   } catch (err) {
     throw registryError(source, [`not JSON: ${(err as Error).message}`]);
   }
+  const dup = duplicateMember(text);
+  if (dup !== undefined)
+    throw registryError(source, [`${JSON.stringify(dup)} appears twice in one object: a kid is bound to one key`]);
   const problems: string[] = [];
   const raw = collectRawEntries(doc, problems);
   if (problems.length > 0) throw registryError(source, problems);
@@ -85,7 +89,11 @@ export function parseSignerRegistryLenient(text: string, source: string): Lenien
     const kid = idOf(value, impliedId);
     if (problems.length > before && kid) rejected[kid] = problems.slice(before).join('; ');
   }
-  checkDuplicates(signers, problems);
+  // A kid bound to two keys is refused, not resolved: neither key verifies its events.
+  for (const kid of checkDuplicates(signers, problems)) {
+    signers.splice(0, signers.length, ...signers.filter((s) => s.signerId !== kid));
+    rejected[kid] = 'it is listed twice with different keys, and a kid is bound to one key';
+  }
   return { registry: { signers }, rejected, problems };
 }
 
@@ -231,17 +239,21 @@ export function decodePublicKey(text: string): KeyObject {
   return createPublicKey({ key: der, format: 'der', type: 'spki' });
 }
 
-function checkDuplicates(signers: SignerEntry[], problems: string[]): void {
+/** Kids listed twice with different keys (each a problem); identical repeats collapse into one. */
+function checkDuplicates(signers: SignerEntry[], problems: string[]): Set<string> {
   const seen = new Map<string, SignerEntry>();
+  const conflicting = new Set<string>();
   for (const entry of signers) {
     const prior = seen.get(entry.signerId);
     if (prior && (prior.publicKey !== entry.publicKey || prior.algorithm !== entry.algorithm)) {
-      problems.push(`signer ${entry.signerId} appears twice with different keys`);
+      if (!conflicting.has(entry.signerId)) problems.push(`signer ${entry.signerId} appears twice with different keys`);
+      conflicting.add(entry.signerId);
     }
     seen.set(entry.signerId, entry);
   }
   // Identical duplicates (the map shape repeating an array entry) collapse into one.
   signers.splice(0, signers.length, ...dedupe(signers));
+  return conflicting;
 }
 
 function dedupe(signers: SignerEntry[]): SignerEntry[] {

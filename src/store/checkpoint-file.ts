@@ -3,6 +3,7 @@
 // note and, for the next writer only, the tree state it covers (size, byte position, compact range).
 import { createReadStream, promises as fsp } from 'node:fs';
 import lockfile from 'proper-lockfile';
+import { duplicateMember } from '../audit/canonical.js';
 import type { CheckpointRecord, TreeState } from '../audit/chain.js';
 import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
@@ -36,6 +37,7 @@ function parseRecord(line: string): RecordLine | undefined {
   try {
     const r = JSON.parse(line) as Partial<RecordLine>;
     if (typeof r !== 'object' || r === null || !RECORD_KEYS.has(Object.keys(r).sort().join(','))) return undefined;
+    if (duplicateMember(line) !== undefined) return undefined;
     if (typeof r.note !== 'string') return undefined;
     if (!Number.isSafeInteger(r.size) || !Number.isSafeInteger(r.position)) return undefined;
     return r as RecordLine;

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { problemCount, type Finding } from '../../../src/audit/findings.js';
 import { verifyAuditLog } from '../../../src/store/verify.js';
+import { readPolicyFile } from '../../../src/evm/policy.js';
+import { verifyInclusionBundle } from '../../../src/audit/proof.js';
 import { amBuildChain } from '../../fixtures/agent-manager-reference.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -85,6 +87,77 @@ describe('hostile logs end in findings', () => {
     // Escaped quotes and colons inside strings are not members: an honest row verifies.
     const tricky = fixture([{ 'k\\":"': 'v":"\\"', list: ['a:b', { c: '"' }] }]);
     expect((await tricky.verify()).findings).toEqual([]);
+  });
+});
+
+describe('duplicate members where a key or a signature hangs on them', () => {
+  const pem = (k: ReturnType<typeof generateKeyPairSync>['publicKey']) =>
+    k.export({ type: 'spki', format: 'pem' }).toString();
+  const other = generateKeyPairSync('ed25519');
+
+  it('signers.json naming one kid twice: a flat map is REGISTRY_INVALID; an array disables the kid', async () => {
+    const f = fixture();
+    const signers = path.join(f.dir, 'signers.json');
+    // {"kid": PEM1, "kid": PEM2}: JSON.parse would keep the last silently.
+    writeFileSync(
+      signers,
+      `{${JSON.stringify(KID)}:${JSON.stringify(pem(ed.publicKey))},${JSON.stringify(KID)}:${JSON.stringify(pem(other.publicKey))}}`,
+    );
+    await expect(f.verify()).rejects.toMatchObject({ code: 'REGISTRY_INVALID' });
+    writeFileSync(
+      signers,
+      JSON.stringify({
+        signers: [
+          { signerId: KID, algorithm: 'Ed25519', publicKey: pem(ed.publicKey) },
+          { signerId: KID, algorithm: 'Ed25519', publicKey: pem(other.publicKey) },
+        ],
+      }),
+    );
+    const r = await f.verify();
+    expect(codes(r.findings)).toEqual(['1:UNKNOWN_SIGNER', '2:UNKNOWN_SIGNER', '3:UNKNOWN_SIGNER']);
+    expect(r.findings[0]!.message).toContain('listed twice with different keys');
+  });
+
+  it('--hmac-key never replaces a registry key of another algorithm (HMAC_KEY_CONFLICT)', async () => {
+    const f = fixture();
+    const secret = path.join(f.dir, 'hmac.secret');
+    writeFileSync(secret, 'guessable\n');
+    await expect(
+      verifyAuditLog({
+        log: f.log,
+        signersPath: path.join(f.dir, 'signers.json'),
+        hmacKeyFiles: { [KID]: secret },
+        slackMs: 0,
+        workers: 0,
+        anchor: false,
+      }),
+    ).rejects.toMatchObject({ code: 'HMAC_KEY_CONFLICT' });
+  });
+
+  it('an anchor file or a policy naming a member twice is refused', async () => {
+    const f = fixture();
+    const anchor = path.join(f.dir, 'anchor.json');
+    writeFileSync(
+      anchor,
+      '{"format":"agentkeys-anchor/v1","events":3,"events":1,"head":"","signer_kid":"","updated_at":"","signature":""}',
+    );
+    const r = await verifyAuditLog({
+      log: f.log,
+      signersPath: path.join(f.dir, 'signers.json'),
+      hmacKeyFiles: {},
+      slackMs: 0,
+      workers: 0,
+      anchor,
+    });
+    expect(r.findings).toEqual([
+      expect.objectContaining({ code: 'ANCHOR_INVALID', message: expect.stringContaining('"events" twice') }),
+    ]);
+    const policy = path.join(f.dir, 'policy.json');
+    writeFileSync(policy, '{"version":1,"maxValueWei":"0","maxValueWei":"1000000000000000000000"}');
+    await expect(readPolicyFile(policy)).rejects.toMatchObject({ code: 'POLICY_INVALID' });
+    expect(() => verifyInclusionBundle('{"leaf_index":1,"leaf_index":2}', () => undefined)).toThrow(
+      expect.objectContaining({ code: 'PROOF_MALFORMED', message: expect.stringContaining('"leaf_index" twice') }),
+    );
   });
 });
 
