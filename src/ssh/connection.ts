@@ -105,6 +105,16 @@ export function shQuote(word: string): string {
 }
 
 /**
+ * What ssh runs on the host: the script arrives on stdin (never on a command line, where `ps`
+ * shows it to every user, locally and on the host), goes to a 0600 file only root reads, and runs
+ * from there with stdin closed, so a command in it that reads stdin cannot swallow the rest.
+ */
+const ROOT_RUNNER = 'f=$(mktemp) || exit 97; cat > "$f"; sh "$f" </dev/null; rc=$?; rm -f "$f"; exit $rc';
+const REMOTE_RUNNER =
+  `if [ "$(id -u)" -eq 0 ]; then exec sh -c ${shQuote(ROOT_RUNNER)}; ` +
+  `else exec sudo -n sh -c ${shQuote(ROOT_RUNNER)}; fi`;
+
+/**
  * A HostShell over the connection, without a terminal (BatchMode: a prompt would hang). The
  * script runs under sh -c as root: directly when the login user is root, else through sudo -n,
  * which fails at once when sudo would ask for a password (SSH_SUDO_REQUIRED names it).
@@ -114,12 +124,10 @@ export function sshShell(conn: SshConnection, timeoutMs = 300_000): HostShell {
   return {
     describe,
     async run(script) {
-      const q = shQuote(script);
-      const remote = `if [ "$(id -u)" -eq 0 ]; then exec sh -c ${q}; else exec sudo -n sh -c ${q}; fi`;
-      const result = await execa(conn.binary, ['-o', 'BatchMode=yes', ...conn.args, '--', remote], {
+      const result = await execa(conn.binary, ['-o', 'BatchMode=yes', ...conn.args, '--', REMOTE_RUNNER], {
         reject: false,
         timeout: timeoutMs,
-        stdin: 'ignore',
+        input: script,
       });
       if (result.exitCode === 255 || result.exitCode === undefined)
         throw new AgentkeysError({
