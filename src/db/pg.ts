@@ -1,3 +1,4 @@
+import { redactUrl } from '../sys/redact.js';
 import pg from 'pg';
 import { AgentkeysError, UsageError } from '../errors.js';
 
@@ -60,9 +61,8 @@ export async function connectPg(opts: PgConnectOptions): Promise<pg.Client> {
 }
 
 /** Never print a password that came in a URL. */
-export function redactUrl(url: string): string {
-  return url.replace(/(postgres(?:ql)?:\/\/[^:/@]+):[^@]*@/, '$1:***@');
-}
+/** Re-exported where the database code always found it; the one redaction lives in src/sys/redact.ts. */
+export { redactUrl };
 
 /** Maps the server's error codes that operators meet to named errors; anything else keeps its cause. */
 export function pgError(err: unknown, what: string): AgentkeysError {

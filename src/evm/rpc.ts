@@ -2,6 +2,7 @@
 // balances, and broadcasting a transaction already signed and recorded. viem does the JSON-RPC.
 import { createPublicClient, erc20Abi, http, type Address, type Hex } from 'viem';
 import { UsageError } from '../errors.js';
+import { redactUrl } from '../sys/redact.js';
 
 export interface EvmRpc {
   chainId(): Promise<number>;
@@ -21,7 +22,7 @@ export function openRpc(url: string): EvmRpc {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
     throw new UsageError({
       code: 'FLAG_INVALID',
-      message: `--rpc-url ${url} is not an http(s) URL`,
+      message: `--rpc-url ${redactUrl(url)} is not an http(s) URL`,
       hint: '--rpc-url https://eth.example.org (or http://127.0.0.1:8545 for a local node)',
     });
   const client = createPublicClient({ transport: http(url, { timeout: 15_000, retryCount: 2 }) });

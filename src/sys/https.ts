@@ -33,6 +33,12 @@ export function httpsGet(url: string, opts: HttpsGetOptions = {}): Promise<Https
           headers: { host: u.host },
         }
       : { hostname: u.hostname, port: u.port || 443, path: `${u.pathname}${u.search}` };
+    // `timeout` is an idle timeout: a server dripping a byte a second never trips it. The
+    // deadline covers the whole exchange, connection to last byte.
+    const deadline = setTimeout(
+      () => req.destroy(new Error(`no complete answer in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const req = get({ ...target, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -41,10 +47,17 @@ export function httpsGet(url: string, opts: HttpsGetOptions = {}): Promise<Https
         if (size > maxBytes) req.destroy(new Error(`the answer is over ${maxBytes} bytes`));
         else chunks.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+      res.on('end', () => {
+        clearTimeout(deadline);
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      });
     });
     req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (err) => {
+      clearTimeout(deadline);
+      reject(err);
+    });
   });
 }
 

@@ -61,7 +61,18 @@ describe('verifier registry settings', () => {
       NODE_EXTRA_CA_CERTS: server.caFile,
     });
     expect(JSON.parse(big.stdout).error.code).toBe('SETTING_URL_TOO_LARGE');
-  });
+    // A server dripping a byte every 300 ms never trips an idle timeout; the 5 s deadline holds.
+    const started = Date.now();
+    const drip = await verify(cwd, {
+      KERNEL_PUBLIC_KEYS_URL: `${server.url}/drip`,
+      NODE_EXTRA_CA_CERTS: server.caFile,
+    });
+    expect(JSON.parse(drip.stdout).error).toMatchObject({
+      code: 'SETTING_URL_UNREACHABLE',
+      message: /no complete answer/,
+    });
+    expect(Date.now() - started).toBeLessThan(30_000); // a bound on a hang, not a timing assertion
+  }, 60_000);
 });
 
 describe('AUDIT_SIGNING_KEY_URL', () => {

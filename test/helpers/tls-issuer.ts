@@ -95,6 +95,14 @@ export async function startIssuer(names: string[] = ['localhost']): Promise<Issu
       const status = state.unhealthy.includes(req.headers.host ?? '') ? 503 : state.healthz;
       return send(status, { ok: status === 200 });
     }
+    if (req.url === '/drip') {
+      // A slow-drip server: headers at once, then a byte every 300 ms, never idle long enough
+      // for an idle timeout.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('x'), 300);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     const file = state.files[req.url ?? ''];
     if (file !== undefined) {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -105,6 +113,9 @@ export async function startIssuer(names: string[] = ['localhost']): Promise<Issu
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `https://localhost:${(server.address() as AddressInfo).port}`;
   const close = () =>
-    new Promise<void>((r) => server.close(() => r())).then(() => rmSync(dir, { recursive: true, force: true }));
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }).then(() => rmSync(dir, { recursive: true, force: true }));
   return { url, caFile: ca, state, close };
 }

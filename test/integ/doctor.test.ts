@@ -198,6 +198,21 @@ describe('agentkeys doctor', () => {
     }
   });
 
+  it('shows DATABASE_URL without its password, in normal and --json output (issue 23)', async () => {
+    const mark = 'Dr-s3cret';
+    for (const url of [
+      `postgres://agentkeys:pw@${mark}@127.0.0.1:1/agentkeys`,
+      `postgres://agentkeys@127.0.0.1:1/agentkeys?password=${mark}`,
+    ]) {
+      const json = await runCli(['--json', 'doctor', '--test'], { cwd: files.cwd, env: { ...env, DATABASE_URL: url } });
+      const human = await runCli(['doctor', '--test'], { cwd: files.cwd, env: { ...env, DATABASE_URL: url } });
+      for (const r of [json, human]) {
+        expect(r.stdout + r.stderr).toContain('127.0.0.1:1');
+        expect(r.stdout + r.stderr).not.toContain(mark);
+      }
+    }
+  }, 60_000);
+
   it('Postgres down, Redis refusing the password, a mismatched JWT pair: each names its own check', async () => {
     const down = await doctor({ DATABASE_URL: 'postgres://agentkeys@127.0.0.1:1/agentkeys' });
     expect(down.failed.map((c) => c.id)).toEqual(['agentidp.database']);

@@ -5,8 +5,7 @@ import { connectPg } from '../../db/pg.js';
 import { loadMigrations, planMigrations } from '../../db/migrate.js';
 import { redisPing } from '../redis.js';
 import { fail, ok, skip, type DoctorCheck } from '../check.js';
-
-const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+import { redactUrl as redact } from '../../sys/redact.js';
 
 export const databaseCheck: DoctorCheck = {
   id: 'agentidp.database',

@@ -6,6 +6,7 @@ import { KMS_ASYMMETRIC_USD_PER_10K } from '../../audit/cost.js';
 import { readSignerRegistryIfExists } from '../../signing/registry.js';
 import { checkpointPathFor } from '../../store/checkpoint-file.js';
 import { fileExists } from '../../sys/fs.js';
+import { redactUrl } from '../../sys/redact.js';
 import { fail, ok, setupFix, skip, stackOf, warn, type DoctorCheck } from '../check.js';
 import { enableKeyFix } from './aws.js';
 
@@ -59,9 +60,9 @@ export const kmsCostCheck: DoctorCheck = {
     if (!log) return skip('no audit log given (--log LOG or DATABASE_URL) to measure the signing rate from');
     // A Postgres log's rate would need the store; the JSON Lines copy (audit export) measures the same.
     if (!(await fileExists(log)))
-      return skip(`${log} is not a file: measure a JSON Lines log (agentkeys audit export)`);
+      return skip(`${redactUrl(log)} is not a file: measure a JSON Lines log (agentkeys audit export)`);
     const rate = await signingRate(log);
-    if (!rate) return skip(`${log} has fewer than two events to measure a rate from`);
+    if (!rate) return skip(`${redactUrl(log)} has fewer than two events to measure a rate from`);
     const perSecond = rate.signatures / rate.seconds;
     const monthly = perSecond * SECONDS_PER_MONTH;
     const usd = (monthly / 10_000) * KMS_ASYMMETRIC_USD_PER_10K;
