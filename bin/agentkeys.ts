@@ -22,6 +22,7 @@ const program = new Command('agentkeys')
   .option('--role-arn <arn>', 'assume this IAM role (AssumeRole) for AWS calls')
   .option('--audit-log <log>', 'record every KMS operation as a signed event in this chain (env AGENTKEYS_AUDIT_LOG)')
   .option('--audit-key <keyref>', 'key that signs the --audit-log events (default: the configured signing key)')
+  .option('--follow-symlinks', 'write a log that is a symlink (refused by default; env AGENTKEYS_FOLLOW_SYMLINKS)')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 

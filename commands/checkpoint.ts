@@ -51,7 +51,7 @@ export async function runAuditCheckpoint(options: CheckpointOptions): Promise<Ex
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is read
   const { signer, run } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
-    const store = openStore(log);
+    const store = openStore(log, { followSymlinks: ctx.config.followSymlinks });
     try {
       const opts = await writerOptions(ctx, signer, store.label);
       // adoptUncovered finds the origin itself; only the witness folder needs it first.

@@ -13,6 +13,7 @@ export interface GlobalOptions {
   roleArn?: string;
   auditLog?: string;
   auditKey?: string;
+  followSymlinks?: boolean;
 }
 
 /** setup and teardown: the stack's operator env file, apart from the global settings file. */

@@ -12,6 +12,7 @@ import {
   withAtomicOutput,
   type DataKeyCacheOptions,
 } from '../src/crypto/envelope.js';
+import { assertWritableFile } from '../src/sys/fs.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
@@ -100,6 +101,9 @@ async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<strin
 /** Nothing is overwritten without --force, and binary ciphertext never goes to a terminal. */
 async function refuseOverwrites(mode: 'encrypt' | 'decrypt', jobs: Job[], force: boolean): Promise<void> {
   for (const job of jobs) {
+    // Every input is a readable file before anything is written: a folder is a usage error.
+    if (job.input) await statInput(job.input);
+    if (job.output) await assertWritableFile(job.output, '--out', true);
     if (!job.output) {
       if (mode === 'encrypt' && process.stdout.isTTY)
         throw new UsageError({
@@ -205,8 +209,9 @@ async function readAll(file: string | undefined): Promise<Buffer> {
 }
 
 async function statInput(file: string) {
+  let stat;
   try {
-    return await fsp.stat(file);
+    stat = await fsp.stat(file);
   } catch (err) {
     throw new UsageError({
       code: 'INPUT_NOT_FOUND',
@@ -214,6 +219,13 @@ async function statInput(file: string) {
       cause: err,
     });
   }
+  if (stat.isDirectory())
+    throw new UsageError({
+      code: 'PATH_IS_DIRECTORY',
+      message: `${file} is a folder: encrypt and decrypt read one file`,
+      hint: `name a file, or encrypt each one: agentkeys encrypt ${file}/*`,
+    });
+  return stat;
 }
 
 function cacheOptions(options: EnvelopeOptions): DataKeyCacheOptions | false {

@@ -38,7 +38,10 @@ export async function withKmsTrail<T>(ctx: CommandContext, body: () => Promise<T
 async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSigner): Promise<void> {
   const events = ctx.services.trail.drainEvents();
   if (events.length === 0) return;
-  const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
+  const store = openStore(auditLog, {
+    statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
+    followSymlinks: ctx.config.followSymlinks,
+  });
   try {
     await appendSigned(ctx, store, signer, events);
     if (ctx.out.debug)

@@ -179,7 +179,10 @@ async function openDecisionLog(
       signer instanceof KmsSigner ? { keyArn: signer.keyArn } : {},
     );
   }
-  const store = openStore(auditLog, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
+  const store = openStore(auditLog, {
+    statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
+    followSymlinks: ctx.config.followSymlinks,
+  });
   // Checkpoint mode: each call is appended unsigned at once, and checkpoints follow on schedule.
   const scheduler =
     checkpoints &&

@@ -70,7 +70,10 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
       ...(log
         ? {
             appendEvents: async (signer, events) => {
-              const store = openStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
+              const store = openStore(log, {
+                statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
+                followSymlinks: ctx.config.followSymlinks,
+              });
               try {
                 await appendSigned(ctx, store, signer, events);
               } finally {

@@ -66,6 +66,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
       onWait: () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`),
       ...(options.adopt ? { adopt: true } : {}),
+      followSymlinks: ctx.config.followSymlinks,
     });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);

@@ -12,6 +12,8 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   dir: string;
   signersPath: string;
   requireKms: boolean;
+  /** --follow-symlinks: write a log through a symlink (refused by default: issue 23). */
+  followSymlinks: boolean;
   devAllowEphemeral: boolean;
   keyRef?: string;
   keySource?: 'local' | 'kms';
@@ -73,6 +75,7 @@ const SETTINGS: Setting[] = [
   { key: 'signersPath', env: ['AGENTKEYS_SIGNERS', 'KERNEL_PUBLIC_KEYS_PATH'], flag: 'signers' },
   { key: 'requireKms', env: ['REQUIRE_KMS'] },
   { key: 'devAllowEphemeral', env: ['DEV_ALLOW_EPHEMERAL'] },
+  { key: 'followSymlinks', env: ['AGENTKEYS_FOLLOW_SYMLINKS'], flag: 'followSymlinks' },
   { key: 'keyRef', env: ['AGENTKEYS_KEY'], flag: 'key' },
   { key: 'keySource', env: ['AUDIT_SIGNING_KEY_SOURCE'] },
   { key: 'kmsKeyId', env: ['AUDIT_SIGNING_KMS_KEY_ID', 'KMS_KEY_ALIAS'] },
@@ -156,6 +159,7 @@ function pick(
 ): { value: string; origin: string } | undefined {
   const flag = setting.flag === undefined ? undefined : sources.flags[setting.flag];
   if (typeof flag === 'string') return { value: flag, origin: `--${kebab(setting.flag!)}` };
+  if (flag === true) return { value: 'true', origin: `--${kebab(setting.flag!)}` }; // a switch (--follow-symlinks)
   for (const name of setting.env) {
     const v = sources.env[name];
     if (v !== undefined && v !== '') return { value: v, origin: `environment ${name}` };
@@ -208,6 +212,7 @@ function validate(raw: Record<string, string>, origins: Record<string, string>):
     signersPath: raw.signersPath ?? path.join(dir, 'signers.json'),
     requireKms: parseBool(raw, origins, 'requireKms', problems),
     devAllowEphemeral: parseBool(raw, origins, 'devAllowEphemeral', problems),
+    followSymlinks: parseBool(raw, origins, 'followSymlinks', problems),
     pgStatementTimeoutMs: 30_000,
     sessionSeconds: 3600,
     allowedPrincipals: (raw.allowedPrincipals ?? '')

@@ -23,7 +23,7 @@ import {
 import { digestRow, parseRowLine, RowFormatError, serializeRow, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
-import { assertParentDirExists, openAtomicFile, writeFileAtomic } from '../sys/fs.js';
+import { assertParentDirExists, assertWritableFile, openAtomicFile, writeFileAtomic } from '../sys/fs.js';
 import { assertExtendsAnchor, readAnchorIfExists, readChosenAnchor, signAnchorFor } from './anchor-file.js';
 import {
   appendCheckpointRecord,
@@ -58,6 +58,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
     readonly identity: string,
     private readonly onWait?: () => void,
     private readonly adopt = false,
+    private readonly followSymlinks = false,
   ) {
     this.anchorPath = anchorPathFor(file);
   }
@@ -70,6 +71,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
 
   async append(build: (head: ChainHead) => Promise<AuditRow[]>, anchor?: AnchorWriter): Promise<ChainHead> {
     await assertParentDirExists(this.file, 'log');
+    await assertWritableFile(this.file, 'log', this.followSymlinks);
     const release = await this.lock();
     try {
       const read = await this.readHead();
@@ -148,6 +150,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
 
   async openSink(): Promise<RowSink> {
     await assertParentDirExists(this.file, '--out');
+    await assertWritableFile(this.file, '--out');
     const existing = await fsp.stat(this.file).catch(() => undefined);
     if (existing && existing.size > 0)
       throw new UsageError({

@@ -43,6 +43,8 @@ export interface StoreOptions {
   onWait?: () => void;
   /** A per-row writer takes a file log that has events but no anchor (written by another tool). */
   adopt?: boolean;
+  /** Write a file log that is a symlink (--follow-symlinks). */
+  followSymlinks?: boolean;
 }
 
 /** LOG is a JSON Lines path or a postgres:// URL (many writers, one chain). */
@@ -52,7 +54,7 @@ export function openStore(log: string, opts: StoreOptions = {}): AuditStore {
       url: log,
       ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
     });
-  return new FileAuditLog(log, path.resolve(log), opts.onWait, opts.adopt);
+  return new FileAuditLog(log, path.resolve(log), opts.onWait, opts.adopt, opts.followSymlinks);
 }
 
 export async function withStore<T>(

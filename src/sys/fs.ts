@@ -90,6 +90,29 @@ export async function fileExists(file: string): Promise<boolean> {
 }
 
 /**
+ * A file agentkeys writes in place (a log) must be a regular file, or not exist yet. A symlink is
+ * refused unless followSymlinks: logs sit in shared folders and are written by privileged operators,
+ * so a link planted there would aim their writes anywhere. A folder is a usage error naming the path.
+ */
+export async function assertWritableFile(file: string, what: string, followSymlinks = false): Promise<void> {
+  const link = await fsp.lstat(file).catch(() => undefined);
+  if (!link) return;
+  if (link.isSymbolicLink() && !followSymlinks)
+    throw new UsageError({
+      code: 'PATH_IS_SYMLINK',
+      message: `${what} ${file} is a symlink (to ${await fsp.readlink(file).catch(() => '?')}): not written through`,
+      hint: 'name the real file, or pass --follow-symlinks if the link is yours',
+    });
+  const target = link.isSymbolicLink() ? await fsp.stat(file).catch(() => undefined) : link;
+  if (target?.isDirectory())
+    throw new UsageError({
+      code: 'PATH_IS_DIRECTORY',
+      message: `${what} ${file} is a folder, not a file`,
+      hint: `name a file, for example ${path.join(file, 'audit.jsonl')}`,
+    });
+}
+
+/**
  * A path the operator typed must sit in a folder that exists: a mistyped parent is refused, never
  * created (`--log /nonexist/dir/a.jsonl`). Folders agentkeys owns (.agentkeys/…) are created as needed.
  */

@@ -35,10 +35,7 @@ export function httpsGet(url: string, opts: HttpsGetOptions = {}): Promise<Https
       : { hostname: u.hostname, port: u.port || 443, path: `${u.pathname}${u.search}` };
     // `timeout` is an idle timeout: a server dripping a byte a second never trips it. The
     // deadline covers the whole exchange, connection to last byte.
-    const deadline = setTimeout(
-      () => req.destroy(new Error(`no complete answer in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer in ${timeoutMs} ms`)), timeoutMs);
     const req = get({ ...target, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
