@@ -15,7 +15,7 @@ import { requireLog } from '../src/config/load.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { openStore, withStore } from '../src/store/store.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, writerStoreOptions, type GlobalOptions } from './context.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
 
@@ -51,7 +51,7 @@ export async function runAuditCheckpoint(options: CheckpointOptions): Promise<Ex
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is read
   const { signer, run } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
-    const store = openStore(log, { followSymlinks: ctx.config.followSymlinks });
+    const store = openStore(log, writerStoreOptions(ctx));
     try {
       const opts = await writerOptions(ctx, signer, store.label);
       // adoptUncovered finds the origin itself; only the witness folder needs it first.

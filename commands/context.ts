@@ -1,3 +1,4 @@
+import type { StoreOptions } from '../src/store/store.js';
 import { loadConfig, type AgentkeysConfig } from '../src/config/load.js';
 import { createServices, type Services } from '../src/context.js';
 import { loadStack, type Stack } from '../src/setup/stack.js';
@@ -75,4 +76,13 @@ export async function createContext(
   const services = createServices(config, { onDefaultRegion, ...(kmsMaxAttempts ? { kmsMaxAttempts } : {}) });
   const debug = options.debug === true || config.logLevel === 'debug';
   return { config, out: { json: options.json === true, debug }, services };
+}
+
+/** How a writer opens its log, from the settings: statement timeout, symlinks, the lock's staleness. */
+export function writerStoreOptions(ctx: CommandContext): StoreOptions {
+  return {
+    statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
+    followSymlinks: ctx.config.followSymlinks,
+    ...(ctx.config.lockStaleMs ? { lockStaleMs: ctx.config.lockStaleMs } : {}),
+  };
 }

@@ -5,7 +5,7 @@ import { AgentkeysError } from '../src/errors.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
 import { openStore } from '../src/store/store.js';
-import type { CommandContext } from './context.js';
+import { writerStoreOptions, type CommandContext } from './context.js';
 import { style } from './ui/format.js';
 
 /** The configured audit signer, with KMS signers opened through this command's services. */
@@ -38,10 +38,7 @@ export async function withKmsTrail<T>(ctx: CommandContext, body: () => Promise<T
 async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSigner): Promise<void> {
   const events = ctx.services.trail.drainEvents();
   if (events.length === 0) return;
-  const store = openStore(auditLog, {
-    statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
-    followSymlinks: ctx.config.followSymlinks,
-  });
+  const store = openStore(auditLog, writerStoreOptions(ctx));
   try {
     await appendSigned(ctx, store, signer, events);
     if (ctx.out.debug)

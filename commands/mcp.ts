@@ -19,7 +19,7 @@ import { publishSigner } from '../src/signing/publish.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
 import { openStore } from '../src/store/store.js';
-import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { createContext, writerStoreOptions, type CommandContext, type GlobalOptions } from './context.js';
 import { evmKeyRef } from './evm.js';
 import { appendSigned, writerOptions } from './audit-writer.js';
 
@@ -179,10 +179,7 @@ async function openDecisionLog(
       signer instanceof KmsSigner ? { keyArn: signer.keyArn } : {},
     );
   }
-  const store = openStore(auditLog, {
-    statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
-    followSymlinks: ctx.config.followSymlinks,
-  });
+  const store = openStore(auditLog, writerStoreOptions(ctx));
   // Checkpoint mode: each call is appended unsigned at once, and checkpoints follow on schedule.
   const scheduler =
     checkpoints &&

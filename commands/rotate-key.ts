@@ -5,7 +5,7 @@ import { rotateKmsKey } from '../src/signing/rotate.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { rotateJwtKeys } from '../src/signing/jwt-rotate.js';
 import { openStore } from '../src/store/store.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, writerStoreOptions, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { confirm } from './ui/prompt.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -70,10 +70,7 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
       ...(log
         ? {
             appendEvents: async (signer, events) => {
-              const store = openStore(log, {
-                statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
-                followSymlinks: ctx.config.followSymlinks,
-              });
+              const store = openStore(log, writerStoreOptions(ctx));
               try {
                 await appendSigned(ctx, store, signer, events);
               } finally {

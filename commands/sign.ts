@@ -9,7 +9,7 @@ import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { openStore } from '../src/store/store.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, writerStoreOptions, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { count, progressLine } from './ui/progress.js';
 import { checkpointSummary } from './checkpoint.js';
@@ -63,10 +63,9 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
     const store = openStore(log, {
-      statementTimeoutMs: ctx.config.pgStatementTimeoutMs,
+      ...writerStoreOptions(ctx),
       onWait: () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`),
       ...(options.adopt ? { adopt: true } : {}),
-      followSymlinks: ctx.config.followSymlinks,
     });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);

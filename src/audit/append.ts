@@ -26,6 +26,7 @@ export interface AppendOptions {
 }
 
 const PROGRESS_EVERY = 1000;
+const YIELD_EVERY_MS = 100;
 
 export async function appendSignedEvents(
   store: ChainAppender,
@@ -54,9 +55,17 @@ async function signEvents(
   const now = opts.now ?? (() => new Date());
   const rows: AuditRow[] = [];
   let prevHash = start;
+  let turn = performance.now();
   for (const event of events) {
     if (opts.onProgress && rows.length % PROGRESS_EVERY === 0 && rows.length > 0)
       opts.onProgress(rows.length, events.length);
+    // A local key signs synchronously: without a turn of the event loop now and then, the file
+    // lock's refresh timer never runs during a large batch, and another writer takes a lock it
+    // thinks is stale.
+    if (performance.now() - turn > YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turn = performance.now();
+    }
     const signed = digestRow(event.payload, prevHash);
     const signature = await signAndCheck(signer, signed);
     rows.push({

@@ -59,6 +59,8 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   pgStatementTimeoutMs: number;
   /** AGENTKEYS_KMS_MAX_ATTEMPTS: attempts per KMS request, retries with backoff included. */
   kmsMaxAttempts?: number;
+  /** AGENTKEYS_LOCK_STALE_MS: when a file log's lock counts as abandoned (default 15 s, at least 2 s). */
+  lockStaleMs?: number;
   /** Where each setting came from, for `--debug` and error messages. */
   origins: Readonly<Record<string, string>>;
 }
@@ -97,6 +99,7 @@ const SETTINGS: Setting[] = [
   { key: 'vaultRegion', env: ['VAULT_REGION'] },
   { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
   { key: 'kmsMaxAttempts', env: ['AGENTKEYS_KMS_MAX_ATTEMPTS'] },
+  { key: 'lockStaleMs', env: ['AGENTKEYS_LOCK_STALE_MS'] },
   { key: 'sshBinary', env: ['AGENTKEYS_SSH_BINARY'] },
   { key: 'databaseUrl', env: ['DATABASE_URL'], flag: 'databaseUrl' },
   { key: 'allowedPrincipals', env: ['SETUP_ALLOWED_PRINCIPALS'] },
@@ -261,6 +264,11 @@ function validateNumbers(
     if (/^\d+$/.test(attempts) && Number(attempts) >= 1 && Number(attempts) <= 20)
       config.kmsMaxAttempts = Number(attempts);
     else problems.push(`${origins.kmsMaxAttempts}: "${attempts}" is not a number of attempts between 1 and 20`);
+  }
+  const stale = raw.lockStaleMs;
+  if (stale !== undefined) {
+    if (/^\d+$/.test(stale) && Number(stale) >= 2000) config.lockStaleMs = Number(stale);
+    else problems.push(`${origins.lockStaleMs}: "${stale}" is not a number of milliseconds of at least 2000`);
   }
 }
 

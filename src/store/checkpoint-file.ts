@@ -98,8 +98,16 @@ export async function appendCheckpointRecord(log: string, state: TreeState, note
   const file = checkpointPathFor(log);
   const handle = await fsp.open(file, 'a', 0o644);
   await handle.close();
-  const release = await lockfile.lock(file, LOCK);
+  // A lost lock (see FileAuditLog) is noted, never thrown from proper-lockfile's timer.
+  let lost: Error | undefined;
+  const release = await lockfile.lock(file, { ...LOCK, onCompromised: (err: Error) => void (lost = err) });
   try {
+    if (lost)
+      throw new AgentkeysError({
+        code: 'LOG_LOCK_LOST',
+        message: `the lock on ${file} was lost (${lost.message}); the checkpoint record was not written`,
+        hint: 'run the command again',
+      });
     const out = await fsp.open(file, 'a');
     try {
       const { size, position, range, prior } = state;
@@ -109,7 +117,9 @@ export async function appendCheckpointRecord(log: string, state: TreeState, note
       await out.close();
     }
   } finally {
-    await release();
+    await release().catch((err: unknown) => {
+      if (!lost) throw err;
+    });
   }
 }
 

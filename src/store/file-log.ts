@@ -52,15 +52,22 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
   readonly kind = 'file';
   readonly anchorPath: string;
 
+  private readonly onWait: (() => void) | undefined;
+  private readonly adopt: boolean;
+  private readonly followSymlinks: boolean;
+  private readonly lockStaleMs: number;
+
   /** onWait: told once when another writer holds the lock; adopt: take a log without an anchor. */
   constructor(
     readonly file: string,
     readonly identity: string,
-    private readonly onWait?: () => void,
-    private readonly adopt = false,
-    private readonly followSymlinks = false,
+    opts: { onWait?: () => void; adopt?: boolean; followSymlinks?: boolean; lockStaleMs?: number } = {},
   ) {
     this.anchorPath = anchorPathFor(file);
+    this.onWait = opts.onWait;
+    this.adopt = opts.adopt === true;
+    this.followSymlinks = opts.followSymlinks === true;
+    this.lockStaleMs = opts.lockStaleMs ?? LOCK_OPTIONS.stale;
   }
 
   get label(): string {
@@ -78,6 +85,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
       const head = anchor ? await assertExtendsAnchor(this.file, read, anchor, this.adopt, this) : read;
       const rows = await build(head);
       if (rows.length === 0) return head;
+      this.assertLockHeld('the events were written');
       await this.writeRows(rows);
       const last = rows[rows.length - 1]!;
       const next = {
@@ -87,7 +95,9 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
       if (anchor) await signAnchorFor(this.file, next, anchor.signer);
       return next;
     } finally {
-      await release();
+      await release().catch((err: unknown) => {
+        if (!this.lost) throw err; // a lost lock has nothing left to release
+      });
     }
   }
 
@@ -178,15 +188,38 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
     return true;
   }
 
+  /**
+   * proper-lockfile refreshes the lock on a timer; when a refresh fails (the event loop was busy
+   * past the stale threshold and another writer took the lock) its default is an uncaught throw.
+   * Here the loss is noted, and the writer checks it before it writes (LOG_LOCK_LOST).
+   */
+  private lost: Error | undefined;
+
+  private assertLockHeld(what: string): void {
+    if (!this.lost) return;
+    throw new AgentkeysError({
+      code: 'LOG_LOCK_LOST',
+      message: `the lock on ${this.file} was lost before ${what} (${this.lost.message}); nothing was written`,
+      hint: 'another writer may have taken it: run the command again (smaller batches hold the lock less long)',
+      cause: this.lost,
+    });
+  }
+
   private async lock(): Promise<() => Promise<void>> {
+    this.lost = undefined;
+    const options = {
+      ...LOCK_OPTIONS,
+      stale: this.lockStaleMs,
+      onCompromised: (err: Error) => void (this.lost = err),
+    };
     try {
       try {
-        return await lockfile.lock(this.file, { ...LOCK_OPTIONS, retries: 0 });
+        return await lockfile.lock(this.file, { ...options, retries: 0 });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
         this.onWait?.();
       }
-      return await lockfile.lock(this.file, LOCK_OPTIONS);
+      return await lockfile.lock(this.file, options);
     } catch (err) {
       throw new AgentkeysError({
         code: 'LOG_LOCKED',

@@ -45,6 +45,8 @@ export interface StoreOptions {
   adopt?: boolean;
   /** Write a file log that is a symlink (--follow-symlinks). */
   followSymlinks?: boolean;
+  /** When the file lock counts as abandoned (AGENTKEYS_LOCK_STALE_MS). */
+  lockStaleMs?: number;
 }
 
 /** LOG is a JSON Lines path or a postgres:// URL (many writers, one chain). */
@@ -54,7 +56,7 @@ export function openStore(log: string, opts: StoreOptions = {}): AuditStore {
       url: log,
       ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
     });
-  return new FileAuditLog(log, path.resolve(log), opts.onWait, opts.adopt, opts.followSymlinks);
+  return new FileAuditLog(log, path.resolve(log), opts);
 }
 
 export async function withStore<T>(

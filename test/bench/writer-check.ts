@@ -60,7 +60,7 @@ export async function benchWriterCheck(dir: string, privateKey: KeyObject, event
 
   const rowFile = path.join(dir, 'writer-rows.jsonl');
   await writeBenchChain(rowFile, events, privateKey, (i) => ({ i }));
-  await appendSignedEvents(new FileAuditLog(rowFile, rowFile, undefined, true), signer, [event(-1)], { keyOf });
+  await appendSignedEvents(new FileAuditLog(rowFile, rowFile, { adopt: true }), signer, [event(-1)], { keyOf });
   const rowLog = new FileAuditLog(rowFile, rowFile);
   const anchorCheck: number[] = [];
   const rowAppend: number[] = [];
