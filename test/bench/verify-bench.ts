@@ -2,7 +2,7 @@
 // crypto.verify rate of one core measured in the same run, and peak RSS at two log sizes.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { writeBenchChain, writeCheckpointedBenchChain, writeBenchSigners } from './chain-file.js';
@@ -148,5 +148,46 @@ console.log(
     `(the anchor checked under the lock) beside ${w.perRow.appendMs.toFixed(2)} ms for a signed append of one event ` +
     `(${share(w.perRow.checkMs, w.perRow.appendMs)} of it)`,
 );
+// Hostile input (issue 23): a GiB of garbage lines and one 600 MiB line end in findings, in memory
+// that does not grow with the input, at a rate in proportion to the bytes.
+const HOSTILE_MIB = Number(process.env.BENCH_HOSTILE_MIB ?? 1024);
+process.stderr.write(
+  `writing ${HOSTILE_MIB} MiB of garbage lines and one ${Math.round(HOSTILE_MIB * 0.6)} MiB line…\n`,
+);
+const garbage = path.join(dir, 'garbage.jsonl');
+const longLine = path.join(dir, 'long-line.jsonl');
+const mib = Buffer.alloc(1 << 20, 'x');
+for (let at = 1023; at < mib.length; at += 1024) mib[at] = 10; // 1 KiB lines
+writeRepeated(garbage, [mib], HOSTILE_MIB);
+const firstRow = readFileSync(large, 'utf8').split('\n', 1)[0]!;
+writeRepeated(
+  longLine,
+  [Buffer.from(`${firstRow}\n`), ...Array(Math.round(HOSTILE_MIB * 0.6)).fill(Buffer.alloc(1 << 20, 'a'))],
+  1,
+);
+appendFileSync(longLine, '\n');
+for (const [name, file] of [
+  ['garbage lines', garbage],
+  ['one long line', longLine],
+] as const) {
+  const run = runVerify(file, signers);
+  const size = statSync(file).size / 2 ** 20;
+  console.log(
+    `  hostile: ${name.padEnd(14)} ${size.toFixed(0)} MiB → ${run.findings} finding(s) listed, ${(run.ms / 1000).toFixed(1)} s ` +
+      `(${(size / (run.ms / 1000)).toFixed(0)} MiB/s), peak RSS ${run.maxRssMiB.toFixed(0)} MiB (target < 200)`,
+  );
+  rmSync(file);
+}
+
 if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
 else console.log(`  kept ${dir}`);
+
+/** Writes the parts `times` over, one after another, with no more than one part in memory. */
+function writeRepeated(file: string, parts: Buffer[], times: number): void {
+  const fd = openSync(file, 'w');
+  try {
+    for (let i = 0; i < times; i++) for (const part of parts) writeSync(fd, part);
+  } finally {
+    closeSync(fd);
+  }
+}
