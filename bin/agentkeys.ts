@@ -5,6 +5,7 @@
 // lazily (so --help stays fast), and this is the only place errors become exit codes.
 import { Command, CommanderError } from 'commander';
 import type { ExitCode } from '../src/errors.js';
+import { removeInterruptedLeftovers } from '../src/sys/cleanup.js';
 
 // The SDK versions are pinned in the lockfile; its notice that future releases need Node 22 is
 // for us (README, Development), not for the operator on every command.
@@ -583,8 +584,22 @@ function envFileFlags(argv: string[], commandWord: string): { before?: string; a
   return found;
 }
 
+/**
+ * Ctrl-C: what the command had half-made (temp files of atomic writes, throwaway key folders, the
+ * sandbox's folder) is removed and named, then exit 130. Files only ever appear whole, so nothing
+ * else can be half-written; what was done before the interrupt is done.
+ */
+function interrupted(): void {
+  const removed = removeInterruptedLeftovers();
+  process.stderr.write(
+    `\n✖ interrupted${removed.length > 0 ? `; removed ${removed.join(', ')}` : ''}: ` +
+      'no file was left half-written [INTERRUPTED]\n',
+  );
+  process.exit(130);
+}
+
 async function main(): Promise<void> {
-  process.on('SIGINT', () => process.exit(130));
+  process.on('SIGINT', interrupted);
   tolerateClosedStdout();
   try {
     await program.parseAsync(process.argv);

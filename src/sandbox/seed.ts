@@ -1,4 +1,5 @@
 import { copyFileSync, mkdirSync, mkdtempSync, promises as fsp } from 'node:fs';
+import { removeOnInterrupt } from '../sys/cleanup.js';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createSandboxAws } from '../aws/sandbox-api.js';
@@ -72,6 +73,7 @@ export async function seedSandbox(
 ): Promise<SandboxSeed> {
   const aws = createSetupAws({ region, endpoint, credentials: MOTO_ROOT });
   const dir = into ?? mkdtempSync(path.join(tmpdir(), 'agentkeys-sandbox-'));
+  if (!into) removeOnInterrupt(dir, 'the sandbox folder');
   const sandbox = createSandboxAws({ region, endpoint, credentials: MOTO_ROOT });
   const zoneId = await sandbox.createHostedZone('litentry.org');
   const instanceId = await sandbox.runInstance();

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { removeOnInterrupt } from '../sys/cleanup.js';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../sys/fs.js';
@@ -18,6 +19,7 @@ export interface EphemeralKey {
 export async function createEphemeralKey(): Promise<EphemeralKey> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
   const dir = mkdtempSync(path.join(tmpdir(), 'agentkeys-ssh-'));
+  removeOnInterrupt(dir, 'the throwaway SSH key folder'); // removed by its connection otherwise
   const privateKeyFile = path.join(dir, 'id_rsa');
   await writeFileAtomic(privateKeyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
   const jwk = publicKey.export({ format: 'jwk' }) as { e: string; n: string };

@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { InternalError, UsageError } from '../errors.js';
 import { finished } from 'node:stream/promises';
+import { removeOnInterrupt } from './cleanup.js';
 
 export interface AtomicWriteOptions {
   /** File mode; secrets use 0o600. */
@@ -30,10 +31,12 @@ export async function openAtomicFile(file: string, mode = 0o644): Promise<Atomic
   await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const stream = createWriteStream(tmp, { flags: 'wx', mode });
+  const forget = removeOnInterrupt(tmp, `the partial ${path.basename(file)}`);
   await once(stream, 'open');
   const abort = async () => {
     stream.destroy();
     await fsp.rm(tmp, { force: true });
+    forget();
   };
   return {
     stream,
@@ -50,6 +53,7 @@ export async function openAtomicFile(file: string, mode = 0o644): Promise<Atomic
           await handle.close();
         }
         await fsp.rename(tmp, file);
+        forget();
       } catch (err) {
         await abort();
         throw err;
