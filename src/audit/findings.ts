@@ -34,13 +34,15 @@ export type FindingCode =
   /** A warning: unsigned events inside a signed tree that no checkpoint's writer vouched for. */
   | 'UNVOUCHED'
   /** A notice: unsigned events an operator adopted on the record (audit checkpoint --adopt). */
-  | 'ADOPTED';
+  | 'ADOPTED'
+  /** A notice: a v1 anchor, which verified but is not domain-separated from events (rewritten as v2 on the next append). */
+  | 'ANCHOR_LEGACY';
 
 /** Findings that do not fail verification on their own (exit 5 instead of 3). */
 export const WARNING_CODES: ReadonlySet<FindingCode> = new Set<FindingCode>(['UNCHECKPOINTED', 'UNVOUCHED']);
 
 /** Findings shown for the record that change no exit code. */
-export const NOTICE_CODES: ReadonlySet<FindingCode> = new Set<FindingCode>(['ADOPTED']);
+export const NOTICE_CODES: ReadonlySet<FindingCode> = new Set<FindingCode>(['ADOPTED', 'ANCHOR_LEGACY']);
 
 /** 0 intact, 5 intact with warnings, 3 not intact. */
 export function exitCodeOfFindings(findings: readonly Finding[]): 0 | 3 | 5 {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
 import type { LineChunk, SpareBuffers } from './chain.js';
-import { anchorSignedBytes, parseAnchor, type Anchor } from './anchor.js';
+import { anchorSignedBytes, LEGACY_ANCHOR_FORMAT, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool, MAX_WORKER_CHUNK_BYTES } from './chunk-pool.js';
 import { exitCodeOfFindings, FindingSink, type Finding } from './findings.js';
 import { openCheckpoints, TreeStitcher, type CheckpointSummary } from './verify-checkpoints.js';
@@ -280,6 +280,12 @@ async function checkAnchor(
       `event ${anchor.events} has digest ${digest ?? '(unreadable)'} but the signed anchor records ${anchor.head}`,
     );
   }
+  if (anchor.format === LEGACY_ANCHOR_FORMAT)
+    return bad(
+      'ANCHOR_LEGACY',
+      0,
+      'the anchor is format v1, whose signed bytes a genesis event could share; the next sign rewrites it as v2',
+    );
   return [];
 }
 

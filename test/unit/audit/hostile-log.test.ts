@@ -161,6 +161,33 @@ describe('duplicate members where a key or a signature hangs on them', () => {
   });
 });
 
+describe('anchors are domain-separated from events', () => {
+  it("a genesis event's signature over anchor-shaped JSON never verifies as a v2 anchor; v1 (which it would) is a notice", async () => {
+    const f = fixture();
+    const verifyWith = (anchor: string) =>
+      verifyAuditLog({
+        log: f.log,
+        signersPath: path.join(f.dir, 'signers.json'),
+        hmacKeyFiles: {},
+        slackMs: 0,
+        workers: 0,
+        anchor,
+      });
+    const head = (await f.verify()).head!;
+    // The writer signs whatever payload it is given: here one shaped like an anchor of the log.
+    for (const format of ['agentkeys-anchor/v2', 'agentkeys-anchor/v1']) {
+      const fields = { format, events: 3, head, signer_kid: KID, updated_at: '2026-12-06T00:00:00.000Z' };
+      const [genesis] = amBuildChain([fields], { alg: 'ed25519', privateKey: ed.privateKey }, KID);
+      const forged = path.join(f.dir, `forged-${format.slice(-2)}.json`);
+      writeFileSync(forged, JSON.stringify({ ...fields, signature: genesis!.signature }));
+      const r = await verifyWith(forged);
+      if (format.endsWith('v2')) expect(codes(r.findings)).toEqual(['0:ANCHOR_INVALID']);
+      // v1 signed the same bytes as that genesis event: it verifies, and is flagged for rewriting.
+      else expect([r.ok, codes(r.findings)]).toEqual([true, ['0:ANCHOR_LEGACY']]);
+    }
+  });
+});
+
 describe('property: no input ends in INTERNAL', () => {
   // A seeded generator: the same cases every run, so a failure reproduces.
   let state = 0x9e3779b9;
