@@ -35,7 +35,7 @@ export type FindingCode =
   | 'UNVOUCHED'
   /** A notice: unsigned events an operator adopted on the record (audit checkpoint --adopt). */
   | 'ADOPTED'
-  /** A notice: a v1 anchor, which verified but is not domain-separated from events (rewritten as v2 on the next append). */
+  /** A notice: a v1 anchor verified, but is not domain-separated from events (the next append writes v2). */
   | 'ANCHOR_LEGACY';
 
 /** Findings that do not fail verification on their own (exit 5 instead of 3). */

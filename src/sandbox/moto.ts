@@ -72,7 +72,8 @@ export async function startMoto(
     },
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // A moto killed by a signal has no exit code, only a signal code; its 'exit' has fired.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.stdin!.end();
         child.kill('SIGTERM');

@@ -49,7 +49,7 @@ export async function startAnvil(): Promise<Anvil> {
     fund: (address, wei) => testClient.setBalance({ address, value: wei }),
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
