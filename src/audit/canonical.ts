@@ -33,25 +33,19 @@ export function parseIJson(text: string, what = 'payload'): JsonValue {
 
 /** Walks the source text for what JSON.parse hides: duplicate keys and oversized integers. */
 function scanSourceText(text: string, what: string): void {
-  const stack: (Set<string> | null)[] = [];
+  const dup = duplicateMember(text);
+  if (dup !== undefined) notIJson(what, `duplicate key ${JSON.stringify(dup)}`);
+  let depth = 0;
   let i = 0;
   while (i < text.length) {
     const ch = text[i]!;
     if (ch === '"') {
-      const end = endOfString(text, i);
-      const container = stack[stack.length - 1];
-      if (container && isFollowedByColon(text, end)) {
-        const key = JSON.parse(text.slice(i, end)) as string;
-        if (container.has(key)) notIJson(what, `duplicate key ${JSON.stringify(key)}`);
-        container.add(key);
-      }
-      i = end;
+      i = endOfString(text, i);
     } else if (ch === '{' || ch === '[') {
-      stack.push(ch === '{' ? new Set() : null);
-      if (stack.length > MAX_DEPTH) notIJson(what, `nesting deeper than ${MAX_DEPTH}`);
+      if (++depth > MAX_DEPTH) notIJson(what, `nesting deeper than ${MAX_DEPTH}`);
       i++;
     } else if (ch === '}' || ch === ']') {
-      stack.pop();
+      depth--;
       i++;
     } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
       NUMBER_TOKEN.lastIndex = i;

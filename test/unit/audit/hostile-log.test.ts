@@ -33,8 +33,8 @@ function fixture(payloads: unknown[] = [{ n: 1 }, { n: 2 }, { n: 3 }]) {
   const log = path.join(dir, 'audit.jsonl');
   const write = (ls: string[]) => writeFileSync(log, ls.join('\n') + '\n');
   write(lines);
-  const verify = (workers = 0) =>
-    verifyAuditLog({ log, signersPath: signers, hmacKeyFiles: {}, slackMs: 0, workers, anchor: false });
+  const verify = (workers = 0, extra: Partial<Parameters<typeof verifyAuditLog>[0]> = {}) =>
+    verifyAuditLog({ log, signersPath: signers, hmacKeyFiles: {}, slackMs: 0, workers, anchor: false, ...extra });
   return { dir, log, lines, write, verify };
 }
 
@@ -122,16 +122,7 @@ describe('duplicate members where a key or a signature hangs on them', () => {
     const f = fixture();
     const secret = path.join(f.dir, 'hmac.secret');
     writeFileSync(secret, 'guessable\n');
-    await expect(
-      verifyAuditLog({
-        log: f.log,
-        signersPath: path.join(f.dir, 'signers.json'),
-        hmacKeyFiles: { [KID]: secret },
-        slackMs: 0,
-        workers: 0,
-        anchor: false,
-      }),
-    ).rejects.toMatchObject({ code: 'HMAC_KEY_CONFLICT' });
+    await expect(f.verify(0, { hmacKeyFiles: { [KID]: secret } })).rejects.toMatchObject({ code: 'HMAC_KEY_CONFLICT' });
   });
 
   it('an anchor file or a policy naming a member twice is refused', async () => {
@@ -141,14 +132,7 @@ describe('duplicate members where a key or a signature hangs on them', () => {
       anchor,
       '{"format":"agentkeys-anchor/v1","events":3,"events":1,"head":"","signer_kid":"","updated_at":"","signature":""}',
     );
-    const r = await verifyAuditLog({
-      log: f.log,
-      signersPath: path.join(f.dir, 'signers.json'),
-      hmacKeyFiles: {},
-      slackMs: 0,
-      workers: 0,
-      anchor,
-    });
+    const r = await f.verify(0, { anchor });
     expect(r.findings).toEqual([
       expect.objectContaining({ code: 'ANCHOR_INVALID', message: expect.stringContaining('"events" twice') }),
     ]);
@@ -164,15 +148,7 @@ describe('duplicate members where a key or a signature hangs on them', () => {
 describe('anchors are domain-separated from events', () => {
   it("a genesis event's signature over anchor-shaped JSON never verifies as a v2 anchor; v1 (which it would) is a notice", async () => {
     const f = fixture();
-    const verifyWith = (anchor: string) =>
-      verifyAuditLog({
-        log: f.log,
-        signersPath: path.join(f.dir, 'signers.json'),
-        hmacKeyFiles: {},
-        slackMs: 0,
-        workers: 0,
-        anchor,
-      });
+    const verifyWith = (anchor: string) => f.verify(0, { anchor });
     const head = (await f.verify()).head!;
     // The writer signs whatever payload it is given: here one shaped like an anchor of the log.
     for (const format of ['agentkeys-anchor/v2', 'agentkeys-anchor/v1']) {
