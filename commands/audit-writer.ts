@@ -8,6 +8,7 @@ import type { NewEvent } from '../src/audit/record.js';
 import { findOrigin } from '../src/audit/origin.js';
 import { writerKeyOf } from '../src/audit/writer-trust.js';
 import { verifierRegistry } from '../src/signing/registry-input.js';
+import { ensureRegistered, type RegistrableSigner } from '../src/signing/registration.js';
 import type { AuditSigner } from '../src/signing/signer.js';
 import type { AuditStore } from '../src/store/store.js';
 import {
@@ -29,7 +30,12 @@ const trustOf = new WeakMap<AuditSigner, Promise<KeyOf>>();
 function trustedKeys(ctx: CommandContext, signer: AuditSigner): Promise<KeyOf> {
   let keyOf = trustOf.get(signer);
   if (!keyOf) {
-    keyOf = verifierRegistry(ctx.config).then((registry) => writerKeyOf(signer, registry));
+    keyOf = (async () => {
+      const registry = await verifierRegistry(ctx.config);
+      // Nothing is signed under a kid the verifier would not find this key under (issue 24).
+      await ensureRegistered(signer as AuditSigner & RegistrableSigner, registry);
+      return writerKeyOf(signer, registry);
+    })();
     trustOf.set(signer, keyOf);
   }
   return keyOf;
@@ -97,7 +103,8 @@ export async function appendSigned(
       message: `${store.label} keeps no anchor to witness in per-row mode`,
       hint: 'on Postgres, witness checkpoints: add --checkpoint-every N',
     });
-  const keyOf = store.anchorPath ? await trustedKeys(ctx, signer) : undefined;
+  const trusted = await trustedKeys(ctx, signer); // the kid checked against the registry, every store
+  const keyOf = store.anchorPath ? trusted : undefined;
   const origin = witnessUrl ? await findOrigin(store, keyOf!, store.label) : undefined;
   const reading = await readWitnessBeforeWrite(ctx, witnessUrl, origin);
   const result = await appendSignedEvents(store, signer, events, {

@@ -184,8 +184,10 @@ describe('checkpoint mode', () => {
       cwd,
     });
     writeFileSync(sidecar, '');
+    // (With its own registry: a writer publishes its kid into the registry it names, issue 24.)
     const forged = await runCli(['audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:mallory', '--adopt'], {
       cwd,
+      env: { AGENTKEYS_SIGNERS: 'other.json' },
     });
     expect(forged.code, forged.stderr).toBe(0);
     expect(lines(sidecar)[0]).toContain('— mallory ');
