@@ -119,6 +119,13 @@ for (const mode of ['encrypt', 'decrypt'] as const) {
     .option('--cache-max-messages <n>', 'messages per cached data key', '1000')
     .option('--cache-max-bytes <n>', 'bytes per cached data key')
     .option('--force', 'replace an existing output file')
+    .option(
+      '--discovery-account <id>',
+      'decrypt without --key: only keys of this AWS account (repeatable; one of the two is required)',
+      collect,
+      [],
+    )
+    .option('--discovery-partition <p>', 'partition of the --discovery-account keys', 'aws')
     .action(
       lazy(async (opts, args) =>
         (await import('../commands/encrypt.js'))[mode === 'encrypt' ? 'runEncrypt' : 'runDecrypt'](

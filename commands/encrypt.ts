@@ -11,6 +11,7 @@ import {
   sentinelEncrypt,
   withAtomicOutput,
   type DataKeyCacheOptions,
+  type DiscoveryFilter,
 } from '../src/crypto/envelope.js';
 import { assertWritableFile } from '../src/sys/fs.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
@@ -29,6 +30,8 @@ export interface EnvelopeOptions extends GlobalOptions {
   cacheMaxMessages?: string;
   cacheMaxBytes?: string;
   force?: boolean;
+  discoveryAccount?: string[];
+  discoveryPartition?: string;
 }
 
 type Job = { input: string | undefined; output: string | undefined };
@@ -54,6 +57,7 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
       message: '--key is required to encrypt',
       hint: '--key kms:alias/agent-data',
     });
+  const discovery = mode === 'decrypt' && !keyId ? discoveryFilter(options) : undefined;
   const jobs = planJobs(mode, options, files);
   await refuseOverwrites(mode, jobs, options.force === true);
   let cache: EnvelopeCrypto['stats'] | null = null;
@@ -61,10 +65,12 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
     // Aliases are resolved to the key ARN: the Encryption SDK matches wrapped keys by ARN only.
     const keyArn = keyId ? await envelopeKeyArn(ctx, keyId) : undefined;
     const crypto =
-      format === 'esdk' ? new EnvelopeCrypto(await ctx.services.kms(), keyArn, cacheOptions(options)) : undefined;
+      format === 'esdk'
+        ? new EnvelopeCrypto(await ctx.services.kms(), keyArn, cacheOptions(options), undefined, discovery)
+        : undefined;
     for (const job of jobs) {
       if (crypto) await runEsdk(mode, crypto, job, context);
-      else await runSentinel(mode, ctx, keyArn, job, context);
+      else await runSentinel(mode, ctx, keyArn, job, context, discovery);
       if (!ctx.out.json && job.output)
         process.stderr.write(
           `${style.ok('✔')} ${mode === 'encrypt' ? 'encrypted' : 'decrypted'} ` +
@@ -83,14 +89,38 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
   return 0;
 }
 
+/**
+ * Decryption without --key must say whose keys it trusts: a message names the key that wraps its
+ * data key, and with no filter a message wrapped under any key in any account would decrypt.
+ */
+function discoveryFilter(options: EnvelopeOptions): DiscoveryFilter {
+  const accounts = options.discoveryAccount ?? [];
+  if (accounts.length === 0)
+    throw new UsageError({
+      code: 'DECRYPT_KEY_REQUIRED',
+      message: 'decrypt needs --key, or --discovery-account ID for the accounts whose keys it may use',
+      hint: '--key kms:alias/agent-data, or --discovery-account 123456789012 (repeatable)',
+    });
+  for (const id of accounts)
+    if (!/^\d{12}$/.test(id))
+      throw new UsageError({
+        code: 'FLAG_INVALID',
+        message: `--discovery-account "${id}" is not a 12-digit account ID`,
+      });
+  return { accountIDs: accounts, partition: options.discoveryPartition ?? 'aws' };
+}
+
 /** The key must be a symmetric ENCRYPT_DECRYPT key (a signing or HMAC key is refused before any data moves). */
 async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<string> {
   const meta = await (await ctx.services.kms()).describeKey(keyId);
-  if (meta.KeyUsage !== 'ENCRYPT_DECRYPT') {
+  // AWS defaults KeyUsage to ENCRYPT_DECRYPT for a symmetric key; a DescribeKey without the field
+  // (moto 5.2.1, when CreateKey omitted it) means that default.
+  const usage = meta.KeyUsage ?? (meta.KeySpec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : undefined);
+  if (usage !== 'ENCRYPT_DECRYPT') {
     throw new UsageError({
       code: 'KMS_KEY_WRONG_USAGE',
       message:
-        `KMS key ${meta.Arn} is a ${meta.KeyUsage} key (${meta.KeySpec}); envelope ` +
+        `KMS key ${meta.Arn} is a ${usage ?? 'unknown-usage'} key (${meta.KeySpec}); envelope ` +
         `encryption needs ENCRYPT_DECRYPT`,
       hint: 'create one: agentkeys keys create --spec SYMMETRIC_DEFAULT --alias alias/agent-data',
     });
@@ -158,7 +188,46 @@ async function runEsdk(
   };
   // With --out nothing is written unless every frame and the signature authenticate.
   if (job.output) await withAtomicOutput(job.output, mode === 'decrypt' ? 0o600 : 0o644, run);
-  else await run(stdoutSink());
+  else if (mode === 'encrypt') await run(stdoutSink());
+  else {
+    // Plaintext reaches stdout only once the whole message authenticated: a truncated or
+    // modified message must not have streamed its first frames to a reader already.
+    const held = new HeldPlaintext(STDOUT_PLAINTEXT_MAX_BYTES);
+    await run(held);
+    await new Promise<void>((resolve, reject) =>
+      process.stdout.write(held.bytes(), (err) => (err ? reject(err) : resolve())),
+    );
+  }
+}
+
+const STDOUT_PLAINTEXT_MAX_BYTES = 64 << 20;
+
+/** Collects decrypted bytes in memory, up to a limit past which --out is the way. */
+class HeldPlaintext extends Writable {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.size += chunk.length;
+    if (this.size > this.limit)
+      return done(
+        new UsageError({
+          code: 'OUTPUT_TOO_LARGE',
+          message: `decrypting to stdout holds the plaintext until the message authenticates: at most ${this.limit >> 20} MiB`,
+          hint: 'decrypt into a file with --out FILE (written only when the whole message authenticates)',
+        }),
+      );
+    this.chunks.push(chunk);
+    done();
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
 }
 
 async function runSentinel(
@@ -167,13 +236,17 @@ async function runSentinel(
   keyId: string | undefined,
   job: Job,
   context: Record<string, string>,
+  discovery: DiscoveryFilter | undefined,
 ): Promise<void> {
   const data = await readAll(job.input);
   const kms = await ctx.services.kms();
   const output =
     mode === 'encrypt'
       ? Buffer.from(`${JSON.stringify(await sentinelEncrypt(kms, keyId!, data, context))}\n`)
-      : await sentinelDecrypt(kms, parseSentinelEnvelope(data.toString('utf8')), context);
+      : await sentinelDecrypt(kms, parseSentinelEnvelope(data.toString('utf8')), context, {
+          ...(keyId ? { keyArn: keyId } : {}),
+          ...(discovery ? { discovery } : {}),
+        });
   if (job.output)
     await withAtomicOutput(
       job.output,

@@ -11,7 +11,7 @@ import {
 import { NodeAlgorithmSuite } from '@aws-crypto/material-management-node';
 import { deserializeFactory } from '@aws-crypto/serialize';
 import type { KmsApi } from '../aws/kms.js';
-import { AgentkeysError, UsageError } from '../errors.js';
+import { AgentkeysError, InternalError, UsageError } from '../errors.js';
 import { openAtomicFile } from '../sys/fs.js';
 
 export type EncryptionContext = Record<string, string>;
@@ -38,6 +38,12 @@ const esdk = buildClient({
   maxEncryptedDataKeys: 10,
 });
 
+/** The accounts (and partition) whose keys a discovery decryption may use: the Encryption CLI's filter. */
+export interface DiscoveryFilter {
+  accountIDs: string[];
+  partition: string;
+}
+
 export interface CacheStats {
   hits: number;
   misses: number;
@@ -54,15 +60,27 @@ export class EnvelopeCrypto {
   private readonly keyring: KmsKeyringNode;
   private readonly cmm: NodeCachingMaterialsManager | undefined;
 
+  /**
+   * keyId: the key to wrap under and the only one to unwrap with; without it, decryption
+   * discovers the key from the message, but only among the accounts of `discovery` (never any
+   * key in any account, which an attacker's message would name).
+   */
   constructor(
     kms: KmsApi,
     private readonly keyId: string | undefined,
     cache: DataKeyCacheOptions | false,
     partition = 'agentkeys',
+    discovery?: DiscoveryFilter,
   ) {
+    if (!keyId && !discovery)
+      throw new InternalError({ code: 'INTERNAL', message: 'decryption needs a key or a discovery filter' });
     this.keyring = keyId
       ? new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => kms.client })
-      : new KmsKeyringNode({ discovery: true, clientProvider: () => kms.client });
+      : new KmsKeyringNode({
+          discovery: true,
+          discoveryFilter: { accountIDs: discovery!.accountIDs, partition: discovery!.partition },
+          clientProvider: () => kms.client,
+        });
     this.cmm =
       cache === false
         ? undefined
@@ -243,6 +261,20 @@ function classifyDecryptError(err: unknown): AgentkeysError {
   if (err instanceof AgentkeysError) return err;
   const message = (err as Error).message ?? String(err);
   const name = (err as Error).name ?? '';
+  // The Encryption SDK wraps each KMS failure into its own message: a denial is not tampering.
+  if (/AccessDenied/.test(name) || /AccessDenied/.test(message))
+    return new AgentkeysError({
+      code: 'KMS_ACCESS_DENIED',
+      message: `KMS refused to decrypt the data key: ${message.split('\n')[0]!.slice(0, 300)}`,
+      hint: 'the caller needs kms:Decrypt on the key the message names (agentkeys doctor checks the grants)',
+      cause: err,
+    });
+  if (/KMS CMKs had an error|KMS key.*had an error/i.test(message))
+    return new AgentkeysError({
+      code: 'KMS_DECRYPT_FAILED',
+      message: `KMS could not decrypt the data key: ${message.split('\n')[0]!.slice(0, 300)}`,
+      cause: err,
+    });
   if (name.endsWith('Exception') && !/InvalidCiphertext/.test(name)) {
     return new AgentkeysError({
       code: 'KMS_DECRYPT_FAILED',
@@ -256,6 +288,29 @@ function classifyDecryptError(err: unknown): AgentkeysError {
     hint: 'the file was modified, truncated or is not an agentkeys/Encryption SDK message; nothing was written',
     cause: err,
   });
+}
+
+/** The envelope names its key: it must be --key's, or one of the discovery accounts'. */
+function assertSentinelTrusted(
+  envelope: SentinelEnvelope,
+  trust: { keyArn?: string; discovery?: DiscoveryFilter },
+): void {
+  if (trust.keyArn) {
+    if (envelope.keyId !== trust.keyArn)
+      throw new AgentkeysError({
+        code: 'KEY_NOT_USED_FOR_MESSAGE',
+        message: `the envelope was not encrypted under ${trust.keyArn}: it names ${envelope.keyId}`,
+        hint: 'decrypt with the key it names (--key kms:<arn>) if you trust it',
+      });
+    return;
+  }
+  const arn = /^arn:([^:]+):kms:[^:]*:(\d{12}):key\//.exec(envelope.keyId);
+  if (!trust.discovery || !arn || arn[1] !== trust.discovery.partition || !trust.discovery.accountIDs.includes(arn[2]!))
+    throw new AgentkeysError({
+      code: 'KEY_NOT_USED_FOR_MESSAGE',
+      message: `the envelope names ${envelope.keyId}, which is no key of the --discovery-account accounts`,
+      hint: 'decrypt with --key kms:<arn> of a key you trust, or add its account with --discovery-account',
+    });
 }
 
 export function parseContext(pairs: readonly string[]): EncryptionContext {
@@ -316,7 +371,16 @@ export async function sentinelDecrypt(
   kms: KmsApi,
   envelope: SentinelEnvelope,
   context: EncryptionContext,
+  trust: { keyArn?: string; discovery?: DiscoveryFilter } = {},
 ): Promise<Buffer> {
+  assertSentinelTrusted(envelope, trust);
+  // GCM accepts tags down to 4 bytes, and a short tag is forged in 2^32 tries; ours are 16.
+  if (Buffer.from(envelope.authTag, 'base64').length !== 16)
+    throw new AgentkeysError({
+      code: 'CIPHERTEXT_TAMPERED',
+      message: `the envelope's authTag is ${Buffer.from(envelope.authTag, 'base64').length} bytes, not 16`,
+      hint: 'a shortened tag is forgeable: the envelope was modified',
+    });
   let dataKey: Uint8Array;
   try {
     dataKey = (

@@ -9,6 +9,8 @@ export interface KmsProxy {
   throttleSigns(n: number): void;
   /** true: every request fails (HTTP 503); false: pass through again. */
   setDown(down: boolean): void;
+  /** true: Decrypt answers AccessDeniedException, as for a caller without kms:Decrypt (moto enforces no key policy). */
+  denyDecrypts(deny: boolean): void;
   counts: { sign: number; throttled: number; refused: number };
   close(): Promise<void>;
 }
@@ -16,6 +18,7 @@ export interface KmsProxy {
 export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
   let throttle = 0;
   let down = false;
+  let denyDecrypt = false;
   const counts = { sign: 0, throttled: 0, refused: 0 };
   const target = new URL(upstream);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -25,6 +28,13 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
       res
         .writeHead(503, { 'content-type': 'application/x-amz-json-1.1' })
         .end(JSON.stringify({ __type: 'KMSInternalException', message: 'simulated outage' }));
+      req.resume();
+      return;
+    }
+    if (denyDecrypt && op === 'TrentService.Decrypt') {
+      res
+        .writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'AccessDeniedException' })
+        .end(JSON.stringify({ __type: 'AccessDeniedException', message: 'not authorized to perform: kms:Decrypt' }));
       req.resume();
       return;
     }
@@ -59,6 +69,9 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
     },
     setDown: (d) => {
       down = d;
+    },
+    denyDecrypts: (d) => {
+      denyDecrypt = d;
     },
     counts,
     close: () =>

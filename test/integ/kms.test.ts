@@ -13,6 +13,7 @@ import { digestRow } from '../../src/audit/record.js';
 import { EnvelopeCrypto } from '../../src/crypto/envelope.js';
 import { runCli } from '../helpers/cli.js';
 import { useMoto } from '../helpers/moto.js';
+import { startKmsProxy } from '../helpers/kms-proxy.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const moto = useMoto();
@@ -263,7 +264,19 @@ describe('envelope encryption', () => {
       cwd,
     );
     await ok(
-      ['decrypt', '--context', 'tenant=acme', '--context', 'purpose=backup', '--in', 'p.enc', '--out', 'p.out'],
+      [
+        'decrypt',
+        '--discovery-account',
+        '123456789012',
+        '--context',
+        'tenant=acme',
+        '--context',
+        'purpose=backup',
+        '--in',
+        'p.enc',
+        '--out',
+        'p.out',
+      ],
       cwd,
     );
     expect(readFileSync(path.join(cwd, 'p.out'), 'utf8')).toBe(readFileSync(path.join(cwd, 'p.txt'), 'utf8'));
@@ -273,7 +286,17 @@ describe('envelope encryption', () => {
       ['tenant=acme', 'purpose=backup', 'extra=1'],
     ]) {
       const r = await cli(
-        ['--json', 'decrypt', ...ctx.flatMap((c) => ['--context', c]), '--in', 'p.enc', '--out', 'bad.out'],
+        [
+          '--json',
+          'decrypt',
+          '--discovery-account',
+          '123456789012',
+          ...ctx.flatMap((c) => ['--context', c]),
+          '--in',
+          'p.enc',
+          '--out',
+          'bad.out',
+        ],
         cwd,
       );
       expect(JSON.parse(r.stdout).error.code).toBe('CONTEXT_MISMATCH');
@@ -288,6 +311,8 @@ describe('envelope encryption', () => {
         [
           '--json',
           'decrypt',
+          '--discovery-account',
+          '123456789012',
           '--context',
           'tenant=acme',
           '--context',
@@ -326,6 +351,73 @@ describe('envelope encryption', () => {
     });
   });
 
+  it('decryption trusts only the keys it is told to (issue 24): no --key and no discovery filter is refused; another account, a short GCM tag, and a truncated message to stdout are refused', async () => {
+    const cwd = tempDir();
+    const alias = await dataKey(cwd);
+    writeFileSync(path.join(cwd, 'p.txt'), 'x'.repeat(3 << 20)); // three frames
+    await ok(['encrypt', '--key', `kms:${alias}`, '--context', 'k=v', 'p.txt'], cwd);
+    const bare = await cli(['--json', 'decrypt', '--context', 'k=v', '--in', 'p.txt.enc'], cwd);
+    expect([bare.code, JSON.parse(bare.stdout).error.code]).toEqual([2, 'DECRYPT_KEY_REQUIRED']);
+    const elsewhere = await cli(
+      ['--json', 'decrypt', '--discovery-account', '210987654321', '--context', 'k=v', '--in', 'p.txt.enc'],
+      cwd,
+    );
+    expect(elsewhere.code).not.toBe(0);
+    expect(JSON.parse(elsewhere.stdout).error.code).not.toBe('INTERNAL');
+    // A truncated message: not one byte of plaintext reaches stdout before the error.
+    const whole = readFileSync(path.join(cwd, 'p.txt.enc'));
+    writeFileSync(path.join(cwd, 'cut.enc'), whole.subarray(0, whole.length - (1 << 20)));
+    const cut = await cli(['decrypt', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'cut.enc'], cwd);
+    expect(cut.code).toBe(3);
+    expect(cut.stdout).toBe('');
+    // Sentinel: --key is honoured, and a tag cut to 4 bytes (which GCM would accept) is refused.
+    const other = await dataKey(cwd);
+    writeFileSync(path.join(cwd, 's.txt'), 'secret');
+    await ok(
+      [
+        'encrypt',
+        '--format',
+        'sentinel',
+        '--key',
+        `kms:${alias}`,
+        '--context',
+        'k=v',
+        '--in',
+        's.txt',
+        '--out',
+        's.json',
+      ],
+      cwd,
+    );
+    const wrongKey = await cli(
+      ['--json', 'decrypt', '--format', 'sentinel', '--key', `kms:${other}`, '--context', 'k=v', '--in', 's.json'],
+      cwd,
+    );
+    expect(JSON.parse(wrongKey.stdout).error.code).toBe('KEY_NOT_USED_FOR_MESSAGE');
+    const env = JSON.parse(readFileSync(path.join(cwd, 's.json'), 'utf8')) as { authTag: string };
+    const shortTag = Buffer.from(env.authTag, 'base64').subarray(0, 4).toString('base64');
+    writeFileSync(path.join(cwd, 'short.json'), JSON.stringify({ ...env, authTag: shortTag }));
+    const short = await cli(
+      ['--json', 'decrypt', '--format', 'sentinel', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'short.json'],
+      cwd,
+    );
+    expect(JSON.parse(short.stdout).error.code).toBe('CIPHERTEXT_TAMPERED');
+    // A KMS denial is named as one (exit 1), not reported as tampering. moto enforces no key
+    // policy, so a proxy in front of it answers Decrypt with AccessDeniedException.
+    const proxy = await startKmsProxy(moto.current.env.AWS_ENDPOINT_URL!);
+    try {
+      proxy.denyDecrypts(true);
+      const denied = await runCli(
+        ['--json', 'decrypt', '--key', `kms:${alias}`, '--context', 'k=v', '--in', 'p.txt.enc', '--out', 'd.txt'],
+        { cwd, env: { ...moto.current.env, KMS_ENDPOINT: proxy.endpoint } },
+      );
+      expect([denied.code, JSON.parse(denied.stdout).error.code]).toEqual([1, 'KMS_ACCESS_DENIED']);
+      expect(existsSync(path.join(cwd, 'd.txt'))).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('refuses signing and HMAC keys, existing outputs (without --force) and a terminal; detects a sentinel file', async () => {
     const cwd = tempDir();
     const api = kms();
@@ -349,7 +441,21 @@ describe('envelope encryption', () => {
     expect(JSON.parse(again.stdout).error.code).toBe('OUTPUT_EXISTS');
     await ok(['encrypt', '--force', '--key', `kms:${alias}`, '--context', 'k=v', 'p.txt'], cwd);
     writeFileSync(path.join(cwd, 'keep.txt'), 'precious');
-    const over = await cli(['--json', 'decrypt', '--context', 'k=v', '--in', 'p.txt.enc', '--out', 'keep.txt'], cwd);
+    const over = await cli(
+      [
+        '--json',
+        'decrypt',
+        '--discovery-account',
+        '123456789012',
+        '--context',
+        'k=v',
+        '--in',
+        'p.txt.enc',
+        '--out',
+        'keep.txt',
+      ],
+      cwd,
+    );
     expect(JSON.parse(over.stdout).error.code).toBe('OUTPUT_EXISTS');
     expect(readFileSync(path.join(cwd, 'keep.txt'), 'utf8')).toBe('precious');
     await ok(
@@ -368,7 +474,10 @@ describe('envelope encryption', () => {
       ],
       cwd,
     );
-    const sentinel = await cli(['--json', 'decrypt', '--context', 'k=v', '--in', 's.json'], cwd);
+    const sentinel = await cli(
+      ['--json', 'decrypt', '--discovery-account', '123456789012', '--context', 'k=v', '--in', 's.json'],
+      cwd,
+    );
     expect({ code: sentinel.code, error: JSON.parse(sentinel.stdout).error.code }).toEqual({
       code: 2,
       error: 'CIPHERTEXT_FORMAT_MISMATCH',
@@ -399,12 +508,42 @@ describe('envelope encryption', () => {
     expect(Object.keys(env).sort()).toEqual(['authTag', 'encrypted', 'encryptedDataKey', 'iv', 'keyId']);
     expect(Buffer.from(env.iv, 'base64')).toHaveLength(12);
     expect(
-      (await ok(['decrypt', '--format', 'sentinel', '--context', 'intentId=intent-123', '--in', 's.json'], cwd)).stdout,
+      (
+        await ok(
+          [
+            'decrypt',
+            '--discovery-account',
+            '123456789012',
+            '--format',
+            'sentinel',
+            '--context',
+            'intentId=intent-123',
+            '--in',
+            's.json',
+          ],
+          cwd,
+        )
+      ).stdout,
     ).toBe('{"creditCard":"4111"}');
     expect(
       JSON.parse(
-        (await cli(['--json', 'decrypt', '--format', 'sentinel', '--context', 'intentId=other', '--in', 's.json'], cwd))
-          .stdout,
+        (
+          await cli(
+            [
+              '--json',
+              'decrypt',
+              '--discovery-account',
+              '123456789012',
+              '--format',
+              'sentinel',
+              '--context',
+              'intentId=other',
+              '--in',
+              's.json',
+            ],
+            cwd,
+          )
+        ).stdout,
       ).error.code,
     ).toBe('CONTEXT_MISMATCH');
     writeFileSync(
@@ -415,7 +554,18 @@ describe('envelope encryption', () => {
       JSON.parse(
         (
           await cli(
-            ['--json', 'decrypt', '--format', 'sentinel', '--context', 'intentId=intent-123', '--in', 't.json'],
+            [
+              '--json',
+              'decrypt',
+              '--discovery-account',
+              '123456789012',
+              '--format',
+              'sentinel',
+              '--context',
+              'intentId=intent-123',
+              '--in',
+              't.json',
+            ],
             cwd,
           )
         ).stdout,
@@ -439,7 +589,10 @@ describe('envelope encryption', () => {
     );
     expect(uncached.stderr).toMatch(/GenerateDataKey×4\b/);
     for (const f of files)
-      expect((await ok(['decrypt', '--context', 'k=v', '--in', `${f}.enc`], cwd)).stdout).toBe(`file ${f}`);
+      expect(
+        (await ok(['decrypt', '--discovery-account', '123456789012', '--context', 'k=v', '--in', `${f}.enc`], cwd))
+          .stdout,
+      ).toBe(`file ${f}`);
   });
 
   it('streams 200 MB through encrypt and decrypt in flat memory', async () => {
@@ -704,6 +857,8 @@ describe('credentials and the KMS operation trail', () => {
         '--audit-key',
         'local:ops',
         'decrypt',
+        '--discovery-account',
+        '123456789012',
         '--context',
         'tenant=acme',
         '--in',
@@ -720,6 +875,8 @@ describe('credentials and the KMS operation trail', () => {
         '--audit-key',
         'local:ops',
         'decrypt',
+        '--discovery-account',
+        '123456789012',
         '--context',
         'tenant=other',
         '--in',
