@@ -53,6 +53,24 @@ keys
     ),
   );
 keys
+  .command('sign')
+  .description(
+    'a detached signature over a file: KMS (RAW up to 4 KB, DIGEST beyond) or a local key; openssl checks it',
+  )
+  .option('--key <keyref>', 'kms:<id | alias/… | arn>, local:<kid> or file:<PEM>')
+  .option('--in <file>', 'the data to sign')
+  .option('--out <file>', 'write the signature bytes here (default: base64 on stdout)')
+  .option('--alg <alg>', 'KMS signing algorithm (default: the key’s first, e.g. ECDSA_SHA_256)')
+  .action(lazy(async (opts) => (await import('../commands/keys-sign.js')).runKeysSign(opts)));
+keys
+  .command('verify')
+  .description('exit 0 if --signature was made over --in by --key, 3 if not (KMS keys: KMS Verify)')
+  .option('--key <keyref>', 'kms:<id | alias/… | arn>, local:<kid> or file:<PEM>')
+  .option('--in <file>', 'the data that was signed')
+  .option('--signature <file|base64>', 'the signature: a file of its bytes, or base64')
+  .option('--alg <alg>', 'KMS signing algorithm it was made with')
+  .action(lazy(async (opts) => (await import('../commands/keys-sign.js')).runKeysVerify(opts)));
+keys
   .command('describe')
   .description('spec, state, origin (CloudHSM), multi-region role, aliases and age of a KMS key')
   .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
