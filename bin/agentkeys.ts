@@ -71,6 +71,29 @@ keys
   .option('--alg <alg>', 'KMS signing algorithm it was made with')
   .action(lazy(async (opts) => (await import('../commands/keys-sign.js')).runKeysVerify(opts)));
 keys
+  .command('list')
+  .description('customer managed KMS keys of the region: aliases, spec, usage, state, age, rotation')
+  .action(lazy(async (opts) => (await import('../commands/keys-lifecycle.js')).runKeysList(opts)));
+for (const [verb, what, run] of [
+  ['disable', 'disable a KMS key (reversible: keys enable)', 'runKeysDisable'],
+  ['enable', 'enable a disabled KMS key', 'runKeysEnable'],
+  ['cancel-deletion', 'cancel a scheduled deletion (the key stays Disabled)', 'runKeysCancelDeletion'],
+  ['rotate-now', 'RotateKeyOnDemand: new key material now (symmetric keys KMS rotates)', 'runKeysRotateNow'],
+] as const)
+  keys
+    .command(verb)
+    .description(what)
+    .option('--key <keyref>', 'kms:<id | alias/… | arn>')
+    .action(lazy(async (opts) => (await import('../commands/keys-lifecycle.js'))[run](opts)));
+keys
+  .command('schedule-deletion')
+  .description('schedule a KMS key for deletion; refused while a verifier or encrypted data still needs it through KMS')
+  .option('--key <keyref>', 'kms:<id | alias/… | arn>')
+  .option('--days <n>', 'waiting period, 7-30 days', '30')
+  .option('--force', 'schedule even though something still needs the key through KMS')
+  .option('--yes', 'confirm without asking')
+  .action(lazy(async (opts) => (await import('../commands/keys-lifecycle.js')).runKeysScheduleDeletion(opts)));
+keys
   .command('describe')
   .description('spec, state, origin (CloudHSM), multi-region role, aliases and age of a KMS key')
   .option('--key <keyref>', 'kms:<key id | alias/… | arn>')

@@ -10,6 +10,7 @@ import {
   type KeyDescription,
 } from '../src/aws/keys.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
+import { kmsLifecycle } from '../src/aws/kms-lifecycle.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { publishSigner } from '../src/signing/publish.js';
 import { addressOfPublicKey } from '../src/evm/secp256k1.js';
@@ -35,10 +36,13 @@ function keyRef(options: KeyRefOptions): string {
 
 export async function runKeysDescribe(options: KeyRefOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const d = await describeKey(await ctx.services.kms(), keyRef(options));
+  const kms = await ctx.services.kms();
+  const d = await describeKey(kms, keyRef(options));
+  // The rotation history (ListKeyRotations) of a key KMS rotates: scheduled and on-demand.
+  const rotations = d.rotation.supported ? await kmsLifecycle(kms).listKeyRotations(d.keyId) : [];
   printKmsCalls(ctx);
   if (ctx.out.json) {
-    printJson({ ok: true, ...d });
+    printJson({ ok: true, ...d, rotations });
     return 0;
   }
   const rows: [string, string][] = [
@@ -56,6 +60,12 @@ export async function runKeysDescribe(options: KeyRefOptions): Promise<ExitCode>
     ['aliases', d.aliases.join(', ') || '-'],
     ['created', d.createdAt ? `${d.createdAt} (${d.ageDays} days ago)` : '-'],
     ['rotation', rotationLine(d.rotation)],
+    ...(rotations.length
+      ? ([['rotated', rotations.map((r) => `${r.rotatedAt.slice(0, 10)} (${r.type.toLowerCase()})`).join(', ')]] as [
+          string,
+          string,
+        ][])
+      : []),
   ];
   for (const [k, v] of rows) printLine(`  ${k.padEnd(13)} ${v}`);
   return 0;
