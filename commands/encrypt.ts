@@ -217,7 +217,9 @@ class HeldPlaintext extends Writable {
       return done(
         new UsageError({
           code: 'OUTPUT_TOO_LARGE',
-          message: `decrypting to stdout holds the plaintext until the message authenticates: at most ${this.limit >> 20} MiB`,
+          message:
+            'decrypting to stdout holds the plaintext until the message authenticates: ' +
+            `at most ${this.limit >> 20} MiB`,
           hint: 'decrypt into a file with --out FILE (written only when the whole message authenticates)',
         }),
       );

@@ -140,6 +140,9 @@ async function stillNeeded(ctx: CommandContext, meta: KeyMetadata): Promise<stri
   const entries = registry.signers.filter((s) => s.keyArn === meta.Arn || s.signerId === meta.Arn);
   if (usage === 'GENERATE_VERIFY_MAC') return 'an HMAC key verifies only through KMS: every chain it signed needs it';
   if (usage === 'SIGN_VERIFY' && !entries.some((s) => s.publicKey))
-    return `${ctx.config.signersPath} does not hold its public key, so its events verify only through KMS (agentkeys signers rebuild --log …)`;
+    return (
+      `${ctx.config.signersPath} does not hold its public key, so its events verify only through KMS ` +
+      '(agentkeys signers rebuild --log …)'
+    );
   return undefined;
 }

@@ -46,7 +46,8 @@ export async function ensureRegistered(
       code: 'SIGNER_KID_MISMATCH',
       message:
         `${source} binds kid ${signer.kid} to another key than the one signing` +
-        `${owner ? `; this key is listed as ${owner.signerId}` : ', and lists this key under no kid'}: nothing was signed`,
+        (owner ? `; this key is listed as ${owner.signerId}` : ', and lists this key under no kid') +
+        ': nothing was signed',
       hint: owner
         ? `sign as ${owner.signerId} (--signer-kid ${owner.signerId}, or AUDIT_SIGNER_KID)`
         : 'a rotated key takes a new kid: agentkeys rotate-key --alias … --kid NEW, or --signer-kid NEW',
@@ -55,7 +56,9 @@ export async function ensureRegistered(
   if (typeof registry !== 'string')
     throw new UsageError({
       code: 'SIGNER_NOT_REGISTERED',
-      message: `kid ${signer.kid} is not in the registry from ${source}, which agentkeys cannot write: nothing was signed`,
+      message:
+        `kid ${signer.kid} is not in the registry from ${source}, which agentkeys cannot write: ` +
+        'nothing was signed',
       hint: 'publish the key where the verifiers read it, or name a registry file with --signers to publish into',
     });
   await publishSigner(registry, signer, signer.keyArn ? { keyArn: signer.keyArn } : {});
