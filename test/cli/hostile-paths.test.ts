@@ -24,7 +24,7 @@ describe('a folder where a file belongs', () => {
       [[...SIGN, '--log', 'folder'], 'PATH_IS_DIRECTORY'],
       [['verify-audit', '--log', 'folder'], 'LOG_NOT_A_FILE'],
       [['encrypt', '--key', 'alias/x', '--in', 'folder', '--out', 'x.enc'], 'PATH_IS_DIRECTORY'],
-      [['decrypt', '--in', 'folder', '--out', 'x.txt'], 'PATH_IS_DIRECTORY'],
+      [['decrypt', '--discovery-account', '123456789012', '--in', 'folder', '--out', 'x.txt'], 'PATH_IS_DIRECTORY'],
       [['encrypt', '--key', 'alias/x', '--in', '.agentkeys/signers.json', '--out', 'folder'], 'PATH_IS_DIRECTORY'],
     ];
     for (const [args, code] of cases) {
