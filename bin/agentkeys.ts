@@ -133,6 +133,7 @@ program
   .option('--signers <file>', 'registry to update (default .agentkeys/signers.json)')
   .option('--log <log>', 'append a signer.rotated event, signed by the old key, to this chain')
   .option('--overlap-days <n>', 'days the old key stays valid', '30')
+  .option('--kid <kid>', "the new key's kid (default: the old kid's next version, auditor-signing-v1 → -v2)")
   .option('--jwt <dir>', 'rotate the RS256 JWT pair in DIR (jwks.json holds both keys during the overlap)')
   .option('--yes', 'confirm without asking')
   .action(lazy(async (opts) => (await import('../commands/rotate-key.js')).runRotateKey(opts)));

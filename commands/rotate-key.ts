@@ -1,11 +1,13 @@
 import { parseWholeNumber } from './options.js';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../src/sys/fs.js';
 import { appendSigned } from './audit-writer.js';
 import { rotateKmsKey } from '../src/signing/rotate.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { rotateJwtKeys } from '../src/signing/jwt-rotate.js';
 import { openStore } from '../src/store/store.js';
-import { createContext, writerStoreOptions, type GlobalOptions } from './context.js';
+import { createContext, writerStoreOptions, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { confirm } from './ui/prompt.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -18,6 +20,7 @@ export interface RotateKeyOptions extends GlobalOptions {
   overlapDays?: string;
   jwt?: string;
   yes?: boolean;
+  kid?: string;
 }
 
 export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode> {
@@ -67,6 +70,7 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
         : {}),
       overlapDays,
       stateDir: path.join(ctx.config.dir, 'rotations'),
+      ...(options.kid ? { kid: options.kid } : {}),
       ...(log
         ? {
             appendEvents: async (signer, events) => {
@@ -81,13 +85,45 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
         : {}),
     }),
   );
+  const setting = await signerKidSetting(ctx, result.receipt, options.yes === true);
   printKmsCalls(ctx);
-  if (ctx.out.json) printJson({ ok: true, resumed: result.resumed, ...result.receipt, done: result.done });
+  if (ctx.out.json)
+    printJson({ ok: true, resumed: result.resumed, ...result.receipt, done: result.done, setting: setting ?? null });
   else {
     if (result.resumed) printLine(style.warn('resuming an interrupted rotation'));
     for (const step of result.done) printLine(`${style.ok('✔')} ${step}`);
     if (result.done.length === 0) printLine(`${style.ok('✔')} nothing left to do`);
     printLine(style.dim(`  ${result.receipt.alias}: ${result.receipt.oldKeyArn} → ${result.receipt.newKeyArn}`));
+    if (result.receipt.newKid !== result.receipt.newKeyArn)
+      printLine(style.dim(`  kid ${result.receipt.oldKid} → ${result.receipt.newKid}`));
+    if (setting?.updated) printLine(`${style.ok('✔')} ${setting.file}: AUDIT_SIGNER_KID=${setting.value}`);
+    else if (setting) printLine(style.warn(`! set AUDIT_SIGNER_KID=${setting.value} (now from ${setting.origin})`));
   }
   return 0;
+}
+
+/**
+ * Writers keep signing as AUDIT_SIGNER_KID says, and sign refuses the old kid with the new key: the
+ * setting must move with the rotation. With --yes, a settings file it came from is updated in
+ * place (atomically, its mode kept); from the environment or a flag, the operator is told.
+ */
+async function signerKidSetting(
+  ctx: CommandContext,
+  receipt: { oldKid?: string; newKid?: string; newKeyArn?: string },
+  yes: boolean,
+): Promise<{ value: string; origin: string; file?: string; updated: boolean } | undefined> {
+  const current = ctx.config.signerKid;
+  if (!current || current !== receipt.oldKid || !receipt.newKid) return undefined;
+  const origin = ctx.config.origins.signerKid ?? 'AUDIT_SIGNER_KID';
+  const file = /^(.+) AUDIT_SIGNER_KID$/.exec(origin)?.[1];
+  if (!yes || !file || file.startsWith('environment')) return { value: receipt.newKid, origin, updated: false };
+  await replaceSetting(file, 'AUDIT_SIGNER_KID', receipt.newKid);
+  return { value: receipt.newKid, origin, file, updated: true };
+}
+
+async function replaceSetting(file: string, key: string, value: string): Promise<void> {
+  const text = await fsp.readFile(file, 'utf8');
+  const mode = (await fsp.stat(file)).mode & 0o777;
+  const line = new RegExp(`^(\\s*(?:export\\s+)?)${key}=.*$`, 'm');
+  await writeFileAtomic(file, text.replace(line, `$1${key}=${value}`), { mode });
 }

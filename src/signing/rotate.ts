@@ -18,6 +18,9 @@ export interface RotationReceipt {
   aliasMoved?: boolean;
   signersUpdated?: boolean;
   eventAppended?: boolean;
+  /** The kids events carry: the old key's (from the registry, else its ARN) and the new key's. */
+  oldKid?: string;
+  newKid?: string;
   startedAt: string;
   completedAt?: string;
 }
@@ -29,6 +32,8 @@ export interface RotateOptions {
   overlapDays: number;
   /** Folder for receipts (.agentkeys/rotations). */
   stateDir: string;
+  /** The new key's kid; default: the old kid's version bumped (auditor-signing-v1 → -v2), or its ARN. */
+  kid?: string;
   /** Appends events to the audit chain (--log); undefined when no log was given. */
   appendEvents?: (signer: AuditSigner, events: NewEvent[]) => Promise<void>;
   now?: () => Date;
@@ -89,8 +94,14 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
     await save();
     done.push(`moved ${alias} → ${r.newKeyArn} (the old key stays enabled)`);
   }
-  const newSigner = await KmsSigner.open(kms, r.newKeyArn);
-  const oldSigner = await KmsSigner.open(kms, r.oldKeyArn);
+  if (!r.oldKid || !r.newKid) {
+    const kids = await rotationKids(opts.signersPath, r.oldKeyArn, r.newKeyArn!, opts.kid);
+    r.oldKid = kids.oldKid;
+    r.newKid = kids.newKid;
+    await save();
+  }
+  const newSigner = await KmsSigner.open(kms, r.newKeyArn!, r.newKid === r.newKeyArn ? {} : { kid: r.newKid });
+  const oldSigner = await KmsSigner.open(kms, r.oldKeyArn, r.oldKid === r.oldKeyArn ? {} : { kid: r.oldKid });
   if (!r.signersUpdated && opts.signersPath) {
     await publishRotation(opts.signersPath, oldSigner, newSigner, now(), opts.overlapDays);
     r.signersUpdated = true;
@@ -102,6 +113,8 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
       alias,
       old_key_arn: r.oldKeyArn,
       new_key_arn: r.newKeyArn,
+      old_kid: r.oldKid,
+      new_kid: r.newKid,
       new_key_fingerprint: newSigner.alg === 'hmac-sha256' ? null : fingerprint(await newSigner.publicKeyPem()),
       overlap_days: opts.overlapDays,
     };
@@ -114,6 +127,35 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
   r.completedAt = now().toISOString();
   await save();
   return { receipt: r, resumed, done };
+}
+
+/**
+ * Under a fixed kid (seed 000's AUDIT_SIGNER_KID=auditor-signing-v1) the new key cannot take the
+ * old kid, or events signed by the new key would carry a kid the registry binds to the old one:
+ * it gets the next version of it. A kid that is the key's ARN stays so.
+ */
+async function rotationKids(
+  signersPath: string | undefined,
+  oldArn: string,
+  newArn: string,
+  asked: string | undefined,
+): Promise<{ oldKid: string; newKid: string }> {
+  const registry = signersPath ? await readSignerRegistryIfExists(signersPath) : { signers: [] };
+  const oldKid = registry.signers.find((e) => e.keyArn === oldArn && e.signerId !== oldArn)?.signerId ?? oldArn;
+  const newKid = asked ?? (oldKid === oldArn ? newArn : nextVersion(oldKid));
+  if (registry.signers.some((e) => e.signerId === newKid && e.keyArn !== newArn))
+    throw new UsageError({
+      code: 'SIGNER_KID_MISMATCH',
+      message: `the registry already binds kid ${newKid} to another key; the new key needs a kid of its own`,
+      hint: 'name one: agentkeys rotate-key --alias … --kid NEW',
+    });
+  return { oldKid, newKid };
+}
+
+/** auditor-signing-v1 → auditor-signing-v2; a kid without a version gets -v2. */
+export function nextVersion(kid: string): string {
+  const m = /^(.*?)(\d+)$/.exec(kid);
+  return m && /[-_.v]$/.test(m[1]!) ? `${m[1]}${Number(m[2]) + 1}` : `${kid}-v2`;
 }
 
 async function publishRotation(
