@@ -92,7 +92,13 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       head: head.prevHash,
       ...(checkpointed ? { checkpoints: withoutNotes(checkpointed) } : {}),
       ...(options.witness ? { witnessed: written } : {}),
-      ...(signer instanceof KmsSigner ? { kmsCost: kmsCost(checkpoints) } : {}),
+      ...(signer instanceof KmsSigner
+        ? {
+            kmsCost: kmsCost(checkpoints),
+            // What this run really sent to KMS, by operation (metadata and public key reads included).
+            kmsRequests: Object.fromEntries(ctx.services.kmsCalls),
+          }
+        : {}),
     });
   } else {
     const first = head.events - rows.length + 1;

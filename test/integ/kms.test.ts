@@ -91,6 +91,8 @@ describe('rotate → sign → rebuild → verify', () => {
       );
       expect(out.checkpoints).toMatchObject({ sizes: [10, 20, 25], signatures: 3 });
       expect(out.kmsCost).toMatchObject({ mode: 'checkpoint', perMillionEvents: { kmsRequests: 100_000, usd: 1.5 } });
+      // The real figure of this run: the key's metadata and public key once, one Sign per checkpoint.
+      expect(out.kmsRequests).toEqual({ DescribeKey: 1, GetPublicKey: 1, Sign: 3 });
       const v = JSON.parse((await ok(['--json', 'verify-audit', '--log', 'a.jsonl'], cwd)).stdout);
       expect(v).toMatchObject({ ok: true, findings: [], checkpoints: { verified: 3, coveredEvents: 25 } });
       // The rows carry no signer_kid: signers rebuild learns the signer from the checkpoints.
