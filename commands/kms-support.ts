@@ -36,8 +36,13 @@ export async function withKmsTrail<T>(ctx: CommandContext, body: () => Promise<T
 }
 
 async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSigner): Promise<void> {
-  const events = ctx.services.trail.drainEvents();
-  if (events.length === 0) return;
+  if (ctx.services.trail.records.length === 0) return;
+  // Who did it, as CloudTrail's userIdentity: asked once per process; without an answer, null.
+  const caller = await ctx.services.callerIdentity().then(
+    (id) => id.arn,
+    () => null,
+  );
+  const events = ctx.services.trail.drainEvents('agentkeys', caller);
   const store = openStore(auditLog, writerStoreOptions(ctx));
   try {
     await appendSigned(ctx, store, signer, events);

@@ -22,6 +22,8 @@ export interface Services {
   readonly trail: KmsTrail;
   /** The S3 object calls of the checkpoint witness (loads the S3 SDK on first use). */
   witnessObjects(): Promise<WitnessObjects>;
+  /** Who this process acts as (STS GetCallerIdentity), asked once; for the KMS trail. */
+  callerIdentity(): Promise<{ account: string; arn: string }>;
 }
 
 /** The operator's explicit AWS credential choices from the config; the rest is the SDK's chain. */
@@ -57,9 +59,20 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
     trail.observe(call);
   };
   let witness: Promise<WitnessObjects> | undefined;
+  let identity: Promise<{ account: string; arn: string }> | undefined;
   return {
     kmsCalls,
     trail,
+    callerIdentity: () => {
+      identity ??= Promise.all([import('./aws/sts.js'), import('./aws/service.js')]).then(([sts, service]) =>
+        sts
+          .createStsApi(
+            service.createServiceContext({ ...awsAuthFromConfig(config), region: config.region ?? DEFAULT_REGION }),
+          )
+          .callerIdentity(),
+      );
+      return identity;
+    },
     witnessObjects: () => {
       witness ??= Promise.all([import('./aws/s3.js'), import('./aws/service.js')]).then(([s3, service]) =>
         s3.createS3ObjectApi(

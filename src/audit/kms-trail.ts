@@ -11,15 +11,8 @@ export interface KmsOperationRecord {
   count: number;
 }
 
-// Metadata reads are not operations on key material; everything else is recorded.
-const NOT_RECORDED = new Set([
-  'DescribeKey',
-  'GetPublicKey',
-  'ListAliases',
-  'ListKeys',
-  'ListResourceTags',
-  'GetKeyRotationStatus',
-]);
+// Every operation is recorded, metadata reads too, as CloudTrail records them (issue 24).
+const NOT_RECORDED = new Set<string>();
 
 export class KmsTrail {
   readonly records: KmsOperationRecord[] = [];
@@ -40,14 +33,18 @@ export class KmsTrail {
     else this.records.push(record);
   }
 
-  /** The records as audit events, emptying the trail. */
-  drainEvents(actor = 'agentkeys'): NewEvent[] {
-    const events = this.records.splice(0).map((r) => ({
+  /**
+   * The records as audit events, emptying the trail. `caller`: the identity the process acted as
+   * (STS GetCallerIdentity), and the role when it is an assumed one, as CloudTrail's userIdentity.
+   */
+  drainEvents(actor = 'agentkeys', caller?: string | null): NewEvent[] {
+    const role = caller ? /:assumed-role\/([^/]+)\//.exec(caller)?.[1] : undefined;
+    const who = caller === undefined ? {} : { caller, ...(role ? { assumed_role: role } : {}) };
+    return this.records.splice(0).map((r) => ({
       event_type: `kms.${r.operation}`,
       actor_id: actor,
-      payload: { ...r } as unknown as NewEvent['payload'],
+      payload: { ...r, ...who } as unknown as NewEvent['payload'],
     }));
-    return events;
   }
 }
 

@@ -894,15 +894,21 @@ describe('credentials and the KMS operation trail', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
+    // Metadata reads are recorded too, as CloudTrail records them (issue 24).
     expect(events.map((e) => e.event_type)).toEqual([
+      'kms.DescribeKey', // keys create: is the alias taken? (NotFoundException, recorded as an error)
       'kms.CreateKey',
       'kms.CreateAlias',
+      'kms.GetKeyRotationStatus',
       'kms.EnableKeyRotation', // keys create turns on KMS-native rotation for symmetric keys
+      'kms.DescribeKey', // encrypt checks the key's usage
       'kms.GenerateDataKey',
       'kms.Decrypt',
       'kms.Decrypt',
     ]);
-    expect(events[3].payload).toMatchObject({
+    // Who did each, as CloudTrail's userIdentity (STS GetCallerIdentity, once per process).
+    expect(events.every((e) => /^arn:aws:(iam|sts)::123456789012:/.test(String(e.payload.caller)))).toBe(true);
+    expect(events.find((e) => e.event_type === 'kms.GenerateDataKey').payload).toMatchObject({
       operation: 'GenerateDataKey',
       result: 'ok',
       contextKeys: expect.arrayContaining(['tenant']),
@@ -910,7 +916,7 @@ describe('credentials and the KMS operation trail', () => {
     expect(text).not.toMatch(/TOP-SECRET|acme|Plaintext/);
     expect(JSON.parse((await ok(['verify-audit', '--json', '--log', 'ops.jsonl'], cwd)).stdout)).toMatchObject({
       ok: true,
-      events: 6,
+      events: 9,
     });
   });
 });
