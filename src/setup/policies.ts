@@ -92,8 +92,10 @@ export const kmsSignerPolicy = (keyArn: string) => render('kms-signer', { keyArn
  * bucket (issue 21) PutObject to write each checkpoint once and reads to prove the log against it;
  * no delete, no version delete, no retention or lock change: what is witnessed stays.
  */
-export const auditSignerPolicy = (keyArn: string, witnessBucket: string) =>
-  render('audit-signer', { keyArn, witnessBucket });
+export const auditSignerPolicy = (keyArn: string, witnessBucket: string, keyUsage?: string) =>
+  // An HMAC audit key (one the alias already named, adopted by step 15) signs with GenerateMac
+  // and is checked with VerifyMac: the same grant, with those actions.
+  render(keyUsage === 'GENERATE_VERIFY_MAC' ? 'audit-signer-hmac' : 'audit-signer', { keyArn, witnessBucket });
 
 /** What the audit signers must not hold on the witness bucket (doctor simulates each). */
 export const WITNESS_FORBIDDEN_ACTIONS = [

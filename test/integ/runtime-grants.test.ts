@@ -122,6 +122,24 @@ describe('runtime grants', () => {
     expect(step(ok.out, 'audit-signing-grant').status, ok.stderr).toBe('done');
     expect((await policy('agent-manager-test', 'agentkeys-audit-sign-test')).Statement[0].Action).toContain('kms:Sign');
   });
+
+  it('an HMAC audit key the alias already names is adopted, and its signers get GenerateMac/VerifyMac (issue 24)', async () => {
+    const { zoneId } = await seedAccount();
+    const files = await stackFiles(zoneId, { test: true });
+    const kms = createKmsApi({ region: 'us-east-1' });
+    const hmac = await kms.createKey({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
+    await kms.createAlias('alias/agentkeys-audit-test', hmac.KeyId!);
+    const up = await setup(files, '--to-step', '21');
+    expect(up.code, up.stderr).toBe(0);
+    for (const id of ['kms-audit-key', 'audit-signing-grant']) expect(step(up.out, id).status).toBe('done');
+    expect((await policy('agentkeys-broker-host-test', 'agentkeys-audit-sign-test')).Statement[0]).toEqual({
+      Effect: 'Allow',
+      Action: ['kms:GenerateMac', 'kms:VerifyMac', 'kms:DescribeKey'],
+      Resource: hmac.Arn,
+    });
+    const verify = await setup(files, '--only-step', 'kms-audit-key', '--verify');
+    expect(verify.code, verify.stderr).toBe(0);
+  });
 });
 
 describe('the security audit (seed 004 §7)', () => {

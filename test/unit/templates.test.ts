@@ -25,6 +25,8 @@ function renderAll(s: Stack): Record<string, unknown> {
     'evm-signer': P.kmsSignerPolicy(KEY_ARN(s)),
     // Issue 21: written from the template, not from an older literal.
     'audit-signer': P.auditSignerPolicy(KEY_ARN(s), s.witness.bucket),
+    // Issue 24: an HMAC audit key is granted GenerateMac and VerifyMac instead.
+    'audit-signer-hmac': P.auditSignerPolicy(KEY_ARN(s), s.witness.bucket, 'GENERATE_VERIFY_MAC'),
     'broker-host-trust': P.brokerHostTrust(s),
     'broker-host-inline': P.brokerHostInline(s),
     'broker-send-email': P.brokerSendEmailPolicy(s),

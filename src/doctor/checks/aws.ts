@@ -109,6 +109,8 @@ async function simulateGrant(
 }
 
 const SIGNER_ACTIONS = ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'];
+/** An HMAC audit key signs with GenerateMac and is checked with VerifyMac. */
+const MAC_SIGNER_ACTIONS = ['kms:GenerateMac', 'kms:VerifyMac', 'kms:DescribeKey'];
 
 export const brokerGrantsCheck: DoctorCheck = {
   id: 'grants.broker-host',
@@ -145,11 +147,13 @@ export const auditGrantCheck: DoctorCheck = {
     const key = (await describeKeyIfExists(kms, stack.kmsAuditAlias))!;
     const problems: string[] = [];
     for (const role of stack.auditSignerRoles) {
-      const missing = await simulateGrant(ctx, roleArn(stack, role), SIGNER_ACTIONS, key.Arn!);
+      const actions = key.KeyUsage === 'GENERATE_VERIFY_MAC' ? MAC_SIGNER_ACTIONS : SIGNER_ACTIONS;
+      const missing = await simulateGrant(ctx, roleArn(stack, role), actions, key.Arn!);
       if (missing.length > 0) problems.push(`${role} may not ${missing.map((d) => d.action).join(', ')}`);
     }
     if (problems.length > 0) return fail(`${problems.join('; ')} on ${key.Arn}`, setupFix(ctx, 'audit-signing-grant'));
-    return ok(`${stack.auditSignerRoles.join(', ')}: kms:Sign, GetPublicKey, DescribeKey on ${key.Arn}`);
+    const granted = key.KeyUsage === 'GENERATE_VERIFY_MAC' ? 'GenerateMac, VerifyMac' : 'kms:Sign, GetPublicKey';
+    return ok(`${stack.auditSignerRoles.join(', ')}: ${granted}, DescribeKey on ${key.Arn}`);
   },
 };
 

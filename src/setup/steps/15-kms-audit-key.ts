@@ -26,14 +26,16 @@ export const kmsAuditKeyStep: Step = {
     const alias = ctx.stack.kmsAuditAlias;
     const meta = await describeKeyIfExists(ctx.kms, alias);
     // Creating and publishing are one idempotent act (adopt the key if it exists, upsert its entry).
-    const createAndPublish = once(() => createAndPublishKey(ctx));
+    const createAndPublish = once(() => createAndPublishKey(ctx, meta?.KeySpec ?? SPEC));
     const publish = change('write', `public key into ${ctx.signersPath}`, createAndPublish);
     if (!meta)
       return pending([change('create', `KMS key ${alias}`, createAndPublish, `${SPEC}, SIGN_VERIFY`), publish]);
-    if (meta.KeyUsage !== 'SIGN_VERIFY')
+    // An HMAC key the alias already names is adopted too: it signs with GenerateMac, its chains verify
+    // through KMS (VerifyMac), and step 21 grants those two actions instead of Sign.
+    if (meta.KeyUsage !== 'SIGN_VERIFY' && meta.KeyUsage !== 'GENERATE_VERIFY_MAC')
       return blocked(
         `${alias} names a ${meta.KeyUsage} key (${meta.Arn})`,
-        'point the alias at an asymmetric SIGN_VERIFY key, or rotate: agentkeys rotate-key',
+        'point the alias at an asymmetric SIGN_VERIFY key (or an HMAC key), or rotate: agentkeys rotate-key',
       );
     const registry = await readSignerRegistryIfExists(ctx.signersPath);
     if (!registry.signers.some((s) => s.signerId === meta.Arn)) return pending([publish]);
@@ -43,6 +45,13 @@ export const kmsAuditKeyStep: Step = {
   async verify(ctx) {
     const signer = await KmsSigner.open(ctx.kms, ctx.stack.kmsAuditAlias);
     const entry = (await readSignerRegistryIfExists(ctx.signersPath)).signers.find((s) => s.signerId === signer.kid);
+    if (signer.alg === 'hmac-sha256') {
+      if (!entry) return `${signer.kid} is not published in ${ctx.signersPath}`;
+      const probe = anchorProbe();
+      return (await signer.verifyOwn(probe, await signer.sign(probe.digest)))
+        ? undefined
+        : `KMS VerifyMac refused a MAC that ${signer.kid} just made`;
+    }
     if (!entry?.publicKey) return `${signer.kid} is not published in ${ctx.signersPath}`;
     const signed = anchorProbe();
     const signature = await signer.sign(signed.digest);
@@ -56,9 +65,9 @@ export const kmsAuditKeyStep: Step = {
   },
 };
 
-async function createAndPublishKey(ctx: SetupContext): Promise<void> {
+async function createAndPublishKey(ctx: SetupContext, spec: string): Promise<void> {
   const { meta } = await createOrAdoptKey(ctx.kms, {
-    spec: SPEC,
+    spec,
     alias: ctx.stack.kmsAuditAlias,
     description: `agentkeys audit signing (${ctx.stack.name})`,
   });

@@ -22,8 +22,14 @@ export const auditSigningGrantStep: Step = {
     const name = policyName(ctx);
     // A key created by step 15 in this run has its ARN only once applied: the grant renders then.
     const witness = stack.witness.bucket;
-    const document = async () =>
-      json(auditSignerPolicy((await describeKeyIfExists(ctx.kms, stack.kmsAuditAlias))!.Arn!, witness));
+    const document = async () => {
+      const applied = (await describeKeyIfExists(ctx.kms, stack.kmsAuditAlias))!;
+      return json(auditSignerPolicy(applied.Arn!, witness, applied.KeyUsage));
+    };
+    const actions =
+      key?.KeyUsage === 'GENERATE_VERIFY_MAC'
+        ? 'kms:GenerateMac, kms:VerifyMac, kms:DescribeKey'
+        : 'kms:Sign, kms:GetPublicKey, kms:DescribeKey';
     const changes: Change[] = [];
     for (const role of stack.auditSignerRoles) {
       const exists = (await aws.getRole(role)) !== undefined;
@@ -35,7 +41,7 @@ export const auditSigningGrantStep: Step = {
         );
       const label = `${role}/${name}`;
       const detail =
-        `kms:Sign, kms:GetPublicKey, kms:DescribeKey on ${key?.Arn ?? stack.kmsAuditAlias}; ` +
+        `${actions} on ${key?.Arn ?? stack.kmsAuditAlias}; ` +
         `s3:PutObject (write once) and reads on ${witness}, no delete`;
       const put = async () => aws.putRolePolicy(role, name, await document());
       if (!key || !exists) {
@@ -43,7 +49,7 @@ export const auditSigningGrantStep: Step = {
         continue;
       }
       const current = await aws.getRolePolicy(role, name);
-      const want = json(auditSignerPolicy(key.Arn!, witness));
+      const want = json(auditSignerPolicy(key.Arn!, witness, key.KeyUsage));
       changes.push(...inlinePolicyChange(current, { name, label, document: want, detail }, put));
     }
     return toState(
