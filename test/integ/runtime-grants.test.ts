@@ -139,6 +139,14 @@ describe('runtime grants', () => {
     });
     const verify = await setup(files, '--only-step', 'kms-audit-key', '--verify');
     expect(verify.code, verify.stderr).toBe(0);
+    // doctor agrees: the key and the grant (simulated with GenerateMac/VerifyMac) are fine.
+    const doctor = await runCli(['--json', 'doctor', '--test'], { cwd: files.cwd, env: moto.current.env });
+    const checks = (JSON.parse(doctor.stdout) as { checks: { id: string; status: string; detail: string }[] }).checks;
+    expect(checks.find((c) => c.id === 'kms.audit-key')).toMatchObject({ status: expect.stringMatching(/ok|warn/) });
+    expect(checks.find((c) => c.id === 'grants.audit-sign')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('GenerateMac'),
+    });
   });
 });
 

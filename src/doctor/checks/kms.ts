@@ -13,7 +13,7 @@ import { enableKeyFix } from './aws.js';
 export const auditKeyCheck: DoctorCheck = {
   id: 'kms.audit-key',
   group: 'kms',
-  title: 'The audit-signing key: enabled, SIGN_VERIFY, published, within its rotation policy',
+  title: 'The audit-signing key: enabled, SIGN_VERIFY (or HMAC), published, within its rotation policy',
   needs: ['aws.account'],
   async run(ctx) {
     const setup = stackOf(ctx);
@@ -30,7 +30,8 @@ export const auditKeyCheck: DoctorCheck = {
         `aws kms cancel-key-deletion --key-id ${key.keyArn} && ${enableKeyFix(key.keyArn)}`,
       );
     if (key.state !== 'Enabled') return fail(`${alias} → ${key.keyArn} is ${key.state}`, enableKeyFix(key.keyArn));
-    if (key.usage !== 'SIGN_VERIFY')
+    // An HMAC key is a signing key too (GenerateMac); its chains verify through KMS (VerifyMac).
+    if (key.usage !== 'SIGN_VERIFY' && key.usage !== 'GENERATE_VERIFY_MAC')
       return fail(`${alias} names a ${key.usage} key`, 'point the alias at a signing key: agentkeys rotate-key');
     const registry = await readSignerRegistryIfExists(setup.signersPath);
     if (!registry.signers.some((s) => s.keyArn === key.keyArn || s.signerId === key.keyArn))
