@@ -197,8 +197,12 @@ async function openDecisionLog(
   return {
     record: (record, client) =>
       enqueue({ event_type: `mcp.${record.tool}`, actor_id: `mcp:${client}`, payload: { ...record } as never }),
-    lifecycle: (what, payload) =>
-      enqueue({ event_type: `mcp.server_${what}`, actor_id: 'mcp:server', payload: payload as never }),
+    // The start is checkpointed before any call is taken: the server's first checkpoint answers for
+    // it alone, and no call's append races a checkpoint over it.
+    lifecycle: async (what, payload) => {
+      await enqueue({ event_type: `mcp.server_${what}`, actor_id: 'mcp:server', payload: payload as never });
+      if (what === 'start') await scheduler?.flush();
+    },
     close: async () => {
       await queue;
       await scheduler?.close();

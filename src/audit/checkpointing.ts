@@ -139,6 +139,13 @@ export class CheckpointScheduler {
     if (this.policy.every && this.uncovered >= this.policy.every) void this.checkpoint();
   }
 
+  /** A checkpoint now over what is uncovered, awaited; rethrows a failed one. */
+  async flush(): Promise<void> {
+    if (this.uncovered > 0) await this.checkpoint();
+    await this.signing;
+    if (this.failure) throw this.failure;
+  }
+
   /** The last checkpoint, covering everything appended; rethrows a failed scheduled one. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
