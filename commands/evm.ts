@@ -14,12 +14,11 @@ import {
 import { checksumAddress } from '../src/evm/secp256k1.js';
 import { decodeCalldata, intentJson } from '../src/evm/calldata.js';
 import {
-  decideMessage,
-  decideTypedData,
-  evaluateTransaction,
   readPolicyFile,
+  simulateDecision,
   type DecideContext,
   type Decision,
+  type SimulationInput,
 } from '../src/evm/policy.js';
 import { openEvmSigner, type EvmSigner } from '../src/evm/signer.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
@@ -187,20 +186,19 @@ export async function runEvmSimulate(options: EvmOptions): Promise<ExitCode> {
       message: 'give exactly one of --tx, --data or --message',
       hint: '--tx tx.json, --data typed.json, or --message TEXT',
     });
-  let decision: Decision;
-  let decoded: Record<string, unknown> | undefined;
+  let input: SimulationInput;
   if (options.message !== undefined) {
     parseMessage(await readMessage(options.message));
-    decision = decideMessage(policy);
-  } else if (options.data !== undefined) {
-    const data = parseTypedData(await readJsonFile(options.data, '--data', 'EVM_TYPED_DATA_INVALID'), options.data);
-    decision = decideTypedData(policy, data);
-  } else {
-    const tx = parseTransactionInput(await readJsonFile(options.tx, '--tx', 'EVM_TX_INVALID'), options.tx!);
-    const r = evaluateTransaction(policy, tx, simulateContext(options));
-    decision = r.decision;
-    if (r.decoded) decoded = intentJson(r.decoded);
-  }
+    input = { message: true };
+  } else if (options.data !== undefined)
+    input = {
+      typedData: parseTypedData(await readJsonFile(options.data, '--data', 'EVM_TYPED_DATA_INVALID'), options.data),
+    };
+  else
+    input = {
+      transaction: parseTransactionInput(await readJsonFile(options.tx, '--tx', 'EVM_TX_INVALID'), options.tx!),
+    };
+  const { decision, decoded } = simulateDecision(policy, input, simulateContext(options));
   if (ctx.out.json) printJson({ ok: decision.allowed, wouldSign: decision.allowed, ...denial(decision), decoded });
   else {
     if (decoded) process.stderr.write(style.dim(`  decoded: ${JSON.stringify(decoded)}\n`));

@@ -100,10 +100,6 @@ export class FindingSink {
     for (const f of findings) this.push(f);
   }
 
-  some(test: (f: Finding) => boolean): boolean {
-    return this.kept.some(test);
-  }
-
   private count(at: { index: number; id: string | null }, counts: Record<string, number>): void {
     for (const [code, n] of Object.entries(counts)) this.omitted.set(code, (this.omitted.get(code) ?? 0) + n);
     if (!this.firstOmitted || at.index < this.firstOmitted.index) this.firstOmitted = { index: at.index, id: at.id };

@@ -17,7 +17,6 @@ import {
 } from 'viem';
 
 export type Protocol = 'erc20' | 'permit2' | 'uniswap_v3' | 'aave_v3';
-export const PROTOCOLS: readonly Protocol[] = ['erc20', 'permit2', 'uniswap_v3', 'aave_v3'];
 
 /** Who receives what a call moves or grants: the policy's recipientAllowlist holds these. */
 export interface Counterparty {
@@ -410,18 +409,6 @@ const MULTICALL = new Map<Hex, AbiFunction>(
     .filter((x): x is AbiFunction => x.type === 'function' && x.name === 'multicall')
     .map((item) => [toFunctionSelector(item), item]),
 );
-
-/** Selectors the decoders read, with their function signatures (for docs and `evm decode`). */
-export function knownSelectors(): { selector: Hex; protocol: Protocol; signature: string }[] {
-  const out = [...REGISTRY].map(([selector, e]) => ({
-    selector: selector as Hex,
-    protocol: e.protocol,
-    signature: signatureOf(e.item),
-  }));
-  for (const [selector, item] of MULTICALL)
-    out.push({ selector, protocol: 'uniswap_v3', signature: signatureOf(item) });
-  return out;
-}
 
 /** The call, an error when a known selector does not decode, or undefined for an unknown selector. */
 export function decodeCalldata(to: Address, data: Hex): Decoded {

@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import type { Address, Hex, TransactionSerializable } from 'viem';
 import { duplicateMember } from '../audit/canonical.js';
 import { UsageError } from '../errors.js';
-import { decodeCalldata, MAX_UINT160, MAX_UINT256, type DecodedCall, type Intent } from './calldata.js';
+import { decodeCalldata, intentJson, MAX_UINT160, MAX_UINT256, type DecodedCall, type Intent } from './calldata.js';
 import { parsePolicy, type DomainRule, type EvmPolicy, type ProtocolRule } from './policy-files.js';
 import type { TypedDataInput } from './operations.js';
 
@@ -84,6 +84,22 @@ export function evaluateTransaction(
   const call = decoded && !('error' in decoded) ? decoded : undefined;
   const decision = decide(policy, tx, ctx, decoded);
   return call ? { decision, decoded: call } : { decision };
+}
+
+/** What a dry run judges: a message, typed data or a transaction, already parsed. */
+export type SimulationInput =
+  { message: true } | { typedData: TypedDataInput } | { transaction: TransactionSerializable };
+
+/** The decision a signing call would get, and the decoded calldata as JSON: `simulate` and `evm simulate`. */
+export function simulateDecision(
+  policy: EvmPolicy | undefined,
+  input: SimulationInput,
+  ctx: DecideContext = {},
+): { decision: Decision; decoded?: Record<string, unknown> } {
+  if ('message' in input) return { decision: decideMessage(policy) };
+  if ('typedData' in input) return { decision: decideTypedData(policy, input.typedData, ctx.nowSeconds) };
+  const r = evaluateTransaction(policy, input.transaction, ctx);
+  return { decision: r.decision, ...(r.decoded ? { decoded: intentJson(r.decoded) } : {}) };
 }
 
 function decide(

@@ -14,11 +14,11 @@ import {
   verifyEvmSignature,
   type VerifyTarget,
 } from '../evm/operations.js';
-import { intentJson } from '../evm/calldata.js';
 import {
   decideMessage,
   decideTypedData,
   evaluateTransaction,
+  simulateDecision,
   type DecideContext,
   type Decision,
   type EvmPolicy,
@@ -292,13 +292,12 @@ export class Vault {
   ): Promise<{ decision: Decision; decoded?: Record<string, unknown> }> {
     if (kind === 'message') {
       parseMessage(stringArg(args, 'message'));
-      return { decision: decideMessage(this.deps.policy) };
+      return simulateDecision(this.deps.policy, { message: true });
     }
     if (kind === 'typedData')
-      return { decision: decideTypedData(this.deps.policy, parseTypedData(jsonArg(args, 'typedData'), 'typedData')) };
-    const tx = parseTransactionInput(jsonArg(args, 'transaction'), 'transaction');
-    const r = evaluateTransaction(this.deps.policy, tx, await this.decideContext(args));
-    return { decision: r.decision, ...(r.decoded ? { decoded: intentJson(r.decoded) } : {}) };
+      return simulateDecision(this.deps.policy, { typedData: parseTypedData(jsonArg(args, 'typedData'), 'typedData') });
+    const transaction = parseTransactionInput(jsonArg(args, 'transaction'), 'transaction');
+    return simulateDecision(this.deps.policy, { transaction }, await this.decideContext(args));
   }
 
   private rpc(): EvmRpc {

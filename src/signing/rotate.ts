@@ -153,7 +153,7 @@ async function rotationKids(
 }
 
 /** auditor-signing-v1 → auditor-signing-v2; a kid without a version gets -v2. */
-export function nextVersion(kid: string): string {
+function nextVersion(kid: string): string {
   const m = /^(.*?)(\d+)$/.exec(kid);
   return m && /[-_.v]$/.test(m[1]!) ? `${m[1]}${Number(m[2]) + 1}` : `${kid}-v2`;
 }
