@@ -94,6 +94,14 @@ keys
   .option('--yes', 'confirm without asking')
   .action(lazy(async (opts) => (await import('../commands/keys-lifecycle.js')).runKeysScheduleDeletion(opts)));
 keys
+  .command('retire')
+  .description('disable a rotated-out signing key once its events verify from the registry alone')
+  .option('--key <keyref>', 'kms:<id | arn> of the old key')
+  .option('--signers <file>', 'registry that must hold its public key (default .agentkeys/signers.json)')
+  .option('--force', "retire before the overlap (the registry's validTo) ends")
+  .option('--yes', 'confirm without asking')
+  .action(lazy(async (opts) => (await import('../commands/keys-lifecycle.js')).runKeysRetire(opts)));
+keys
   .command('describe')
   .description('spec, state, origin (CloudHSM), multi-region role, aliases and age of a KMS key')
   .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
@@ -135,6 +143,8 @@ program
   .option('--overlap-days <n>', 'days the old key stays valid', '30')
   .option('--kid <kid>', "the new key's kid (default: the old kid's next version, auditor-signing-v1 → -v2)")
   .option('--jwt <dir>', 'rotate the RS256 JWT pair in DIR (jwks.json holds both keys during the overlap)')
+  .option('--finish', "after the overlap: retire the alias's previous key (keys retire)")
+  .option('--force', 'with --finish: before the overlap ends')
   .option('--yes', 'confirm without asking')
   .action(lazy(async (opts) => (await import('../commands/rotate-key.js')).runRotateKey(opts)));
 
@@ -198,6 +208,8 @@ program
   .option('--origin <origin>', 'the log identity in its checkpoints (default agentkeys.local/<log file name>)')
   .option('--witness <s3url>', 'also write each checkpoint (or, per-row, the anchor) once to this Object Lock bucket')
   .option('--adopt', 'per-row: take a file log that has events but no signed anchor (another tool wrote it)')
+  .option('--anchor-every <n>', 'per-row, file log: re-sign the anchor once N events are past it (default 1)')
+  .option('--anchor-interval <duration>', 'per-row, file log: re-sign the anchor once it is this old (30s, 5m)')
   .action(lazy(async (opts) => (await import('../commands/sign.js')).runSign(opts)));
 
 program

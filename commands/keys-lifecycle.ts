@@ -6,6 +6,8 @@ import { kmsLifecycle } from '../src/aws/kms-lifecycle.js';
 import type { KeyMetadata } from '../src/aws/kms.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { readSignerRegistryIfExists } from '../src/signing/registry.js';
+import { clearKeyCache } from '../src/signing/kms-key-cache.js';
+import { printRetired, retireWithTrail } from './kms-support.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { parseWholeNumber } from './options.js';
@@ -17,6 +19,7 @@ export interface LifecycleOptions extends GlobalOptions {
   days?: string;
   force?: boolean;
   yes?: boolean;
+  signers?: string;
 }
 
 function keyOf(options: LifecycleOptions): string {
@@ -96,6 +99,7 @@ async function simpleVerb(
     const meta = await (await ctx.services.kms()).describeKey(keyOf(options));
     // By key ID: AWS takes an ID or an ARN, and moto 5.2.1's lifecycle calls resolve IDs only.
     await act(ctx, meta.KeyId!, meta);
+    await clearKeyCache(ctx.config.dir); // a cached Enabled state would only fail later, at Sign
     return meta.Arn!;
   });
   printKmsCalls(ctx);
@@ -123,6 +127,7 @@ export async function runKeysScheduleDeletion(options: LifecycleOptions): Promis
     });
   await confirm(ctx, `schedule ${meta.Arn} for deletion in ${days} days?`, '--yes', options.yes === true);
   const date = await withKmsTrail(ctx, () => kmsLifecycle(kms).scheduleKeyDeletion(meta.KeyId!, days));
+  await clearKeyCache(ctx.config.dir);
   printKmsCalls(ctx);
   if (ctx.out.json) printJson({ ok: true, key: meta.Arn, deletionDate: date ?? null, forced: need !== undefined });
   else
@@ -145,4 +150,12 @@ async function stillNeeded(ctx: CommandContext, meta: KeyMetadata): Promise<stri
       '(agentkeys signers rebuild --log …)'
     );
   return undefined;
+}
+
+/** Disables a rotated-out signing key once its events verify from the registry alone. */
+export async function runKeysRetire(options: LifecycleOptions): Promise<ExitCode> {
+  const ctx = await createContext({ ...options });
+  const plan = await retireWithTrail(ctx, keyOf(options), options);
+  printRetired(ctx, plan, options.signers ?? ctx.config.signersPath);
+  return 0;
 }

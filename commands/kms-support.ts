@@ -1,18 +1,45 @@
 import { appendSigned } from './audit-writer.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
+import {
+  clearKeyCache,
+  DEFAULT_KEY_CACHE_TTL_MS,
+  fileKeyCache,
+  type KmsKeyCache,
+} from '../src/signing/kms-key-cache.js';
+import type { KmsApi } from '../src/aws/kms.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
 import { AgentkeysError } from '../src/errors.js';
 import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
 import { openStore } from '../src/store/store.js';
 import { writerStoreOptions, type CommandContext } from './context.js';
-import { style } from './ui/format.js';
+import { printJson, printLine, style } from './ui/format.js';
+import { confirm } from './ui/prompt.js';
+import { retireKey, type RetirePlan } from '../src/signing/retire.js';
+import { readSignerRegistryIfExists } from '../src/signing/registry.js';
 
-/** The configured audit signer, with KMS signers opened through this command's services. */
+/**
+ * The configured audit signer, with KMS signers opened through this command's services, their
+ * metadata and public key reused from .agentkeys/cache for AGENTKEYS_KEY_CACHE_TTL_MS (5 min).
+ */
 export function openSigner(ctx: CommandContext, config: AgentkeysConfig = ctx.config): Promise<AuditSigner> {
   return resolveSigner(config, {
-    openKmsSigner: async (ref, kid) => KmsSigner.open(await ctx.services.kms(), ref, kid ? { kid } : {}),
+    openKmsSigner: async (ref, kid) => {
+      const kms = await ctx.services.kms();
+      const cache = await keyCacheOf(ctx, kms);
+      return KmsSigner.open(kms, ref, { ...(kid ? { kid } : {}), ...(cache ? { cache } : {}) });
+    },
   });
+}
+
+/** Entries are filed under the endpoint, region and access key: an alias names another key elsewhere. */
+async function keyCacheOf(ctx: CommandContext, kms: KmsApi): Promise<KmsKeyCache | undefined> {
+  const ttl = ctx.config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
+  if (ttl === 0) return undefined;
+  const credentials = await kms.client.config.credentials().catch(() => undefined);
+  if (!credentials?.accessKeyId) return undefined;
+  const endpoint = ctx.config.kmsEndpoint ?? ctx.config.endpoint ?? 'aws';
+  return fileKeyCache(ctx.config.dir, `${endpoint}|${kms.region}|${credentials.accessKeyId}`, ttl);
 }
 
 /**
@@ -64,4 +91,38 @@ export function printKmsCalls(ctx: CommandContext): void {
   if (!ctx.out.debug || ctx.services.kmsCalls.size === 0) return;
   const calls = [...ctx.services.kmsCalls.entries()].map(([op, n]) => `${op}×${n}`).join(' ');
   process.stderr.write(style.dim(`  KMS calls: ${calls}\n`));
+}
+
+/** keys retire and rotate-key --finish: the plan checked, the question asked, the key disabled. */
+export async function retireWithTrail(
+  ctx: CommandContext,
+  keyRef: string,
+  options: { signers?: string; force?: boolean; yes?: boolean },
+): Promise<RetirePlan> {
+  const kms = await ctx.services.kms();
+  const plan = await withKmsTrail(ctx, () =>
+    retireKey(
+      kms,
+      keyRef,
+      { path: options.signers ?? ctx.config.signersPath, read: readSignerRegistryIfExists },
+      {
+        now: new Date(),
+        force: options.force === true,
+        confirm: (q) => confirm(ctx, q, '--yes', options.yes === true),
+        afterChange: () => clearKeyCache(ctx.config.dir),
+      },
+    ),
+  );
+  printKmsCalls(ctx);
+  return plan;
+}
+
+export function printRetired(ctx: CommandContext, plan: RetirePlan, registry: string): void {
+  if (ctx.out.json) {
+    printJson({ ok: true, key: plan.arn, kids: plan.kids, disabled: true, alreadyDisabled: plan.alreadyDisabled });
+    return;
+  }
+  const how = plan.alreadyDisabled ? 'was already disabled' : 'is disabled';
+  printLine(`${style.ok('✔')} ${plan.arn} ${how}: nothing can sign with it`);
+  printLine(style.dim(`  its events (kid ${plan.kids.join(', ')}) verify from ${registry}, without KMS`));
 }

@@ -3,12 +3,13 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../src/sys/fs.js';
 import { appendSigned } from './audit-writer.js';
-import { rotateKmsKey } from '../src/signing/rotate.js';
+import { completedRotation, rotateKmsKey } from '../src/signing/rotate.js';
+import { clearKeyCache } from '../src/signing/kms-key-cache.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { rotateJwtKeys } from '../src/signing/jwt-rotate.js';
 import { openStore } from '../src/store/store.js';
 import { createContext, writerStoreOptions, type CommandContext, type GlobalOptions } from './context.js';
-import { printKmsCalls, withKmsTrail } from './kms-support.js';
+import { printKmsCalls, printRetired, retireWithTrail, withKmsTrail } from './kms-support.js';
 import { confirm } from './ui/prompt.js';
 import { printJson, printLine, style } from './ui/format.js';
 
@@ -21,6 +22,8 @@ export interface RotateKeyOptions extends GlobalOptions {
   jwt?: string;
   yes?: boolean;
   kid?: string;
+  finish?: boolean;
+  force?: boolean;
 }
 
 export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode> {
@@ -59,6 +62,12 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
       message: '--alias (or --jwt DIR) is required',
       hint: 'agentkeys rotate-key --alias alias/agent-audit --signers signers.json',
     });
+  if (options.finish) {
+    const receipt = await completedRotation(path.join(ctx.config.dir, 'rotations'), options.alias);
+    const registry = options.signers ?? ctx.config.signersPath;
+    printRetired(ctx, await retireWithTrail(ctx, receipt.oldKeyArn, { ...options, signers: registry }), registry);
+    return 0;
+  }
   await confirm(ctx, `Create a new KMS key and move ${options.alias} to it?`, '--yes', options.yes === true);
   const log = ctx.config.log;
   const result = await withKmsTrail(ctx, async () =>
@@ -85,6 +94,8 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<ExitCode>
         : {}),
     }),
   );
+  // The alias names another key now: no writer here may keep signing with the cached old one.
+  await clearKeyCache(ctx.config.dir);
   const setting = await signerKidSetting(ctx, result.receipt, options.yes === true);
   printKmsCalls(ctx);
   if (ctx.out.json)

@@ -18,6 +18,8 @@ import { parseWitnessUrl } from '../src/store/witness.js';
 import { parseWholeNumber } from './options.js';
 import { kmsCostPerMillion, KMS_ASYMMETRIC_USD_PER_10K } from '../src/audit/cost.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
+import type { AnchorPolicy } from '../src/store/anchor-file.js';
+import { isPostgresUrl } from '../src/db/pg.js';
 
 export interface SignOptions extends GlobalOptions {
   log?: string;
@@ -32,6 +34,8 @@ export interface SignOptions extends GlobalOptions {
   origin?: string;
   witness?: string;
   adopt?: boolean;
+  anchorEvery?: string;
+  anchorInterval?: string;
 }
 
 export async function runSign(options: SignOptions): Promise<ExitCode> {
@@ -52,6 +56,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
   const checkpoints = checkpointPolicy(options);
+  const anchorPolicy = anchorPolicyOf(options, checkpoints !== undefined, log);
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is written
   const {
     signer,
@@ -72,7 +77,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     const result: { rows: AuditRow[]; head: ChainHead; checkpointed?: CheckpointRun; witnessed?: string[] } = await (
       checkpoints
         ? appendCheckpointed(ctx, store, signer, list, checkpoints, options.witness)
-        : appendSigned(ctx, store, signer, list, { onProgress }, options.witness)
+        : appendSigned(ctx, store, signer, list, { onProgress, ...anchorPolicy }, options.witness)
     ).finally(() => {
       progress.done();
       return store.close();
@@ -90,11 +95,12 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       appended: rows.map((r) => r.id),
       events: head.events,
       head: head.prevHash,
+      ...(head.anchored !== undefined ? { anchored: head.anchored } : {}),
       ...(checkpointed ? { checkpoints: withoutNotes(checkpointed) } : {}),
       ...(options.witness ? { witnessed: written } : {}),
       ...(signer instanceof KmsSigner
         ? {
-            kmsCost: kmsCost(checkpoints),
+            kmsCost: kmsCost(checkpoints, anchorPolicy.anchorPolicy),
             // What this run really sent to KMS, by operation (metadata and public key reads included).
             kmsRequests: Object.fromEntries(ctx.services.kmsCalls),
           }
@@ -108,6 +114,10 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     printLine(`${style.ok('✔')} ${how} ${rows.length} event(s) ${by} (${signer.alg}) → ${redactUrl(log)}, ${range}`);
     printLine(style.dim(`  head ${head.prevHash}`));
     if (checkpointed) printLine(style.dim(`  ${checkpointSummary(checkpointed)}`));
+    if (head.anchored !== undefined && head.anchored < head.events)
+      printLine(
+        style.dim(`  anchor at event ${head.anchored}: ${head.events - head.anchored} event(s) wait for the next`),
+      );
   }
   return 0;
 }
@@ -161,18 +171,54 @@ function checkpointPolicy(options: SignOptions): CheckpointPolicy | undefined {
 }
 
 /**
- * What this way of signing costs in KMS at a million events (per-row: one Sign each). With only
- * an interval, the count follows time, not events: at most one closing checkpoint per interval.
+ * Per-row mode's anchor cadence: --anchor-every N and --anchor-interval T. The anchor is a file
+ * beside a file log; checkpoint mode and Postgres keep none, so the flags would do nothing there.
  */
-function kmsCost(checkpoints: CheckpointPolicy | undefined) {
+function anchorPolicyOf(options: SignOptions, checkpointMode: boolean, log: string): { anchorPolicy?: AnchorPolicy } {
+  if (!options.anchorEvery && !options.anchorInterval) return {};
+  if (checkpointMode || isPostgresUrl(log))
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: checkpointMode
+        ? '--anchor-every/--anchor-interval set the per-row anchor; checkpoint mode signs checkpoints instead'
+        : '--anchor-every/--anchor-interval set the anchor of a file log; a Postgres log keeps none',
+      hint: checkpointMode ? 'use --checkpoint-every/--checkpoint-interval alone' : 'drop the anchor flags',
+    });
+  return {
+    anchorPolicy: {
+      ...(options.anchorEvery ? { every: parseWholeNumber(options.anchorEvery, '--anchor-every', { min: 1 }) } : {}),
+      ...(options.anchorInterval ? { intervalMs: parseDurationMs(options.anchorInterval, '--anchor-interval') } : {}),
+    },
+  };
+}
+
+/**
+ * What this way of signing costs in KMS at a million events (per-row: one Sign each, and one per
+ * anchor). With only an interval, the count follows time, not events: at most one closing
+ * checkpoint (or anchor) per interval.
+ */
+function kmsCost(checkpoints: CheckpointPolicy | undefined, anchors?: AnchorPolicy) {
   const usdPer10kRequests = KMS_ASYMMETRIC_USD_PER_10K;
-  if (checkpoints?.minIntervalMs && !checkpoints.every) {
+  if (!checkpoints) {
+    const { requests, usd } = kmsCostPerMillion('per-row', anchors?.every);
+    return {
+      mode: 'per-row' as const,
+      perMillionEvents: { kmsRequests: requests, usd },
+      // Without --anchor-every the anchor is re-signed once per sign call, however many events it carries.
+      anchors: anchors?.every
+        ? `one Sign per ${anchors.every} events`
+        : anchors?.intervalMs
+          ? `at most one Sign per ${anchors.intervalMs / 1000}s of calls`
+          : 'one Sign per sign call',
+      usdPer10kRequests,
+    };
+  }
+  if (checkpoints.minIntervalMs && !checkpoints.every) {
     const perHour = Math.ceil(3_600_000 / checkpoints.minIntervalMs);
     return { mode: 'checkpoint' as const, atMostKmsRequestsPerHourOfCalls: perHour, usdPer10kRequests };
   }
-  const mode = checkpoints ? ('checkpoint' as const) : ('per-row' as const);
-  const { requests, usd } = kmsCostPerMillion(mode, checkpoints?.every);
-  return { mode, perMillionEvents: { kmsRequests: requests, usd }, usdPer10kRequests };
+  const { requests, usd } = kmsCostPerMillion('checkpoint', checkpoints.every);
+  return { mode: 'checkpoint' as const, perMillionEvents: { kmsRequests: requests, usd }, usdPer10kRequests };
 }
 
 /** The run as --json shows it: the notes themselves are in the checkpoint file (and the witness). */

@@ -21,6 +21,8 @@ export interface AppendOptions {
   keyOf?: (kid: string) => VerificationKey | undefined;
   /** Anchors a witness holds for this log (sign --witness in per-row mode). */
   witnessedAnchors?: readonly string[];
+  /** How often the anchor is re-signed (sign --anchor-every/--anchor-interval); default every append. */
+  anchorPolicy?: { every?: number; intervalMs?: number };
   /** Called every PROGRESS_EVERY signed events of a large batch. */
   onProgress?: (signed: number, total: number) => void;
 }
@@ -41,7 +43,12 @@ export async function appendSignedEvents(
       rows = await signEvents(signer, events, current.prevHash, opts);
       return rows;
     },
-    { signer, ...(opts.keyOf ? { keyOf: opts.keyOf } : {}), witnessed: opts.witnessedAnchors ?? [] },
+    {
+      signer,
+      ...(opts.keyOf ? { keyOf: opts.keyOf } : {}),
+      witnessed: opts.witnessedAnchors ?? [],
+      ...(opts.anchorPolicy ? { policy: opts.anchorPolicy } : {}),
+    },
   );
   return { rows, head };
 }

@@ -9,6 +9,8 @@ export interface ChainHead {
   /** Hex digest of the last event, null for an empty chain. */
   prevHash: string | null;
   events: number;
+  /** After a per-row append to a store that keeps an anchor: the events the signed anchor covers. */
+  anchored?: number;
 }
 
 export interface LineChunk {
@@ -58,6 +60,8 @@ export interface AnchorWriter {
   keyOf?: (kid: string) => VerificationKey | undefined;
   /** Anchors a witness holds for this log: the log must hold the newest of them too. */
   witnessed?: readonly string[];
+  /** How often the anchor is re-signed; default: on every append. */
+  policy?: { every?: number; intervalMs?: number };
 }
 
 /** Anything that appends to a chain under a writer lock. */

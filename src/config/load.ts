@@ -61,6 +61,8 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   kmsMaxAttempts?: number;
   /** AGENTKEYS_LOCK_STALE_MS: when a file log's lock counts as abandoned (default 15 s, at least 2 s). */
   lockStaleMs?: number;
+  /** How long a KMS key's metadata and public key are reused from .agentkeys/cache (0: never). */
+  keyCacheTtlMs?: number;
   /** Where each setting came from, for `--debug` and error messages. */
   origins: Readonly<Record<string, string>>;
 }
@@ -100,6 +102,7 @@ const SETTINGS: Setting[] = [
   { key: 'pgStatementTimeoutMs', env: ['AGENTKEYS_PG_STATEMENT_TIMEOUT_MS'] },
   { key: 'kmsMaxAttempts', env: ['AGENTKEYS_KMS_MAX_ATTEMPTS'] },
   { key: 'lockStaleMs', env: ['AGENTKEYS_LOCK_STALE_MS'] },
+  { key: 'keyCacheTtlMs', env: ['AGENTKEYS_KEY_CACHE_TTL_MS'] },
   { key: 'sshBinary', env: ['AGENTKEYS_SSH_BINARY'] },
   { key: 'databaseUrl', env: ['DATABASE_URL'], flag: 'databaseUrl' },
   { key: 'allowedPrincipals', env: ['SETUP_ALLOWED_PRINCIPALS'] },
@@ -269,6 +272,11 @@ function validateNumbers(
   if (stale !== undefined) {
     if (/^\d+$/.test(stale) && Number(stale) >= 2000) config.lockStaleMs = Number(stale);
     else problems.push(`${origins.lockStaleMs}: "${stale}" is not a number of milliseconds of at least 2000`);
+  }
+  const ttl = raw.keyCacheTtlMs;
+  if (ttl !== undefined) {
+    if (/^\d+$/.test(ttl) && Number(ttl) <= 3_600_000) config.keyCacheTtlMs = Number(ttl);
+    else problems.push(`${origins.keyCacheTtlMs}: "${ttl}" is not a number of milliseconds from 0 to 3600000`);
   }
 }
 

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { KeyMetadata, KmsApi, SigningAlgorithmSpec } from '../aws/kms.js';
 import { InternalError, UsageError } from '../errors.js';
 import type { SigningAlg } from './algorithms.js';
+import type { KmsKeyCache } from './kms-key-cache.js';
 import { assertDigest, type AuditSigner } from './signer.js';
 import { verifySignature, type SignedBytes } from './verify.js';
 
@@ -102,8 +103,9 @@ export class KmsSigner implements AuditSigner {
    * `opts.kid`: an explicit signer kid (AUDIT_SIGNER_KID), for registries that name signers by a
    * label; the registry entry then records the ARN as keyArn. Default: the ARN itself.
    */
-  static async open(kms: KmsApi, keyRef: string, opts: { kid?: string } = {}): Promise<KmsSigner> {
-    const meta = await kms.describeKey(keyRef);
+  static async open(kms: KmsApi, keyRef: string, opts: { kid?: string; cache?: KmsKeyCache } = {}): Promise<KmsSigner> {
+    const cached = await opts.cache?.get(keyRef);
+    const meta = cached?.metadata ?? (await kms.describeKey(keyRef));
     const alg = algorithmOfKeySpec(meta.KeySpec, keyRef);
     const usage = alg === 'hmac-sha256' ? 'GENERATE_VERIFY_MAC' : 'SIGN_VERIFY';
     if (meta.KeyUsage !== usage) {
@@ -115,8 +117,29 @@ export class KmsSigner implements AuditSigner {
     }
     assertKeyEnabled(meta);
     const signer = new KmsSigner(kms, opts.kid ?? meta.Arn!, alg, meta);
+    if (cached?.publicKeyDer) signer.publicKey = spki(cached.publicKeyDer);
+    signer.fromCache = cached !== undefined;
     if (alg !== 'hmac-sha256') await signer.loadPublicKey();
+    if (!cached) await opts.cache?.put(keyRef, { metadata: meta, ...(await signer.derIfAny()) });
     return signer;
+  }
+
+  /** Whether the key's metadata and public key came from .agentkeys/cache (not from KMS this run). */
+  fromCache = false;
+
+  /**
+   * The public key from KMS itself, replacing a cached one: before the key is published or
+   * compared with the registry, what a cache file says is not enough.
+   */
+  async refreshPublicKey(): Promise<void> {
+    if (this.alg === 'hmac-sha256' || !this.fromCache) return;
+    this.publicKey = spki(await this.kms.getPublicKey(this.keyArn));
+    this.fromCache = false;
+  }
+
+  private async derIfAny(): Promise<{ publicKeyDer?: Buffer }> {
+    const der = await this.publicKeyDer();
+    return der ? { publicKeyDer: der } : {};
   }
 
   async sign(digest: Buffer): Promise<Buffer> {
@@ -133,11 +156,7 @@ export class KmsSigner implements AuditSigner {
   async loadPublicKey(): Promise<KeyObject> {
     if (this.alg === 'hmac-sha256')
       throw new InternalError({ code: 'KMS_HMAC_HAS_NO_PUBLIC_KEY', message: `${this.kid} is an HMAC key` });
-    this.publicKey ??= createPublicKey({
-      key: Buffer.from(await this.kms.getPublicKey(this.keyArn)),
-      format: 'der',
-      type: 'spki',
-    });
+    this.publicKey ??= spki(await this.kms.getPublicKey(this.keyArn));
     return this.publicKey;
   }
 
@@ -149,4 +168,8 @@ export class KmsSigner implements AuditSigner {
   publicKeyPem(): Promise<string> {
     return this.loadPublicKey().then((k) => k.export({ type: 'spki', format: 'pem' }).toString());
   }
+}
+
+function spki(der: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
 }

@@ -16,6 +16,8 @@ import {
 
 export type RegistrableSigner = PublishableSigner & {
   publicKeyDer?(): Promise<Buffer | undefined>;
+  /** A KMS signer whose public key came from the cache fetches it from KMS again. */
+  refreshPublicKey?(): Promise<void>;
   readonly keyArn?: string;
 };
 
@@ -38,7 +40,13 @@ export async function ensureRegistered(
   const entry =
     entries.signers.find((s) => s.signerId === signer.kid) ??
     entries.signers.find((s) => s.keyArn !== undefined && s.keyArn === signer.kid);
-  const own = signer.alg === 'hmac-sha256' ? undefined : await ownDer(signer);
+  let own = signer.alg === 'hmac-sha256' ? undefined : await ownDer(signer);
+  if (entry && entry.algorithm === signer.alg && (own === undefined || sameKey(entry, own))) return 'listed';
+  // Anything but a match is said (or published) with the key as KMS gives it, not as a cache file does.
+  if (own !== undefined && signer.refreshPublicKey) {
+    await signer.refreshPublicKey();
+    own = await ownDer(signer);
+  }
   if (entry) {
     if (entry.algorithm === signer.alg && (own === undefined || sameKey(entry, own))) return 'listed';
     const owner = own && entries.signers.find((s) => s.signerId !== signer.kid && sameKey(s, own));

@@ -55,7 +55,7 @@ export interface RotateResult {
 export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<RotateResult> {
   const alias = normalizeAlias(opts.alias);
   const now = opts.now ?? (() => new Date());
-  const receiptFile = path.join(opts.stateDir, `${alias.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+  const receiptFile = receiptFileOf(opts.stateDir, alias);
   const current = await kms.describeKey(alias);
   let receipt = await readReceipt(receiptFile);
   const resumed = receipt !== undefined && !receipt.completedAt;
@@ -190,6 +190,27 @@ function normalizeAlias(alias: string): string {
     });
   }
   return a;
+}
+
+function receiptFileOf(stateDir: string, alias: string): string {
+  return path.join(stateDir, `${alias.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+}
+
+/** The rotation of `alias` this machine completed: rotate-key --finish retires its old key. */
+export async function completedRotation(stateDir: string, aliasName: string): Promise<RotationReceipt> {
+  const alias = normalizeAlias(aliasName);
+  const receipt = await readReceipt(receiptFileOf(stateDir, alias));
+  if (!receipt?.completedAt)
+    throw new UsageError({
+      code: 'ROTATION_NOT_FOUND',
+      message: receipt
+        ? `the rotation of ${alias} has not completed; its old key cannot be retired yet`
+        : `no rotation of ${alias} is recorded in ${stateDir}`,
+      hint: receipt
+        ? `finish it first: agentkeys rotate-key --alias ${alias}`
+        : 'retire the old key by its ARN: agentkeys keys retire --key kms:arn:aws:kms:…',
+    });
+  return receipt;
 }
 
 async function readReceipt(file: string): Promise<RotationReceipt | undefined> {

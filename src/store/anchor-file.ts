@@ -7,8 +7,9 @@ import { AgentkeysError } from '../errors.js';
 import { signAndCheck, type AuditSigner } from '../signing/signer.js';
 import { decodeBase64Strict, verifySignature } from '../signing/verify.js';
 import { writeFileAtomic } from '../sys/fs.js';
-import { countLines } from './file-tail.js';
+import { countLines, linesFromEnd } from './file-tail.js';
 import { readFileRows } from './file-chunks.js';
+import { parseRowLine } from '../audit/record.js';
 
 export async function readAnchorIfExists(file: string): Promise<{ path: string; text: string } | undefined> {
   try {
@@ -28,6 +29,57 @@ export async function readChosenAnchor(choice: string | false | undefined, defau
   if (choice === false) return undefined;
   const file = choice ?? defaultPath;
   return file === null ? undefined : readAnchorIfExists(file);
+}
+
+/**
+ * How often a per-row writer re-signs the anchor (sign --anchor-every N / --anchor-interval T):
+ * each anchor is one more signature, a KMS Sign for a KMS key. Events after the newest anchor are
+ * not covered by it: cutting them is invisible to the anchor (docs/audit-modes.md).
+ */
+export interface AnchorPolicy {
+  /** Re-sign once this many events have been appended since the anchor (default 1: every append). */
+  every?: number;
+  /** Re-sign once the anchor is this old (ms), whatever the count. */
+  intervalMs?: number;
+}
+
+// How far back from the end a writer looks for an anchor's head before it reads the whole log.
+const TAIL_SEARCH_LINES = 100_000;
+
+/** Whether the anchor must be re-signed now that the chain holds `events`. */
+export function anchorDue(prior: Anchor | undefined, events: number, policy: AnchorPolicy, now: Date): boolean {
+  if (!prior || prior.format !== ANCHOR_FORMAT) return true;
+  const every = policy.every ?? (policy.intervalMs === undefined ? 1 : Infinity);
+  if (events - prior.events >= every) return true;
+  return policy.intervalMs !== undefined && now.getTime() - Date.parse(prior.updated_at) >= policy.intervalMs;
+}
+
+/** The anchor beside a log as it is now, when there is a usable one. */
+export async function currentAnchor(log: string): Promise<Anchor | undefined> {
+  const found = await readAnchorIfExists(anchorPathFor(log));
+  const anchor = found && parseAnchor(found.text);
+  return typeof anchor === 'object' ? anchor : undefined;
+}
+
+/**
+ * The events after the one whose digest is `head`, searched back from the end of the log through
+ * at most TAIL_SEARCH_LINES lines; undefined when it is not among them (the caller then scans).
+ */
+export async function eventsAfterHead(log: string, head: string): Promise<number | undefined> {
+  let after = 0;
+  for await (const line of linesFromEnd(log)) {
+    if (after >= TAIL_SEARCH_LINES) return undefined;
+    let digest: string;
+    try {
+      const row = parseRowLine(line);
+      digest = digestRow(row.payload, row.prev_hash).digest.toString('hex');
+    } catch {
+      return undefined; // an unreadable line: the full scan says what is wrong with it
+    }
+    if (digest === head) return after;
+    after++;
+  }
+  return undefined;
 }
 
 /** Signs `<log>.anchor.json` for a chain of this length and head (self-checked before it is written). */
@@ -113,11 +165,16 @@ async function newestWitnessedAnchor(writer: AnchorWriter): Promise<Anchor | und
 
 /**
  * The log's event count, once it is shown to hold every anchor's head at its position: the
- * usual case (one anchor, whose head is the log's last event) reads nothing more; otherwise the
- * log is scanned once.
+ * usual case (one anchor, whose head is the log's last event or one of the last few) reads
+ * nothing more or only the tail; otherwise the log is scanned once.
  */
 async function holds(log: string, head: ChainHead, anchors: readonly Anchor[]): Promise<number> {
   if (anchors.length === 1 && head.prevHash === anchors[0]!.head) return anchors[0]!.events;
+  if (anchors.length === 1) {
+    // An anchor signed every N events (--anchor-every): its head is a few lines from the end.
+    const after = await eventsAfterHead(log, anchors[0]!.head);
+    if (after !== undefined) return anchors[0]!.events + after;
+  }
   const wanted = new Map(anchors.map((a) => [a.events, a]));
   const found = new Map<number, string>();
   let events = 0;

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import lockfile from 'proper-lockfile';
-import { anchorPathFor, parseAnchor } from '../audit/anchor.js';
+import { anchorPathFor } from '../audit/anchor.js';
 import type {
   AnchorWriter,
   ChainHead,
@@ -24,7 +24,14 @@ import { digestRow, parseRowLine, RowFormatError, serializeRow, type AuditRow } 
 import { AgentkeysError, UsageError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
 import { assertParentDirExists, assertWritableFile, openAtomicFile, writeFileAtomic } from '../sys/fs.js';
-import { assertExtendsAnchor, readAnchorIfExists, readChosenAnchor, signAnchorFor } from './anchor-file.js';
+import {
+  anchorDue,
+  assertExtendsAnchor,
+  currentAnchor,
+  eventsAfterHead,
+  readChosenAnchor,
+  signAnchorFor,
+} from './anchor-file.js';
 import {
   appendCheckpointRecord,
   latestTreeState,
@@ -92,8 +99,11 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
         prevHash: digestRow(last.payload, last.prev_hash).digest.toString('hex'),
         events: head.events + rows.length,
       };
-      if (anchor) await signAnchorFor(this.file, next, anchor.signer);
-      return next;
+      if (!anchor) return next;
+      const prior = await currentAnchor(this.file);
+      if (!anchorDue(prior, next.events, anchor.policy ?? {}, new Date())) return { ...next, anchored: prior!.events };
+      await signAnchorFor(this.file, next, anchor.signer);
+      return { ...next, anchored: next.events };
     } finally {
       await release().catch((err: unknown) => {
         if (!this.lost) throw err; // a lost lock has nothing left to release
@@ -233,9 +243,10 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
   // The anchor already knows the count when it matches the tail; in checkpoint mode the newest
   // checkpoint's state counts up to its position. Only without either does counting cost a scan.
   private async countEvents(headDigest: string): Promise<number> {
-    const found = await readAnchorIfExists(this.anchorPath);
-    const anchor = found && parseAnchor(found.text);
-    if (typeof anchor === 'object' && anchor.head === headDigest) return anchor.events;
+    const anchor = await currentAnchor(this.file);
+    if (anchor?.head === headDigest) return anchor.events;
+    const after = anchor && (await eventsAfterHead(this.file, anchor.head));
+    if (anchor && after !== undefined) return anchor.events + after;
     const state = await latestTreeState(this.file);
     if (state && state.position <= (await logSize(this.file)))
       return state.size + (await countLines(this.file, state.position));

@@ -82,3 +82,36 @@ export async function countLines(file: string, start = 0): Promise<number> {
     await handle.close();
   }
 }
+
+/**
+ * The file's lines from the last to the first (each without its newline), read backwards in
+ * 64 KiB blocks: finding an event near the end costs what is after it, not the whole file.
+ */
+export async function* linesFromEnd(file: string): AsyncGenerator<string> {
+  const handle = await fsp.open(file, 'r');
+  try {
+    let pos = (await handle.stat()).size;
+    let carry: Buffer = Buffer.alloc(0);
+    let first = true;
+    while (pos > 0) {
+      const len = Math.min(64 * 1024, pos);
+      const block = Buffer.alloc(len);
+      await handle.read(block, 0, len, pos - len);
+      pos -= len;
+      let data = Buffer.concat([block, carry]);
+      if (first && data[data.length - 1] === 10) data = data.subarray(0, data.length - 1);
+      first = false;
+      let nl = data.lastIndexOf(10);
+      let end = data.length;
+      while (nl !== -1) {
+        yield data.subarray(nl + 1, end).toString('utf8');
+        end = nl;
+        nl = nl === 0 ? -1 : data.lastIndexOf(10, nl - 1);
+      }
+      carry = Buffer.from(data.subarray(0, end));
+    }
+    if (carry.length > 0) yield carry.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
