@@ -157,7 +157,13 @@ for (const mode of ['encrypt', 'decrypt'] as const) {
         ? 'envelope-encrypt under a KMS key (AWS Encryption SDK format, streaming)'
         : 'decrypt, requiring the expected encryption context',
     )
-    .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
+    .option(
+      '--key <keyref>',
+      'kms:<key id | alias/… | arn>; repeatable: encrypt wraps under each, decrypt tries each in order ' +
+        '(a replica ARN after its primary is the outage path)',
+      collect,
+      [],
+    )
     .option('--context <k=v>', 'encryption context pair (repeatable)', collect, [])
     .option('--in <file>', 'input (default stdin)')
     .option('--out <file>', 'output, written only when complete (default stdout)')

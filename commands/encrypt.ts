@@ -6,6 +6,7 @@ import {
   EnvelopeCrypto,
   parseContext,
   parseSentinelEnvelope,
+  regionOfKeyArn,
   SENTINEL_MAX_BYTES,
   sentinelDecrypt,
   sentinelEncrypt,
@@ -18,9 +19,10 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, style } from './ui/format.js';
+import type { KMS } from '@aws-sdk/client-kms';
 
 export interface EnvelopeOptions extends GlobalOptions {
-  key?: string;
+  key?: string[];
   context?: string[];
   in?: string;
   out?: string;
@@ -50,24 +52,34 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
   if (format !== 'esdk' && format !== 'sentinel')
     throw new UsageError({ code: 'FLAG_INVALID', message: `--format "${format}" is not esdk or sentinel` });
   const context = parseContext(options.context ?? []);
-  const keyId = options.key?.replace(/^kms:/, '');
-  if (mode === 'encrypt' && !keyId)
+  const keyIds = (options.key ?? []).map((k) => k.replace(/^kms:/, ''));
+  if (mode === 'encrypt' && keyIds.length === 0)
     throw new UsageError({
       code: 'FLAG_MISSING',
       message: '--key is required to encrypt',
       hint: '--key kms:alias/agent-data',
     });
-  const discovery = mode === 'decrypt' && !keyId ? discoveryFilter(options) : undefined;
+  if (format === 'sentinel' && keyIds.length > 1)
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: 'the sentinel format wraps its data key under one KMS key',
+      hint: 'give one --key, or use --format esdk for several',
+    });
+  const discovery = mode === 'decrypt' && keyIds.length === 0 ? discoveryFilter(options) : undefined;
   const jobs = planJobs(mode, options, files);
   await refuseOverwrites(mode, jobs, options.force === true);
   let cache: EnvelopeCrypto['stats'] | null = null;
   await withKmsTrail(ctx, async () => {
     // Aliases are resolved to the key ARN: the Encryption SDK matches wrapped keys by ARN only.
-    const keyArn = keyId ? await envelopeKeyArn(ctx, keyId) : undefined;
+    const keyArns = await Promise.all(keyIds.map((k) => envelopeKeyArn(ctx, k, mode)));
+    const clients = await regionalClients(ctx, keyArns);
     const crypto =
       format === 'esdk'
-        ? new EnvelopeCrypto(await ctx.services.kms(), keyArn, cacheOptions(options), undefined, discovery)
+        ? new EnvelopeCrypto(await ctx.services.kms(), keyArns, cacheOptions(options), undefined, discovery, (r) =>
+            clients.get(r),
+          )
         : undefined;
+    const keyArn = keyArns[0];
     for (const job of jobs) {
       if (crypto) await runEsdk(mode, crypto, job, context);
       else await runSentinel(mode, ctx, keyArn, job, context, discovery);
@@ -110,9 +122,16 @@ function discoveryFilter(options: EnvelopeOptions): DiscoveryFilter {
   return { accountIDs: accounts, partition: options.discoveryPartition ?? 'aws' };
 }
 
-/** The key must be a symmetric ENCRYPT_DECRYPT key (a signing or HMAC key is refused before any data moves). */
-async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<string> {
-  const meta = await (await ctx.services.kms()).describeKey(keyId);
+/**
+ * To encrypt, the key must be a symmetric ENCRYPT_DECRYPT key (a signing or HMAC key is refused
+ * before any data moves), asked of KMS in the key's own region. To decrypt, a key ARN is taken as
+ * it is: its region may be the one that is down, and the replica after it is the way round.
+ */
+async function envelopeKeyArn(ctx: CommandContext, keyId: string, mode: 'encrypt' | 'decrypt'): Promise<string> {
+  const region = regionOfKeyArn(keyId);
+  if (mode === 'decrypt' && region) return keyId;
+  const kms = region ? await ctx.services.kmsIn(region) : await ctx.services.kms();
+  const meta = await kms.describeKey(keyId);
   // AWS defaults KeyUsage to ENCRYPT_DECRYPT for a symmetric key; a DescribeKey without the field
   // (moto 5.2.1, when CreateKey omitted it) means that default.
   const usage = meta.KeyUsage ?? (meta.KeySpec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : undefined);
@@ -126,6 +145,17 @@ async function envelopeKeyArn(ctx: CommandContext, keyId: string): Promise<strin
     });
   }
   return meta.Arn!;
+}
+
+/** A KMS client for each region the keys are in: each key is called in its own region. */
+async function regionalClients(ctx: CommandContext, keyArns: readonly string[]): Promise<Map<string, KMS>> {
+  const home = await ctx.services.kms();
+  const clients = new Map<string, KMS>([[home.region, home.client]]);
+  for (const arn of keyArns) {
+    const region = regionOfKeyArn(arn);
+    if (region && !clients.has(region)) clients.set(region, (await ctx.services.kmsIn(region)).client);
+  }
+  return clients;
 }
 
 /** Nothing is overwritten without --force, and binary ciphertext never goes to a terminal. */

@@ -16,6 +16,11 @@ import type { WitnessObjects } from './store/witness.js';
 export interface Services {
   /** Loads the KMS SDK on first use (≈0.2–0.4 s), so offline commands never pay for it. */
   kms(): Promise<KmsApi>;
+  /**
+   * A KMS client for another region, same credentials, endpoint and call counting: a message
+   * wrapped under keys in several regions is decrypted by each key in its own region.
+   */
+  kmsIn(region: string): Promise<KmsApi>;
   /** KMS requests made so far, by operation (for --debug and benchmarks). */
   readonly kmsCalls: Map<string, number>;
   /** Every KMS operation, for --audit-log. */
@@ -52,6 +57,7 @@ export interface ServiceOptions {
 
 export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {}): Services {
   let kms: Promise<KmsApi> | undefined;
+  const regional = new Map<string, Promise<KmsApi>>();
   const kmsCalls = new Map<string, number>();
   const trail = new KmsTrail();
   const onCall = (call: AwsCallObservation) => {
@@ -80,6 +86,21 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
         ),
       );
       return witness;
+    },
+    kmsIn: (region) => {
+      let api = regional.get(region);
+      if (!api) {
+        api = import('./aws/kms.js').then((m) =>
+          m.createKmsApi({
+            ...awsAuthFromConfig(config),
+            region,
+            onCall,
+            ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}),
+          }),
+        );
+        regional.set(region, api);
+      }
+      return api;
     },
     kms: () => {
       if (kms) return kms;

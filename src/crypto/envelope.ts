@@ -2,12 +2,17 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import {
+  AwsKmsMrkAwareSymmetricKeyringNode,
+  buildAwsKmsMrkAwareStrictMultiKeyringNode,
   buildClient,
   CommitmentPolicy,
   getLocalCryptographicMaterialsCache,
   KmsKeyringNode,
+  MultiKeyringNode,
   NodeCachingMaterialsManager,
+  type KeyringNode,
 } from '@aws-crypto/client-node';
+import type { KMS } from '@aws-sdk/client-kms';
 import { NodeAlgorithmSuite } from '@aws-crypto/material-management-node';
 import { deserializeFactory } from '@aws-crypto/serialize';
 import type { KmsApi } from '../aws/kms.js';
@@ -57,42 +62,88 @@ export interface CacheStats {
  */
 export class EnvelopeCrypto {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
-  private readonly keyring: KmsKeyringNode;
-  private readonly cmm: NodeCachingMaterialsManager | undefined;
+  private readonly keys: readonly string[];
+  private wrapping: KeyringNode | undefined;
+  private unwrapping: KeyringNode | undefined;
+  private cmm: NodeCachingMaterialsManager | undefined;
 
   /**
-   * keyId: the key to wrap under and the only one to unwrap with; without it, decryption
-   * discovers the key from the message, but only among the accounts of `discovery` (never any
-   * key in any account, which an attacker's message would name).
+   * keys: the keys to wrap under (the first generates the data key; each other one wraps it too:
+   * another region's key, another account's) and the only ones to unwrap with, tried in order,
+   * each in its own region, multi-region keys matched across regions (the Encryption SDK's
+   * MRK-aware keyrings): a replica decrypts what its primary wrapped when the primary's region is
+   * down. Without keys, decryption discovers the key from the message, but only among the
+   * accounts of `discovery` (never any key in any account, which an attacker's message would name).
+   * `clientFor`: a KMS client for a key's region (default: `kms`'s own, for every key).
    */
   constructor(
-    kms: KmsApi,
-    private readonly keyId: string | undefined,
-    cache: DataKeyCacheOptions | false,
-    partition = 'agentkeys',
-    discovery?: DiscoveryFilter,
+    private readonly kms: KmsApi,
+    keys: string | readonly string[] | undefined,
+    private readonly cache: DataKeyCacheOptions | false,
+    private readonly partition = 'agentkeys',
+    private readonly discovery?: DiscoveryFilter,
+    private readonly clientFor: (region: string) => KMS | undefined = () => kms.client,
   ) {
-    if (!keyId && !discovery)
+    this.keys = keys === undefined ? [] : typeof keys === 'string' ? [keys] : keys;
+    if (this.keys.length === 0 && !discovery)
       throw new InternalError({ code: 'INTERNAL', message: 'decryption needs a key or a discovery filter' });
-    this.keyring = keyId
-      ? new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => kms.client })
-      : new KmsKeyringNode({
-          discovery: true,
-          discoveryFilter: { accountIDs: discovery!.accountIDs, partition: discovery!.partition },
-          clientProvider: () => kms.client,
-        });
-    this.cmm =
-      cache === false
-        ? undefined
-        : new NodeCachingMaterialsManager({
-            backingMaterials: this.keyring,
-            cache: this.countingCache(),
-            maxAge: cache.maxAgeMs,
-            maxMessagesEncrypted: cache.maxMessagesEncrypted,
-            maxBytesEncrypted: cache.maxBytesEncrypted,
-            // The context is part of the cache key as well, so each context gets its own data keys.
-            partition,
+  }
+
+  private client(keyId: string): KMS {
+    const client = this.clientFor(regionOfKeyArn(keyId) ?? this.kms.region);
+    if (!client) throw new InternalError({ code: 'INTERNAL', message: `no KMS client for ${keyId}` });
+    return client;
+  }
+
+  /** Encryption: every key wraps the data key; two keys of one multi-region key would be one key twice. */
+  private encryptionKeyring(): KeyringNode {
+    if (this.keys.length === 0)
+      throw new InternalError({ code: 'INTERNAL', message: 'encryption needs at least one key' });
+    const related = relatedMultiRegionKeys(this.keys);
+    if (related)
+      throw new UsageError({
+        code: 'FLAG_CONFLICT',
+        message: `${related.join(' and ')} are the same multi-region key: wrapping under both adds nothing`,
+        hint: 'give one of them to encrypt; every replica of it decrypts',
+      });
+    this.wrapping ??= buildAwsKmsMrkAwareStrictMultiKeyringNode({
+      generatorKeyId: this.keys[0]!,
+      keyIds: this.keys.slice(1),
+      clientProvider: (region: string) => this.clientFor(region || this.kms.region) ?? false,
+    });
+    return this.wrapping;
+  }
+
+  /** Decryption: each key in order, in its own region; a failure (an outage) passes to the next. */
+  private decryptionKeyring(): KeyringNode {
+    this.unwrapping ??=
+      this.keys.length > 0
+        ? new MultiKeyringNode({
+            children: this.keys.map(
+              (keyId) => new AwsKmsMrkAwareSymmetricKeyringNode({ client: this.client(keyId), keyId }),
+            ),
+          })
+        : new KmsKeyringNode({
+            discovery: true,
+            discoveryFilter: { accountIDs: this.discovery!.accountIDs, partition: this.discovery!.partition },
+            clientProvider: () => this.kms.client,
           });
+    return this.unwrapping;
+  }
+
+  private materials(): KeyringNode | NodeCachingMaterialsManager {
+    const keyring = this.encryptionKeyring();
+    if (this.cache === false) return keyring;
+    this.cmm ??= new NodeCachingMaterialsManager({
+      backingMaterials: keyring,
+      cache: this.countingCache(),
+      maxAge: this.cache.maxAgeMs,
+      maxMessagesEncrypted: this.cache.maxMessagesEncrypted,
+      maxBytesEncrypted: this.cache.maxBytesEncrypted,
+      // The context is part of the cache key as well, so each context gets its own data keys.
+      partition: this.partition,
+    });
+    return this.cmm;
   }
 
   async encryptStream(
@@ -101,7 +152,7 @@ export class EnvelopeCrypto {
     context: EncryptionContext,
     plaintextLength?: number,
   ): Promise<void> {
-    const stream = esdk.encryptStream(this.cmm ?? this.keyring, {
+    const stream = esdk.encryptStream(this.materials(), {
       encryptionContext: context,
       frameLength: FRAME_LENGTH,
       ...(plaintextLength !== undefined ? { plaintextLength } : {}),
@@ -112,7 +163,7 @@ export class EnvelopeCrypto {
   /** Decrypts, refusing to release anything unless the message carries exactly the expected context. */
   async decryptStream(input: Readable, output: Writable, expected: EncryptionContext): Promise<void> {
     const prefix = new HeaderPrefix();
-    const stream = esdk.decryptStream(this.keyring);
+    const stream = esdk.decryptStream(this.decryptionKeyring());
     let headerChecked = false;
     stream.once('MessageHeader', (header: { encryptionContext: EncryptionContext }) => {
       try {
@@ -125,7 +176,7 @@ export class EnvelopeCrypto {
     try {
       await pipeline(input, prefix, stream, output);
     } catch (err) {
-      throw explainDecryptFailure(err, prefix.bytes(), this.keyId);
+      throw explainDecryptFailure(err, prefix.bytes(), this.keys);
     }
     if (!headerChecked)
       throw new AgentkeysError({ code: 'CIPHERTEXT_TAMPERED', message: 'the message header was never authenticated' });
@@ -222,7 +273,7 @@ const deserialize = deserializeFactory(
  * Encryption SDK path, a message wrapped for other keys than --key (with their ARNs), a context
  * mismatch; only what is left is tampering.
  */
-function explainDecryptFailure(err: unknown, prefix: Buffer, keyId: string | undefined): AgentkeysError {
+function explainDecryptFailure(err: unknown, prefix: Buffer, keys: readonly string[]): AgentkeysError {
   if (err instanceof AgentkeysError) return err;
   if (prefix[0] === 0x7b /* { */ && /"encryptedDataKey"/.test(prefix.toString('utf8'))) {
     return new UsageError({
@@ -232,12 +283,12 @@ function explainDecryptFailure(err: unknown, prefix: Buffer, keyId: string | und
       cause: err,
     });
   }
-  const wrappedFor = keyId ? wrappedKeyArns(prefix) : undefined;
-  if (keyId && wrappedFor && !wrappedFor.includes(keyId)) {
+  const wrappedFor = keys.length > 0 ? wrappedKeyArns(prefix) : undefined;
+  if (wrappedFor && !keys.some((k) => wrappedFor.some((w) => sameKmsKey(k, w)))) {
     return new AgentkeysError({
       code: 'KEY_NOT_USED_FOR_MESSAGE',
       message:
-        `the message was not encrypted under ${keyId}: its data key is wrapped ` +
+        `the message was not encrypted under ${keys.join(' or ')}: its data key is wrapped ` +
         `for ${wrappedFor.join(', ') || 'no KMS key'}`,
       hint: 'decrypt with one of those keys (--key kms:<arn>), or drop --key to let KMS pick',
       cause: err,
@@ -269,7 +320,12 @@ function classifyDecryptError(err: unknown): AgentkeysError {
       hint: 'the caller needs kms:Decrypt on the key the message names (agentkeys doctor checks the grants)',
       cause: err,
     });
-  if (/KMS CMKs had an error|KMS key.*had an error/i.test(message))
+  // No keyring could unwrap the data key: KMS failed (an outage, a throttle, a disabled key). A
+  // modified wrapped key is KMS's InvalidCiphertextException, which is tampering, said below.
+  if (
+    /KMS CMKs had an error|KMS key.*had an error|Unable to decrypt data key/i.test(message) &&
+    !/InvalidCiphertext/.test(message)
+  )
     return new AgentkeysError({
       code: 'KMS_DECRYPT_FAILED',
       message: `KMS could not decrypt the data key: ${message.split('\n')[0]!.slice(0, 300)}`,
@@ -459,4 +515,28 @@ export async function withAtomicOutput(
     throw err;
   }
   await out.commit();
+}
+
+const KEY_ARN = /^arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):key\/(.+)$/;
+
+/** The region of a key ARN; undefined for a key ID or an alias (the default region's). */
+export function regionOfKeyArn(keyId: string): string | undefined {
+  return KEY_ARN.exec(keyId)?.[2];
+}
+
+/**
+ * One key, or two keys of one multi-region key (mrk-…, same partition and account, any region):
+ * KMS decrypts with either what the other wrapped.
+ */
+export function sameKmsKey(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = KEY_ARN.exec(a);
+  const y = KEY_ARN.exec(b);
+  return !!x && !!y && x[4]!.startsWith('mrk-') && x[1] === y[1] && x[3] === y[3] && x[4] === y[4];
+}
+
+function relatedMultiRegionKeys(keys: readonly string[]): [string, string] | undefined {
+  for (let i = 0; i < keys.length; i++)
+    for (let j = i + 1; j < keys.length; j++) if (sameKmsKey(keys[i]!, keys[j]!)) return [keys[i]!, keys[j]!];
+  return undefined;
 }

@@ -9,6 +9,8 @@ export interface KmsProxy {
   throttleSigns(n: number): void;
   /** true: every request fails (HTTP 503); false: pass through again. */
   setDown(down: boolean): void;
+  /** Every request signed for this region fails (HTTP 503), as in a regional outage; undefined: none. */
+  setRegionDown(region: string | undefined): void;
   /** true: Decrypt answers AccessDeniedException, as for a caller without kms:Decrypt (moto enforces no key policy). */
   denyDecrypts(deny: boolean): void;
   counts: { sign: number; throttled: number; refused: number };
@@ -19,11 +21,15 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
   let throttle = 0;
   let down = false;
   let denyDecrypt = false;
+  let regionDown: string | undefined;
   const counts = { sign: 0, throttled: 0, refused: 0 };
   const target = new URL(upstream);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const op = String(req.headers['x-amz-target'] ?? '');
-    if (down) {
+    // SigV4 names the region in the credential scope: Credential=AKID/20261206/us-east-1/kms/aws4_request.
+    const regionIsDown =
+      regionDown !== undefined && String(req.headers.authorization ?? '').includes(`/${regionDown}/kms/`);
+    if (down || regionIsDown) {
       counts.refused++;
       res
         .writeHead(503, { 'content-type': 'application/x-amz-json-1.1' })
@@ -69,6 +75,9 @@ export async function startKmsProxy(upstream: string): Promise<KmsProxy> {
     },
     setDown: (d) => {
       down = d;
+    },
+    setRegionDown: (r) => {
+      regionDown = r;
     },
     denyDecrypts: (d) => {
       denyDecrypt = d;
