@@ -19,7 +19,7 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, style } from './ui/format.js';
-import type { KMS } from '@aws-sdk/client-kms';
+import type { KmsApi } from '../src/aws/kms.js';
 
 export interface EnvelopeOptions extends GlobalOptions {
   key?: string[];
@@ -36,6 +36,7 @@ export interface EnvelopeOptions extends GlobalOptions {
   discoveryPartition?: string;
 }
 
+type KmsClient = KmsApi['client'];
 type Job = { input: string | undefined; output: string | undefined };
 
 export async function runEncrypt(options: EnvelopeOptions, files: string[] = []): Promise<ExitCode> {
@@ -148,9 +149,9 @@ async function envelopeKeyArn(ctx: CommandContext, keyId: string, mode: 'encrypt
 }
 
 /** A KMS client for each region the keys are in: each key is called in its own region. */
-async function regionalClients(ctx: CommandContext, keyArns: readonly string[]): Promise<Map<string, KMS>> {
+async function regionalClients(ctx: CommandContext, keyArns: readonly string[]): Promise<Map<string, KmsClient>> {
   const home = await ctx.services.kms();
-  const clients = new Map<string, KMS>([[home.region, home.client]]);
+  const clients = new Map<string, KmsClient>([[home.region, home.client]]);
   for (const arn of keyArns) {
     const region = regionOfKeyArn(arn);
     if (region && !clients.has(region)) clients.set(region, (await ctx.services.kmsIn(region)).client);

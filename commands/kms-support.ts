@@ -109,6 +109,8 @@ export async function retireWithTrail(
         now: new Date(),
         force: options.force === true,
         confirm: (q) => confirm(ctx, q, '--yes', options.yes === true),
+        // Imported here, not above: verify-audit loads this module and must load no AWS SDK.
+        disableKey: async (keyId) => (await import('../src/aws/kms-lifecycle.js')).kmsLifecycle(kms).disableKey(keyId),
         afterChange: () => clearKeyCache(ctx.config.dir),
       },
     ),

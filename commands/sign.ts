@@ -6,7 +6,8 @@ import type { AuditRow } from '../src/audit/record.js';
 import { parseBatch, singleEvent } from '../src/audit/event-input.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
-import { openStore } from '../src/store/store.js';
+import { openStore, type AuditStore } from '../src/store/store.js';
+import { parseAnchor } from '../src/audit/anchor.js';
 import { requireLog } from '../src/config/load.js';
 import { redactUrl } from '../src/db/pg.js';
 import { createContext, writerStoreOptions, type GlobalOptions } from './context.js';
@@ -19,7 +20,6 @@ import { parseWholeNumber } from './options.js';
 import { kmsCostPerMillion, KMS_ASYMMETRIC_USD_PER_10K } from '../src/audit/cost.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import type { AnchorPolicy } from '../src/store/anchor-file.js';
-import { isPostgresUrl } from '../src/db/pg.js';
 
 export interface SignOptions extends GlobalOptions {
   log?: string;
@@ -56,7 +56,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     : singleEvent(await readPayload(options.payload), defaults);
   const log = requireLog(ctx.config);
   const checkpoints = checkpointPolicy(options);
-  const anchorPolicy = anchorPolicyOf(options, checkpoints !== undefined, log);
+  const anchorPolicy = anchorPolicyOf(options, checkpoints !== undefined);
   if (options.witness) parseWitnessUrl(options.witness); // a bad URL fails before anything is written
   const {
     signer,
@@ -64,6 +64,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     head,
     checkpointed,
     witnessed: anchorWitnessed,
+    anchored,
   } = await withKmsTrail(ctx, async () => {
     const signer = await openSigner(ctx);
     const progress = progressLine(ctx.out);
@@ -72,6 +73,12 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       onWait: () => progress.update(`  waiting for the lock on ${log} (another writer holds it)…`),
       ...(options.adopt ? { adopt: true } : {}),
     });
+    if (anchorPolicy.anchorPolicy && !store.anchorPath)
+      throw new UsageError({
+        code: 'FLAG_CONFLICT',
+        message: '--anchor-every/--anchor-interval set the anchor of a file log; a Postgres log keeps none',
+        hint: 'drop the anchor flags, or use checkpoint mode there (--checkpoint-every N)',
+      });
     const list = Array.isArray(events) ? events : [events];
     const onProgress = (n: number, total: number) => progress.update(`  signing ${count(n)}/${count(total)} events…`);
     const result: { rows: AuditRow[]; head: ChainHead; checkpointed?: CheckpointRun; witnessed?: string[] } = await (
@@ -82,7 +89,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       progress.done();
       return store.close();
     });
-    return { signer, ...result };
+    return { signer, ...result, anchored: checkpoints ? undefined : await anchoredEvents(store) };
   });
   const written = checkpointed ? await witnessRun(ctx, options.witness, checkpointed) : (anchorWitnessed ?? []);
   printKmsCalls(ctx);
@@ -95,7 +102,7 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
       appended: rows.map((r) => r.id),
       events: head.events,
       head: head.prevHash,
-      ...(head.anchored !== undefined ? { anchored: head.anchored } : {}),
+      ...(anchored !== undefined ? { anchored } : {}),
       ...(checkpointed ? { checkpoints: withoutNotes(checkpointed) } : {}),
       ...(options.witness ? { witnessed: written } : {}),
       ...(signer instanceof KmsSigner
@@ -114,12 +121,17 @@ export async function runSign(options: SignOptions): Promise<ExitCode> {
     printLine(`${style.ok('✔')} ${how} ${rows.length} event(s) ${by} (${signer.alg}) → ${redactUrl(log)}, ${range}`);
     printLine(style.dim(`  head ${head.prevHash}`));
     if (checkpointed) printLine(style.dim(`  ${checkpointSummary(checkpointed)}`));
-    if (head.anchored !== undefined && head.anchored < head.events)
-      printLine(
-        style.dim(`  anchor at event ${head.anchored}: ${head.events - head.anchored} event(s) wait for the next`),
-      );
+    if (anchored !== undefined && anchored < head.events)
+      printLine(style.dim(`  anchor at event ${anchored}: ${head.events - anchored} event(s) wait for the next`));
   }
   return 0;
+}
+
+/** The events the signed anchor beside a file log covers now (a database keeps none). */
+async function anchoredEvents(store: AuditStore): Promise<number | undefined> {
+  const found = store.anchorPath ? await store.readAnchor() : undefined;
+  const anchor = found && parseAnchor(found.text);
+  return typeof anchor === 'object' ? anchor.events : undefined;
 }
 
 async function readPayload(payload: string | undefined): Promise<string> {
@@ -174,15 +186,13 @@ function checkpointPolicy(options: SignOptions): CheckpointPolicy | undefined {
  * Per-row mode's anchor cadence: --anchor-every N and --anchor-interval T. The anchor is a file
  * beside a file log; checkpoint mode and Postgres keep none, so the flags would do nothing there.
  */
-function anchorPolicyOf(options: SignOptions, checkpointMode: boolean, log: string): { anchorPolicy?: AnchorPolicy } {
+function anchorPolicyOf(options: SignOptions, checkpointMode: boolean): { anchorPolicy?: AnchorPolicy } {
   if (!options.anchorEvery && !options.anchorInterval) return {};
-  if (checkpointMode || isPostgresUrl(log))
+  if (checkpointMode)
     throw new UsageError({
       code: 'FLAG_CONFLICT',
-      message: checkpointMode
-        ? '--anchor-every/--anchor-interval set the per-row anchor; checkpoint mode signs checkpoints instead'
-        : '--anchor-every/--anchor-interval set the anchor of a file log; a Postgres log keeps none',
-      hint: checkpointMode ? 'use --checkpoint-every/--checkpoint-interval alone' : 'drop the anchor flags',
+      message: '--anchor-every/--anchor-interval set the per-row anchor; checkpoint mode signs checkpoints instead',
+      hint: 'use --checkpoint-every/--checkpoint-interval alone',
     });
   return {
     anchorPolicy: {

@@ -9,8 +9,6 @@ export interface ChainHead {
   /** Hex digest of the last event, null for an empty chain. */
   prevHash: string | null;
   events: number;
-  /** After a per-row append to a store that keeps an anchor: the events the signed anchor covers. */
-  anchored?: number;
 }
 
 export interface LineChunk {

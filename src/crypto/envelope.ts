@@ -12,10 +12,11 @@ import {
   NodeCachingMaterialsManager,
   type KeyringNode,
 } from '@aws-crypto/client-node';
-import type { KMS } from '@aws-sdk/client-kms';
 import { NodeAlgorithmSuite } from '@aws-crypto/material-management-node';
 import { deserializeFactory } from '@aws-crypto/serialize';
 import type { KmsApi } from '../aws/kms.js';
+
+type KMS = KmsApi['client'];
 import { AgentkeysError, InternalError, UsageError } from '../errors.js';
 import { openAtomicFile } from '../sys/fs.js';
 

@@ -4,7 +4,6 @@
 // verifies only through KMS, so it is kept (disabling it would make its chains unverifiable).
 import { createPublicKey } from 'node:crypto';
 import type { KeyMetadata, KmsApi } from '../aws/kms.js';
-import { kmsLifecycle } from '../aws/kms-lifecycle.js';
 import { UsageError } from '../errors.js';
 import type { SignerEntry, SignerRegistry } from './registry.js';
 
@@ -99,14 +98,21 @@ export async function retireKey(
   kms: KmsApi,
   keyRef: string,
   registry: { path: string; read: (file: string) => Promise<SignerRegistry> },
-  opts: { now: Date; force: boolean; confirm: (question: string) => Promise<void>; afterChange: () => Promise<void> },
+  opts: {
+    now: Date;
+    force: boolean;
+    confirm: (question: string) => Promise<void>;
+    /** DisableKey (src/aws/kms-lifecycle.ts): this module stays free of AWS code. */
+    disableKey: (keyId: string) => Promise<void>;
+    afterChange: () => Promise<void>;
+  },
 ): Promise<RetirePlan> {
   const meta = await kms.describeKey(keyRef);
   const plan = await planRetirement(kms, meta, await registry.read(registry.path), registry.path, opts);
   if (plan.alreadyDisabled) return plan;
   await opts.confirm(`disable ${plan.arn}? its events keep verifying from ${registry.path}`);
   // By key ID: AWS takes an ID or an ARN, and moto 5.2.1's lifecycle calls resolve IDs only.
-  await kmsLifecycle(kms).disableKey(meta.KeyId!);
+  await opts.disableKey(meta.KeyId!);
   await opts.afterChange();
   return plan;
 }

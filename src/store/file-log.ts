@@ -101,9 +101,9 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
       };
       if (!anchor) return next;
       const prior = await currentAnchor(this.file);
-      if (!anchorDue(prior, next.events, anchor.policy ?? {}, new Date())) return { ...next, anchored: prior!.events };
-      await signAnchorFor(this.file, next, anchor.signer);
-      return { ...next, anchored: next.events };
+      if (anchorDue(prior, next.events, anchor.policy ?? {}, new Date()))
+        await signAnchorFor(this.file, next, anchor.signer);
+      return next;
     } finally {
       await release().catch((err: unknown) => {
         if (!this.lost) throw err; // a lost lock has nothing left to release
