@@ -239,7 +239,14 @@ program
     '--kms-verify [mode]',
     'check HMAC signatures with KMS VerifyMac (mode hmac), or every signature with KMS (all)',
   )
-  .action(lazy(async (opts) => (await import('../commands/verify-audit.js')).runVerifyAudit(opts)));
+  .action(
+    lazy(async (opts) =>
+      // --proof checks a bundle without the log: audit prove's counterpart, in commands/checkpoint.ts.
+      opts.proof
+        ? (await import('../commands/checkpoint.js')).runVerifyProof({ ...opts, proof: opts.proof })
+        : (await import('../commands/verify-audit.js')).runVerifyAudit(opts),
+    ),
+  );
 
 const audit = program.command('audit').description('query and copy audit chains (JSON Lines or Postgres)');
 audit
@@ -333,7 +340,13 @@ program
     '--keep <dir>',
     'with --sandbox: keep the sandbox and moto state in DIR; run again to see an idempotent second run',
   )
-  .action(withStackFiles(async (opts) => (await import('../commands/setup.js')).runSetup(opts)));
+  .action(
+    withStackFiles(async (opts) =>
+      opts.sandbox
+        ? (await import('../commands/sandbox.js')).runSandbox(opts)
+        : (await import('../commands/setup.js')).runSetup(opts),
+    ),
+  );
 
 program
   .command('teardown')

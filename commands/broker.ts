@@ -6,12 +6,12 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { probeChecks } from '../src/broker/probe.js';
 import { httpsProbe } from '../src/doctor/http.js';
 import { runDoctor } from '../src/doctor/run.js';
-import { readOnlySetupContext } from './setup.js';
+import { readOnlySetupContext } from '../src/context.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { parseWholeNumber } from './options.js';
-import { openBrokerSsh } from './ssh.js';
+import { openBrokerSsh } from '../src/ssh/broker-ssh.js';
 import { printStepOutcome, stepsExitCode } from './ui/step-outcome.js';
 import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
 import { brokerContext } from '../src/broker/context.js';
@@ -153,7 +153,7 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
     });
   const stack = await loadStackOf(options);
   const brokerEnv = await readEnvFile(stack.brokerEnvFile, {}, '--broker-env-file');
-  const conn = await openBrokerSsh(cmd, {
+  const conn = await openBrokerSsh(cmd.config, {
     ...options,
     brokerEnvFile: stack.brokerEnvFile,
     stack: stack.name === 'test' ? 'test' : 'prod',

@@ -2,7 +2,6 @@ import { verifierRegistry } from '../src/signing/registry-input.js';
 import type { RegistryInput } from '../src/signing/registry.js';
 import { promises as fsp } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import type { CheckpointRun } from '../src/audit/checkpointing.js';
 import { findOrigin } from '../src/audit/origin.js';
 import { parseWitnessUrl } from '../src/store/witness.js';
 import { adoptUncovered } from '../src/audit/checkpoint-writer.js';
@@ -18,18 +17,7 @@ import { writeFileAtomic } from '../src/sys/fs.js';
 import { createContext, writerStoreOptions, type GlobalOptions } from './context.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
-
-export function checkpointSummary(run: CheckpointRun): string {
-  const parts: string[] = [];
-  if (run.origin && run.sizes.length > 0) parts.push(`origin ${run.origin}`);
-  if (run.sizes.length > 0) {
-    const sizes =
-      run.sizes.length > 4 ? `${run.sizes.slice(0, 3).join(', ')} … ${run.sizes.at(-1)}` : run.sizes.join(', ');
-    parts.push(`${run.signatures} checkpoint(s) signed at tree size ${sizes}; root ${run.root}`);
-  }
-  if (run.uncovered > 0) parts.push(`${run.uncovered} event(s) wait for a later checkpoint (--checkpoint-interval)`);
-  return parts.length > 0 ? parts.join('; ') : 'no new events: no checkpoint signed';
-}
+import { checkpointSummary } from './ui/checkpoint-summary.js';
 
 interface CheckpointOptions extends GlobalOptions {
   log?: string;

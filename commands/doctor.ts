@@ -7,7 +7,7 @@ import type { CheckRecord, DoctorContext } from '../src/doctor/check.js';
 import type { SetupContext } from '../src/setup/step.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
-import { readOnlySetupContext } from './setup.js';
+import { readOnlySetupContext } from '../src/context.js';
 import { printJson, printLine, style } from './ui/format.js';
 
 export interface DoctorOptions extends GlobalOptions, StackFileOptions {

@@ -20,8 +20,7 @@ import {
   type Decision,
   type SimulationInput,
 } from '../src/evm/policy.js';
-import { openEvmSigner, type EvmSigner } from '../src/evm/signer.js';
-import type { AgentkeysConfig } from '../src/config/load.js';
+import { evmKeyRef, openEvmSigner, type EvmSigner } from '../src/evm/signer.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -40,20 +39,6 @@ export interface EvmOptions extends GlobalOptions {
   quoteOut?: string;
   quoteIn?: string;
   from?: string;
-}
-
-/** --key, else VAULT_KEY_ID (a bare id or alias means KMS, as in the seed). */
-export function evmKeyRef(flag: string | undefined, config: AgentkeysConfig): string {
-  const ref = flag ?? config.vaultKeyId;
-  if (!ref)
-    throw new UsageError({
-      code: 'FLAG_MISSING',
-      message: 'no EVM key: pass --key or set VAULT_KEY_ID',
-      hint:
-        '--key kms:alias/agentic-vault (create one: agentkeys keys create --spec ' +
-        'ECC_SECG_P256K1 --alias alias/agentic-vault)',
-    });
-  return /^(kms|file|local):/.test(ref) ? ref : `kms:${ref}`;
 }
 
 async function withSigner<T>(

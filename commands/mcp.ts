@@ -20,7 +20,7 @@ import { resolveSigner } from '../src/signing/resolve.js';
 import type { AuditSigner } from '../src/signing/signer.js';
 import { openStore } from '../src/store/store.js';
 import { createContext, writerStoreOptions, type CommandContext, type GlobalOptions } from './context.js';
-import { evmKeyRef } from './evm.js';
+import { evmKeyRef } from '../src/evm/signer.js';
 import { appendSigned, writerOptions } from './audit-writer.js';
 
 export interface McpOptions extends GlobalOptions {

@@ -6,7 +6,7 @@ import { reopenSandbox, seedSandbox, type SandboxSeed } from '../src/sandbox/see
 import { loadStack } from '../src/setup/stack.js';
 import { assertParentDirExists } from '../src/sys/fs.js';
 import { createContext } from './context.js';
-import { runSetupFor, type SetupOptions } from './setup.js';
+import { checkSetupFlags, runSetupFor, type SetupOptions } from './setup-run.js';
 import { printLine, style } from './ui/format.js';
 
 export interface SandboxOptions extends SetupOptions {
@@ -21,6 +21,7 @@ export interface SandboxOptions extends SetupOptions {
  * removed at the end; with --keep DIR a second run reopens DIR and shows an idempotent run.
  */
 export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
+  checkSetupFlags(options);
   assertMotoInstalled();
   const keep = options.keep ? path.resolve(options.keep) : undefined;
   if (keep) {

@@ -13,7 +13,7 @@ import { redactUrl } from '../src/db/pg.js';
 import { createContext, writerStoreOptions, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { count, progressLine } from './ui/progress.js';
-import { checkpointSummary } from './checkpoint.js';
+import { checkpointSummary } from './ui/checkpoint-summary.js';
 import { appendCheckpointed, appendSigned, witnessRun } from './audit-writer.js';
 import { parseWitnessUrl } from '../src/store/witness.js';
 import { parseWholeNumber } from './options.js';

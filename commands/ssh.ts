@@ -1,19 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
-import { readEnvFile } from '../src/config/env-file.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { connectSsh, requireSshClient, type SshConnection } from '../src/ssh/connection.js';
+import { openBrokerSsh, type BrokerSshOptions } from '../src/ssh/broker-ssh.js';
 import { runInherited } from '../src/sys/exec.js';
-import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { createContext, type GlobalOptions } from './context.js';
 import { style } from './ui/format.js';
 
-export interface SshOptions extends GlobalOptions {
-  fallback?: boolean;
-  pem?: string;
-  osUser?: string;
-  awsProfile?: string;
-  brokerEnvFile?: string;
-}
+export interface SshOptions extends GlobalOptions, Omit<BrokerSshOptions, 'stack'> {}
 
 export async function runSsh(options: SshOptions, positional: unknown[]): Promise<ExitCode> {
   const cmd = await createContext({ ...options, envFile: undefined });
@@ -24,7 +15,7 @@ export async function runSsh(options: SshOptions, positional: unknown[]): Promis
     words,
     dash === -1 ? words.length : words.length - (process.argv.length - dash - 1),
   );
-  const conn = await openBrokerSsh(cmd, { ...options, stack });
+  const conn = await openBrokerSsh(cmd.config, { ...options, stack });
   const reuse = conn.reused ? ', reusing the open connection' : '';
   process.stderr.write(style.dim(`→ ssh ${conn.plan.user}@${conn.plan.host} (${conn.plan.reason}${reuse})\n`));
   try {
@@ -41,46 +32,6 @@ export async function runSsh(options: SshOptions, positional: unknown[]): Promis
   } finally {
     conn.close();
   }
-}
-
-/** The broker host's ssh connection from the stack's broker env file (EIP, INSTANCE_ID, SSH_PORT). */
-export async function openBrokerSsh(
-  cmd: CommandContext,
-  options: Omit<SshOptions, keyof GlobalOptions> & { stack: 'prod' | 'test' },
-): Promise<SshConnection> {
-  const binary = cmd.config.sshBinary ?? 'ssh';
-  await requireSshClient(binary);
-  const brokerEnvFile =
-    options.brokerEnvFile ?? path.join('env', `broker${options.stack === 'test' ? '.test' : ''}.env`);
-  const broker = await readEnvFile(brokerEnvFile, {}, '--broker-env-file');
-  const controlDir = path.join(cmd.config.dir, 'ssh');
-  mkdirSync(controlDir, { recursive: true, mode: 0o700 });
-  return connectSsh({
-    binary,
-    configDir: cmd.config.dir,
-    region: broker.BROKER_AWS_REGION ?? cmd.config.region ?? 'us-east-1',
-    ...(options.awsProfile ? { awsProfile: options.awsProfile } : {}),
-    stack: options.stack,
-    brokerEnvFile,
-    ...(broker.INSTANCE_ID ? { instanceId: broker.INSTANCE_ID } : {}),
-    ...(broker.EIP ? { eip: broker.EIP } : {}),
-    ...(broker.SSH_PORT ? { port: sshPort(broker.SSH_PORT, brokerEnvFile) } : {}),
-    fallback: options.fallback === true,
-    ...(options.pem ? { pem: options.pem } : {}),
-    ...(options.osUser ? { osUser: options.osUser } : {}),
-    controlDir,
-  });
-}
-
-function sshPort(value: string, file: string): number {
-  const port = Number(value);
-  if (!/^\d{1,5}$/.test(value) || port < 1 || port > 65535)
-    throw new UsageError({
-      code: 'ENV_FILE_INVALID',
-      message: `${file}: SSH_PORT "${value}" is not a port (1-65535)`,
-      hint: 'SSH_PORT=22, or remove the line',
-    });
-  return port;
 }
 
 /**

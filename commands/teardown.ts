@@ -1,10 +1,9 @@
 import type { ExitCode } from '../src/errors.js';
-import { createSetupContext } from '../src/context.js';
+import { awsAuthForStack, createSetupContext } from '../src/context.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
 import { STEPS } from '../src/setup/steps/index.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
-import { awsAuth } from './setup.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { confirm } from './ui/prompt.js';
 
@@ -28,7 +27,7 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
     );
   const { ctx, calls } = await createSetupContext({
     stack,
-    auth: awsAuth(cmd.config),
+    auth: awsAuthForStack(cmd.config),
     dir: cmd.config.dir,
     showSecret: false,
     confirm: async () => options.yes === true,

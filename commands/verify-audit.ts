@@ -56,7 +56,6 @@ const CHECKPOINT_FIELDS_NOTE =
   'per-row signatures cover only the payload and the link.';
 
 export async function runVerifyAudit(options: VerifyAuditCommandOptions): Promise<ExitCode> {
-  if (options.proof) return (await import('./checkpoint.js')).runVerifyProof({ ...options, proof: options.proof });
   const ctx = await createContext({ ...options });
   const log = requireLog(ctx.config);
   const read = options.witness ? await readWitnessFor(ctx, options.witness, log, options.origin) : undefined;

@@ -187,3 +187,22 @@ async function fetchJson(url: string): Promise<{ status: number; json?: unknown 
     return { status: res.status };
   }
 }
+
+/** The stack's region comes from its env file, never from the shell (AWS_REGION would send a run elsewhere). */
+export function awsAuthForStack(config: AgentkeysConfig): AwsAuthOptions {
+  const { region: _ignored, ...auth } = awsAuthFromConfig(config);
+  return auth;
+}
+
+/** The stack's clients for read-only commands (doctor, broker probe): nothing is ever confirmed. */
+export async function readOnlySetupContext(stack: Stack, config: AgentkeysConfig): Promise<SetupContext> {
+  const { ctx } = await createSetupContext({
+    stack,
+    auth: awsAuthForStack(config),
+    dir: config.dir,
+    showSecret: false,
+    confirm: async () => false,
+    report: () => undefined,
+  });
+  return ctx;
+}

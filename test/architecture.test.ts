@@ -35,6 +35,20 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('a command never imports another command: what two share lives in src/, commands/ui or a support module', () => {
+    // A command module is one bin/agentkeys.ts loads; kms-support.ts, audit-writer.ts, setup-run.ts
+    // and the like are support modules the commands share, and import no command themselves.
+    const bin = readFileSync(path.join('bin', 'agentkeys.ts'), 'utf8');
+    const commands = new Set([...bin.matchAll(/import\('\.\.\/commands\/([a-z-]+)\.js'\)/g)].map((m) => m[1]!));
+    const bad = files('commands').flatMap((f) =>
+      imports(f)
+        .filter((i) => i.spec.startsWith('./') && commands.has(path.basename(i.spec, '.js')))
+        .map((i) => `${f} → ${i.spec}`),
+    );
+    expect(commands.size).toBeGreaterThan(15);
+    expect(bad).toEqual([]);
+  });
+
   it('only src/aws/ imports the AWS SDK', () => {
     const bad = [...files('src'), ...files('commands')]
       .filter((f) => !f.startsWith(path.join('src', 'aws')))

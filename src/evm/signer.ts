@@ -1,5 +1,6 @@
 // The two EVM signers: a KMS ECC_SECG_P256K1 key (the Agentic Vault signer) and a local secp256k1
 // PEM. Both hand out only signatures that recover to their own address.
+import type { AgentkeysConfig } from '../config/load.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -176,4 +177,18 @@ export async function openEvmSigner(
     });
   }
   return KmsEvmSigner.open(await openKms(), ref);
+}
+
+/** --key, else VAULT_KEY_ID (a bare id or alias means KMS, as in the seed). */
+export function evmKeyRef(flag: string | undefined, config: Pick<AgentkeysConfig, 'vaultKeyId'>): string {
+  const ref = flag ?? config.vaultKeyId;
+  if (!ref)
+    throw new UsageError({
+      code: 'FLAG_MISSING',
+      message: 'no EVM key: pass --key or set VAULT_KEY_ID',
+      hint:
+        '--key kms:alias/agentic-vault (create one: agentkeys keys create --spec ' +
+        'ECC_SECG_P256K1 --alias alias/agentic-vault)',
+    });
+  return /^(kms|file|local):/.test(ref) ? ref : `kms:${ref}`;
 }

@@ -1,0 +1,184 @@
+// The setup run shared by `agentkeys setup` and `agentkeys setup --sandbox` (which points it at
+// a moto of its own): not a command itself, so neither command imports the other.
+import { parseWholeNumber } from './options.js';
+import { UsageError, type ExitCode } from '../src/errors.js';
+import { checkCaller } from '../src/setup/preflight.js';
+import { awsAuthForStack, createSetupContext, type CallCounts } from '../src/context.js';
+import { interruptedRun, receiptPath, selectSteps, SetupRun, type StepRecord } from '../src/setup/runner.js';
+import type { Stack } from '../src/setup/stack.js';
+import type { SetupContext, SetupEvent } from '../src/setup/step.js';
+import { STEPS } from '../src/setup/steps/index.js';
+import { type CommandContext, type GlobalOptions, type StackFileOptions } from './context.js';
+import { printJson, printLine, style } from './ui/format.js';
+import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
+import { askYesNo } from './ui/prompt.js';
+import { printPlan, printWaiting, stepsExitCode, summaryLine } from './ui/step-outcome.js';
+export interface SetupOptions extends GlobalOptions, StackFileOptions {
+  test?: boolean;
+  onlyStep?: string;
+  fromStep?: string;
+  toStep?: string;
+  plan?: boolean;
+  verify?: boolean;
+  brokerEnvFile?: string;
+  yes?: boolean;
+  strict?: boolean;
+  showSecret?: boolean;
+  sandbox?: boolean;
+  keep?: string;
+  allowPrincipal?: string[];
+  wait?: string;
+  envDir?: string;
+}
+
+/** Flag values are checked before any AWS call (the sandbox seeds moto first). */
+export function checkSetupFlags(options: SetupOptions): void {
+  if (options.keep && !options.sandbox)
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: '--keep DIR goes with --sandbox',
+      hint: 'agentkeys setup --sandbox --keep ./sandbox',
+    });
+  if (options.wait !== undefined) parseWholeNumber(options.wait, '--wait');
+}
+
+export async function runSetupFor(
+  cmd: CommandContext,
+  stack: Stack,
+  options: SetupOptions,
+  overrides: { fetchJson?: SetupContext['fetchJson'] } = {},
+): Promise<ExitCode> {
+  const out = cmd.out;
+  const steps = selectSteps(STEPS, {
+    ...(options.onlyStep ? { onlyStep: options.onlyStep } : {}),
+    ...(options.fromStep ? { fromStep: options.fromStep } : {}),
+    ...(options.toStep ? { toStep: options.toStep } : {}),
+  });
+  // The stack is printed before anything else: an operator sees test or prod before any call.
+  if (!out.json)
+    printLine(
+      style.bold(
+        `agentkeys setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} ` +
+          `stack, account ${stack.accountId}, ${stack.region}${options.plan ? ' (plan: nothing is changed)' : ''}`,
+      ),
+    );
+  const events: SetupEvent[] = [];
+  const { ctx, calls } = await createSetupContext({
+    stack,
+    auth: awsAuthForStack(cmd.config),
+    dir: cmd.config.dir,
+    showSecret: options.showSecret === true,
+    confirm: (q) => askYesNo(q, options.yes === true, out.json),
+    report: (e) => events.push(e),
+    ...(overrides.fetchJson ? { fetchJson: overrides.fetchJson } : {}),
+  });
+  const started = Date.now();
+  const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
+  ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
+  const receiptFile = receiptPath(cmd.config.dir, stack.name);
+  const progress: WaitProgress = {};
+  const interrupted = await interruptedRun(receiptFile);
+  if (interrupted && !out.json) {
+    const last = interrupted.steps[interrupted.steps.length - 1];
+    printLine(
+      style.warn(
+        `the previous run (started ${interrupted.startedAt}) stopped ` +
+          `${last ? `after step ${last.num} ${last.id}` : 'before its first step'}; ` +
+          `this run checks everything and resumes`,
+      ),
+    );
+  }
+  const run = new SetupRun(ctx, {
+    plan: options.plan === true,
+    verify: options.verify === true,
+    receiptFile,
+    waitSeconds,
+    pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
+    onWait: (step, reason, left) => progress.onWait?.(step.num, `waiting (${left} s left): ${reason}`),
+    ...pauseHookForTests(),
+  });
+  run.prefetch(steps);
+  if (out.json) {
+    for (const step of steps) if ((await run.run(step)).status === 'failed') break;
+  } else {
+    await runWithListr(run, steps, progress);
+  }
+  const { records, pendingCount } = await run.finish();
+  const wallMs = Date.now() - started;
+  if (out.json)
+    printJson({
+      ok: !records.some((r) => r.status === 'failed' || r.status === 'blocked'),
+      stack: stack.name,
+      plan: options.plan === true,
+      steps: records,
+      calls,
+      wallMs,
+      secrets: events.filter((e) => e.type === 'secret-written'),
+    });
+  else printOutcome(records, events, calls, wallMs, options, out.debug);
+  return stepsExitCode(records, pendingCount, { plan: options.plan === true, strict: options.strict === true });
+}
+
+/**
+ * Test hook (AGENTKEYS_TEST_PAUSE_AFTER_STEP=N): after step N and its receipt are written, say so on
+ * stderr and wait forever, so a test can SIGKILL the run at a known point. Unset, it does nothing.
+ */
+function pauseHookForTests(): { onEnd?: (record: StepRecord) => Promise<void> } {
+  const at = process.env.AGENTKEYS_TEST_PAUSE_AFTER_STEP;
+  if (!at) return {};
+  return {
+    onEnd: async (record) => {
+      if (String(record.num) !== at) return;
+      process.stderr.write(`agentkeys: paused after step ${at}\n`);
+      await new Promise<never>(() => undefined);
+    },
+  };
+}
+
+function printOutcome(
+  records: StepRecord[],
+  events: SetupEvent[],
+  calls: CallCounts,
+  wallMs: number,
+  options: SetupOptions,
+  debug: boolean,
+): void {
+  if (options.plan) printPlan(records);
+  for (const e of events) {
+    if (e.type !== 'secret-written') continue;
+    printLine(
+      `${style.ok('✔')} access key ${e.accessKeyId} for ${e.profile} written ` +
+        `to ${e.file} [${e.profile}] ${style.dim('(0600)')}`,
+    );
+    if (e.secret) printLine(`  AWS_SECRET_ACCESS_KEY=${e.secret}`);
+  }
+  for (const r of records.filter((x) => x.verify !== undefined)) {
+    printLine(
+      r.verify === 'ok'
+        ? `${style.ok('✔ verified')} ${r.num} ${r.id}`
+        : `${style.bad('✖ verify failed')} ${r.num} ${r.id}: ${r.verify}`,
+    );
+  }
+  const stuck = printWaiting(records);
+  printLine(summaryLine(records, stuck, wallMs, `${calls.total} AWS calls (${calls.mutating} mutating)`));
+  if (debug)
+    printLine(
+      style.dim(
+        `  ${Object.entries(calls.byOperation)
+          .map(([k, v]) => `${k}×${v}`)
+          .join(' ')}`,
+      ),
+    );
+}
+
+function allowList(options: SetupOptions, fromSettings: readonly string[]): string[] {
+  const list = [...(options.allowPrincipal ?? []), ...fromSettings];
+  for (const p of list)
+    if (!p.startsWith('arn:'))
+      throw new UsageError({
+        code: 'FLAG_INVALID',
+        message: `allowed principal "${p}" is not an ARN pattern`,
+        hint: 'arn:aws:iam::123456789012:user/agentkeys-admin or arn:aws:sts::*:assumed-role/Admin/*',
+      });
+  return list;
+}
