@@ -12,12 +12,12 @@ import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions }
 import { printJson, printLine, style } from './ui/format.js';
 import { parseWholeNumber } from './options.js';
 import { openBrokerSsh } from '../src/ssh/broker-ssh.js';
-import { printStepOutcome, stepsExitCode } from './ui/step-outcome.js';
-import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
+import { printStepOutcome } from './ui/step-outcome.js';
+import { printStackBanner, runStepCommand } from './step-command.js';
 import { brokerContext } from '../src/broker/context.js';
 import { dohResolver } from '../src/broker/dns.js';
 import { BROKER_STEPS } from '../src/broker/steps/index.js';
-import { selectSteps, SetupRun } from '../src/setup/runner.js';
+import { selectSteps } from '../src/steps/runner.js';
 import { sshShell, type HostShell } from '../src/ssh/connection.js';
 
 export interface BrokerRenderOptions extends GlobalOptions, StackFileOptions {
@@ -159,13 +159,12 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
     stack: stack.name === 'test' ? 'test' : 'prod',
   });
   const shell = countingShell(sshShell(conn));
-  if (!cmd.out.json)
-    printLine(
-      style.bold(
-        `agentkeys broker setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} stack, ` +
-          `${shell.describe} (${conn.plan.reason})${options.plan ? ' (plan: nothing is changed)' : ''}`,
-      ),
-    );
+  printStackBanner(
+    cmd,
+    'broker setup',
+    stack.name,
+    `${shell.describe} (${conn.plan.reason})${options.plan ? ' (plan: nothing is changed)' : ''}`,
+  );
   const ctx = brokerContext({
     stack,
     shell,
@@ -178,21 +177,15 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
     showSecret: options.showSecret === true,
   });
   const started = Date.now();
-  const progress: WaitProgress = {};
   try {
-    const run = new SetupRun(ctx, {
+    const { records, exitCode } = await runStepCommand(cmd, ctx, steps, {
       plan: options.plan === true,
       verify: false,
-      prefetch: false,
-      receiptFile: path.join(cmd.config.dir, 'broker', `${stack.name}.receipt.json`),
+      strict: options.strict === true,
       waitSeconds,
-      pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
-      onWait: (step, reason, left) => progress.onWait?.(step.num, `waiting (${left} s left): ${reason}`),
+      receiptFile: path.join(cmd.config.dir, 'broker', `${stack.name}.receipt.json`),
+      prefetch: false,
     });
-    if (cmd.out.json) {
-      for (const step of steps) if ((await run.run(step)).status === 'failed') break;
-    } else await runWithListr(run, steps, progress);
-    const { records, pendingCount } = await run.finish();
     const summary = { wallMs: Date.now() - started, roundTrips: shell.count() };
     if (cmd.out.json)
       printJson({
@@ -205,7 +198,7 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
         wallMs: summary.wallMs,
       });
     else printStepOutcome(records, options.plan === true, `${summary.roundTrips} SSH round trip(s)`, summary.wallMs);
-    return stepsExitCode(records, pendingCount, { plan: options.plan === true, strict: options.strict === true });
+    return exitCode;
   } finally {
     conn.close();
   }

@@ -1,7 +1,7 @@
 import type { StoreOptions } from '../src/store/store.js';
 import { loadConfig, type AgentkeysConfig } from '../src/config/load.js';
 import { createServices, type Services } from '../src/context.js';
-import { loadStack, type Stack } from '../src/setup/stack.js';
+import { loadStack, type Stack } from '../src/config/stack.js';
 import { style, type OutputOptions } from './ui/format.js';
 
 /** Options every command accepts (defined once in bin/agentkeys.ts). */

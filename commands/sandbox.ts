@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { ExitCode } from '../src/errors.js';
 import { assertMotoInstalled, startMoto } from '../src/sandbox/moto.js';
 import { reopenSandbox, seedSandbox, type SandboxSeed } from '../src/sandbox/seed.js';
-import { loadStack } from '../src/setup/stack.js';
+import { loadStack } from '../src/config/stack.js';
 import { assertParentDirExists } from '../src/sys/fs.js';
 import { createContext } from './context.js';
 import { checkSetupFlags, runSetupFor, type SetupOptions } from './setup-run.js';

@@ -4,15 +4,15 @@ import { parseWholeNumber } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { awsAuthForStack, createSetupContext, type CallCounts } from '../src/context.js';
-import { interruptedRun, receiptPath, selectSteps, SetupRun, type StepRecord } from '../src/setup/runner.js';
-import type { Stack } from '../src/setup/stack.js';
+import { interruptedRun, receiptPath, selectSteps, type StepRecord } from '../src/steps/runner.js';
+import type { Stack } from '../src/config/stack.js';
 import type { SetupContext, SetupEvent } from '../src/setup/step.js';
 import { STEPS } from '../src/setup/steps/index.js';
 import { type CommandContext, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
-import { runWithListr, type WaitProgress } from './ui/setup-progress.js';
+import { printStackBanner, runStepCommand } from './step-command.js';
 import { askYesNo } from './ui/prompt.js';
-import { printPlan, printWaiting, stepsExitCode, summaryLine } from './ui/step-outcome.js';
+import { printPlan, printWaiting, summaryLine } from './ui/step-outcome.js';
 export interface SetupOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
   onlyStep?: string;
@@ -54,14 +54,12 @@ export async function runSetupFor(
     ...(options.fromStep ? { fromStep: options.fromStep } : {}),
     ...(options.toStep ? { toStep: options.toStep } : {}),
   });
-  // The stack is printed before anything else: an operator sees test or prod before any call.
-  if (!out.json)
-    printLine(
-      style.bold(
-        `agentkeys setup: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} ` +
-          `stack, account ${stack.accountId}, ${stack.region}${options.plan ? ' (plan: nothing is changed)' : ''}`,
-      ),
-    );
+  printStackBanner(
+    cmd,
+    'setup',
+    stack.name,
+    `account ${stack.accountId}, ${stack.region}${options.plan ? ' (plan: nothing is changed)' : ''}`,
+  );
   const events: SetupEvent[] = [];
   const { ctx, calls } = await createSetupContext({
     stack,
@@ -76,7 +74,6 @@ export async function runSetupFor(
   const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
   ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
   const receiptFile = receiptPath(cmd.config.dir, stack.name);
-  const progress: WaitProgress = {};
   const interrupted = await interruptedRun(receiptFile);
   if (interrupted && !out.json) {
     const last = interrupted.steps[interrupted.steps.length - 1];
@@ -88,22 +85,15 @@ export async function runSetupFor(
       ),
     );
   }
-  const run = new SetupRun(ctx, {
+  const { records, exitCode } = await runStepCommand(cmd, ctx, steps, {
     plan: options.plan === true,
     verify: options.verify === true,
-    receiptFile,
+    strict: options.strict === true,
     waitSeconds,
-    pollIntervalMs: Math.min(10_000, Math.max(500, waitSeconds * 100)),
-    onWait: (step, reason, left) => progress.onWait?.(step.num, `waiting (${left} s left): ${reason}`),
+    receiptFile,
+    prefetch: true,
     ...pauseHookForTests(),
   });
-  run.prefetch(steps);
-  if (out.json) {
-    for (const step of steps) if ((await run.run(step)).status === 'failed') break;
-  } else {
-    await runWithListr(run, steps, progress);
-  }
-  const { records, pendingCount } = await run.finish();
   const wallMs = Date.now() - started;
   if (out.json)
     printJson({
@@ -116,7 +106,7 @@ export async function runSetupFor(
       secrets: events.filter((e) => e.type === 'secret-written'),
     });
   else printOutcome(records, events, calls, wallMs, options, out.debug);
-  return stepsExitCode(records, pendingCount, { plan: options.plan === true, strict: options.strict === true });
+  return exitCode;
 }
 
 /**

@@ -6,6 +6,7 @@ import { STEPS } from '../src/setup/steps/index.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { confirm } from './ui/prompt.js';
+import { printStackBanner } from './step-command.js';
 
 export interface TeardownCommandOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
@@ -18,13 +19,7 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
   if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
   const cmd = await createContext({ ...options });
   const stack = await loadStackOf(options);
-  if (!cmd.out.json)
-    printLine(
-      style.bold(
-        `agentkeys teardown: ${stack.name === 'test' ? style.warn('TEST') : style.bad('PROD')} ` +
-          `stack, account ${stack.accountId}, ${stack.region}`,
-      ),
-    );
+  printStackBanner(cmd, 'teardown', stack.name, `account ${stack.accountId}, ${stack.region}`);
   const { ctx, calls } = await createSetupContext({
     stack,
     auth: awsAuthForStack(cmd.config),

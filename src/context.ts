@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { AwsCallObservation } from './aws/call.js';
 import type { AgentkeysConfig } from './config/load.js';
 import type { SetupContext, SetupEvent } from './setup/step.js';
-import type { Stack } from './setup/stack.js';
+import type { Stack } from './config/stack.js';
 import type { AwsAuthOptions } from './aws/credentials.js';
 import type { KmsApi } from './aws/kms.js';
 import { DEFAULT_REGION } from './aws/region.js';

@@ -49,6 +49,20 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('the step engine (src/steps) knows no step: setup and the broker build on it, never the reverse', () => {
+    const bad = files(path.join('src', 'steps')).flatMap((f) =>
+      imports(f)
+        .filter((i) => /\/(setup|broker|aws)\//.test(i.spec) || /^\.\.\/(setup|broker|aws)\//.test(i.spec))
+        .map((i) => `${f} → ${i.spec}`),
+    );
+    const brokerOnSetup = files(path.join('src', 'broker')).flatMap((f) =>
+      imports(f)
+        .filter((i) => /\/setup\//.test(i.spec))
+        .map((i) => `${f} → ${i.spec}`),
+    );
+    expect([...bad, ...brokerOnSetup]).toEqual([]);
+  });
+
   it('only src/aws/ imports the AWS SDK', () => {
     const bad = [...files('src'), ...files('commands')]
       .filter((f) => !f.startsWith(path.join('src', 'aws')))

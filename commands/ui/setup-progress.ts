@@ -1,7 +1,7 @@
 // The setup runner's steps as listr2 tasks (the only home of listr2, beside chalk and prompts).
 import { Listr } from 'listr2';
-import type { RunContext, SetupRun } from '../../src/setup/runner.js';
-import type { Step } from '../../src/setup/step.js';
+import type { RunContext, StepRun } from '../../src/steps/runner.js';
+import type { Step } from '../../src/steps/step.js';
 
 /** Where a wait reports to: the listr task of the step that is running. */
 export interface WaitProgress {
@@ -9,7 +9,7 @@ export interface WaitProgress {
 }
 
 export async function runWithListr<C extends RunContext>(
-  run: SetupRun<C>,
+  run: StepRun<C>,
   steps: readonly Step<C>[],
   progress: WaitProgress,
 ): Promise<void> {

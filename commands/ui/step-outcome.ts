@@ -1,7 +1,7 @@
 // What setup and broker setup print after their steps: the plan (with file diffs), the steps
 // that wait or are blocked with their fix, one summary line; and the exit code both share.
 import type { ExitCode } from '../../src/errors.js';
-import type { StepRecord } from '../../src/setup/runner.js';
+import type { StepRecord } from '../../src/steps/runner.js';
 import { printLine, style } from './format.js';
 
 export function printPlan(records: readonly StepRecord[]): void {

@@ -1,7 +1,7 @@
 // What broker setup's steps work on: the host's shell over SSH, the root the tree lives under, the
 // rendered files, and the laptop's view of DNS. Built once per run by the command.
 import * as path from 'node:path';
-import type { Stack } from '../setup/stack.js';
+import type { Stack } from '../config/stack.js';
 import { shQuote, type HostShell } from '../ssh/connection.js';
 import type { ResolveA } from './dns.js';
 import { brokerServices, hostPaths, renderHostFiles, type HostService, type RenderedFile } from './render.js';

@@ -11,7 +11,7 @@ import {
   oidcDiscoveryCheck,
   servedCertificate,
 } from '../doctor/checks/endpoints.js';
-import type { Stack } from '../setup/stack.js';
+import type { Stack } from '../config/stack.js';
 import { brokerServices, type HostService } from './render.js';
 
 function hostCheck(s: HostService): DoctorCheck {

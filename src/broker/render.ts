@@ -4,7 +4,7 @@
 // (relative to its root), the caller decides where they land.
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
-import type { Stack } from '../setup/stack.js';
+import type { Stack } from '../config/stack.js';
 import { renderText } from '../sys/templates.js';
 
 export interface HostService {

@@ -2,7 +2,7 @@
 // values (setup-steps.md weaknesses 6 and 17). The code keeps no policy literals: it only chooses
 // the template and supplies the values. `${aws:PrincipalTag/...}` sits literally in the templates.
 import { renderJson, type TemplateVars } from '../sys/templates.js';
-import type { Stack } from './stack.js';
+import type { Stack } from '../config/stack.js';
 
 export type Phase = 'static' | 'federated';
 type Statement = Record<string, unknown>;

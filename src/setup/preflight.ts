@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { UsageError } from '../errors.js';
 import type { SetupAws } from '../aws/setup-api.js';
-import type { Stack } from './stack.js';
+import type { Stack } from '../config/stack.js';
 import { blocked, done, reportStep, type Step } from './step.js';
 
 /**

@@ -4,20 +4,20 @@
 import { rm } from 'node:fs/promises';
 import { readProfiles, removeProfile, writeProfile } from './credentials-file.js';
 import { samePolicy } from './policy-compare.js';
-import { blocked, change, done, pending, waiting, type Change, type SetupContext, type StepState } from './step.js';
+import {
+  blocked,
+  change,
+  done,
+  pending,
+  waiting,
+  type Change,
+  type SetupContext,
+  type StepState,
+  type TeardownOptions,
+} from './step.js';
 
-/** One deletion, planned read-only first; teardown applies them in reverse step order. */
-export interface TeardownAction {
-  resource: string;
-  detail?: string;
-  /** Deleting bucket contents: asks again, separately. */
-  destroysData?: boolean;
-  run(): Promise<void>;
-}
-
-export interface TeardownOptions {
-  keepData: boolean;
-}
+/** One deletion (a Change, action 'delete'), planned read-only first; applied in reverse step order. */
+export type TeardownAction = Change;
 
 /** An inline policy of a user or a role, as the step wants it. */
 export interface InlinePolicy {
@@ -56,7 +56,8 @@ export function iamUser(ctx: SetupContext, user: string, step: string) {
       if (await aws.getUser(user)) {
         actions.push({
           resource: `IAM user ${user}`,
-          run: async () => {
+          action: 'delete',
+          apply: async () => {
             for (const k of await aws.listAccessKeys(user)) await aws.deleteAccessKey(user, k.id);
             for (const p of await aws.listUserPolicies(user)) await aws.deleteUserPolicy(user, p);
             for (const arn of await aws.listAttachedUserPolicies(user)) await aws.detachUserPolicy(user, arn);
@@ -67,7 +68,8 @@ export function iamUser(ctx: SetupContext, user: string, step: string) {
       if ((await readProfiles(ctx.credentialsFile)).has(user)) {
         actions.push({
           resource: `profile [${user}] in ${ctx.credentialsFile}`,
-          run: () => dropProfile(ctx.credentialsFile, user),
+          action: 'delete',
+          apply: () => dropProfile(ctx.credentialsFile, user),
         });
       }
       return actions;
@@ -106,7 +108,8 @@ export function iamRole(ctx: SetupContext, name: string) {
       return [
         {
           resource: `IAM role ${name}`,
-          run: async () => {
+          action: 'delete',
+          apply: async () => {
             for (const p of await aws.listRolePolicies(name)) await aws.deleteRolePolicy(name, p);
             for (const arn of await aws.listAttachedRolePolicies(name)) await aws.detachRolePolicy(name, arn);
             await aws.deleteRole(name);
@@ -162,7 +165,8 @@ export function s3Bucket(ctx: SetupContext, bucket: string) {
         {
           resource: `s3://${bucket}`,
           ...data,
-          run: async () => {
+          action: 'delete',
+          apply: async () => {
             await aws.emptyBucket(bucket);
             await aws.deleteBucket(bucket);
           },
@@ -191,7 +195,9 @@ export function sesIdentity(
     },
     async teardown(): Promise<TeardownAction[]> {
       if (!(await aws.getEmailIdentity(identity))) return [];
-      return [{ resource: `SES identity ${identity}`, run: () => aws.deleteEmailIdentity(identity) }];
+      return [
+        { resource: `SES identity ${identity}`, action: 'delete', apply: () => aws.deleteEmailIdentity(identity) },
+      ];
     },
   };
 }

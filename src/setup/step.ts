@@ -1,52 +1,27 @@
+// Setup's steps over the stack's AWS account: their context, what they report, and the engine's
+// parts (src/steps/step.ts) under the names the steps use, with Step defaulting to this context.
 import type { KmsApi } from '../aws/kms.js';
 import type { SetupAws } from '../aws/setup-api.js';
-import type { TeardownAction, TeardownOptions } from './resources.js';
-import type { Stack } from './stack.js';
+import type { Step as EngineStep, StepState } from '../steps/step.js';
+import type { Stack } from '../config/stack.js';
 
-export type ChangeAction = 'create' | 'update' | 'delete' | 'write' | 'tag' | 'associate' | 'activate';
+export {
+  blocked,
+  change,
+  done,
+  once,
+  pending,
+  planned,
+  rerun,
+  waiting,
+  type Change,
+  type ChangeAction,
+  type PlannedChange,
+  type StepState,
+  type TeardownOptions,
+} from '../steps/step.js';
 
-/** One planned change as the plan table and the --json records show it. */
-export interface PlannedChange {
-  action: ChangeAction;
-  resource: string;
-  detail?: string;
-  /** A unified diff of a file the change rewrites (broker setup's --plan). */
-  diff?: string;
-}
-
-/**
- * A change that carries its own apply(): the check that found it says how to make it, so no step
- * re-matches the display strings of its own plan. The runner applies a step's changes in order.
- */
-export interface Change extends PlannedChange {
-  apply(): Promise<void>;
-}
-
-export function change(action: ChangeAction, resource: string, apply: () => Promise<unknown>, detail?: string): Change {
-  return { action, resource, ...(detail ? { detail } : {}), apply: async () => void (await apply()) };
-}
-
-/** Runs fn once however many changes share it (one Route 53 batch for many records, one key for two rows). */
-export function once(fn: () => Promise<unknown>): () => Promise<void> {
-  let running: Promise<unknown> | undefined;
-  return async () => void (await (running ??= fn()));
-}
-
-/** The change without its apply, for records, receipts and --json. */
-export const planned = ({ action, resource, detail, diff }: PlannedChange): PlannedChange => ({
-  action,
-  resource,
-  ...(detail ? { detail } : {}),
-  ...(diff ? { diff } : {}),
-});
-
-export type StepState =
-  | { status: 'done'; summary: string }
-  | { status: 'pending'; changes: Change[] }
-  /** Waiting on something outside our control (DNS, SES verification, an operator paste). */
-  | { status: 'waiting'; reason: string; hint: string }
-  /** A prerequisite is missing or the account is in a state we will not touch. */
-  | { status: 'blocked'; reason: string; hint?: string };
+export type Step<C = SetupContext> = EngineStep<C>;
 
 /** Progress the core reports; the listr reporter renders it. Core never prints. */
 export type SetupEvent =
@@ -70,55 +45,12 @@ export interface SetupContext {
   state: { eip?: string; dataRoleArn?: string; caller?: { account: string; arn: string } };
 }
 
-/**
- * A numbered, idempotent step over some context C: setup's AWS account (SetupContext) or the
- * broker host over SSH (BrokerContext). The runner only needs check(); the rest is setup's.
- */
-export interface Step<C = SetupContext> {
-  /** Upstream's number, kept so `--only-step 4` means what operators know. */
-  readonly num: number;
-  /** Stable id: `--only-step eip` works too. */
-  readonly id: string;
-  readonly title: string;
-  /** Read-only. */
-  check(ctx: C): Promise<StepState>;
-  /**
-   * Read-only: the deletions of what this step built, from the same resource definitions as its
-   * check, in the order they run. Teardown takes the steps in reverse.
-   */
-  teardown?(ctx: SetupContext, opts: TeardownOptions): Promise<TeardownAction[]>;
-  /** Why teardown keeps what this step makes (said by teardown), when it has no teardown. */
-  readonly keeps?: string;
-  /** --verify: exercise the resource; returns a failure message or undefined. */
-  verify?(ctx: C): Promise<string | undefined>;
-  /** Waiting that resolves by itself (SES, DNS, the issuer): `--wait` re-checks it until a deadline. */
-  readonly pollable?: boolean;
-}
-
 /** What a step that only reports can say: it never has changes and owns nothing to tear down. */
-export type Report = StateOf<'done' | 'blocked'>;
+export type Report = Extract<StepState, { status: 'done' | 'blocked' }>;
 
 /** Preflight (tools, env files, caller and zone) and the summary: numbered like steps, but read-only. */
 export function reportStep(
   def: Pick<Step, 'num' | 'id' | 'title'> & { report(ctx: SetupContext): Promise<Report> },
 ): Step {
   return { num: def.num, id: def.id, title: def.title, check: (ctx) => def.report(ctx) };
-}
-
-type StateOf<S extends StepState['status']> = Extract<StepState, { status: S }>;
-export const done = (summary: string): StateOf<'done'> => ({ status: 'done', summary });
-export const pending = (changes: Change[]): StepState => ({ status: 'pending', changes });
-export const waiting = (reason: string, hint: string): StepState => ({ status: 'waiting', reason, hint });
-export const blocked = (reason: string, hint?: string): StateOf<'blocked'> => ({
-  status: 'blocked',
-  reason,
-  ...(hint ? { hint } : {}),
-});
-
-/** The exact command that re-runs one step of this stack, for waiting and blocked messages. */
-export function rerun(ctx: { stack: { name: string; rerunCommand?: string } }, step: string | number): string {
-  return (
-    `${ctx.stack.rerunCommand ?? `agentkeys setup${ctx.stack.name === 'test' ? ' --test' : ''}`} ` +
-    `--only-step ${step}`
-  );
 }

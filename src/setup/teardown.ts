@@ -1,8 +1,5 @@
 import { STEPS } from './steps/index.js';
-import type { TeardownAction, TeardownOptions } from './resources.js';
-import type { SetupContext, Step } from './step.js';
-
-export type { TeardownAction, TeardownOptions } from './resources.js';
+import type { Change, SetupContext, Step, TeardownOptions } from './step.js';
 
 /**
  * Everything this stack owns that still exists, by exact name (never by prefix), each delete
@@ -16,15 +13,15 @@ export async function planTeardown(
   ctx: SetupContext,
   opts: TeardownOptions,
   steps: readonly Step[] = STEPS,
-): Promise<TeardownAction[]> {
+): Promise<Change[]> {
   const reversed = [...steps].sort((a, b) => b.num - a.num);
   const perStep = await Promise.all(reversed.map((s) => s.teardown?.(ctx, opts) ?? Promise.resolve([])));
   return perStep.flat();
 }
 
-export async function applyTeardown(actions: TeardownAction[], onDone: (a: TeardownAction) => void): Promise<void> {
+export async function applyTeardown(actions: Change[], onDone: (a: Change) => void): Promise<void> {
   for (const action of actions) {
-    await action.run(); // every delete treats "already gone" as done (src/aws/call.ts), so re-runs converge
+    await action.apply(); // every delete treats "already gone" as done (src/aws/call.ts), so re-runs converge
     onDone(action);
   }
 }

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { writeStackEnvFiles } from '../../src/sandbox/seed.js';
 import { setEnvValue } from '../../src/config/env-writeback.js';
-import { loadStack } from '../../src/setup/stack.js';
+import { loadStack } from '../../src/config/stack.js';
 import type { SetupContext } from '../../src/setup/step.js';
 import { tempDir } from '../helpers/tmp.js';
 import { createFakeAccount, type FakeAccount } from './account.js';

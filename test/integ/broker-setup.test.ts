@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerServices } from '../../src/broker/render.js';
-import { loadStack } from '../../src/setup/stack.js';
+import { loadStack } from '../../src/config/stack.js';
 import { runCli } from '../helpers/cli.js';
 import { freePortBase } from '../helpers/net.js';
 import { hostBrokerEnv, startTestHost, writeServiceBinary, type TestHost } from '../helpers/sshd.js';

@@ -3,8 +3,8 @@
 // everything else (IAM provider, trusts, inline policies, bucket policies) is moto over HTTP.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createSetupContext } from '../../src/context.js';
-import { runSteps, selectSteps } from '../../src/setup/runner.js';
-import { loadStack } from '../../src/setup/stack.js';
+import { runSteps, selectSteps } from '../../src/steps/runner.js';
+import { loadStack } from '../../src/config/stack.js';
 import { STEPS } from '../../src/setup/steps/index.js';
 import { resetMoto, useMoto } from '../helpers/moto.js';
 import { seedAccount, stackFiles } from '../helpers/setup-harness.js';

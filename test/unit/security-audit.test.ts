@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { broadByName, broadReason, broadReasons } from '../../src/setup/security-audit.js';
 import * as P from '../../src/setup/policies.js';
-import { loadStack } from '../../src/setup/stack.js';
+import { loadStack } from '../../src/config/stack.js';
 
 describe('over-broad grants', () => {
   it.each([

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { setEnvValue } from '../../src/config/env-writeback.js';
 import { canonicalPolicy, samePolicy } from '../../src/setup/policy-compare.js';
 import { classBucketPolicy, federatedTrust, mailBucketPolicy } from '../../src/setup/policies.js';
-import { loadStack } from '../../src/setup/stack.js';
-import { selectSteps } from '../../src/setup/runner.js';
+import { loadStack } from '../../src/config/stack.js';
+import { selectSteps } from '../../src/steps/runner.js';
 import { STEPS } from '../../src/setup/steps/index.js';
 
 describe('stack names (one naming function, pinned for prod and test)', () => {

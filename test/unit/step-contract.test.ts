@@ -4,7 +4,7 @@
 // run, and teardown (derived from the steps) removes what they built. The moto suites in
 // test/integ prove the same against a real server; this one runs in about a second.
 import { describe, expect, it } from 'vitest';
-import { runSteps } from '../../src/setup/runner.js';
+import { runSteps } from '../../src/steps/runner.js';
 import { STEPS } from '../../src/setup/steps/index.js';
 import { applyTeardown, planTeardown } from '../../src/setup/teardown.js';
 import type { Step } from '../../src/setup/step.js';

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as P from '../../src/setup/policies.js';
-import { loadStack, type Stack } from '../../src/setup/stack.js';
+import { loadStack, type Stack } from '../../src/config/stack.js';
 import { placeholdersOf, renderJson, templatesDir } from '../../src/sys/templates.js';
 
 const expected = JSON.parse(readFileSync('test/fixtures/policies/rendered.json', 'utf8')) as Record<string, unknown>;

@@ -2,7 +2,7 @@
 // eic_run_authorized_keys answers sshd with the key SendSSHPublicKey pushed) and sshd's drop-in
 // naming it. The drop-in is checked by sshd -t before ssh is reloaded, and undone if refused:
 // a broken sshd config would lock the operator out.
-import { change, done, pending, type Change, type Step } from '../../setup/step.js';
+import { change, done, pending, type Change, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
 import { onHost, type BrokerContext } from '../context.js';
 import { guardedChange, hostRead, hostRun, writeFileScript } from '../host-files.js';

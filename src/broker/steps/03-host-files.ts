@@ -3,7 +3,7 @@
 // mode differs, with a unified diff in --plan (values of a 0600 file are redacted unless
 // --show-secret). All writes go in one round trip, then systemd re-reads its units.
 import { createTwoFilesPatch } from 'diff';
-import { change, done, once, pending, type Step } from '../../setup/step.js';
+import { change, done, once, pending, type Step } from '../../steps/step.js';
 import { onHost, type BrokerContext } from '../context.js';
 import { hostRun, readHostFiles, writeFileScript, type HostFile } from '../host-files.js';
 import type { RenderedFile } from '../render.js';

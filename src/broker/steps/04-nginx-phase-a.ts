@@ -1,6 +1,6 @@
 // Step 4: nginx and certbot installed, the ACME webroot, and Phase A (HTTP only: the webroot and
 // a 503 placeholder) for every hostname without a certificate yet, so certbot can prove it.
-import { change, done, pending, type Change, type Step } from '../../setup/step.js';
+import { change, done, pending, type Change, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
 import type { BrokerContext } from '../context.js';
 import { hostRun } from '../host-files.js';

@@ -2,7 +2,7 @@
 // A host is asked for only once public DNS (DNS-over-HTTPS, not the laptop's resolver) answers
 // with the EIP; until then it waits with the reason, and the other hosts go ahead. Renewal is
 // certbot's own timer.
-import { blocked, change, done, pending, waiting, type Step } from '../../setup/step.js';
+import { blocked, change, done, pending, waiting, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
 import { brokerRerun, onHost, type BrokerContext } from '../context.js';
 import { hostRun } from '../host-files.js';

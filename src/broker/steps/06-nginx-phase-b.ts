@@ -1,5 +1,5 @@
 // Step 6: Phase B (TLS, proxied to the service) for every hostname that has a certificate.
-import { done, pending, waiting, type Step } from '../../setup/step.js';
+import { done, pending, waiting, type Step } from '../../steps/step.js';
 import { brokerRerun, type BrokerContext } from '../context.js';
 import { relinkSites, siteFacts } from './sites.js';
 

@@ -1,7 +1,7 @@
 // Step 7: every service enabled, running and answering /healthz on its loopback port. A service
 // whose unit or env file changed this run is restarted. The binaries are built and installed by
 // the broker's own release; a missing one blocks with the path it should be at.
-import { blocked, change, done, once, pending, waiting, type Change, type Step } from '../../setup/step.js';
+import { blocked, change, done, once, pending, waiting, type Change, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
 import { brokerRerun, type BrokerContext } from '../context.js';
 import { hostRun } from '../host-files.js';

@@ -1,5 +1,5 @@
 // The broker host's steps, in order: each checks read-only over SSH first, then applies.
-import type { Step } from '../../setup/step.js';
+import type { Step } from '../../steps/step.js';
 import type { BrokerContext } from '../context.js';
 import { loginUser } from './01-login-user.js';
 import { instanceConnect } from './02-instance-connect.js';

@@ -1,7 +1,7 @@
 // What steps 4-6 read of nginx and certbot on the host, in one round trip: the tools, the ACME
 // webroot, each hostname's certificate (with its expiry) and which phase its site link points at.
 import { shQuote } from '../../ssh/connection.js';
-import { change, once, type Change } from '../../setup/step.js';
+import { change, once, type Change } from '../../steps/step.js';
 import { onHost, type BrokerContext } from '../context.js';
 import { guardedChange, hostRead, linkScript, type HostFile } from '../host-files.js';
 

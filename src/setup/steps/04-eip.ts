@@ -125,7 +125,8 @@ export const eipStep: Step = {
     const { stack, aws } = ctx;
     const actions: TeardownAction[] = (await aws.addressesByTag(stack.eipTag)).map((address) => ({
       resource: `Elastic IP ${address.publicIp}`,
-      run: async () => {
+      action: 'delete',
+      apply: async () => {
         if (address.associationId) await aws.disassociateAddress(address.associationId);
         await aws.releaseAddress(address.allocationId);
       },
@@ -133,7 +134,8 @@ export const eipStep: Step = {
     if (stack.eip)
       actions.push({
         resource: `EIP in ${stack.brokerEnvFile}`,
-        run: async () => void (await setEnvValue(stack.brokerEnvFile, 'EIP', '')),
+        action: 'delete',
+        apply: async () => void (await setEnvValue(stack.brokerEnvFile, 'EIP', '')),
       });
     return actions;
   },

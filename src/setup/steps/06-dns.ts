@@ -124,7 +124,8 @@ export const dnsStep: Step = {
     return [
       {
         resource: `${ours.length} DNS record(s) in ${stack.zone}`,
-        run: () => aws.changeRecordSets(stack.parentZoneId, batch, `agentkeys teardown (${stack.name})`),
+        action: 'delete',
+        apply: () => aws.changeRecordSets(stack.parentZoneId, batch, `agentkeys teardown (${stack.name})`),
       },
     ];
   },

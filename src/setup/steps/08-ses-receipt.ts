@@ -83,12 +83,14 @@ export const sesReceiptStep: Step = {
     if (rules.includes(stack.receiptRule))
       actions.push({
         resource: `SES rule ${stack.ruleSet}/${stack.receiptRule}`,
-        run: () => aws.deleteRule(stack.ruleSet, stack.receiptRule),
+        action: 'delete',
+        apply: () => aws.deleteRule(stack.ruleSet, stack.receiptRule),
       });
     if (rules.every((r) => r === stack.receiptRule)) {
       actions.push({
         resource: `SES rule set ${stack.ruleSet} (no other stack's rule is in it)`,
-        run: async () => {
+        action: 'delete',
+        apply: async () => {
           if ((await aws.activeRuleSet()) === stack.ruleSet) await aws.setActiveRuleSet(undefined);
           await aws.deleteRuleSet(stack.ruleSet);
         },

@@ -1,5 +1,5 @@
 import { classBucketPolicy, classRoleInline, federatedTrust, json, placeholderTrust } from '../policies.js';
-import type { Stack } from '../stack.js';
+import type { Stack } from '../../config/stack.js';
 import { change, type Change, type SetupContext, type Step, type StepState } from '../step.js';
 import { iamRole, inlinePolicyChange, s3Bucket, type TeardownAction } from '../resources.js';
 import { currentPhase, toState } from './shared.js';

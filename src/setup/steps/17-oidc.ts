@@ -112,7 +112,11 @@ export const oidcStep: Step = {
     const { stack, aws } = ctx;
     if (!(await aws.getOidcProvider(stack.oidcProviderArn))) return [];
     return [
-      { resource: `OIDC provider ${stack.oidcIssuer}`, run: () => aws.deleteOidcProvider(stack.oidcProviderArn) },
+      {
+        resource: `OIDC provider ${stack.oidcIssuer}`,
+        action: 'delete',
+        apply: () => aws.deleteOidcProvider(stack.oidcProviderArn),
+      },
     ];
   },
 };

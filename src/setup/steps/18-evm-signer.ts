@@ -1,6 +1,6 @@
 import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
 import { dataRoleStaticTrust, kmsSignerPolicy, json } from '../policies.js';
-import type { Stack } from '../stack.js';
+import type { Stack } from '../../config/stack.js';
 import { blocked, change, done, type Change, type SetupContext, type Step } from '../step.js';
 import { iamRole } from '../resources.js';
 import { toState } from './shared.js';

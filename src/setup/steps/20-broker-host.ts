@@ -61,13 +61,15 @@ export const brokerHostStep: Step = {
     if (association?.profileArn.endsWith(`/${name}`))
       actions.push({
         resource: `instance profile ${name} on ${stack.instanceId}`,
-        run: () => aws.disassociateInstanceProfile(association.associationId),
+        action: 'delete',
+        apply: () => aws.disassociateInstanceProfile(association.associationId),
       });
     const profile = await aws.getInstanceProfile(name);
     if (profile)
       actions.push({
         resource: `instance profile ${name}`,
-        run: async () => {
+        action: 'delete',
+        apply: async () => {
           for (const r of profile.roles) await aws.removeRoleFromInstanceProfile(name, r);
           await aws.deleteInstanceProfile(name);
         },

@@ -63,7 +63,8 @@ export const auditSigningGrantStep: Step = {
       if (await ctx.aws.getRolePolicy(role, policyName(ctx)))
         actions.push({
           resource: `${role}/${policyName(ctx)}`,
-          run: () => ctx.aws.deleteRolePolicy(role, policyName(ctx)),
+          action: 'delete',
+          apply: () => ctx.aws.deleteRolePolicy(role, policyName(ctx)),
         });
     return actions;
   },

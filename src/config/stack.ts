@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { readEnvFile } from '../config/env-file.js';
+import { readEnvFile } from './env-file.js';
 import { UsageError } from '../errors.js';
 
 export type StackName = 'prod' | 'test';

@@ -34,7 +34,7 @@ export interface Selection {
 }
 
 /** --only-step N|ID, --from-step N, --to-step N; the summary always runs when in range. */
-export function selectSteps<S extends Pick<Step, 'num' | 'id'>>(all: readonly S[], sel: Selection): S[] {
+export function selectSteps<S extends Pick<Step<unknown>, 'num' | 'id'>>(all: readonly S[], sel: Selection): S[] {
   const find = (ref: string, flag: string): S => {
     const step = all.find((s) => String(s.num) === ref || s.id === ref);
     if (!step)
@@ -67,9 +67,9 @@ export interface RunOptions {
   waitSeconds?: number;
   pollIntervalMs?: number;
   /** Progress of a wait: what it waits for, and how long is left. */
-  onWait?: (step: Pick<Step, 'num' | 'id'>, reason: string, secondsLeft: number) => void;
+  onWait?: (step: Pick<Step<unknown>, 'num' | 'id'>, reason: string, secondsLeft: number) => void;
   receiptFile?: string;
-  onStart?: (step: Pick<Step, 'num' | 'id'>) => void;
+  onStart?: (step: Pick<Step<unknown>, 'num' | 'id'>) => void;
   /** Start every check at once (setup's AWS reads); false runs them in order (one SSH connection). */
   prefetch?: boolean;
   onEnd?: (record: StepRecord) => void | Promise<void>;
@@ -87,7 +87,7 @@ export interface RunResult {
  * succeeded; the next run resumes because every check is read-only and every apply idempotent.
  */
 export async function runSteps<C extends RunContext>(ctx: C, steps: Step<C>[], opts: RunOptions): Promise<RunResult> {
-  const run = new SetupRun(ctx, opts);
+  const run = new StepRun(ctx, opts);
   run.prefetch(steps);
   for (const step of steps) {
     const record = await run.run(step);
@@ -97,7 +97,7 @@ export async function runSteps<C extends RunContext>(ctx: C, steps: Step<C>[], o
 }
 
 /** The same loop, one step at a time, for reporters that drive it (listr2 tasks). */
-export class SetupRun<C extends RunContext = RunContext> {
+export class StepRun<C extends RunContext = RunContext> {
   readonly records: StepRecord[] = [];
   private readonly startedAt = new Date().toISOString();
   private readonly prefetched = new Map<Step<C>, Promise<StepState>>();
