@@ -5,7 +5,6 @@ import { httpsProbe } from '../src/doctor/http.js';
 import { runDoctor, type DoctorReport } from '../src/doctor/run.js';
 import type { CheckRecord, DoctorContext } from '../src/doctor/check.js';
 import type { SetupContext } from '../src/setup/step.js';
-import { KmsSigner } from '../src/signing/kms-signer.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { readOnlySetupContext } from '../src/context.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -30,7 +29,7 @@ export async function runDoctorCommand(options: DoctorOptions): Promise<ExitCode
       intervalDays: parseWholeNumber(options.intervalDays ?? '90', '--interval-days', { min: 1 }),
       maxAgeDays: parseWholeNumber(options.maxAgeDays ?? '365', '--max-age-days', { min: 1 }),
     },
-    openKmsSigner: async (ref, kid) => KmsSigner.open(await cmd.services.kms(), ref, kid ? { kid } : {}),
+    openKmsSigner: (ref, kid) => cmd.services.openKmsSigner(ref, kid ? { kid } : {}), // fresh from KMS
     ...(options.ci ? {} : await stackContext(options, cmd.config)),
   };
   const report = await runDoctor(

@@ -8,7 +8,7 @@ import {
   replicateKey,
   ROTATION_PERIOD_DAYS,
   type KeyDescription,
-} from '../src/aws/keys.js';
+} from '../src/signing/kms-keys.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import { kmsLifecycle } from '../src/aws/kms-lifecycle.js';
 import { UsageError, type ExitCode } from '../src/errors.js';

@@ -1,7 +1,7 @@
 // The KMS key lifecycle: list, disable/enable, schedule and cancel deletion (refused while a
 // verifier or encrypted data still needs the key through KMS, unless --force; always confirmed),
 // and on-demand rotation. Seed 001's key manager, and the verbs `aws kms` users expect.
-import { describeKey, nativeRotationRefusal, type KeyDescription } from '../src/aws/keys.js';
+import { describeKey, nativeRotationRefusal, type KeyDescription } from '../src/signing/kms-keys.js';
 import { kmsLifecycle } from '../src/aws/kms-lifecycle.js';
 import type { KeyMetadata } from '../src/aws/kms.js';
 import { UsageError, type ExitCode } from '../src/errors.js';

@@ -1,12 +1,5 @@
 import { appendSigned } from './audit-writer.js';
-import { KmsSigner } from '../src/signing/kms-signer.js';
-import {
-  clearKeyCache,
-  DEFAULT_KEY_CACHE_TTL_MS,
-  fileKeyCache,
-  type KmsKeyCache,
-} from '../src/signing/kms-key-cache.js';
-import type { KmsApi } from '../src/aws/kms.js';
+import { clearKeyCache } from '../src/signing/kms-key-cache.js';
 import type { AgentkeysConfig } from '../src/config/load.js';
 import { AgentkeysError } from '../src/errors.js';
 import { resolveSigner } from '../src/signing/resolve.js';
@@ -24,22 +17,8 @@ import { readSignerRegistryIfExists } from '../src/signing/registry.js';
  */
 export function openSigner(ctx: CommandContext, config: AgentkeysConfig = ctx.config): Promise<AuditSigner> {
   return resolveSigner(config, {
-    openKmsSigner: async (ref, kid) => {
-      const kms = await ctx.services.kms();
-      const cache = await keyCacheOf(ctx, kms);
-      return KmsSigner.open(kms, ref, { ...(kid ? { kid } : {}), ...(cache ? { cache } : {}) });
-    },
+    openKmsSigner: (ref, kid) => ctx.services.openKmsSigner(ref, { ...(kid ? { kid } : {}), cached: true }),
   });
-}
-
-/** Entries are filed under the endpoint, region and access key: an alias names another key elsewhere. */
-async function keyCacheOf(ctx: CommandContext, kms: KmsApi): Promise<KmsKeyCache | undefined> {
-  const ttl = ctx.config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
-  if (ttl === 0) return undefined;
-  const credentials = await kms.client.config.credentials().catch(() => undefined);
-  if (!credentials?.accessKeyId) return undefined;
-  const endpoint = ctx.config.kmsEndpoint ?? ctx.config.endpoint ?? 'aws';
-  return fileKeyCache(ctx.config.dir, `${endpoint}|${kms.region}|${credentials.accessKeyId}`, ttl);
 }
 
 /**

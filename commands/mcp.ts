@@ -214,7 +214,7 @@ async function openDecisionLog(
 async function decisionSigner(ctx: CommandContext, vaultKeyRef: string): Promise<AuditSigner> {
   const open = (keyRef?: string) =>
     resolveSigner(keyRef ? { ...ctx.config, keyRef } : ctx.config, {
-      openKmsSigner: async (ref, kid) => KmsSigner.open(await ctx.services.kms(), ref, kid ? { kid } : {}),
+      openKmsSigner: (ref, kid) => ctx.services.openKmsSigner(ref, { ...(kid ? { kid } : {}), cached: true }),
     });
   if (ctx.config.auditKey) return open(ctx.config.auditKey);
   try {

@@ -174,7 +174,7 @@ async function kmsVerifyOptions(
   const mode = flag === true ? 'hmac' : flag;
   if (mode !== 'hmac' && mode !== 'all')
     throw new UsageError({ code: 'FLAG_INVALID', message: `--kms-verify "${mode}" is not hmac or all` });
-  const { createKmsChecker } = await import('../src/aws/kms-verify.js');
+  const { createKmsChecker } = await import('../src/audit/kms-verify.js');
   return { kmsVerify: mode, checkDeferred: createKmsChecker(await ctx.services.kms()) };
 }
 

@@ -5,6 +5,8 @@ import type { SetupContext, SetupEvent } from './setup/step.js';
 import type { Stack } from './config/stack.js';
 import type { AwsAuthOptions } from './aws/credentials.js';
 import type { KmsApi } from './aws/kms.js';
+import { KmsSigner } from './signing/kms-signer.js';
+import { DEFAULT_KEY_CACHE_TTL_MS, fileKeyCache, type KmsKeyCache } from './signing/kms-key-cache.js';
 import { DEFAULT_REGION } from './aws/region.js';
 import { KmsTrail } from './audit/kms-trail.js';
 import type { WitnessObjects } from './store/witness.js';
@@ -21,6 +23,11 @@ export interface Services {
    * wrapped under keys in several regions is decrypted by each key in its own region.
    */
   kmsIn(region: string): Promise<KmsApi>;
+  /**
+   * A KMS audit signer, the one way every command opens one. `cached`: its metadata and public key
+   * may come from .agentkeys/cache (writers, for one Sign per event); health checks ask KMS.
+   */
+  openKmsSigner(ref: string, opts?: { kid?: string; cached?: boolean }): Promise<KmsSigner>;
   /** KMS requests made so far, by operation (for --debug and benchmarks). */
   readonly kmsCalls: Map<string, number>;
   /** Every KMS operation, for --audit-log. */
@@ -66,9 +73,26 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
   };
   let witness: Promise<WitnessObjects> | undefined;
   let identity: Promise<{ account: string; arn: string }> | undefined;
+  const kmsApi = (): Promise<KmsApi> => {
+    if (kms) return kms;
+    if (!config.region) opts.onDefaultRegion?.(DEFAULT_REGION);
+    kms = import('./aws/kms.js').then((m) =>
+      m.createKmsApi({
+        ...awsAuthFromConfig(config),
+        onCall,
+        ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}),
+      }),
+    );
+    return kms;
+  };
   return {
     kmsCalls,
     trail,
+    openKmsSigner: async (ref, { kid, cached } = {}) => {
+      const api = await kmsApi();
+      const cache = cached ? await keyCacheOf(config, api) : undefined;
+      return KmsSigner.open(api, ref, { ...(kid ? { kid } : {}), ...(cache ? { cache } : {}) });
+    },
     callerIdentity: () => {
       identity ??= Promise.all([import('./aws/sts.js'), import('./aws/service.js')]).then(([sts, service]) =>
         sts
@@ -102,19 +126,18 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
       }
       return api;
     },
-    kms: () => {
-      if (kms) return kms;
-      if (!config.region) opts.onDefaultRegion?.(DEFAULT_REGION);
-      kms = import('./aws/kms.js').then((m) =>
-        m.createKmsApi({
-          ...awsAuthFromConfig(config),
-          onCall,
-          ...(opts.kmsMaxAttempts ? { maxAttempts: opts.kmsMaxAttempts } : {}),
-        }),
-      );
-      return kms;
-    },
+    kms: kmsApi,
   };
+}
+
+/** Entries are filed under the endpoint, region and access key: an alias names another key elsewhere. */
+async function keyCacheOf(config: AgentkeysConfig, kms: KmsApi): Promise<KmsKeyCache | undefined> {
+  const ttl = config.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
+  if (ttl === 0) return undefined;
+  const credentials = await kms.client.config.credentials().catch(() => undefined);
+  if (!credentials?.accessKeyId) return undefined;
+  const endpoint = config.kmsEndpoint ?? config.endpoint ?? 'aws';
+  return fileKeyCache(config.dir, `${endpoint}|${kms.region}|${credentials.accessKeyId}`, ttl);
 }
 
 export interface CallCounts {

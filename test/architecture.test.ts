@@ -63,6 +63,15 @@ describe('architecture', () => {
     expect([...bad, ...brokerOnSetup]).toEqual([]);
   });
 
+  it('src/aws holds adapters only: it imports nothing of agentkeys but errors and src/sys', () => {
+    const bad = files(path.join('src', 'aws')).flatMap((f) =>
+      imports(f)
+        .filter((i) => i.spec.startsWith('../') && !/^\.\.\/(errors|sys\/[a-z-]+)\.js$/.test(i.spec))
+        .map((i) => `${f} → ${i.spec}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it('only src/aws/ imports the AWS SDK', () => {
     const bad = [...files('src'), ...files('commands')]
       .filter((f) => !f.startsWith(path.join('src', 'aws')))

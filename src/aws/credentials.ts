@@ -29,6 +29,11 @@ export interface AwsAuthOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+// One provider per role for the whole process: every client (KMS, IAM, S3, STS…) shares it, so a
+// role is assumed once per run and refreshed once, not once per client. The plain chain is read
+// afresh for each client (it costs nothing and follows the environment it is given).
+const providers = new Map<string, AwsCredentialIdentityProvider>();
+
 /**
  * The standard chain (env, SSO, shared files, web identity from AWS_WEB_IDENTITY_TOKEN_FILE,
  * container and instance metadata), narrowed by the operator's explicit choices.
@@ -38,6 +43,25 @@ export function credentialProvider(opts: AwsAuthOptions): AwsCredentialIdentityP
     const credentials = opts.credentials;
     return async () => credentials;
   }
+  if (!opts.roleArn && !opts.webIdentityRoleArn) return newProvider(opts);
+  const key = JSON.stringify([
+    opts.profile,
+    opts.roleArn,
+    opts.roleArn ? opts.region : undefined,
+    opts.webIdentityToken,
+    opts.webIdentityTokenFile,
+    opts.webIdentityRoleArn,
+    opts.sessionSeconds,
+  ]);
+  let provider = providers.get(key);
+  if (!provider) {
+    provider = newProvider(opts);
+    providers.set(key, provider);
+  }
+  return provider;
+}
+
+function newProvider(opts: AwsAuthOptions): AwsCredentialIdentityProvider {
   const durationSeconds = opts.sessionSeconds ?? 3600;
   if (opts.webIdentityToken && opts.webIdentityRoleArn) {
     return fromWebToken({

@@ -1,6 +1,6 @@
 // The doctor's vocabulary: a check is read-only, says ok / warn / fail / skip with one line of
 // detail, and for everything that is not ok, the exact command that fixes it.
-import type { RotationPolicy } from '../aws/keys.js';
+import type { RotationPolicy } from '../signing/kms-keys.js';
 import type { AgentkeysConfig } from '../config/load.js';
 import type { AgentkeysError } from '../errors.js';
 import type { SetupContext } from '../setup/step.js';

@@ -8,7 +8,7 @@ import { appendSignedEvents } from '../../src/audit/append.js';
 import { appendWithCheckpoints } from '../../src/audit/checkpointing.js';
 import { writerKeyOf } from '../../src/audit/writer-trust.js';
 import { createKmsApi } from '../../src/aws/kms.js';
-import { createOrAdoptKey } from '../../src/aws/keys.js';
+import { createOrAdoptKey } from '../../src/signing/kms-keys.js';
 import { startMoto } from '../../src/sandbox/moto.js';
 import { KmsSigner } from '../../src/signing/kms-signer.js';
 import { FileAuditLog } from '../../src/store/file-log.js';

@@ -1,5 +1,5 @@
 import type { Decision } from '../../aws/iam.js';
-import { describeKeyIfExists } from '../../aws/keys.js';
+import { describeKeyIfExists } from '../../signing/kms-keys.js';
 import { roleArn, WITNESS_FORBIDDEN_ACTIONS } from '../../setup/policies.js';
 import { findBroadGrants } from '../../setup/steps/22-security-audit.js';
 import { fail, ok, setupFix, skip, stackOf, warn, type DoctorCheck, type DoctorContext } from '../check.js';

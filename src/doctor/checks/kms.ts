@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { adviseRotation, DEFAULT_ROTATION_POLICY, describeKey } from '../../aws/keys.js';
+import { adviseRotation, DEFAULT_ROTATION_POLICY, describeKey } from '../../signing/kms-keys.js';
 import { isAgentkeysError } from '../../errors.js';
 import { KMS_ASYMMETRIC_USD_PER_10K } from '../../audit/cost.js';
 import { readSignerRegistryIfExists } from '../../signing/registry.js';

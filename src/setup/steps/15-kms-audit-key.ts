@@ -1,4 +1,4 @@
-import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
+import { createOrAdoptKey, describeKeyIfExists } from '../../signing/kms-keys.js';
 import { KmsSigner } from '../../signing/kms-signer.js';
 import { readSignerRegistryIfExists } from '../../signing/registry.js';
 import { publishSigner } from '../../signing/publish.js';

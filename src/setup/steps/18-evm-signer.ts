@@ -1,4 +1,4 @@
-import { createOrAdoptKey, describeKeyIfExists } from '../../aws/keys.js';
+import { createOrAdoptKey, describeKeyIfExists } from '../../signing/kms-keys.js';
 import { dataRoleStaticTrust, kmsSignerPolicy, json } from '../policies.js';
 import type { Stack } from '../../config/stack.js';
 import { blocked, change, done, type Change, type SetupContext, type Step } from '../step.js';

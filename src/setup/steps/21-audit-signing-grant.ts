@@ -1,4 +1,4 @@
-import { describeKeyIfExists } from '../../aws/keys.js';
+import { describeKeyIfExists } from '../../signing/kms-keys.js';
 import { auditSignerPolicy, json } from '../policies.js';
 import { inlinePolicyChange, type TeardownAction } from '../resources.js';
 import { blocked, change, rerun, type Change, type SetupContext, type Step } from '../step.js';

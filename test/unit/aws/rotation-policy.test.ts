@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adviseRotation, DEFAULT_ROTATION_POLICY, type KeyDescription } from '../../../src/aws/keys.js';
+import { adviseRotation, DEFAULT_ROTATION_POLICY, type KeyDescription } from '../../../src/signing/kms-keys.js';
 
 const key = (ageDays: number, rotation: KeyDescription['rotation'] = { supported: false, reason: 'ECC' }) =>
   ({ keyArn: 'arn:k', ageDays, rotation }) as KeyDescription;

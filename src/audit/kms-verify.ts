@@ -1,7 +1,7 @@
-import type { Finding } from '../audit/findings.js';
-import type { DeferredCheck } from '../audit/verify-chunk.js';
+import type { Finding } from './findings.js';
+import type { DeferredCheck } from './verify-chunk.js';
 import { AgentkeysError } from '../errors.js';
-import type { KmsApi } from './kms.js';
+import type { KmsApi } from '../aws/kms.js';
 import { algorithmOfKeySpec, signRequest } from '../signing/kms-signer.js';
 
 const CONCURRENCY = 8;

@@ -1,6 +1,5 @@
-import type { KeyMetadata, KeySpec, KeyUsageType } from '@aws-sdk/client-kms';
+import type { KeyMetadata, KeyRotationStatus, KeySpec, KeyUsageType, KmsApi } from '../aws/kms.js';
 import { AgentkeysError, UsageError } from '../errors.js';
-import type { KeyRotationStatus, KmsApi } from './kms.js';
 
 export interface KeyDescription {
   keyArn: string;
