@@ -72,6 +72,31 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('no import cycle anywhere in src/ (type imports included): each module sits above what it imports', () => {
+    const graph = new Map(
+      files('src').map((f) => [
+        f,
+        imports(f)
+          .filter((i) => i.spec.startsWith('.'))
+          .map((i) => path.normalize(path.join(path.dirname(f), i.spec)).replace(/\.js$/, '.ts')),
+      ]),
+    );
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (f: string, trail: string[]): void => {
+      if (state.get(f) === 'done' || !graph.has(f)) return;
+      if (state.get(f) === 'open') {
+        cycles.push([...trail.slice(trail.indexOf(f)), f].join(' → '));
+        return;
+      }
+      state.set(f, 'open');
+      for (const dep of graph.get(f)!) visit(dep, [...trail, f]);
+      state.set(f, 'done');
+    };
+    for (const f of graph.keys()) visit(f, []);
+    expect(cycles).toEqual([]);
+  });
+
   it('only src/aws/ imports the AWS SDK', () => {
     const bad = [...files('src'), ...files('commands')]
       .filter((f) => !f.startsWith(path.join('src', 'aws')))

@@ -8,7 +8,6 @@ import { VerificationError } from '../errors.js';
 import type { AuditSigner } from '../signing/signer.js';
 import type { CheckpointLog, CheckpointRecord, TreeState } from './chain.js';
 import { openCheckpoint, signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.js';
-import type { CheckpointPolicy, CheckpointRun } from './checkpointing.js';
 import { findOrigin, NEWEST_RECORDS } from './origin.js';
 import type { AuditRow } from './record.js';
 import {
@@ -33,6 +32,32 @@ import {
   subtract,
   type EventRange,
 } from './vouch.js';
+
+export interface CheckpointPolicy {
+  /** The log's identity in every checkpoint (C2SP origin line); found from the log when absent (origin.ts). */
+  origin?: string;
+  /** A checkpoint at every tree size that is a multiple of this; one at the end regardless. */
+  every?: number;
+  /**
+   * With this (ms), the checkpoint at the end is signed only when the newest checkpoint is at
+   * least this old: a caller appending an event per call signs about once per interval, and the
+   * events in between stay uncovered (UNCHECKPOINTED) until a later call or `audit checkpoint --adopt`.
+   */
+  minIntervalMs?: number;
+}
+
+export interface CheckpointRun {
+  /** The log's origin the checkpoints name. */
+  origin: string | undefined;
+  /** Tree sizes checkpointed, in order. */
+  sizes: number[];
+  root: string | null;
+  signatures: number;
+  /** The signed notes, for a witness. */
+  notes: string[];
+  /** Events left for a later checkpoint (minIntervalMs not yet elapsed). */
+  uncovered: number;
+}
 
 export interface WriterOptions {
   /** Trusted keys by kid: the verifier registry and the writer's own key. */

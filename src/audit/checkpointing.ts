@@ -5,35 +5,16 @@ import type { AuditSigner } from '../signing/signer.js';
 import { assertIJsonValue } from './canonical.js';
 import type { ChainAppender, ChainHead, CheckpointLog } from './chain.js';
 import type { CheckpointSigner } from './checkpoint.js';
-import { CheckpointWriter, type WriterOptions } from './checkpoint-writer.js';
+import {
+  CheckpointWriter,
+  type CheckpointPolicy,
+  type CheckpointRun,
+  type WriterOptions,
+} from './checkpoint-writer.js';
 import { logName } from './origin.js';
 import { digestRow, newRowId, type AuditRow, type NewEvent } from './record.js';
 
-export interface CheckpointPolicy {
-  /** The log's identity in every checkpoint (C2SP origin line); found from the log when absent (origin.ts). */
-  origin?: string;
-  /** A checkpoint at every tree size that is a multiple of this; one at the end regardless. */
-  every?: number;
-  /**
-   * With this (ms), the checkpoint at the end is signed only when the newest checkpoint is at
-   * least this old: a caller appending an event per call signs about once per interval, and the
-   * events in between stay uncovered (UNCHECKPOINTED) until a later call or `audit checkpoint --adopt`.
-   */
-  minIntervalMs?: number;
-}
-
-export interface CheckpointRun {
-  /** The log's origin the checkpoints name. */
-  origin: string | undefined;
-  /** Tree sizes checkpointed, in order. */
-  sizes: number[];
-  root: string | null;
-  signatures: number;
-  /** The signed notes, for a witness. */
-  notes: string[];
-  /** Events left for a later checkpoint (minIntervalMs not yet elapsed). */
-  uncovered: number;
-}
+export type { CheckpointPolicy, CheckpointRun } from './checkpoint-writer.js';
 
 /**
  * Checkpoint mode's write: the writer proves the log first (nothing is appended to a log it cannot

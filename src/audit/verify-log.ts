@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { verifySignature, decodeBase64Strict } from '../signing/verify.js';
-import type { LineChunk, SpareBuffers } from './chain.js';
+import type { LineChunk, SpareBuffers } from './line-chunks.js';
 import { anchorSignedBytes, LEGACY_ANCHOR_FORMAT, parseAnchor, type Anchor } from './anchor.js';
 import { ChunkPool, MAX_WORKER_CHUNK_BYTES } from './chunk-pool.js';
 import { exitCodeOfFindings, FindingSink, type Finding } from './findings.js';

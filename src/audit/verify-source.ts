@@ -8,7 +8,8 @@ import {
   type SignerEntry,
 } from '../signing/registry.js';
 import { isDigestHex } from './canonical.js';
-import { SpareBuffers, type ChainSource, type ChainSourceInfo } from './chain.js';
+import type { ChainSource, ChainSourceInfo } from './chain.js';
+import { SpareBuffers } from './line-chunks.js';
 import { exitCodeOfFindings, type Finding } from './findings.js';
 import type { KeyRingData } from './keyring.js';
 import { digestRow } from './record.js';

@@ -1,6 +1,6 @@
 import { digestRow, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
-import type { AuditStore } from './store.js';
+import type { AuditStore } from './audit-store.js';
 
 export interface ExportResult {
   events: number;

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import type { LineChunk, RowReadOptions, SpareBuffers } from '../audit/chain.js';
+import type { RowReadOptions } from '../audit/chain.js';
+import type { LineChunk, SpareBuffers } from '../audit/line-chunks.js';
 import { MAX_LINE_BYTES, OVERLONG_LINE_MARK, parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 

@@ -8,11 +8,10 @@ import type {
   ChainSourceInfo,
   CheckpointLog,
   CheckpointRecord,
-  LineChunk,
-  SpareBuffers,
   RowReadOptions,
   TreeState,
 } from '../audit/chain.js';
+import type { LineChunk, SpareBuffers } from '../audit/line-chunks.js';
 import {
   assertQueryRange,
   insertNewest,
@@ -42,7 +41,7 @@ import {
 } from './checkpoint-file.js';
 import { readFileRows, readLineChunks } from './file-chunks.js';
 import { countLines, readLastLine } from './file-tail.js';
-import type { AuditStore, RowSink } from './store.js';
+import type { AuditStore, RowSink } from './audit-store.js';
 
 const LOCK_OPTIONS = {
   realpath: false,

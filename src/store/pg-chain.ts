@@ -1,7 +1,8 @@
 // The SQL of the chain on Agent Manager's audit_events table (migrations live in src/db).
 import type pg from 'pg';
 import { canonicalJson, type JsonValue } from '../audit/canonical.js';
-import { linesToChunk, type ChainHead, type CheckpointRecord, type LineChunk, type TreeState } from '../audit/chain.js';
+import type { ChainHead, CheckpointRecord, TreeState } from '../audit/chain.js';
+import { linesToChunk, type LineChunk } from '../audit/line-chunks.js';
 import type { AuditQuery } from '../audit/query.js';
 import { digestRow, serializeRow, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';

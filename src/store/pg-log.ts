@@ -38,7 +38,7 @@ import {
   streamChainRows,
 } from './pg-chain.js';
 import { GroupCommit } from './group-commit.js';
-import type { AuditStore, RowSink } from './store.js';
+import type { AuditStore, RowSink } from './audit-store.js';
 
 /**
  * Agent Manager's audit_events table as a chain store. Writers take an advisory lock and read the

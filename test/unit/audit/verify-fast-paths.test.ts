@@ -18,7 +18,7 @@ import {
 import { CompactRange, leafHash, subtreeRoot, toBinaryHash } from '../../../src/audit/merkle.js';
 import { randomBytes } from 'node:crypto';
 import { readLineChunks } from '../../../src/store/file-chunks.js';
-import { SpareBuffers } from '../../../src/audit/chain.js';
+import { SpareBuffers } from '../../../src/audit/line-chunks.js';
 import { verifyChain } from '../../../src/audit/verify-log.js';
 
 const plain = (text: string) => {
