@@ -117,7 +117,7 @@ keys
   .command('replicate')
   .description('replicate a multi-region key into other regions')
   .option('--key <keyref>', 'kms:<key id | alias/… | arn> of a multi-region primary')
-  .option('--regions <list>', 'comma-separated regions (default us-west-2,eu-west-1, as seed 001)')
+  .option('--regions <list>', 'comma-separated regions (default us-west-2,eu-west-1)')
   .action(lazy(async (opts) => (await import('../commands/keys-kms.js')).runKeysReplicate(opts)));
 
 program
@@ -369,8 +369,8 @@ program
   .option('--ci', 'only the protected-branch guard: REQUIRE_KMS=true resolves to a KMS key (one line)')
   .option('--log <log>', 'the audit chain to measure the signing rate from (cost and quota projection)')
   .option('--pem <file>', 'the .pem of the SSH fallback, if you have one')
-  .option('--interval-days <n>', "the audit key's rotation interval (seed 001)", '90')
-  .option('--max-age-days <n>', "the audit key's maximum age (seed 001)", '365')
+  .option('--interval-days <n>', "the audit key's rotation interval", '90')
+  .option('--max-age-days <n>', "the audit key's maximum age", '365')
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/doctor.js')).runDoctorCommand(opts)));
@@ -715,7 +715,7 @@ async function exitCodeFor(err: unknown): Promise<ExitCode> {
   const globals = program.opts<{ json?: boolean; debug?: boolean }>();
   const { printError } = await import('../commands/ui/format.js');
   const { isAgentkeysError, exitCodeOf } = await import('../src/errors.js');
-  // LOG_LEVEL=debug (seed 000) is --debug; the settings file's copy applies once a command has loaded it.
+  // LOG_LEVEL=debug is --debug; the settings file's copy applies once a command has loaded it.
   const debug = globals.debug === true || /^debug$/i.test(process.env.LOG_LEVEL ?? '');
   printError(err, { json: globals.json === true, debug });
   if (isAgentkeysError(err)) return exitCodeOf(err);

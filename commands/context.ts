@@ -48,7 +48,7 @@ export interface CommandContext {
  */
 export interface ContextOptions {
   keyIsSigningKey?: boolean;
-  /** evm and mcp: VAULT_REGION wins over AWS_REGION (seed 002), --region over both. */
+  /** evm and mcp: VAULT_REGION wins over AWS_REGION, --region over both. */
   preferVaultRegion?: boolean;
   /** KMS attempts per call (SDK retries with backoff); long-running servers ride out throttling. */
   kmsMaxAttempts?: number;

@@ -1,4 +1,4 @@
-// `agentkeys keys sign` / `keys verify`: detached signatures over a file (seed 001's sign(data) and
+// `agentkeys keys sign` / `keys verify`: detached signatures over a file (a key manager's sign(data) and
 // verify(data, signature, keyId)), with a KMS key or a local one.
 import { createPublicKey } from 'node:crypto';
 import { promises as fsp } from 'node:fs';

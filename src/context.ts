@@ -40,7 +40,7 @@ export interface Services {
 
 /** The operator's explicit AWS credential choices from the config; the rest is the SDK's chain. */
 export function awsAuthFromConfig(config: AgentkeysConfig): AwsAuthOptions {
-  // KMS_AUTH_MODE=iam (seed 001) means the credential chain even where a token is mounted.
+  // KMS_AUTH_MODE=iam means the credential chain even where a token is mounted.
   const webIdentity = config.kmsAuthMode !== 'iam';
   return {
     ...(config.region ? { region: config.region } : {}),

@@ -97,6 +97,32 @@ describe('architecture', () => {
     expect(cycles).toEqual([]);
   });
 
+  it('comments resolve inside the repository: no outside notes or seeds, and every docs/… § cited exists', () => {
+    const code = [...files('src'), ...files('commands'), path.join('bin', 'agentkeys.ts')];
+    const outside = code.flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((line, i) =>
+          /agent-manager-audit-format|aws-and-moto\.md|setup-steps\.md|\bseeds? ?0\d\d/.test(line)
+            ? [`${f}:${i + 1}`]
+            : [],
+        ),
+    );
+    const broken = code.flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/docs\/([a-z-]+\.md)(?: §(\d+))?/g)].flatMap((m) => {
+        const doc = path.join('docs', m[1]!);
+        let text: string;
+        try {
+          text = readFileSync(doc, 'utf8');
+        } catch {
+          return [`${f} → ${doc} (missing)`];
+        }
+        return m[2] && !new RegExp(`^## §${m[2]} `, 'm').test(text) ? [`${f} → ${doc} §${m[2]} (no such section)`] : [];
+      }),
+    );
+    expect([...outside, ...broken]).toEqual([]);
+  });
+
   it('only src/aws/ imports the AWS SDK', () => {
     const bad = [...files('src'), ...files('commands')]
       .filter((f) => !f.startsWith(path.join('src', 'aws')))

@@ -14,7 +14,7 @@ export const LEGACY_ANCHOR_FORMAT = 'agentkeys-anchor/v1';
 
 /**
  * A signed statement of how long the chain was and what its head was. Agent Manager's scheme
- * cannot see a dropped tail (agent-manager-audit-format.md §9.2); comparing against this can.
+ * cannot see a dropped tail (docs/audit-format.md §9.2); comparing against this can.
  */
 export interface Anchor {
   format: typeof ANCHOR_FORMAT | typeof LEGACY_ANCHOR_FORMAT;

@@ -10,11 +10,7 @@ export interface AppendResult {
   head: ChainHead;
 }
 
-/**
- * Links and signs events onto the chain exactly as Agent Manager does (prev_hash from the current
- * head, digest over canonical payload ‖ prev bytes), with two differences: every signature is
- * checked before anything is written, and nothing is written unless every event signed.
- */
+/** How a per-row append runs: its clock, the keys it trusts, the anchor's cadence, progress. */
 export interface AppendOptions {
   now?: () => Date;
   /** Keys trusted for the anchor already there (the registry); the signer's own key always counts. */
@@ -30,6 +26,11 @@ export interface AppendOptions {
 const PROGRESS_EVERY = 1000;
 const YIELD_EVERY_MS = 100;
 
+/**
+ * Links and signs events onto the chain exactly as Agent Manager does (prev_hash from the current
+ * head, digest over canonical payload ‖ prev bytes), with two differences: every signature is
+ * checked before anything is written, and nothing is written unless every event signed.
+ */
 export async function appendSignedEvents(
   store: ChainAppender,
   signer: AuditSigner,

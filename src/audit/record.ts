@@ -184,7 +184,7 @@ export interface RowDigest {
 /** The bytes a row's signature covers, recomputed from the row itself (never read from it). */
 /**
  * digest = SHA-256( UTF-8(canonical(payload)) || hexdecode(prev_hash) ), prev_hash null for genesis.
- * The 32 raw bytes are appended, not the hex text (agent-manager-audit-format.md §4).
+ * The 32 raw bytes are appended, not the hex text (docs/audit-format.md §4).
  */
 export function digestRow(payload: JsonValue, prevHash: string | null): RowDigest {
   const canonical = canonicalJson(payload);

@@ -19,7 +19,7 @@ export interface AwsAuthOptions {
   webIdentityRoleArn?: string;
   /** Web identity from the token itself (OIDC_TOKEN), where no file is mounted. */
   webIdentityToken?: string;
-  /** How long an assumed session lasts, in seconds (default 3600: the seeds' 1-hour limit). */
+  /** How long an assumed session lasts, in seconds (default 3600: the services' 1-hour limit). */
   sessionSeconds?: number;
   /** Endpoint override for KMS (KMS_ENDPOINT), over the one for every service. */
   kmsEndpoint?: string;

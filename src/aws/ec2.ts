@@ -66,7 +66,7 @@ export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
             .Addresses ?? []
         ).map(toAddress),
       ),
-    // A filter, not PublicIps=[ip]: the latter throws for an auto-assigned (non-EIP) address (setup-steps.md step 4).
+    // A filter, not PublicIps=[ip]: AWS throws for PublicIps naming an auto-assigned (non-EIP) address.
     addressByIp: (ip) =>
       caller.call(
         'ec2:DescribeAddresses',
@@ -184,7 +184,7 @@ function toAddress(a: {
   return {
     allocationId: a.AllocationId!,
     publicIp: a.PublicIp!,
-    // moto returns "" where AWS omits the key (aws-and-moto.md §1 EC2).
+    // moto returns "" where AWS omits the key (a moto 5.2.1 deviation).
     ...(a.InstanceId ? { instanceId: a.InstanceId } : {}),
     ...(a.AssociationId ? { associationId: a.AssociationId } : {}),
     tags: Object.fromEntries((a.Tags ?? []).map((t) => [t.Key!, t.Value ?? ''])),

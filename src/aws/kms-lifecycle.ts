@@ -1,4 +1,4 @@
-// The KMS key lifecycle beyond signing and encryption (seed 001's key manager, and what `aws kms`
+// The KMS key lifecycle beyond signing and encryption (a key manager's verbs, and what `aws kms`
 // users expect): list, disable/enable, schedule and cancel deletion, on-demand rotation and its
 // history. A narrow interface over the same client the rest of KMS uses.
 import {

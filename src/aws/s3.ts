@@ -96,7 +96,7 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
             new CreateBucketCommand({
               Bucket: name,
               ...(opts.objectLock ? { ObjectLockEnabledForBucket: true } : {}),
-              // us-east-1 takes no LocationConstraint; every other region needs one (setup-steps.md step 7).
+              // us-east-1 takes no LocationConstraint; every other region needs one .
               ...(ctx.region === 'us-east-1'
                 ? {}
                 : { CreateBucketConfiguration: { LocationConstraint: ctx.region as BucketLocationConstraint } }),

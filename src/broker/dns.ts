@@ -1,5 +1,5 @@
 // Does a hostname resolve to the EIP on the public internet? Asked over DNS-over-HTTPS (JSON, as
-// dns.google and cloudflare-dns.com answer it), as seed 004 §5b advises: the laptop's resolver may
+// dns.google and cloudflare-dns.com answer it), because the laptop's resolver may
 // be rewritten (WARP, Zscaler, Tailscale answer 198.18.x.y), and Let's Encrypt sees public DNS.
 import { httpsGet } from '../sys/https.js';
 

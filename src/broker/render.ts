@@ -19,7 +19,7 @@ export interface RenderOptions {
   binDir?: string;
   /** certbot's live directory (default /etc/letsencrypt/live). */
   certDir?: string;
-  /** The ACME webroot nginx serves and certbot writes (default /var/www/certbot, as in seed 004). */
+  /** The ACME webroot nginx serves and certbot writes (default /var/www/certbot, certbot's usual webroot). */
   webroot?: string;
   /**
    * A root the whole tree lives under (a staging image, or a test's scratch folder): every path a

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { UsageError } from '../errors.js';
 
 /**
- * A safe reader for the seeds' shell-style env files. It understands exactly:
+ * A safe reader for shell-style env files (the services' own). It understands exactly:
  *   KEY=value, export KEY=value, # comments, blank lines, '…' and "…" quoting,
  *   $VAR, ${VAR}, ${VAR#glob}, ${VAR##glob}, ${VAR%glob}, ${VAR%%glob}, ${VAR:-default}
  * and rejects everything else with ENV_FILE_INVALID and the line number. Nothing is ever executed:

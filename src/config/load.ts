@@ -5,8 +5,10 @@ import { fileExists } from '../sys/fs.js';
 import { normalizeAlgorithm, type SigningAlg } from '../signing/algorithms.js';
 import { readEnvFile } from './env-file.js';
 
-/** Validated, frozen settings; core code reads these, never process.env. */
-/** AWS credential choices (region, profile, role, web identity, KMS endpoint) sit beside the rest. */
+/**
+ * Validated, frozen settings; core code reads these, never process.env. The AWS credential
+ * choices (region, profile, role, web identity, KMS endpoint) sit beside the rest.
+ */
 export interface AgentkeysConfig extends AwsAuthOptions {
   /** Where local keys and the default registry live. */
   dir: string;
@@ -43,13 +45,13 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   keyUrl?: string;
   /** OIDC_TOKEN: the web identity token itself, where no token file is mounted. */
   webIdentityToken?: string;
-  /** KMS_AUTH_MODE (seed 001): iam (the credential chain) or oidc (web identity, KMS_ROLE_ARN). */
+  /** KMS_AUTH_MODE: iam (the credential chain) or oidc (web identity, KMS_ROLE_ARN). */
   kmsAuthMode?: 'iam' | 'oidc';
   /** LOG_LEVEL: debug is --debug; error, warn and info are accepted. */
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
-  /** Seconds an assumed-role or web-identity session lasts (900-3600; seeds 001/002: at most 1 h). */
+  /** Seconds an assumed-role or web-identity session lasts (900-3600; the services' sessions last at most 1 h). */
   sessionSeconds: number;
-  /** AgentIdP (seed 003) settings doctor checks: REDIS_URL, and the RS256 pair as PEM text. */
+  /** AgentIdP settings doctor checks: REDIS_URL, and the RS256 pair as PEM text. */
   redisUrl?: string;
   jwtPrivateKey?: string;
   jwtPublicKey?: string;
@@ -67,7 +69,7 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   origins: Readonly<Record<string, string>>;
 }
 
-/** One setting: its env name (the seeds' names), its flag, and how to read it. */
+/** One setting: its env name (the names the services already use), its flag, and how to read it. */
 interface Setting {
   key: keyof Omit<AgentkeysConfig, 'origins'>;
   env: string[];
@@ -128,10 +130,6 @@ export interface ConfigSources {
   envFile?: string;
 }
 
-/**
- * Layers defaults < env file < environment variables < flags, then validates once and lists
- * every problem in a single CONFIG_INVALID error (exit 2).
- */
 /** The audit log to use, or a usage error naming the ways to give one. */
 export function requireLog(config: AgentkeysConfig): string {
   if (config.log) return config.log;
@@ -142,6 +140,10 @@ export function requireLog(config: AgentkeysConfig): string {
   });
 }
 
+/**
+ * Layers defaults < env file < environment variables < flags, then validates once and lists
+ * every problem in a single CONFIG_INVALID error (exit 2).
+ */
 export async function loadConfig(sources: ConfigSources): Promise<AgentkeysConfig> {
   const envFile = sources.envFile ?? ((await fileExists(DEFAULT_ENV_FILE)) ? DEFAULT_ENV_FILE : undefined);
   const fileValues = envFile ? await readEnvFile(envFile, sources.env) : {};

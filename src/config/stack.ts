@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 
 export type StackName = 'prod' | 'test';
 
-/** Every name one stack owns, resolved once from its env files (setup-steps.md §1, §2.y). */
+/** Every name one stack owns, resolved once from its env files (env/operator-workstation*.env, env/broker*.env). */
 export interface Stack {
   name: StackName;
   operatorEnvFile: string;
@@ -42,12 +42,12 @@ export interface Stack {
   hosts: string[];
   /** How to re-run setup for this stack, for hints (the sandbox names its own folder). */
   rerunCommand?: string;
-  /** EVM_SIGNER=true: the optional secp256k1 signer of seed 002 (step 18). */
+  /** EVM_SIGNER=true: the optional secp256k1 signer of the Agentic Vault (step 18). */
   evmSigner?: { alias: string; role: string; policy: string };
-  /** The broker host's runtime role and its instance profile, one name (seed 004 §6, step 20). */
+  /** The broker host's runtime role and its instance profile, one name (step 20). */
   brokerHostRole: string;
   /**
-   * The roles that sign audit events with the stack's audit key (seed 000 §4, step 21): the broker
+   * The roles that sign audit events with the stack's audit key (step 21): the broker
    * host role, or AUDIT_SIGNER_ROLES (role names, comma-separated) where Agent Manager runs elsewhere.
    */
   auditSignerRoles: string[];

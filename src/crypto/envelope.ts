@@ -23,7 +23,7 @@ import { openAtomicFile } from '../sys/fs.js';
 export type EncryptionContext = Record<string, string>;
 
 export interface DataKeyCacheOptions {
-  /** Default 1 hour (seed 001: dataKeyCacheTTL 3600000). */
+  /** Default 1 hour (a key manager's dataKeyCacheTTL of 3600000 ms). */
   maxAgeMs: number;
   maxMessagesEncrypted: number;
   maxBytesEncrypted: number;

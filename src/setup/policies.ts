@@ -1,5 +1,5 @@
 // Every IAM and S3 document setup writes, rendered from templates/iam/*.json with the stack's
-// values (setup-steps.md weaknesses 6 and 17). The code keeps no policy literals: it only chooses
+// values. The code keeps no policy literals: it only chooses
 // the template and supplies the values. `${aws:PrincipalTag/...}` sits literally in the templates.
 import { renderJson, type TemplateVars } from '../sys/templates.js';
 import type { Stack } from '../config/stack.js';
@@ -72,7 +72,7 @@ export const classBucketPolicy = (stack: Stack, dc: DataClass) => render('class-
 export const sshUserPolicy = (stack: Stack, instanceId: string) =>
   render('ssh-user', { ...stackVars(stack), instanceId });
 
-/** The broker host's instance role: EC2 may assume it (seed 004 §6). */
+/** The broker host's instance role: EC2 may assume it. */
 export const brokerHostTrust = (stack: Stack) => render('broker-host-trust', stackVars(stack));
 
 /** The broker's runtime grants: assume the data role, and SES v2 SendEmail from the sender only (§6.1). */

@@ -5,7 +5,7 @@ type Doc = Record<string, unknown>;
 /**
  * IAM and S3 return policies with arrays in any order, single values where we wrote arrays, and
  * (IAM) URL-encoded. Two documents are the same when their canonical forms are: drift is a
- * change, not just a missing Sid (setup-steps.md weakness 8).
+ * change, not just a missing Sid .
  */
 export function canonicalPolicy(doc: string | Doc | undefined): string | undefined {
   if (doc === undefined) return undefined;

@@ -5,7 +5,7 @@ export const SIGNING_ALGS = ['ed25519', 'rsa-sha256', 'ecdsa-p256', 'ecdsa-secp2
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 export type AsymmetricAlg = Exclude<SigningAlg, 'hmac-sha256'>;
 
-// Every spelling the seeds, AWS KMS and JOSE use for the same scheme (agent-manager-audit-format.md §10.6).
+// Every spelling upstream registries, AWS KMS and JOSE use for the same scheme (docs/audit-format.md §10.6).
 const ALIASES: Record<string, SigningAlg> = {
   ed25519: 'ed25519',
   eddsa: 'ed25519',

@@ -1,4 +1,4 @@
-// Detached signatures over arbitrary data (seed 001's sign(data) / verify(data, signature, keyId)):
+// Detached signatures over arbitrary data (a key manager's sign(data) / verify(data, signature, keyId)):
 // the signature bytes are the standard ones, so `aws kms verify` and openssl check them. KMS keys
 // sign the data itself up to 4 KB (MessageType RAW) and its digest beyond (DIGEST), as `aws kms
 // sign` users do; both sign the same hash of the data. Local keys sign as openssl does: ECDSA and

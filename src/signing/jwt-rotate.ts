@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { AgentkeysError } from '../errors.js';
 import { writeFileAtomic } from '../sys/fs.js';
 
-/** The AgentIdP JWT signing pair (seed 003): RS256, rotated with an overlap in which both verify. */
+/** The AgentIdP JWT pair (JWT_PRIVATE_KEY, JWT_PUBLIC_KEY): RS256, rotated with an overlap in which both verify. */
 export interface JwtState {
   current: string;
   /** Keys still published in the JWKS until the given time. */

@@ -98,7 +98,7 @@ export interface CreateKeyOptions {
   multiRegion?: boolean;
   customKeyStoreId?: string;
   description?: string;
-  /** KMS-native rotation period for a symmetric key (AWS: 90–2560 days); default seed 001's 90. */
+  /** KMS-native rotation period for a symmetric key (AWS: 90–2560 days); default 90. */
   rotationPeriodDays?: number;
 }
 

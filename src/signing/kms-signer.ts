@@ -39,7 +39,7 @@ export function algorithmOfKeySpec(spec: string | undefined, keyRef: string): Si
 }
 
 /**
- * The exact Sign request for each algorithm (agent-manager-audit-format.md §5): RSA and ECDSA sign
+ * The exact Sign request for each algorithm (docs/audit-format.md §5): RSA and ECDSA sign
  * the 32-byte digest with MessageType DIGEST (one hash, never two); Ed25519 is pure Ed25519 over
  * the 32 bytes with MessageType RAW (ED25519_PH_SHA_512 would be Ed25519ph, incompatible).
  */

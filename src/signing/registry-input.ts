@@ -3,7 +3,7 @@ import { fetchSettingText } from '../sys/https.js';
 import type { RegistryInput } from './registry.js';
 
 /**
- * The verifier registry the settings name (seed 000): an explicit file (--signers,
+ * The verifier registry the settings name: an explicit file (--signers,
  * KERNEL_PUBLIC_KEYS_PATH, AGENTKEYS_SIGNERS) first, then KERNEL_PUBLIC_KEYS_JSON, then
  * KERNEL_PUBLIC_KEYS_URL (https, at most 1 MiB), then the default file. Writers (keys create,
  * rotate-key, setup) always write the file.

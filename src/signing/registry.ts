@@ -44,7 +44,7 @@ const KNOWN_FIELDS = new Set<string>([
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /**
- * Parses every signers.json shape the seeds produce (agent-manager-audit-format.md §6):
+ * Parses every signers.json shape upstream tools produce (docs/audit-format.md §6):
  * `{signers:[…]}` with camelCase or snake_case fields, a top-level array, the flat
  * `{"<kid>": "<PEM>"}` map, and both mixed in one file. The file is untrusted input: every
  * problem is collected and reported at once as REGISTRY_INVALID.

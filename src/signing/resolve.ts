@@ -19,17 +19,19 @@ type KeySpec =
   | { kind: 'url'; url: string; origin: string }
   | { kind: 'ephemeral' };
 
-/**
- * Picks the signer from the configuration: --key, then the seed's variables
- * (AUDIT_SIGNING_KEY_SOURCE=kms / AUDIT_SIGNING_KMS_KEY_ID, AUDIT_SIGNING_PRIVATE_KEY,
- * AUDIT_SIGNING_KEY_PATH), then DEV_ALLOW_EPHEMERAL. REQUIRE_KMS=true refuses every local key.
- */
 export interface SignerDeps {
-  /** Opens a KMS signer; injected so this module stays free of AWS imports. */
-  /** `kid`: AUDIT_SIGNER_KID / --signer-kid, when the operator names the signer (default: the key ARN). */
+  /**
+   * Opens a KMS signer; injected so this module stays free of AWS imports. `kid`:
+   * AUDIT_SIGNER_KID / --signer-kid, when the operator names the signer (default: the key ARN).
+   */
   openKmsSigner?: (keyRef: string, kid?: string) => Promise<AuditSigner>;
 }
 
+/**
+ * Picks the signer from the configuration: --key, then the signing settings
+ * (AUDIT_SIGNING_KEY_SOURCE=kms / AUDIT_SIGNING_KMS_KEY_ID, AUDIT_SIGNING_PRIVATE_KEY,
+ * AUDIT_SIGNING_KEY_PATH), then DEV_ALLOW_EPHEMERAL. REQUIRE_KMS=true refuses every local key.
+ */
 export async function resolveSigner(config: AgentkeysConfig, deps: SignerDeps = {}): Promise<AuditSigner> {
   const spec = chooseKeySpec(config);
   if (config.requireKms && spec.kind !== 'kms') {
@@ -93,7 +95,7 @@ async function loadSigner(spec: KeySpec, config: AgentkeysConfig, deps: SignerDe
     case 'inline':
       return signerFromMaterial(unescapeNewlines(spec.material), config.signerKid ?? 'local', spec.origin, config.alg);
     case 'url': {
-      // Fetched for this run only, never written to disk (seed 000's secret-service URL).
+      // Fetched for this run only, never written to disk (AUDIT_SIGNING_KEY_URL, a secret service).
       const material = await fetchSettingText(spec.url, 'AUDIT_SIGNING_KEY_URL');
       return signerFromMaterial(material, config.signerKid ?? 'local', spec.origin, config.alg);
     }
@@ -151,7 +153,7 @@ function signerFromMaterial(material: string, kid: string, source: string, alg: 
 /**
  * DEV_ALLOW_EPHEMERAL: a throwaway Ed25519 key under a kid that says so, with its public key
  * registered so the events it signs still verify. Agent Manager signed with ephemeral keys under
- * the real signer id, which could never verify (agent-manager-audit-format.md §5.2).
+ * the real signer id, which could never verify (docs/audit-format.md §5.2).
  */
 async function createEphemeralSigner(config: AgentkeysConfig): Promise<AuditSigner> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '').slice(0, 15);

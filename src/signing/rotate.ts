@@ -130,7 +130,7 @@ export async function rotateKmsKey(kms: KmsApi, opts: RotateOptions): Promise<Ro
 }
 
 /**
- * Under a fixed kid (seed 000's AUDIT_SIGNER_KID=auditor-signing-v1) the new key cannot take the
+ * Under a fixed kid (AUDIT_SIGNER_KID=auditor-signing-v1, as production settings name it) the new key cannot take the
  * old kid, or events signed by the new key would carry a kid the registry binds to the old one:
  * it gets the next version of it. A kid that is the key's ARN stays so.
  */

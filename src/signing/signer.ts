@@ -36,7 +36,7 @@ const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420',
 
 export function assertDigest(digest: Uint8Array): void {
   if (digest.length !== 32) {
-    // Only SHA-256 digests are ever signed; anything else is a bug (agent-manager-audit-format.md §5.1).
+    // Only SHA-256 digests are ever signed; anything else is a bug (docs/audit-format.md §5.1).
     throw new InternalError({
       code: 'DIGEST_NOT_32_BYTES',
       message: `refusing to sign ${digest.length} bytes: only 32-byte digests are signed`,

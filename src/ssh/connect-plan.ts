@@ -28,7 +28,7 @@ export interface SshPlan {
 }
 
 /**
- * How to reach the broker (setup-steps.md §5): EC2 Instance Connect as `agentkey` by default
+ * How to reach the broker: EC2 Instance Connect as `agentkey` by default
  * (a one-minute key pushed with SendSSHPublicKey, no long-lived key on disk), or `--fallback`
  * with a .pem key as `ubuntu` (first login, before setup-broker-host created `agentkey`).
  * Connections are multiplexed for 10 minutes, so later commands skip the handshake.

@@ -34,7 +34,7 @@ export async function readChosenAnchor(choice: string | false | undefined, defau
 /**
  * How often a per-row writer re-signs the anchor (sign --anchor-every N / --anchor-interval T):
  * each anchor is one more signature, a KMS Sign for a KMS key. Events after the newest anchor are
- * not covered by it: cutting them is invisible to the anchor (docs/audit-modes.md).
+ * not covered by it: cutting them is invisible to the anchor (docs/threat-model.md).
  */
 export interface AnchorPolicy {
   /** Re-sign once this many events have been appended since the anchor (default 1: every append). */

@@ -1,5 +1,5 @@
 // Step 1: the `agentkey` login user EC2 Instance Connect logs in as (with passwordless sudo, as
-// seed 004 §5 says: "both have sudo"), and the `agentkeys` system user the services run as.
+// the runbook gives both sudo), and the `agentkeys` system user the services run as.
 import { change, done, pending, type Change, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
 import { onHost, prefixFlag, type BrokerContext } from '../context.js';

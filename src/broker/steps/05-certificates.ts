@@ -1,4 +1,4 @@
-// Step 5: a Let's Encrypt certificate per hostname, by certbot's webroot challenge (seed 004 §5b).
+// Step 5: a Let's Encrypt certificate per hostname, by certbot's webroot challenge.
 // A host is asked for only once public DNS (DNS-over-HTTPS, not the laptop's resolver) answers
 // with the EIP; until then it waits with the reason, and the other hosts go ahead. Renewal is
 // certbot's own timer.

@@ -240,7 +240,7 @@ export const daemonGrantCheck: DoctorCheck = {
 export const leastPrivilegeCheck: DoctorCheck = {
   id: 'grants.least-privilege',
   group: 'permissions',
-  title: 'No agentkeys principal holds a wildcard or full-access policy (seed 004 §7)',
+  title: 'No agentkeys principal holds a wildcard or full-access policy',
   needs: ['aws.account'],
   async run(ctx) {
     const grants = await findBroadGrants(stackOf(ctx));

@@ -107,7 +107,7 @@ export const oidcDiscoveryCheck: DoctorCheck = {
     } catch (err) {
       return fail(`${wellKnown(ctx)}: ${(err as Error).message}`, brokerFix(ctx));
     }
-    // AWS compares the iss claim with the registered URL byte for byte (seed 004 §9).
+    // AWS compares the iss claim with the registered URL byte for byte (a trailing slash breaks it).
     if (doc.issuer !== stack.oidcIssuer)
       return fail(
         `issuer is ${JSON.stringify(doc.issuer)}, not ${stack.oidcIssuer} (STS compares byte for byte)`,

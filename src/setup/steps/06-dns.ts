@@ -83,7 +83,7 @@ export const dnsStep: Step = {
     if (p.state) return p.state;
     if (p.changed.length > 0) {
       // One UPSERT batch for every changed record, never CREATE: idempotent, and no duplicate
-      // RRsets (aws-and-moto.md §1 Route 53). Each record's row applies that one batch.
+      // RRsets (moto 5.2.1 as well). Each record's row applies that one batch.
       const upsert = once(() =>
         ctx.aws.changeRecordSets(
           ctx.stack.parentZoneId,

@@ -14,7 +14,7 @@ function anchorProbe() {
 const SPEC = 'ECC_NIST_P256';
 
 /**
- * Replaces upstream's no-op step 15: the stack's KMS audit-signing key (seeds 000/001), an
+ * Replaces upstream's no-op step 15: the stack's KMS audit-signing key, an
  * asymmetric SIGN_VERIFY key behind alias/agentkeys-audit[-test], with its public key published
  * into signers.json so every event it signs verifies offline.
  */

@@ -10,7 +10,7 @@ const SPEC = 'ECC_SECG_P256K1';
 type EvmSignerNames = NonNullable<Stack['evmSigner']>;
 
 /**
- * Optional (EVM_SIGNER=true in the operator env file): the Agentic Vault signer of seed 002, a
+ * Optional (EVM_SIGNER=true in the operator env file): the Agentic Vault signer, a
  * secp256k1 KMS key behind alias/agentkeys-evm[-test] and a role holding exactly the seed's
  * minimal runtime policy (kms:Sign, kms:GetPublicKey, kms:DescribeKey on that one key ARN).
  * The role is trusted by the stack's daemon user; `agentkeys mcp --role-arn` assumes it.
@@ -63,7 +63,7 @@ async function roleChanges(
   const changes = role.ensure(
     current,
     json(dataRoleStaticTrust(ctx.stack)),
-    'agentkeys EVM signer (seed 002 minimal runtime policy)',
+    'agentkeys EVM signer (the minimal runtime policy)',
     `trusts ${ctx.stack.daemonUser}`,
   );
   const detail = 'kms:Sign, kms:GetPublicKey, kms:DescribeKey on the key ARN';

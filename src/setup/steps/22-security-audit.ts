@@ -31,7 +31,7 @@ export interface BroadGrant {
   reasons: string[];
 }
 
-/** Read-only: the over-broad managed and inline policies on the stack's principals (seed 004 §7). */
+/** Read-only: the over-broad managed and inline policies on the stack's principals . */
 export async function findBroadGrants(ctx: SetupContext): Promise<BroadGrant[]> {
   const found = await Promise.all(stackPrincipals(ctx).map((p) => broadGrantsOf(ctx, p)));
   return found.flat();
