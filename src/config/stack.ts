@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { z } from 'zod';
 import { readEnvFile } from './env-file.js';
 import { UsageError } from '../errors.js';
 
@@ -64,23 +65,87 @@ export interface StackOptions {
   baseEnv?: Readonly<Record<string, string | undefined>>;
 }
 
-const REQUIRED = [
-  'ACCOUNT_ID',
-  'REGION',
-  'ZONE',
-  'PARENT_ZONE_ID',
-  'BROKER_HOST',
-  'MAIL_DOMAIN',
-  'VAULT_ROLE_ARN',
-  'MEMORY_ROLE_ARN',
-  'CONFIG_ROLE_ARN',
-  'VAULT_BUCKET',
-  'MEMORY_BUCKET',
-  'CONFIG_BUCKET',
-  'SIGNER_HOST',
-  'MCP_HOST',
-] as const;
+const required = (what = 'is required') => z.string({ required_error: what }).min(1, what);
 const WORKERS = ['AUDIT', 'EMAIL', 'CRED', 'MEMORY', 'CONFIG', 'CLASSIFY'] as const;
+const workerHosts = Object.fromEntries(WORKERS.map((w) => [`WORKER_${w}_HOST`, required()])) as Record<
+  `WORKER_${(typeof WORKERS)[number]}_HOST`,
+  ReturnType<typeof required>
+>;
+
+/** The operator env file, parsed once into a typed record: every name the stack needs, checked. */
+const OperatorEnv = z.object({
+  ACCOUNT_ID: required().regex(/^\d{12}$/, 'is not 12 digits'),
+  REGION: required(),
+  ZONE: required(),
+  PARENT_ZONE_ID: required(),
+  BROKER_HOST: required(),
+  MAIL_DOMAIN: required(),
+  VAULT_ROLE_ARN: required(),
+  MEMORY_ROLE_ARN: required(),
+  CONFIG_ROLE_ARN: required(),
+  VAULT_BUCKET: required(),
+  MEMORY_BUCKET: required(),
+  CONFIG_BUCKET: required(),
+  SIGNER_HOST: required(),
+  MCP_HOST: required(),
+  ...workerHosts,
+  BUCKET: z.string().optional(),
+  MAIL_BUCKET: z.string().optional(),
+  BROKER_EMAIL_FROM_ADDRESS: z.string().optional(),
+  OIDC_ISSUER: z.string().optional(),
+  OIDC_PROVIDER_ARN: z.string().optional(),
+  DATA_ROLE_ARN: z.string().optional(),
+  WITNESS_BUCKET: z.string().optional(),
+  WITNESS_RETENTION_DAYS: z
+    .string()
+    .regex(/^[1-9]\d{0,4}$/, 'is not a number of days (1-99999)')
+    .default('365')
+    .transform(Number),
+  AUDIT_SIGNER_ROLES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((r) => r.trim())
+        .filter((r) => r !== ''),
+    )
+    .refine((roles) => roles.every((r) => /^[\w+=,.@-]{1,64}$/.test(r)), 'names a role that is not an IAM role name'),
+  EVM_SIGNER: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^(|true|1|yes|false|0|no)$/i.test(v), 'is not true or false')
+    .transform((v) => v !== undefined && /^(true|1|yes)$/i.test(v)),
+  EVM_SIGNER_ALIAS: z.string().optional(),
+});
+
+/** The broker env file: what the host's setup wrote back (its instance, its address). */
+const BrokerEnv = z.object({
+  ACCOUNT_ID: z.string().optional(),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^i-[0-9a-f]{8,17}$/, 'is not an EC2 instance id')
+    .optional(),
+  EIP: z
+    .string()
+    .regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'is not an IPv4 address')
+    .optional(),
+});
+
+/** Empty values read as unset, as a shell's `${X:-default}` would. */
+const present = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+
+/** Every problem of one file, each as `FILE: KEY "value" reason`. */
+function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, string>, file: string) {
+  const parsed = schema.safeParse(present(env));
+  if (parsed.success) return { value: parsed.data as z.output<T>, problems: [] as string[] };
+  const problems = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '');
+    const value = env[key];
+    return `${file}: ${key}${value ? ` "${value}"` : ''} ${issue.message}`;
+  });
+  return { value: undefined, problems };
+}
 
 /**
  * Test mode comes only from --test, never from a path. The files default to
@@ -90,24 +155,44 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
   const suffix = opts.test ? '.test' : '';
   const operatorEnvFile = opts.envFile ?? path.join(opts.envDir, `operator-workstation${suffix}.env`);
   const brokerEnvFile = opts.brokerEnvFile ?? path.join(opts.envDir, `broker${suffix}.env`);
-  const op = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {}, '--env-file');
-  const broker = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...op }, '--broker-env-file');
-  const problems = envProblems(op, broker, operatorEnvFile, brokerEnvFile);
-  if (problems.length > 0) throw invalid(problems);
-  const t = opts.test ? '-test' : '';
-  const roleName = (key: string) => op[key]!.split('/').pop()!;
-  const mailBucket = op.BUCKET ?? op.MAIL_BUCKET ?? `agentkeys-mail${t}-${op.ACCOUNT_ID}`;
-  const stack: Stack = {
-    name: opts.test ? 'test' : 'prod',
-    operatorEnvFile,
-    brokerEnvFile,
-    accountId: op.ACCOUNT_ID!,
-    region: op.REGION!,
-    zone: op.ZONE!.replace(/\.$/, ''),
-    parentZoneId: op.PARENT_ZONE_ID!,
-    brokerHost: op.BROKER_HOST!,
-    mailDomain: op.MAIL_DOMAIN!,
-    mailBucket,
+  const opText = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {}, '--env-file');
+  const brokerText = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...opText }, '--broker-env-file');
+  const opParsed = parseEnv(OperatorEnv, opText, operatorEnvFile);
+  const brokerParsed = parseEnv(BrokerEnv, brokerText, brokerEnvFile);
+  const problems = [...opParsed.problems, ...brokerParsed.problems];
+  const op = opParsed.value;
+  const broker = brokerParsed.value;
+  if (op && broker?.ACCOUNT_ID && broker.ACCOUNT_ID !== op.ACCOUNT_ID)
+    problems.push(
+      `${brokerEnvFile}: ACCOUNT_ID ${broker.ACCOUNT_ID} differs from ${operatorEnvFile} (${op.ACCOUNT_ID})`,
+    );
+  if (!op || !broker || problems.length > 0) throw invalid(problems);
+  const stack = stackOf(op, broker, { test: opts.test === true, operatorEnvFile, brokerEnvFile });
+  checkStackNames(stack);
+  return stack;
+}
+
+function stackOf(
+  op: z.output<typeof OperatorEnv>,
+  broker: z.output<typeof BrokerEnv>,
+  where: { test: boolean; operatorEnvFile: string; brokerEnvFile: string },
+): Stack {
+  const t = where.test ? '-test' : '';
+  const roleName = (arn: string) => arn.split('/').pop()!;
+  type DataClass = Stack['dataClasses'][number];
+  const dataClass = (cls: DataClass['cls'], sid: DataClass['sid'], prefixClass: string, bucket: string, arn: string) =>
+    ({ cls, sid, prefixClass, bucket, role: roleName(arn) }) as const;
+  return {
+    name: where.test ? 'test' : 'prod',
+    operatorEnvFile: where.operatorEnvFile,
+    brokerEnvFile: where.brokerEnvFile,
+    accountId: op.ACCOUNT_ID,
+    region: op.REGION,
+    zone: op.ZONE.replace(/\.$/, ''),
+    parentZoneId: op.PARENT_ZONE_ID,
+    brokerHost: op.BROKER_HOST,
+    mailDomain: op.MAIL_DOMAIN,
+    mailBucket: op.BUCKET ?? op.MAIL_BUCKET ?? `agentkeys-mail${t}-${op.ACCOUNT_ID}`,
     senderAddress: op.BROKER_EMAIL_FROM_ADDRESS ?? `noreply${t}@${op.MAIL_DOMAIN}`,
     oidcIssuer: op.OIDC_ISSUER ?? `https://${op.BROKER_HOST}`,
     oidcProviderArn: op.OIDC_PROVIDER_ARN ?? `arn:aws:iam::${op.ACCOUNT_ID}:oidc-provider/${op.BROKER_HOST}`,
@@ -122,40 +207,18 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
     receiptRule: `agentkeys-inbound${t}`,
     kmsAuditAlias: `alias/agentkeys-audit${t}`,
     dataClasses: [
-      {
-        cls: 'vault',
-        sid: 'Vault',
-        prefixClass: 'credentials',
-        bucket: op.VAULT_BUCKET!,
-        role: roleName('VAULT_ROLE_ARN'),
-      },
-      {
-        cls: 'memory',
-        sid: 'Memory',
-        prefixClass: 'memory',
-        bucket: op.MEMORY_BUCKET!,
-        role: roleName('MEMORY_ROLE_ARN'),
-      },
-      {
-        cls: 'config',
-        sid: 'Config',
-        prefixClass: 'config',
-        bucket: op.CONFIG_BUCKET!,
-        role: roleName('CONFIG_ROLE_ARN'),
-      },
+      dataClass('vault', 'Vault', 'credentials', op.VAULT_BUCKET, op.VAULT_ROLE_ARN),
+      dataClass('memory', 'Memory', 'memory', op.MEMORY_BUCKET, op.MEMORY_ROLE_ARN),
+      dataClass('config', 'Config', 'config', op.CONFIG_BUCKET, op.CONFIG_ROLE_ARN),
     ],
-    hosts: [op.BROKER_HOST!, op.SIGNER_HOST!, op.MCP_HOST!, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`]!)],
+    hosts: [op.BROKER_HOST, op.SIGNER_HOST, op.MCP_HOST, ...WORKERS.map((w) => op[`WORKER_${w}_HOST`])],
     brokerHostRole: `agentkeys-broker-host${t}`,
-    auditSignerRoles: op.AUDIT_SIGNER_ROLES
-      ? op.AUDIT_SIGNER_ROLES.split(',')
-          .map((r) => r.trim())
-          .filter((r) => r !== '')
-      : [`agentkeys-broker-host${t}`],
+    auditSignerRoles: op.AUDIT_SIGNER_ROLES.length > 0 ? op.AUDIT_SIGNER_ROLES : [`agentkeys-broker-host${t}`],
     witness: {
       bucket: op.WITNESS_BUCKET ?? `agentkeys-witness${t}-${op.ACCOUNT_ID}`,
-      retentionDays: Number(op.WITNESS_RETENTION_DAYS ?? 365),
+      retentionDays: op.WITNESS_RETENTION_DAYS,
     },
-    ...(evmSignerEnabled(op, operatorEnvFile)
+    ...(op.EVM_SIGNER
       ? {
           evmSigner: {
             alias: op.EVM_SIGNER_ALIAS ?? `alias/agentkeys-evm${t}`,
@@ -165,44 +228,8 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
         }
       : {}),
   };
-  checkStackNames(stack);
-  return stack;
 }
 
-/** Everything wrong with the two env files, listed at once. */
-function envProblems(
-  op: Record<string, string>,
-  broker: Record<string, string>,
-  operatorEnvFile: string,
-  brokerEnvFile: string,
-): string[] {
-  const problems: string[] = [];
-  for (const key of REQUIRED) if (!op[key]) problems.push(`${operatorEnvFile}: ${key} is required`);
-  for (const w of WORKERS)
-    if (!op[`WORKER_${w}_HOST`]) problems.push(`${operatorEnvFile}: WORKER_${w}_HOST is required`);
-  if (op.ACCOUNT_ID && !/^\d{12}$/.test(op.ACCOUNT_ID))
-    problems.push(`${operatorEnvFile}: ACCOUNT_ID "${op.ACCOUNT_ID}" is not 12 digits`);
-  if (broker.ACCOUNT_ID && op.ACCOUNT_ID && broker.ACCOUNT_ID !== op.ACCOUNT_ID)
-    problems.push(
-      `${brokerEnvFile}: ACCOUNT_ID ${broker.ACCOUNT_ID} differs from ${operatorEnvFile} (${op.ACCOUNT_ID})`,
-    );
-  if (broker.INSTANCE_ID && !/^i-[0-9a-f]{8,17}$/.test(broker.INSTANCE_ID))
-    problems.push(`${brokerEnvFile}: INSTANCE_ID "${broker.INSTANCE_ID}" is not an EC2 instance id`);
-  const retention = op.WITNESS_RETENTION_DAYS ?? '365';
-  if (!/^[1-9]\d{0,4}$/.test(retention))
-    problems.push(`${operatorEnvFile}: WITNESS_RETENTION_DAYS "${retention}" is not a number of days (1-99999)`);
-  for (const role of (op.AUDIT_SIGNER_ROLES ?? '').split(',').filter((r) => r.trim() !== ''))
-    if (!/^[\w+=,.@-]{1,64}$/.test(role.trim()))
-      problems.push(`${operatorEnvFile}: AUDIT_SIGNER_ROLES names "${role.trim()}", which is not an IAM role name`);
-  if (broker.EIP && !/^\d{1,3}(\.\d{1,3}){3}$/.test(broker.EIP))
-    problems.push(`${brokerEnvFile}: EIP "${broker.EIP}" is not an IPv4 address`);
-  return problems;
-}
-
-/**
- * The guard against the 2026-05-23 incident: a test run must never name a prod resource. Every
- * name a test stack owns must say "test"; every host must sit in the zone; no prod name may say test.
- */
 export function checkStackNames(stack: Stack): void {
   const problems: string[] = [];
   const evm = stack.evmSigner ? [stack.evmSigner.alias, stack.evmSigner.role] : [];
@@ -234,13 +261,6 @@ export function checkStackNames(stack: Stack): void {
   for (const host of stack.hosts)
     if (!host.endsWith(`.${stack.zone}`)) problems.push(`${host} is not inside zone ${stack.zone}`);
   if (problems.length > 0) throw invalid(problems);
-}
-
-function evmSignerEnabled(op: Record<string, string>, file: string): boolean {
-  const v = op.EVM_SIGNER;
-  if (v === undefined || v === '' || /^(false|0|no)$/i.test(v)) return false;
-  if (/^(true|1|yes)$/i.test(v)) return true;
-  throw invalid([`${file}: EVM_SIGNER "${v}" is not true or false`]);
 }
 
 function invalid(problems: string[]): UsageError {
