@@ -18,6 +18,7 @@ import { createContext, writerStoreOptions, type GlobalOptions } from './context
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { checkpointSummary } from './ui/checkpoint-summary.js';
+import { errnoCode } from '../src/sys/operator-file.js';
 
 interface CheckpointOptions extends GlobalOptions {
   log?: string;
@@ -138,6 +139,6 @@ async function readInput(file: string, code: 'PROOF_MALFORMED' | 'CHECKPOINT_NOT
   try {
     return await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new UsageError({ code, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
+    throw new UsageError({ code, message: `cannot read ${file}: ${errnoCode(err)}`, cause: err });
   }
 }

@@ -20,6 +20,7 @@ import { createContext, type CommandContext, type GlobalOptions } from './contex
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, style } from './ui/format.js';
 import type { KmsApi } from '../src/aws/kms.js';
+import { errnoCode } from '../src/sys/operator-file.js';
 
 export interface EnvelopeOptions extends GlobalOptions {
   key?: string[];
@@ -321,7 +322,7 @@ async function statInput(file: string) {
   } catch (err) {
     throw new UsageError({
       code: 'INPUT_NOT_FOUND',
-      message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`,
+      message: `cannot read ${file}: ${errnoCode(err)}`,
       cause: err,
     });
   }

@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import type { Hex } from 'viem';
 import { UsageError, type ErrorCode, type ExitCode } from '../src/errors.js';
 import {
@@ -24,6 +23,7 @@ import { evmKeyRef, openEvmSigner, type EvmSigner } from '../src/evm/signer.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { messageOf, readOperatorFile } from '../src/sys/operator-file.js';
 
 export interface EvmOptions extends GlobalOptions {
   key?: string;
@@ -262,7 +262,7 @@ async function readJsonFile(file: string | undefined, flag: string, code: ErrorC
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new UsageError({ code, message: `${file} is not JSON: ${(err as Error).message}`, cause: err });
+    throw new UsageError({ code, message: `${file} is not JSON: ${messageOf(err)}`, cause: err });
   }
 }
 
@@ -271,13 +271,5 @@ async function readText(file: string, flag: string): Promise<string> {
 }
 
 async function readBytes(file: string, flag: string): Promise<Buffer> {
-  try {
-    return await fsp.readFile(file);
-  } catch (err) {
-    throw new UsageError({
-      code: 'INPUT_UNREADABLE',
-      message: `cannot read ${flag} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      cause: err,
-    });
-  }
+  return readOperatorFile(file, { code: 'INPUT_UNREADABLE', what: `${flag} file` });
 }

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../src/sys/fs.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { openSigner, printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { readOperatorFile } from '../src/sys/operator-file.js';
 
 export interface DetachedOptions extends GlobalOptions {
   key?: string;
@@ -100,16 +101,7 @@ async function localSigner(ctx: CommandContext, ref: string): Promise<LocalKeySi
 
 async function readInput(file: string | undefined, flag: string): Promise<Buffer> {
   if (!file) throw new UsageError({ code: 'FLAG_MISSING', message: `${flag} FILE is required` });
-  try {
-    return await fsp.readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError({
-      code: code === 'EISDIR' ? 'PATH_IS_DIRECTORY' : 'INPUT_NOT_FOUND',
-      message: `cannot read ${flag} ${file}: ${code}`,
-      cause: err,
-    });
-  }
+  return readOperatorFile(file, { code: 'INPUT_NOT_FOUND', what: flag });
 }
 
 /** A signature file (raw bytes, as openssl and `aws kms sign` write them) or base64 text. */

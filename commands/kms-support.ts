@@ -10,6 +10,7 @@ import { printJson, printLine, style } from './ui/format.js';
 import { confirm } from './ui/prompt.js';
 import { retireKey, type RetirePlan } from '../src/signing/retire.js';
 import { readSignerRegistryIfExists } from '../src/signing/registry.js';
+import { messageOf } from '../src/sys/operator-file.js';
 
 /**
  * The configured audit signer, with KMS signers opened through this command's services, their
@@ -57,7 +58,7 @@ async function flushTrail(ctx: CommandContext, auditLog: string, signer: AuditSi
   } catch (err) {
     throw new AgentkeysError({
       code: 'KMS_TRAIL_WRITE_FAILED',
-      message: `the KMS operations were done but could not be recorded in ${auditLog}: ${(err as Error).message}`,
+      message: `the KMS operations were done but could not be recorded in ${auditLog}: ${messageOf(err)}`,
       hint: 'fix the audit log and record the operation by hand; see --debug',
       cause: err,
     });

@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import type { ChainHead } from '../src/audit/chain.js';
 import type { CheckpointPolicy, CheckpointRun } from '../src/audit/checkpointing.js';
 import { parseDurationMs } from '../src/audit/query.js';
@@ -20,6 +19,7 @@ import { parseWholeNumber } from './options.js';
 import { kmsCostPerMillion, KMS_ASYMMETRIC_USD_PER_10K } from '../src/audit/cost.js';
 import { KmsSigner } from '../src/signing/kms-signer.js';
 import type { AnchorPolicy } from '../src/store/anchor-file.js';
+import { readOperatorText } from '../src/sys/operator-file.js';
 
 export interface SignOptions extends GlobalOptions {
   log?: string;
@@ -143,15 +143,7 @@ async function readPayload(payload: string | undefined): Promise<string> {
     });
   if (payload === '-') return readStdin();
   if (payload.startsWith('@')) {
-    try {
-      return await fsp.readFile(payload.slice(1), 'utf8');
-    } catch (err) {
-      throw new UsageError({
-        code: 'PAYLOAD_UNREADABLE',
-        message: `cannot read payload file ${payload.slice(1)}: ${(err as NodeJS.ErrnoException).code}`,
-        cause: err,
-      });
-    }
+    return readOperatorText(payload.slice(1), { code: 'PAYLOAD_UNREADABLE', what: 'payload file' });
   }
   return payload;
 }

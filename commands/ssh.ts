@@ -3,6 +3,7 @@ import { openBrokerSsh, type BrokerSshOptions } from '../src/ssh/broker-ssh.js';
 import { runInherited } from '../src/sys/exec.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { style } from './ui/format.js';
+import { messageOf } from '../src/sys/operator-file.js';
 
 export interface SshOptions extends GlobalOptions, Omit<BrokerSshOptions, 'stack'> {}
 
@@ -25,7 +26,7 @@ export async function runSsh(options: SshOptions, positional: unknown[]): Promis
   } catch (err) {
     throw new UsageError({
       code: 'SSH_NOT_FOUND',
-      message: `cannot run ${conn.binary}: ${(err as Error).message}`,
+      message: `cannot run ${conn.binary}: ${messageOf(err)}`,
       hint: 'install an OpenSSH client (apt-get install openssh-client)',
       cause: err,
     });

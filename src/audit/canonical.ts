@@ -1,5 +1,6 @@
 import * as jcs from 'canonicalize';
 import { UsageError } from '../errors.js';
+import { messageOf } from '../sys/operator-file.js';
 
 /** A JSON value as it comes out of JSON.parse. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -22,7 +23,7 @@ export function parseIJson(text: string, what = 'payload'): JsonValue {
   } catch (err) {
     throw new UsageError({
       code: 'PAYLOAD_NOT_JSON',
-      message: `${what} is not valid JSON: ${(err as Error).message}`,
+      message: `${what} is not valid JSON: ${messageOf(err)}`,
       hint: `pass a JSON value, for example --payload '{"action":"spawn"}'`,
     });
   }

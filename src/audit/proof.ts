@@ -8,6 +8,7 @@ import type { ChainSource } from './chain.js';
 import { openCheckpoint, parseCheckpointText, parseNote, type Checkpoint } from './checkpoint.js';
 import { consistencyProof, inclusionProof, subtreeRoot, verifyConsistency, verifyInclusion } from './merkle.js';
 import { checkRowFields, digestRow, eventLeafHash, type AuditRow } from './record.js';
+import { messageOf } from '../sys/operator-file.js';
 
 export const PROOF_FORMAT = 'agentkeys-inclusion-proof/v1';
 
@@ -146,7 +147,7 @@ function parseBundle(text: string): InclusionBundle {
   try {
     value = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw proofMalformed((err as Error).message);
+    throw proofMalformed(messageOf(err));
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw proofMalformed('not a JSON object');
   const dup = duplicateMember(text);
@@ -167,7 +168,7 @@ function parseBundle(text: string): InclusionBundle {
   try {
     checkRowFields(value.event as Record<string, unknown>);
   } catch (err) {
-    throw proofMalformed(`event: ${(err as Error).message}`);
+    throw proofMalformed(`event: ${messageOf(err)}`);
   }
   return value as unknown as InclusionBundle;
 }

@@ -1,6 +1,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import { canonicalJson, isDigestHex, type JsonValue } from './canonical.js';
 import type { BinaryHash } from './merkle.js';
+import { messageOf } from '../sys/operator-file.js';
 
 /**
  * One audit event: the columns of Agent Manager's audit_events table, in its column order, so a
@@ -69,7 +70,7 @@ export function parseRowLine(line: string, expectedPrev?: string): AuditRow {
   try {
     value = JSON.parse(line);
   } catch (err) {
-    throw new RowFormatError(`not JSON: ${(err as Error).message.slice(0, 200)}`);
+    throw new RowFormatError(`not JSON: ${messageOf(err).slice(0, 200)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new RowFormatError('not a JSON object');

@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import { AgentkeysError, UsageError } from '../errors.js';
 import {
   parseSignerRegistryLenient,
@@ -14,6 +13,7 @@ import { exitCodeOfFindings, type Finding } from './findings.js';
 import type { KeyRingData } from './keyring.js';
 import { digestRow } from './record.js';
 import { defaultWorkerCount, verifyChain, type VerifyReport } from './verify-log.js';
+import { readOperatorText } from '../sys/operator-file.js';
 
 export interface VerifyAuditOptions {
   signersPath: RegistryInput;
@@ -202,17 +202,11 @@ function assertNoHmacOverride(signers: readonly SignerEntry[], hmacSecrets: Reco
 async function readHmacSecrets(files: Record<string, string>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [kid, file] of Object.entries(files)) {
-    let text: string;
-    try {
-      text = await fsp.readFile(file, 'utf8');
-    } catch (err) {
-      throw new UsageError({
-        code: 'HMAC_KEY_UNREADABLE',
-        message: `cannot read HMAC secret for ${kid} from ${file}: ${(err as NodeJS.ErrnoException).code}`,
-        hint: 'pass --hmac-key KID=FILE with a readable file',
-        cause: err,
-      });
-    }
+    const text = await readOperatorText(file, {
+      code: 'HMAC_KEY_UNREADABLE',
+      what: `HMAC secret for ${kid} from`,
+      hint: 'pass --hmac-key KID=FILE with a readable file',
+    });
     // One trailing newline is an artefact of `echo secret > file`, not part of the secret.
     out[kid] = Buffer.from(text.replace(/\r?\n$/, ''), 'utf8').toString('base64');
   }

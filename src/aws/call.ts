@@ -2,6 +2,7 @@
 // "absent" and "already gone" answers told apart from failures by code, retries for IAM's
 // eventual consistency by code, and one SDK middleware that observes (counts, audits) every call.
 import { awsError } from './errors.js';
+import { nameOf } from '../sys/operator-file.js';
 
 /** One request as the SDK middleware saw it. */
 export interface AwsCallObservation {
@@ -34,7 +35,7 @@ export function observeCalls<C extends MiddlewareClient>(
           onCall({ ...base, output: result.output as Record<string, unknown> });
           return result;
         } catch (err) {
-          onCall({ ...base, errorName: (err as Error).name });
+          onCall({ ...base, errorName: nameOf(err) });
           throw err;
         }
       },

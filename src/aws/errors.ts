@@ -1,4 +1,5 @@
 import { AgentkeysError, UsageError, type ErrorCode } from '../errors.js';
+import { messageOf } from '../sys/operator-file.js';
 
 /** What the operator was doing, so errors can name the permission and the resource. */
 export interface AwsCallContext {
@@ -16,7 +17,7 @@ export interface AwsCallContext {
 export function awsError(err: unknown, ctx: AwsCallContext): AgentkeysError {
   if (err instanceof AgentkeysError) return err;
   const name = (err as { name?: string }).name ?? 'Error';
-  const detail = (err as Error).message ?? String(err);
+  const detail = messageOf(err) ?? String(err);
   const on = ctx.resource ? ` on ${ctx.resource}` : '';
   const make = (code: ErrorCode, message: string, hint?: string) =>
     new AgentkeysError({ code, message, ...(hint ? { hint } : {}), cause: err });

@@ -30,6 +30,7 @@ import { credentialProvider, type AwsAuthOptions } from './credentials.js';
 export type { KeyMetadata, KeySpec, KeyUsageType, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
 import { createCaller, observeCalls, type AwsCallObservation } from './call.js';
 import { DEFAULT_REGION } from './region.js';
+import { nameOf } from '../sys/operator-file.js';
 
 export { DEFAULT_REGION };
 
@@ -112,7 +113,7 @@ export function createKmsApi(opts: KmsFactoryOptions): KmsApi {
           return (await client.send(new VerifyCommand(input))).SignatureValid === true;
         } catch (err) {
           // AWS throws for a bad signature; moto 5.2.1 unpatched answers SignatureValid:false. Both mean invalid.
-          if ((err as Error).name === 'KMSInvalidSignatureException') return false;
+          if (nameOf(err) === 'KMSInvalidSignatureException') return false;
           throw err;
         }
       }),
@@ -135,7 +136,7 @@ export function createKmsApi(opts: KmsFactoryOptions): KmsApi {
             ).MacValid === true
           );
         } catch (err) {
-          if ((err as Error).name === 'KMSInvalidMacException') return false;
+          if (nameOf(err) === 'KMSInvalidMacException') return false;
           throw err;
         }
       }),

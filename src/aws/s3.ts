@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AwsServiceContext } from './service.js';
 import { observeCalls } from './call.js';
+import { nameOf } from '../sys/operator-file.js';
 
 export type BucketState = 'exists' | 'missing' | 'forbidden';
 
@@ -82,7 +83,7 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
         } catch (err) {
           const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
           // 404: nobody has it. 403: the name belongs to another account; never "absent".
-          if (status === 404 || (err as Error).name === 'NotFound') return 'missing' as const;
+          if (status === 404 || nameOf(err) === 'NotFound') return 'missing' as const;
           if (status === 403) return 'forbidden' as const;
           throw err;
         }

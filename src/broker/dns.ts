@@ -2,6 +2,7 @@
 // dns.google and cloudflare-dns.com answer it), because the laptop's resolver may
 // be rewritten (WARP, Zscaler, Tailscale answer 198.18.x.y), and Let's Encrypt sees public DNS.
 import { httpsGet } from '../sys/https.js';
+import { messageOf } from '../sys/operator-file.js';
 
 export const DEFAULT_DOH_URL = 'https://dns.google/resolve';
 
@@ -16,7 +17,7 @@ export function dohResolver(url = DEFAULT_DOH_URL, get = httpsGet): ResolveA {
     try {
       answer = await get(`${url}?name=${encodeURIComponent(host)}&type=A`, { timeoutMs: 5000, maxBytes: 65_536 });
     } catch (err) {
-      return { error: `DNS-over-HTTPS ${url} unreachable: ${(err as Error).message}` };
+      return { error: `DNS-over-HTTPS ${url} unreachable: ${messageOf(err)}` };
     }
     if (answer.status !== 200) return { error: `DNS-over-HTTPS ${url} answered HTTP ${answer.status}` };
     return parseDohAnswer(answer.body);

@@ -1,5 +1,5 @@
-import { promises as fsp } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { readOperatorText } from '../sys/operator-file.js';
 
 /**
  * A safe reader for shell-style env files (the services' own). It understands exactly:
@@ -43,18 +43,11 @@ export async function readEnvFile(
   base: Readonly<Record<string, string | undefined>> = {},
   flag = '--env-file',
 ): Promise<Record<string, string>> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new UsageError({
-      code: 'ENV_FILE_NOT_FOUND',
-      message: `cannot read env file ${file}: ${why}`,
-      hint: `pass an existing file with ${flag} F`,
-      cause: err,
-    });
-  }
+  const text = await readOperatorText(file, {
+    code: 'ENV_FILE_NOT_FOUND',
+    what: 'env file',
+    hint: `pass an existing file with ${flag} F`,
+  });
   return parseEnvFile(text, file, base);
 }
 

@@ -19,6 +19,7 @@ import type { KmsApi } from '../aws/kms.js';
 type KMS = KmsApi['client'];
 import { AgentkeysError, InternalError, UsageError } from '../errors.js';
 import { openAtomicFile } from '../sys/fs.js';
+import { messageOf, nameOf } from '../sys/operator-file.js';
 
 export type EncryptionContext = Record<string, string>;
 
@@ -311,8 +312,8 @@ export function wrappedKeyArns(prefix: Uint8Array): string[] | undefined {
 
 function classifyDecryptError(err: unknown): AgentkeysError {
   if (err instanceof AgentkeysError) return err;
-  const message = (err as Error).message ?? String(err);
-  const name = (err as Error).name ?? '';
+  const message = messageOf(err) ?? String(err);
+  const name = nameOf(err) ?? '';
   // The Encryption SDK wraps each KMS failure into its own message: a denial is not tampering.
   if (/AccessDenied/.test(name) || /AccessDenied/.test(message))
     return new AgentkeysError({

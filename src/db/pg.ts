@@ -1,6 +1,7 @@
 import { redactUrl } from '../sys/redact.js';
 import pg from 'pg';
 import { AgentkeysError, UsageError } from '../errors.js';
+import { messageOf } from '../sys/operator-file.js';
 
 export interface PgConnectOptions {
   /** postgres:// URL; TLS via sslmode=require|verify-full and sslrootcert=FILE in the URL. */
@@ -52,7 +53,7 @@ export async function connectPg(opts: PgConnectOptions): Promise<pg.Client> {
   } catch (err) {
     throw new AgentkeysError({
       code: 'PG_CONNECT_FAILED',
-      message: `cannot connect to ${redactUrl(opts.url)}: ${(err as Error).message}`,
+      message: `cannot connect to ${redactUrl(opts.url)}: ${messageOf(err)}`,
       hint: 'check the URL, that the server is up, and sslmode (postgres://user@host:5432/db?sslmode=require)',
       cause: err,
     });
@@ -67,7 +68,7 @@ export { redactUrl };
 /** Maps the server's error codes that operators meet to named errors; anything else keeps its cause. */
 export function pgError(err: unknown, what: string): AgentkeysError {
   const code = (err as { code?: string }).code;
-  const message = (err as Error).message;
+  const message = messageOf(err);
   if (code === '42P01' || code === '42703') {
     return new UsageError({
       code: 'PG_NOT_MIGRATED',

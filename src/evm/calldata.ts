@@ -15,6 +15,7 @@ import {
   type Address,
   type Hex,
 } from 'viem';
+import { messageOf } from '../sys/operator-file.js';
 
 export type Protocol = 'erc20' | 'permit2' | 'uniswap_v3' | 'aave_v3';
 
@@ -431,13 +432,13 @@ function decodeExactly(item: AbiFunction, data: Hex): Args | string {
   try {
     args = (decodeFunctionData({ abi: [item], data }).args ?? []) as Args;
   } catch (err) {
-    return `${name} calldata does not decode: ${(err as Error).message.split('\n')[0]}`;
+    return `${name} calldata does not decode: ${messageOf(err).split('\n')[0]}`;
   }
   let again: Hex;
   try {
     again = encodeFunctionData({ abi: [item], functionName: item.name, args } as never);
   } catch (err) {
-    return `${name} calldata does not re-encode: ${(err as Error).message.split('\n')[0]}`;
+    return `${name} calldata does not re-encode: ${messageOf(err).split('\n')[0]}`;
   }
   if (again.toLowerCase() !== data.toLowerCase())
     return `${name} calldata is not the canonical encoding of its arguments (${again.length / 2 - 1} bytes)`;

@@ -2,13 +2,13 @@
 // signed (chains, contracts, selectors, value and fees, EIP-712 domains and deadlines, and per
 // protocol the tokens, counterparties and amounts of decoded calldata); every refusal names the
 // rule that refused it. The file formats are parsed in policy-files.ts.
-import { promises as fsp } from 'node:fs';
 import type { Address, Hex, TransactionSerializable } from 'viem';
 import { duplicateMember } from '../audit/canonical.js';
 import { UsageError } from '../errors.js';
 import { decodeCalldata, intentJson, MAX_UINT160, MAX_UINT256, type DecodedCall, type Intent } from './calldata.js';
 import { parsePolicy, type DomainRule, type EvmPolicy, type ProtocolRule } from './policy-files.js';
 import type { TypedDataInput } from './operations.js';
+import { messageOf, readOperatorText } from '../sys/operator-file.js';
 
 export { parsePolicy, DEFAULT_MAX_FEE_WEI, DEFAULT_MAX_PRIORITY_FEE_PER_GAS_WEI } from './policy-files.js';
 export type { EvmPolicy, PolicyFormat } from './policy-files.js';
@@ -29,24 +29,18 @@ const deny = (rule: string, reason: string): Decision => ({ allowed: false, rule
 const NO_POLICY = deny('no-policy', 'no --policy was given: signing is denied by default');
 
 export async function readPolicyFile(file: string): Promise<EvmPolicy> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    throw new UsageError({
-      code: 'POLICY_NOT_FOUND',
-      message: `cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code}`,
-      hint: 'pass --policy with an existing JSON file (docs/evm-policy.md)',
-      cause: err,
-    });
-  }
+  const text = await readOperatorText(file, {
+    code: 'POLICY_NOT_FOUND',
+    what: 'policy file',
+    hint: 'pass --policy with an existing JSON file (docs/evm-policy.md)',
+  });
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new UsageError({
       code: 'POLICY_INVALID',
-      message: `policy file ${file} is not JSON: ${(err as Error).message}`,
+      message: `policy file ${file} is not JSON: ${messageOf(err)}`,
       cause: err,
     });
   }

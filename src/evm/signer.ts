@@ -2,7 +2,6 @@
 // PEM. Both hand out only signatures that recover to their own address.
 import type { AgentkeysConfig } from '../config/load.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Address, Hex } from 'viem';
 import type { KmsApi } from '../aws/kms.js';
@@ -18,6 +17,7 @@ import {
   type EvmSignature,
 } from './secp256k1.js';
 import { publicKeyToAddress } from 'viem/accounts';
+import { readOperatorText } from '../sys/operator-file.js';
 
 export interface EvmSigner {
   readonly address: Address;
@@ -120,17 +120,11 @@ export class LocalEvmSigner implements EvmSigner {
   }
 
   static async fromFile(file: string): Promise<LocalEvmSigner> {
-    let pem: string;
-    try {
-      pem = await fsp.readFile(file, 'utf8');
-    } catch (err) {
-      throw new UsageError({
-        code: 'KEY_NOT_FOUND',
-        message: `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        hint: 'create one: agentkeys keys create --local --alg ecdsa-secp256k1 --kid vault',
-        cause: err,
-      });
-    }
+    const pem = await readOperatorText(file, {
+      code: 'KEY_NOT_FOUND',
+      what: 'key file',
+      hint: 'create one: agentkeys keys create --local --alg ecdsa-secp256k1 --kid vault',
+    });
     let key: KeyObject;
     try {
       key = createPrivateKey(pem);

@@ -26,6 +26,7 @@ import {
 import type { EvmRpc } from '../evm/rpc.js';
 import { checksumAddress } from '../evm/secp256k1.js';
 import type { EvmSigner } from '../evm/signer.js';
+import { messageOf } from '../sys/operator-file.js';
 
 export type ToolName =
   | 'get_address'
@@ -149,7 +150,7 @@ export class Vault {
     try {
       await this.deps.record(recordable({ ...base, ...outcome.record }), recordableText(client));
     } catch (err) {
-      const why = `the call could not be recorded in the audit chain: ${(err as Error).message}`;
+      const why = `the call could not be recorded in the audit chain: ${messageOf(err)}`;
       // Fail closed: a signature whose decision is not in the chain is never handed out. Other
       // results (refusals, errors, health) carry no secret and are returned with the warning.
       if (outcome.result.ok && SIGNING_TOOLS.has(tool))
@@ -212,7 +213,7 @@ export class Vault {
       if (this.deps.keyState) Object.assign(out, { keyState: (await this.deps.keyState()).state });
       out.healthy = true;
     } catch (err) {
-      Object.assign(out, { healthy: false, error: codeOf(err), message: (err as Error).message });
+      Object.assign(out, { healthy: false, error: codeOf(err), message: messageOf(err) });
     }
     return out;
   }
@@ -357,7 +358,7 @@ export class Vault {
           const txHash = await rpc.sendRaw(raw);
           return { ok: true, value: { ...value, broadcast: true, txHash } };
         } catch (err) {
-          const why = (err as Error).message.split('\n')[0];
+          const why = messageOf(err).split('\n')[0];
           const message = `the signed transaction was not accepted by the node: ${why}`;
           await this.deps
             .record(
@@ -438,7 +439,7 @@ function failure(err: unknown): ToolResult {
   return {
     ok: false,
     code: codeOf(err),
-    message: isAgentkeysError(err) ? err.message : `internal error: ${(err as Error).message}`,
+    message: isAgentkeysError(err) ? err.message : `internal error: ${messageOf(err)}`,
   };
 }
 

@@ -7,6 +7,7 @@ import { createSetupAws } from '../aws/setup-api.js';
 import { setEnvValue } from '../config/env-writeback.js';
 import { UsageError } from '../errors.js';
 import { packageRoot, writeFileAtomic } from '../sys/fs.js';
+import { errnoCode, messageOf } from '../sys/operator-file.js';
 
 export const SANDBOX_ACCOUNT = '123456789012';
 
@@ -103,10 +104,10 @@ export async function reopenSandbox(dir: string): Promise<SandboxSeed | undefine
   try {
     record = JSON.parse(await fsp.readFile(path.join(dir, SEED_RECORD), 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw new UsageError({
       code: 'SANDBOX_STATE_INVALID',
-      message: `${path.join(dir, SEED_RECORD)} is unreadable: ${(err as Error).message}`,
+      message: `${path.join(dir, SEED_RECORD)} is unreadable: ${messageOf(err)}`,
       hint: 'remove the folder to start a fresh sandbox',
       cause: err,
     });

@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../sys/fs.js';
+import { errnoCode } from '../sys/operator-file.js';
 
 /**
  * Access keys minted by setup go into an AWS shared-credentials file (0600), one profile per
@@ -10,7 +11,7 @@ export async function readProfiles(file: string): Promise<Map<string, Record<str
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errnoCode(err) !== 'ENOENT') throw err;
   }
   const profiles = new Map<string, Record<string, string>>();
   let current: Record<string, string> | undefined;

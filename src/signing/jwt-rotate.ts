@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { AgentkeysError } from '../errors.js';
 import { writeFileAtomic } from '../sys/fs.js';
+import { errnoCode, messageOf } from '../sys/operator-file.js';
 
 /** The AgentIdP JWT pair (JWT_PRIVATE_KEY, JWT_PUBLIC_KEY): RS256, rotated with an overlap in which both verify. */
 export interface JwtState {
@@ -63,10 +64,10 @@ async function readState(dir: string): Promise<JwtState | undefined> {
   try {
     return JSON.parse(await fsp.readFile(path.join(dir, 'jwt-state.json'), 'utf8')) as JwtState;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw new AgentkeysError({
       code: 'JWT_STATE_UNREADABLE',
-      message: `cannot read ${path.join(dir, 'jwt-state.json')}: ${(err as Error).message}`,
+      message: `cannot read ${path.join(dir, 'jwt-state.json')}: ${messageOf(err)}`,
       cause: err,
     });
   }

@@ -4,6 +4,7 @@ import { AgentkeysError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../sys/fs.js';
 import { duplicateMember } from '../audit/canonical.js';
 import { algorithmOfKey, normalizeAlgorithm, type SigningAlg } from './algorithms.js';
+import { errnoCode, messageOf } from '../sys/operator-file.js';
 
 /** One signer as agentkeys writes it: the single shape of product.md. */
 export interface SignerEntry {
@@ -72,7 +73,7 @@ export function parseSignerRegistryLenient(text: string, source: string): Lenien
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw registryError(source, [`not JSON: ${(err as Error).message}`]);
+    throw registryError(source, [`not JSON: ${messageOf(err)}`]);
   }
   const dup = duplicateMember(text);
   if (dup !== undefined)
@@ -301,7 +302,7 @@ export async function readRegistryText(input: RegistryInput): Promise<string> {
   try {
     return await fsp.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (errnoCode(err) === 'ENOENT') {
       throw new UsageError({
         code: 'REGISTRY_NOT_FOUND',
         message: `signer registry ${file} does not exist`,
@@ -312,7 +313,7 @@ export async function readRegistryText(input: RegistryInput): Promise<string> {
     }
     throw new AgentkeysError({
       code: 'REGISTRY_UNREADABLE',
-      message: `cannot read ${file}: ${(err as Error).message}`,
+      message: `cannot read ${file}: ${messageOf(err)}`,
       cause: err,
     });
   }

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { AgentkeysConfig } from '../config/load.js';
-import { AgentkeysError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { fileExists } from '../sys/fs.js';
 import { fetchSettingText } from '../sys/https.js';
 import type { SigningAlg } from './algorithms.js';
 import { generateKeyPair, localKeyPath } from './local-keys.js';
 import { readSignerRegistryIfExists, upsertSigner, writeSignerRegistry } from './registry.js';
 import { HmacSigner, LocalKeySigner, loadPrivateKey, type AuditSigner } from './signer.js';
+import { readOperatorText } from '../sys/operator-file.js';
 
 /** Where the signing key comes from, in the order they are tried. */
 type KeySpec =
@@ -118,17 +118,11 @@ async function signerFromLocalKid(kid: string, config: AgentkeysConfig): Promise
 }
 
 async function signerFromFile(file: string, kid: string, alg: SigningAlg | undefined): Promise<AuditSigner> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    throw new AgentkeysError({
-      code: 'KEY_NOT_FOUND',
-      message: `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      hint: 'check the path given to --key file:… or AUDIT_SIGNING_KEY_PATH',
-      cause: err,
-    });
-  }
+  const text = await readOperatorText(file, {
+    code: 'KEY_NOT_FOUND',
+    what: 'key file',
+    hint: 'check the path given to --key file:… or AUDIT_SIGNING_KEY_PATH',
+  });
   const isHmac = alg === 'hmac-sha256' || file.endsWith('.secret');
   return signerFromMaterial(
     isHmac ? stripFinalNewline(text) : text,

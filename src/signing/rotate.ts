@@ -9,6 +9,7 @@ import type { AuditSigner } from './signer.js';
 import { writeFileAtomic } from '../sys/fs.js';
 import { KmsSigner } from './kms-signer.js';
 import { fingerprint } from './signers-rebuild.js';
+import { errnoCode, messageOf } from '../sys/operator-file.js';
 
 /** What a rotation has done so far, saved after every step so an interrupted run can finish. */
 export interface RotationReceipt {
@@ -217,10 +218,10 @@ async function readReceipt(file: string): Promise<RotationReceipt | undefined> {
   try {
     return JSON.parse(await fsp.readFile(file, 'utf8')) as RotationReceipt;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw new AgentkeysError({
       code: 'ROTATION_RECEIPT_UNREADABLE',
-      message: `cannot read rotation receipt ${file}: ${(err as Error).message}`,
+      message: `cannot read rotation receipt ${file}: ${messageOf(err)}`,
       hint: 'inspect or remove it; it records a rotation in progress',
       cause: err,
     });

@@ -10,15 +10,16 @@ import { writeFileAtomic } from '../sys/fs.js';
 import { countLines, linesFromEnd } from './file-tail.js';
 import { readFileRows } from './file-chunks.js';
 import { parseRowLine } from '../audit/record.js';
+import { errnoCode, messageOf } from '../sys/operator-file.js';
 
 export async function readAnchorIfExists(file: string): Promise<{ path: string; text: string } | undefined> {
   try {
     return { path: file, text: await fsp.readFile(file, 'utf8') };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw new AgentkeysError({
       code: 'ANCHOR_UNREADABLE',
-      message: `cannot read anchor ${file}: ${(err as Error).message}`,
+      message: `cannot read anchor ${file}: ${messageOf(err)}`,
       cause: err,
     });
   }

@@ -8,6 +8,7 @@ import type { CheckpointRecord, TreeState } from '../audit/chain.js';
 import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { readLineEndingAt, withFileIfExists } from './file-tail.js';
+import { errnoCode, messageOf } from '../sys/operator-file.js';
 
 export const checkpointPathFor = (log: string) => `${log}.checkpoints.jsonl`;
 
@@ -21,10 +22,10 @@ async function readLines(file: string): Promise<string[]> {
   try {
     return (await fsp.readFile(file, 'utf8')).split('\n').filter((l) => l !== '');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errnoCode(err) === 'ENOENT') return [];
     throw new AgentkeysError({
       code: 'LOG_UNREADABLE',
-      message: `cannot read ${file}: ${(err as Error).message}`,
+      message: `cannot read ${file}: ${messageOf(err)}`,
       cause: err,
     });
   }

@@ -3,6 +3,7 @@ import type { RowReadOptions } from '../audit/chain.js';
 import type { LineChunk, SpareBuffers } from '../audit/line-chunks.js';
 import { MAX_LINE_BYTES, OVERLONG_LINE_MARK, parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
 import { AgentkeysError, UsageError } from '../errors.js';
+import { errnoCode } from '../sys/operator-file.js';
 
 /**
  * Reads a JSON Lines file as chunks of whole lines, each read straight into its own ArrayBuffer
@@ -93,7 +94,7 @@ export async function* readFileRows(file: string, opts: RowReadOptions = {}): As
       for (const line of lines) yield* parseOrSkip(line, ++index, file, opts);
     }
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (code === 'ENOENT')
       throw new AgentkeysError({
         code: 'LOG_NOT_FOUND',

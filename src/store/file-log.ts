@@ -42,6 +42,7 @@ import {
 import { readFileRows, readLineChunks } from './file-chunks.js';
 import { countLines, readLastLine } from './file-tail.js';
 import type { AuditStore, RowSink } from './audit-store.js';
+import { errnoCode, messageOf } from '../sys/operator-file.js';
 
 const LOCK_OPTIONS = {
   realpath: false,
@@ -225,14 +226,14 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
       try {
         return await lockfile.lock(this.file, { ...options, retries: 0 });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        if (errnoCode(err) !== 'ELOCKED') throw err;
         this.onWait?.();
       }
       return await lockfile.lock(this.file, options);
     } catch (err) {
       throw new AgentkeysError({
         code: 'LOG_LOCKED',
-        message: `could not lock ${this.file}: ${(err as Error).message}`,
+        message: `could not lock ${this.file}: ${messageOf(err)}`,
         hint: `another agentkeys process is writing; if none is, remove ${this.file}.lock`,
         cause: err,
       });
@@ -264,7 +265,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
       await handle.truncate(size).catch(() => undefined);
       throw new AgentkeysError({
         code: 'LOG_WRITE_FAILED',
-        message: `could not append to ${this.file}: ${(err as Error).message}`,
+        message: `could not append to ${this.file}: ${messageOf(err)}`,
         cause: err,
       });
     } finally {
@@ -293,10 +294,10 @@ async function logSize(log: string): Promise<number> {
   try {
     stat = await fsp.stat(log);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     throw new AgentkeysError({
       code: code === 'ENOENT' ? 'LOG_NOT_FOUND' : 'LOG_UNREADABLE',
-      message: `cannot read log ${log}: ${code ?? (err as Error).message}`,
+      message: `cannot read log ${log}: ${code ?? messageOf(err)}`,
       hint: 'check the --log path',
       cause: err,
     });

@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { errnoCode } from '../sys/operator-file.js';
 
 /** Runs `use` on the file opened for reading; undefined when the file does not exist. */
 export async function withFileIfExists<T>(
@@ -10,7 +11,7 @@ export async function withFileIfExists<T>(
   try {
     handle = await fsp.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   }
   try {

@@ -4,6 +4,7 @@
 // flood a command.
 import { get } from 'node:https';
 import { UsageError } from '../errors.js';
+import { messageOf } from './operator-file.js';
 
 export interface HttpsAnswer {
   status: number;
@@ -79,7 +80,7 @@ export async function fetchSettingText(url: string, setting: string): Promise<st
   try {
     answer = await httpsGet(url);
   } catch (err) {
-    const message = (err as Error).message;
+    const message = messageOf(err);
     throw new UsageError({
       code: /over \d+ bytes/.test(message) ? 'SETTING_URL_TOO_LARGE' : 'SETTING_URL_UNREACHABLE',
       message: `${setting} ${url}: ${message}`,

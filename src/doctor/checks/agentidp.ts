@@ -6,6 +6,7 @@ import { loadMigrations, planMigrations } from '../../db/migrate.js';
 import { redisPing } from '../redis.js';
 import { fail, ok, skip, type DoctorCheck } from '../check.js';
 import { redactUrl as redact } from '../../sys/redact.js';
+import { messageOf } from '../../sys/operator-file.js';
 
 export const databaseCheck: DoctorCheck = {
   id: 'agentidp.database',
@@ -64,7 +65,7 @@ export const jwtPairCheck: DoctorCheck = {
       priv = createPrivateKey(pem(jwtPrivateKey));
       pub = createPublicKey(pem(jwtPublicKey));
     } catch (err) {
-      return fail(`not a PEM key: ${(err as Error).message}`, fix);
+      return fail(`not a PEM key: ${messageOf(err)}`, fix);
     }
     const bits = priv.asymmetricKeyDetails?.modulusLength;
     if (priv.asymmetricKeyType !== 'rsa' || bits !== 2048)

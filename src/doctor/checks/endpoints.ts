@@ -10,6 +10,7 @@ import {
   type DoctorContext,
   type Outcome,
 } from '../check.js';
+import { messageOf } from '../../sys/operator-file.js';
 
 export const sesDomainCheck: DoctorCheck = {
   id: 'ses.domain',
@@ -105,7 +106,7 @@ export const oidcDiscoveryCheck: DoctorCheck = {
     try {
       doc = await discovery(ctx);
     } catch (err) {
-      return fail(`${wellKnown(ctx)}: ${(err as Error).message}`, brokerFix(ctx));
+      return fail(`${wellKnown(ctx)}: ${messageOf(err)}`, brokerFix(ctx));
     }
     // AWS compares the iss claim with the registered URL byte for byte (a trailing slash breaks it).
     if (doc.issuer !== stack.oidcIssuer)

@@ -14,6 +14,7 @@ import {
   rerun,
 } from '../step.js';
 import { desiredMailPolicy } from './07-mail-bucket.js';
+import { messageOf } from '../../sys/operator-file.js';
 
 const CLIENT_ID = 'sts.amazonaws.com';
 
@@ -26,7 +27,7 @@ async function probeIssuer(ctx: SetupContext): Promise<StepState | undefined> {
     res = await ctx.fetchJson(url);
   } catch (err) {
     return waiting(
-      `${url} is not reachable (${(err as Error).message})`,
+      `${url} is not reachable (${messageOf(err)})`,
       `bring the broker up with TLS (setup-broker-host), then: ${rerun(ctx, 'oidc')}`,
     );
   }
