@@ -5,13 +5,14 @@ import { loadStack, type Stack } from '../src/config/stack.js';
 import { style, type OutputOptions } from './ui/format.js';
 
 /** Options every command accepts (defined once in bin/agentkeys.ts). */
+// `| undefined`: a caller may clear a setting it inherits (the sandbox clears --profile).
 export interface GlobalOptions {
   json?: boolean;
   debug?: boolean;
-  envFile?: string;
+  envFile?: string | undefined;
   region?: string;
-  profile?: string;
-  roleArn?: string;
+  profile?: string | undefined;
+  roleArn?: string | undefined;
   auditLog?: string;
   auditKey?: string;
   followSymlinks?: boolean;

@@ -29,7 +29,7 @@ export interface CheckpointSigner {
   readonly alg: SigningAlg;
   sign(digest: Buffer): Promise<Buffer>;
   /** Local Ed25519 only: signs the note text (type 0x01). */
-  readonly ed25519PrivateKey?: KeyObject;
+  readonly ed25519PrivateKey?: KeyObject | undefined;
   /** DER SPKI when the key has a public half; it goes into the key ID. */
   publicKeyDer?(): Promise<Buffer | undefined>;
 }

@@ -175,11 +175,11 @@ export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
   };
 }
 function toAddress(a: {
-  AllocationId?: string;
-  PublicIp?: string;
-  InstanceId?: string;
-  AssociationId?: string;
-  Tags?: { Key?: string; Value?: string }[];
+  AllocationId?: string | undefined;
+  PublicIp?: string | undefined;
+  InstanceId?: string | undefined;
+  AssociationId?: string | undefined;
+  Tags?: { Key?: string | undefined; Value?: string | undefined }[] | undefined;
 }): Address {
   return {
     allocationId: a.AllocationId!,

@@ -17,6 +17,10 @@ import { deserializeFactory } from '@aws-crypto/serialize';
 import type { KmsApi } from '../aws/kms.js';
 
 type KMS = KmsApi['client'];
+// The Encryption SDK types its client against its own copy of the SDK's KMS shape; under
+// exactOptionalPropertyTypes the two no longer unify, though the client is the one it documents.
+type EsdkClient = ConstructorParameters<typeof AwsKmsMrkAwareSymmetricKeyringNode>[0]['client'];
+const esdkClient = (client: KMS): EsdkClient => client as unknown as EsdkClient;
 import { AgentkeysError, InternalError, UsageError } from '../errors.js';
 import { openAtomicFile } from '../sys/fs.js';
 import { messageOf, nameOf } from '../sys/operator-file.js';
@@ -111,7 +115,10 @@ export class EnvelopeCrypto {
     this.wrapping ??= buildAwsKmsMrkAwareStrictMultiKeyringNode({
       generatorKeyId: this.keys[0]!,
       keyIds: this.keys.slice(1),
-      clientProvider: (region: string) => this.clientFor(region || this.kms.region) ?? false,
+      clientProvider: (region: string) => {
+        const client = this.clientFor(region || this.kms.region);
+        return client ? esdkClient(client) : false;
+      },
     });
     return this.wrapping;
   }
@@ -122,13 +129,13 @@ export class EnvelopeCrypto {
       this.keys.length > 0
         ? new MultiKeyringNode({
             children: this.keys.map(
-              (keyId) => new AwsKmsMrkAwareSymmetricKeyringNode({ client: this.client(keyId), keyId }),
+              (keyId) => new AwsKmsMrkAwareSymmetricKeyringNode({ client: esdkClient(this.client(keyId)), keyId }),
             ),
           })
         : new KmsKeyringNode({
             discovery: true,
             discoveryFilter: { accountIDs: this.discovery!.accountIDs, partition: this.discovery!.partition },
-            clientProvider: () => this.kms.client,
+            clientProvider: () => esdkClient(this.kms.client),
           });
     return this.unwrapping;
   }

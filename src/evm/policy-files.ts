@@ -225,7 +225,9 @@ function normaliseOwn(file: OwnFile): EvmPolicy {
   };
 }
 
-function perTokenCaps(map: Record<string, { maxAmountWei?: string; maxAllowanceWei?: string }> | undefined) {
+function perTokenCaps(
+  map: Record<string, { maxAmountWei?: string | undefined; maxAllowanceWei?: string | undefined }> | undefined,
+) {
   const out: ProtocolRule['perToken'] = new Map();
   for (const [token, caps] of Object.entries(map ?? {})) {
     out.set(checksumAddress(token).toLowerCase(), {

@@ -243,7 +243,8 @@ function judgeSlippage(
  * highest price per gas the transaction allows, and the tip per gas on its own.
  */
 function decideFees(policy: EvmPolicy, tx: TransactionSerializable): Decision {
-  const t = tx as { gas?: bigint; gasPrice?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint };
+  type Fees = { gas?: bigint | undefined; gasPrice?: bigint | undefined };
+  const t = tx as Fees & { maxFeePerGas?: bigint | undefined; maxPriorityFeePerGas?: bigint | undefined };
   const tipCap = policy.maxPriorityFeePerGasWei;
   if ((t.maxPriorityFeePerGas ?? 0n) > tipCap)
     return deny('maxPriorityFeePerGasWei', `maxPriorityFeePerGas ${t.maxPriorityFeePerGas} wei exceeds ${tipCap}`);
@@ -351,7 +352,8 @@ function judgePermitMessage(policy: EvmPolicy, data: TypedDataInput): Decision {
   for (const g of grants) {
     const rule = policy.protocols[g.protocol];
     if (!rule) continue; // without a section, the domain rule (and deadlines) decide, as before
-    const verdict = judgeIntent({ ...policy, maxDeadlineSeconds: undefined }, g, {}, 0);
+    const { maxDeadlineSeconds: _deadlinesAreJudgedAbove, ...withoutDeadline } = policy;
+    const verdict = judgeIntent(withoutDeadline, g, {}, 0);
     if (!verdict.allowed) return verdict;
   }
   return ALLOW;
