@@ -20,6 +20,8 @@ export interface AwsServiceOptions extends AwsAuthOptions {
   onCall?: (call: AwsCallObservation) => void;
   /** Milliseconds to wait between eventual-consistency retries (tests set 0). */
   retryDelayMs?: number;
+  /** Attempts per request, the SDK's own retries included (default 6, adaptive backoff). */
+  maxAttempts?: number;
 }
 
 export function createServiceContext(opts: AwsServiceOptions): AwsServiceContext {
@@ -29,7 +31,7 @@ export function createServiceContext(opts: AwsServiceOptions): AwsServiceContext
     config: {
       region: opts.region,
       credentials: credentialProvider(opts),
-      maxAttempts: 6,
+      maxAttempts: opts.maxAttempts ?? 6,
       retryMode: 'adaptive',
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     },
