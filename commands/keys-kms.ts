@@ -9,7 +9,6 @@ import {
   ROTATION_PERIOD_DAYS,
   type KeyDescription,
 } from '../src/signing/kms-keys.js';
-import { KmsSigner } from '../src/signing/kms-signer.js';
 import { kmsLifecycle } from '../src/aws/kms-lifecycle.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { publishSigner } from '../src/signing/publish.js';
@@ -148,7 +147,7 @@ export async function runKeysCreateKms(options: KeysCreateKmsOptions): Promise<E
   let address: string | undefined;
   if (meta.KeyUsage === 'SIGN_VERIFY' || meta.KeyUsage === 'GENERATE_VERIFY_MAC') {
     // Publish at once, so events signed with this key verify offline from the first one.
-    const signer = await KmsSigner.open(await ctx.services.kms(), meta.Arn!, options.kid ? { kid: options.kid } : {});
+    const signer = await ctx.services.openKmsSigner(meta.Arn!, options.kid ? { kid: options.kid } : {});
     const signersPath = options.signers ?? ctx.config.signersPath;
     if (await publishSigner(signersPath, signer, { keyArn: signer.keyArn })) published = signersPath;
     if (meta.KeySpec === EVM_KEY_SPEC) address = addressOfPublicKey(await signer.loadPublicKey(), signer.source);

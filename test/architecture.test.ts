@@ -123,6 +123,14 @@ describe('architecture', () => {
     expect([...outside, ...broken]).toEqual([]);
   });
 
+  it('commands open KMS signers only through Services.openKmsSigner, and cast no errors by hand', () => {
+    const opened = files('commands').filter((f) => /KmsSigner\.open\(/.test(readFileSync(f, 'utf8')));
+    const casts = [...files('src'), ...files('commands')].filter((f) =>
+      /as NodeJS\.ErrnoException|\((err|e|error) as Error\)\.(message|name)/.test(readFileSync(f, 'utf8')),
+    );
+    expect({ opened, casts }).toEqual({ opened: [], casts: [] });
+  });
+
   it('only src/aws/ imports the AWS SDK', () => {
     const bad = [...files('src'), ...files('commands')]
       .filter((f) => !f.startsWith(path.join('src', 'aws')))

@@ -41,84 +41,47 @@ async function setup() {
   };
 }
 
+/** `encrypt|decrypt --key K… --context k=v --in IN --out OUT`, with any flags before --key. */
+const envelope = (mode: 'encrypt' | 'decrypt', keys: string[], input: string, output: string, flags: string[] = []) => [
+  mode,
+  ...flags,
+  ...keys.flatMap((k) => ['--key', `kms:${k}`]),
+  '--context',
+  'k=v',
+  '--in',
+  input,
+  '--out',
+  output,
+];
+
 describe('encrypt under several keys, decrypt with any', () => {
   it('each --key wraps the data key; each alone decrypts; a key it was not wrapped for is named', async () => {
     const t = await setup();
-    const enc = await t.json([
-      'encrypt',
-      '--key',
-      `kms:${t.primary}`,
-      '--key',
-      `kms:${t.other}`,
-      '--context',
-      'k=v',
-      '--in',
-      'secret.txt',
-      '--out',
-      's.enc',
-    ]);
+    const enc = await t.json(envelope('encrypt', [t.primary, t.other], 'secret.txt', 's.enc'));
     expect(enc.code, enc.stderr).toBe(0);
     for (const key of [t.primary, t.other, t.replica]) {
       const out = `d-${seq++}.txt`;
-      const dec = await t.json(['decrypt', '--key', `kms:${key}`, '--context', 'k=v', '--in', 's.enc', '--out', out]);
+      const dec = await t.json(envelope('decrypt', [key], 's.enc', out));
       expect(dec.code, `${key}: ${dec.stderr}`).toBe(0);
     }
     const third = await t.json(['keys', 'create', '--spec', 'SYMMETRIC_DEFAULT', '--alias', alias('third')]);
-    const wrong = await t.json([
-      'decrypt',
-      '--key',
-      `kms:${third.out.keyArn}`,
-      '--context',
-      'k=v',
-      '--in',
-      's.enc',
-      '--out',
-      'w.txt',
-    ]);
+    const wrong = await t.json(envelope('decrypt', [third.out.keyArn], 's.enc', 'w.txt'));
     expect(wrong.out.error.code).toBe('KEY_NOT_USED_FOR_MESSAGE');
     expect(existsSync(path.join(t.cwd, 'w.txt'))).toBe(false);
   });
 
   it('the primary region down: the replica after it decrypts (MRK-aware); alone, the primary fails', async () => {
     const t = await setup();
-    const enc = await t.json([
-      'encrypt',
-      '--key',
-      `kms:${t.primary}`,
-      '--context',
-      'k=v',
-      '--in',
-      'secret.txt',
-      '--out',
-      's.enc',
-    ]);
+    const enc = await t.json(envelope('encrypt', [t.primary], 'secret.txt', 's.enc'));
     expect(enc.code, enc.stderr).toBe(0);
     const proxy = await startKmsProxy(moto.current.env.AWS_ENDPOINT_URL!);
     try {
       proxy.setRegionDown('us-east-1');
       const env = { KMS_ENDPOINT: proxy.endpoint, AGENTKEYS_KMS_MAX_ATTEMPTS: '1' };
-      const down = await t.json(
-        ['decrypt', '--key', `kms:${t.primary}`, '--context', 'k=v', '--in', 's.enc', '--out', 'a.txt'],
-        env,
-      );
+      const down = await t.json(envelope('decrypt', [t.primary], 's.enc', 'a.txt'), env);
       expect(down.code).toBe(1);
       expect(down.out.error.code).toBe('KMS_DECRYPT_FAILED');
-      const fallback = await t.json(
-        [
-          'decrypt',
-          '--key',
-          `kms:${t.primary}`,
-          '--key',
-          `kms:${t.replica}`,
-          '--context',
-          'k=v',
-          '--in',
-          's.enc',
-          '--out',
-          'b.txt',
-        ],
-        env,
-      );
+      const fallback = await t.json(envelope('decrypt', [t.primary, t.replica], 's.enc', 'b.txt'), env);
       expect(fallback.code, fallback.stderr + JSON.stringify(fallback.out)).toBe(0);
       expect(proxy.counts.refused).toBeGreaterThan(0);
     } finally {
@@ -128,35 +91,11 @@ describe('encrypt under several keys, decrypt with any', () => {
 
   it('refuses to wrap under two keys of one multi-region key, and several keys in the sentinel format', async () => {
     const t = await setup();
-    const related = await t.json([
-      'encrypt',
-      '--key',
-      `kms:${t.primary}`,
-      '--key',
-      `kms:${t.replica}`,
-      '--context',
-      'k=v',
-      '--in',
-      'secret.txt',
-      '--out',
-      'x.enc',
-    ]);
+    const related = await t.json(envelope('encrypt', [t.primary, t.replica], 'secret.txt', 'x.enc'));
     expect([related.code, related.out.error.code]).toEqual([2, 'FLAG_CONFLICT']);
-    const sentinel = await t.json([
-      'encrypt',
-      '--format',
-      'sentinel',
-      '--key',
-      `kms:${t.primary}`,
-      '--key',
-      `kms:${t.other}`,
-      '--context',
-      'k=v',
-      '--in',
-      'secret.txt',
-      '--out',
-      'y.enc',
-    ]);
+    const sentinel = await t.json(
+      envelope('encrypt', [t.primary, t.other], 'secret.txt', 'y.enc', ['--format', 'sentinel']),
+    );
     expect([sentinel.code, sentinel.out.error.code]).toEqual([2, 'FLAG_CONFLICT']);
     expect(existsSync(path.join(t.cwd, 'x.enc')) || existsSync(path.join(t.cwd, 'y.enc'))).toBe(false);
   });
