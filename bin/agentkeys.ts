@@ -17,7 +17,11 @@ const program = new Command('agentkeys')
   .option('--json', 'machine output on stdout, nothing else there')
   .option('--debug', 'stack traces and causes on errors')
   .option('--no-color', 'plain output (also NO_COLOR=1)')
-  .option('--env-file <file>', 'settings file (KEY=value); default .agentkeys/agentkeys.env if present')
+  .option('--settings <file>', 'settings file (KEY=value; env AGENTKEYS_SETTINGS); default .agentkeys/agentkeys.env')
+  .option(
+    '--env-file <file>',
+    'the same as --settings (under npx on Node 20, npm itself takes --env-file: use --settings)',
+  )
   .option('--region <region>', 'AWS region (env AWS_REGION, VAULT_REGION)')
   .option('--profile <profile>', 'AWS named profile (SSO, static, role profiles)')
   .option('--role-arn <arn>', 'assume this IAM role (AssumeRole) for AWS calls')

@@ -8,7 +8,7 @@ set -euo pipefail
 
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20 || (a===20 && b<19)) { console.error("agentkeys needs Node >= 20.19"); process.exit(1) }'
 if ! python3 -c 'import moto' 2>/dev/null; then
-  echo "FATAL: python3 cannot import moto; install it (pip install 'moto[server]==5.1.*') or use the machine image" >&2
+  echo "FATAL: python3 cannot import moto; install it (pip install 'moto[server]==5.2.1') or use the machine image" >&2
   exit 1
 fi
 

@@ -10,6 +10,8 @@ export interface GlobalOptions {
   json?: boolean;
   debug?: boolean;
   envFile?: string | undefined;
+  /** --settings: the settings file under a name Node 20 never takes for itself (npx runs on Node). */
+  settings?: string | undefined;
   region?: string;
   profile?: string | undefined;
   roleArn?: string | undefined;
@@ -64,7 +66,9 @@ export async function createContext(
   opts: ContextOptions = {},
 ): Promise<CommandContext> {
   const flags = opts.keyIsSigningKey ? options : { ...options, key: undefined };
-  const sources = { flags, env: opts.env ?? process.env, ...(options.envFile ? { envFile: options.envFile } : {}) };
+  const env = opts.env ?? process.env;
+  const settingsFile = options.settings ?? options.envFile ?? (env.AGENTKEYS_SETTINGS || undefined);
+  const sources = { flags, env, ...(settingsFile ? { envFile: settingsFile } : {}) };
   let config = await loadConfig(sources);
   if (opts.awsCredentials) config = Object.freeze({ ...config, credentials: opts.awsCredentials });
   if (opts.preferVaultRegion && !options.region && config.vaultRegion)

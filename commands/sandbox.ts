@@ -37,10 +37,10 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
     const dir = path.join(seed.dir, '.agentkeys');
     // The sandbox's own environment: this process's, pointed at moto, with no profile of the
     // operator's; process.env itself is never changed.
-    const { AWS_PROFILE: _profile, ...own } = process.env;
+    const { AWS_PROFILE: _profile, AGENTKEYS_SETTINGS: _settings, ...own } = process.env;
     const env = { ...own, ...moto.env };
     const cmd = await createContext(
-      { ...options, envFile: undefined, dir, profile: undefined, roleArn: undefined },
+      { ...options, envFile: undefined, settings: undefined, dir, profile: undefined, roleArn: undefined },
       { env, awsCredentials: seed.credentials },
     );
     if (!cmd.out.json) {

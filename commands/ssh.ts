@@ -8,7 +8,7 @@ import { messageOf } from '../src/sys/operator-file.js';
 export interface SshOptions extends GlobalOptions, Omit<BrokerSshOptions, 'stack'> {}
 
 export async function runSsh(options: SshOptions, positional: unknown[]): Promise<ExitCode> {
-  const cmd = await createContext({ ...options, envFile: undefined });
+  const cmd = await createContext({ ...options, envFile: undefined, settings: undefined });
   const words = (positional[0] as string[] | undefined) ?? [];
   // commander folds the words after `--` into the same list; argv says where the command starts.
   const dash = process.argv.indexOf('--', 2);
