@@ -41,12 +41,13 @@ export function parseEnvFile(
 export async function readEnvFile(
   file: string,
   base: Readonly<Record<string, string | undefined>> = {},
-  flag = '--env-file',
+  flag = '--settings',
 ): Promise<Record<string, string>> {
   const text = await readOperatorText(file, {
     code: 'ENV_FILE_NOT_FOUND',
     what: 'env file',
-    hint: `pass an existing file with ${flag} F`,
+    // The flag that names this file on the command that read it, never a placeholder.
+    hint: `create ${file} (documented examples: env/*.env), or name another with ${flag}`,
   });
   return parseEnvFile(text, file, base);
 }

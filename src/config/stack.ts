@@ -155,7 +155,7 @@ export async function loadStack(opts: StackOptions): Promise<Stack> {
   const suffix = opts.test ? '.test' : '';
   const operatorEnvFile = opts.envFile ?? path.join(opts.envDir, `operator-workstation${suffix}.env`);
   const brokerEnvFile = opts.brokerEnvFile ?? path.join(opts.envDir, `broker${suffix}.env`);
-  const opText = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {}, '--env-file');
+  const opText = await readEnvFile(operatorEnvFile, opts.baseEnv ?? {}, '--stack-env');
   const brokerText = await readEnvFile(brokerEnvFile, { ...opts.baseEnv, ...opText }, '--broker-env-file');
   const opParsed = parseEnv(OperatorEnv, opText, operatorEnvFile);
   const brokerParsed = parseEnv(BrokerEnv, brokerText, brokerEnvFile);

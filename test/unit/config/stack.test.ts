@@ -44,6 +44,16 @@ describe('loadStack', () => {
       expect(details).toContain(expected);
   });
 
+  it('a missing stack env file names it and the flag that exists on setup (--stack-env), not --env-file', async () => {
+    const dir = tempDir();
+    const err = await loadStack({ test: true, envDir: dir }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ENV_FILE_NOT_FOUND' });
+    const { hint } = err as { hint: string };
+    expect(hint).toContain(path.join(dir, 'operator-workstation.test.env'));
+    expect(hint).toContain('--stack-env');
+    expect(hint).not.toContain('--env-file');
+  });
+
   it('turns EVM_SIGNER and AUDIT_SIGNER_ROLES into a flag and a list', async () => {
     const stack = await loadStack({
       test: true,
