@@ -8,7 +8,7 @@ import type { ExitCode } from '../src/errors.js';
 import { removeInterruptedLeftovers } from '../src/sys/cleanup.js';
 
 // The SDK versions are pinned in the lockfile; its notice that future releases need Node 22 is
-// for us (README, Development), not for the operator on every command.
+// for us (docs/development.md), not for the operator on every command.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const program = new Command('agentkeys')
