@@ -1,5 +1,5 @@
 import { redactUrl } from '../sys/redact.js';
-import pg from 'pg';
+import type pg from 'pg';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { messageOf } from '../sys/operator-file.js';
 
@@ -18,12 +18,14 @@ const TIMESTAMPTZ_OID = 1184;
  * created_at is read as text and turned into ISO 8601 with its full precision, so a row read from
  * Postgres serialises exactly as it does in a JSON Lines file (a JS Date would drop microseconds).
  */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-    if (oid === TIMESTAMPTZ_OID) return (text: string) => isoFromPg(text);
-    return pg.types.getTypeParser(oid, format as 'text');
-  }) as typeof pg.types.getTypeParser,
-};
+function typesOf(driver: typeof pg) {
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+      if (oid === TIMESTAMPTZ_OID) return (text: string) => isoFromPg(text);
+      return driver.types.getTypeParser(oid, format as 'text');
+    }) as typeof pg.types.getTypeParser,
+  };
+}
 
 export function isoFromPg(text: string): string {
   // With TimeZone=UTC the server writes "2026-11-22 19:28:13.771571+00" and drops trailing zeros
@@ -40,8 +42,11 @@ export function isPostgresUrl(value: string): boolean {
   return /^postgres(ql)?:\/\//.test(value);
 }
 
+/** Connects; the driver is loaded here, on first use, so a command on a file log never loads it. */
 export async function connectPg(opts: PgConnectOptions): Promise<pg.Client> {
-  const client = new pg.Client({
+  const { default: driver } = await import('pg');
+  const types = typesOf(driver);
+  const client = new driver.Client({
     connectionString: opts.url,
     application_name: 'agentkeys',
     statement_timeout: opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -61,8 +66,7 @@ export async function connectPg(opts: PgConnectOptions): Promise<pg.Client> {
   return client;
 }
 
-/** Never print a password that came in a URL. */
-/** Re-exported where the database code always found it; the one redaction lives in src/sys/redact.ts. */
+/** Never print a password that came in a URL: the one redaction lives in src/sys/redact.ts. */
 export { redactUrl };
 
 /** Maps the server's error codes that operators meet to named errors; anything else keeps its cause. */

@@ -7,8 +7,6 @@ import {
   constants,
   type KeyObject,
 } from 'node:crypto';
-import { p256 } from '@noble/curves/nist.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { InternalError, UsageError } from '../errors.js';
 import { algorithmOfKey, type SigningAlg } from './algorithms.js';
 import { verifySignature, type SignedBytes, type VerificationKey } from './verify.js';
@@ -77,10 +75,15 @@ export class LocalKeySigner implements AuditSigner {
           { key: this.privateKey, padding: constants.RSA_PKCS1_PADDING },
           Buffer.concat([SHA256_DIGEST_INFO, digest]),
         );
-      case 'ecdsa-p256':
+      // The curves are loaded when an ECDSA key first signs: an Ed25519 signer never pays for them.
+      case 'ecdsa-p256': {
+        const { p256 } = await import('@noble/curves/nist.js');
         return Buffer.from(p256.sign(digest, this.secretScalar(), { prehash: false, format: 'der' }));
-      case 'ecdsa-secp256k1':
+      }
+      case 'ecdsa-secp256k1': {
+        const { secp256k1 } = await import('@noble/curves/secp256k1.js');
         return Buffer.from(secp256k1.sign(digest, this.secretScalar(), { prehash: false, format: 'der' }));
+      }
       default:
         throw new InternalError({ code: 'SIGNER_ALG_UNREACHABLE', message: `no local signing for ${this.alg}` });
     }
