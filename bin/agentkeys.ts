@@ -4,8 +4,13 @@
 // The whole command-line surface: every command and flag is defined here, commands are imported
 // lazily (so --help stays fast), and this is the only place errors become exit codes.
 import { Command, CommanderError } from 'commander';
-import type { ExitCode } from '../src/errors.js';
+import { UsageError, type ErrorCode, type ExitCode } from '../src/errors.js';
 import { removeInterruptedLeftovers } from '../src/sys/cleanup.js';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const VERSION = '0.1.0';
 
 // The SDK versions are pinned in the lockfile; its notice that future releases need Node 22 is
 // for us (docs/development.md), not for the operator on every command.
@@ -13,7 +18,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const program = new Command('agentkeys')
   .description('Provision, sign, verify and rotate the AWS side of an AI-agent key-management deployment')
-  .version('0.1.0')
+  .version(VERSION)
   .option('--json', 'machine output on stdout, nothing else there')
   .option('--debug', 'stack traces and causes on errors')
   .option('--no-color', 'plain output (also NO_COLOR=1)')
@@ -28,7 +33,8 @@ const program = new Command('agentkeys')
   .option('--audit-log <log>', 'record every KMS operation as a signed event in this chain (env AGENTKEYS_AUDIT_LOG)')
   .option('--audit-key <keyref>', 'key that signs the --audit-log events (default: the configured signing key)')
   .option('--follow-symlinks', 'write a log that is a symlink (refused by default; env AGENTKEYS_FOLLOW_SYMLINKS)')
-  .showHelpAfterError('(run with --help for usage)')
+  // Parse errors are printed by exitCodeFor in agentkeys' own form (✖ message [CODE], → hint).
+  .configureOutput({ outputError: () => undefined })
   .exitOverride();
 
 const keys = program.command('keys').description('create and inspect signing keys');
@@ -428,6 +434,7 @@ program
   .command('ssh')
   .description('open a shell (or run a command) on the broker host: EC2 Instance Connect, or --fallback with a .pem')
   .argument('[words...]', '[prod|test] then the remote command (after --)')
+  .option('--test', 'the test stack (the same as the word: agentkeys ssh test)')
   .option('--fallback', 'plain ssh with --pem as ubuntu (first login)')
   .option('--pem <file>', 'key pair file for --fallback')
   .option('--os-user <user>', 'login user (default agentkey, or ubuntu with --fallback)')
@@ -682,9 +689,25 @@ function interrupted(): void {
   process.exit(130);
 }
 
+/** The commit this build came from, when it runs from a git clone; null from a package. */
+function buildCommit(): string | null {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: path.dirname(fileURLToPath(import.meta.url)),
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
 async function main(): Promise<void> {
   process.on('SIGINT', interrupted);
   tolerateClosedStdout();
+  const argv = process.argv.slice(2);
+  if (argv.includes('--json') && (argv.includes('--version') || argv.includes('-V'))) {
+    process.stdout.write(
+      `${JSON.stringify({ ok: true, version: VERSION, commit: buildCommit(), node: process.version })}\n`,
+    );
+    return;
+  }
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
@@ -704,16 +727,26 @@ const COMMANDER_CODES: Record<string, string> = {
   'commander.conflictingOption': 'FLAG_CONFLICT',
 };
 
+/** commander's "error: unknown option '--lgo'\n(Did you mean --log?)" as a usage error with a hint. */
+function parseError(err: CommanderError): UsageError {
+  const [first, ...rest] = err.message.replace(/^error: /, '').split('\n');
+  const suggestion = /\(Did you mean (.+)\?\)/.exec(rest.join(' '))?.[1];
+  const words = process.argv.slice(2).filter((w) => !w.startsWith('-'));
+  const command = words.length > 0 && program.commands.some((c) => c.name() === words[0]) ? ` ${words[0]}` : '';
+  return new UsageError({
+    code: (COMMANDER_CODES[err.code] ?? 'USAGE_ERROR') as ErrorCode,
+    message: first!,
+    hint: suggestion ? `did you mean ${suggestion}?` : `agentkeys${command} --help lists what it takes`,
+  });
+}
+
 async function exitCodeFor(err: unknown): Promise<ExitCode> {
   if (err instanceof CommanderError) {
-    // commander already printed its message on stderr; help and version exit 0.
+    // Help and version exit 0; commander printed them.
     if (err.exitCode === 0) return 0;
     // Options are not parsed when parsing failed, so --json is looked up in argv itself.
-    if (process.argv.includes('--json')) {
-      const message = err.message.replace(/^error: /, '');
-      const error = { code: COMMANDER_CODES[err.code] ?? 'USAGE_ERROR', message, hint: 'run with --help for usage' };
-      process.stdout.write(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
-    }
+    const { printError } = await import('../commands/ui/format.js');
+    printError(parseError(err), { json: process.argv.includes('--json'), debug: false });
     return 2;
   }
   const globals = program.opts<{ json?: boolean; debug?: boolean }>();

@@ -5,7 +5,9 @@ import { createContext, type GlobalOptions } from './context.js';
 import { style } from './ui/format.js';
 import { messageOf } from '../src/sys/operator-file.js';
 
-export interface SshOptions extends GlobalOptions, Omit<BrokerSshOptions, 'stack'> {}
+export interface SshOptions extends GlobalOptions, Omit<BrokerSshOptions, 'stack'> {
+  test?: boolean;
+}
 
 export async function runSsh(options: SshOptions, positional: unknown[]): Promise<ExitCode> {
   const cmd = await createContext({ ...options, envFile: undefined, settings: undefined });
@@ -15,6 +17,7 @@ export async function runSsh(options: SshOptions, positional: unknown[]): Promis
   const { stack, command } = stackAndCommand(
     words,
     dash === -1 ? words.length : words.length - (process.argv.length - dash - 1),
+    options.test === true,
   );
   const conn = await openBrokerSsh(cmd.config, { ...options, stack });
   const reuse = conn.reused ? ', reusing the open connection' : '';
@@ -39,9 +42,22 @@ export async function runSsh(options: SshOptions, positional: unknown[]): Promis
  * `[prod|test] [-- CMD…]`: the stack word comes before `--`; anything else there is a typo, not
  * a command (`ssh staging` must not open prod). No word means prod, said on stderr.
  */
-function stackAndCommand(words: string[], commandAt: number): { stack: 'prod' | 'test'; command: string[] } {
+function stackAndCommand(
+  words: string[],
+  commandAt: number,
+  testFlag: boolean,
+): { stack: 'prod' | 'test'; command: string[] } {
   const before = words.slice(0, Math.max(0, commandAt));
   const after = words.slice(Math.max(0, commandAt));
+  if (testFlag) {
+    if (before.length > 0 && before[0] !== 'test')
+      throw new UsageError({
+        code: 'FLAG_CONFLICT',
+        message: `--test and the stack word "${before[0]}" name different stacks`,
+        hint: 'agentkeys ssh test (or --test alone)',
+      });
+    return { stack: 'test', command: after };
+  }
   if (before.length > 1 || (before.length === 1 && before[0] !== 'prod' && before[0] !== 'test')) {
     throw new UsageError({
       code: 'STACK_UNKNOWN',

@@ -308,9 +308,15 @@ export async function readRegistryText(input: RegistryInput): Promise<string> {
         message: `signer registry ${file} does not exist`,
         hint:
           'pass --signers FILE (HMAC-signed logs: --hmac-key KID=FILE instead), or ' +
-          'create a key with: agentkeys keys create --local --alg ed25519 --kid <kid>',
+          'create a key with: agentkeys keys create --local --alg ed25519 --kid audit-1',
       });
     }
+    if (errnoCode(err) === 'EISDIR')
+      throw new UsageError({
+        code: 'PATH_IS_DIRECTORY',
+        message: `signer registry ${file} is a folder`,
+        hint: `name the registry file in it: --signers ${file.replace(/\/$/, '')}/signers.json`,
+      });
     throw new AgentkeysError({
       code: 'REGISTRY_UNREADABLE',
       message: `cannot read ${file}: ${messageOf(err)}`,

@@ -75,7 +75,11 @@ function chooseKeySpec(config: AgentkeysConfig): KeySpec {
     message:
       'no signing key: pass --key, or set AUDIT_SIGNING_PRIVATE_KEY / AUDIT_SIGNING_KEY_PATH ' +
       '/ AUDIT_SIGNING_KEY_URL / AUDIT_SIGNING_KMS_KEY_ID',
-    hint: 'create one with: agentkeys keys create --local --alg ed25519 --kid audit-1, then --key local:audit-1',
+    // REQUIRE_KMS=true refuses every local key: never suggest one there.
+    hint: config.requireKms
+      ? 'REQUIRE_KMS=true takes a KMS key: agentkeys keys create --spec ECC_NIST_P256 --alias alias/agent-audit, ' +
+        'then --key kms:alias/agent-audit'
+      : 'create one with: agentkeys keys create --local --alg ed25519 --kid audit-1, then --key local:audit-1',
   });
 }
 

@@ -56,7 +56,7 @@ describe('agentkeys owns its flags', () => {
     expect(r.status).toBe(2);
     expect(json(r.stdout).error).toMatchObject({
       code: 'ENV_FILE_NOT_FOUND',
-      hint: expect.stringContaining('--env-file'),
+      hint: expect.stringContaining('--settings'),
     });
   });
 
@@ -66,6 +66,35 @@ describe('agentkeys owns its flags', () => {
     expect(json(a.stdout)).toMatchObject({ ok: false, error: { code: 'FLAG_UNKNOWN' } });
     const b = await runCli(['--json', 'verify-audit', '--log'], { cwd: tempDir() });
     expect(json(b.stdout).error?.code).toBe('FLAG_VALUE_MISSING');
+  });
+
+  it('a flag or command typo is agentkeys\' own error form: ✖ … [FLAG_UNKNOWN] and → did you mean …?', async () => {
+    const a = await runCli(['sign', '--lgo', 'x'], { cwd: tempDir() });
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain("✖ unknown option '--lgo' [FLAG_UNKNOWN]");
+    expect(a.stderr).toContain('→ did you mean --log?');
+    const b = await runCli(['sgin'], { cwd: tempDir() });
+    expect(b.stderr).toContain('[COMMAND_UNKNOWN]');
+    expect(b.stderr).toContain('→ did you mean sign?');
+    const c = await runCli(['verify-audit', '--bogus'], { cwd: tempDir() });
+    expect(c.stderr).toContain('→ agentkeys verify-audit --help lists what it takes');
+  });
+
+  it('walkthrough rough edges: --json --version, --signers DIR, REQUIRE_KMS hints, ssh --test', async () => {
+    const cwd = tempDir();
+    const v = await runCli(['--json', '--version'], { cwd });
+    expect(json(v.stdout)).toMatchObject({ ok: true, version: expect.any(String), node: process.version });
+    writeFileSync(path.join(cwd, 'empty.jsonl'), '');
+    const dir = await runCli(['--json', 'verify-audit', '--log', 'empty.jsonl', '--signers', cwd], { cwd });
+    expect([dir.code, json(dir.stdout).error?.code]).toEqual([2, 'PATH_IS_DIRECTORY']);
+    const kms = await runCli(['--json', 'sign', '--log', 'a.jsonl', '--event-type', 't', '--payload', '{}'], {
+      cwd,
+      env: { REQUIRE_KMS: 'true' },
+    });
+    expect(json(kms.stdout).error?.hint).toContain('--key kms:');
+    expect(json(kms.stdout).error?.hint).not.toContain('local:');
+    const ssh = await runCli(['--json', 'ssh', '--test', 'prod'], { cwd });
+    expect([ssh.code, json(ssh.stdout).error?.code]).toEqual([2, 'FLAG_CONFLICT']);
   });
 
   it('flags that would be ignored are refused: sign --batch --payload, rotate-key --jwt --alias', async () => {
