@@ -28,10 +28,14 @@ export async function runWithListr<C extends RunContext>(
           failed = true;
           throw new Error(`${label}: ${record.reason}${record.hint ? ` → ${record.hint}` : ''}`);
         }
-        if (record.status === 'done' && record.changes.length === 0) task.skip(`already done: ${record.summary ?? ''}`);
+        // A done step ends ✔ (never "SKIPPED" in a CI log); waiting ↓ with its reason once; blocked ✖.
+        if (record.status === 'done' && record.changes.length === 0)
+          task.title = `${label}: no change${record.summary ? ` (${record.summary})` : ''}`;
         else if (record.status === 'done') task.title = `${label}: ${record.changes.length} change(s)`;
         else if (record.status === 'pending') task.title = `${label}: ${record.changes.length} change(s) pending`;
-        // Waiting and blocked are not done: shown as skipped (↓), never with a ✔.
+        else if (record.status === 'blocked')
+          throw new Error(`${label}: blocked: ${record.reason}${record.hint ? ` → ${record.hint}` : ''}`);
+        // Waiting is not done: shown as skipped (↓), never with a ✔.
         else task.skip(`${label}: ${record.status}: ${record.reason}`);
       },
     })),

@@ -77,6 +77,9 @@ describe('setup --sandbox', () => {
     expect(human.stdout).toMatch(/✔ verified 15 kms-audit-key/);
     expect(human.stdout).not.toMatch(/✔ +5 /); // step 5 waits on SES: never shown as done
     expect(human.stdout).toMatch(/… waiting 5 ses-domain/);
+    // A step with nothing to do ends ✔ with "no change", never SKIPPED (the CI log renderer).
+    expect(human.stdout).toMatch(/✔ +4 .*: no change/);
+    expect(human.stdout).not.toMatch(/SKIPPED.*4 /);
   });
 
   it('validates --wait before any AWS call, and --keep only goes with --sandbox', async () => {
