@@ -271,6 +271,8 @@ audit
   .option('--origin <origin>', 'the log identity (default agentkeys.local/<log file name>)')
   .option('--witness <s3url>', 'also write the checkpoint, once, to this Object Lock bucket (s3://bucket/prefix)')
   .option('--adopt', 'vouch for the unsigned events no checkpoint answers for (a killed writer, --checkpoint-interval)')
+  .option('--out <file>', "also write the log's newest checkpoint note here (audit consistency --old takes it)")
+  .option('--force', 'replace an existing --out file')
   .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditCheckpoint(opts)));
 audit
   .command('prove')
@@ -278,12 +280,14 @@ audit
   .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
   .requiredOption('--id <event id>', 'the event to prove')
   .option('--out <file>', 'where the bundle goes (default: stdout)')
+  .option('--force', 'replace an existing --out file')
   .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditProve(opts)));
 audit
   .command('consistency')
   .description('prove that the log now extends an earlier checkpoint (nothing rewritten, nothing cut)')
   .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
-  .requiredOption('--old <file>', 'the earlier checkpoint note')
+  .option('--old <file>', 'the earlier checkpoint note (audit checkpoint --out writes one)')
+  .option('--old-size <n>', "or: the log's own checkpoint at this tree size")
   .option('--signers <file>', 'signer registry (default .agentkeys/signers.json)')
   .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditConsistency(opts)));
 audit

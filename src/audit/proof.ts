@@ -185,6 +185,13 @@ export interface ConsistencyResult {
  */
 export async function proveConsistency(source: ChainSource, oldNote: string, keyOf: KeyOf): Promise<ConsistencyResult> {
   const old = openCheckpoint(oldNote, keyOf);
+  // Not a checkpoint at all is the operator's input; a checkpoint that does not verify is evidence.
+  if (!old.ok && old.code === 'CHECKPOINT_MALFORMED')
+    throw new UsageError({
+      code: 'CHECKPOINT_MALFORMED',
+      message: `the old checkpoint is not a signed checkpoint note: ${old.message}`,
+      hint: `write one with: agentkeys audit checkpoint --log ${source.label} --out old.checkpoint`,
+    });
   if (!old.ok)
     throw new VerificationError({
       code: 'CONSISTENCY_FAILED',

@@ -150,3 +150,14 @@ export function packageRoot(fromModuleUrl: string): string {
   }
   return dir;
 }
+
+/** An output file the operator named: never replaced without --force (OUTPUT_EXISTS). */
+export async function assertNewOutput(file: string, force: boolean, flag = '--out'): Promise<void> {
+  await assertWritableFile(file, flag, true);
+  if (force || !(await fileExists(file))) return;
+  throw new UsageError({
+    code: 'OUTPUT_EXISTS',
+    message: `${file} exists; nothing was written`,
+    hint: `pass --force to replace it, or choose another ${flag}`,
+  });
+}

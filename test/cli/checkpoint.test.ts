@@ -254,6 +254,10 @@ describe('checkpoint mode', () => {
     const { cwd, log } = await checkpointedLog();
     const id = JSON.parse(lines(log)[6]!).id as string;
     const prove = await runCli(['audit', 'prove', '--log', 'a.jsonl', '--id', id, '--out', 'p.json'], { cwd });
+    const twice = await runCli(['--json', 'audit', 'prove', '--log', 'a.jsonl', '--id', id, '--out', 'p.json'], {
+      cwd,
+    });
+    expect(JSON.parse(twice.stdout).error.code).toBe('OUTPUT_EXISTS');
     expect(prove.code, prove.stderr).toBe(0);
     const bundle = JSON.parse(readFileSync(path.join(cwd, 'p.json'), 'utf8'));
     expect(bundle).toMatchObject({ format: 'agentkeys-inclusion-proof/v1', leaf_index: 6, tree_size: 25 });
@@ -298,6 +302,43 @@ describe('checkpoint mode', () => {
     expect({ code: bad.code, error: JSON.parse(bad.stdout).error.code }).toEqual({
       code: 3,
       error: 'CONSISTENCY_FAILED',
+    });
+  });
+
+  it("audit checkpoint --out writes the note consistency takes; --old-size finds the log's own; --out never overwrites", async () => {
+    const { cwd } = await checkpointedLog(10, '5');
+    const saved = await runCli(
+      ['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1', '--out', 'old.note'],
+      {
+        cwd,
+      },
+    );
+    expect(saved.code, saved.stdout + saved.stderr).toBe(0);
+    await runCli(['sign', '--log', 'a.jsonl', '--key', 'local:audit-1', '--batch', '--checkpoint-every', '5'], {
+      cwd,
+      input: events(7, 11),
+    });
+    const byFile = await runCli(['--json', 'audit', 'consistency', '--log', 'a.jsonl', '--old', 'old.note'], { cwd });
+    expect(JSON.parse(byFile.stdout)).toMatchObject({ ok: true, old: { size: 10 } });
+    const bySize = await runCli(['--json', 'audit', 'consistency', '--log', 'a.jsonl', '--old-size', '5'], { cwd });
+    expect(JSON.parse(bySize.stdout)).toMatchObject({ ok: true, old: { size: 5 } });
+    const noSize = await runCli(['--json', 'audit', 'consistency', '--log', 'a.jsonl', '--old-size', '6'], { cwd });
+    expect(JSON.parse(noSize.stdout).error).toMatchObject({
+      code: 'CHECKPOINT_NOT_FOUND',
+      hint: expect.stringContaining('5, 10'),
+    });
+    const again = await runCli(
+      ['--json', 'audit', 'checkpoint', '--log', 'a.jsonl', '--key', 'local:audit-1', '--out', 'old.note'],
+      {
+        cwd,
+      },
+    );
+    expect(JSON.parse(again.stdout).error.code).toBe('OUTPUT_EXISTS');
+    writeFileSync(path.join(cwd, 'junk.note'), 'not a checkpoint\n');
+    const junk = await runCli(['--json', 'audit', 'consistency', '--log', 'a.jsonl', '--old', 'junk.note'], { cwd });
+    expect({ code: junk.code, error: JSON.parse(junk.stdout).error }).toMatchObject({
+      code: 2,
+      error: { code: 'CHECKPOINT_MALFORMED', hint: expect.stringContaining('audit checkpoint --log') },
     });
   });
 });
