@@ -136,6 +136,11 @@ function printHuman(report: VerifyAuditReport, log: string, witnessed: boolean):
   if (report.ok) {
     printLine(`${style.ok('✔')} ${log}: chain intact, ${report.events} event(s)${anchor}`);
     if (report.head) printLine(style.dim(`  head ${report.head}`));
+    // Nothing to check is not the same as checked: a log whose every event was removed looks like this.
+    if (report.events === 0 && !report.anchorPath && !report.checkpoints)
+      printLine(
+        style.warn(`! ${log} holds no events and no anchor: a log emptied by someone with write access looks the same`),
+      );
     for (const f of report.findings) printLine(`  ${style.warn('!')} #${f.index} ${style.bold(f.code)} ${f.message}`);
   } else {
     const problems = problemCount(report.findings);

@@ -152,8 +152,18 @@ function parseBundle(text: string): InclusionBundle {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw proofMalformed('not a JSON object');
   const dup = duplicateMember(text);
   if (dup !== undefined) throw proofMalformed(`it names ${JSON.stringify(dup)} twice in one object`);
-  const keys = Object.keys(value).sort().join(',');
-  if (keys !== 'audit_path,checkpoint,event,format,leaf_index,tree_size') throw proofMalformed(`fields ${keys}`);
+  const wanted = ['audit_path', 'checkpoint', 'event', 'format', 'leaf_index', 'tree_size'];
+  const missing = wanted.filter((k) => !(k in value));
+  const unknown = Object.keys(value).filter((k) => !wanted.includes(k));
+  if (missing.length > 0 || unknown.length > 0)
+    throw proofMalformed(
+      [
+        missing.length > 0 ? `missing ${missing.join(', ')}` : '',
+        unknown.length > 0 ? `unknown field(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    );
   if (value.format !== PROOF_FORMAT) throw proofMalformed(`format ${String(value.format)}`);
   if (!Number.isSafeInteger(value.leaf_index) || !Number.isSafeInteger(value.tree_size))
     throw proofMalformed('leaf_index and tree_size are integers');

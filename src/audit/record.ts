@@ -70,7 +70,7 @@ export function parseRowLine(line: string, expectedPrev?: string): AuditRow {
   try {
     value = JSON.parse(line);
   } catch (err) {
-    throw new RowFormatError(`not JSON: ${messageOf(err).slice(0, 200)}`);
+    throw new RowFormatError(`not JSON: ${printable(messageOf(err).slice(0, 200))}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new RowFormatError('not a JSON object');
@@ -261,4 +261,12 @@ function lastJson(): (value: string | null) => string {
 
 export function newRowId(): string {
   return randomUUID();
+}
+
+/** Text from a hostile line, safe to print: control characters, and bytes that were not UTF-8, escaped. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (c) =>
+    c === '\ufffd' ? '\\ufffd' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }

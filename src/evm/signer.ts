@@ -2,6 +2,7 @@
 // PEM. Both hand out only signatures that recover to their own address.
 import type { AgentkeysConfig } from '../config/load.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Address, Hex } from 'viem';
 import type { KmsApi } from '../aws/kms.js';
@@ -174,7 +175,7 @@ export async function openEvmSigner(
 }
 
 /** --key, else VAULT_KEY_ID (a bare id or alias means KMS, as in the seed). */
-export function evmKeyRef(flag: string | undefined, config: Pick<AgentkeysConfig, 'vaultKeyId'>): string {
+export function evmKeyRef(flag: string | undefined, config: Pick<AgentkeysConfig, 'vaultKeyId' | 'dir'>): string {
   const ref = flag ?? config.vaultKeyId;
   if (!ref)
     throw new UsageError({
@@ -184,5 +185,14 @@ export function evmKeyRef(flag: string | undefined, config: Pick<AgentkeysConfig
         '--key kms:alias/agentic-vault (create one: agentkeys keys create --spec ' +
         'ECC_SECG_P256K1 --alias alias/agentic-vault)',
     });
-  return /^(kms|file|local):/.test(ref) ? ref : `kms:${ref}`;
+  if (/^(kms|file|local):/.test(ref)) return ref;
+  // A bare name is a KMS key id or alias; when a local key of that name exists, the operator
+  // most likely meant it, and KMS would answer with a credentials error that says nothing of it.
+  if (existsSync(path.join(config.dir, 'keys', `${ref}.pem`)))
+    throw new UsageError({
+      code: 'KEY_REF_AMBIGUOUS',
+      message: `"${ref}" names both a KMS key reference and the local key ${path.join(config.dir, 'keys', `${ref}.pem`)}`,
+      hint: `--key local:${ref} for the local key, or --key kms:${ref} for KMS`,
+    });
+  return `kms:${ref}`;
 }

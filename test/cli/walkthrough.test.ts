@@ -68,7 +68,7 @@ describe('agentkeys owns its flags', () => {
     expect(json(b.stdout).error?.code).toBe('FLAG_VALUE_MISSING');
   });
 
-  it('a flag or command typo is agentkeys\' own error form: ✖ … [FLAG_UNKNOWN] and → did you mean …?', async () => {
+  it("a flag or command typo is agentkeys' own error form: ✖ … [FLAG_UNKNOWN] and → did you mean …?", async () => {
     const a = await runCli(['sign', '--lgo', 'x'], { cwd: tempDir() });
     expect(a.code).toBe(2);
     expect(a.stderr).toContain("✖ unknown option '--lgo' [FLAG_UNKNOWN]");
@@ -95,6 +95,30 @@ describe('agentkeys owns its flags', () => {
     expect(json(kms.stdout).error?.hint).not.toContain('local:');
     const ssh = await runCli(['--json', 'ssh', '--test', 'prod'], { cwd });
     expect([ssh.code, json(ssh.stdout).error?.code]).toEqual([2, 'FLAG_CONFLICT']);
+  });
+
+  it('hostile and empty inputs read plainly: escaped bytes, missing proof fields, an empty log, a bare key name', async () => {
+    const cwd = tempDir();
+    expect((await runCli(['keys', 'create', '--local', '--alg', 'ecdsa-secp256k1', '--kid', 'e1'], { cwd })).code).toBe(
+      0,
+    );
+    writeFileSync(path.join(cwd, 'bin.jsonl'), Buffer.from([0, 1, 0x62, 0xff, 10]));
+    const bin = await runCli(['verify-audit', '--log', 'bin.jsonl'], { cwd });
+    expect(bin.stdout).toContain('\\x00\\x01b\\ufffd');
+    expect(bin.stdout).not.toMatch(/[\u0000\u0001]/);
+    writeFileSync(path.join(cwd, 'p.json'), '{"format":"agentkeys-inclusion-proof/v1","extra":1}');
+    const proof = await runCli(['--json', 'verify-audit', '--proof', 'p.json'], { cwd });
+    const proofError = JSON.parse(proof.stdout).error as { message: string };
+    expect(proofError.message).toContain('missing audit_path, checkpoint, event, leaf_index, tree_size');
+    expect(proofError.message).toContain('unknown field(s) "extra"');
+    writeFileSync(path.join(cwd, 'empty.jsonl'), '');
+    const empty = await runCli(['verify-audit', '--log', 'empty.jsonl'], { cwd });
+    expect(empty.stdout).toContain('holds no events and no anchor');
+    const bare = await runCli(['--json', 'evm', 'address', '--key', 'e1'], { cwd });
+    expect(json(bare.stdout).error).toMatchObject({
+      code: 'KEY_REF_AMBIGUOUS',
+      hint: expect.stringContaining('--key local:e1'),
+    });
   });
 
   it('flags that would be ignored are refused: sign --batch --payload, rotate-key --jwt --alias', async () => {
