@@ -188,10 +188,11 @@ export function evmKeyRef(flag: string | undefined, config: Pick<AgentkeysConfig
   if (/^(kms|file|local):/.test(ref)) return ref;
   // A bare name is a KMS key id or alias; when a local key of that name exists, the operator
   // most likely meant it, and KMS would answer with a credentials error that says nothing of it.
-  if (existsSync(path.join(config.dir, 'keys', `${ref}.pem`)))
+  const local = path.join(config.dir, 'keys', `${ref}.pem`);
+  if (existsSync(local))
     throw new UsageError({
       code: 'KEY_REF_AMBIGUOUS',
-      message: `"${ref}" names both a KMS key reference and the local key ${path.join(config.dir, 'keys', `${ref}.pem`)}`,
+      message: `"${ref}" names both a KMS key reference and the local key ${local}`,
       hint: `--key local:${ref} for the local key, or --key kms:${ref} for KMS`,
     });
   return `kms:${ref}`;
