@@ -584,9 +584,61 @@ const EXAMPLES: Record<string, string[]> = {
   'evm simulate': ['agentkeys evm simulate --policy vault-policy.json --tx tx.json --quote-out 990000'],
   mcp: ['agentkeys mcp --key-id alias/agentic-vault --policy vault-policy.json --audit-log mcp-audit.jsonl'],
   completion: ['agentkeys completion bash > /etc/bash_completion.d/agentkeys'],
+  keys: ['agentkeys keys list', 'agentkeys keys create --local --alg ed25519 --kid audit-1'],
+  'keys sign': ['agentkeys keys sign --key kms:alias/agent-audit --in release.tar --out release.sig'],
+  'keys verify': ['agentkeys keys verify --key kms:alias/agent-audit --in release.tar --signature release.sig'],
+  'keys list': ['agentkeys keys list --json'],
+  'keys disable': ['agentkeys keys disable --key kms:alias/old-audit'],
+  'keys enable': ['agentkeys keys enable --key kms:arn:aws:kms:us-east-1:123456789012:key/…'],
+  'keys cancel-deletion': ['agentkeys keys cancel-deletion --key kms:arn:aws:kms:us-east-1:123456789012:key/…'],
+  'keys rotate-now': ['agentkeys keys rotate-now --key kms:alias/agent-data'],
+  'keys schedule-deletion': ['agentkeys keys schedule-deletion --key kms:arn:aws:kms:…:key/… --days 30 --yes'],
+  'keys retire': ['agentkeys keys retire --key kms:arn:aws:kms:us-east-1:123456789012:key/… --yes'],
+  'keys describe': ['agentkeys keys describe --key kms:alias/agentkeys-audit'],
+  'keys should-rotate': [
+    'agentkeys keys should-rotate --key kms:alias/agentkeys-audit && agentkeys rotate-key --alias …',
+  ],
+  'keys replicate': ['agentkeys keys replicate --key kms:alias/agent-data --regions us-west-2,eu-west-1'],
+  signers: ['agentkeys signers rebuild --log audit.jsonl --out .agentkeys/signers.json --plan'],
+  audit: ['agentkeys audit query --log audit.jsonl --since 24h', 'agentkeys audit checkpoint --log audit.jsonl'],
+  'audit checkpoint': [
+    'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --adopt',
+    'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --out old.checkpoint',
+  ],
+  'audit prove': ['agentkeys audit prove --log audit.jsonl --id 3c246df4-… --out proof.json'],
+  'audit consistency': [
+    'agentkeys audit consistency --log audit.jsonl --old old.checkpoint',
+    'agentkeys audit consistency --log audit.jsonl --old-size 1000',
+  ],
+  db: ['agentkeys db migrate --database-url postgres://agentkeys@db/agentkeys'],
+  broker: ['agentkeys broker render --test --out ./host', 'agentkeys broker setup --test --plan'],
+  evm: ['agentkeys evm address --key kms:alias/agentic-vault'],
+  'evm sign-message': ['agentkeys evm sign-message --key kms:alias/agentic-vault --message "hello"'],
+  'evm sign-typed-data': ['agentkeys evm sign-typed-data --key kms:alias/agentic-vault --typed-data permit.json'],
 };
-const EXIT_CODES =
-  'Exit codes: 0 ok · 1 failed · 2 usage error · 3 verification failed · 4 plan has changes · 130 interrupted';
+
+// What each exit code means where a command gives it; every command can also exit 1, 2 and 130.
+const EXIT_CODE_LINES: Record<string, string> = {
+  'verify-audit': '0 intact · 3 the chain does not verify · 5 intact, with events no checkpoint vouches for',
+  'keys should-rotate': '0 due for rotation · 1 not due',
+  'keys verify': '0 the signature verifies · 3 it does not',
+  'evm verify': '0 the signature verifies · 3 it does not',
+  setup: '0 done or waiting · 3 a --verify probe failed · 4 --plan found changes',
+  'broker setup': '0 done or waiting · 4 --plan found changes',
+  'db migrate': '0 applied (or nothing to apply) · 4 --plan found migrations to apply',
+  'signers rebuild': '0 written · 4 --plan found changes',
+  'audit export': '0 copied · 3 the source chain does not verify',
+  'audit consistency': '0 consistent · 3 the log does not extend the old checkpoint',
+  decrypt: '0 decrypted · 3 tampered, a context mismatch, or another key',
+  sign: '0 signed · 3 the log no longer holds what it signed last (nothing written)',
+  doctor: '0 healthy · 1 a check failed',
+  'broker probe': '0 every check passed · 1 a check failed',
+};
+function exitCodesOf(path: string): string {
+  const own = EXIT_CODE_LINES[path] ?? '0 ok';
+  const rest = [/(^|· )1 /.test(own) ? '' : '1 failed', '2 usage error', '130 interrupted'].filter(Boolean);
+  return `Exit codes: ${[own, ...rest].join(' · ')}`;
+}
 
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -610,7 +662,8 @@ function completionTree(root: Command): { path: string; subcommands: string[]; f
 for (const cmd of allCommands(program)) {
   cmd.configureHelp({ showGlobalOptions: true });
   const examples = EXAMPLES[commandPath(cmd)];
-  const text = `${examples ? `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n` : ''}\n${EXIT_CODES}\n`;
+  const shown = examples ? `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n` : '';
+  const text = `${shown}\n${exitCodesOf(commandPath(cmd))}\n`;
   cmd.addHelpText('after', text);
 }
 

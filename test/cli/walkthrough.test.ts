@@ -364,7 +364,18 @@ describe('terminal behaviour', () => {
     expect(help).toContain('Global Options');
     expect(help).toContain('--json');
     expect(help).toMatch(/Examples:\n {2}\$ agentkeys sign/);
-    expect(help).toContain('Exit codes: 0 ok');
+    expect(help).toContain('Exit codes: 0 signed · 3 the log no longer holds');
+    // Every command and group shows an example, and its own exit codes where they mean more.
+    const paths = (await ok(['completion', 'bash'], cwd)).stdout;
+    expect(paths.length).toBeGreaterThan(0);
+    for (const words of [['keys'], ['keys', 'retire'], ['audit', 'consistency'], ['evm'], ['db'], ['broker']]) {
+      const text = (await ok([...words, '--help'], cwd)).stdout;
+      expect(text, words.join(' ')).toMatch(/Examples:\n {2}\$ agentkeys/);
+    }
+    expect((await ok(['verify-audit', '--help'], cwd)).stdout).toContain(
+      '5 intact, with events no checkpoint vouches for',
+    );
+    expect((await ok(['keys', 'should-rotate', '--help'], cwd)).stdout).toContain('0 due for rotation · 1 not due');
   });
 });
 
