@@ -1,5 +1,7 @@
 import type { StoreOptions } from '../src/store/store.js';
-import { loadConfig, type AgentkeysConfig } from '../src/config/load.js';
+import { agentkeysHome, loadConfig, type AgentkeysConfig } from '../src/config/load.js';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { createServices, type Services } from '../src/context.js';
 import { loadStack, type Stack } from '../src/config/stack.js';
 import { style, type OutputOptions } from './ui/format.js';
@@ -32,7 +34,7 @@ export interface StackFileOptions {
 export function loadStackOf(options: StackFileOptions & { test?: boolean; envDir?: string }): Promise<Stack> {
   return loadStack({
     test: options.test === true,
-    envDir: options.envDir ?? 'env',
+    envDir: options.envDir ?? path.join(agentkeysHome(process.env) ?? '.', 'env'),
     ...(options.stackEnv ? { envFile: options.stackEnv } : {}),
     ...(options.brokerEnvFile ? { brokerEnvFile: options.brokerEnvFile } : {}),
     baseEnv: {},
@@ -80,7 +82,20 @@ export async function createContext(
     );
   const services = createServices(config, { onDefaultRegion, ...(kmsMaxAttempts ? { kmsMaxAttempts } : {}) });
   const debug = options.debug === true || config.logLevel === 'debug';
+  announceNewStateFolder(config.dir, agentkeysHome(env) !== undefined);
   return { config, out: { json: options.json === true, debug }, services };
+}
+
+/**
+ * The state folder resolves against the current folder (or AGENTKEYS_HOME): a run from elsewhere
+ * would silently start a second one. When this command creates it, the operator is told where.
+ */
+function announceNewStateFolder(dir: string, homeSet: boolean): void {
+  if (existsSync(dir)) return;
+  const advice = homeSet ? '' : ' (AGENTKEYS_HOME keeps one for every folder)';
+  process.once('exit', () => {
+    if (existsSync(dir)) process.stderr.write(style.dim(`→ created the state folder ${path.resolve(dir)}${advice}\n`));
+  });
 }
 
 /** How a writer opens its log, from the settings: statement timeout, symlinks, the lock's staleness. */

@@ -145,7 +145,9 @@ export function requireLog(config: AgentkeysConfig): string {
  * every problem in a single CONFIG_INVALID error (exit 2).
  */
 export async function loadConfig(sources: ConfigSources): Promise<AgentkeysConfig> {
-  const envFile = sources.envFile ?? ((await fileExists(DEFAULT_ENV_FILE)) ? DEFAULT_ENV_FILE : undefined);
+  const home = agentkeysHome(sources.env);
+  const defaultEnvFile = home ? path.join(home, DEFAULT_ENV_FILE) : DEFAULT_ENV_FILE;
+  const envFile = sources.envFile ?? ((await fileExists(defaultEnvFile)) ? defaultEnvFile : undefined);
   const fileValues = envFile ? await readEnvFile(envFile, sources.env) : {};
   const raw: Record<string, string> = {};
   const origins: Record<string, string> = {};
@@ -156,7 +158,20 @@ export async function loadConfig(sources: ConfigSources): Promise<AgentkeysConfi
       origins[setting.key] = picked.origin;
     }
   }
+  if (home && raw.dir === undefined) {
+    raw.dir = path.join(home, DEFAULT_DIR);
+    origins.dir = 'environment AGENTKEYS_HOME';
+  }
   return Object.freeze(validate(raw, origins));
+}
+
+/**
+ * AGENTKEYS_HOME: the folder that holds `.agentkeys/` and `env/`, so a run from any other folder
+ * finds the same state instead of starting a second `.agentkeys/` where it stands.
+ */
+export function agentkeysHome(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const home = env.AGENTKEYS_HOME;
+  return home ? path.resolve(home) : undefined;
 }
 
 function pick(
