@@ -144,6 +144,17 @@ program
   .action(lazy(async (opts) => (await import('../commands/signers-rebuild.js')).runSignersRebuild(opts)));
 
 program
+  .command('init')
+  .description("write a new account's env files (prod and test stacks) from the five values, and a state folder")
+  .argument('[dir]', 'the project folder (default: the current one)')
+  .option('--account-id <id>', 'the AWS account ID (12 digits)')
+  .option('--zone <zone>', 'the DNS zone (its Route 53 hosted zone must exist)')
+  .option('--parent-zone-id <id>', "that hosted zone's ID (Z…)")
+  .option('--broker-host <host>', 'the broker host name (default broker.<zone>)')
+  .option('--mail-domain <domain>', 'the mail domain (default bots.<zone>)')
+  .option('--force', 'write the env files again from the examples')
+  .action(lazy(async (opts, args) => (await import('../commands/init.js')).runInit(opts, args)));
+program
   .command('rotate-key')
   .description('rotate a KMS signing key behind its alias (or the AgentIdP JWT pair with --jwt)')
   .option('--alias <alias>', 'KMS alias whose key is rotated')
@@ -584,6 +595,10 @@ const EXAMPLES: Record<string, string[]> = {
   'evm simulate': ['agentkeys evm simulate --policy vault-policy.json --tx tx.json --quote-out 990000'],
   mcp: ['agentkeys mcp --key-id alias/agentic-vault --policy vault-policy.json --audit-log mcp-audit.jsonl'],
   completion: ['agentkeys completion bash > /etc/bash_completion.d/agentkeys'],
+  init: [
+    'agentkeys init ops --account-id 123456789012 --zone example.org --parent-zone-id Z0123456789ABC',
+    'agentkeys init   # asks for each value on a terminal',
+  ],
   keys: ['agentkeys keys list', 'agentkeys keys create --local --alg ed25519 --kid audit-1'],
   'keys sign': ['agentkeys keys sign --key kms:alias/agent-audit --in release.tar --out release.sig'],
   'keys verify': ['agentkeys keys verify --key kms:alias/agent-audit --in release.tar --signature release.sig'],

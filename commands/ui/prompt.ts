@@ -22,3 +22,11 @@ export async function confirm(ctx: CommandContext, question: string, flag: strin
         hint: `add ${flag} to confirm`,
       });
 }
+
+/** Asks for a value on a terminal; undefined without one (the caller then names the flag). */
+export async function askText(question: string, json: boolean): Promise<string | undefined> {
+  if (json || !process.stdin.isTTY || !process.stdout.isTTY) return undefined;
+  const { input } = await import('@inquirer/prompts');
+  const answer = (await input({ message: question })).trim();
+  return answer === '' ? undefined : answer;
+}
