@@ -144,6 +144,11 @@ program
   .action(lazy(async (opts) => (await import('../commands/signers-rebuild.js')).runSignersRebuild(opts)));
 
 program
+  .command('sandbox')
+  .description('a local AWS (moto) until Ctrl-C, and the environment that points agentkeys and the SDK at it')
+  .option('--keep <dir>', 'serve the account a kept `setup --sandbox --keep DIR` made, and keep what is done')
+  .action(lazy(async (opts) => (await import('../commands/sandbox.js')).runSandboxServe(opts)));
+program
   .command('init')
   .description("write a new account's env files (prod and test stacks) from the five values, and a state folder")
   .argument('[dir]', 'the project folder (default: the current one)')
@@ -595,6 +600,10 @@ const EXAMPLES: Record<string, string[]> = {
   'evm simulate': ['agentkeys evm simulate --policy vault-policy.json --tx tx.json --quote-out 990000'],
   mcp: ['agentkeys mcp --key-id alias/agentic-vault --policy vault-policy.json --audit-log mcp-audit.jsonl'],
   completion: ['agentkeys completion bash > /etc/bash_completion.d/agentkeys'],
+  sandbox: [
+    'agentkeys sandbox            # then, in another shell, the printed exports, and: agentkeys keys create --spec …',
+    'agentkeys sandbox --keep sbx # the account `agentkeys setup --sandbox --keep sbx` made',
+  ],
   init: [
     'agentkeys init ops --account-id 123456789012 --zone example.org --parent-zone-id Z0123456789ABC',
     'agentkeys init   # asks for each value on a terminal',

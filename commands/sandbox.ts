@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ExitCode } from '../src/errors.js';
+import { UsageError, type ExitCode } from '../src/errors.js';
 import { assertMotoInstalled, startMoto } from '../src/sandbox/moto.js';
 import { reopenSandbox, seedSandbox, type SandboxSeed } from '../src/sandbox/seed.js';
 import { loadStack } from '../src/config/stack.js';
 import { assertParentDirExists } from '../src/sys/fs.js';
-import { createContext } from './context.js';
+import { createContext, type GlobalOptions } from './context.js';
 import { checkSetupFlags, runSetupFor, type SetupOptions } from './setup-run.js';
-import { printLine, style } from './ui/format.js';
+import { printJson, printLine, style } from './ui/format.js';
 
 export interface SandboxOptions extends SetupOptions {
   /** Keep the sandbox (env files, keys, moto's state) in this folder, so the next run continues it. */
@@ -76,4 +76,55 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
       rmSync(moto.logFile, { force: true });
     }
   }
+}
+
+export interface SandboxServeOptions extends GlobalOptions {
+  keep?: string;
+}
+
+/**
+ * `agentkeys sandbox`: a local AWS (moto on loopback, with agentkeys' fixes) that stays up until
+ * Ctrl-C, and the environment that points the SDK (and agentkeys) at it, so encrypt, evm and mcp
+ * can be tried with no account. With --keep DIR of a kept `setup --sandbox`, it is that account:
+ * its keys and its admin's credentials, and what is done now is kept for the next run.
+ */
+export async function runSandboxServe(options: SandboxServeOptions): Promise<ExitCode> {
+  assertMotoInstalled();
+  const keep = options.keep ? path.resolve(options.keep) : undefined;
+  const reopened = keep ? await reopenSandbox(keep) : undefined;
+  if (keep && !reopened)
+    throw new UsageError({
+      code: 'SANDBOX_NOT_FOUND',
+      message: `${keep} holds no kept sandbox`,
+      hint: `make one first: agentkeys setup --sandbox --keep ${options.keep}`,
+    });
+  const moto = await startMoto(keep ? { extraEnv: { MOTO_STATE_FILE: path.join(keep, 'moto-state.pickle') } } : {});
+  const env = {
+    ...moto.env,
+    ...(reopened
+      ? {
+          AWS_ACCESS_KEY_ID: reopened.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: reopened.credentials.secretAccessKey,
+        }
+      : {}),
+  };
+  const json = options.json === true;
+  if (json) printJson({ ok: true, endpoint: moto.endpoint, env });
+  else {
+    printLine(
+      style.dim(`sandbox: moto on ${moto.endpoint}${reopened ? `, the kept account in ${keep}` : ''}; Ctrl-C stops it`),
+    );
+    printLine(style.dim("# in another shell (the keys are moto's, not AWS's):"));
+    for (const [k, v] of Object.entries(env)) printLine(`export ${k}=${v}`);
+  }
+  // Ctrl-C stops moto (a kept account is saved by it as it exits), then this command ends: exit 0.
+  process.removeAllListeners('SIGINT');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await moto.stop();
+  if (!keep) rmSync(moto.logFile, { force: true });
+  if (!json) printLine(style.dim('sandbox stopped'));
+  return 0;
 }
