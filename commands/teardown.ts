@@ -58,14 +58,20 @@ export async function runTeardown(options: TeardownCommandOptions): Promise<Exit
     if (!cmd.out.json) printLine(`${style.ok('✔')} deleted ${a.resource}`);
   });
   if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted, calls });
-  else
+  else {
+    // What stays, and only that; what the operator may want to do about it is a separate line.
     printLine(
       style.dim(
         `kept: the KMS audit key (its events must stay verifiable), ${keptByDesign()}, the EC2 instance, ` +
-          `and the ${stack.name === 'test' ? 'prod' : 'test'} stack; remove any copies ` +
-          `of the [${stack.daemonUser}] and [${stack.sshUser}] profiles from ~/.aws/credentials`,
+          `and the ${stack.name === 'test' ? 'prod' : 'test'} stack`,
       ),
     );
+    printLine(
+      style.dim(
+        `→ remove any copies of the [${stack.daemonUser}] and [${stack.sshUser}] profiles from ~/.aws/credentials`,
+      ),
+    );
+  }
   return 0;
 }
 

@@ -1,6 +1,6 @@
 // The broker host's SSH connection, as `agentkeys ssh` and `broker setup` open it: where the host
 // is comes from the stack's broker env file (EIP, INSTANCE_ID, SSH_PORT), who and how from flags.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { AgentkeysConfig } from '../config/load.js';
 import { readEnvFile } from '../config/env-file.js';
@@ -18,6 +18,7 @@ export interface BrokerSshOptions {
 
 /** The broker host's ssh connection from the stack's broker env file (EIP, INSTANCE_ID, SSH_PORT). */
 export async function openBrokerSsh(config: AgentkeysConfig, options: BrokerSshOptions): Promise<SshConnection> {
+  if (options.pem) assertUsablePem(options.pem);
   const binary = config.sshBinary ?? 'ssh';
   await requireSshClient(binary);
   const brokerEnvFile =
@@ -51,4 +52,24 @@ function sshPort(value: string, file: string): number {
       hint: 'SSH_PORT=22, or remove the line',
     });
   return port;
+}
+
+/** ssh refuses a key others can read, with a warning that hides the cause: said before ssh runs. */
+function assertUsablePem(pem: string): void {
+  let mode: number;
+  try {
+    mode = statSync(pem).mode & 0o777;
+  } catch {
+    throw new UsageError({
+      code: 'KEY_NOT_FOUND',
+      message: `--pem ${pem} does not exist`,
+      hint: 'the key pair file EC2 gave when the instance was launched (ssh-keygen cannot make it again)',
+    });
+  }
+  if ((mode & 0o077) !== 0)
+    throw new UsageError({
+      code: 'KEY_FILE_TOO_OPEN',
+      message: `--pem ${pem} can be read by others (mode ${mode.toString(8).padStart(4, '0')}); ssh refuses such a key`,
+      hint: `chmod 600 ${pem}`,
+    });
 }

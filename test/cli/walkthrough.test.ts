@@ -95,6 +95,12 @@ describe('agentkeys owns its flags', () => {
     expect(json(kms.stdout).error?.hint).not.toContain('local:');
     const ssh = await runCli(['--json', 'ssh', '--test', 'prod'], { cwd });
     expect([ssh.code, json(ssh.stdout).error?.code]).toEqual([2, 'FLAG_CONFLICT']);
+    // The .pem is checked before ssh runs: missing, or readable by others (ssh would refuse it).
+    const nopem = await runCli(['--json', 'ssh', 'test', '--fallback', '--pem', 'missing.pem'], { cwd });
+    expect(json(nopem.stdout).error?.code).toBe('KEY_NOT_FOUND');
+    writeFileSync(path.join(cwd, 'open.pem'), 'x', { mode: 0o644 });
+    const open = await runCli(['--json', 'ssh', 'test', '--fallback', '--pem', 'open.pem'], { cwd });
+    expect(json(open.stdout).error).toMatchObject({ code: 'KEY_FILE_TOO_OPEN', hint: 'chmod 600 open.pem' });
   });
 
   it('hostile and empty inputs read plainly: escaped bytes, missing proof fields, an empty log, a bare key name', async () => {
