@@ -223,7 +223,7 @@ for (const mode of ['encrypt', 'decrypt'] as const) {
 program
   .command('sign')
   .description('append signed events to an audit log (Agent Manager row format)')
-  .option('--log <log>', 'JSON Lines file or postgres:// URL (env AGENTKEYS_AUDIT_LOG, DATABASE_URL)')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL (env DATABASE_URL for a database)')
   .option('--key <keyref>', 'local:<kid> | file:<pem or secret file> | kms:<id|alias|arn> (env AUDIT_SIGNING_*)')
   .option('--signer-kid <kid>', 'signer_kid to record (default: the key id or file name)')
   .option('--event-type <type>', 'event_type of the event')
@@ -247,7 +247,7 @@ program
 program
   .command('verify-audit')
   .description('verify an audit log offline: digests, links, signatures, anchor')
-  .option('--log <log>', 'JSON Lines file or postgres:// URL (env AGENTKEYS_AUDIT_LOG, DATABASE_URL)')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL (env DATABASE_URL for a database)')
   .option('--signers <file>', 'signer registry (default .agentkeys/signers.json, env KERNEL_PUBLIC_KEYS_PATH)')
   .option('--hmac-key <kid=file>', 'HMAC secret for a signer (repeatable)', collect, [])
   .option('--anchor <file>', 'signed anchor (default <log>.anchor.json when present)')
@@ -280,7 +280,7 @@ audit
   .description(
     'check the log against its checkpoints; --adopt signs one that adopts, on the record, events no writer vouched for',
   )
-  .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
+  .option('--log <log>', 'JSON Lines file')
   .option('--key <keyref>', 'local:<kid> | file:<pem> | kms:<id|alias|arn> (env AUDIT_SIGNING_*)')
   .option('--signer-kid <kid>', 'key name in the signature line (default: the key id)')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
@@ -293,7 +293,7 @@ audit
 audit
   .command('prove')
   .description('write an inclusion proof bundle for one event: its leaf, audit path and a checkpoint')
-  .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
+  .option('--log <log>', 'JSON Lines file')
   .requiredOption('--id <event id>', 'the event to prove')
   .option('--out <file>', 'where the bundle goes (default: stdout)')
   .option('--force', 'replace an existing --out file')
@@ -301,7 +301,7 @@ audit
 audit
   .command('consistency')
   .description('prove that the log now extends an earlier checkpoint (nothing rewritten, nothing cut)')
-  .option('--log <log>', 'JSON Lines file (env AGENTKEYS_AUDIT_LOG)')
+  .option('--log <log>', 'JSON Lines file')
   .option('--old <file>', 'the earlier checkpoint note (audit checkpoint --out writes one)')
   .option('--old-size <n>', "or: the log's own checkpoint at this tree size")
   .option('--signers <file>', 'signer registry (default .agentkeys/signers.json)')
@@ -309,7 +309,7 @@ audit
 audit
   .command('query')
   .description('events newest first, filtered by agent, action and time')
-  .option('--log <log>', 'JSON Lines file or postgres:// URL (env AGENTKEYS_AUDIT_LOG, DATABASE_URL)')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL (env DATABASE_URL for a database)')
   .option('--actor <actor>', 'actor_id (as on sign; --agent is the older spelling)')
   .option('--event-type <type>', 'event_type (as on sign; --action is the older spelling)')
   .option('--agent <actor>', 'alias of --actor')

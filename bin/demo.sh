@@ -7,7 +7,19 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/agentkeys-demo.XXXXXX")
 cd "$work"
 # Bold command lines on a terminal only: piped or with NO_COLOR, the transcript is plain text.
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then b=$(printf '\033[1m'); r=$(printf '\033[0m'); else b=''; r=''; fi
-run() { printf '\n%s$ agentkeys %s%s\n' "$b" "$*" "$r"; $cli "$@"; }
+# Each word as a shell would need it typed: a payload with quotes or braces is shown quoted.
+quote() {
+  case $1 in
+    *[!A-Za-z0-9_./:=@%+-]*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+    *) printf '%s' "$1" ;;
+  esac
+}
+run() {
+  line=''
+  for word in "$@"; do line="$line $(quote "$word")"; done
+  printf '\n%s$ agentkeys%s%s\n' "$b" "$line" "$r"
+  $cli "$@"
+}
 
 run keys create --local --alg ed25519 --kid audit-1
 run sign --log audit.jsonl --key local:audit-1 --event-type agent_spawned --actor agent-manager --payload '{"action":"spawn","agent":"a-7"}'

@@ -24,7 +24,7 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   keyPath?: string;
   alg?: SigningAlg;
   signerKid?: string;
-  /** The audit log: a JSON Lines path or a postgres:// URL (--log, AGENTKEYS_AUDIT_LOG, DATABASE_URL). */
+  /** The audit log: a JSON Lines path or a postgres:// URL (--log, or DATABASE_URL). */
   log?: string;
   /** Where every KMS operation is recorded as a signed event (--audit-log, AGENTKEYS_AUDIT_LOG). */
   auditLog?: string;
