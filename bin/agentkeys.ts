@@ -5,6 +5,7 @@
 // lazily (so --help stays fast), and this is the only place errors become exit codes.
 import { Command, CommanderError } from 'commander';
 import { UsageError, type ErrorCode, type ExitCode } from '../src/errors.js';
+import { envNamesOfFlag } from '../src/config/load.js';
 import { removeInterruptedLeftovers } from '../src/sys/cleanup.js';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -30,9 +31,9 @@ const program = new Command('agentkeys')
   .option('--region <region>', 'AWS region (env AWS_REGION, VAULT_REGION)')
   .option('--profile <profile>', 'AWS named profile (SSO, static, role profiles)')
   .option('--role-arn <arn>', 'assume this IAM role (AssumeRole) for AWS calls')
-  .option('--audit-log <log>', 'record every KMS operation as a signed event in this chain (env AGENTKEYS_AUDIT_LOG)')
+  .option('--audit-log <log>', 'record every KMS operation as a signed event in this chain')
   .option('--audit-key <keyref>', 'key that signs the --audit-log events (default: the configured signing key)')
-  .option('--follow-symlinks', 'write a log that is a symlink (refused by default; env AGENTKEYS_FOLLOW_SYMLINKS)')
+  .option('--follow-symlinks', 'write a log that is a symlink (refused by default)')
   // Parse errors are printed by exitCodeFor in agentkeys' own form (✖ message [CODE], → hint).
   .configureOutput({ outputError: () => undefined })
   .exitOverride();
@@ -44,7 +45,7 @@ keys
   .option('--local', 'keep the key in a 0600 file under <dir>/keys/')
   .option('--alg <alg>', 'ed25519 | rsa-sha256 | ecdsa-p256 | ecdsa-secp256k1 | hmac-sha256')
   .option('--kid <kid>', 'signer key id written into every event (signer_kid)')
-  .option('--dir <dir>', 'key directory (default .agentkeys, env AGENTKEYS_DIR)')
+  .option('--dir <dir>', 'key directory (default .agentkeys)')
   .option('--signers <file>', 'signer registry to add the public key to (default <dir>/signers.json)')
   .option('--description <text>', 'note stored with the key')
   .option(
@@ -223,7 +224,7 @@ for (const mode of ['encrypt', 'decrypt'] as const) {
 program
   .command('sign')
   .description('append signed events to an audit log (Agent Manager row format)')
-  .option('--log <log>', 'JSON Lines file or postgres:// URL (env DATABASE_URL for a database)')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL')
   .option('--key <keyref>', 'local:<kid> | file:<pem or secret file> | kms:<id|alias|arn> (env AUDIT_SIGNING_*)')
   .option('--signer-kid <kid>', 'signer_kid to record (default: the key id or file name)')
   .option('--event-type <type>', 'event_type of the event')
@@ -231,7 +232,7 @@ program
   .option('--payload <json>', 'payload JSON, @file, or - for stdin')
   .option('--batch', 'read one event per JSON line from stdin: {"event_type","actor_id","payload"}')
   .option('--dir <dir>', 'local key directory (default .agentkeys)')
-  .option('--alg <alg>', 'expected algorithm (env AUDIT_SIGNING_ALG); hmac-sha256 for secret files')
+  .option('--alg <alg>', 'expected algorithm; hmac-sha256 for secret files')
   .option('--checkpoint-every <n>', 'checkpoint mode: no per-event signature, a signed checkpoint every N events')
   .option(
     '--checkpoint-interval <duration>',
@@ -247,8 +248,8 @@ program
 program
   .command('verify-audit')
   .description('verify an audit log offline: digests, links, signatures, anchor')
-  .option('--log <log>', 'JSON Lines file or postgres:// URL (env DATABASE_URL for a database)')
-  .option('--signers <file>', 'signer registry (default .agentkeys/signers.json, env KERNEL_PUBLIC_KEYS_PATH)')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL')
+  .option('--signers <file>', 'signer registry (default .agentkeys/signers.json)')
   .option('--hmac-key <kid=file>', 'HMAC secret for a signer (repeatable)', collect, [])
   .option('--anchor <file>', 'signed anchor (default <log>.anchor.json when present)')
   .option('--no-anchor', 'ignore the anchor')
@@ -309,7 +310,7 @@ audit
 audit
   .command('query')
   .description('events newest first, filtered by agent, action and time')
-  .option('--log <log>', 'JSON Lines file or postgres:// URL (env DATABASE_URL for a database)')
+  .option('--log <log>', 'JSON Lines file or postgres:// URL')
   .option('--actor <actor>', 'actor_id (as on sign; --agent is the older spelling)')
   .option('--event-type <type>', 'event_type (as on sign; --action is the older spelling)')
   .option('--agent <actor>', 'alias of --actor')
@@ -682,6 +683,15 @@ function completionTree(root: Command): { path: string; subcommands: string[]; f
     flags: [...c.options.map((o) => o.long!).filter(Boolean), ...(c === root ? [] : globals), '--help'],
   }));
 }
+
+// Flags whose meaning is the same on every command: their env names in --help come from the
+// settings table (src/config/load.ts), never typed twice. (--key means another key per command.)
+const SETTING_FLAGS = new Set(['dir', 'signers', 'followSymlinks', 'alg', 'signerKid', 'log', 'auditLog', 'auditKey']);
+for (const cmd of allCommands(program))
+  for (const option of cmd.options) {
+    const names = SETTING_FLAGS.has(option.attributeName()) ? envNamesOfFlag(option.attributeName()) : undefined;
+    if (names) option.description = `${option.description.replace(/\s*\(env [^)]*\)/, '')} (env ${names.join(', ')})`;
+  }
 
 for (const cmd of allCommands(program)) {
   cmd.configureHelp({ showGlobalOptions: true });

@@ -120,6 +120,15 @@ const SETTINGS: Setting[] = [
   { key: 'jwtPublicKey', env: ['JWT_PUBLIC_KEY'] },
 ];
 
+/**
+ * The environment names of a setting a flag sets, from the one settings table: --help says them
+ * from here, so the help and the code cannot disagree. Undefined for a flag no setting has.
+ */
+export function envNamesOfFlag(flag: string): readonly string[] | undefined {
+  const names = SETTINGS.filter((s) => s.flag === flag).flatMap((s) => s.env);
+  return names.length > 0 ? [...new Set(names)] : undefined;
+}
+
 export const DEFAULT_DIR = '.agentkeys';
 export const DEFAULT_ENV_FILE = path.join(DEFAULT_DIR, 'agentkeys.env');
 

@@ -382,6 +382,14 @@ describe('terminal behaviour', () => {
       '5 intact, with events no checkpoint vouches for',
     );
     expect((await ok(['keys', 'should-rotate', '--help'], cwd)).stdout).toContain('0 due for rotation · 1 not due');
+    // Env names in --help come from the settings table: --log is DATABASE_URL, the trail AGENTKEYS_AUDIT_LOG.
+    const flat = (text: string) => text.replace(/\s+/g, ' ');
+    const verifyHelp = flat((await ok(['verify-audit', '--help'], cwd)).stdout);
+    expect(verifyHelp).toContain('(env AGENTKEYS_SIGNERS, KERNEL_PUBLIC_KEYS_PATH)');
+    expect(verifyHelp).toMatch(/--log <log> JSON Lines file or postgres:\/\/ URL \(env DATABASE_URL\)/);
+    expect(verifyHelp).toMatch(
+      /--audit-log <log> record every KMS operation as a signed event in this chain \(env AGENTKEYS_AUDIT_LOG\)/,
+    );
   });
 });
 
