@@ -42,7 +42,9 @@ export async function runWithListr<C extends RunContext>(
     {
       concurrent: false,
       exitOnError: false,
-      renderer: process.stdout.isTTY ? 'default' : 'simple',
+      // A terminal that reports no width (0 columns: some CI shells, a detached tmux) gets the
+      // line-by-line renderer, not one that wraps every title into a column of one character.
+      renderer: process.stdout.isTTY && (process.stdout.columns ?? 0) >= 40 ? 'default' : 'simple',
       rendererOptions: {},
     } as never,
   );

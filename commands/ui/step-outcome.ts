@@ -38,9 +38,10 @@ export function printWaiting(records: readonly StepRecord[]): number {
 
 export function summaryLine(records: readonly StepRecord[], stuck: number, wallMs: number, cost: string): string {
   const changed = records.reduce((n, r) => n + (r.status === 'pending' ? 0 : r.changes.length), 0);
+  const failed = records.filter((r) => r.status === 'failed').length;
   return style.dim(
     `${records.length} step(s) in ${(wallMs / 1000).toFixed(1)} s: ${changed} change(s) applied, ` +
-      `${stuck} waiting or blocked; ${cost}`,
+      `${failed > 0 ? `${failed} failed, ` : ''}${stuck} waiting or blocked; ${cost}`,
   );
 }
 
