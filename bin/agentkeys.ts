@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError, type ErrorCode, type ExitCode } from '../src/errors.js';
 import { envNamesOfFlag } from '../src/config/load.js';
+import { SIGNING_ALGS } from '../src/signing/algorithms.js';
 import { removeInterruptedLeftovers } from '../src/sys/cleanup.js';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -675,13 +676,35 @@ function allCommands(cmd: Command): Command[] {
   return [cmd, ...cmd.commands.flatMap((c) => allCommands(c as Command))];
 }
 
-function completionTree(root: Command): { path: string; subcommands: string[]; flags: string[] }[] {
+function completionTree(root: Command) {
   const globals = root.options.map((o) => o.long!).filter(Boolean);
-  return allCommands(root).map((c) => ({
-    path: commandPath(c),
-    subcommands: c.commands.map((s) => s.name()),
-    flags: [...c.options.map((o) => o.long!).filter(Boolean), ...(c === root ? [] : globals), '--help'],
-  }));
+  const valueFlags = new Set(
+    allCommands(root).flatMap((c) => c.options.filter((o) => o.required || o.optional).map((o) => o.long!)),
+  );
+  return {
+    nodes: allCommands(root).map((c) => ({
+      path: commandPath(c),
+      // ssh takes its stack as a word: offered like a subcommand.
+      subcommands: [...c.commands.map((s) => s.name()), ...(commandPath(c) === 'ssh' ? ['prod', 'test'] : [])],
+      flags: [...c.options.map((o) => o.long!).filter(Boolean), ...(c === root ? [] : globals), '--help'],
+    })),
+    valueFlags: [...valueFlags].filter(Boolean),
+    // The flags whose values are a fixed list; any other value flag completes file names.
+    choices: {
+      '--alg': [...SIGNING_ALGS],
+      '--spec': [
+        'ECC_NIST_P256',
+        'ECC_SECG_P256K1',
+        'ECC_NIST_EDWARDS25519',
+        'RSA_2048',
+        'RSA_3072',
+        'RSA_4096',
+        'HMAC_256',
+        'SYMMETRIC_DEFAULT',
+      ],
+      '--format': ['esdk', 'sentinel'],
+    },
+  };
 }
 
 // Flags whose meaning is the same on every command: their env names in --help come from the

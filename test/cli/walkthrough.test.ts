@@ -363,6 +363,12 @@ describe('terminal behaviour', () => {
     expect(complete(['agentkeys', 'keys', 'cr'])).toBe('create');
     expect(complete(['agentkeys', 'evm', 'sign-tx', '--t'])).toBe('--tx');
     expect(complete(['agentkeys', '--json', 've'])).toBe('verify-audit');
+    // Values: --alg and --spec offer theirs, ssh its stack words, and a file flag offers nothing
+    // itself (bash's -o default then lists file names).
+    expect(complete(['agentkeys', 'keys', 'create', '--alg', 'ecdsa'])).toBe('ecdsa-p256 ecdsa-secp256k1');
+    expect(complete(['agentkeys', 'keys', 'create', '--spec', 'RSA_3'])).toBe('RSA_3072');
+    expect(complete(['agentkeys', 'ssh', 'te'])).toBe('test');
+    expect(complete(['agentkeys', 'sign', '--log', 'a'])).toBe('');
     for (const shellName of ['zsh', 'fish'])
       expect((await ok(['completion', shellName], cwd)).stdout).toContain('agentkeys');
     expect((await runCli(['--json', 'completion', 'tcsh'], { cwd })).code).toBe(2);
