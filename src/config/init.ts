@@ -7,16 +7,10 @@ import { UsageError } from '../errors.js';
 import { packageRoot, writeFileAtomic } from '../sys/fs.js';
 import { setEnvValue } from './env-writeback.js';
 import { DEFAULT_DIR } from './load.js';
-import { loadStack } from './stack.js';
+import { loadStack, type Stack } from './stack.js';
 
-export interface InitValues {
-  accountId: string;
-  region: string;
-  zone: string;
-  parentZoneId: string;
-  brokerHost: string;
-  mailDomain: string;
-}
+/** The values a stack cannot derive (everything else in its env files follows from them). */
+export type InitValues = Pick<Stack, 'accountId' | 'region' | 'zone' | 'parentZoneId' | 'brokerHost' | 'mailDomain'>;
 
 export interface InitResult {
   written: string[];
