@@ -392,7 +392,15 @@ program
       '"setup --env-file F" still works, deprecated)',
   )
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
-  .action(withStackFiles(async (opts) => (await import('../commands/teardown.js')).runTeardown(opts)));
+  .option('--sandbox', 'tear down the stack of a kept sandbox (with --keep DIR)')
+  .option('--keep <dir>', 'with --sandbox: the folder a `setup --sandbox --keep DIR` kept')
+  .action(
+    withStackFiles(async (opts) =>
+      opts.sandbox
+        ? (await import('../commands/sandbox.js')).runSandboxTeardown(opts)
+        : (await import('../commands/teardown.js')).runTeardown(opts),
+    ),
+  );
 
 program
   .command('doctor')

@@ -1,13 +1,14 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { assertMotoInstalled, startMoto } from '../src/sandbox/moto.js';
+import { assertMotoInstalled, startMoto, type Moto } from '../src/sandbox/moto.js';
 import { reopenSandbox, seedSandbox, type SandboxSeed } from '../src/sandbox/seed.js';
 import { loadStack } from '../src/config/stack.js';
 import { assertParentDirExists } from '../src/sys/fs.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { checkSetupFlags, runSetupFor, type SetupOptions } from './setup-run.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { runTeardownFor, type TeardownCommandOptions } from './teardown-run.js';
 
 export interface SandboxOptions extends SetupOptions {
   /** Keep the sandbox (env files, keys, moto's state) in this folder, so the next run continues it. */
@@ -34,15 +35,7 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
     const test = options.test !== false;
     const reopened = keep ? await reopenSandbox(keep) : undefined;
     seed = reopened ?? (await seedSandbox(test, moto.endpoint, 'us-east-1', keep));
-    const dir = path.join(seed.dir, '.agentkeys');
-    // The sandbox's own environment: this process's, pointed at moto, with no profile of the
-    // operator's; process.env itself is never changed.
-    const { AWS_PROFILE: _profile, AGENTKEYS_SETTINGS: _settings, ...own } = process.env;
-    const env = { ...own, ...moto.env };
-    const cmd = await createContext(
-      { ...options, envFile: undefined, settings: undefined, dir, profile: undefined, roleArn: undefined },
-      { env, awsCredentials: seed.credentials },
-    );
+    const cmd = await sandboxContext(options, seed, moto);
     if (!cmd.out.json) {
       printLine(
         style.dim(
@@ -62,7 +55,7 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
       );
     }
     const stack = {
-      ...(await loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} })),
+      ...(await sandboxStack(seed, test)),
       rerunCommand: `agentkeys setup --sandbox${keep ? ` --keep ${options.keep}` : ''}`,
     };
     const noBroker = async (): Promise<never> => {
@@ -75,6 +68,52 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
       if (seed && existsSync(seed.dir)) rmSync(seed.dir, { recursive: true, force: true });
       rmSync(moto.logFile, { force: true });
     }
+  }
+}
+
+/** The command context of a sandbox: its own environment pointed at moto, its admin's keys. */
+async function sandboxContext(options: GlobalOptions, seed: SandboxSeed, moto: Moto) {
+  // This process's environment, pointed at moto, with no profile or settings of the operator's;
+  // process.env itself is never changed.
+  const { AWS_PROFILE: _profile, AGENTKEYS_SETTINGS: _settings, ...own } = process.env;
+  return createContext(
+    {
+      ...options,
+      envFile: undefined,
+      settings: undefined,
+      dir: path.join(seed.dir, '.agentkeys'),
+      profile: undefined,
+      roleArn: undefined,
+    },
+    { env: { ...own, ...moto.env }, awsCredentials: seed.credentials },
+  );
+}
+
+function sandboxStack(seed: SandboxSeed, test: boolean) {
+  return loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} });
+}
+
+/**
+ * `agentkeys teardown --sandbox --keep DIR`: the kept sandbox's stack deleted as teardown deletes
+ * a real one (confirmed: it is a sandbox), its moto state saved, so `setup --sandbox --keep DIR`
+ * starts over in the same account.
+ */
+export async function runSandboxTeardown(options: TeardownCommandOptions): Promise<ExitCode> {
+  assertMotoInstalled();
+  const keep = options.keep ? path.resolve(options.keep) : undefined;
+  const seed = keep ? await reopenSandbox(keep) : undefined;
+  if (!keep || !seed)
+    throw new UsageError({
+      code: 'SANDBOX_NOT_FOUND',
+      message: keep ? `${keep} holds no kept sandbox` : 'teardown --sandbox tears down a kept sandbox: --keep DIR',
+      hint: `make one first: agentkeys setup --sandbox --keep ${options.keep ?? 'sbx'}`,
+    });
+  const moto = await startMoto({ extraEnv: { MOTO_STATE_FILE: path.join(keep, 'moto-state.pickle') } });
+  try {
+    const cmd = await sandboxContext(options, seed, moto);
+    return await runTeardownFor(cmd, await sandboxStack(seed, options.test !== false), { ...options, yes: true });
+  } finally {
+    await moto.stop();
   }
 }
 

@@ -1,78 +1,14 @@
 import type { ExitCode } from '../src/errors.js';
-import { awsAuthForStack, createSetupContext } from '../src/context.js';
-import { checkCaller } from '../src/setup/preflight.js';
-import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
-import { STEPS } from '../src/setup/steps/index.js';
-import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
-import { printJson, printLine, style } from './ui/format.js';
-import { confirm } from './ui/prompt.js';
-import { printStackBanner } from './step-command.js';
+import { createContext, loadStackOf } from './context.js';
+import { style } from './ui/format.js';
+import { runTeardownFor, type TeardownCommandOptions } from './teardown-run.js';
 
-export interface TeardownCommandOptions extends GlobalOptions, StackFileOptions {
-  test?: boolean;
-  yes?: boolean;
-  keepData?: boolean;
-  envDir?: string;
-}
+export type { TeardownCommandOptions };
 
+/** `agentkeys teardown`: what setup created for one stack, deleted in reverse (--sandbox: commands/sandbox.ts). */
 export async function runTeardown(options: TeardownCommandOptions): Promise<ExitCode> {
   if (options.stackEnvDeprecated) process.stderr.write(style.warn(`! ${options.stackEnvDeprecated}\n`));
   const cmd = await createContext({ ...options });
   const stack = await loadStackOf(options);
-  printStackBanner(cmd, 'teardown', stack.name, `account ${stack.accountId}, ${stack.region}`);
-  const { ctx, calls } = await createSetupContext({
-    stack,
-    auth: awsAuthForStack(cmd.config),
-    dir: cmd.config.dir,
-    showSecret: false,
-    confirm: async () => options.yes === true,
-    report: () => undefined,
-  });
-  await checkCaller(ctx.aws, stack, []);
-  const actions = await planTeardown(ctx, { keepData: options.keepData === true });
-  if (actions.length === 0) {
-    if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted: [], calls });
-    else printLine(`${style.ok('✔')} nothing of the ${stack.name} stack is left to delete`);
-    return 0;
-  }
-  if (!cmd.out.json)
-    for (const a of actions)
-      printLine(`  ${style.bad('delete')} ${a.resource}${a.detail ? style.dim(` (${a.detail})`) : ''}`);
-  await confirm(
-    cmd,
-    `Delete these ${actions.length} resource(s) of the ${stack.name} stack?`,
-    '--yes',
-    options.yes === true,
-  );
-  const withData = actions.filter((a) => a.destroysData);
-  if (withData.length > 0)
-    await confirm(
-      cmd,
-      `This deletes objects in ${withData.map((a) => a.resource).join(', ')}. Delete the data?`,
-      '--yes (or --keep-data to keep the buckets)',
-      options.yes === true,
-    );
-  const deleted: string[] = [];
-  await applyTeardown(actions, (a) => {
-    deleted.push(a.resource);
-    if (!cmd.out.json) printLine(`${style.ok('✔')} deleted ${a.resource}`);
-  });
-  if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted, calls });
-  else {
-    // What stays, and only that; what the operator may want to do about it is a separate line.
-    printLine(
-      style.dim(
-        `kept: the KMS audit key (its events must stay verifiable), ${keptByDesign()}, the EC2 instance, ` +
-          `and the ${stack.name === 'test' ? 'prod' : 'test'} stack`,
-      ),
-    );
-    printLine(
-      style.dim(
-        `→ remove any copies of the [${stack.daemonUser}] and [${stack.sshUser}] profiles from ~/.aws/credentials`,
-      ),
-    );
-  }
-  return 0;
+  return runTeardownFor(cmd, stack, options);
 }
-
-const keptByDesign = () => STEPS.flatMap((s) => (s.keeps ? [s.keeps] : [])).join(', ');

@@ -82,6 +82,18 @@ describe('setup --sandbox', () => {
     expect(human.stdout).not.toMatch(/SKIPPED.*4 /);
   });
 
+  it('teardown --sandbox --keep DIR deletes the kept stack; setup --sandbox --keep DIR then starts over', async () => {
+    const cwd = tempDir();
+    expect((await runCli(['--json', 'setup', '--sandbox', '--keep', 'sbx'], { cwd, env })).code).toBe(0);
+    const down = await runCli(['--json', 'teardown', '--sandbox', '--keep', 'sbx'], { cwd, env });
+    expect(down.code, down.stderr).toBe(0);
+    expect((JSON.parse(down.stdout) as { deleted: string[] }).deleted.length).toBeGreaterThan(5);
+    const again = await runCli(['--json', 'setup', '--sandbox', '--keep', 'sbx'], { cwd, env });
+    expect(JSON.parse(again.stdout).calls.mutating).toBeGreaterThan(5);
+    const none = await runCli(['--json', 'teardown', '--sandbox'], { cwd, env });
+    expect(JSON.parse(none.stdout).error.code).toBe('SANDBOX_NOT_FOUND');
+  }, 120_000);
+
   it('validates --wait before any AWS call, and --keep only goes with --sandbox', async () => {
     const cwd = tempDir();
     const r = await runCli(['--json', 'setup', '--sandbox', '--wait', 'soon'], { cwd, env });
