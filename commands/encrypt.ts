@@ -14,7 +14,7 @@ import {
   type DataKeyCacheOptions,
   type DiscoveryFilter,
 } from '../src/crypto/envelope.js';
-import { assertWritableFile } from '../src/sys/fs.js';
+import { assertNewOutput } from '../src/sys/fs.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
@@ -165,7 +165,6 @@ async function refuseOverwrites(mode: 'encrypt' | 'decrypt', jobs: Job[], force:
   for (const job of jobs) {
     // Every input is a readable file before anything is written: a folder is a usage error.
     if (job.input) await statInput(job.input);
-    if (job.output) await assertWritableFile(job.output, '--out', true);
     if (!job.output) {
       if (mode === 'encrypt' && process.stdout.isTTY)
         throw new UsageError({
@@ -175,19 +174,7 @@ async function refuseOverwrites(mode: 'encrypt' | 'decrypt', jobs: Job[], force:
         });
       continue;
     }
-    if (
-      !force &&
-      (await fsp.stat(job.output).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      throw new UsageError({
-        code: 'OUTPUT_EXISTS',
-        message: `${job.output} exists; nothing was ${mode}ed`,
-        hint: 'pass --force to replace it, or choose another --out',
-      });
-    }
+    await assertNewOutput(job.output, force);
   }
 }
 
