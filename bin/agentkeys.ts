@@ -413,7 +413,15 @@ program
   .option('--max-age-days <n>', "the audit key's maximum age", '365')
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
-  .action(lazy(async (opts) => (await import('../commands/doctor.js')).runDoctorCommand(opts)));
+  .option('--sandbox', 'the stack of a kept sandbox (with --keep DIR), against its local moto')
+  .option('--keep <dir>', 'with --sandbox: the folder a `setup --sandbox --keep DIR` kept')
+  .action(
+    lazy(async (opts) =>
+      opts.sandbox
+        ? (await import('../commands/sandbox.js')).runSandboxDoctor(opts)
+        : (await import('../commands/doctor.js')).runDoctorCommand(opts),
+    ),
+  );
 
 const broker = program.command('broker').description('the broker host: render its files, set it up over SSH, probe it');
 broker
@@ -601,6 +609,7 @@ const EXAMPLES: Record<string, string[]> = {
     'agentkeys doctor --test',
     'agentkeys doctor --json --log audit.jsonl',
     'REQUIRE_KMS=true agentkeys doctor --ci',
+    'agentkeys doctor --sandbox --keep sbx   # after: agentkeys setup --sandbox --keep sbx',
   ],
   ssh: ['agentkeys ssh test', 'agentkeys ssh prod -- sudo systemctl status agentkeys-broker'],
   'evm address': ['agentkeys evm address --key kms:alias/agentic-vault'],

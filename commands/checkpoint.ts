@@ -178,4 +178,3 @@ async function checkpointAtSize(store: AuditStore, size: number, log: string): P
     hint: sizes.length > 0 ? `its checkpoints are at ${sizes.slice(-8).join(', ')}` : 'sign in checkpoint mode first',
   });
 }
-

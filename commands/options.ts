@@ -16,3 +16,13 @@ function rangeText(min: number, max: number): string {
   if (max < Number.MAX_SAFE_INTEGER) return ` between ${min} and ${max}`;
   return min > 0 ? ` of at least ${min}` : '';
 }
+
+/** `--keep DIR` names a kept sandbox, so it means nothing without `--sandbox`. */
+export function refuseKeepWithoutSandbox(command: string, options: { keep?: string; sandbox?: boolean }): void {
+  if (options.keep && !options.sandbox)
+    throw new UsageError({
+      code: 'FLAG_CONFLICT',
+      message: '--keep DIR goes with --sandbox',
+      hint: `agentkeys ${command} --sandbox --keep ${options.keep}`,
+    });
+}

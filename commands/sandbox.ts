@@ -9,6 +9,7 @@ import { createContext, type GlobalOptions } from './context.js';
 import { checkSetupFlags, runSetupFor, type SetupOptions } from './setup-run.js';
 import { printJson, printLine, style } from './ui/format.js';
 import { runTeardownFor, type TeardownCommandOptions } from './teardown-run.js';
+import { runDoctorFor, type DoctorOptions } from './doctor-run.js';
 
 export interface SandboxOptions extends SetupOptions {
   /** Keep the sandbox (env files, keys, moto's state) in this folder, so the next run continues it. */
@@ -54,12 +55,9 @@ export async function runSandbox(options: SandboxOptions): Promise<ExitCode> {
         ),
       );
     }
-    const stack = {
-      ...(await sandboxStack(seed, test)),
-      rerunCommand: `agentkeys setup --sandbox${keep ? ` --keep ${options.keep}` : ''}`,
-    };
+    const stack = await sandboxStack(seed, test, keep ? options.keep : undefined);
     const noBroker = async (): Promise<never> => {
-      throw new Error('the sandbox has no broker host serving TLS');
+      throw new Error('the sandbox has no broker host: in the sandbox this step waits by design');
     };
     return await runSetupFor(cmd, stack, { ...options, yes: true }, { fetchJson: noBroker });
   } finally {
@@ -89,8 +87,45 @@ async function sandboxContext(options: GlobalOptions, seed: SandboxSeed, moto: M
   );
 }
 
-function sandboxStack(seed: SandboxSeed, test: boolean) {
-  return loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} });
+/** The sandbox's stack; its fixes re-run `setup --sandbox` (of the kept folder, when there is one). */
+async function sandboxStack(seed: SandboxSeed, test: boolean, keepFlag: string | undefined) {
+  return {
+    ...(await loadStack({ test, envDir: path.join(seed.dir, 'env'), baseEnv: {} })),
+    rerunCommand: `agentkeys setup --sandbox${keepFlag ? ` --keep ${keepFlag}` : ''}`,
+  };
+}
+
+/** The kept sandbox in --keep DIR, or SANDBOX_NOT_FOUND naming the command that makes one. */
+async function keptSandbox(keepFlag: string | undefined, what: string): Promise<{ keep: string; seed: SandboxSeed }> {
+  const keep = keepFlag ? path.resolve(keepFlag) : undefined;
+  const seed = keep ? await reopenSandbox(keep) : undefined;
+  if (!keep || !seed)
+    throw new UsageError({
+      code: 'SANDBOX_NOT_FOUND',
+      message: keep ? `${keep} holds no kept sandbox` : `${what} --sandbox looks at a kept sandbox: --keep DIR`,
+      hint: `make one first: agentkeys setup --sandbox --keep ${keepFlag ?? 'sbx'}`,
+    });
+  return { keep, seed };
+}
+
+/** moto serving the account kept in DIR (what changes is saved when it stops). */
+const motoOfKept = (keep: string) => startMoto({ extraEnv: { MOTO_STATE_FILE: path.join(keep, 'moto-state.pickle') } });
+
+/**
+ * `agentkeys doctor --sandbox --keep DIR`: doctor's checks of the kept sandbox's stack, against
+ * its moto; the checks of what the broker host serves are skipped (the sandbox has none).
+ */
+export async function runSandboxDoctor(options: DoctorOptions & { keep?: string }): Promise<ExitCode> {
+  assertMotoInstalled();
+  const { keep, seed } = await keptSandbox(options.keep, 'doctor');
+  const moto = await motoOfKept(keep);
+  try {
+    const cmd = await sandboxContext(options, seed, moto);
+    const stack = await sandboxStack(seed, options.test !== false, options.keep);
+    return await runDoctorFor(cmd, options, { stack, noBrokerHost: 'the sandbox has no broker host' });
+  } finally {
+    await moto.stop();
+  }
 }
 
 /**
@@ -100,18 +135,14 @@ function sandboxStack(seed: SandboxSeed, test: boolean) {
  */
 export async function runSandboxTeardown(options: TeardownCommandOptions): Promise<ExitCode> {
   assertMotoInstalled();
-  const keep = options.keep ? path.resolve(options.keep) : undefined;
-  const seed = keep ? await reopenSandbox(keep) : undefined;
-  if (!keep || !seed)
-    throw new UsageError({
-      code: 'SANDBOX_NOT_FOUND',
-      message: keep ? `${keep} holds no kept sandbox` : 'teardown --sandbox tears down a kept sandbox: --keep DIR',
-      hint: `make one first: agentkeys setup --sandbox --keep ${options.keep ?? 'sbx'}`,
-    });
-  const moto = await startMoto({ extraEnv: { MOTO_STATE_FILE: path.join(keep, 'moto-state.pickle') } });
+  const { keep, seed } = await keptSandbox(options.keep, 'teardown');
+  const moto = await motoOfKept(keep);
   try {
     const cmd = await sandboxContext(options, seed, moto);
-    return await runTeardownFor(cmd, await sandboxStack(seed, options.test !== false), { ...options, yes: true });
+    return await runTeardownFor(cmd, await sandboxStack(seed, options.test !== false, options.keep), {
+      ...options,
+      yes: true,
+    });
   } finally {
     await moto.stop();
   }
@@ -137,7 +168,7 @@ export async function runSandboxServe(options: SandboxServeOptions): Promise<Exi
       message: `${keep} holds no kept sandbox`,
       hint: `make one first: agentkeys setup --sandbox --keep ${options.keep}`,
     });
-  const moto = await startMoto(keep ? { extraEnv: { MOTO_STATE_FILE: path.join(keep, 'moto-state.pickle') } } : {});
+  const moto = keep ? await motoOfKept(keep) : await startMoto({});
   const env = {
     ...moto.env,
     ...(reopened

@@ -1,6 +1,6 @@
 // The setup run shared by `agentkeys setup` and `agentkeys setup --sandbox` (which points it at
 // a moto of its own): not a command itself, so neither command imports the other.
-import { parseWholeNumber } from './options.js';
+import { parseWholeNumber, refuseKeepWithoutSandbox } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { awsAuthForStack, createSetupContext, type CallCounts } from '../src/context.js';
@@ -33,12 +33,7 @@ export interface SetupOptions extends GlobalOptions, StackFileOptions {
 
 /** Flag values are checked before any AWS call (the sandbox seeds moto first). */
 export function checkSetupFlags(options: SetupOptions): void {
-  if (options.keep && !options.sandbox)
-    throw new UsageError({
-      code: 'FLAG_CONFLICT',
-      message: '--keep DIR goes with --sandbox',
-      hint: 'agentkeys setup --sandbox --keep ./sandbox',
-    });
+  refuseKeepWithoutSandbox('setup', options);
   if (options.wait !== undefined) parseWholeNumber(options.wait, '--wait');
 }
 

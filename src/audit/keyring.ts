@@ -55,7 +55,7 @@ export class KeyRing {
     const rejected = this.data.rejected[kid];
     if (rejected) return { ok: false, reason: `the registry entry for ${kid} is unusable: ${rejected}` };
     const next = kid.startsWith('arn:aws')
-      ? 'a KMS key the registry does not list; if it is yours: agentkeys signers rebuild --log LOG'
+      ? 'a KMS key the registry does not list; if it is yours: agentkeys signers rebuild with this --log'
       : `add its public key to signers.json, or for an HMAC signer pass --hmac-key ${kid}=FILE`;
     return { ok: false, reason: `signer ${kid} is not in the registry (${next})` };
   }

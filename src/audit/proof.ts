@@ -57,7 +57,7 @@ export async function proveInclusion(source: ChainSource, id: string): Promise<I
     throw new UsageError({
       code: 'EVENT_NOT_FOUND',
       message: `no event with id ${id} in ${source.label}`,
-      hint: 'agentkeys audit query --log LOG shows the ids',
+      hint: `agentkeys audit query --log ${source.label} shows the ids`,
     });
   }
   const covering = (await checkpointsBySize(source)).find((c) => c.checkpoint.size > found.index);

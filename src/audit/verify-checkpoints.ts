@@ -62,6 +62,8 @@ export function openCheckpoints(notes: readonly string[], keys: KeyRing, expecte
 
 /** Joins the chunks' Merkle ranges in chain order and keeps the roots at the checkpoints' sizes. */
 export class TreeStitcher {
+  /** logRef: how the operator named the log, for the commands in findings. */
+  constructor(private readonly logRef = 'LOG') {}
   private readonly tree = new CompactRange();
   private brokenAt: number | undefined;
   readonly rootsAt = new Map<number, string>();
@@ -124,7 +126,8 @@ export class TreeStitcher {
         message:
           `events ${describeRanges(waiting)} carry no signature and no checkpoint covers them yet ` +
           `(the newest checkpoint covers ${claimed}); their writer signs one when it finishes, or, if it ` +
-          'was stopped, adopt them on the record: agentkeys audit checkpoint --log LOG --adopt',
+          'was stopped, adopt them on the record: agentkeys audit checkpoint --log ' +
+          `${this.logRef} --adopt`,
       });
     }
     findings.push(...this.vouching(matched, covered));
@@ -163,7 +166,8 @@ export class TreeStitcher {
         message:
           `events ${first}..${last} are unsigned and inside a signed checkpoint, but no checkpoint's writer ` +
           'vouched for them: a writer still signing, a stopped writer, or events written around agentkeys ' +
-          '(forged ones included); if they are yours: agentkeys audit checkpoint --log LOG --adopt',
+          '(forged ones included); if they are yours: agentkeys audit checkpoint --log ' +
+          `${this.logRef} --adopt`,
       });
     }
     if (unvouched.length > MAX_UNVOUCHED_FINDINGS) {

@@ -36,6 +36,8 @@ export interface VerifyOptions {
   onProgress?: (events: number, bytes: number) => void;
   /** Where verified chunks' buffers go back to, when the chunks' reader reuses them. */
   spare?: SpareBuffers;
+  /** How the operator named the log (its path or redacted URL), for the commands in findings. */
+  logRef?: string;
 }
 
 export interface VerifyReport {
@@ -70,7 +72,7 @@ export async function verifyChain(chunks: AsyncIterable<LineChunk>, opts: Verify
   const notes = opts.checkpoints ?? [];
   const opened = notes.length > 0 ? openCheckpoints(notes, keyRing, opts.expectedOrigin) : undefined;
   const merkle = opened ? { wantRangeAt: opened.valid.map((c) => c.size) } : undefined;
-  const tree = new TreeStitcher();
+  const tree = new TreeStitcher(opts.logRef);
   const giveBack = (buffer: ArrayBuffer) => opts.spare?.give(buffer);
   const pool = workers > 0 ? new ChunkPool(workers, opts.keys, giveBack) : undefined;
   let bytesRead = 0;

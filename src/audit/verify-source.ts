@@ -80,6 +80,7 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     ...(opts.extraAnchors?.length ? { extraAnchors: opts.extraAnchors } : {}),
     checkpoints: [...(await source.readCheckpoints()), ...(opts.extraCheckpoints ?? [])],
     ...(opts.expectedOrigin ? { expectedOrigin: opts.expectedOrigin } : {}),
+    logRef: source.label,
   });
   const labelled = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
   const findings = [...(opts.extraFindings ?? []), ...labelled];

@@ -120,7 +120,7 @@ async function applyOne(client: pg.Client, m: Migration): Promise<void> {
       hint:
         m.version === '0002'
           ? 'a unique violation here means the existing chain is forked: inspect it ' +
-            'with agentkeys verify-audit --log <url>'
+            'with agentkeys verify-audit --log "$DATABASE_URL"'
           : 'fix the cause and re-run agentkeys db migrate',
       cause: err,
     });

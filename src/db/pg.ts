@@ -77,7 +77,7 @@ export function pgError(err: unknown, what: string): AgentkeysError {
     return new UsageError({
       code: 'PG_NOT_MIGRATED',
       message: `${what}: the audit tables are missing or out of date (${message})`,
-      hint: 'run: agentkeys db migrate --database-url <url>',
+      hint: 'run: agentkeys db migrate --database-url "$DATABASE_URL" (the same database)',
       cause: err,
     });
   }

@@ -3,7 +3,7 @@
 import type { RotationPolicy } from '../signing/kms-keys.js';
 import type { AgentkeysConfig } from '../config/load.js';
 import type { AgentkeysError } from '../errors.js';
-import type { SetupContext } from '../setup/step.js';
+import { rerun, type SetupContext } from '../setup/step.js';
 import type { AuditSigner } from '../signing/signer.js';
 import type { HttpProbe } from './http.js';
 
@@ -57,10 +57,9 @@ export function stackOf(ctx: DoctorContext): SetupContext {
   return ctx.setup;
 }
 
-/** `agentkeys setup [--test] --only-step S`, for fixes. */
+/** `agentkeys setup [--test] --only-step S` (the sandbox's own command there), for fixes. */
 export function setupFix(ctx: DoctorContext, step: string, extra = ''): string {
-  const test = ctx.setup?.stack.name === 'test' ? ' --test' : '';
-  return `agentkeys setup${test} --only-step ${step}${extra}`;
+  return `${rerun(ctx.setup ?? { stack: { name: 'prod' } }, step)}${extra}`;
 }
 
 const memos = new WeakMap<DoctorContext, Map<string, Promise<unknown>>>();

@@ -1,4 +1,4 @@
-import type { DoctorCheck } from './check.js';
+import { skip, type DoctorCheck } from './check.js';
 import { databaseCheck, jwtPairCheck, redisCheck } from './checks/agentidp.js';
 import {
   accountCheck,
@@ -30,12 +30,17 @@ export interface CatalogOptions {
   pem?: string;
   /** --ci: only the protected-branch guard. */
   ci?: boolean;
+  /** Why no broker host serves HTTPS (the sandbox): its checks are skipped with this reason. */
+  noBrokerHost?: string;
 }
+
+/** The checks that read what the broker host serves over HTTPS. */
+const BROKER_HTTPS_CHECKS: readonly DoctorCheck[] = [oidcDiscoveryCheck, jwksCheck, healthzCheck, tlsCheck];
 
 /** Every check, in the order they are reported; they run as their needs allow. */
 export function doctorChecks(opts: CatalogOptions = {}): DoctorCheck[] {
   if (opts.ci) return [requireKmsCheck];
-  return [
+  const all = [
     stackCheck,
     credentialsCheck,
     accountCheck,
@@ -60,4 +65,7 @@ export function doctorChecks(opts: CatalogOptions = {}): DoctorCheck[] {
     redisCheck,
     jwtPairCheck,
   ];
+  const reason = opts.noBrokerHost;
+  if (reason === undefined) return all;
+  return all.map((c) => (BROKER_HTTPS_CHECKS.includes(c) ? { ...c, run: async () => skip(reason) } : c));
 }

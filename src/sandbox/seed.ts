@@ -79,6 +79,8 @@ export async function seedSandbox(
   const zoneId = await sandbox.createHostedZone('litentry.org');
   const instanceId = await sandbox.runInstance();
   await aws.createUser('agentkeys-admin');
+  // As an operator's account would have it: the admin may do everything setup and doctor ask.
+  await aws.putUserPolicy('agentkeys-admin', 'agentkeys-sandbox-admin', ADMIN_POLICY);
   const key = await aws.createAccessKey('agentkeys-admin');
   const files = await writeStackEnvFiles(dir, test, { zoneId, instanceId, region });
   const credentials = { accessKeyId: key.id, secretAccessKey: key.secret };
@@ -97,6 +99,10 @@ export async function seedSandbox(
 }
 
 const SEED_RECORD = 'sandbox.json';
+const ADMIN_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+});
 
 /** The seed of a kept sandbox folder, with the admin's moto credentials. */
 export async function reopenSandbox(dir: string): Promise<SandboxSeed | undefined> {

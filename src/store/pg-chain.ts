@@ -20,8 +20,8 @@ export async function readHead(client: pg.Client): Promise<ChainHead> {
       code: 'PG_UNSEQUENCED_ROWS',
       message: 'audit_events has rows without chain_seq: another writer is inserting without the chain lock',
       hint:
-        "stop that writer (Agent Manager's own signer), then number its rows: agentkeys " +
-        'verify-audit --log <url> shows where they sit',
+        "stop that writer (Agent Manager's own signer), then number its rows: " +
+        'agentkeys verify-audit --log "$DATABASE_URL" shows where they sit',
     });
   }
   const last = await client.query<AuditRow & { chain_seq: string }>(

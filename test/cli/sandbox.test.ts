@@ -79,7 +79,23 @@ describe('setup --sandbox', () => {
     expect(human.stdout).toMatch(/… waiting 5 ses-domain/);
     // A step with nothing to do ends ✔ with "no change", never SKIPPED (the CI log renderer).
     expect(human.stdout).toMatch(/✔ +4 .*: no change/);
-    expect(human.stdout).not.toMatch(/SKIPPED.*4 /);
+    // Piped output is one line per step as it ends: no SKIPPED, no start lines, the wait's reason once.
+    expect(human.stdout).not.toMatch(/SKIPPED|❯/);
+    expect(human.stdout).toMatch(/↓ +5 Create the SES domain identity: waiting\n/);
+    expect(human.stdout.match(/SES is verifying/g)).toHaveLength(1);
+    expect(human.stdout).not.toMatch(/setup-broker-host/);
+
+    // doctor --sandbox: the kept stack's checks against its moto; fixes name the sandbox's command,
+    // the checks of what a broker host serves are skipped (the sandbox has none).
+    const doctor = await runCli(['--json', 'doctor', '--sandbox', '--keep', 'sbx'], { cwd, env });
+    const checks = (JSON.parse(doctor.stdout) as { checks: { id: string; status: string; fix?: string }[] }).checks;
+    const byId = new Map(checks.map((c) => [c.id, c]));
+    expect(byId.get('kms.audit-key')?.status).toBe('ok');
+    expect(byId.get('iam.caller')?.status).toBe('ok');
+    expect(byId.get('grants.least-privilege')?.status).toBe('ok');
+    expect(byId.get('oidc.tls')).toMatchObject({ status: 'skip' });
+    expect(byId.get('oidc.provider')?.fix).toBe('agentkeys setup --sandbox --keep sbx --only-step oidc');
+    expect(doctor.code).toBe(1); // SES and OIDC wait in a sandbox
   });
 
   it('teardown --sandbox --keep DIR deletes the kept stack; setup --sandbox --keep DIR then starts over', async () => {
@@ -98,8 +114,15 @@ describe('setup --sandbox', () => {
     const cwd = tempDir();
     const r = await runCli(['--json', 'setup', '--sandbox', '--wait', 'soon'], { cwd, env });
     expect({ code: r.code, error: JSON.parse(r.stdout).error.code }).toEqual({ code: 2, error: 'FLAG_INVALID' });
-    const k = await runCli(['--json', 'setup', '--test', '--keep', 'x'], { cwd, env });
-    expect(JSON.parse(k.stdout).error.code).toBe('FLAG_CONFLICT');
+    for (const command of ['setup', 'doctor', 'teardown']) {
+      const k = await runCli(['--json', command, '--test', '--keep', 'x'], { cwd, env });
+      expect(JSON.parse(k.stdout).error, command).toMatchObject({
+        code: 'FLAG_CONFLICT',
+        hint: `agentkeys ${command} --sandbox --keep x`,
+      });
+    }
+    const none = await runCli(['--json', 'doctor', '--sandbox', '--keep', 'nothing-here'], { cwd, env });
+    expect(JSON.parse(none.stdout).error.code).toBe('SANDBOX_NOT_FOUND');
     expect(existsSync(path.join(cwd, 'x'))).toBe(false);
   });
 });

@@ -58,7 +58,8 @@ export const kmsCostCheck: DoctorCheck = {
   title: "Projected KMS cost and quota headroom at the chain's signing rate",
   async run(ctx) {
     const log = ctx.config.log;
-    if (!log) return skip('no audit log given (--log LOG or DATABASE_URL) to measure the signing rate from');
+    if (!log)
+      return skip('no audit log to measure the signing rate from: pass --log with the chain, or set DATABASE_URL');
     // A Postgres log's rate would need the store; the JSON Lines copy (audit export) measures the same.
     if (!(await fileExists(log)))
       return skip(`${redactUrl(log)} is not a file: measure a JSON Lines log (agentkeys audit export)`);

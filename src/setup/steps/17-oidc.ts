@@ -28,7 +28,8 @@ async function probeIssuer(ctx: SetupContext): Promise<StepState | undefined> {
   } catch (err) {
     return waiting(
       `${url} is not reachable (${messageOf(err)})`,
-      `bring the broker up with TLS (setup-broker-host), then: ${rerun(ctx, 'oidc')}`,
+      `bring the broker up with TLS (agentkeys broker setup${stack.name === 'test' ? ' --test' : ''}), ` +
+        `then: ${rerun(ctx, 'oidc')}`,
     );
   }
   if (res.status !== 200)
