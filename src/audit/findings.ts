@@ -11,6 +11,8 @@ export type FindingCode =
   | 'FORK'
   | 'ORPHAN'
   | 'MALFORMED_ROW'
+  /** The first lines are not JSON at all: the file is something else (a binary, the wrong --log). */
+  | 'NOT_JSON_LINES'
   /** A line longer than MAX_LINE_BYTES: skipped unread (the rest of the log is still verified). */
   | 'LINE_TOO_LONG'
   /** JSON nested deeper than MAX_DEPTH: refused before anything walks it. */
@@ -108,19 +110,52 @@ export class FindingSink {
   /** The kept findings, and one FINDINGS_OMITTED with the counts if any were left out. */
   list(): Finding[] {
     if (!this.firstOmitted) return this.kept;
-    const counts = Object.fromEntries(this.omitted);
-    const total = [...this.omitted.values()].reduce((a, b) => a + b, 0);
-    const by = Object.entries(counts)
-      .map(([code, n]) => `${code} ×${n}`)
-      .join(', ');
-    return [
-      ...this.kept,
-      {
-        ...this.firstOmitted,
-        code: 'FINDINGS_OMITTED',
-        message: `${total} more failure(s) from here on are counted, not listed: ${by}`,
-        omitted: counts,
-      },
-    ];
+    return [...this.kept, omittedFinding(this.firstOmitted, Object.fromEntries(this.omitted))];
   }
+}
+
+/** The FINDINGS_OMITTED finding at the first one left out, with the counts by code. */
+function omittedFinding(at: Pick<Finding, 'index' | 'id'>, counts: Record<string, number>): Finding {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const by = Object.entries(counts)
+    .map(([code, n]) => `${code} ×${n}`)
+    .join(', ');
+  return {
+    ...at,
+    code: 'FINDINGS_OMITTED',
+    message: `${total} more failure(s) from here on are counted, not listed: ${by}`,
+    omitted: counts,
+  };
+}
+
+/** How many first lines, all not JSON, make a file "not a JSON Lines file". */
+const NOT_JSON_LINES_AFTER = 3;
+const isNotJson = (f: Finding) => f.code === 'MALFORMED_ROW' && f.message.startsWith('not JSON');
+
+/**
+ * A file whose first lines are not JSON at all is not an audit log with some bad rows but another
+ * file (a binary, the wrong --log): its first lines are listed, then one NOT_JSON_LINES finding
+ * counts the rest, instead of a finding a line. Anything else keeps its findings.
+ */
+export function collapseNotJsonLines(findings: readonly Finding[], events: number, label: string): Finding[] {
+  const first = Math.min(NOT_JSON_LINES_AFTER, events);
+  const head = findings.filter((f) => f.index >= 1 && f.index <= first && isNotJson(f));
+  if (first === 0 || head.length < first) return [...findings];
+  const omitted = (f: Finding) => (f.code === 'FINDINGS_OMITTED' ? (f.omitted?.MALFORMED_ROW ?? 0) : 0);
+  const malformed = findings.reduce((n, f) => n + (f.code === 'MALFORMED_ROW' ? 1 : omitted(f)), 0);
+  const rest = findings.flatMap((f): Finding[] => {
+    if (f.code === 'MALFORMED_ROW') return [];
+    if (f.code !== 'FINDINGS_OMITTED' || !f.omitted?.MALFORMED_ROW) return [f];
+    const { MALFORMED_ROW: _, ...others } = f.omitted;
+    return Object.keys(others).length > 0 ? [omittedFinding(f, others)] : [];
+  });
+  const summary: Finding = {
+    index: 0,
+    id: null,
+    code: 'NOT_JSON_LINES',
+    message:
+      `${label} is not a JSON Lines file: its first ${first} line(s) are not JSON ` +
+      `(${malformed} of its ${events} lines are malformed); is --log the audit log?`,
+  };
+  return [...head, summary, ...rest];
 }

@@ -9,7 +9,7 @@ import {
 import { isDigestHex } from './canonical.js';
 import type { ChainSource, ChainSourceInfo } from './chain.js';
 import { SpareBuffers } from './line-chunks.js';
-import { exitCodeOfFindings, type Finding } from './findings.js';
+import { collapseNotJsonLines, exitCodeOfFindings, type Finding } from './findings.js';
 import type { KeyRingData } from './keyring.js';
 import { digestRow } from './record.js';
 import { defaultWorkerCount, verifyChain, type VerifyReport } from './verify-log.js';
@@ -82,7 +82,8 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
     ...(opts.expectedOrigin ? { expectedOrigin: opts.expectedOrigin } : {}),
     logRef: source.label,
   });
-  const labelled = await labelOrphans(source, labelForks(report.findings, info.forkedIds));
+  const collapsed = collapseNotJsonLines(report.findings, report.events, source.label);
+  const labelled = await labelOrphans(source, labelForks(collapsed, info.forkedIds));
   const findings = [...(opts.extraFindings ?? []), ...labelled];
   return {
     ...report,

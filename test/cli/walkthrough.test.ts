@@ -112,6 +112,15 @@ describe('agentkeys owns its flags', () => {
     const bin = await runCli(['verify-audit', '--log', 'bin.jsonl'], { cwd });
     expect(bin.stdout).toContain('\\x00\\x01b\\ufffd');
     expect(bin.stdout).not.toMatch(/[\u0000\u0001]/);
+    // A file whose first lines are not JSON is named for what it is, not listed line by line.
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${i} \u0000\u00ff`).join('\n');
+    writeFileSync(path.join(cwd, 'notes.txt'), lines);
+    const notes = await runCli(['--json', 'verify-audit', '--log', 'notes.txt'], { cwd });
+    const codes = (JSON.parse(notes.stdout) as { findings: { code: string }[] }).findings.map((f) => f.code);
+    expect({ exit: notes.code, codes }).toEqual({
+      exit: 3,
+      codes: ['MALFORMED_ROW', 'MALFORMED_ROW', 'MALFORMED_ROW', 'NOT_JSON_LINES'],
+    });
     writeFileSync(path.join(cwd, 'p.json'), '{"format":"agentkeys-inclusion-proof/v1","extra":1}');
     const proof = await runCli(['--json', 'verify-audit', '--proof', 'p.json'], { cwd });
     const proofError = JSON.parse(proof.stdout).error as { message: string };
