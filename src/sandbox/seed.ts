@@ -8,6 +8,7 @@ import { setEnvValue } from '../config/env-writeback.js';
 import { UsageError } from '../errors.js';
 import { packageRoot, writeFileAtomic } from '../sys/fs.js';
 import { errnoCode, messageOf } from '../sys/operator-file.js';
+import { renderText } from '../sys/templates.js';
 
 export const SANDBOX_ACCOUNT = '123456789012';
 
@@ -80,7 +81,7 @@ export async function seedSandbox(
   const instanceId = await sandbox.runInstance();
   await aws.createUser('agentkeys-admin');
   // As an operator's account would have it: the admin may do everything setup and doctor ask.
-  await aws.putUserPolicy('agentkeys-admin', 'agentkeys-sandbox-admin', ADMIN_POLICY);
+  await aws.putUserPolicy('agentkeys-admin', 'agentkeys-sandbox-admin', renderText('iam/sandbox-admin.json', {}));
   const key = await aws.createAccessKey('agentkeys-admin');
   const files = await writeStackEnvFiles(dir, test, { zoneId, instanceId, region });
   const credentials = { accessKeyId: key.id, secretAccessKey: key.secret };
@@ -99,10 +100,6 @@ export async function seedSandbox(
 }
 
 const SEED_RECORD = 'sandbox.json';
-const ADMIN_POLICY = JSON.stringify({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
-});
 
 /** The seed of a kept sandbox folder, with the admin's moto credentials. */
 export async function reopenSandbox(dir: string): Promise<SandboxSeed | undefined> {
