@@ -11,6 +11,7 @@ import { withStore, type AuditStore } from '../src/store/store.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { openSigner } from './kms-support.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { count, progressLine, type ProgressLine } from './ui/progress.js';
 
 export interface AuditQueryOptions extends GlobalOptions {
   log?: string;
@@ -80,10 +81,13 @@ export async function runAuditExport(options: AuditExportOptions): Promise<ExitC
 }
 
 async function exportAndCheck(ctx: CommandContext, source: AuditStore, dest: AuditStore): Promise<ExitCode> {
-  const result = await exportChain(source, dest);
+  const progress = progressLine(ctx.out);
+  const result = await exportChain(source, dest, (n) =>
+    progress.update(`  copying ${source.label} → ${dest.label}: ${count(n)} events…`),
+  ).finally(() => progress.done());
   const anchor =
     dest.anchorPath === null || result.events === 0 ? 'none' : await anchorExport(ctx, source, dest, result);
-  const verdict = await verifyCopy(ctx, dest, result.firstBrokenLink);
+  const verdict = await verifyCopy(ctx, dest, result.firstBrokenLink, progress).finally(() => progress.done());
   if (ctx.out.json) {
     printJson({
       ok: verdict.state !== 'failed',
@@ -140,13 +144,19 @@ type CopyVerdict = {
  * The copy is verified with the signer registry (as verify-audit would), so a ✔ means the chain
  * verifies; without a registry only the links were checked, and the output says so.
  */
-async function verifyCopy(ctx: CommandContext, dest: AuditStore, firstBrokenLink: number | null): Promise<CopyVerdict> {
+async function verifyCopy(
+  ctx: CommandContext,
+  dest: AuditStore,
+  firstBrokenLink: number | null,
+  progress: ProgressLine,
+): Promise<CopyVerdict> {
   const linkFinding = firstBrokenLink === null ? [] : [{ index: firstBrokenLink, code: 'PREV_HASH_MISMATCH' }];
   try {
     const report = await verifyChainSource(dest, {
       signersPath: await verifierRegistry(ctx.config),
       hmacKeyFiles: {},
       slackMs: 60_000,
+      onProgress: (events) => progress.update(`  verifying the copy: ${count(events)} events…`),
     });
     return {
       state: report.ok ? 'verified' : 'failed',

@@ -1,6 +1,6 @@
 import { parseWholeNumber } from './options.js';
 import { createReadStream, promises as fsp } from 'node:fs';
-import { Writable, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import {
   DEFAULT_CACHE,
   EnvelopeCrypto,
@@ -19,6 +19,7 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { printKmsCalls, withKmsTrail } from './kms-support.js';
 import { printJson, style } from './ui/format.js';
+import { bytes, progressLine, type ProgressLine } from './ui/progress.js';
 import type { KmsApi } from '../src/aws/kms.js';
 import { errnoCode } from '../src/sys/operator-file.js';
 
@@ -82,8 +83,9 @@ async function runEnvelope(mode: 'encrypt' | 'decrypt', options: EnvelopeOptions
           )
         : undefined;
     const keyArn = keyArns[0];
+    const progress = progressLine(ctx.out);
     for (const job of jobs) {
-      if (crypto) await runEsdk(mode, crypto, job, context);
+      if (crypto) await runEsdk(mode, crypto, job, context, progress).finally(() => progress.done());
       else await runSentinel(mode, ctx, keyArn, job, context, discovery);
       if (!ctx.out.json && job.output)
         process.stderr.write(
@@ -198,10 +200,15 @@ async function runEsdk(
   crypto: EnvelopeCrypto,
   job: Job,
   context: Record<string, string>,
+  progress: ProgressLine,
 ): Promise<void> {
   const size = job.input ? (await statInput(job.input)).size : undefined;
   const run = async (out: Writable) => {
-    const input: Readable = job.input ? createReadStream(job.input) : process.stdin;
+    const file = job.input ? createReadStream(job.input) : process.stdin;
+    const input =
+      job.input && size !== undefined && size >= PROGRESS_FROM_BYTES
+        ? counted(file, (n) => progress.update(`  ${mode}ing ${job.input}: ${percentOf(n, size)}…`))
+        : file;
     if (mode === 'encrypt') await crypto.encryptStream(input, out, context, size);
     else await crypto.decryptStream(input, out, context);
   };
@@ -220,6 +227,24 @@ async function runEsdk(
 }
 
 const STDOUT_PLAINTEXT_MAX_BYTES = 64 << 20;
+/** Inputs smaller than this finish before a progress line would be read. */
+const PROGRESS_FROM_BYTES = 16 << 20;
+
+const percentOf = (n: number, size: number) => `${Math.floor((100 * n) / size)}% (${bytes(n)} of ${bytes(size)})`;
+
+/** The input as it is, telling how many bytes have gone through (for the progress line). */
+function counted(input: Readable, onBytes: (n: number) => void): Readable {
+  let n = 0;
+  const through = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      n += chunk.length;
+      onBytes(n);
+      done(null, chunk);
+    },
+  });
+  input.once('error', (err) => through.destroy(err));
+  return input.pipe(through);
+}
 
 /** Collects decrypted bytes in memory, up to a limit past which --out is the way. */
 class HeldPlaintext extends Writable {

@@ -29,3 +29,10 @@ export function progressLine(_opts: { json: boolean }, stream: NodeJS.WriteStrea
 export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/** Bytes for a progress line: 1.5 MiB, 128 MiB, 2.0 GiB. */
+export function bytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(n >= 10 << 20 ? 0 : 1)} MiB`;
+  return `${Math.round(n / 1024)} KiB`;
+}

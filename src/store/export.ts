@@ -16,7 +16,11 @@ const BATCH = 1000;
  * Copies a chain between any two stores (a file and Postgres, either way) unchanged, in chain
  * order, all or nothing; the head digest is read back from the destination and must equal the source's.
  */
-export async function exportChain(source: AuditStore, dest: AuditStore): Promise<ExportResult> {
+export async function exportChain(
+  source: AuditStore,
+  dest: AuditStore,
+  onProgress?: (events: number) => void,
+): Promise<ExportResult> {
   if (source.identity === dest.identity)
     throw new UsageError({
       code: 'EXPORT_SAME_TARGET',
@@ -33,6 +37,7 @@ export async function exportChain(source: AuditStore, dest: AuditStore): Promise
       if (batch.length >= BATCH) {
         await sink.write(batch);
         batch = [];
+        onProgress?.(copied.events);
       }
     }
     if (batch.length > 0) await sink.write(batch);

@@ -299,6 +299,8 @@ describe('terminal behaviour', () => {
     expect(json(readFileSync(path.join(cwd, 'report.json'), 'utf8')).ok).toBe(true);
     const piped = await runCli(['verify-audit', '--log', 'audit.jsonl'], { cwd });
     expect(piped.stderr).not.toContain('verifying');
+    const exported = shell('$ak audit export --log audit.jsonl --out copy.jsonl > /dev/null', cwd, { pty: true });
+    expect(exported.out).toContain('copying audit.jsonl → copy.jsonl: 1,000 events');
   });
 
   it('a writer waiting for a held lock says so on a terminal', async () => {

@@ -1,7 +1,7 @@
 // KMS against moto 5.2.1 over HTTP, with the DIGEST patch of test/helpers/moto-server.py
 // (deviation: unpatched moto hashes DIGEST messages twice; see moto-deviation.test.ts).
 import { createHash, verify as cryptoVerify, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,7 +11,8 @@ import { createKmsApi } from '../../src/aws/kms.js';
 import { KmsSigner } from '../../src/signing/kms-signer.js';
 import { digestRow } from '../../src/audit/record.js';
 import { EnvelopeCrypto } from '../../src/crypto/envelope.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
 import { useMoto } from '../helpers/moto.js';
 import { startKmsProxy } from '../helpers/kms-proxy.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -351,6 +352,30 @@ describe('envelope encryption', () => {
       code: 'KEY_NOT_USED_FOR_MESSAGE',
       message: expect.stringContaining(arn),
     });
+  });
+
+  it('a large file shows its progress on a terminal (and never in a pipe)', async () => {
+    const cwd = tempDir();
+    const alias = await dataKey(cwd);
+    writeFileSync(path.join(cwd, 'big.bin'), Buffer.alloc(24 << 20, 7));
+    const line = (mode: string, file: string) =>
+      `${process.execPath} -- ${CLI} ${mode} --key kms:${alias} --context k=v ${file}`;
+    const onTerminal = (command: string) =>
+      spawnSync('script', ['-qec', command, '/dev/null'], {
+        cwd,
+        env: { ...process.env, ...moto.current.env },
+        encoding: 'utf8',
+      }).stdout;
+    expect(onTerminal(line('encrypt', 'big.bin'))).toMatch(/encrypting big\.bin: \d+% \(\d+ MiB of 24 MiB\)/);
+    rmSync(path.join(cwd, 'big.bin'));
+    expect(onTerminal(line('decrypt', 'big.bin.enc'))).toMatch(/decrypting big\.bin\.enc: \d+%/);
+    expect(readFileSync(path.join(cwd, 'big.bin')).equals(Buffer.alloc(24 << 20, 7))).toBe(true);
+    rmSync(path.join(cwd, 'big.bin'));
+    const piped = await runCli(['decrypt', '--key', `kms:${alias}`, '--context', 'k=v', 'big.bin.enc'], {
+      cwd,
+      env: moto.current.env,
+    });
+    expect(piped.stderr).not.toContain('decrypting');
   });
 
   it('decryption trusts only the keys it is told to (issue 24): no --key and no discovery filter is refused; another account, a short GCM tag, and a truncated message to stdout are refused', async () => {
