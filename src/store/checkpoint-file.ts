@@ -2,7 +2,6 @@
 // under its own lock, so a checkpoint is signed outside the chain's lock. Each record carries the
 // note and, for the next writer only, the tree state it covers (size, byte position, compact range).
 import { createReadStream, promises as fsp } from 'node:fs';
-import lockfile from 'proper-lockfile';
 import { duplicateMember } from '../audit/canonical.js';
 import type { CheckpointRecord, TreeState } from '../audit/chain.js';
 import { parseRowLine, RowFormatError, type AuditRow } from '../audit/record.js';
@@ -101,6 +100,7 @@ export async function appendCheckpointRecord(log: string, state: TreeState, note
   await handle.close();
   // A lost lock (see FileAuditLog) is noted, never thrown from proper-lockfile's timer.
   let lost: Error | undefined;
+  const { default: lockfile } = await import('proper-lockfile');
   const release = await lockfile.lock(file, { ...LOCK, onCompromised: (err: Error) => void (lost = err) });
   try {
     if (lost)

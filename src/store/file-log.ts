@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
-import lockfile from 'proper-lockfile';
 import { anchorPathFor } from '../audit/anchor.js';
 import type {
   AnchorWriter,
@@ -222,6 +221,7 @@ export class FileAuditLog implements AuditStore, CheckpointLog {
       stale: this.lockStaleMs,
       onCompromised: (err: Error) => void (this.lost = err),
     };
+    const { default: lockfile } = await import('proper-lockfile'); // only writers pay for loading it
     try {
       try {
         return await lockfile.lock(this.file, { ...options, retries: 0 });
