@@ -124,6 +124,7 @@ keys
   .option('--key <keyref>', 'kms:<key id | alias/… | arn>')
   .option('--interval-days <n>', 'rotation interval', '90')
   .option('--max-age-days <n>', 'maximum key age', '365')
+  .option('--fail-if-due', 'exit 1 when due and 0 when not (for a timer that alerts on failure)')
   .action(lazy(async (opts) => (await import('../commands/keys-kms.js')).runKeysShouldRotate(opts)));
 keys
   .command('replicate')
@@ -150,6 +151,13 @@ program
   .description('a local AWS (moto) until Ctrl-C, and the environment that points agentkeys and the SDK at it')
   .option('--keep <dir>', 'serve the account a kept `setup --sandbox --keep DIR` made, and keep what is done')
   .action(lazy(async (opts) => (await import('../commands/sandbox.js')).runSandboxServe(opts)));
+program
+  .command('alert')
+  .description("send a failed unit's last journal lines to the alert target (what agentkeys-alert@ runs)")
+  .option('--unit <unit>', 'the systemd unit that failed')
+  .option('--target <target>', 'sns:TOPIC_ARN | webhook:URL | journal (default journal)')
+  .option('--message <text>', 'send this instead of the journal lines')
+  .action(lazy(async (opts) => (await import('../commands/alert.js')).runAlert(opts)));
 program
   .command('init')
   .description("write a new account's env files (prod and test stacks) from the five values, and a state folder")
@@ -430,6 +438,7 @@ broker
   .requiredOption('--out <dir>', 'where to write them, laid out as on the host (DIR/etc/…)')
   .option('--test', 'the test stack')
   .option('--bin-dir <dir>', 'where the service binaries live on the host (default /opt/agentkeys/bin)')
+  .option('--agentkeys-bin <path>', 'the agentkeys CLI on the host the watch timers run (default AGENTKEYS_BIN)')
   .option('--cert-dir <dir>', "certbot's live directory (default /etc/letsencrypt/live)")
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
@@ -464,6 +473,7 @@ broker
   .description("read-only post-deploy checks: each hostname's /healthz and TLS certificate, the issuer and JWKS")
   .option('--test', 'the test stack')
   .option('--connect-to <addr:port>', 'reach every hostname at this address (names, SNI and TLS checks unchanged)')
+  .option('--cert-dir <dir>', "on the host: fail when a served certificate is not certbot's newest in DIR/NAME/")
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
   .action(lazy(async (opts) => (await import('../commands/broker.js')).runBrokerProbe(opts)));
@@ -619,6 +629,10 @@ const EXAMPLES: Record<string, string[]> = {
   'evm simulate': ['agentkeys evm simulate --policy vault-policy.json --tx tx.json --quote-out 990000'],
   mcp: ['agentkeys mcp --key-id alias/agentic-vault --policy vault-policy.json --audit-log mcp-audit.jsonl'],
   completion: ['agentkeys completion bash > /etc/bash_completion.d/agentkeys'],
+  alert: [
+    'agentkeys alert --unit agentkeys-watch-verify.service --target webhook:https://hooks.example.com/agentkeys',
+    'agentkeys alert --unit test.service --target sns:arn:aws:sns:us-east-1:123456789012:agentkeys-alerts --message hi',
+  ],
   sandbox: [
     'agentkeys sandbox            # then, in another shell, the printed exports, and: agentkeys keys create --spec …',
     'agentkeys sandbox --keep sbx # the account `agentkeys setup --sandbox --keep sbx` made',
@@ -663,7 +677,7 @@ const EXAMPLES: Record<string, string[]> = {
 // What each exit code means where a command gives it; every command can also exit 1, 2 and 130.
 const EXIT_CODE_LINES: Record<string, string> = {
   'verify-audit': '0 intact · 3 the chain does not verify · 5 intact, with events no checkpoint vouches for',
-  'keys should-rotate': '0 due for rotation · 1 not due',
+  'keys should-rotate': '0 due for rotation · 1 not due (--fail-if-due: 0 not due · 1 due)',
   'keys verify': '0 the signature verifies · 3 it does not',
   'evm verify': '0 the signature verifies · 3 it does not',
   setup: '0 done or waiting · 3 a --verify probe failed · 4 --plan found changes',

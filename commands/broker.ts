@@ -6,7 +6,7 @@ import { UsageError, type ExitCode } from '../src/errors.js';
 import { probeChecks } from '../src/broker/probe.js';
 import { httpsProbe } from '../src/doctor/http.js';
 import { runDoctor } from '../src/doctor/run.js';
-import { readOnlySetupContext } from '../src/context.js';
+import { readOnlySetupContext, stackSignersPath } from '../src/context.js';
 import { writeFileAtomic } from '../src/sys/fs.js';
 import { createContext, loadStackOf, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -14,7 +14,7 @@ import { parseWholeNumber } from './options.js';
 import { openBrokerSsh } from '../src/ssh/broker-ssh.js';
 import { printStepOutcome } from './ui/step-outcome.js';
 import { printStackBanner, runStepCommand } from './step-command.js';
-import { brokerContext } from '../src/broker/context.js';
+import { brokerContext, readHostCopies } from '../src/broker/context.js';
 import { dohResolver } from '../src/broker/dns.js';
 import { BROKER_STEPS } from '../src/broker/steps/index.js';
 import { selectSteps } from '../src/steps/runner.js';
@@ -23,6 +23,7 @@ import { sshShell, type HostShell } from '../src/ssh/connection.js';
 export interface BrokerRenderOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
   out: string;
+  agentkeysBin?: string;
   binDir?: string;
   certDir?: string;
   portBase?: string;
@@ -38,6 +39,8 @@ export async function runBrokerRender(options: BrokerRenderOptions): Promise<Exi
   const stack = await loadStackOf(options);
   const brokerEnv = await readEnvFile(stack.brokerEnvFile, {}, '--broker-env-file');
   const files = renderHostFiles(stack, brokerEnv, {
+    copies: await readHostCopies(stack, stackSignersPath(stack, cmd.config.dir)),
+    ...(options.agentkeysBin ? { agentkeysBin: options.agentkeysBin } : {}),
     ...(options.binDir ? { binDir: options.binDir } : {}),
     ...(options.certDir ? { certDir: options.certDir } : {}),
     ...(options.portBase ? { portBase: portBase(options.portBase) } : {}),
@@ -65,6 +68,7 @@ export async function runBrokerRender(options: BrokerRenderOptions): Promise<Exi
 export interface BrokerProbeOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
   connectTo?: string;
+  certDir?: string;
 }
 
 /**
@@ -79,7 +83,7 @@ export async function runBrokerProbe(options: BrokerProbeOptions): Promise<ExitC
   const connectTo = options.connectTo ? parseConnectTo(options.connectTo) : undefined;
   const report = await runDoctor(
     { setup, config: cmd.config, http: httpsProbe(connectTo), now: new Date() },
-    probeChecks(stack),
+    probeChecks(stack, options.certDir),
   );
   if (cmd.out.json) printJson({ ok: report.healthy, healthy: report.healthy, checks: report.checks });
   else {
@@ -169,6 +173,7 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
     stack,
     shell,
     brokerEnv,
+    copies: await readHostCopies(stack, stackSignersPath(stack, cmd.config.dir)),
     resolveA: dohResolver(options.dohUrl),
     ...(options.hostRoot ? { root: options.hostRoot } : {}),
     ...(options.binDir ? { binDir: options.binDir } : {}),

@@ -80,6 +80,7 @@ function rotationLine(r: KeyDescription['rotation']): string {
 const DEFAULT_REPLICA_REGIONS = 'us-west-2,eu-west-1';
 
 export interface ShouldRotateOptions extends KeyRefOptions {
+  failIfDue?: boolean;
   intervalDays?: string;
   maxAgeDays?: string;
 }
@@ -103,6 +104,8 @@ export async function runKeysShouldRotate(options: ShouldRotateOptions): Promise
   if (ctx.out.json) printJson({ ok: true, ...advice, policy });
   else
     printLine(`${advice.shouldRotate ? style.warn('rotate:') : style.ok('ok:')} ${advice.keyArn} is ${advice.reason}`);
+  // --fail-if-due (a watch's timer, which alerts on failure): 0 not due, 1 due.
+  if (options.failIfDue) return advice.shouldRotate ? 1 : 0;
   return advice.shouldRotate ? 0 : 1;
 }
 

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { SnsApi } from './aws/sns.js';
 import type { AwsCallObservation } from './aws/call.js';
 import type { AgentkeysConfig } from './config/load.js';
 import type { SetupContext, SetupEvent } from './setup/step.js';
@@ -36,6 +37,8 @@ export interface Services {
   witnessObjects(): Promise<WitnessObjects>;
   /** Who this process acts as (STS GetCallerIdentity), asked once; for the KMS trail. */
   callerIdentity(): Promise<{ account: string; arn: string }>;
+  /** SNS in a region (the alert topic's own), loaded on first use. */
+  sns(region: string): Promise<SnsApi>;
 }
 
 /** The operator's explicit AWS credential choices from the config; the rest is the SDK's chain. */
@@ -92,6 +95,10 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
       const api = await kmsApi();
       const cache = cached ? await keyCacheOf(config, api) : undefined;
       return KmsSigner.open(api, ref, { ...(kid ? { kid } : {}), ...(cache ? { cache } : {}) });
+    },
+    sns: async (region) => {
+      const [sns, service] = await Promise.all([import('./aws/sns.js'), import('./aws/service.js')]);
+      return sns.createSnsApi(service.createServiceContext({ ...awsAuthFromConfig(config), region }));
     },
     callerIdentity: () => {
       identity ??= Promise.all([import('./aws/sts.js'), import('./aws/service.js')]).then(([sts, service]) =>
@@ -187,8 +194,7 @@ export async function createSetupContext(opts: SetupContextOptions): Promise<{ c
     aws,
     kms,
     credentialsFile: path.join(opts.dir, 'credentials', `${opts.stack.name}.ini`),
-    signersPath:
-      opts.signersPath ?? path.join(opts.dir, opts.stack.name === 'test' ? 'signers.test.json' : 'signers.json'),
+    signersPath: opts.signersPath ?? stackSignersPath(opts.stack, opts.dir),
     showSecret: opts.showSecret,
     confirm: opts.confirm,
     report: opts.report,
@@ -228,4 +234,9 @@ export async function readOnlySetupContext(stack: Stack, config: AgentkeysConfig
     report: () => undefined,
   });
   return ctx;
+}
+
+/** The signer registry setup publishes a stack's audit key into (step 15). */
+export function stackSignersPath(stack: Pick<Stack, 'name'>, dir: string): string {
+  return path.join(dir, stack.name === 'test' ? 'signers.test.json' : 'signers.json');
 }

@@ -1,6 +1,8 @@
 // Every error code agentkeys can raise: stable identifiers that scripts and tests match on.
 // A typed union, so a misspelt code is a compile error and this list is the whole contract.
 export const ERROR_CODES = [
+  'ALERT_DELIVERY_FAILED',
+  'ALERT_TARGET_INVALID',
   'ALIAS_INVALID',
   'ALIAS_TAKEN',
   'ANCHOR_NOT_FOUND',

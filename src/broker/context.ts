@@ -1,9 +1,11 @@
 // What broker setup's steps work on: the host's shell over SSH, the root the tree lives under, the
 // rendered files, and the laptop's view of DNS. Built once per run by the command.
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Stack } from '../config/stack.js';
 import { shQuote, type HostShell } from '../ssh/connection.js';
 import type { ResolveA } from './dns.js';
+import { watchSettings, type WatchSettings } from './watch.js';
 import { brokerServices, hostPaths, renderHostFiles, type HostService, type RenderedFile } from './render.js';
 
 export interface BrokerContext {
@@ -20,8 +22,23 @@ export interface BrokerContext {
   acmeEmail?: string;
   resolveA: ResolveA;
   showSecret: boolean;
+  /** The scheduled proofs' settings from the broker env file (the agentkeys CLI on the host). */
+  watch: WatchSettings;
   /** Learned this run: services whose unit or env file changed, restarted by the services step. */
   state: { restart: Set<string> };
+}
+
+/**
+ * The copies the host's watches read (src/broker/watch.ts): the operator env file as it is (names,
+ * no secrets) and the registry setup published the audit key into, when there is one yet.
+ */
+export async function readHostCopies(
+  stack: Stack,
+  signersPath: string,
+): Promise<{ stackEnv: string; signers?: string }> {
+  const stackEnv = await readFile(stack.operatorEnvFile, 'utf8');
+  const signers = await readFile(signersPath, 'utf8').catch(() => undefined);
+  return { stackEnv, ...(signers !== undefined ? { signers } : {}) };
 }
 
 export interface BrokerContextInput {
@@ -34,6 +51,7 @@ export interface BrokerContextInput {
   portBase?: number;
   acmeEmail?: string;
   showSecret?: boolean;
+  copies?: { stackEnv: string; signers?: string };
 }
 
 export function brokerContext(input: BrokerContextInput): BrokerContext {
@@ -42,6 +60,7 @@ export function brokerContext(input: BrokerContextInput): BrokerContext {
     root,
     ...(input.binDir ? { binDir: input.binDir } : {}),
     ...(input.portBase ? { portBase: input.portBase } : {}),
+    ...(input.copies ? { copies: input.copies } : {}),
   };
   const email = input.acmeEmail ?? input.brokerEnv.ACME_EMAIL;
   return {
@@ -54,6 +73,7 @@ export function brokerContext(input: BrokerContextInput): BrokerContext {
     ...(input.brokerEnv.EIP ? { eip: input.brokerEnv.EIP } : {}),
     ...(email ? { acmeEmail: email } : {}),
     resolveA: input.resolveA,
+    watch: watchSettings(input.brokerEnv),
     showSecret: input.showSecret === true,
     state: { restart: new Set() },
   };

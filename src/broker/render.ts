@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Stack } from '../config/stack.js';
 import { renderText } from '../sys/templates.js';
+import { renderWatchFiles, watchSettings } from './watch.js';
+import type { RenderedFile } from './rendered-file.js';
 
 export interface HostService {
   name: string;
@@ -28,14 +30,16 @@ export interface RenderOptions {
   root?: string;
   /** The first service port (default 8080): the others follow at +10, +11 and +21…+26. */
   portBase?: number;
+  /**
+   * Copies the watches read on the host: the operator env file's text (names only, no secrets)
+   * and the signer registry setup published (the verify watch needs it to check signatures).
+   */
+  copies?: { stackEnv: string; signers?: string };
+  /** The agentkeys CLI on the host the watches run (default AGENTKEYS_BIN, else /usr/local/bin/agentkeys). */
+  agentkeysBin?: string;
 }
 
-export interface RenderedFile {
-  /** Relative to the host's root, e.g. etc/systemd/system/agentkeys-broker.service. */
-  path: string;
-  content: string;
-  mode: number;
-}
+export type { RenderedFile } from './rendered-file.js';
 
 const WORKERS = ['audit', 'email', 'cred', 'memory', 'config', 'classify'];
 
@@ -97,7 +101,13 @@ export function renderHostFiles(
       mode: 0o644,
     },
     { path: 'etc/agentkeys/broker.env', content: brokerEnvFile(stack, brokerEnv), mode: 0o600 },
+    ...renderWatchFiles(stack, watchSettings(brokerEnv, opts.agentkeysBin), paths),
   );
+  if (opts.copies) {
+    files.push({ path: 'etc/agentkeys/stack.env', content: opts.copies.stackEnv, mode: 0o644 });
+    if (opts.copies.signers !== undefined)
+      files.push({ path: 'etc/agentkeys/signers.json', content: opts.copies.signers, mode: 0o644 });
+  }
   return files;
 }
 
@@ -110,6 +120,11 @@ export function hostPaths(opts: Pick<RenderOptions, 'root' | 'binDir' | 'certDir
     webroot: opts.webroot ?? under('var/www/certbot'),
     envFile: under('etc/agentkeys/broker.env'),
     eicDir: under('usr/share/ec2-instance-connect'),
+    // The watches' files (src/broker/watch.ts).
+    settingsFile: under('etc/agentkeys/watch.env'),
+    stackEnvFile: under('etc/agentkeys/stack.env'),
+    brokerEnvFile: under('etc/agentkeys/broker.env'),
+    signersFile: under('etc/agentkeys/signers.json'),
   };
 }
 

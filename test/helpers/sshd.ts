@@ -4,6 +4,10 @@
 // the three tools that cannot run here, each standing in for one thing:
 // - systemctl: there is no systemd as PID 1 in a container. The stub records enable/reload and
 //   starts a unit's ExecStart in the background with its AGENTKEYS_LISTEN, so /healthz is real.
+//   A timer is only marked enabled and active. `start` of a Type=oneshot unit runs its ExecStart
+//   now (output kept as the unit's journal), and on failure its OnFailure= unit, with %n and a
+//   template's %i as systemd fills them.
+// - journalctl: no journal without systemd; the stub prints what the oneshot stub kept.
 // - apt-get: the test machine must not change, and ec2-instance-connect is an Ubuntu package;
 //   the stub puts the package's eic_run_authorized_keys under the scratch root.
 // - certbot: no ACME CA is reachable; the stub writes an openssl certificate for the -d name
@@ -44,7 +48,8 @@ export async function startTestHost(): Promise<TestHost> {
   const root = path.join(dir, 'root');
   const state = path.join(dir, 'state');
   const stubs = path.join(dir, 'stubs');
-  for (const d of [root, state, stubs, path.join(state, 'pid'), path.join(state, 'enabled')])
+  const stateDirs = ['pid', 'enabled', 'timers', 'journal'].map((d) => path.join(state, d));
+  for (const d of [root, state, stubs, ...stateDirs])
     mkdirSync(d, { recursive: true });
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
@@ -148,24 +153,45 @@ function writeStubs(stubs: string, root: string, state: string): void {
     'systemctl',
     `S=${state}; R=${root}
 echo "$*" >> "$S/systemctl.log"
+oneshot() { # unit name, unit file, %i
+  cmdline=$(sed -n 's/^ExecStart=//p' "$2" | sed "s/%n/$1/g; s/%i/$3/g; s/%%/%/g")
+  if sh -c "$cmdline" >> "$S/journal/$1" 2>&1; then return 0; fi
+  onf=$(sed -n 's/^OnFailure=//p' "$2" | sed "s/%n/$1/g")
+  if [ -n "$onf" ]; then
+    inst=$(printf %s "$onf" | sed -n 's/^[^@]*@\\(.*\\)\\.service$/\\1/p')
+    tmpl=$(printf %s "$onf" | sed 's/@.*\\.service$/@.service/')
+    oneshot "$onf" "$R/etc/systemd/system/$tmpl" "$inst" || true
+  fi
+  return 1
+}
 start() {
   u=$R/etc/systemd/system/$1
+  case $1 in *.timer) touch "$S/timers/$1"; return 0 ;; esac
+  if grep -q '^Type=oneshot' "$u"; then oneshot "$1" "$u" ""; return $?; fi
   exe=$(sed -n 's/^ExecStart=//p' "$u")
   listen=$(sed -n 's/^Environment=AGENTKEYS_LISTEN=//p' "$u")
   AGENTKEYS_LISTEN=$listen nohup "$exe" </dev/null >/dev/null 2>&1 &
   echo $! > "$S/pid/$1"
 }
 stop() { [ -f "$S/pid/$1" ] && kill "$(cat "$S/pid/$1")" 2>/dev/null; rm -f "$S/pid/$1"; sleep 0.2; }
-active() { [ -f "$S/pid/$1" ] && kill -0 "$(cat "$S/pid/$1")" 2>/dev/null; }
+active() { [ -f "$S/timers/$1" ] || { [ -f "$S/pid/$1" ] && kill -0 "$(cat "$S/pid/$1")" 2>/dev/null; }; }
 cmd=$1; shift
 case $cmd in
   is-enabled) if [ -f "$S/enabled/$1" ]; then echo enabled; else echo disabled; exit 1; fi ;;
   is-active) if active "$1"; then echo active; else echo inactive; exit 3; fi ;;
   enable) [ "$1" = --now ] && shift; for u in "$@"; do touch "$S/enabled/$u"; active "$u" || start "$u"; done ;;
   restart) for u in "$@"; do stop "$u"; start "$u"; done ;;
+  start) rc=0; for u in "$@"; do start "$u" || rc=1; done; exit $rc ;;
   daemon-reload|reload|reload-or-restart) : ;;
   *) echo "systemctl stub: $cmd not modelled" >&2; exit 1 ;;
 esac
+`,
+  );
+  stub(
+    'journalctl',
+    `while [ $# -gt 0 ]; do case $1 in -u) unit=$2; shift ;; esac; shift; done
+[ -f "${state}/journal/$unit" ] && tail -n 20 "${state}/journal/$unit"
+exit 0
 `,
   );
   stub(

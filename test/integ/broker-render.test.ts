@@ -27,15 +27,27 @@ async function rendered(extra: string[] = []) {
   const bin = path.join(dir, 'bin');
   mkdirSync(bin);
   const r = await runCli(
-    ['--json', 'broker', 'render', '--test', '--out', path.join(dir, 'host'), '--bin-dir', bin, ...extra],
+    [
+      '--json',
+      'broker',
+      'render',
+      '--test',
+      '--out',
+      path.join(dir, 'host'),
+      '--bin-dir',
+      bin,
+      '--agentkeys-bin',
+      path.join(bin, 'agentkeys'),
+      ...extra,
+    ],
     {
       cwd: process.cwd(),
     },
   );
   expect(r.code, r.stderr).toBe(0);
   const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[] };
-  const units = out.files.map((f) => f.path).filter((p) => p.endsWith('.service'));
-  for (const unit of units) {
+  const units = out.files.map((f) => f.path).filter((p) => /\.(service|timer)$/.test(p));
+  for (const unit of units.filter((u) => u.endsWith('.service'))) {
     const binary = /ExecStart=(\S+)/.exec(readFileSync(path.join(dir, 'host', unit), 'utf8'))![1]!;
     writeFileSync(binary, '#!/bin/sh\n');
     chmodSync(binary, 0o755);
@@ -57,13 +69,42 @@ function nginxTest(dir: string, phase: 'a' | 'b') {
 describe('agentkeys broker render', () => {
   it('writes one unit per service, Phase A and B per host, the sshd drop-in and a 0600 broker.env; a second run writes nothing', async () => {
     const { dir, out, units } = await rendered();
-    expect(units).toHaveLength(9); // broker, signer, MCP and six workers
-    expect(out.files).toHaveLength(9 * 3 + 2);
+    // broker, signer, MCP and six workers; four watches with their timers; the alert template
+    expect(units).toHaveLength(9 + 4 * 2 + 1);
+    // + sshd drop-in, broker.env, watch.env, stack.env and certbot's deploy hook
+    expect(out.files).toHaveLength(9 * 3 + 4 * 2 + 1 + 5);
     expect(statSync(path.join(dir, 'host/etc/agentkeys/broker.env')).mode & 0o777).toBe(0o600);
+    // The scheduled proofs: each watch runs agentkeys as the agentkeys user and alerts on failure.
+    const watch = (id: string) =>
+      readFileSync(path.join(dir, `host/etc/systemd/system/agentkeys-watch-${id}.service`), 'utf8');
+    expect(watch('verify')).toMatch(
+      /ExecStart=\S+\/agentkeys --settings \/etc\/agentkeys\/watch\.env verify-audit --log \/var\/lib\/agentkeys\/audit\.jsonl --witness s3:\/\/agentkeys-witness-test-\d{12}\/audit\n/,
+    );
+    expect(watch('rotation')).toContain('keys should-rotate --key kms:alias/agentkeys-audit-test --fail-if-due');
+    expect(watch('probe')).toContain('--connect-to 127.0.0.1:443 --cert-dir /etc/letsencrypt/live');
+    for (const id of ['verify', 'rotation', 'probe', 'doctor'])
+      expect(watch(id)).toMatch(/OnFailure=agentkeys-alert@%n\.service[\s\S]*Type=oneshot[\s\S]*User=agentkeys/);
+    expect(readFileSync(path.join(dir, 'host/etc/systemd/system/agentkeys-watch-probe.timer'), 'utf8')).toContain(
+      'OnCalendar=*:0/15',
+    );
+    const hook = path.join(dir, 'host/etc/letsencrypt/renewal-hooks/deploy/agentkeys-reload-nginx');
+    expect(statSync(hook).mode & 0o777).toBe(0o755);
+    expect(readFileSync(hook, 'utf8')).toMatch(/nginx -t -q\nsystemctl reload nginx\n$/);
     const env = readFileSync(path.join(dir, 'host/etc/agentkeys/broker.env'), 'utf8');
     expect(env).toContain('BROKER_HOST="test-broker.litentry.org"');
     const again = await runCli(
-      ['--json', 'broker', 'render', '--test', '--out', path.join(dir, 'host'), '--bin-dir', path.join(dir, 'bin')],
+      [
+        '--json',
+        'broker',
+        'render',
+        '--test',
+        '--out',
+        path.join(dir, 'host'),
+        '--bin-dir',
+        path.join(dir, 'bin'),
+        '--agentkeys-bin',
+        path.join(dir, 'bin', 'agentkeys'),
+      ],
       {
         cwd: process.cwd(),
       },
@@ -146,9 +187,9 @@ describe('agentkeys broker probe', () => {
     ];
     const server = await startIssuer(names);
     server.state.issuer = 'https://test-broker.litentry.org';
-    const probe = async () => {
+    const probe = async (extra: string[] = []) => {
       const r = await runCli(
-        ['--json', 'broker', 'probe', '--test', '--connect-to', `127.0.0.1:${new URL(server.url).port}`],
+        ['--json', 'broker', 'probe', '--test', '--connect-to', `127.0.0.1:${new URL(server.url).port}`, ...extra],
         {
           cwd: process.cwd(),
           env: { NODE_EXTRA_CA_CERTS: server.caFile },
@@ -170,6 +211,34 @@ describe('agentkeys broker probe', () => {
       expect(sick.checks.filter((c) => c.status === 'fail').map((c) => [c.id, c.detail])).toEqual([
         ['probe.worker-memory', 'https://memory-test.litentry.org/healthz answered 503'],
       ]);
+      // On the host (the probe watch): certbot renewed the broker's certificate, nginx still serves
+      // the old one (no reload). The served certificate is compared with the newest on disk.
+      const live = tempDir();
+      mkdirSync(path.join(live, 'test-broker.litentry.org'));
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '90',
+          '-subj',
+          '/CN=test-broker.litentry.org',
+          '-keyout',
+          path.join(live, 'test-broker.litentry.org/privkey.pem'),
+          '-out',
+          path.join(live, 'test-broker.litentry.org/fullchain.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      const stale = await probe(['--cert-dir', live]);
+      expect(stale.checks.find((c) => c.id === 'probe.broker')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining("but certbot's newest is"),
+      });
     } finally {
       await server.close();
     }

@@ -19,7 +19,12 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerServices } from '../../src/broker/render.js';
 import { loadStack } from '../../src/config/stack.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+import { startWebhook, type Webhook } from '../helpers/webhook.js';
 import { freePortBase } from '../helpers/net.js';
 import { hostBrokerEnv, startTestHost, writeServiceBinary, type TestHost } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -39,13 +44,23 @@ let doh: Issuer;
 let cwd: string;
 let hosts: string[];
 let portBase: number;
+let alerts: Webhook;
 
 beforeAll(async () => {
   [host, doh] = await Promise.all([startTestHost(), startIssuer()]);
   cwd = mkdtempSync(path.join(tmpdir(), 'agentkeys-broker-setup-')); // tempDir() goes after each test
   mkdirSync(path.join(cwd, 'env'));
   cpSync('env/operator-workstation.test.env', path.join(cwd, 'env/operator-workstation.test.env'));
-  writeFileSync(path.join(cwd, 'env/broker.test.env'), hostBrokerEnv(host));
+  // The watches run the agentkeys CLI on the host (this build) and alert a local webhook.
+  alerts = await startWebhook();
+  const agentkeysBin = onHost('usr/local/bin/agentkeys');
+  mkdirSync(path.dirname(agentkeysBin), { recursive: true });
+  writeFileSync(agentkeysBin, `#!/bin/sh\nexec ${process.execPath} -- ${CLI} "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    path.join(cwd, 'env/broker.test.env'),
+    `${hostBrokerEnv(host)}AGENTKEYS_BIN=${agentkeysBin}\nALERT_TARGET=webhook:${alerts.url}/alert\n` +
+      `AUDIT_LOG=${onHost('var/lib/agentkeys/audit.jsonl')}\n`,
+  );
   const stack = await loadStack({ test: true, envDir: path.join(cwd, 'env') });
   hosts = brokerServices(stack).map((s) => s.host);
   // Every service's port free (the services listen on base + 0 … base + 26), not only the base.
@@ -55,7 +70,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([host?.close(), doh?.close()]);
+  await Promise.all([host?.close(), doh?.close(), alerts?.close()]);
   if (cwd) rmSync(cwd, { recursive: true, force: true });
 });
 
@@ -109,6 +124,7 @@ describe('agentkeys broker setup over SSH', () => {
       'certificates',
       'nginx-phase-b',
       'services',
+      'watch',
     ]);
     expect(r.step('login-user').changes.map((c) => c.resource)).toEqual([
       'user agentkey',
@@ -116,7 +132,9 @@ describe('agentkeys broker setup over SSH', () => {
       '/etc/sudoers.d/90-agentkey',
     ]);
     const files = r.step('host-files').changes;
-    expect(files).toHaveLength(9 * 3 + 1);
+    // units, Phase A and B per host, broker.env; the watches, their timers, the alert unit, watch.env,
+    // stack.env and certbot's deploy hook
+    expect(files).toHaveLength(9 * 3 + 1 + 4 * 2 + 1 + 3);
     // New files are listed with their size, not their whole content.
     expect(files.filter((c) => c.diff !== undefined)).toEqual([]);
     expect(files.find((c) => c.resource.endsWith('agentkeys-broker.service'))).toMatchObject({
@@ -139,6 +157,7 @@ describe('agentkeys broker setup over SSH', () => {
       certificates: 'waiting',
       'nginx-phase-b': 'done',
       services: 'done',
+      watch: 'done',
     });
     // Real useradd under --prefix, a sudoers file visudo accepts, sshd -t on the drop-in.
     expect(readFileSync(onHost('etc/passwd'), 'utf8')).toMatch(/^agentkey:.*:\/home\/agentkey:\/bin\/bash$/m);
@@ -160,14 +179,48 @@ describe('agentkeys broker setup over SSH', () => {
     expect(link(hosts[2]!)).toBe(onHost(`etc/nginx/agentkeys/phase-a/${hosts[2]}.conf`));
     expect(host.log('systemctl.log')).toMatch(/reload-or-restart nginx/);
     expect(r.step('services').changes).toHaveLength(9);
+    expect(r.step('watch').changes.map((c) => c.resource)).toEqual(
+      ['verify', 'rotation', 'probe', 'doctor'].map((id) => `agentkeys-watch-${id}.timer`),
+    );
   }, 120_000);
+
+  it('a failing watch alerts: its service fails on the host and the webhook gets the unit and its last lines', async () => {
+    // systemd starts a watch's service on its timer; here the test starts it (the stub runs the
+    // oneshot and, as it failed, agentkeys-alert@ for it). The audit log does not exist yet.
+    // Asynchronously: the webhook answers from this process's event loop.
+    const r = await execFileAsync('ssh', [
+      '-i',
+      host.keyFile,
+      '-p',
+      String(host.port),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      `${host.user}@127.0.0.1`,
+      'systemctl start agentkeys-watch-verify.service',
+    ]).then(
+      () => ({ status: 0 }),
+      (err: { code?: number }) => ({ status: err.code ?? -1 }),
+    );
+    expect(r.status).not.toBe(0);
+    expect(alerts.received).toHaveLength(1);
+    const alert = JSON.parse(alerts.received[0]!.body) as { unit: string; subject: string; text: string };
+    expect(alerts.received[0]!.path).toBe('/alert');
+    expect(alert.unit).toBe('agentkeys-watch-verify.service');
+    expect(alert.subject).toMatch(/^agentkeys: agentkeys-watch-verify\.service failed on /);
+    // What verify-audit said, from the journal (here: the host has no AWS credentials for the witness).
+    expect(alert.text).toMatch(/✖ .*\[[A-Z_]+\]/);
+  }, 60_000);
 
   it('a second run changes nothing', async () => {
     const r = await brokerSetup();
     expect(r.code, r.stderr).toBe(0);
     expect(r.steps.flatMap((s) => s.changes)).toEqual([]);
     expect(r.step('certificates').status).toBe('waiting');
-    expect(r.out.sshRoundTrips).toBe(7); // one per step: a check asks all it needs at once
+    expect(r.out.sshRoundTrips).toBe(8); // one per step: a check asks all it needs at once
   }, 60_000);
 
   it('a host file changed on the host shows as a diff in --plan (secrets redacted); the run restores it and restarts', async () => {

@@ -8,6 +8,7 @@ import { nginxPhaseA } from './04-nginx-phase-a.js';
 import { certificates } from './05-certificates.js';
 import { nginxPhaseB } from './06-nginx-phase-b.js';
 import { services } from './07-services.js';
+import { watchTimers } from './08-watch.js';
 
 export const BROKER_STEPS: readonly Step<BrokerContext>[] = [
   loginUser,
@@ -17,4 +18,5 @@ export const BROKER_STEPS: readonly Step<BrokerContext>[] = [
   certificates,
   nginxPhaseB,
   services,
+  watchTimers,
 ];
