@@ -3,10 +3,7 @@
 // sends nowhere is worse than none.
 import { UsageError } from '../errors.js';
 
-export type AlertTarget =
-  | { kind: 'sns'; topicArn: string }
-  | { kind: 'webhook'; url: string }
-  | { kind: 'journal' };
+export type AlertTarget = { kind: 'sns'; topicArn: string } | { kind: 'webhook'; url: string } | { kind: 'journal' };
 
 const TOPIC_ARN = /^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);

@@ -49,8 +49,7 @@ export async function startTestHost(): Promise<TestHost> {
   const state = path.join(dir, 'state');
   const stubs = path.join(dir, 'stubs');
   const stateDirs = ['pid', 'enabled', 'timers', 'journal'].map((d) => path.join(state, d));
-  for (const d of [root, state, stubs, ...stateDirs])
-    mkdirSync(d, { recursive: true });
+  for (const d of [root, state, stubs, ...stateDirs]) mkdirSync(d, { recursive: true });
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
   writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'client_key.pub')));
