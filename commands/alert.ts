@@ -23,8 +23,10 @@ export async function runAlert(options: AlertOptions): Promise<ExitCode> {
       message: '--unit is required: the unit that failed',
       hint: 'agentkeys alert --unit agentkeys-watch-verify.service --target journal',
     });
-  const target = parseAlertTarget(options.target ?? 'journal', '--target');
   const ctx = await createContext({ ...options });
+  // From ALERT_TARGET (the unit's EnvironmentFile, 0600) rather than the command line, where
+  // another user on the host could read a webhook's token.
+  const target = parseAlertTarget(ctx.config.alertTarget ?? 'journal', options.target ? '--target' : 'ALERT_TARGET');
   const alert = {
     unit: options.unit,
     host: hostname(),

@@ -6,6 +6,7 @@ import { createS3Api, type S3Api } from './s3.js';
 import { createServiceContext, type AwsServiceOptions } from './service.js';
 import { createSesApi, type SesApi } from './ses.js';
 import { createStsApi, type StsApi } from './sts.js';
+import { createSnsApi, type SnsApi } from './sns.js';
 
 export type { Address } from './ec2.js';
 export type { Change, ResourceRecordSet } from './route53.js';
@@ -13,7 +14,10 @@ export type { BucketState, LifecycleRule } from './s3.js';
 export type { ReceiptRule } from './ses.js';
 export { isMutatingOperation } from './call.js';
 
-export interface SetupAws extends StsApi, Route53Api, Ec2Api, S3Api, SesApi, IamApi {}
+/** Setup never sends alerts: SNS as far as the topic and its subscriptions. */
+export type SetupSns = Omit<SnsApi, 'publish'>;
+
+export interface SetupAws extends StsApi, Route53Api, Ec2Api, S3Api, SesApi, IamApi, SetupSns {}
 
 export type SetupAwsOptions = AwsServiceOptions;
 
@@ -26,5 +30,6 @@ export function createSetupAws(opts: SetupAwsOptions): SetupAws {
     ...createS3Api(ctx),
     ...createSesApi(ctx),
     ...createIamApi(ctx),
+    ...createSnsApi(ctx),
   };
 }

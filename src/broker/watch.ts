@@ -119,15 +119,17 @@ export function renderWatchFiles(stack: Stack, settings: WatchSettings, paths: W
       },
     );
   }
-  // %i is systemd's: the failed unit's name. The target is checked above, then passed as a flag.
-  const alert = [bin, ...global, 'alert', '--unit', '%i', '--target', settings.alertTarget];
+  // %i is systemd's: the failed unit's name. The target (checked above) reaches the alert through
+  // ALERT_TARGET in broker.env (0600), never the unit file or a command line: a webhook's URL may
+  // carry its token.
+  const alert = [bin, ...global, 'alert', '--unit', '%i'];
   files.push(
     {
       path: 'etc/systemd/system/agentkeys-alert@.service',
       content: renderText('host/alert.service', {
         stack: stack.name,
-        alertKind:
-          target.kind === 'sns' ? `SNS ${target.topicArn}` : target.kind === 'webhook' ? 'a webhook' : 'nowhere else',
+        envFile: paths.brokerEnvFile,
+        alertKind: { sns: 'an SNS topic', webhook: 'a webhook', journal: 'nowhere else' }[target.kind],
         command: execLine(alert).replace('%%i', '%i'),
       }),
       mode: 0o644,

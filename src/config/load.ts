@@ -55,6 +55,8 @@ export interface AgentkeysConfig extends AwsAuthOptions {
   redisUrl?: string;
   jwtPrivateKey?: string;
   jwtPublicKey?: string;
+  /** ALERT_TARGET: where `agentkeys alert` sends (sns:ARN, webhook:URL, journal); may hold a token. */
+  alertTarget?: string;
   /** SETUP_ALLOWED_PRINCIPALS: caller ARN patterns setup accepts. */
   allowedPrincipals: string[];
   /** Postgres server-side statement timeout. */
@@ -118,6 +120,7 @@ const SETTINGS: Setting[] = [
   { key: 'sessionSeconds', env: ['AGENTKEYS_SESSION_SECONDS'] },
   { key: 'jwtPrivateKey', env: ['JWT_PRIVATE_KEY'] },
   { key: 'jwtPublicKey', env: ['JWT_PUBLIC_KEY'] },
+  { key: 'alertTarget', env: ['ALERT_TARGET'], flag: 'target' },
 ];
 
 /**
@@ -227,6 +230,7 @@ const PLAIN_KEYS = [
   'redisUrl',
   'jwtPrivateKey',
   'jwtPublicKey',
+  'alertTarget',
   'registryJson',
   'registryUrl',
   'keyUrl',

@@ -33,6 +33,10 @@ export const OperatorEnv = z.object({
   OIDC_PROVIDER_ARN: z.string().optional(),
   DATA_ROLE_ARN: z.string().optional(),
   WITNESS_BUCKET: z.string().optional(),
+  ALERT_EMAIL: z
+    .string()
+    .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'is not an email address')
+    .optional(),
   WITNESS_RETENTION_DAYS: z
     .string()
     .regex(/^[1-9]\d{0,4}$/, 'is not a number of days (1-99999)')

@@ -55,6 +55,8 @@ export interface Stack {
   auditSignerRoles: string[];
   /** The checkpoint witness (step 19): an Object Lock bucket, compliance mode, this many days. */
   witness: { bucket: string; retentionDays: number };
+  /** The alert topic (step 23) the broker host's watches publish to; ALERT_EMAIL is subscribed. */
+  alerts: { topicName: string; topicArn: string; email?: string };
 }
 
 export interface StackOptions {
@@ -138,6 +140,11 @@ function stackOf(
     witness: {
       bucket: op.WITNESS_BUCKET ?? `agentkeys-witness${t}-${op.ACCOUNT_ID}`,
       retentionDays: op.WITNESS_RETENTION_DAYS,
+    },
+    alerts: {
+      topicName: `agentkeys-alerts${t}`,
+      topicArn: `arn:aws:sns:${op.REGION}:${op.ACCOUNT_ID}:agentkeys-alerts${t}`,
+      ...(op.ALERT_EMAIL ? { email: op.ALERT_EMAIL } : {}),
     },
     ...(op.EVM_SIGNER
       ? {

@@ -97,6 +97,10 @@ export const auditSignerPolicy = (keyArn: string, witnessBucket: string, keyUsag
   // and is checked with VerifyMac: the same grant, with those actions.
   render(keyUsage === 'GENERATE_VERIFY_MAC' ? 'audit-signer-hmac' : 'audit-signer', { keyArn, witnessBucket });
 
+/** The broker host's watches: publish their alerts, and read the audit key's rotation state. */
+export const brokerWatchPolicy = (stack: Stack, keyArn: string) =>
+  render('broker-watch', { topicArn: stack.alerts.topicArn, keyArn });
+
 /** What the audit signers must not hold on the witness bucket (doctor simulates each). */
 export const WITNESS_FORBIDDEN_ACTIONS = [
   's3:DeleteObject',

@@ -6,7 +6,7 @@ type Statement = { Effect?: string; Action?: unknown; NotAction?: unknown; Resou
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 // Actions with no resource-level permissions in IAM: `Resource: "*"` is the only way to grant them.
-const RESOURCELESS = /^(ec2:Describe[A-Za-z]*|sts:GetCallerIdentity|ses:GetAccount)$/;
+const RESOURCELESS = /^(ec2:Describe[A-Za-z]*|sts:GetCallerIdentity|ses:GetAccount|kms:ListAliases)$/;
 
 /** Why one statement is over-broad, or undefined when it is not. */
 export function broadReason(st: Statement): string | undefined {

@@ -8,6 +8,7 @@ import { fakeKms } from './kms.js';
 import { fakeRoute53 } from './route53.js';
 import { fakeS3 } from './s3.js';
 import { fakeSes } from './ses.js';
+import { fakeSns } from './sns.js';
 
 export const ACCOUNT = '123456789012';
 
@@ -61,7 +62,15 @@ export function createFakeAccount(region = 'us-east-1'): FakeAccount {
   const sts = {
     callerIdentity: async () => ({ account: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/agentkeys-admin` }),
   };
-  const aws: SetupAws = { ...sts, ...route53.api, ...ec2.api, ...fakeS3(), ...fakeSes(), ...iam.api };
+  const aws: SetupAws = {
+    ...sts,
+    ...route53.api,
+    ...ec2.api,
+    ...fakeS3(),
+    ...fakeSes(),
+    ...iam.api,
+    ...fakeSns(ACCOUNT, region),
+  };
   return {
     aws: counted(aws, calls),
     kms: counted(fakeKms(ACCOUNT, region), calls),

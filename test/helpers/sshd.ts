@@ -5,8 +5,8 @@
 // - systemctl: there is no systemd as PID 1 in a container. The stub records enable/reload and
 //   starts a unit's ExecStart in the background with its AGENTKEYS_LISTEN, so /healthz is real.
 //   A timer is only marked enabled and active. `start` of a Type=oneshot unit runs its ExecStart
-//   now (output kept as the unit's journal), and on failure its OnFailure= unit, with %n and a
-//   template's %i as systemd fills them.
+//   now (output kept as the unit's journal, its EnvironmentFile= loaded), and on failure its
+//   OnFailure= unit, with %n and a template's %i as systemd fills them.
 // - journalctl: no journal without systemd; the stub prints what the oneshot stub kept.
 // - apt-get: the test machine must not change, and ec2-instance-connect is an Ubuntu package;
 //   the stub puts the package's eic_run_authorized_keys under the scratch root.
@@ -154,7 +154,10 @@ function writeStubs(stubs: string, root: string, state: string): void {
 echo "$*" >> "$S/systemctl.log"
 oneshot() { # unit name, unit file, %i
   cmdline=$(sed -n 's/^ExecStart=//p' "$2" | sed "s/%n/$1/g; s/%i/$3/g; s/%%/%/g")
-  if sh -c "$cmdline" >> "$S/journal/$1" 2>&1; then return 0; fi
+  envf=$(sed -n 's/^EnvironmentFile=//p' "$2")
+  if (if [ -n "$envf" ]; then set -a; . "$envf"; set +a; fi; sh -c "$cmdline") >> "$S/journal/$1" 2>&1; then
+    return 0
+  fi
   onf=$(sed -n 's/^OnFailure=//p' "$2" | sed "s/%n/$1/g")
   if [ -n "$onf" ]; then
     inst=$(printf %s "$onf" | sed -n 's/^[^@]*@\\(.*\\)\\.service$/\\1/p')

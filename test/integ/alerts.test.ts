@@ -58,6 +58,13 @@ describe('agentkeys alert', () => {
       ]);
       expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, target: 'webhook', receipt: '204' });
       expect(JSON.parse(good.received[0]!.body)).toMatchObject({ source: 'agentkeys', unit: 'u.service', text: 'x' });
+      // As agentkeys-alert@ runs it: the target from ALERT_TARGET (its 0600 EnvironmentFile).
+      const fromEnv = await runCli(['--json', 'alert', '--unit', 'v.service', '--message', 'y'], {
+        cwd: tempDir(),
+        env: { ...moto.current.env, ALERT_TARGET: `webhook:${good.url}/env` },
+      });
+      expect(JSON.parse(fromEnv.stdout)).toMatchObject({ ok: true, target: 'webhook' });
+      expect(good.received.map((m) => m.path)).toEqual(['/a', '/env']);
       const no = await cli([
         '--json',
         'alert',

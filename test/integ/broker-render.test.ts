@@ -87,6 +87,12 @@ describe('agentkeys broker render', () => {
     expect(readFileSync(path.join(dir, 'host/etc/systemd/system/agentkeys-watch-probe.timer'), 'utf8')).toContain(
       'OnCalendar=*:0/15',
     );
+    // The alert target (a webhook URL may carry its token) stays in broker.env (0600): never in the
+    // 0644 unit file nor on a command line.
+    const alertUnit = readFileSync(path.join(dir, 'host/etc/systemd/system/agentkeys-alert@.service'), 'utf8');
+    expect(alertUnit).toContain('EnvironmentFile=/etc/agentkeys/broker.env');
+    expect(alertUnit).toMatch(/ExecStart=\S+ --settings \S+ alert --unit %i\n/);
+    expect(alertUnit).not.toContain('arn:aws:sns');
     const hook = path.join(dir, 'host/etc/letsencrypt/renewal-hooks/deploy/agentkeys-reload-nginx');
     expect(statSync(hook).mode & 0o777).toBe(0o755);
     expect(readFileSync(hook, 'utf8')).toMatch(/nginx -t -q\nsystemctl reload nginx\n$/);

@@ -156,6 +156,29 @@ describe.each(accounts)('the adapters against %s', (_name, open) => {
     expect(await aws.headBucket(bucket)).toBe('missing');
   });
 
+  it('SNS topics: absent reads undefined; create is idempotent by name; an email subscription waits for its link', async () => {
+    const { aws } = open();
+    const name = unique('contract-alerts');
+    const arn = `arn:aws:sns:us-east-1:123456789012:${name}`;
+    expect(await aws.getTopic(arn)).toBeUndefined();
+    expect(await aws.createTopic(name)).toBe(arn);
+    expect(await aws.createTopic(name)).toBe(arn);
+    expect(await aws.getTopic(arn)).toEqual({ arn });
+    await aws.subscribe(arn, 'email', 'ops@example.com');
+    // AWS (and the fake) say PendingConfirmation until the link is opened; moto 5.2.1 confirms an
+    // email subscription at once (a deviation), so its ARN is accepted here too.
+    expect(await aws.listSubscriptions(arn)).toEqual([
+      {
+        protocol: 'email',
+        endpoint: 'ops@example.com',
+        arn: expect.stringMatching(new RegExp(`^(PendingConfirmation|${arn}:[0-9a-f-]{36})$`)),
+      },
+    ]);
+    await aws.deleteTopic(arn);
+    await aws.deleteTopic(arn);
+    expect(await aws.getTopic(arn)).toBeUndefined();
+  });
+
   it('Route 53: a batch applies all or nothing; records list back as written', async () => {
     const { aws, addZone } = open();
     const zone = await addZone(`${unique('z')}.example.org`);

@@ -39,6 +39,41 @@ async function setup(files: StackFiles, ...args: string[]) {
 const step = (out: SetupOut, id: string) => out.steps.find((s) => s.id === id)!;
 const policy = async (role: string, name: string) => JSON.parse((await aws().getRolePolicy(role, name))!);
 
+describe('the alert topic (step 23, issue 27)', () => {
+  it('creates agentkeys-alerts-test, subscribes ALERT_EMAIL, grants the broker host publish and rotation reads; idempotent; teardown removes it', async () => {
+    const { zoneId } = await seedAccount();
+    const files = await stackFiles(zoneId, { test: true });
+    appendFileSync(files.operator, '\nALERT_EMAIL=ops@example.com\n');
+    const up = await setup(files, '--yes');
+    expect(step(up.out, 'alerts').status, up.stderr).toBe('done');
+    expect(step(up.out, 'alerts').changes.map((c) => c.resource)).toEqual([
+      'SNS topic agentkeys-alerts-test',
+      'subscription ops@example.com → agentkeys-alerts-test',
+      'agentkeys-broker-host-test/agentkeys-broker-host-test-watch',
+    ]);
+    const topic = 'arn:aws:sns:us-east-1:123456789012:agentkeys-alerts-test';
+    expect((await aws().listSubscriptions(topic)).map((s) => s.endpoint)).toEqual(['ops@example.com']);
+    const key = await createKmsApi({ region: 'us-east-1' }).describeKey('alias/agentkeys-audit-test');
+    expect((await policy('agentkeys-broker-host-test', 'agentkeys-broker-host-test-watch')).Statement).toEqual([
+      { Sid: 'Alerts', Effect: 'Allow', Action: 'sns:Publish', Resource: topic },
+      {
+        Sid: 'RotationWatch',
+        Effect: 'Allow',
+        Action: ['kms:DescribeKey', 'kms:GetKeyRotationStatus'],
+        Resource: key.Arn,
+      },
+      { Sid: 'RotationWatchAliases', Effect: 'Allow', Action: 'kms:ListAliases', Resource: '*' },
+    ]);
+    // The security audit (step 22) finds nothing over-broad in it: ListAliases has no resource level.
+    const again = await setup(files, '--yes');
+    expect(again.out.calls.mutating).toBe(0);
+    expect(step(again.out, 'security-audit').status).toBe('done');
+    const down = await runCli(['--json', 'teardown', '--test', '--yes'], { cwd: files.cwd, env: moto.current.env });
+    expect(down.code, down.stderr).toBe(0);
+    expect(await aws().getTopic(topic)).toBeUndefined();
+  }, 120_000);
+});
+
 describe('runtime grants', () => {
   it('the broker host gets an instance profile on its instance, SendEmail from the sender only, and kms:Sign on the audit key ARN', async () => {
     const { zoneId } = await seedAccount();

@@ -11,11 +11,13 @@ describe('over-broad grants', () => {
     [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }, 'Resource "*" for s3:GetObject'],
     [{ Effect: 'Allow', NotAction: 'iam:*', Resource: '*' }, 'Allow with NotAction (everything but a list)'],
     [{ Effect: 'Allow', Action: 's3:GetObject', NotResource: 'arn:aws:s3:::a/*' }, 'Allow with NotResource'],
+    [{ Effect: 'Allow', Action: ['kms:ListAliases', 'kms:Sign'], Resource: '*' }, 'Resource "*" for kms:Sign'],
   ])('%j is over-broad: %s', (statement, reason) => expect(broadReason(statement)).toBe(reason));
 
   it.each([
     { Effect: 'Deny', Action: '*', Resource: '*' },
     { Effect: 'Allow', Action: ['ec2:DescribeInstances', 'sts:GetCallerIdentity'], Resource: '*' },
+    { Effect: 'Allow', Action: 'kms:ListAliases', Resource: '*' }, // no resource level in IAM (the rotation watch)
     { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bucket/*' },
   ])('%j is not', (statement) => expect(broadReason(statement)).toBeUndefined());
 

@@ -92,7 +92,7 @@ describe('env write-back', () => {
 
 describe('step selection', () => {
   it('keeps upstream numbers, takes ids, and always includes the summary in range', () => {
-    expect(STEPS.map((s) => s.num)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+    expect(STEPS.map((s) => s.num)).toEqual(Array.from({ length: 23 }, (_, i) => i + 1));
     expect(selectSteps(STEPS, { onlyStep: '4' }).map((s) => s.id)).toEqual(['eip']);
     expect(selectSteps(STEPS, { onlyStep: 'kms-audit-key' }).map((s) => s.num)).toEqual([15]);
     expect(selectSteps(STEPS, { fromStep: '14', toStep: '16' }).map((s) => s.id)).toEqual([

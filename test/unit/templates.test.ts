@@ -30,6 +30,8 @@ function renderAll(s: Stack): Record<string, unknown> {
     'broker-host-trust': P.brokerHostTrust(s),
     'broker-host-inline': P.brokerHostInline(s),
     'broker-send-email': P.brokerSendEmailPolicy(s),
+    // Issue 27: the broker host's watches publish alerts and read the audit key's rotation state.
+    'broker-watch': P.brokerWatchPolicy(s, KEY_ARN(s)),
   };
   for (const dc of s.dataClasses) {
     out[`class-role-inline/${dc.cls}`] = P.classRoleInline(s, dc);

@@ -38,4 +38,5 @@ export const watchTimers: Step<BrokerContext> = {
   },
 };
 
+/** The alert target for the summary; a webhook by its origin only (its path may hold a token). */
 const alertOf = (ctx: BrokerContext) => ctx.watch.alertTarget.replace(/^webhook:(https?:\/\/[^/]+).*/, 'webhook:$1/…');

@@ -19,12 +19,14 @@ import { witnessBucketStep } from './19-witness-bucket.js';
 import { brokerHostStep } from './20-broker-host.js';
 import { auditSigningGrantStep } from './21-audit-signing-grant.js';
 import { securityAuditStep } from './22-security-audit.js';
+import { alertsStep } from './23-alerts.js';
 
 /**
  * The ordered catalog, in upstream's numbers: 1–3 preflight (report only), 4–14 upstream's changes,
  * 15 the KMS key, 16 the summary (report only), 17 OIDC, 18 the optional EVM signer, 19 the
  * checkpoint witness bucket, 20 the broker host's instance profile and runtime grants, 21 the audit
- * signers' kms:Sign grant, 22 the security audit of every agentkeys principal.
+ * signers' kms:Sign grant, 22 the security audit of every agentkeys principal, 23 the alert topic
+ * and the broker host's watch grant.
  */
 export const STEPS: readonly Step[] = [
   ...PREFLIGHT_STEPS,
@@ -47,4 +49,5 @@ export const STEPS: readonly Step[] = [
   brokerHostStep,
   auditSigningGrantStep,
   securityAuditStep,
+  alertsStep,
 ];
