@@ -19,7 +19,11 @@ export function fakeSns(account: string, region: string): SetupSns {
       const subs = topics.get(arn);
       if (!subs) throw new Error(`no topic ${arn} (fake NotFound)`);
       if (!subs.some((s) => s.protocol === protocol && s.endpoint === endpoint))
-        subs.push({ protocol, endpoint, arn: protocol === 'email' ? 'PendingConfirmation' : `${arn}:sub-${subs.length}` });
+        subs.push({
+          protocol,
+          endpoint,
+          arn: protocol === 'email' ? 'PendingConfirmation' : `${arn}:sub-${subs.length}`,
+        });
     },
   };
 }
