@@ -370,6 +370,10 @@ program
   .option('--wait <seconds>', 're-check steps waiting on SES, DNS or the issuer for up to this long')
   .option('--show-secret', 'also print minted secret access keys (they always go to a 0600 file)')
   .option(
+    '--rotate-access-keys',
+    "replace the daemon and SSH users' access keys: new key into the file, then the old deleted",
+  )
+  .option(
     '--allow-principal <arn-glob>',
     'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)',
     collect,

@@ -14,6 +14,8 @@ import { printStackBanner, runStepCommand } from './step-command.js';
 import { askYesNo } from './ui/prompt.js';
 import { printPlan, printWaiting, summaryLine } from './ui/step-outcome.js';
 export interface SetupOptions extends GlobalOptions, StackFileOptions {
+  /** Replace the daemon and SSH users' access keys (the new one written first, the old one deleted). */
+  rotateAccessKeys?: boolean;
   test?: boolean;
   onlyStep?: string;
   fromStep?: string;
@@ -67,6 +69,7 @@ export async function runSetupFor(
   });
   const started = Date.now();
   const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
+  if (options.rotateAccessKeys) ctx.rotateAccessKeys = new Set([stack.daemonUser, stack.sshUser]);
   ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
   const receiptFile = receiptPath(cmd.config.dir, stack.name);
   const interrupted = await interruptedRun(receiptFile);

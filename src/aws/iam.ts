@@ -27,6 +27,7 @@ import {
   GetUserCommand,
   GetUserPolicyCommand,
   ListAccessKeysCommand,
+  UpdateAccessKeyCommand,
   ListAttachedRolePoliciesCommand,
   ListAttachedUserPoliciesCommand,
   ListRolePoliciesCommand,
@@ -59,9 +60,11 @@ export interface IamApi {
   listUserPolicies(user: string): Promise<string[]>;
   listAttachedUserPolicies(user: string): Promise<string[]>;
   detachUserPolicy(user: string, arn: string): Promise<void>;
-  listAccessKeys(user: string): Promise<{ id: string; status: string }[]>;
+  /** createdAt: ISO 8601, when IAM says (the age doctor holds to CIS's 90 days). */
+  listAccessKeys(user: string): Promise<{ id: string; status: string; createdAt?: string }[]>;
   createAccessKey(user: string): Promise<{ id: string; secret: string }>;
   deleteAccessKey(user: string, id: string): Promise<void>;
+  deactivateAccessKey(user: string, id: string): Promise<void>;
   getRole(name: string): Promise<{ arn: string; trust: string } | undefined>;
   createRole(name: string, trust: string, description: string): Promise<string>;
   updateTrust(name: string, trust: string): Promise<void>;
@@ -146,12 +149,17 @@ export function createIamApi(ctx: AwsServiceContext): IamApi {
         ((await iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata ?? []).map((k) => ({
           id: k.AccessKeyId!,
           status: k.Status ?? 'Active',
+          ...(k.CreateDate ? { createdAt: k.CreateDate.toISOString() } : {}),
         })),
       ),
     createAccessKey: (user) =>
       caller.call('iam:CreateAccessKey', user, async () => {
         const k = (await iam.send(new CreateAccessKeyCommand({ UserName: user }))).AccessKey!;
         return { id: k.AccessKeyId!, secret: k.SecretAccessKey! };
+      }),
+    deactivateAccessKey: (user, id) =>
+      caller.call('iam:UpdateAccessKey', `${user} ${id}`, async () => {
+        await iam.send(new UpdateAccessKeyCommand({ UserName: user, AccessKeyId: id, Status: 'Inactive' }));
       }),
     deleteAccessKey: (user, id) =>
       caller.gone(

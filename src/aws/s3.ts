@@ -14,6 +14,7 @@ import {
   GetPublicAccessBlockCommand,
   HeadBucketCommand,
   ListObjectVersionsCommand,
+  ListObjectsV2Command,
   PutBucketEncryptionCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
@@ -48,6 +49,12 @@ export interface S3Api {
   /** Deletes every object version and delete marker; returns how many. */
   emptyBucket(name: string): Promise<number>;
   countObjectVersions(name: string): Promise<number>;
+  /** The newest object under a prefix (by LastModified), its first maxBytes as text; undefined when none. */
+  newestObjectText(
+    bucket: string,
+    prefix: string,
+    maxBytes: number,
+  ): Promise<{ key: string; text: string } | undefined>;
   deleteBucket(name: string): Promise<void>;
 }
 
@@ -197,6 +204,25 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
       caller.call('s3:ListObjectVersions', name, async () => {
         const page = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 1000 }));
         return (page.Versions?.length ?? 0) + (page.DeleteMarkers?.length ?? 0);
+      }),
+    newestObjectText: (bucket, prefix, maxBytes) =>
+      caller.call('s3:ListObjectsV2', `s3://${bucket}/${prefix}`, async () => {
+        let newest: { key: string; at: number } | undefined;
+        let token: string | undefined;
+        do {
+          const page = await s3.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+          );
+          for (const o of page.Contents ?? []) {
+            const at = o.LastModified?.getTime() ?? 0;
+            if (o.Key && (!newest || at > newest.at)) newest = { key: o.Key, at };
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        if (!newest) return undefined;
+        const key = newest.key;
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }));
+        return { key, text: await out.Body!.transformToString('utf8') };
       }),
     getObjectLock: (name) =>
       caller.maybe('s3:GetObjectLockConfiguration', name, async () => {

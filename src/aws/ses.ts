@@ -2,6 +2,7 @@ import {
   SESv2Client,
   CreateEmailIdentityCommand,
   DeleteEmailIdentityCommand,
+  GetAccountCommand,
   GetEmailIdentityCommand,
 } from '@aws-sdk/client-sesv2';
 import {
@@ -23,7 +24,17 @@ import { observeCalls } from './call.js';
 export type { ReceiptRule };
 
 /** The SES (v2 identities, v1 receipt rules) calls agentkeys makes, and nothing else. */
+/** SES v2 GetAccount: out of the sandbox or not, and the sending quota. */
+export interface SendingAccount {
+  productionAccess: boolean;
+  sendingEnabled: boolean;
+  enforcementStatus?: string;
+  max24HourSend: number;
+  sentLast24Hours: number;
+}
+
 export interface SesApi {
+  getSendingAccount(): Promise<SendingAccount>;
   getEmailIdentity(
     name: string,
   ): Promise<{ verifiedForSending: boolean; dkimTokens: string[]; dkimStatus?: string } | undefined>;
@@ -45,6 +56,17 @@ export function createSesApi(ctx: AwsServiceContext): SesApi {
   const sesv2 = observeCalls(new SESv2Client(ctx.config), 'sesv2', ctx.onCall);
   const ses = observeCalls(new SESClient(ctx.config), 'ses', ctx.onCall);
   return {
+    getSendingAccount: () =>
+      caller.call('ses:GetAccount', undefined, async () => {
+        const out = await sesv2.send(new GetAccountCommand({}));
+        return {
+          productionAccess: out.ProductionAccessEnabled === true,
+          sendingEnabled: out.SendingEnabled !== false,
+          ...(out.EnforcementStatus ? { enforcementStatus: out.EnforcementStatus } : {}),
+          max24HourSend: out.SendQuota?.Max24HourSend ?? 0,
+          sentLast24Hours: out.SendQuota?.SentLast24Hours ?? 0,
+        };
+      }),
     getEmailIdentity: (name) =>
       caller.maybe('ses:GetEmailIdentity', name, async () => {
         const out = await sesv2.send(new GetEmailIdentityCommand({ EmailIdentity: name }));

@@ -1,6 +1,7 @@
 import { skip, type DoctorCheck } from './check.js';
 import { databaseCheck, jwtPairCheck, redisCheck } from './checks/agentidp.js';
 import {
+  accessKeyAgeCheck,
   accountCheck,
   auditGrantCheck,
   brokerGrantsCheck,
@@ -19,7 +20,9 @@ import {
   jwksCheck,
   oidcDiscoveryCheck,
   oidcProviderCheck,
+  sesAccountCheck,
   sesDomainCheck,
+  sesSenderCheck,
   tlsCheck,
 } from './checks/endpoints.js';
 import { sshCheck } from './checks/host.js';
@@ -53,7 +56,10 @@ export function doctorChecks(opts: CatalogOptions = {}): DoctorCheck[] {
     daemonGrantCheck,
     evmGrantCheck,
     leastPrivilegeCheck,
+    accessKeyAgeCheck,
     sesDomainCheck,
+    sesAccountCheck,
+    sesSenderCheck,
     dnsCheck,
     oidcProviderCheck,
     oidcDiscoveryCheck,

@@ -180,7 +180,7 @@ export function s3Bucket(ctx: SetupContext, bucket: string) {
 export function sesIdentity(
   ctx: SetupContext,
   identity: string,
-  opts: { dkim: boolean; detail: string; waiting: { reason: string; hint: string } },
+  opts: { dkim: boolean; detail: string; waiting: { reason: string; hint: string | (() => Promise<string>) } },
 ) {
   const { aws } = ctx;
   return {
@@ -191,7 +191,8 @@ export function sesIdentity(
           change('create', `SES identity ${identity}`, () => aws.createEmailIdentity(identity, opts.dkim), opts.detail),
         ]);
       if (found.verifiedForSending) return done(`${identity} verified for sending`);
-      return waiting(opts.waiting.reason, opts.waiting.hint);
+      const hint = opts.waiting.hint;
+      return waiting(opts.waiting.reason, typeof hint === 'string' ? hint : await hint());
     },
     async teardown(): Promise<TeardownAction[]> {
       if (!(await aws.getEmailIdentity(identity))) return [];
@@ -222,13 +223,49 @@ async function checkAccessKey(
   const keys = await ctx.aws.listAccessKeys(user);
   if (keys.length === 0) return [mint];
   const profile = (await readProfiles(ctx.credentialsFile)).get(user);
-  if (profile && keys.some((k) => k.id === profile.aws_access_key_id)) return [];
+  if (profile && keys.some((k) => k.id === profile.aws_access_key_id))
+    return ctx.rotateAccessKeys?.has(user) ? rotation(ctx, step, user, profile.aws_access_key_id, keys) : [];
   if (keys.length >= 2)
     return blocked(
       `${user} already has 2 access keys (the AWS limit) and neither is in ${ctx.credentialsFile}`,
       `delete one: aws iam delete-access-key --user-name ${user} --access-key-id ${keys[0]!.id}`,
     );
   return []; // the operator holds it elsewhere; re-minting would only add a second live key
+}
+
+/**
+ * --rotate-access-keys: a second key is made and written where the first was (the credentials file,
+ * 0600, atomically), and only then is the old one deactivated and deleted, so there is never a
+ * moment with no working key in the file.
+ */
+function rotation(
+  ctx: SetupContext,
+  step: string,
+  user: string,
+  old: string,
+  keys: readonly { id: string }[],
+): Change[] | StepState {
+  const other = keys.find((k) => k.id !== old);
+  if (other)
+    return blocked(
+      `${user} has 2 access keys (the AWS limit): a rotation needs room for the new one`,
+      `delete the one not in ${ctx.credentialsFile}: aws iam delete-access-key --user-name ${user} ` +
+        `--access-key-id ${other.id}`,
+    );
+  const rotate = async () => {
+    await createAccessKey(ctx, step, user);
+    await ctx.aws.deactivateAccessKey(user, old);
+    await ctx.aws.deleteAccessKey(user, old);
+    ctx.rotateAccessKeys?.delete(user);
+  };
+  return [
+    change(
+      'update',
+      `access key for ${user}`,
+      rotate,
+      `a new key into ${ctx.credentialsFile} [${user}], then ${old.slice(0, 8)}… deactivated and deleted`,
+    ),
+  ];
 }
 
 async function createAccessKey(ctx: SetupContext, step: string, user: string): Promise<void> {

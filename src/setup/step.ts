@@ -41,6 +41,11 @@ export interface SetupContext {
   report(event: SetupEvent): void;
   /** GET a URL as JSON (the OIDC discovery probe); injectable because moto has no issuer. */
   fetchJson(url: string): Promise<{ status: number; json?: unknown }>;
+  /**
+   * --rotate-access-keys: the users whose access key this run replaces (setup's own key, the one in
+   * the credentials file); each leaves the set once rotated, so the re-check converges.
+   */
+  rotateAccessKeys?: Set<string>;
   /** Values this run learned or wrote back (EIP, DATA_ROLE_ARN), fresher than the env files read at start. */
   state: { eip?: string; dataRoleArn?: string; caller?: { account: string; arn: string } };
 }

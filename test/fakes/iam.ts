@@ -11,7 +11,7 @@ import { conflict } from './account.js';
 interface User {
   policies: Map<string, string>;
   attached: string[];
-  keys: { id: string; status: string }[];
+  keys: { id: string; status: string; createdAt: string }[];
 }
 interface Role {
   trust: string;
@@ -60,8 +60,11 @@ export function fakeIam(account: string) {
           message: `${name} has 2 access keys (fake LimitExceeded)`,
         });
       const id = `AKIAFAKE${String(++keySeq).padStart(12, '0')}`;
-      u.keys.push({ id, status: 'Active' });
+      u.keys.push({ id, status: 'Active', createdAt: new Date().toISOString() });
       return { id, secret: `fake-secret-${keySeq}` };
+    },
+    deactivateAccessKey: async (name, id) => {
+      for (const k of users.get(name)?.keys ?? []) if (k.id === id) k.status = 'Inactive';
     },
     deleteAccessKey: async (name, id) => {
       const u = users.get(name);

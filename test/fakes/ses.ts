@@ -16,6 +16,14 @@ export function fakeSes(): SesApi {
     return s;
   };
   return {
+    // A new account: in the SES sandbox, 200 mails a day, as moto's GetAccount (the launcher's patch).
+    getSendingAccount: async () => ({
+      productionAccess: false,
+      sendingEnabled: true,
+      enforcementStatus: 'HEALTHY',
+      max24HourSend: 200,
+      sentLast24Hours: 0,
+    }),
     getEmailIdentity: async (name) =>
       identities.has(name) ? { verifiedForSending: false, dkimTokens: [] } : undefined,
     createEmailIdentity: async (name) => {

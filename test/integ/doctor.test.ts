@@ -95,6 +95,7 @@ describe('agentkeys doctor', () => {
       'grants.daemon',
       'grants.least-privilege',
       'ses.domain',
+      'ses.sender',
       'dns.records',
       'oidc.provider',
       'oidc.discovery',
@@ -107,6 +108,11 @@ describe('agentkeys doctor', () => {
       'agentidp.jwt',
     ])
       expect([id, status[id]]).toEqual([id, 'ok']);
+    // A new account is in the SES sandbox (moto's GetAccount, the launcher's patch): a warning with the request.
+    expect(r.out.checks.find((c) => c.id === 'ses.account')).toMatchObject({
+      status: 'warn',
+      fix: expect.stringContaining('aws sesv2 put-account-details --region us-east-1 --production-access-enabled'),
+    });
     const tls = r.out.checks.find((c) => c.id === 'oidc.tls')!;
     expect(tls.detail).toMatch(/SHA-1 [0-9a-f]{40}/);
   });

@@ -97,6 +97,11 @@ describe.each(accounts)('the adapters against %s', (_name, open) => {
     expect(a.secret.length).toBeGreaterThan(0);
     expect((await aws.listAccessKeys(name)).map((k) => k.id).sort()).toEqual([a.id, b.id].sort());
     expect(await codeOf(aws.createAccessKey(name))).not.toMatch(/^(no error|uncoded)/);
+    // A rotation deactivates the old key before deleting it; every key says when it was made.
+    await aws.deactivateAccessKey(name, a.id);
+    const listed = await aws.listAccessKeys(name);
+    expect(listed.find((k) => k.id === a.id)?.status).toBe('Inactive');
+    expect(listed.every((k) => Math.abs(Date.parse(k.createdAt!) - Date.now()) < 600_000)).toBe(true);
     await aws.deleteAccessKey(name, a.id);
     expect((await aws.listAccessKeys(name)).map((k) => k.id)).toEqual([b.id]);
   });

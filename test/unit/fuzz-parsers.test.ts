@@ -15,6 +15,7 @@ import { parseSentinelEnvelope } from '../../src/crypto/envelope.js';
 import { isAgentkeysError } from '../../src/errors.js';
 import { parsePolicy } from '../../src/evm/policy.js';
 import { parseSignerRegistryLenient } from '../../src/signing/registry.js';
+import { findVerificationLink } from '../../src/setup/mail.js';
 
 const CASES = 1500;
 let state = 0x1234567;
@@ -98,6 +99,18 @@ describe('fuzz: every parser of untrusted input ends in a value or a named error
       parseEnvFile(t, 'fuzz', { HOME: '/h' }),
     );
     survives('note', [NOTE], (t) => parseNote(t));
+    // Inbound mail (issue 27): anyone can send it; a link comes out only for this account and sender.
+    const want = { accountId: '123456789012', identity: 'noreply@x.org', region: 'us-east-1' };
+    survives(
+      'inbound mail',
+      [
+        'https://email-verification.us-east-1.amazonaws.com/?Context=3D123456789012&Identity.IdentityName=3Dnoreply%40x.=\r\norg&Operation=3DConfirmVerification',
+      ],
+      (t) => {
+        const link = findVerificationLink(t, want);
+        if (link !== undefined) expect(new URL(link).searchParams.get('Context')).toBe('123456789012');
+      },
+    );
     survives('checkpoint text', [NOTE.split('\n\n')[0]! + '\n'], (t) => parseCheckpointText(t));
     survives(
       'anchor',

@@ -237,6 +237,41 @@ export const daemonGrantCheck: DoctorCheck = {
   },
 };
 
+/** CIS AWS Foundations 1.14: access keys are rotated every 90 days or less. */
+export const ACCESS_KEY_MAX_AGE_DAYS = 90;
+
+/**
+ * The long-lived keys setup mints (the daemon user's, the SSH user's): their age against CIS's 90
+ * days. An inactive key is counted too: it can be switched back on.
+ */
+export const accessKeyAgeCheck: DoctorCheck = {
+  id: 'iam.access-key-age',
+  group: 'permissions',
+  title: `The daemon and SSH users' access keys are younger than ${ACCESS_KEY_MAX_AGE_DAYS} days (CIS 1.14)`,
+  needs: ['aws.account'],
+  async run(ctx) {
+    const { stack, aws } = stackOf(ctx);
+    const old: string[] = [];
+    const seen: string[] = [];
+    for (const user of [stack.daemonUser, stack.sshUser]) {
+      if (!(await aws.getUser(user))) continue;
+      for (const key of await aws.listAccessKeys(user)) {
+        const days = key.createdAt ? Math.floor((ctx.now.getTime() - Date.parse(key.createdAt)) / 86_400_000) : 0;
+        const line = `${user} ${key.id.slice(0, 8)}… ${days} days${key.status === 'Active' ? '' : ` (${key.status})`}`;
+        seen.push(line);
+        if (days >= ACCESS_KEY_MAX_AGE_DAYS) old.push(line);
+      }
+    }
+    if (old.length > 0)
+      return warn(
+        `older than ${ACCESS_KEY_MAX_AGE_DAYS} days: ${old.join('; ')}`,
+        `${setupFix(ctx, 'daemon-user', ' --rotate-access-keys')} && ` +
+          setupFix(ctx, 'ssh-user', ' --rotate-access-keys'),
+      );
+    return ok(seen.length > 0 ? seen.join('; ') : 'no access keys');
+  },
+};
+
 export const leastPrivilegeCheck: DoctorCheck = {
   id: 'grants.least-privilege',
   group: 'permissions',

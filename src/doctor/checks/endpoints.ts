@@ -11,6 +11,7 @@ import {
   type Outcome,
 } from '../check.js';
 import { messageOf } from '../../sys/operator-file.js';
+import { senderVerificationLink } from '../../setup/mail.js';
 
 export const sesDomainCheck: DoctorCheck = {
   id: 'ses.domain',
@@ -28,6 +29,55 @@ export const sesDomainCheck: DoctorCheck = {
         `${setupFix(ctx, 'dns')} && ${setupFix(ctx, 'ses-domain', ' --wait 900')}`,
       );
     return ok(`${stack.mailDomain} verified, DKIM SUCCESS`);
+  },
+};
+
+/** Out of the SES sandbox or not, and whether sending is paused (SES v2 GetAccount). */
+export const sesAccountCheck: DoctorCheck = {
+  id: 'ses.account',
+  group: 'ses',
+  title: 'SES may send: production access, sending enabled, the daily quota',
+  needs: ['aws.account'],
+  async run(ctx) {
+    const { stack, aws } = stackOf(ctx);
+    const account = await aws.getSendingAccount();
+    const quota = `${account.sentLast24Hours}/${account.max24HourSend} sent in 24 h`;
+    if (!account.sendingEnabled)
+      return fail(
+        `SES sending is paused in ${stack.region} (${account.enforcementStatus ?? 'no status'})`,
+        'open the SES console, Reputation metrics: the reason and how to resume',
+      );
+    if (!account.productionAccess)
+      return warn(
+        `SES in ${stack.region} is in the sandbox: mail goes only to verified addresses (${quota})`,
+        `aws sesv2 put-account-details --region ${stack.region} --production-access-enabled --mail-type ` +
+          `TRANSACTIONAL --website-url https://${stack.brokerHost} --use-case-description "agent mail"`,
+      );
+    if (account.sentLast24Hours >= account.max24HourSend * 0.8)
+      return warn(`SES in ${stack.region}: ${quota}, near the daily quota`, 'ask AWS for a higher sending quota');
+    return ok(`production access in ${stack.region}; ${quota}`);
+  },
+};
+
+/** The sender address verified; when not, the confirmation link from the inbound bucket. */
+export const sesSenderCheck: DoctorCheck = {
+  id: 'ses.sender',
+  group: 'ses',
+  title: 'The sender address is verified (else: its confirmation link, from the inbound mail)',
+  needs: ['aws.account'],
+  async run(ctx) {
+    const { stack, aws } = stackOf(ctx);
+    const identity = await aws.getEmailIdentity(stack.senderAddress);
+    if (!identity) return fail(`SES has no identity ${stack.senderAddress}`, setupFix(ctx, 'ses-sender'));
+    if (identity.verifiedForSending) return ok(`${stack.senderAddress} verified for sending`);
+    const link = await senderVerificationLink(stack, aws);
+    return fail(
+      `${stack.senderAddress} is not verified yet`,
+      link
+        ? `open SES's confirmation link (from the newest inbound mail): ${link}, then: ${setupFix(ctx, 'ses-sender')}`
+        : `open the verification link in the newest mail under s3://${stack.mailBucket}/inbound/ ` +
+            `(none there yet), then: ${setupFix(ctx, 'ses-sender')}`,
+    );
   },
 };
 

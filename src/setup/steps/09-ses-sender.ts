@@ -1,5 +1,6 @@
 import { sesIdentity } from '../resources.js';
 import { rerun, type SetupContext, type Step } from '../step.js';
+import { senderVerificationLink } from '../mail.js';
 
 const sender = (ctx: SetupContext) =>
   sesIdentity(ctx, ctx.stack.senderAddress, {
@@ -7,16 +8,21 @@ const sender = (ctx: SetupContext) =>
     detail: 'SES sends a verification mail',
     waiting: {
       reason: `SES is waiting for ${ctx.stack.senderAddress} to be confirmed`,
-      hint:
-        `open the verification link in the newest mail under s3://${ctx.stack.mailBucket}/inbound/, ` +
-        `then: ${rerun(ctx, '9')}`,
+      hint: async () => {
+        const link = await senderVerificationLink(ctx.stack, ctx.aws);
+        const where = `the newest mail under s3://${ctx.stack.mailBucket}/inbound/`;
+        return link
+          ? `open SES's confirmation link (from ${where}): ${link}, then: ${rerun(ctx, '9')}`
+          : `open the verification link in ${where} (none there yet), then: ${rerun(ctx, '9')}`;
+      },
     },
   });
 
 /**
  * The broker's sender address. SES mails a verification link to it; the mail lands in the
  * inbound bucket (steps 7 and 8). agentkeys does not follow links found in mail: the step waits,
- * and says where the link is and what to re-run.
+ * shows the link when the newest mail holds SES's own for this sender and account
+ * (src/setup/mail.ts), and says what to re-run.
  */
 export const sesSenderStep: Step = {
   pollable: true,
