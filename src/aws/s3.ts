@@ -50,7 +50,7 @@ export interface S3Api {
   emptyBucket(name: string): Promise<number>;
   countObjectVersions(name: string): Promise<number>;
   /** The newest object under a prefix (by LastModified), its first maxBytes as text; undefined when none. */
-  newestObjectText(
+  getNewestObjectText(
     bucket: string,
     prefix: string,
     maxBytes: number,
@@ -205,7 +205,7 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
         const page = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 1000 }));
         return (page.Versions?.length ?? 0) + (page.DeleteMarkers?.length ?? 0);
       }),
-    newestObjectText: (bucket, prefix, maxBytes) =>
+    getNewestObjectText: (bucket, prefix, maxBytes) =>
       caller.call('s3:ListObjectsV2', `s3://${bucket}/${prefix}`, async () => {
         let newest: { key: string; at: number } | undefined;
         let token: string | undefined;

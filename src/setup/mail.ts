@@ -46,10 +46,10 @@ export function findVerificationLink(
 /** The confirmation link for the stack's sender, from the newest inbound mail; undefined when none. */
 export async function senderVerificationLink(
   stack: Pick<Stack, 'mailBucket' | 'accountId' | 'senderAddress' | 'region'>,
-  aws: Pick<SetupAws, 'newestObjectText'>,
+  aws: Pick<SetupAws, 'getNewestObjectText'>,
 ): Promise<string | undefined> {
   // Only a hint: a bucket not there yet (or not readable) means no link, not a failed step.
-  const mail = await aws.newestObjectText(stack.mailBucket, 'inbound/', MAIL_READ_BYTES).catch(() => undefined);
+  const mail = await aws.getNewestObjectText(stack.mailBucket, 'inbound/', MAIL_READ_BYTES).catch(() => undefined);
   if (!mail) return undefined;
   return findVerificationLink(mail.text, {
     accountId: stack.accountId,
