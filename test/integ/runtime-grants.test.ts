@@ -226,4 +226,44 @@ describe('the security audit (seed 004 §7)', () => {
     expect(await aws().listAttachedRolePolicies('agentkeys-broker-host-test')).toEqual([]);
     expect(await aws().listUserPolicies('agentkeys-daemon-test')).toEqual(['agentkeys-daemon-test-assume-role']);
   });
+
+  it("audits the role on the instance's actual profile, whatever its name (an early deploy's)", async () => {
+    const { zoneId } = await seedAccount();
+    const files = await stackFiles(zoneId, { test: true });
+    // Before agentkeys: the instance got a profile of another name, its role a wildcard grant.
+    const api = aws();
+    await api.createRole(
+      'early-broker',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      }),
+      'an early deploy',
+    );
+    await api.putRolePolicy(
+      'early-broker',
+      'wide',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
+      }),
+    );
+    await api.createInstanceProfile('early-profile');
+    await api.addRoleToInstanceProfile('early-profile', 'early-broker');
+    await api.associateInstanceProfile(files.instanceId, 'early-profile');
+    const plan = await setup(files, '--only-step', 'security-audit', '--plan');
+    expect(step(plan.out, 'security-audit').changes).toEqual([
+      {
+        action: 'delete',
+        resource: 'role early-broker/wide',
+        detail: `over-broad: Action "kms:*" (the role on instance profile early-profile on ${files.instanceId})`,
+      },
+    ]);
+    // Step 20 does not replace that profile; its hint points here.
+    const host = await setup(files, '--only-step', 'broker-host', '--plan');
+    expect(step(host.out, 'broker-host')).toMatchObject({
+      status: 'blocked',
+      hint: expect.stringContaining('security-audit'),
+    });
+  });
 });

@@ -5,6 +5,8 @@ import { change, done, pending, type Change, type SetupContext, type Step } from
 interface Principal {
   kind: 'user' | 'role';
   name: string;
+  /** A role found on the broker instance's profile rather than by agentkeys' names: where it was. */
+  foundOn?: string;
 }
 
 /** Every principal the stack's runtime uses, including roles named by AUDIT_SIGNER_ROLES. */
@@ -31,9 +33,26 @@ export interface BroadGrant {
   reasons: string[];
 }
 
-/** Read-only: the over-broad managed and inline policies on the stack's principals . */
-export async function findBroadGrants(ctx: SetupContext): Promise<BroadGrant[]> {
-  const found = await Promise.all(stackPrincipals(ctx).map((p) => broadGrantsOf(ctx, p)));
+/**
+ * The stack's principals, and the roles of whatever instance profile the broker instance actually
+ * carries: early deploys landed on other names (seed 004 §7), and a grant there is as live.
+ */
+export async function auditedPrincipals(ctx: SetupContext): Promise<Principal[]> {
+  const named = stackPrincipals(ctx);
+  const id = ctx.stack.instanceId;
+  const association = id ? await ctx.aws.describeProfileAssociation(id) : undefined;
+  if (!association) return named;
+  const profile = association.profileArn.split('/').pop()!;
+  const roles = (await ctx.aws.getInstanceProfile(profile))?.roles ?? [];
+  const extra = roles
+    .filter((r) => !named.some((p) => p.kind === 'role' && p.name === r))
+    .map((name) => ({ kind: 'role' as const, name, foundOn: `instance profile ${profile} on ${id}` }));
+  return [...named, ...extra];
+}
+
+/** Read-only: the over-broad managed and inline policies on the audited principals. */
+export async function findBroadGrants(ctx: SetupContext, principals?: Principal[]): Promise<BroadGrant[]> {
+  const found = await Promise.all((principals ?? (await auditedPrincipals(ctx))).map((p) => broadGrantsOf(ctx, p)));
   return found.flat();
 }
 
@@ -70,9 +89,9 @@ export const securityAuditStep: Step = {
   title: 'Audit the agentkeys principals for over-broad policies',
   keeps: 'it only removes grants, and only with the operator’s yes',
   async check(ctx) {
-    const grants = await findBroadGrants(ctx);
-    if (grants.length === 0)
-      return done(`${stackPrincipals(ctx).length} principals checked: no wildcard or full-access grants`);
+    const principals = await auditedPrincipals(ctx);
+    const grants = await findBroadGrants(ctx, principals);
+    if (grants.length === 0) return done(`${principals.length} principals checked: no wildcard or full-access grants`);
     return pending(grants.map((g) => removal(ctx, g)));
   },
 };
@@ -95,6 +114,6 @@ function removal(ctx: SetupContext, g: BroadGrant): Change {
         await (g.managed ? aws.detachUserPolicy(name, g.policy) : aws.deleteUserPolicy(name, g.policy));
       else await (g.managed ? aws.detachRolePolicy(name, g.policy) : aws.deleteRolePolicy(name, g.policy));
     },
-    `over-broad: ${g.reasons.join('; ')}`,
+    `over-broad: ${g.reasons.join('; ')}${g.principal.foundOn ? ` (the role on ${g.principal.foundOn})` : ''}`,
   );
 }
