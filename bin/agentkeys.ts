@@ -373,6 +373,8 @@ program
     '--rotate-access-keys',
     "replace the daemon and SSH users' access keys: new key into the file, then the old deleted",
   )
+  .option('--skip-preflight', 'go ahead without the preflight (zone delegation, instance size, ports 22/80/443, EIP)')
+  .option('--doh-url <url>', 'DNS-over-HTTPS JSON endpoint for the delegation check', 'https://dns.google/resolve')
   .option(
     '--allow-principal <arn-glob>',
     'allowed caller ARN pattern (repeatable; env SETUP_ALLOWED_PRINCIPALS)',
@@ -464,6 +466,7 @@ broker
   .option('--doh-url <url>', 'DNS-over-HTTPS JSON endpoint for the DNS check', 'https://dns.google/resolve')
   .option('--wait <seconds>', 're-check steps waiting on DNS or /healthz for up to this long')
   .option('--strict', 'exit 1 if any step is waiting')
+  .option('--skip-preflight', 'go ahead even when EIP is not a public address (RFC 1918, 198.18.0.0/15)')
   .option('--show-secret', 'show broker.env values in --plan diffs')
   .option('--host-root <dir>', 'apply under this folder on the host instead of / (a staging tree)')
   .option('--bin-dir <dir>', 'where the service binaries live on the host (default /opt/agentkeys/bin)')

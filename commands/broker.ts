@@ -15,6 +15,7 @@ import { openBrokerSsh } from '../src/ssh/broker-ssh.js';
 import { printStepOutcome } from './ui/step-outcome.js';
 import { printStackBanner, runStepCommand } from './step-command.js';
 import { brokerContext, readHostCopies } from '../src/broker/context.js';
+import { eipProblem, refuseFailedPreflight } from '../src/setup/preflight.js';
 import { dohResolver } from '../src/broker/dns.js';
 import { BROKER_STEPS } from '../src/broker/steps/index.js';
 import { selectSteps } from '../src/steps/runner.js';
@@ -110,6 +111,7 @@ function parseConnectTo(value: string): { host: string; port: number } {
 const portBase = (value: string) => parseWholeNumber(value, '--port-base', { min: 1024, max: 65_500 });
 
 export interface BrokerSetupOptions extends GlobalOptions, StackFileOptions {
+  skipPreflight?: boolean;
   test?: boolean;
   onlyStep?: string;
   fromStep?: string;
@@ -157,6 +159,7 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
     });
   const stack = await loadStackOf(options);
   const brokerEnv = await readEnvFile(stack.brokerEnvFile, {}, '--broker-env-file');
+  if (!options.skipPreflight) refuseFailedPreflight(eipProblem(stack.brokerEnvFile, brokerEnv.EIP));
   const conn = await openBrokerSsh(cmd.config, {
     ...options,
     brokerEnvFile: stack.brokerEnvFile,

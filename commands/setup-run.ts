@@ -2,7 +2,8 @@
 // a moto of its own): not a command itself, so neither command imports the other.
 import { parseWholeNumber, refuseKeepWithoutSandbox } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
-import { checkCaller } from '../src/setup/preflight.js';
+import { checkCaller, preflight, refuseFailedPreflight } from '../src/setup/preflight.js';
+import { dohNsResolver } from '../src/broker/dns.js';
 import { awsAuthForStack, createSetupContext, type CallCounts } from '../src/context.js';
 import { interruptedRun, receiptPath, selectSteps, type StepRecord } from '../src/steps/runner.js';
 import type { Stack } from '../src/config/stack.js';
@@ -14,6 +15,10 @@ import { printStackBanner, runStepCommand } from './step-command.js';
 import { askYesNo } from './ui/prompt.js';
 import { printPlan, printWaiting, summaryLine } from './ui/step-outcome.js';
 export interface SetupOptions extends GlobalOptions, StackFileOptions {
+  /** Go ahead even when preflight finds problems (it is not run at all). */
+  skipPreflight?: boolean;
+  /** DNS-over-HTTPS JSON endpoint for the delegation check. */
+  dohUrl?: string;
   /** Replace the daemon and SSH users' access keys (the new one written first, the old one deleted). */
   rotateAccessKeys?: boolean;
   test?: boolean;
@@ -37,6 +42,12 @@ export interface SetupOptions extends GlobalOptions, StackFileOptions {
 export function checkSetupFlags(options: SetupOptions): void {
   refuseKeepWithoutSandbox('setup', options);
   if (options.wait !== undefined) parseWholeNumber(options.wait, '--wait');
+  if (options.dohUrl !== undefined && !/^https:\/\/[^/\s]+/.test(options.dohUrl))
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: `--doh-url "${options.dohUrl}" is not an https URL`,
+      hint: '--doh-url https://cloudflare-dns.com/dns-query (JSON answers), or leave the default',
+    });
 }
 
 export async function runSetupFor(
@@ -71,6 +82,13 @@ export async function runSetupFor(
   const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
   if (options.rotateAccessKeys) ctx.rotateAccessKeys = new Set([stack.daemonUser, stack.sshUser]);
   ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
+  if (options.skipPreflight) {
+    if (!out.json) printLine(style.warn('! preflight skipped (--skip-preflight)'));
+  } else {
+    // Behind AWS_ENDPOINT_URL (moto, LocalStack) Route 53 is not public DNS: no delegation to check.
+    const resolveNs = cmd.config.endpoint ? undefined : dohNsResolver(options.dohUrl);
+    refuseFailedPreflight(await preflight(ctx, resolveNs ? { resolveNs } : {}));
+  }
   const receiptFile = receiptPath(cmd.config.dir, stack.name);
   const interrupted = await interruptedRun(receiptFile);
   if (interrupted && !out.json) {

@@ -9,6 +9,8 @@ import {
   CreateTagsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
+  DescribeSecurityGroupsCommand,
   DisassociateAddressCommand,
   ReleaseAddressCommand,
 } from '@aws-sdk/client-ec2';
@@ -23,8 +25,22 @@ export interface Address {
   tags: Record<string, string>;
 }
 
+/** One ingress rule of a security group: protocol ('-1' is all), ports, and its IPv4/IPv6 sources. */
+export interface IngressRule {
+  protocol: string;
+  fromPort?: number;
+  toPort?: number;
+  sources: string[];
+}
+
 /** The EC2 calls agentkeys makes, and nothing else. */
 export interface Ec2Api {
+  /** What preflight reads of the broker instance: its type and its security groups. */
+  describeInstanceNetwork(id: string): Promise<{ instanceType?: string; securityGroupIds: string[] } | undefined>;
+  /** Memory of an instance type in MiB, as EC2 lists it. */
+  instanceTypeMemoryMiB(type: string): Promise<number | undefined>;
+  /** Every ingress rule of these security groups. */
+  securityGroupIngress(ids: readonly string[]): Promise<IngressRule[]>;
   describeInstance(id: string): Promise<{ publicIp?: string; state?: string } | undefined>;
   addressesByTag(name: string): Promise<Address[]>;
   addressByIp(ip: string): Promise<Address | undefined>;
@@ -49,6 +65,39 @@ export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
   const caller = ctx.caller;
   const ec2 = observeCalls(new EC2Client(ctx.config), 'ec2', ctx.onCall);
   return {
+    describeInstanceNetwork: (id) =>
+      caller.maybe('ec2:DescribeInstances', id, async () => {
+        const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]
+          ?.Instances?.[0];
+        if (!inst) return undefined;
+        return {
+          ...(inst.InstanceType ? { instanceType: inst.InstanceType } : {}),
+          securityGroupIds: (inst.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
+        };
+      }),
+    instanceTypeMemoryMiB: (type) =>
+      caller.call('ec2:DescribeInstanceTypes', type, async () => {
+        const out = await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type as never] }));
+        return out.InstanceTypes?.[0]?.MemoryInfo?.SizeInMiB;
+      }),
+    securityGroupIngress: (ids) =>
+      caller.call('ec2:DescribeSecurityGroups', ids.join(','), async () => {
+        if (ids.length === 0) return [];
+        const out = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [...ids] }));
+        return (out.SecurityGroups ?? []).flatMap((g) =>
+          (g.IpPermissions ?? []).map((p) => ({
+            protocol: p.IpProtocol ?? '-1',
+            ...(p.FromPort !== undefined ? { fromPort: p.FromPort } : {}),
+            ...(p.ToPort !== undefined ? { toPort: p.ToPort } : {}),
+            sources: [
+              ...(p.IpRanges ?? []).flatMap((r) => (r.CidrIp ? [r.CidrIp] : [])),
+              ...(p.Ipv6Ranges ?? []).flatMap((r) => (r.CidrIpv6 ? [r.CidrIpv6] : [])),
+              ...(p.UserIdGroupPairs ?? []).flatMap((r) => (r.GroupId ? [r.GroupId] : [])),
+              ...(p.PrefixListIds ?? []).flatMap((r) => (r.PrefixListId ? [r.PrefixListId] : [])),
+            ],
+          })),
+        );
+      }),
     describeInstance: (id) =>
       caller.maybe('ec2:DescribeInstances', id, async () => {
         const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]

@@ -15,7 +15,8 @@ export type { Change, ResourceRecordSet };
 
 /** The Route 53 calls agentkeys makes, and nothing else. */
 export interface Route53Api {
-  getHostedZone(id: string): Promise<{ name: string } | undefined>;
+  /** The zone's name, whether it is private, and the name servers Route 53 delegated it to. */
+  getHostedZone(id: string): Promise<{ name: string; private: boolean; nameServers: string[] } | undefined>;
   listRecordSets(zoneId: string): Promise<ResourceRecordSet[]>;
   changeRecordSets(zoneId: string, changes: Change[], comment: string): Promise<void>;
   /** What Route 53's own name servers answer for a record (doctor: no local resolver in the way). */
@@ -34,9 +35,14 @@ export function createRoute53Api(ctx: AwsServiceContext): Route53Api {
         return { code: out.ResponseCode ?? 'UNKNOWN', data: out.RecordData ?? [] };
       }),
     getHostedZone: (id) =>
-      caller.maybe('route53:GetHostedZone', id, async () => ({
-        name: (await r53.send(new GetHostedZoneCommand({ Id: id }))).HostedZone!.Name!,
-      })),
+      caller.maybe('route53:GetHostedZone', id, async () => {
+        const out = await r53.send(new GetHostedZoneCommand({ Id: id }));
+        return {
+          name: out.HostedZone!.Name!,
+          private: out.HostedZone!.Config?.PrivateZone === true,
+          nameServers: out.DelegationSet?.NameServers ?? [],
+        };
+      }),
     listRecordSets: (zoneId) =>
       caller.call('route53:ListResourceRecordSets', zoneId, async () => {
         const out: ResourceRecordSet[] = [];

@@ -23,6 +23,14 @@ export function fakeEc2() {
     return a;
   };
   const api: Ec2Api = {
+    // Every fake instance is a t3.small in a group open on 22, 80 and 443, as the sandbox seeds it.
+    describeInstanceNetwork: async (id) =>
+      instances.has(id) ? { instanceType: 't3.small', securityGroupIds: ['sg-fake'] } : undefined,
+    instanceTypeMemoryMiB: async (type) => ({ 't3.micro': 1024, 't3.small': 2048 })[type],
+    securityGroupIngress: async (ids) =>
+      ids.includes('sg-fake')
+        ? [22, 80, 443].map((port) => ({ protocol: 'tcp', fromPort: port, toPort: port, sources: ['0.0.0.0/0'] }))
+        : [],
     describeInstance: async (id) =>
       instances.has(id) ? { publicIp: instances.get(id)!.publicIp, state: 'running' } : undefined,
     addressesByTag: async (name) =>

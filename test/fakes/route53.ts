@@ -9,7 +9,10 @@ export function fakeRoute53() {
   let seq = 0;
   const key = (r: ResourceRecordSet) => `${r.Name} ${r.Type}`;
   const api: Route53Api = {
-    getHostedZone: async (id) => (zones.has(id) ? { name: zones.get(id)!.name } : undefined),
+    getHostedZone: async (id) =>
+      zones.has(id)
+        ? { name: zones.get(id)!.name, private: false, nameServers: ['ns-1.awsdns-01.org', 'ns-2.awsdns-02.com'] }
+        : undefined,
     testDnsAnswer: async (id, name, type) => {
       const r = zones.get(id)?.records.get(`${name.replace(/\.?$/, '.')} ${type}`);
       return r

@@ -35,7 +35,7 @@ export interface BroadGrant {
 
 /**
  * The stack's principals, and the roles of whatever instance profile the broker instance actually
- * carries: early deploys landed on other names (seed 004 §7), and a grant there is as live.
+ * carries: early deploys landed on other names, and a grant there is as live.
  */
 export async function auditedPrincipals(ctx: SetupContext): Promise<Principal[]> {
   const named = stackPrincipals(ctx);
