@@ -374,6 +374,7 @@ program
     "replace the daemon and SSH users' access keys: new key into the file, then the old deleted",
   )
   .option('--skip-preflight', 'go ahead without the preflight (zone delegation, instance size, ports 22/80/443, EIP)')
+  .option('--force-unlock', "take the stack's lock from another run (one that died on another machine)")
   .option('--doh-url <url>', 'DNS-over-HTTPS JSON endpoint for the delegation check', 'https://dns.google/resolve')
   .option(
     '--allow-principal <arn-glob>',
@@ -406,6 +407,7 @@ program
       '"setup --env-file F" still works, deprecated)',
   )
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .option('--force-unlock', "take the stack's lock from another run (one that died on another machine)")
   .option('--sandbox', 'tear down the stack of a kept sandbox (with --keep DIR)')
   .option('--keep <dir>', 'with --sandbox: the folder a `setup --sandbox --keep DIR` kept')
   .action(

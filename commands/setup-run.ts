@@ -4,10 +4,12 @@ import { parseWholeNumber, refuseKeepWithoutSandbox } from './options.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { checkCaller, preflight, refuseFailedPreflight } from '../src/setup/preflight.js';
 import { dohNsResolver } from '../src/broker/dns.js';
-import { awsAuthForStack, createSetupContext, type CallCounts } from '../src/context.js';
+import { awsAuthForStack, createSetupContext, stackLockStore, type CallCounts } from '../src/context.js';
+import { acquireStackLock } from '../src/setup/stack-lock.js';
+import { hostname } from 'node:os';
 import { interruptedRun, receiptPath, selectSteps, type StepRecord } from '../src/steps/runner.js';
 import type { Stack } from '../src/config/stack.js';
-import type { SetupContext, SetupEvent } from '../src/setup/step.js';
+import type { SetupContext, SetupEvent, Step } from '../src/setup/step.js';
 import { STEPS } from '../src/setup/steps/index.js';
 import { type CommandContext, type GlobalOptions, type StackFileOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -15,6 +17,8 @@ import { printStackBanner, runStepCommand } from './step-command.js';
 import { askYesNo } from './ui/prompt.js';
 import { printPlan, printWaiting, summaryLine } from './ui/step-outcome.js';
 export interface SetupOptions extends GlobalOptions, StackFileOptions {
+  /** Take the stack's lock even from another live run (after checking it is dead). */
+  forceUnlock?: boolean;
   /** Go ahead even when preflight finds problems (it is not run at all). */
   skipPreflight?: boolean;
   /** DNS-over-HTTPS JSON endpoint for the delegation check. */
@@ -79,7 +83,6 @@ export async function runSetupFor(
     ...(overrides.fetchJson ? { fetchJson: overrides.fetchJson } : {}),
   });
   const started = Date.now();
-  const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
   if (options.rotateAccessKeys) ctx.rotateAccessKeys = new Set([stack.daemonUser, stack.sshUser]);
   ctx.state.caller = await checkCaller(ctx.aws, stack, allowList(options, cmd.config.allowedPrincipals));
   if (options.skipPreflight) {
@@ -89,6 +92,27 @@ export async function runSetupFor(
     const resolveNs = cmd.config.endpoint ? undefined : dohNsResolver(options.dohUrl);
     refuseFailedPreflight(await preflight(ctx, resolveNs ? { resolveNs } : {}));
   }
+  const how = {
+    command: 'setup',
+    caller: ctx.state.caller.arn,
+    forceUnlock: options.forceUnlock === true,
+    plan: options.plan === true,
+  };
+  return withStackLock(cmd, stack, how, () => runLocked(cmd, stack, ctx, calls, steps, events, options, started));
+}
+
+async function runLocked(
+  cmd: CommandContext,
+  stack: Stack,
+  ctx: SetupContext,
+  calls: CallCounts,
+  steps: Step[],
+  events: SetupEvent[],
+  options: SetupOptions,
+  started: number,
+): Promise<ExitCode> {
+  const out = cmd.out;
+  const waitSeconds = options.wait === undefined ? 0 : parseWholeNumber(options.wait, '--wait');
   const receiptFile = receiptPath(cmd.config.dir, stack.name);
   const interrupted = await interruptedRun(receiptFile);
   if (interrupted && !out.json) {
@@ -187,4 +211,42 @@ function allowList(options: SetupOptions, fromSettings: readonly string[]): stri
         hint: 'arn:aws:iam::123456789012:user/agentkeys-admin or arn:aws:sts::*:assumed-role/Admin/*',
       });
   return list;
+}
+
+/**
+ * Runs `fn` holding the stack's lock (src/setup/stack-lock.ts), released however `fn` ends; a
+ * --plan changes nothing and takes none. A stale lock taken over is said on stderr.
+ */
+export async function withStackLock<T>(
+  cmd: CommandContext,
+  stack: Stack,
+  how: { command: string; caller: string; forceUnlock: boolean; plan: boolean },
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (how.plan) return fn();
+  const rerun = `${stack.rerunCommand ?? `agentkeys ${how.command}${stack.name === 'test' ? ' --test' : ''}`}`;
+  const lock = await acquireStackLock(
+    await stackLockStore(cmd.config, stack.region),
+    { accountId: stack.accountId, stack: stack.name, rerun },
+    {
+      holder: how.caller,
+      host: hostname(),
+      pid: process.pid,
+      command: `agentkeys ${how.command}`,
+      startedAt: new Date().toISOString(),
+    },
+    { force: how.forceUnlock },
+  );
+  if (lock.replaced && !cmd.out.json)
+    process.stderr.write(
+      style.warn(
+        `! took over the ${stack.name} stack's lock of ${lock.replaced.holder} on ${lock.replaced.host} ` +
+          `(pid ${lock.replaced.pid}, since ${lock.replaced.startedAt})\n`,
+      ),
+    );
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
 }

@@ -1,7 +1,10 @@
 // The teardown run shared by `agentkeys teardown` and `teardown --sandbox --keep DIR` (which
 // points it at the kept sandbox's moto): not a command itself, so neither command imports the other.
 import type { ExitCode } from '../src/errors.js';
-import { awsAuthForStack, createSetupContext } from '../src/context.js';
+import { awsAuthForStack, createSetupContext, type CallCounts } from '../src/context.js';
+import type { SetupContext } from '../src/setup/step.js';
+import { withStackLock } from './setup-run.js';
+import { lockBucket } from '../src/setup/stack-lock.js';
 import type { Stack } from '../src/config/stack.js';
 import { checkCaller } from '../src/setup/preflight.js';
 import { applyTeardown, planTeardown } from '../src/setup/teardown.js';
@@ -12,6 +15,7 @@ import { confirm } from './ui/prompt.js';
 import { printStackBanner } from './step-command.js';
 
 export interface TeardownCommandOptions extends GlobalOptions, StackFileOptions {
+  forceUnlock?: boolean;
   test?: boolean;
   yes?: boolean;
   keepData?: boolean;
@@ -34,7 +38,18 @@ export async function runTeardownFor(
     confirm: async () => options.yes === true,
     report: () => undefined,
   });
-  await checkCaller(ctx.aws, stack, []);
+  const caller = await checkCaller(ctx.aws, stack, []);
+  const how = { command: 'teardown', caller: caller.arn, forceUnlock: options.forceUnlock === true, plan: false };
+  return withStackLock(cmd, stack, how, () => deleteStack(cmd, stack, ctx, calls, options));
+}
+
+async function deleteStack(
+  cmd: CommandContext,
+  stack: Stack,
+  ctx: SetupContext,
+  calls: CallCounts,
+  options: TeardownCommandOptions,
+): Promise<ExitCode> {
   const actions = await planTeardown(ctx, { keepData: options.keepData === true });
   if (actions.length === 0) {
     if (cmd.out.json) printJson({ ok: true, stack: stack.name, deleted: [], calls });
@@ -69,6 +84,7 @@ export async function runTeardownFor(
     printLine(
       style.dim(
         `kept: the KMS audit key (its events must stay verifiable), ${keptByDesign()}, the EC2 instance, ` +
+          `the lock bucket ${lockBucket(stack.accountId)} (both stacks'), ` +
           `and the ${stack.name === 'test' ? 'prod' : 'test'} stack`,
       ),
     );

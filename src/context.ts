@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { SnsApi } from './aws/sns.js';
+import type { S3LockApi } from './aws/s3.js';
 import type { AwsCallObservation } from './aws/call.js';
 import type { AgentkeysConfig } from './config/load.js';
 import type { SetupContext, SetupEvent } from './setup/step.js';
@@ -221,6 +222,12 @@ async function fetchJson(url: string): Promise<{ status: number; json?: unknown 
 export function awsAuthForStack(config: AgentkeysConfig): AwsAuthOptions {
   const { region: _ignored, ...auth } = awsAuthFromConfig(config);
   return auth;
+}
+
+/** The stack lock's S3 calls (src/setup/stack-lock.ts), apart from the steps' call counts. */
+export async function stackLockStore(config: AgentkeysConfig, region: string): Promise<S3LockApi> {
+  const [s3, service] = await Promise.all([import('./aws/s3.js'), import('./aws/service.js')]);
+  return s3.createS3LockApi(service.createServiceContext({ ...awsAuthForStack(config), region }));
 }
 
 /** The stack's clients for read-only commands (doctor, broker probe): nothing is ever confirmed. */

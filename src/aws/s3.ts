@@ -2,6 +2,7 @@ import {
   S3Client,
   CreateBucketCommand,
   DeleteBucketCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
   GetObjectCommand,
@@ -320,5 +321,36 @@ export function createS3ObjectApi(ctx: AwsServiceContext): S3ObjectApi {
         }
         return { versioning, lock };
       }),
+  };
+}
+
+/** The stack lock's object calls (src/setup/stack-lock.ts): a private bucket, write-once, read, delete. */
+export interface S3LockApi {
+  /** The bucket, created private (public access blocked) when it is missing. */
+  ensurePrivateBucket(name: string): Promise<void>;
+  putObjectIfAbsent(bucket: string, key: string, body: string): Promise<'written' | 'exists'>;
+  getObjectTextIfExists(bucket: string, key: string): Promise<string | undefined>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+
+export function createS3LockApi(ctx: AwsServiceContext): S3LockApi {
+  const buckets = createS3Api(ctx);
+  const objects = createS3ObjectApi(ctx);
+  const s3 = observeCalls(new S3Client(ctx.config), 's3', ctx.onCall);
+  return {
+    ensurePrivateBucket: async (name) => {
+      if ((await buckets.headBucket(name)) === 'exists') return;
+      await buckets.createBucket(name);
+      await buckets.putPublicAccessBlock(name);
+    },
+    putObjectIfAbsent: objects.putObjectIfAbsent,
+    getObjectTextIfExists: (bucket, key) =>
+      ctx.caller.maybe('s3:GetObject', `s3://${bucket}/${key}`, async () =>
+        (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString('utf8'),
+      ),
+    deleteObject: (bucket, key) =>
+      ctx.caller.gone('s3:DeleteObject', `s3://${bucket}/${key}`, () =>
+        s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
+      ),
   };
 }
