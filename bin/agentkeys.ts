@@ -429,6 +429,7 @@ program
   .option('--max-age-days <n>', "the audit key's maximum age", '365')
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .option('--prometheus <file>', "also write the results as Prometheus gauges (node_exporter's textfile format)")
   .option('--sandbox', 'the stack of a kept sandbox (with --keep DIR), against its local moto')
   .option('--keep <dir>', 'with --sandbox: the folder a `setup --sandbox --keep DIR` kept')
   .action(
@@ -629,6 +630,7 @@ const EXAMPLES: Record<string, string[]> = {
     'agentkeys doctor --json --log audit.jsonl',
     'REQUIRE_KMS=true agentkeys doctor --ci',
     'agentkeys doctor --sandbox --keep sbx   # after: agentkeys setup --sandbox --keep sbx',
+    'agentkeys doctor --test --prometheus /var/lib/node_exporter/textfile/agentkeys.prom',
   ],
   ssh: ['agentkeys ssh test', 'agentkeys ssh prod -- sudo systemctl status agentkeys-broker'],
   'evm address': ['agentkeys evm address --key kms:alias/agentic-vault'],

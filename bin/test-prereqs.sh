@@ -20,6 +20,13 @@ command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+if ! command -v promtool >/dev/null 2>&1; then
+  # promtool (doctor --prometheus is linted by it); its recommends (exporters) are not needed.
+  echo "== installing prometheus (promtool) without its recommends"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 if [ -n "$missing" ]; then
   echo "== installing the Debian packages the tests need:$missing"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -28,7 +35,7 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 have_postgres || { echo "FATAL: PostgreSQL server binaries are missing after apt-get install postgresql" >&2; exit 1; }
-for tool in redis-server openssl /usr/sbin/nginx /usr/sbin/sshd systemd-analyze; do
+for tool in redis-server openssl /usr/sbin/nginx /usr/sbin/sshd systemd-analyze promtool; do
   command -v "$tool" >/dev/null 2>&1 || { echo "FATAL: $tool is missing after apt-get install" >&2; exit 1; }
 done
-echo "== test prerequisites present (moto, postgresql, redis-server, openssl, nginx, openssh-server, systemd)"
+echo "== test prerequisites present (moto, postgresql, redis-server, openssl, nginx, openssh-server, systemd, promtool)"

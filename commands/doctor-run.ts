@@ -10,6 +10,8 @@ import type { HttpProbe } from '../src/doctor/http.js';
 import { loadStackOf, type CommandContext, type GlobalOptions, type StackFileOptions } from './context.js';
 import { readOnlySetupContext } from '../src/context.js';
 import { printJson, printLine, style } from './ui/format.js';
+import { prometheusText } from '../src/doctor/metrics.js';
+import { assertParentDirExists, writeFileAtomic } from '../src/sys/fs.js';
 
 export interface DoctorOptions extends GlobalOptions, StackFileOptions {
   test?: boolean;
@@ -18,6 +20,8 @@ export interface DoctorOptions extends GlobalOptions, StackFileOptions {
   log?: string;
   intervalDays?: string;
   maxAgeDays?: string;
+  /** Also write the results as Prometheus gauges (node_exporter's textfile format) to this file. */
+  prometheus?: string;
 }
 
 /** Where doctor looks: a stack other than the env files' (the sandbox's), and no broker host. */
@@ -52,6 +56,11 @@ export async function runDoctorFor(
       ...(target.noBrokerHost ? { noBrokerHost: target.noBrokerHost } : {}),
     }),
   );
+  // node_exporter's textfile collector reads the file whole: it is replaced atomically, never appended to.
+  if (options.prometheus) {
+    await assertParentDirExists(options.prometheus, '--prometheus');
+    await writeFileAtomic(options.prometheus, prometheusText(report, ctx.now), { mode: 0o644 });
+  }
   if (cmd.out.json) printJson({ ok: report.healthy, healthy: report.healthy, checks: report.checks });
   else if (options.ci) printCi(report.checks[0]!);
   else printReport(report);

@@ -13,7 +13,19 @@ export interface Outcome {
   status: CheckStatus;
   detail: string;
   fix?: string;
+  /** Numbers the check measured, for `doctor --prometheus` (src/doctor/metrics.ts). */
+  metrics?: Metric[];
 }
+
+/** One gauge sample: a name from METRIC_HELP, its labels, its value. */
+export interface Metric {
+  name: string;
+  labels?: Record<string, string>;
+  value: number;
+}
+
+/** The outcome with the measured numbers attached. */
+export const measured = (outcome: Outcome, metrics: Metric[]): Outcome => ({ ...outcome, metrics });
 
 export interface CheckRecord extends Outcome {
   id: string;

@@ -7,7 +7,8 @@
 // CNAMEs resolve); SimulatePrincipalPolicy and TestDNSAnswer are missing from moto and answered by
 // the launcher's patches (identity policies without conditions; the zone's own records).
 import { generateKeyPairSync } from 'node:crypto';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IAM } from '@aws-sdk/client-iam';
@@ -115,6 +116,21 @@ describe('agentkeys doctor', () => {
     });
     const tls = r.out.checks.find((c) => c.id === 'oidc.tls')!;
     expect(tls.detail).toMatch(/SHA-1 [0-9a-f]{40}/);
+  });
+
+  it('--prometheus FILE: the textfile collector format promtool accepts, with the measured numbers', async () => {
+    const file = path.join(files.cwd, 'agentkeys.prom');
+    const r = await doctor({}, ['--prometheus', file]);
+    expect(r.code).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    // Debian's prometheus package: promtool lints names, units, HELP and TYPE.
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
+    expect(text).toContain('agentkeys_doctor_healthy 1\n');
+    expect(text).toContain('agentkeys_doctor_check_status{check="kms.audit-key",group="kms",status="ok"} 1\n');
+    expect(text).toMatch(/agentkeys_audit_key_age_seconds\{alias="alias\/agentkeys-audit-test"\} 0\n/);
+    expect(text).toMatch(/agentkeys_tls_certificate_expiry_timestamp_seconds\{host="[^"]+"\} \d{10}\n/);
+    expect(text).toMatch(/agentkeys_access_key_age_seconds\{user="agentkeys-daemon-test",key="AKIA\w+"\} \d+\n/);
   });
 
   it('a detached audit grant: grants.audit-sign and the witness write fail, naming the setup step that puts it back', async () => {

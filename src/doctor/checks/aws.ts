@@ -2,7 +2,18 @@ import type { Decision } from '../../aws/iam.js';
 import { describeKeyIfExists } from '../../signing/kms-keys.js';
 import { roleArn, WITNESS_FORBIDDEN_ACTIONS } from '../../setup/policies.js';
 import { findBroadGrants } from '../../setup/steps/22-security-audit.js';
-import { fail, ok, setupFix, skip, stackOf, warn, type DoctorCheck, type DoctorContext } from '../check.js';
+import {
+  fail,
+  measured,
+  ok,
+  setupFix,
+  skip,
+  stackOf,
+  warn,
+  type DoctorCheck,
+  type DoctorContext,
+  type Metric,
+} from '../check.js';
 
 export const stackCheck: DoctorCheck = {
   id: 'stack',
@@ -253,22 +264,28 @@ export const accessKeyAgeCheck: DoctorCheck = {
     const { stack, aws } = stackOf(ctx);
     const old: string[] = [];
     const seen: string[] = [];
+    const ages: Metric[] = [];
     for (const user of [stack.daemonUser, stack.sshUser]) {
       if (!(await aws.getUser(user))) continue;
       for (const key of await aws.listAccessKeys(user)) {
         const days = key.createdAt ? Math.floor((ctx.now.getTime() - Date.parse(key.createdAt)) / 86_400_000) : 0;
         const line = `${user} ${key.id.slice(0, 8)}… ${days} days${key.status === 'Active' ? '' : ` (${key.status})`}`;
         seen.push(line);
+        const seconds = key.createdAt ? Math.floor((ctx.now.getTime() - Date.parse(key.createdAt)) / 1000) : 0;
+        ages.push({ name: 'agentkeys_access_key_age_seconds', labels: { user, key: key.id }, value: seconds });
         if (days >= ACCESS_KEY_MAX_AGE_DAYS) old.push(line);
       }
     }
     if (old.length > 0)
-      return warn(
-        `older than ${ACCESS_KEY_MAX_AGE_DAYS} days: ${old.join('; ')}`,
-        `${setupFix(ctx, 'daemon-user', ' --rotate-access-keys')} && ` +
-          setupFix(ctx, 'ssh-user', ' --rotate-access-keys'),
+      return measured(
+        warn(
+          `older than ${ACCESS_KEY_MAX_AGE_DAYS} days: ${old.join('; ')}`,
+          `${setupFix(ctx, 'daemon-user', ' --rotate-access-keys')} && ` +
+            setupFix(ctx, 'ssh-user', ' --rotate-access-keys'),
+        ),
+        ages,
       );
-    return ok(seen.length > 0 ? seen.join('; ') : 'no access keys');
+    return measured(ok(seen.length > 0 ? seen.join('; ') : 'no access keys'), ages);
   },
 };
 

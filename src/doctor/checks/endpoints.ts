@@ -1,6 +1,7 @@
 import type { PeerCertificate } from '../http.js';
 import {
   fail,
+  measured,
   memo,
   ok,
   setupFix,
@@ -214,7 +215,9 @@ export const tlsCheck: DoctorCheck = {
     if (problem) return problem;
     const days = daysLeft(cert, ctx.now);
     const detail = `${host}, expires ${cert.validTo.slice(0, 10)} (${days} days), SHA-1 ${cert.sha1}`;
-    return days < 14 ? warn(`renew soon: ${detail}`, certbot) : ok(detail);
+    const expiry = Math.floor(Date.parse(cert.validTo) / 1000);
+    const left = [{ name: 'agentkeys_tls_certificate_expiry_timestamp_seconds', labels: { host }, value: expiry }];
+    return measured(days < 14 ? warn(`renew soon: ${detail}`, certbot) : ok(detail), left);
   },
 };
 

@@ -7,7 +7,7 @@ import { readSignerRegistryIfExists } from '../../signing/registry.js';
 import { checkpointPathFor } from '../../store/checkpoint-file.js';
 import { fileExists } from '../../sys/fs.js';
 import { redactUrl } from '../../sys/redact.js';
-import { fail, ok, setupFix, skip, stackOf, warn, type DoctorCheck } from '../check.js';
+import { fail, measured, ok, setupFix, skip, stackOf, warn, type DoctorCheck } from '../check.js';
 import { enableKeyFix } from './aws.js';
 
 export const auditKeyCheck: DoctorCheck = {
@@ -38,8 +38,9 @@ export const auditKeyCheck: DoctorCheck = {
       return fail(`${key.keyArn} is not published in ${setup.signersPath}`, setupFix(ctx, 'kms-audit-key'));
     const advice = adviseRotation(key, ctx.rotationPolicy ?? DEFAULT_ROTATION_POLICY);
     const detail = `${alias} → ${key.keyArn} (${key.spec}), ${advice.reason}`;
-    if (advice.shouldRotate) return warn(detail, `agentkeys rotate-key --alias ${alias}`);
-    return ok(detail);
+    const age = [{ name: 'agentkeys_audit_key_age_seconds', labels: { alias }, value: advice.ageDays * 86_400 }];
+    if (advice.shouldRotate) return measured(warn(detail, `agentkeys rotate-key --alias ${alias}`), age);
+    return measured(ok(detail), age);
   },
 };
 
@@ -69,16 +70,20 @@ export const kmsCostCheck: DoctorCheck = {
     const monthly = perSecond * SECONDS_PER_MONTH;
     const usd = (monthly / 10_000) * KMS_ASYMMETRIC_USD_PER_10K;
     const share = perSecond / ECC_SIGN_QUOTA_PER_SECOND;
+    const numbers = [
+      { name: 'agentkeys_audit_log_events', labels: { log: redactUrl(log) }, value: rate.events },
+      { name: 'agentkeys_kms_sign_requests_per_second', labels: { log: redactUrl(log) }, value: perSecond },
+    ];
     const detail =
       `${rate.events} events over ${Math.round(rate.seconds)} s (${rate.mode} mode): ` +
       `${Math.round(monthly).toLocaleString('en-US')} Sign requests/month ≈ $${usd.toFixed(2)}, ` +
       `${(share * 100).toFixed(share < 0.01 ? 3 : 1)}% of the ${ECC_SIGN_QUOTA_PER_SECOND}/s Sign quota`;
     if (share > 0.5)
-      return warn(
-        detail,
-        'switch to checkpoint mode: agentkeys sign --checkpoint-every 1000 (one Sign per checkpoint)',
+      return measured(
+        warn(detail, 'switch to checkpoint mode: agentkeys sign --checkpoint-every 1000 (one Sign per checkpoint)'),
+        numbers,
       );
-    return ok(detail);
+    return measured(ok(detail), numbers);
   },
 };
 
