@@ -577,6 +577,10 @@ program
   .option('--expected-address <0x…>', 'refuse to start unless the key has this address')
   .option('--rpc-url <url>', 'an Ethereum JSON-RPC node: enables get_balance (and send_transaction with --allow-send)')
   .option('--allow-send', 'with --rpc-url: the send_transaction tool broadcasts what the policy allows')
+  .option(
+    '--metrics-port <port>',
+    'serve Prometheus metrics on 127.0.0.1:PORT/metrics (calls, denials by rule, KMS latency)',
+  )
   .action(lazy(async (opts) => (await import('../commands/mcp.js')).runMcp(opts)));
 
 program

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { McpMetrics } from '../src/mcp/metrics.js';
+import { messageOf } from '../src/sys/operator-file.js';
 import { promises as fsp } from 'node:fs';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { appendUnsignedEvents, CheckpointScheduler, type SchedulerPolicy } from '../src/audit/checkpointing.js';
@@ -33,6 +36,7 @@ export interface McpOptions extends GlobalOptions {
   expectedAddress?: string;
   rpcUrl?: string;
   allowSend?: boolean;
+  metricsPort?: string;
 }
 
 // A long-running server rides out KMS throttling: up to 8 attempts with the SDK's backoff.
@@ -58,6 +62,11 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
       hint: '--rpc-url http://127.0.0.1:8545 --allow-send',
     });
   const rpc = options.rpcUrl ? openRpc(options.rpcUrl) : undefined;
+  const metrics = options.metricsPort !== undefined ? new McpMetrics() : undefined;
+  if (metrics) ctx.services.onKmsCall((call) => metrics.observeKms(call));
+  const metricsServer = metrics
+    ? await serveMetrics(metrics, parseWholeNumber(options.metricsPort!, '--metrics-port', { min: 1, max: 65535 }))
+    : undefined;
   const checkpoints = checkpointPolicy(options, auditLog);
   const audit = auditLog ? await openDecisionLog(ctx, auditLog, keyRef, checkpoints) : undefined;
   const deps: VaultDeps = {
@@ -65,6 +74,7 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
     ...(keyRef.startsWith('kms:') ? { keyState: () => keyState(ctx, keyRef.slice(4)) } : {}),
     policy,
     record: async (record, client) => {
+      metrics?.observeDecision(record);
       await audit?.record(record, client);
       ctx.services.trail.drainEvents(); // the decision chain is the record; nothing accumulates
     },
@@ -111,6 +121,7 @@ export async function runMcp(options: McpOptions): Promise<ExitCode> {
   await server.close();
   await audit?.lifecycle('stop', { reason, calls: vault.calls });
   await audit?.close();
+  await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
   return 0;
 }
 
@@ -242,4 +253,28 @@ function checkpointPolicy(options: McpOptions, auditLog: string | undefined): Sc
       ? { intervalMs: parseDurationMs(options.checkpointInterval, '--checkpoint-interval') }
       : {}),
   };
+}
+
+/**
+ * GET /metrics on 127.0.0.1 only (Prometheus's text format); anything else is 404. Loopback: the
+ * numbers say what agents asked for, and a scraper on the host (or a tunnel) is the way in.
+ */
+async function serveMetrics(metrics: McpMetrics, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.text());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) =>
+      reject(
+        new UsageError({
+          code: 'PORT_UNAVAILABLE',
+          message: `--metrics-port ${port}: ${messageOf(err)}`,
+          hint: 'choose a free port: --metrics-port 9464',
+        }),
+      ),
+    );
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return server;
 }

@@ -38,6 +38,8 @@ export interface Services {
   witnessObjects(): Promise<WitnessObjects>;
   /** Who this process acts as (STS GetCallerIdentity), asked once; for the KMS trail. */
   callerIdentity(): Promise<{ account: string; arn: string }>;
+  /** Tells `listener` of every KMS request from now on (mcp --metrics-port: their latency). */
+  onKmsCall(listener: (call: AwsCallObservation) => void): void;
   /** SNS in a region (the alert topic's own), loaded on first use. */
   sns(region: string): Promise<SnsApi>;
 }
@@ -71,9 +73,11 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
   const regional = new Map<string, Promise<KmsApi>>();
   const kmsCalls = new Map<string, number>();
   const trail = new KmsTrail();
+  const listeners: ((call: AwsCallObservation) => void)[] = [];
   const onCall = (call: AwsCallObservation) => {
     kmsCalls.set(call.operation, (kmsCalls.get(call.operation) ?? 0) + 1);
     trail.observe(call);
+    for (const l of listeners) l(call);
   };
   let witness: Promise<WitnessObjects> | undefined;
   let identity: Promise<{ account: string; arn: string }> | undefined;
@@ -97,6 +101,7 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
       const cache = cached ? await keyCacheOf(config, api) : undefined;
       return KmsSigner.open(api, ref, { ...(kid ? { kid } : {}), ...(cache ? { cache } : {}) });
     },
+    onKmsCall: (listener) => void listeners.push(listener),
     sns: async (region) => {
       const [sns, service] = await Promise.all([import('./aws/sns.js'), import('./aws/service.js')]);
       return sns.createSnsApi(service.createServiceContext({ ...awsAuthFromConfig(config), region }));

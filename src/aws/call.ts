@@ -11,6 +11,8 @@ export interface AwsCallObservation {
   input: Record<string, unknown>;
   output?: Record<string, unknown>;
   errorName?: string;
+  /** Wall time of the request, the SDK's own retries included. */
+  durationMs?: number;
 }
 
 type MiddlewareClient = { middlewareStack: { add: (...a: never[]) => void } };
@@ -30,12 +32,17 @@ export function observeCalls<C extends MiddlewareClient>(
           operation: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
           input: args.input as Record<string, unknown>,
         };
+        const started = performance.now();
         try {
           const result = await next(args);
-          onCall({ ...base, output: result.output as Record<string, unknown> });
+          onCall({
+            ...base,
+            output: result.output as Record<string, unknown>,
+            durationMs: performance.now() - started,
+          });
           return result;
         } catch (err) {
-          onCall({ ...base, errorName: nameOf(err) });
+          onCall({ ...base, errorName: nameOf(err), durationMs: performance.now() - started });
           throw err;
         }
       },

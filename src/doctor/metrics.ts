@@ -3,6 +3,7 @@
 // the checks measured (key age, days of certificate left, access key age, the chain's size).
 import type { DoctorReport } from './run.js';
 import type { Metric } from './check.js';
+import { metricBlock, sampleLine } from '../sys/prometheus.js';
 
 const HELP: Record<string, string> = {
   agentkeys_doctor_healthy: '1 when no doctor check failed (warnings allowed)',
@@ -37,19 +38,12 @@ export function prometheusText(report: DoctorReport, at: Date): string {
     samples.push(...(c.metrics ?? []));
   }
   const names = [...new Set(samples.map((s) => s.name))];
-  return names
-    .map((name) => {
-      const lines = samples.filter((s) => s.name === name).map((s) => `${name}${labels(s.labels)} ${s.value}`);
-      return [`# HELP ${name} ${HELP[name] ?? name}`, `# TYPE ${name} gauge`, ...lines].join('\n');
-    })
-    .join('\n')
-    .concat('\n');
-}
-
-function labels(l: Record<string, string> | undefined): string {
-  if (!l || Object.keys(l).length === 0) return '';
-  const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-  return `{${Object.entries(l)
-    .map(([k, v]) => `${k}="${escape(v)}"`)
-    .join(',')}}`;
+  const block = (name: string) =>
+    metricBlock(
+      name,
+      HELP[name] ?? name,
+      'gauge',
+      samples.filter((s) => s.name === name).map((s) => sampleLine(name, s.labels, s.value)),
+    );
+  return `${names.map(block).join('\n')}\n`;
 }

@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawnSync } from 'node:child_process';
+import { freePort } from '../helpers/net.js';
+import { startPrometheus } from '../helpers/prometheus.js';
 import { parseEther, type Address, type Hex } from 'viem';
 import { createKmsApi } from '../../src/aws/kms.js';
 import { useAnvil } from '../helpers/anvil.js';
@@ -88,6 +91,55 @@ const txFor = (nonce: number, over: Record<string, unknown> = {}) => ({
   maxFeePerGas: '3000000000',
   maxPriorityFeePerGas: '1000000000',
   ...over,
+});
+
+describe('agentkeys mcp --metrics-port (issue 27)', () => {
+  it('counts calls by tool and decision, denials by rule and KMS latency; promtool accepts it; Prometheus scrapes it', async () => {
+    const cwd = tempDir();
+    const arn = await secpKey();
+    const port = await freePort();
+    const s = await connect(
+      [
+        'mcp',
+        '--key-id',
+        `kms:${arn}`,
+        '--policy',
+        writePolicy(cwd),
+        '--audit-log',
+        path.join(cwd, 'a.jsonl'),
+        '--metrics-port',
+        String(port),
+      ],
+      moto.current.env,
+      cwd,
+    );
+    const prometheus = await startPrometheus(`127.0.0.1:${port}`);
+    try {
+      await s.call('get_address');
+      await s.call('sign_message', { message: 'hello' });
+      for (const chainId of [1, 5])
+        expect((await s.call('sign_transaction', { transaction: txFor(0, { chainId }) })).json).toMatchObject({
+          error: { rule: 'chainIds' },
+        });
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toContain('agentkeys_mcp_calls_total{tool="sign_message",decision="allowed"} 1\n');
+      expect(text).toContain('agentkeys_mcp_calls_total{tool="sign_transaction",decision="denied"} 2\n');
+      expect(text).toContain('agentkeys_mcp_denials_total{rule="chainIds"} 2\n');
+      // The EVM signature and the decision chain's own signatures (every event is signed with KMS).
+      expect(text).toMatch(/agentkeys_kms_request_duration_seconds_count\{operation="Sign"\} [1-9]\d*\n/);
+      const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
+      expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+      // A real Prometheus, scraping every second, sees the same numbers.
+      const denied = await prometheus.query('agentkeys_mcp_denials_total{rule="chainIds"}');
+      expect(denied[0]!.value[1]).toBe('2');
+      const signs = await prometheus.query('agentkeys_kms_request_duration_seconds_count{operation="Sign"}');
+      expect(Number(signs[0]!.value[1])).toBeGreaterThan(0);
+    } finally {
+      await prometheus.close();
+      await s.close();
+    }
+  }, 90_000);
 });
 
 describe('agentkeys mcp over stdio', () => {

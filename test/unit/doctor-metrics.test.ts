@@ -33,14 +33,16 @@ describe('prometheusText', () => {
 });
 
 describe('the Grafana dashboard (templates/grafana/agentkeys.json)', () => {
-  it('parses, and every metric it queries is one doctor --prometheus writes', async () => {
+  it('parses, and every metric it queries is one doctor --prometheus or mcp --metrics-port writes', async () => {
     const { readFileSync } = await import('node:fs');
     const dash = JSON.parse(readFileSync('templates/grafana/agentkeys.json', 'utf8')) as {
       panels: { title: string; targets: { expr: string }[] }[];
     };
     expect(dash.panels.length).toBeGreaterThan(5);
     const written =
-      prometheusText({ healthy: true, checks: [] }, new Date()) + readFileSync('src/doctor/metrics.ts', 'utf8');
+      prometheusText({ healthy: true, checks: [] }, new Date()) +
+      readFileSync('src/doctor/metrics.ts', 'utf8') +
+      readFileSync('src/mcp/metrics.ts', 'utf8');
     for (const p of dash.panels)
       for (const t of p.targets)
         for (const name of t.expr.match(/agentkeys_[a-z_]+/g) ?? [])
