@@ -8,6 +8,8 @@ import { UsageError, type ErrorCode, type ExitCode } from '../src/errors.js';
 import { envNamesOfFlag } from '../src/config/load.js';
 import { SIGNING_ALGS } from '../src/signing/algorithms.js';
 import { removeInterruptedLeftovers } from '../src/sys/cleanup.js';
+import { withSpan } from '../src/sys/tracing.js';
+import { tracingRequested } from '../src/sys/telemetry.js';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -779,7 +781,11 @@ type Runner = (opts: Record<string, unknown>, positional: unknown[]) => Promise<
 function lazy(run: (opts: any, positional: unknown[]) => Promise<ExitCode>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    process.exitCode = await (run as Runner)(cmd.optsWithGlobals(), args.slice(0, -2));
+    // One span per command run (a no-op unless OpenTelemetry is on): the AWS calls, signing and
+    // verification phases inside it are its children.
+    process.exitCode = await withSpan(`agentkeys ${commandPath(cmd)}`, { 'agentkeys.command': commandPath(cmd) }, () =>
+      (run as Runner)(cmd.optsWithGlobals(), args.slice(0, -2)),
+    );
   };
 }
 
@@ -868,10 +874,16 @@ async function main(): Promise<void> {
     );
     return;
   }
+  // OpenTelemetry only when the standard variables ask for it: otherwise not one module of it loads.
+  const telemetry = tracingRequested(process.env)
+    ? await (await import('../src/sys/telemetry.js')).startTelemetry(VERSION, process.env)
+    : undefined;
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
     process.exitCode = await exitCodeFor(err);
+  } finally {
+    await telemetry?.shutdown().catch(() => undefined); // a collector that is down never fails a command
   }
 }
 

@@ -1,4 +1,5 @@
 import { AgentkeysError, UsageError } from '../errors.js';
+import { withSpan } from '../sys/tracing.js';
 import {
   parseSignerRegistryLenient,
   readRegistryText,
@@ -58,7 +59,9 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
   }
   const info = await source.describe(); // a missing log is reported before anything else
   const hmacSecrets = await readHmacSecrets(opts.hmacKeyFiles);
-  const { keys, warnings } = await loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs, opts.kmsVerify ?? 'off');
+  const { keys, warnings } = await withSpan('verify.registry', {}, () =>
+    loadKeyRing(opts.signersPath, hmacSecrets, opts.slackMs, opts.kmsVerify ?? 'off'),
+  );
   const anchorFile = await source.readAnchor(opts.anchor);
   if (opts.anchor && !anchorFile) {
     throw new UsageError({
@@ -69,19 +72,24 @@ export async function verifyChainSource(source: ChainSource, opts: VerifyAuditOp
   }
   const onProgress = opts.onProgress;
   const spare = new SpareBuffers();
-  const report = await verifyChain(source.chunks(spare), {
-    spare,
-    keys,
-    workers: opts.workers ?? workersFor(info),
-    ...(onProgress ? { onProgress: (events: number, bytes: number) => onProgress(events, bytes, info.sizeBytes) } : {}),
-    ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
-    ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
-    ...(anchorFile ? { anchorText: anchorFile.text } : {}),
-    ...(opts.extraAnchors?.length ? { extraAnchors: opts.extraAnchors } : {}),
-    checkpoints: [...(await source.readCheckpoints()), ...(opts.extraCheckpoints ?? [])],
-    ...(opts.expectedOrigin ? { expectedOrigin: opts.expectedOrigin } : {}),
-    logRef: source.label,
-  });
+  const checkpoints = [...(await source.readCheckpoints()), ...(opts.extraCheckpoints ?? [])];
+  const report = await withSpan('verify.chain', { 'agentkeys.log': source.label }, () =>
+    verifyChain(source.chunks(spare), {
+      spare,
+      keys,
+      workers: opts.workers ?? workersFor(info),
+      ...(onProgress
+        ? { onProgress: (events: number, bytes: number) => onProgress(events, bytes, info.sizeBytes) }
+        : {}),
+      ...(opts.checkDeferred ? { checkDeferred: opts.checkDeferred } : {}),
+      ...(opts.trustedStart ? { trustedStart: opts.trustedStart } : {}),
+      ...(anchorFile ? { anchorText: anchorFile.text } : {}),
+      ...(opts.extraAnchors?.length ? { extraAnchors: opts.extraAnchors } : {}),
+      checkpoints,
+      ...(opts.expectedOrigin ? { expectedOrigin: opts.expectedOrigin } : {}),
+      logRef: source.label,
+    }),
+  );
   const collapsed = collapseNotJsonLines(report.findings, report.events, source.label);
   const labelled = await labelOrphans(source, labelForks(collapsed, info.forkedIds));
   const findings = [...(opts.extraFindings ?? []), ...labelled];

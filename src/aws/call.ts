@@ -1,6 +1,7 @@
 // The one wrapper every AWS call goes through: errors classified by their code (awsError), the
 // "absent" and "already gone" answers told apart from failures by code, retries for IAM's
 // eventual consistency by code, and one SDK middleware that observes (counts, audits) every call.
+import { tracingOn, withSpan } from '../sys/tracing.js';
 import { awsError } from './errors.js';
 import { nameOf } from '../sys/operator-file.js';
 
@@ -23,7 +24,7 @@ export function observeCalls<C extends MiddlewareClient>(
   service: string,
   onCall?: (call: AwsCallObservation) => void,
 ): C {
-  if (!onCall) return client;
+  if (!onCall && !tracingOn()) return client;
   (client.middlewareStack as unknown as { add: (mw: unknown, o: unknown) => void }).add(
     (next: (a: { input: unknown }) => Promise<{ output: unknown }>, context: { commandName?: string }) =>
       async (args: { input: unknown }) => {
@@ -33,16 +34,17 @@ export function observeCalls<C extends MiddlewareClient>(
           input: args.input as Record<string, unknown>,
         };
         const started = performance.now();
+        const attributes = { 'rpc.system': 'aws-api', 'rpc.service': service, 'rpc.method': base.operation };
         try {
-          const result = await next(args);
-          onCall({
+          const result = await withSpan(`aws ${service}.${base.operation}`, attributes, () => next(args));
+          onCall?.({
             ...base,
             output: result.output as Record<string, unknown>,
             durationMs: performance.now() - started,
           });
           return result;
         } catch (err) {
-          onCall({ ...base, errorName: nameOf(err), durationMs: performance.now() - started });
+          onCall?.({ ...base, errorName: nameOf(err), durationMs: performance.now() - started });
           throw err;
         }
       },

@@ -281,7 +281,7 @@ describe('test and prod stacks', () => {
     expect(JSON.parse(again.stdout).deleted).toEqual([]);
   });
 
-  it('teardown is derived from the steps: it returns the account to what it was before setup, KMS keys and the witness aside', async () => {
+  it('teardown is derived from the steps: it returns the account to what it was before setup, KMS keys, the witness and the lock bucket aside', async () => {
     const { zoneId } = await seedAccount();
     const files = await stackFiles(zoneId, { test: true });
     appendFileSync(files.operator, '\nEVM_SIGNER=true\n');
@@ -307,9 +307,10 @@ describe('test and prod stacks', () => {
     expect(deleted.findIndex((d) => d.includes('DNS record'))).toBeLessThan(
       deleted.findIndex((d) => d.startsWith('Elastic IP')),
     );
-    // The witness bucket stays on purpose: Object Lock in compliance mode is the point of it.
+    // The witness bucket stays on purpose: Object Lock in compliance mode is the point of it. So does
+    // the lock bucket both stacks share (empty: the run's lock was released).
     const after = await snapshotAccount(zoneId);
-    expect(after.buckets).toEqual(['agentkeys-witness-test-123456789012']);
+    expect(after.buckets).toEqual(['agentkeys-locks-123456789012', 'agentkeys-witness-test-123456789012']);
     expect({ ...after, buckets: [] }).toEqual(before);
     expect(existsSync(path.join(files.cwd, '.agentkeys/credentials/test.ini'))).toBe(false);
   });
