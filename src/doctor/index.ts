@@ -14,6 +14,7 @@ import {
   witnessCheck,
 } from './checks/aws.js';
 import { requireKmsCheck } from './checks/ci.js';
+import { checkpointCheck } from './checks/audit.js';
 import {
   dnsCheck,
   healthzCheck,
@@ -49,6 +50,7 @@ export function doctorChecks(opts: CatalogOptions = {}): DoctorCheck[] {
     accountCheck,
     auditKeyCheck,
     kmsCostCheck,
+    checkpointCheck,
     callerPermissionsCheck,
     auditGrantCheck,
     witnessCheck,

@@ -14,6 +14,8 @@ const HELP: Record<string, string> = {
   agentkeys_tls_certificate_expiry_timestamp_seconds: "When the issuer's TLS certificate expires (Unix time)",
   agentkeys_access_key_age_seconds: "Age of each of setup's IAM access keys",
   agentkeys_audit_log_events: 'Events in the audit chain doctor measured (--log)',
+  agentkeys_audit_checkpoint_age_seconds: 'Age of the newest checkpoint of the audit chain (--log)',
+  agentkeys_audit_uncheckpointed_events: 'Events of the audit chain no checkpoint covers yet (--log)',
   agentkeys_kms_sign_requests_per_second: "KMS Sign requests per second at the chain's measured rate",
 };
 
