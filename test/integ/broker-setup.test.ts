@@ -25,6 +25,9 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 import { startWebhook, type Webhook } from '../helpers/webhook.js';
+import { useMoto } from '../helpers/moto.js';
+import { createSnsApi } from '../../src/aws/sns.js';
+import { createServiceContext } from '../../src/aws/service.js';
 import { freePortBase } from '../helpers/net.js';
 import { hostBrokerEnv, startTestHost, writeServiceBinary, type TestHost } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -39,6 +42,7 @@ interface StepOut {
   error?: { code: string };
 }
 
+const moto = useMoto();
 let host: TestHost;
 let doh: Issuer;
 let cwd: string;
@@ -111,6 +115,11 @@ async function brokerSetup(extra: string[] = []) {
 }
 
 const onHost = (rel: string) => path.join(host.root, rel);
+/** ssh to the test host as its user, with no host-key prompt. */
+const sshArgs = () => [
+  ...['-i', host.keyFile, '-p', String(host.port), '-o', 'StrictHostKeyChecking=no'],
+  ...['-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `${host.user}@127.0.0.1`],
+];
 
 describe('agentkeys broker setup over SSH', () => {
   it('--plan on a fresh host lists every change, diffs included, and changes nothing (exit 4)', async () => {
@@ -188,20 +197,7 @@ describe('agentkeys broker setup over SSH', () => {
     // systemd starts a watch's service on its timer; here the test starts it (the stub runs the
     // oneshot and, as it failed, agentkeys-alert@ for it). The audit log does not exist yet.
     // Asynchronously: the webhook answers from this process's event loop.
-    const r = await execFileAsync('ssh', [
-      '-i',
-      host.keyFile,
-      '-p',
-      String(host.port),
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'LogLevel=ERROR',
-      `${host.user}@127.0.0.1`,
-      'systemctl start agentkeys-watch-verify.service',
-    ]).then(
+    const r = await execFileAsync('ssh', [...sshArgs(), 'systemctl start agentkeys-watch-verify.service']).then(
       () => ({ status: 0 }),
       (err: { code?: number }) => ({ status: err.code ?? -1 }),
     );
@@ -304,5 +300,30 @@ describe('agentkeys broker setup over SSH', () => {
       env,
     });
     expect(JSON.parse(doh.stdout).error.code).toBe('FLAG_INVALID');
+  }, 60_000);
+
+  it('the same watch with ALERT_TARGET=sns: the alert goes through SNS (moto) to its subscriber', async () => {
+    // moto stands in for the instance profile's AWS: its endpoint and keys go into broker.env, the
+    // alert unit's EnvironmentFile, as the instance's role would come from IMDS on EC2.
+    const sns = createSnsApi(createServiceContext({ region: 'us-east-1' }));
+    const topic = await sns.createTopic('agentkeys-alerts-test');
+    await sns.subscribe(topic, 'http', `${alerts.url}/sns`);
+    const before = alerts.received.length;
+    const envFile = path.join(cwd, 'env/broker.test.env');
+    writeFileSync(
+      envFile,
+      readFileSync(envFile, 'utf8').replace(/^ALERT_TARGET=.*$/m, `ALERT_TARGET=sns:${topic}`) +
+        Object.entries(moto.current.env)
+          .map(([k, v]) => `${k}=${v}\n`)
+          .join(''),
+    );
+    expect((await brokerSetup(['--only-step', 'host-files'])).code).toBe(0);
+    await execFileAsync('ssh', [...sshArgs(), 'systemctl start agentkeys-watch-verify.service']).catch(() => undefined);
+    const delivered = alerts.received
+      .slice(before)
+      .map((m) => JSON.parse(m.body) as { Type?: string; Subject?: string; Message?: string })
+      .find((m) => m.Type === 'Notification');
+    expect(delivered?.Subject).toMatch(/^agentkeys: agentkeys-watch-verify\.service failed on /);
+    expect(delivered?.Message).toMatch(/✖ .*\[[A-Z_]+\]/);
   }, 60_000);
 });
