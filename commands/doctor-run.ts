@@ -20,6 +20,8 @@ export interface DoctorOptions extends GlobalOptions, StackFileOptions {
   log?: string;
   intervalDays?: string;
   maxAgeDays?: string;
+  /** The tenant-isolation proof with IAM's policy simulator. */
+  isolation?: boolean;
   /** Also write the results as Prometheus gauges (node_exporter's textfile format) to this file. */
   prometheus?: string;
 }
@@ -52,6 +54,7 @@ export async function runDoctorFor(
     ctx,
     doctorChecks({
       ci: options.ci === true,
+      isolation: options.isolation === true,
       ...(options.pem ? { pem: options.pem } : {}),
       ...(target.noBrokerHost ? { noBrokerHost: target.noBrokerHost } : {}),
     }),

@@ -87,7 +87,16 @@ export interface IamApi {
   /** A managed policy's default version, decoded (the security audit reads what it grants). */
   getManagedPolicyDocument(arn: string): Promise<string | undefined>;
   /** IAM's own answer to "may this principal do these actions on these resources" (doctor). */
-  simulatePrincipalPolicy(principalArn: string, actions: string[], resources: string[]): Promise<Decision[]>;
+  /**
+   * IAM's policy simulator. `context`: condition keys the request would carry (the broker's
+   * principal tags); `resourcePolicy`: a bucket policy to evaluate with the identity's own.
+   */
+  simulatePrincipalPolicy(
+    principalArn: string,
+    actions: string[],
+    resources: string[],
+    opts?: { context?: Record<string, string>; resourcePolicy?: string },
+  ): Promise<Decision[]>;
 }
 
 export function createIamApi(ctx: AwsServiceContext): IamApi {
@@ -297,7 +306,7 @@ export function createIamApi(ctx: AwsServiceContext): IamApi {
         name,
         async () => void (await iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: name }))),
       ),
-    simulatePrincipalPolicy: (principalArn, actions, resources) =>
+    simulatePrincipalPolicy: (principalArn, actions, resources, opts = {}) =>
       caller.call('iam:SimulatePrincipalPolicy', principalArn, async () => {
         const decisions: Decision[] = [];
         let marker: string | undefined;
@@ -307,6 +316,16 @@ export function createIamApi(ctx: AwsServiceContext): IamApi {
               PolicySourceArn: principalArn,
               ActionNames: actions,
               ResourceArns: resources,
+              ...(opts.context
+                ? {
+                    ContextEntries: Object.entries(opts.context).map(([key, value]) => ({
+                      ContextKeyName: key,
+                      ContextKeyValues: [value],
+                      ContextKeyType: 'string' as const,
+                    })),
+                  }
+                : {}),
+              ...(opts.resourcePolicy ? { ResourcePolicy: opts.resourcePolicy } : {}),
               ...(marker ? { Marker: marker } : {}),
             }),
           );

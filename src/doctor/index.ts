@@ -15,6 +15,7 @@ import {
 } from './checks/aws.js';
 import { requireKmsCheck } from './checks/ci.js';
 import { checkpointCheck } from './checks/audit.js';
+import { isolationCheck } from './checks/isolation.js';
 import {
   dnsCheck,
   healthzCheck,
@@ -34,6 +35,8 @@ export interface CatalogOptions {
   pem?: string;
   /** --ci: only the protected-branch guard. */
   ci?: boolean;
+  /** --isolation: the tenant-isolation proof too (IAM's policy simulator, several calls per class). */
+  isolation?: boolean;
   /** Why no broker host serves HTTPS (the sandbox): its checks are skipped with this reason. */
   noBrokerHost?: string;
 }
@@ -72,6 +75,7 @@ export function doctorChecks(opts: CatalogOptions = {}): DoctorCheck[] {
     databaseCheck,
     redisCheck,
     jwtPairCheck,
+    ...(opts.isolation ? [isolationCheck] : []),
   ];
   const reason = opts.noBrokerHost;
   if (reason === undefined) return all;

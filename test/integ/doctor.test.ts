@@ -133,6 +133,30 @@ describe('agentkeys doctor', () => {
     expect(text).toMatch(/agentkeys_access_key_age_seconds\{user="agentkeys-daemon-test",key="AKIA\w+"\} \d+\n/);
   });
 
+  it("--isolation: each actor its own prefix only; a grant over every actor's prefix is named", async () => {
+    // moto has no SimulatePrincipalPolicy: the launcher's evaluator answers it, with the context
+    // keys (the session tag), policy variables, String/Null conditions and the bucket policy.
+    const isolation = async () => (await doctor({}, ['--isolation'])).out.checks.find((c) => c.id === 'isolation')!;
+    const good = await isolation();
+    expect(good).toMatchObject({ status: 'ok', detail: expect.stringContaining('12 probes over 3 data classes') });
+    const iam = new IAM(region);
+    const wide = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::agentkeys-vault-test-123456789012/bots/*' },
+      ],
+    });
+    await iam.putRolePolicy({ RoleName: 'agentkeys-vault-role-test', PolicyName: 'too-wide', PolicyDocument: wide });
+    try {
+      const bad = await isolation();
+      expect(bad.status).toBe('fail');
+      expect(bad.detail).toContain("agentkeys-vault-role-test may s3:PutObject another actor's prefix");
+      expect(bad.fix).toContain('--only-step data-classes');
+    } finally {
+      await iam.deleteRolePolicy({ RoleName: 'agentkeys-vault-role-test', PolicyName: 'too-wide' });
+    }
+  });
+
   it('a detached audit grant: grants.audit-sign and the witness write fail, naming the setup step that puts it back', async () => {
     const iam = new IAM(region);
     const policy = await iam.getRolePolicy({

@@ -109,14 +109,20 @@ export const callerPermissionsCheck: DoctorCheck = {
   },
 };
 
-/** One runtime principal's needs, simulated on the exact resources. */
+/**
+ * One runtime principal's needs, simulated on the exact resources. `context`: the condition keys
+ * the real request carries (IAM's simulator denies a conditioned grant when its key is missing).
+ */
 async function simulateGrant(
   ctx: DoctorContext,
   principal: string,
   actions: string[],
   resource: string,
+  context?: Record<string, string>,
 ): Promise<Decision[]> {
-  return denied(await stackOf(ctx).aws.simulatePrincipalPolicy(principal, actions, [resource]));
+  return denied(
+    await stackOf(ctx).aws.simulatePrincipalPolicy(principal, actions, [resource], context ? { context } : {}),
+  );
 }
 
 const SIGNER_ACTIONS = ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'];
@@ -137,7 +143,8 @@ export const brokerGrantsCheck: DoctorCheck = {
     const identity = `arn:aws:ses:${stack.region}:${stack.accountId}:identity/${stack.mailDomain}`;
     const missing = [
       ...(await simulateGrant(ctx, arn, ['sts:AssumeRole'], roleArn(stack, stack.dataRole))),
-      ...(await simulateGrant(ctx, arn, ['ses:SendEmail'], identity)),
+      // The grant holds for the stack's sender only (ses:FromAddress), as the broker sends.
+      ...(await simulateGrant(ctx, arn, ['ses:SendEmail'], identity, { 'ses:FromAddress': stack.senderAddress })),
     ];
     if (missing.length > 0) return fail(`${role} may not: ${list(missing)}`, fix);
     if (!stack.instanceId) return warn(`${role} is ready but no INSTANCE_ID is set to attach it to`, fix);
