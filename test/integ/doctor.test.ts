@@ -9,6 +9,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { startPrometheus } from '../helpers/prometheus.js';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { IAM } from '@aws-sdk/client-iam';
@@ -131,7 +133,18 @@ describe('agentkeys doctor', () => {
     expect(text).toMatch(/agentkeys_audit_key_age_seconds\{alias="alias\/agentkeys-audit-test"\} 0\n/);
     expect(text).toMatch(/agentkeys_tls_certificate_expiry_timestamp_seconds\{host="[^"]+"\} \d{10}\n/);
     expect(text).toMatch(/agentkeys_access_key_age_seconds\{user="agentkeys-daemon-test",key="AKIA\w+"\} \d+\n/);
-  });
+    // What node_exporter's textfile collector would expose, served as it is and scraped by a real Prometheus.
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const prometheus = await startPrometheus(`127.0.0.1:${(server.address() as { port: number }).port}`);
+    try {
+      const healthy = await prometheus.query('agentkeys_doctor_healthy');
+      expect(healthy[0]!.value[1]).toBe('1');
+    } finally {
+      await prometheus.close();
+      await new Promise((r) => server.close(r));
+    }
+  }, 60_000);
 
   it("--isolation: each actor its own prefix only; a grant over every actor's prefix is named", async () => {
     // moto has no SimulatePrincipalPolicy: the launcher's evaluator answers it, with the context
