@@ -64,17 +64,21 @@ export interface ProfileAssociation {
 export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
   const caller = ctx.caller;
   const ec2 = observeCalls(new EC2Client(ctx.config), 'ec2', ctx.onCall);
+  /** One instance as DescribeInstances has it; undefined when there is none by that id. */
+  const instance = (id: string) =>
+    caller.maybe('ec2:DescribeInstances', id, async () => {
+      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+      return out.Reservations?.[0]?.Instances?.[0];
+    });
   return {
-    describeInstanceNetwork: (id) =>
-      caller.maybe('ec2:DescribeInstances', id, async () => {
-        const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]
-          ?.Instances?.[0];
-        if (!inst) return undefined;
-        return {
-          ...(inst.InstanceType ? { instanceType: inst.InstanceType } : {}),
-          securityGroupIds: (inst.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
-        };
-      }),
+    describeInstanceNetwork: async (id) => {
+      const inst = await instance(id);
+      if (!inst) return undefined;
+      return {
+        ...(inst.InstanceType ? { instanceType: inst.InstanceType } : {}),
+        securityGroupIds: (inst.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
+      };
+    },
     instanceTypeMemoryMiB: (type) =>
       caller.call('ec2:DescribeInstanceTypes', type, async () => {
         const out = await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type as never] }));
@@ -98,16 +102,14 @@ export function createEc2Api(ctx: AwsServiceContext): Ec2Api {
           })),
         );
       }),
-    describeInstance: (id) =>
-      caller.maybe('ec2:DescribeInstances', id, async () => {
-        const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]
-          ?.Instances?.[0];
-        if (!inst) return undefined;
-        return {
-          ...(inst.PublicIpAddress ? { publicIp: inst.PublicIpAddress } : {}),
-          ...(inst.State?.Name ? { state: inst.State.Name } : {}),
-        };
-      }),
+    describeInstance: async (id) => {
+      const inst = await instance(id);
+      if (!inst) return undefined;
+      return {
+        ...(inst.PublicIpAddress ? { publicIp: inst.PublicIpAddress } : {}),
+        ...(inst.State?.Name ? { state: inst.State.Name } : {}),
+      };
+    },
     addressesByTag: (name) =>
       caller.call('ec2:DescribeAddresses', name, async () =>
         (

@@ -55,6 +55,28 @@ async function rendered(extra: string[] = []) {
   return { dir, host: path.join(dir, 'host'), out, units };
 }
 
+/** A self-signed certificate where certbot keeps one: DIR/privkey.pem and DIR/fullchain.pem. */
+function selfSigned(dir: string, name: string): string {
+  mkdirSync(dir, { recursive: true });
+  const pem = (f: string) => path.join(dir, f);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      pem('privkey.pem'),
+      '-out',
+      pem('fullchain.pem'),
+    ].concat(['-days', '1', '-subj', `/CN=${name}`]),
+    { stdio: 'pipe' },
+  );
+  return dir;
+}
+
 function nginxTest(dir: string, phase: 'a' | 'b') {
   const conf = path.join(dir, `nginx-${phase}.conf`);
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
@@ -136,27 +158,7 @@ describe('agentkeys broker render', () => {
     expect(nginxTest(dir, 'a').status, nginxTest(dir, 'a').stderr).toBe(0);
     // Without certificates Phase B must fail: that is why setup renders Phase A first.
     expect(nginxTest(dir, 'b').status).not.toBe(0);
-    const one = path.join(certs, 'one');
-    mkdirSync(one);
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        path.join(one, 'privkey.pem'),
-        '-out',
-        path.join(one, 'fullchain.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=agentkeys-test',
-      ],
-      { stdio: 'pipe' },
-    );
+    const one = selfSigned(path.join(certs, 'one'), 'agentkeys-test');
     for (const conf of readdirSync(path.join(dir, 'host/etc/nginx/agentkeys/phase-b')))
       cpSync(one, path.join(certs, conf.replace(/\.conf$/, '')), { recursive: true });
     const b = nginxTest(dir, 'b');
@@ -220,26 +222,7 @@ describe('agentkeys broker probe', () => {
       // On the host (the probe watch): certbot renewed the broker's certificate, nginx still serves
       // the old one (no reload). The served certificate is compared with the newest on disk.
       const live = tempDir();
-      mkdirSync(path.join(live, 'test-broker.litentry.org'));
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '90',
-          '-subj',
-          '/CN=test-broker.litentry.org',
-          '-keyout',
-          path.join(live, 'test-broker.litentry.org/privkey.pem'),
-          '-out',
-          path.join(live, 'test-broker.litentry.org/fullchain.pem'),
-        ],
-        { stdio: 'ignore' },
-      );
+      selfSigned(path.join(live, 'test-broker.litentry.org'), 'test-broker.litentry.org');
       const stale = await probe(['--cert-dir', live]);
       expect(stale.checks.find((c) => c.id === 'probe.broker')).toMatchObject({
         status: 'fail',
