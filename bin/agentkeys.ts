@@ -350,6 +350,8 @@ program
   .description('apply the numbered, append-only SQL migrations')
   .option('--database-url <url>', 'postgres:// URL (env DATABASE_URL)')
   .option('--plan', 'list pending migrations and exit 4 if any; change nothing')
+  .option('--dir <dir>', "another append-only SQL directory to apply (AgentIdP's), with --table")
+  .option('--table <name>', "the table that records what of --dir is applied (never another tool's own)")
   .action(lazy(async (opts) => (await import('../commands/db-migrate.js')).runDbMigrate(opts)));
 
 program

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { AgentkeysError, InternalError, UsageError } from '../errors.js';
 import { pgError } from './pg.js';
 import { packageRoot } from '../sys/fs.js';
+import { messageOf } from '../sys/operator-file.js';
 
 export interface Migration {
   version: string;
@@ -18,25 +19,53 @@ export interface MigrationPlan {
   pending: Migration[];
 }
 
-// A constant key for the session-level advisory lock that serialises concurrent `db migrate` runs.
-const MIGRATE_LOCK_KEY = 0x61676b6d; // 'agkm'
-const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+/**
+ * Where a set of migrations keeps its bookkeeping. agentkeys' own is agentkeys_schema_migrations,
+ * never the schema_migrations a neighbour (AgentIdP) owns in the same database; `db migrate --dir
+ * D --table T` applies any other append-only SQL directory with a table of its own.
+ */
+export interface MigrationTarget {
+  table: string;
+}
 
-/** The migrations shipped with the package, numbered and append-only. */
+export const AGENTKEYS_TARGET: MigrationTarget = { table: 'agentkeys_schema_migrations' };
+/** Where agentkeys kept its bookkeeping before issue 28; adopted once, never written again. */
+const LEGACY_TABLE = 'schema_migrations';
+const BOOKKEEPING_COLUMNS = ['applied_at', 'checksum', 'name', 'version'];
+
+// agentkeys' own files are NNNN_name.sql; another directory (AgentIdP's 001_create_agents.sql)
+// is numbered its own way: any number, then a name.
+const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+const ANY_NUMBERED = /^(\d+)_([A-Za-z0-9_.-]+)\.sql$/;
+const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The migrations of a directory (default: the ones shipped with the package), numbered and append-only. */
 export async function loadMigrations(dir = migrationsDir()): Promise<Migration[]> {
-  const files = (await fsp.readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+  const own = dir === migrationsDir();
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(dir);
+  } catch (err) {
+    throw new UsageError({
+      code: 'MIGRATION_DIR_UNREADABLE',
+      message: `cannot read the migrations folder ${dir}: ${messageOf(err)}`,
+      hint: 'pass --dir with the folder of NNN_name.sql files',
+    });
+  }
+  const files = entries.filter((f) => f.endsWith('.sql'));
   const out: Migration[] = [];
   for (const file of files) {
-    const m = FILE_PATTERN.exec(file);
-    if (!m)
-      throw new InternalError({
-        code: 'MIGRATION_NAME_INVALID',
-        message: `migration file ${file} is not NNNN_name.sql`,
-      });
+    const m = (own ? FILE_PATTERN : ANY_NUMBERED).exec(file);
+    if (!m) {
+      const detail = { message: `migration file ${file} is not ${own ? 'NNNN' : 'NNN'}_name.sql` };
+      if (own) throw new InternalError({ code: 'MIGRATION_NAME_INVALID', ...detail });
+      throw new UsageError({ code: 'MIGRATION_NAME_INVALID', ...detail, hint: `rename it, or move it out of ${dir}` });
+    }
     const sql = await fsp.readFile(path.join(dir, file), 'utf8');
     out.push({ version: m[1]!, name: m[2]!, sql, checksum: createHash('sha256').update(sql).digest('hex') });
   }
-  return out;
+  // Numeric order: 2_x before 10_x, whatever the padding.
+  return out.sort((a, b) => Number(a.version) - Number(b.version) || a.version.localeCompare(b.version));
 }
 
 function migrationsDir(): string {
@@ -44,16 +73,32 @@ function migrationsDir(): string {
   return path.join(packageRoot(import.meta.url), 'src', 'db', 'migrations');
 }
 
-const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+/** A --table name: a plain lower-case identifier, so it can be written into SQL as it is. */
+export function migrationTarget(table: string | undefined): MigrationTarget {
+  if (table === undefined) return AGENTKEYS_TARGET;
+  if (!TABLE_NAME.test(table))
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: `--table "${table}" is not a plain table name (lower case, digits, _)`,
+      hint: '--table agentidp_schema_migrations',
+    });
+  return { table };
+}
+
+const createTable = (t: MigrationTarget) => `CREATE TABLE IF NOT EXISTS ${t.table} (
   version    text PRIMARY KEY,
   name       text NOT NULL,
   checksum   text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now()
 )`;
 
-/** Compares what is applied with what ships; a changed applied file is an error, never re-run. */
-export async function planMigrations(client: pg.Client, migrations: Migration[]): Promise<MigrationPlan> {
-  const applied = await readApplied(client);
+/** Compares what is applied with the files; a changed applied file is an error, never re-run. */
+export async function planMigrations(
+  client: pg.Client,
+  migrations: Migration[],
+  target: MigrationTarget = AGENTKEYS_TARGET,
+): Promise<MigrationPlan> {
+  const applied = await readApplied(client, target, migrations);
   for (const m of migrations) {
     const prior = applied.get(m.version);
     if (prior && prior !== m.checksum) {
@@ -61,7 +106,7 @@ export async function planMigrations(client: pg.Client, migrations: Migration[])
         code: 'MIGRATION_CHECKSUM_MISMATCH',
         message:
           `migration ${m.version}_${m.name} was applied with checksum ${prior.slice(0, 12)}… ` +
-          `but the shipped file is ${m.checksum.slice(0, 12)}…`,
+          `but the file is ${m.checksum.slice(0, 12)}…`,
         hint: 'applied migrations are append-only: restore the original file and add a new numbered one',
       });
     }
@@ -69,43 +114,102 @@ export async function planMigrations(client: pg.Client, migrations: Migration[])
   return { applied: [...applied.keys()], pending: migrations.filter((m) => !applied.has(m.version)) };
 }
 
-async function readApplied(client: pg.Client): Promise<Map<string, string>> {
-  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
-  if (!exists.rows[0]?.t) return new Map();
+/** The columns of a table, or undefined when it does not exist. */
+async function columnsOf(client: pg.Client, table: string): Promise<string[] | undefined> {
+  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
+  if (!exists.rows[0]?.t) return undefined;
+  const cols = await client.query<{ c: string }>(
+    'SELECT column_name AS c FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()',
+    [table],
+  );
+  return cols.rows.map((r) => r.c).sort();
+}
+
+/** A table name of agentkeys' own beside another tool's: agentidp_applied for schema_migrations. */
+const ownName = (table: string) => `${table === LEGACY_TABLE ? 'agentidp' : table}_applied`;
+
+const isBookkeeping = (cols: string[]) => BOOKKEEPING_COLUMNS.every((c) => cols.includes(c));
+
+async function readApplied(
+  client: pg.Client,
+  target: MigrationTarget,
+  migrations: Migration[],
+): Promise<Map<string, string>> {
+  const cols = await columnsOf(client, target.table);
+  if (cols === undefined) return target === AGENTKEYS_TARGET ? legacyApplied(client, migrations) : new Map();
+  if (!isBookkeeping(cols))
+    throw new UsageError({
+      code: 'MIGRATION_TABLE_FOREIGN',
+      message:
+        `${target.table} exists with columns ${cols.join(', ')}: another tool's bookkeeping, ` +
+        'which agentkeys neither reads nor writes',
+      hint: `name a table of agentkeys' own: --table ${ownName(target.table)}`,
+    });
   const rows = await client.query<{ version: string; checksum: string }>(
-    'SELECT version, checksum FROM schema_migrations',
+    `SELECT version, checksum FROM ${target.table}`,
   );
   return new Map(rows.rows.map((r) => [r.version, r.checksum]));
 }
 
 /**
+ * Before issue 28 agentkeys kept its bookkeeping in schema_migrations, the name AgentIdP uses too.
+ * Rows there count as applied only when they are agentkeys' (its columns, one of its files by
+ * version and checksum); anything else in that table is a neighbour's and is never read as ours.
+ */
+async function legacyApplied(client: pg.Client, migrations: Migration[]): Promise<Map<string, string>> {
+  const cols = await columnsOf(client, LEGACY_TABLE);
+  if (!cols || !isBookkeeping(cols)) return new Map();
+  const rows = await client.query<{ version: string; checksum: string }>(
+    `SELECT version::text AS version, checksum::text AS checksum FROM ${LEGACY_TABLE}`,
+  );
+  const ours = new Map(migrations.map((m) => [m.version, m.checksum]));
+  return new Map(rows.rows.filter((r) => ours.get(r.version) === r.checksum).map((r) => [r.version, r.checksum]));
+}
+
+/** One advisory-lock key per bookkeeping table: two sets of migrations never wait on each other. */
+function lockKey(target: MigrationTarget): number {
+  return createHash('sha256').update(`agentkeys-migrate:${target.table}`).digest().readInt32BE(0);
+}
+
+/**
  * Applies pending migrations, each in its own transaction, under a session advisory lock so two
- * concurrent runs apply each file once. Re-running is a no-op.
+ * concurrent runs apply each file once. Re-running is a no-op. agentkeys' own rows found in the
+ * legacy schema_migrations are copied into agentkeys_schema_migrations first (that table untouched).
  */
 export async function applyMigrations(
   client: pg.Client,
   migrations: Migration[],
   onApplied: (m: Migration) => void = () => undefined,
+  target: MigrationTarget = AGENTKEYS_TARGET,
 ): Promise<Migration[]> {
-  await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
+  const key = lockKey(target);
+  await client.query('SELECT pg_advisory_lock($1)', [key]);
   try {
-    await client.query(CREATE_TABLE);
-    const { pending } = await planMigrations(client, migrations);
+    const fresh = (await columnsOf(client, target.table)) === undefined;
+    const adopted = fresh && target === AGENTKEYS_TARGET ? await legacyApplied(client, migrations) : new Map();
+    const { pending } = await planMigrations(client, migrations, target);
+    await client.query(createTable(target));
+    for (const m of migrations.filter((x) => adopted.has(x.version)))
+      await client.query(`INSERT INTO ${target.table} (version, name, checksum) VALUES ($1, $2, $3)`, [
+        m.version,
+        m.name,
+        m.checksum,
+      ]);
     for (const m of pending) {
-      await applyOne(client, m);
+      await applyOne(client, m, target);
       onApplied(m);
     }
     return pending;
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]);
+    await client.query('SELECT pg_advisory_unlock($1)', [key]);
   }
 }
 
-async function applyOne(client: pg.Client, m: Migration): Promise<void> {
+async function applyOne(client: pg.Client, m: Migration, target: MigrationTarget): Promise<void> {
   try {
     await client.query('BEGIN');
     await client.query(m.sql);
-    await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+    await client.query(`INSERT INTO ${target.table} (version, name, checksum) VALUES ($1, $2, $3)`, [
       m.version,
       m.name,
       m.checksum,
@@ -118,7 +222,7 @@ async function applyOne(client: pg.Client, m: Migration): Promise<void> {
       code: 'MIGRATION_FAILED',
       message: `${inner.message}; nothing of this migration was applied`,
       hint:
-        m.version === '0002'
+        target === AGENTKEYS_TARGET && m.version === '0002'
           ? 'a unique violation here means the existing chain is forked: inspect it ' +
             'with agentkeys verify-audit --log "$DATABASE_URL"'
           : 'fix the cause and re-run agentkeys db migrate',

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { loadMigrations } from '../../src/db/migrate.js';
 import { describe, expect, it } from 'vitest';
 import { appendSignedEvents } from '../../src/audit/append.js';
 import { digestRow } from '../../src/audit/record.js';
@@ -58,10 +59,76 @@ describe('db migrate', () => {
     expect((await runCli(['db', 'migrate', '--plan', '--database-url', url], { cwd })).code).toBe(0);
     const rows = await sql<{ version: string; checksum: string }>(
       url,
-      'SELECT version, checksum FROM schema_migrations ORDER BY version',
+      'SELECT version, checksum FROM agentkeys_schema_migrations ORDER BY version',
     );
     expect(rows.map((r) => r.version)).toEqual(['0001', '0002', '0003', '0004', '0005', '0006']);
     expect(rows[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("a neighbour's schema_migrations (AgentIdP's) is never read or written; its own folder applies with --table", async () => {
+    const cwd = tempDir();
+    const url = await createTestDatabase();
+    // AgentIdP's bookkeeping, in columns of its own (the crash of issue 28: agentkeys read it as its own).
+    await sql(url, 'CREATE TABLE schema_migrations (filename text PRIMARY KEY, run_on timestamptz DEFAULT now())');
+    await sql(url, "INSERT INTO schema_migrations (filename) VALUES ('001_create_agents.sql')");
+    const first = await runCli(['--json', 'db', 'migrate', '--database-url', url], { cwd });
+    expect(first.code, first.stdout).toBe(0);
+    expect(JSON.parse(first.stdout).applied).toHaveLength(6);
+    expect(await sql<{ filename: string }>(url, 'SELECT filename FROM schema_migrations')).toEqual([
+      { filename: '001_create_agents.sql' },
+    ]);
+    // AgentIdP's migrations (numbered its own way), recorded in a table of their own.
+    const dir = path.join(cwd, 'agentidp-migrations');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, '001_create_agents.sql'), 'CREATE TABLE agents (id uuid PRIMARY KEY, email text);');
+    writeFileSync(path.join(dir, '002_create_credentials.sql'), 'CREATE TABLE credentials (client_id uuid);');
+    writeFileSync(path.join(dir, '010_add_vault_path.sql'), 'ALTER TABLE credentials ADD COLUMN vault_path text;');
+    const args = ['--json', 'db', 'migrate', '--database-url', url, '--dir', dir, '--table', 'agentidp_applied'];
+    const plan = await runCli([...args, '--plan'], { cwd });
+    expect({ code: plan.code, pending: JSON.parse(plan.stdout).pending }).toEqual({
+      code: 4,
+      pending: ['001_create_agents', '002_create_credentials', '010_add_vault_path'],
+    });
+    expect(JSON.parse((await runCli(args, { cwd })).stdout).applied).toHaveLength(3);
+    expect(JSON.parse((await runCli(args, { cwd })).stdout).applied).toEqual([]);
+    // Pointed at the neighbour's table, agentkeys refuses rather than guess at its columns.
+    const foreign = await runCli(
+      ['--json', 'db', 'migrate', '--database-url', url, '--dir', dir, '--table', 'schema_migrations'],
+      {
+        cwd,
+      },
+    );
+    expect(JSON.parse(foreign.stdout).error.code).toBe('MIGRATION_TABLE_FOREIGN');
+    const half = await runCli(['--json', 'db', 'migrate', '--database-url', url, '--dir', dir], { cwd });
+    expect(JSON.parse(half.stdout).error.code).toBe('FLAG_CONFLICT');
+  });
+
+  it("agentkeys' rows in the schema_migrations it used before are adopted, the table left as it was", async () => {
+    const cwd = tempDir();
+    const url = await createTestDatabase();
+    await sql(
+      url,
+      'CREATE TABLE schema_migrations (version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, ' +
+        'applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    // What an older agentkeys did: apply 0001 and record it there.
+    const files = (await loadMigrations()).slice(0, 1);
+    await sql(url, files[0]!.sql);
+    await sql(
+      url,
+      `INSERT INTO schema_migrations (version, name, checksum) VALUES ('0001', '${files[0]!.name}', '${files[0]!.checksum}')`,
+    );
+    const r = await runCli(['--json', 'db', 'migrate', '--database-url', url], { cwd });
+    expect(r.code, r.stdout).toBe(0);
+    expect(JSON.parse(r.stdout).applied).not.toContain('0001_create_audit_events');
+    expect(
+      (await sql<{ version: string }>(url, 'SELECT version FROM agentkeys_schema_migrations ORDER BY version')).map(
+        (x) => x.version,
+      ),
+    ).toEqual(['0001', '0002', '0003', '0004', '0005', '0006']);
+    expect(
+      (await sql<{ version: string }>(url, 'SELECT version FROM schema_migrations')).map((x) => x.version),
+    ).toEqual(['0001']);
   });
 
   it('two processes migrating at once apply each file exactly once', async () => {
@@ -85,7 +152,7 @@ describe('db migrate', () => {
   it('a changed applied file is MIGRATION_CHECKSUM_MISMATCH (exit 2)', async () => {
     const cwd = tempDir();
     const url = await migratedDb(cwd);
-    await sql(url, `UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE version = '0002'`);
+    await sql(url, `UPDATE agentkeys_schema_migrations SET checksum = repeat('0', 64) WHERE version = '0002'`);
     const r = await runCli(['--json', 'db', 'migrate', '--database-url', url], { cwd });
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout).error.code).toBe('MIGRATION_CHECKSUM_MISMATCH');
@@ -314,7 +381,7 @@ describe('an existing Agent Manager database', () => {
     expect(JSON.parse(r.stdout).error.code).toBe('MIGRATION_FAILED');
     // 0001 was already there; the failed 0002 left nothing behind.
     expect(
-      (await sql<{ version: string }>(url, 'SELECT version FROM schema_migrations')).map((x) => x.version),
+      (await sql<{ version: string }>(url, 'SELECT version FROM agentkeys_schema_migrations')).map((x) => x.version),
     ).toEqual(['0001']);
   });
 });
