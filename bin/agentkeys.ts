@@ -433,6 +433,8 @@ program
   .option('--max-age-days <n>', "the audit key's maximum age", '365')
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
+  .option('--agentidp <envfile>', "AgentIdP's env file: its values checked, and used by the database/Redis/JWT checks")
+  .option('--agentidp-url <url>', 'with --agentidp: probe the running service (/health, /metrics)')
   .option('--isolation', "prove tenant isolation with IAM's policy simulator (own prefix only, per data class)")
   .option('--prometheus <file>', "also write the results as Prometheus gauges (node_exporter's textfile format)")
   .option('--sandbox', 'the stack of a kept sandbox (with --keep DIR), against its local moto')

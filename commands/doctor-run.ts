@@ -1,9 +1,10 @@
 import { parseWholeNumber } from './options.js';
-import { isAgentkeysError, type AgentkeysError, type ExitCode } from '../src/errors.js';
+import { isAgentkeysError, UsageError, type AgentkeysError, type ExitCode } from '../src/errors.js';
 import { doctorChecks } from '../src/doctor/index.js';
 import { httpsProbe } from '../src/doctor/http.js';
 import { runDoctor, type DoctorReport } from '../src/doctor/run.js';
-import type { CheckRecord, DoctorContext } from '../src/doctor/check.js';
+import type { AgentidpTarget, CheckRecord, DoctorContext } from '../src/doctor/check.js';
+import { readEnvFile } from '../src/config/env-file.js';
 import type { SetupContext } from '../src/setup/step.js';
 import type { Stack } from '../src/config/stack.js';
 import type { HttpProbe } from '../src/doctor/http.js';
@@ -20,6 +21,9 @@ export interface DoctorOptions extends GlobalOptions, StackFileOptions {
   log?: string;
   intervalDays?: string;
   maxAgeDays?: string;
+  /** AgentIdP's env file to check (and, with agentidpUrl, the running service to probe). */
+  agentidp?: string;
+  agentidpUrl?: string;
   /** The tenant-isolation proof with IAM's policy simulator. */
   isolation?: boolean;
   /** Also write the results as Prometheus gauges (node_exporter's textfile format) to this file. */
@@ -39,8 +43,11 @@ export async function runDoctorFor(
   options: DoctorOptions,
   target: DoctorTarget = {},
 ): Promise<ExitCode> {
+  const agentidp = options.agentidp ? await agentidpTarget(options.agentidp, options.agentidpUrl) : undefined;
   const ctx: DoctorContext = {
-    config: cmd.config,
+    // With --agentidp the database, Redis and JWT checks read AgentIdP's own values.
+    config: agentidp ? withAgentidpValues(cmd.config, agentidp.env) : cmd.config,
+    ...(agentidp ? { agentidp } : {}),
     http: target.noBrokerHost ? unreachable(target.noBrokerHost) : httpsProbe(),
     now: new Date(),
     rotationPolicy: {
@@ -117,4 +124,25 @@ function printReport(report: DoctorReport): void {
 function printCi(r: CheckRecord): void {
   const fix = r.fix && r.status !== 'ok' ? ` (fix: ${r.fix})` : '';
   printLine(`${r.status === 'ok' ? 'PASS' : 'FAIL'} ${r.id}: ${r.detail}${fix}`);
+}
+
+async function agentidpTarget(file: string, url: string | undefined): Promise<AgentidpTarget> {
+  if (url !== undefined && !/^https?:\/\/[^/\s]+/.test(url))
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: `--agentidp-url "${url}" is not an http(s) URL`,
+      hint: '--agentidp-url http://10.0.1.5:3000',
+    });
+  const env = await readEnvFile(file, {}, '--agentidp');
+  return { file, env, ...(url ? { url: url.replace(/\/+$/, '') } : {}) };
+}
+
+function withAgentidpValues(config: CommandContext['config'], env: Readonly<Record<string, string>>) {
+  return {
+    ...config,
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(env.JWT_PRIVATE_KEY ? { jwtPrivateKey: env.JWT_PRIVATE_KEY } : {}),
+    ...(env.JWT_PUBLIC_KEY ? { jwtPublicKey: env.JWT_PUBLIC_KEY } : {}),
+  };
 }

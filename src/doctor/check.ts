@@ -34,6 +34,13 @@ export interface CheckRecord extends Outcome {
   durationMs: number;
 }
 
+/** The AgentIdP deployment doctor looks at (--agentidp): its env file's values, and where it answers. */
+export interface AgentidpTarget {
+  file: string;
+  env: Readonly<Record<string, string>>;
+  url?: string;
+}
+
 export interface DoctorContext {
   /** The stack's clients and names; absent when its env files do not load (stackError says why). */
   setup?: SetupContext;
@@ -45,6 +52,8 @@ export interface DoctorContext {
   /** The caller, once the credentials check has run. */
   caller?: { account: string; arn: string };
   now: Date;
+  /** doctor --agentidp ENVFILE [--agentidp-url URL]: the AgentIdP deployment to look at. */
+  agentidp?: AgentidpTarget;
   /** Seed 001's rotation policy options (--interval-days, --max-age-days); default 90 / 365. */
   rotationPolicy?: RotationPolicy;
 }

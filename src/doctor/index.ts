@@ -1,5 +1,6 @@
 import { skip, type DoctorCheck } from './check.js';
 import { databaseCheck, jwtPairCheck, redisCheck } from './checks/agentidp.js';
+import { agentidpEnvCheck, agentidpHealthCheck, agentidpMetricsCheck } from './checks/agentidp-env.js';
 import {
   accessKeyAgeCheck,
   accountCheck,
@@ -75,6 +76,9 @@ export function doctorChecks(opts: CatalogOptions = {}): DoctorCheck[] {
     databaseCheck,
     redisCheck,
     jwtPairCheck,
+    agentidpEnvCheck,
+    agentidpHealthCheck,
+    agentidpMetricsCheck,
     ...(opts.isolation ? [isolationCheck] : []),
   ];
   const reason = opts.noBrokerHost;
