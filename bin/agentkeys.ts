@@ -319,6 +319,14 @@ audit
   .option('--signers <file>', 'signer registry (default .agentkeys/signers.json)')
   .action(lazy(async (opts) => (await import('../commands/checkpoint.js')).runAuditConsistency(opts)));
 audit
+  .command('prune')
+  .description("AgentIdP's audit retention: delete its rows older than --before (never an agentkeys chain)")
+  .option('--database-url <url>', "AgentIdP's postgres:// URL (env DATABASE_URL)")
+  .option('--table <name>', "AgentIdP's audit table (audit_events)")
+  .option('--before <time>', 'ISO time or age (90d): rows older than this go')
+  .option('--plan', 'count what would be deleted; exit 4 if anything would')
+  .action(lazy(async (opts) => (await import('../commands/audit-prune.js')).runAuditPrune(opts)));
+audit
   .command('query')
   .description('events newest first, filtered by agent, action and time')
   .option('--log <log>', 'JSON Lines file or postgres:// URL')
@@ -683,6 +691,9 @@ const EXAMPLES: Record<string, string[]> = {
   'audit checkpoint': [
     'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --adopt',
     'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --out old.checkpoint',
+  ],
+  'audit prune': [
+    'agentkeys audit prune --database-url "$AGENTIDP_DATABASE_URL" --table audit_events --before 90d --plan',
   ],
   'audit prove': ['agentkeys audit prove --log audit.jsonl --id 3c246df4-… --out proof.json'],
   'audit consistency': [

@@ -1,5 +1,6 @@
 import { applyMigrations, loadMigrations, migrationTarget, planMigrations } from '../src/db/migrate.js';
-import { connectPg, isPostgresUrl, redactUrl } from '../src/db/pg.js';
+import { connectPg, redactUrl } from '../src/db/pg.js';
+import { requireDatabaseUrl } from './db-url.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { printJson, printLine, style } from './ui/format.js';
@@ -14,22 +15,7 @@ export interface DbMigrateOptions extends GlobalOptions {
 
 export async function runDbMigrate(options: DbMigrateOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
-  const url = ctx.config.databaseUrl;
-  if (!url)
-    throw new UsageError({
-      code: 'DATABASE_URL_MISSING',
-      message: 'no database given',
-      hint: 'pass --database-url postgres://… or set DATABASE_URL',
-    });
-  if (!isPostgresUrl(url)) {
-    throw new UsageError({
-      code: 'DATABASE_URL_INVALID',
-      message: `"${redactUrl(url)}" (${ctx.config.origins.databaseUrl}) is not a postgres:// URL`,
-      hint:
-        'db migrate works on PostgreSQL: --database-url postgres://user@host:5432/db ' +
-        '(a JSON Lines log needs no migration)',
-    });
-  }
+  const url = requireDatabaseUrl(ctx, 'db migrate', '(a JSON Lines log needs no migration)');
   if ((options.dir === undefined) !== (options.table === undefined))
     throw new UsageError({
       code: 'FLAG_CONFLICT',

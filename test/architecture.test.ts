@@ -205,7 +205,7 @@ describe('architecture', () => {
       /\bisPostgresUrl\(/.test(readFileSync(f, 'utf8')),
     );
     expect(users.sort()).toEqual([
-      path.join('commands', 'db-migrate.ts'),
+      path.join('commands', 'db-url.ts'),
       path.join('src', 'db', 'pg.ts'),
       path.join('src', 'store', 'store.ts'),
     ]);

@@ -114,8 +114,8 @@ export async function planMigrations(
   return { applied: [...applied.keys()], pending: migrations.filter((m) => !applied.has(m.version)) };
 }
 
-/** The columns of a table, or undefined when it does not exist. */
-async function columnsOf(client: pg.Client, table: string): Promise<string[] | undefined> {
+/** The columns of a table (sorted), or undefined when it does not exist. */
+export async function columnsOf(client: pg.Client, table: string): Promise<string[] | undefined> {
   const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]);
   if (!exists.rows[0]?.t) return undefined;
   const cols = await client.query<{ c: string }>(

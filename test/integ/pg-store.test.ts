@@ -131,6 +131,34 @@ describe('db migrate', () => {
     ).toEqual(['0001']);
   });
 
+  it("audit prune deletes AgentIdP's old audit rows in one transaction, and never an agentkeys chain", async () => {
+    const cwd = tempDir();
+    const idp = await createTestDatabase();
+    await sql(
+      idp,
+      'CREATE TABLE audit_events (event_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), agent_id text, action text, ' +
+        'outcome text, metadata jsonb, "timestamp" timestamptz NOT NULL)',
+    );
+    await sql(
+      idp,
+      "INSERT INTO audit_events (agent_id, action, outcome, \"timestamp\") VALUES ('a', 'token.issued', 'success', " +
+        "now() - interval '200 days'), ('a', 'agent.suspended', 'success', now() - interval '100 days'), " +
+        "('b', 'token.issued', 'success', now())",
+    );
+    const args = ['--json', 'audit', 'prune', '--database-url', idp, '--table', 'audit_events', '--before', '90d'];
+    const plan = await runCli([...args, '--plan'], { cwd });
+    expect({ code: plan.code, rows: JSON.parse(plan.stdout).rows }).toEqual({ code: 4, rows: 2 });
+    const done = await runCli(args, { cwd });
+    expect(JSON.parse(done.stdout)).toMatchObject({ ok: true, rows: 2, column: 'timestamp', applied: true });
+    expect(await sql<{ agent_id: string }>(idp, 'SELECT agent_id FROM audit_events')).toEqual([{ agent_id: 'b' }]);
+    const chain = await migratedDb(cwd);
+    const refused = await runCli(
+      ['--json', 'audit', 'prune', '--database-url', chain, '--table', 'audit_events', '--before', '1d'],
+      { cwd },
+    );
+    expect(JSON.parse(refused.stdout).error.code).toBe('AUDIT_CHAIN_NOT_PRUNABLE');
+  });
+
   it('two processes migrating at once apply each file exactly once', async () => {
     const cwd = tempDir();
     const url = await createTestDatabase();
