@@ -92,7 +92,8 @@ function execLine(words: readonly string[]): string {
         message: `"${w}" cannot be a word of a systemd ExecStart line (spaces, quotes or shell characters)`,
         hint: 'use paths and URLs without spaces or quotes in AGENTKEYS_BIN, AUDIT_LOG and ALERT_TARGET',
       });
-  return words.map((w) => w.replace(/%/g, '%%')).join(' ');
+  // %i alone is systemd's own specifier (the alert unit's instance); every other % is literal.
+  return words.map((w) => (w === '%i' ? w : w.replace(/%/g, '%%'))).join(' ');
 }
 
 /**
@@ -130,7 +131,7 @@ export function renderWatchFiles(stack: Stack, settings: WatchSettings, paths: W
         stack: stack.name,
         envFile: paths.brokerEnvFile,
         alertKind: { sns: 'an SNS topic', webhook: 'a webhook', journal: 'nowhere else' }[target.kind],
-        command: execLine(alert).replace('%%i', '%i'),
+        command: execLine(alert),
       }),
       mode: 0o644,
     },

@@ -2,7 +2,16 @@
 // variables table), checked before it starts, and a probe of the running service's /health and
 // /metrics when its URL is given. The database, Redis and JWT checks read the same file.
 import { access, constants } from 'node:fs/promises';
-import { fail, ok, skip, warn, type AgentidpTarget, type DoctorCheck, type DoctorContext } from '../check.js';
+import {
+  fail,
+  ok,
+  skip,
+  warn,
+  type AgentidpTarget,
+  type DoctorCheck,
+  type DoctorContext,
+  type Outcome,
+} from '../check.js';
 import { messageOf } from '../../sys/operator-file.js';
 import { redactUrl } from '../../sys/redact.js';
 
@@ -56,42 +65,60 @@ async function get(url: string): Promise<{ status: number; body: string } | Erro
   }
 }
 
-export const agentidpHealthCheck: DoctorCheck = {
-  id: 'agentidp.health',
-  group: 'agentidp',
-  title: 'The running AgentIdP answers /health with postgres and redis connected',
-  async run(ctx) {
-    const url = targetOf(ctx)?.url;
-    if (!url) return skip('no --agentidp-url to probe');
-    const res = await get(`${url}/health`);
-    const fix = 'look at the service: its logs, then DATABASE_URL and REDIS_URL (the agentidp.* checks above)';
-    if (res instanceof Error) return fail(`${redactUrl(url)}/health: ${res.message}`, fix);
+/** One GET of the running service's `path`, judged by `judge`; skipped without --agentidp-url. */
+function serviceCheck(
+  id: string,
+  title: string,
+  path: string,
+  fix: string,
+  judge: (url: string, res: { status: number; body: string }) => Outcome,
+): DoctorCheck {
+  return {
+    id,
+    group: 'agentidp',
+    title,
+    async run(ctx) {
+      const url = targetOf(ctx)?.url;
+      if (!url) return skip('no --agentidp-url to probe');
+      const res = await get(`${url}${path}`);
+      if (res instanceof Error) return fail(`${redactUrl(url)}${path}: ${res.message}`, fix);
+      return judge(redactUrl(url), res);
+    },
+  };
+}
+
+const HEALTH_FIX = 'look at the service: its logs, then DATABASE_URL and REDIS_URL (the agentidp.* checks above)';
+
+export const agentidpHealthCheck = serviceCheck(
+  'agentidp.health',
+  'The running AgentIdP answers /health with postgres and redis connected',
+  '/health',
+  HEALTH_FIX,
+  (url, res) => {
     let body: { status?: unknown; postgres?: unknown; redis?: unknown } = {};
     try {
       body = JSON.parse(res.body) as typeof body;
     } catch {
-      // reported below as not the expected answer
+      // not the expected answer: reported below
     }
     const good =
       res.status === 200 && body.status === 'ok' && body.postgres === 'connected' && body.redis === 'connected';
-    if (!good) return fail(`${redactUrl(url)}/health answered ${res.status} ${res.body.slice(0, 200)}`, fix);
-    return ok(`${redactUrl(url)}/health: ok, postgres and redis connected`);
+    if (!good) return fail(`${url}/health answered ${res.status} ${res.body.slice(0, 200)}`, HEALTH_FIX);
+    return ok(`${url}/health: ok, postgres and redis connected`);
   },
-};
+);
 
-export const agentidpMetricsCheck: DoctorCheck = {
-  id: 'agentidp.metrics',
-  group: 'agentidp',
-  title: 'The running AgentIdP serves its Prometheus metrics',
-  async run(ctx) {
-    const url = targetOf(ctx)?.url;
-    if (!url) return skip('no --agentidp-url to probe');
-    const res = await get(`${url}/metrics`);
-    const fix = 'AgentIdP serves /metrics itself (prom-client); check the route, and scrape it from inside';
-    if (res instanceof Error) return fail(`${redactUrl(url)}/metrics: ${res.message}`, fix);
+const METRICS_FIX = 'AgentIdP serves /metrics itself (prom-client); check the route, and scrape it from inside';
+
+export const agentidpMetricsCheck = serviceCheck(
+  'agentidp.metrics',
+  'The running AgentIdP serves its Prometheus metrics',
+  '/metrics',
+  METRICS_FIX,
+  (url, res) => {
     if (res.status !== 200 || !/^agentidp_\w+/m.test(res.body))
-      return fail(`${redactUrl(url)}/metrics answered ${res.status} without agentidp_ metrics`, fix);
+      return fail(`${url}/metrics answered ${res.status} without agentidp_ metrics`, METRICS_FIX);
     const names = new Set([...res.body.matchAll(/^(agentidp_\w+?)(?:_bucket|_sum|_count)?[{ ]/gm)].map((m) => m[1]));
-    return ok(`${redactUrl(url)}/metrics: ${names.size} agentidp_ metric(s)`);
+    return ok(`${url}/metrics: ${names.size} agentidp_ metric(s)`);
   },
-};
+);
