@@ -330,6 +330,9 @@ audit
   .command('query')
   .description('events newest first, filtered by agent, action and time')
   .option('--log <log>', 'JSON Lines file or postgres:// URL')
+  .option('--source <source>', "agentkeys (the chain in --log, default) or agentidp (AgentIdP's audit table)")
+  .option('--database-url <url>', "with --source agentidp: AgentIdP's postgres:// URL (env DATABASE_URL)")
+  .option('--table <name>', "with --source agentidp: AgentIdP's audit table", 'audit_events')
   .option('--actor <actor>', 'actor_id (as on sign; --agent is the older spelling)')
   .option('--event-type <type>', 'event_type (as on sign; --action is the older spelling)')
   .option('--agent <actor>', 'alias of --actor')
@@ -631,7 +634,10 @@ const EXAMPLES: Record<string, string[]> = {
     'agentkeys encrypt --key kms:alias/agent-data --context tenant=acme secrets.json   # writes secrets.json.enc',
   ],
   decrypt: ['agentkeys decrypt --context tenant=acme secrets.json.enc'],
-  'audit query': ['agentkeys audit query --log audit.jsonl --actor a-7 --since 24h'],
+  'audit query': [
+    'agentkeys audit query --log audit.jsonl --actor a-7 --since 24h',
+    'agentkeys audit query --source agentidp --database-url "$AGENTIDP_DATABASE_URL" --event-type token.issued',
+  ],
   'audit export': [
     'agentkeys audit export --log postgres://agentkeys@db/agentkeys --out copy.jsonl --key local:audit-1',
   ],

@@ -1,6 +1,6 @@
 import { parseTimeBound } from '../src/audit/query.js';
-import { connectPg, redactUrl } from '../src/db/pg.js';
-import { requireDatabaseUrl } from './db-url.js';
+import { redactUrl } from '../src/db/pg.js';
+import { connectAgentidp, requireDatabaseUrl } from './db-url.js';
 import { pruneAuditTable } from '../src/db/prune.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type GlobalOptions } from './context.js';
@@ -24,7 +24,7 @@ export async function runAuditPrune(options: AuditPruneOptions): Promise<ExitCod
       hint: '--table audit_events --before 90d',
     });
   const before = parseTimeBound(options.before, '--before');
-  const client = await connectPg({ url, statementTimeoutMs: ctx.config.pgStatementTimeoutMs });
+  const client = await connectAgentidp(ctx, url);
   try {
     const r = await pruneAuditTable(client, options.table, before, { plan: options.plan === true });
     if (ctx.out.json) printJson({ ok: true, database: redactUrl(url), ...r });

@@ -4,17 +4,22 @@ import { parseAnchor } from '../src/audit/anchor.js';
 import { parseTimeBound, type AuditQuery } from '../src/audit/query.js';
 import { verifyChainSource } from '../src/audit/verify-source.js';
 import { requireLog } from '../src/config/load.js';
+import { queryAgentidpAudit } from '../src/db/agentidp-audit.js';
 import { redactUrl } from '../src/db/pg.js';
+import { connectAgentidp, requireDatabaseUrl } from './db-url.js';
 import { isAgentkeysError, UsageError, type ExitCode } from '../src/errors.js';
 import { exportChain, type ExportResult } from '../src/store/export.js';
 import { withStore, type AuditStore } from '../src/store/store.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { openSigner } from './kms-support.js';
-import { printJson, printLine, style } from './ui/format.js';
+import { printable, printJson, printLine, style } from './ui/format.js';
 import { count, progressLine, type ProgressLine } from './ui/progress.js';
 
 export interface AuditQueryOptions extends GlobalOptions {
   log?: string;
+  source?: string;
+  databaseUrl?: string;
+  table?: string;
   actor?: string;
   eventType?: string;
   /** Older spellings of --actor and --event-type. */
@@ -27,14 +32,16 @@ export interface AuditQueryOptions extends GlobalOptions {
 
 export async function runAuditQuery(options: AuditQueryOptions): Promise<ExitCode> {
   const ctx = await createContext({ ...options });
+  const source = options.source ?? 'agentkeys';
+  if (source !== 'agentkeys' && source !== 'agentidp')
+    throw new UsageError({
+      code: 'FLAG_INVALID',
+      message: `--source "${source}" is not agentkeys or agentidp`,
+      hint: "--source agentidp reads AgentIdP's audit table; without it, agentkeys' chain in --log",
+    });
+  const query = queryOf(options);
+  if (source === 'agentidp') return runAgentidpQuery(ctx, options.table ?? 'audit_events', query);
   const log = requireLog(ctx.config);
-  const query: AuditQuery = { limit: parseWholeNumber(options.limit ?? '50', '--limit', { min: 1, max: 100_000 }) };
-  const actor = options.actor ?? options.agent;
-  const eventType = options.eventType ?? options.action;
-  if (actor !== undefined) query.agent = actor;
-  if (eventType !== undefined) query.action = eventType;
-  if (options.since !== undefined) query.since = parseTimeBound(options.since, '--since');
-  if (options.until !== undefined) query.until = parseTimeBound(options.until, '--until');
   const result = await withStore(log, { statementTimeoutMs: ctx.config.pgStatementTimeoutMs }, (store) =>
     store.query(query),
   );
@@ -58,6 +65,45 @@ export async function runAuditQuery(options: AuditQueryOptions): Promise<ExitCod
     ),
   );
   return 0;
+}
+
+function queryOf(options: AuditQueryOptions): AuditQuery {
+  const query: AuditQuery = { limit: parseWholeNumber(options.limit ?? '50', '--limit', { min: 1, max: 100_000 }) };
+  const actor = options.actor ?? options.agent;
+  const eventType = options.eventType ?? options.action;
+  if (actor !== undefined) query.agent = actor;
+  if (eventType !== undefined) query.action = eventType;
+  if (options.since !== undefined) query.since = parseTimeBound(options.since, '--since');
+  if (options.until !== undefined) query.until = parseTimeBound(options.until, '--until');
+  return query;
+}
+
+/** AgentIdP's own audit events (token.issued, agent.suspended, …), with the same filters and output. */
+async function runAgentidpQuery(ctx: CommandContext, table: string, query: AuditQuery): Promise<ExitCode> {
+  const url = requireDatabaseUrl(ctx, 'audit query --source agentidp', "(AgentIdP's database)");
+  const client = await connectAgentidp(ctx, url);
+  try {
+    const events = await queryAgentidpAudit(client, table, query);
+    if (ctx.out.json) {
+      printJson({ ok: true, source: 'agentidp', table, events });
+      return 0;
+    }
+    if (events.length === 0) printLine(style.dim('no matching events'));
+    else
+      printTable(
+        events.map((e) => [
+          e.created_at,
+          e.actor_id ?? '-',
+          e.outcome ? `${e.event_type} (${e.outcome})` : e.event_type,
+          e.id,
+          summarize(e.payload),
+        ]),
+      );
+    printLine(style.dim(`${events.length} event(s) of AgentIdP's ${table}, newest first; not a signed chain`));
+    return 0;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 export interface AuditExportOptions extends GlobalOptions {
@@ -207,8 +253,8 @@ function summarize(payload: unknown): string {
 
 function printTable(rows: string[][]): void {
   const header = ['created_at', 'actor_id', 'event_type', 'id', 'payload'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => printable(r[i]!).length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   printLine(style.bold(line(header)));
-  for (const r of rows) printLine(line(r));
+  for (const r of rows) printLine(line(r.map(printable)));
 }

@@ -1,5 +1,5 @@
 import { applyMigrations, loadMigrations, migrationTarget, planMigrations } from '../src/db/migrate.js';
-import { connectPg, redactUrl } from '../src/db/pg.js';
+import { connectPg, redactUrl, splitSchema } from '../src/db/pg.js';
 import { requireDatabaseUrl } from './db-url.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type GlobalOptions } from './context.js';
@@ -35,6 +35,9 @@ export async function runDbMigrate(options: DbMigrateOptions): Promise<ExitCode>
       else for (const name of pending) printLine(`  ${style.warn('+')} would apply ${name}`);
       return pending.length === 0 ? 0 : 4;
     }
+    // ?schema=NAME: agentkeys' tables in a schema of their own, created on the first migration.
+    const schema = splitSchema(url).schema;
+    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     const applied = await applyMigrations(
       client,
       migrations,

@@ -1,4 +1,5 @@
-import { isPostgresUrl, redactUrl } from '../src/db/pg.js';
+import { connectPg, isPostgresUrl, redactUrl } from '../src/db/pg.js';
+import type pg from 'pg';
 import { UsageError } from '../src/errors.js';
 import type { CommandContext } from './context.js';
 
@@ -18,4 +19,9 @@ export function requireDatabaseUrl(ctx: CommandContext, command: string, note: s
       hint: `${command} works on PostgreSQL: --database-url postgres://user@host:5432/db ${note}`,
     });
   return url;
+}
+
+/** AgentIdP's database: its tables in public unless the URL says ?schema=. */
+export function connectAgentidp(ctx: CommandContext, url: string): Promise<pg.Client> {
+  return connectPg({ url, statementTimeoutMs: ctx.config.pgStatementTimeoutMs, defaultSchema: 'public' });
 }

@@ -1,6 +1,7 @@
 // Every error code agentkeys can raise: stable identifiers that scripts and tests match on.
 // A typed union, so a misspelt code is a compile error and this list is the whole contract.
 export const ERROR_CODES = [
+  'AGENTIDP_TABLE_UNSUITABLE',
   'ALERT_DELIVERY_FAILED',
   'ALERT_TARGET_INVALID',
   'ALIAS_INVALID',
@@ -10,6 +11,8 @@ export const ERROR_CODES = [
   'ARGUMENT_MISSING',
   'ARGUMENT_UNEXPECTED',
   'AUDIT_CHAIN_NOT_PRUNABLE',
+  'AUDIT_SOURCE_MISMATCH',
+  'AUDIT_TABLE_FOREIGN',
   'AWS_ACCESS_DENIED',
   'AWS_CALL_FAILED',
   'AWS_CREDENTIALS_INVALID',

@@ -14,6 +14,19 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * Text that came from outside (a log row, an agent's actor id) shown in a terminal: control
+ * characters (ESC, CR, C1) written as \u escapes, so a row cannot move the cursor or recolour
+ * the lines around it.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function printLine(text = ''): void {
   process.stdout.write(`${text}\n`);
 }

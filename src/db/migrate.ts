@@ -98,6 +98,7 @@ export async function planMigrations(
   migrations: Migration[],
   target: MigrationTarget = AGENTKEYS_TARGET,
 ): Promise<MigrationPlan> {
+  if (target === AGENTKEYS_TARGET) await assertOwnAuditTable(client);
   const applied = await readApplied(client, target, migrations);
   for (const m of migrations) {
     const prior = applied.get(m.version);
@@ -123,6 +124,26 @@ export async function columnsOf(client: pg.Client, table: string): Promise<strin
     [table],
   );
   return cols.rows.map((r) => r.c).sort();
+}
+
+/** Agent Manager's columns, which agentkeys' chain is built on (migration 0001). */
+const AGENT_MANAGER_COLUMNS = ['actor_id', 'event_type', 'payload'];
+
+/**
+ * AgentIdP names its audit table audit_events too, with columns of its own. agentkeys' migrations
+ * would alter it (chain columns, indexes) and fail half-way: a table of that name without Agent
+ * Manager's columns is refused before anything runs, with the way to keep both.
+ */
+async function assertOwnAuditTable(client: pg.Client): Promise<void> {
+  const cols = await columnsOf(client, 'audit_events');
+  if (!cols || AGENT_MANAGER_COLUMNS.every((c) => cols.includes(c))) return;
+  throw new UsageError({
+    code: 'AUDIT_TABLE_FOREIGN',
+    message:
+      `audit_events exists with columns ${cols.join(', ')}: another tool's audit table (AgentIdP's), ` +
+      'which agentkeys never alters',
+    hint: "keep agentkeys' chain in a schema of its own: add ?schema=agentkeys to the URL (db migrate creates it)",
+  });
 }
 
 /** A table name of agentkeys' own beside another tool's: agentidp_applied for schema_migrations. */

@@ -8,6 +8,11 @@ export interface PgConnectOptions {
   url: string;
   /** Server-side statement timeout; a hung query fails instead of blocking a writer forever. */
   statementTimeoutMs?: number;
+  /**
+   * The schema when the URL names none. AgentIdP's tables are in public; left to the server's
+   * default ("$user", public), a role named agentkeys would find agentkeys' own schema first.
+   */
+  defaultSchema?: string;
 }
 
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
@@ -42,15 +47,43 @@ export function isPostgresUrl(value: string): boolean {
   return /^postgres(ql)?:\/\//.test(value);
 }
 
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * `?schema=NAME` on a postgres URL puts agentkeys' tables in a schema of their own (the session's
+ * search_path), so its audit_events can live beside AgentIdP's table of the same name in one
+ * database. The parameter is agentkeys', so it is taken out of the URL the driver sees.
+ */
+export function splitSchema(url: string): { url: string; schema?: string } {
+  const at = url.indexOf('?');
+  if (at === -1) return { url };
+  const params = new URLSearchParams(url.slice(at + 1));
+  const schema = params.get('schema');
+  if (schema === null) return { url };
+  if (!SCHEMA_NAME.test(schema) || params.getAll('schema').length > 1)
+    throw new UsageError({
+      code: 'DATABASE_URL_INVALID',
+      message: `schema "${schema}" in ${redactUrl(url)} is not one plain schema name (lower case, digits, _)`,
+      hint: 'postgres://user@host/db?schema=agentkeys',
+    });
+  params.delete('schema');
+  const rest = params.toString();
+  return { url: url.slice(0, at) + (rest ? `?${rest}` : ''), schema };
+}
+
 /** Connects; the driver is loaded here, on first use, so a command on a file log never loads it. */
 export async function connectPg(opts: PgConnectOptions): Promise<pg.Client> {
   const { default: driver } = await import('pg');
   const types = typesOf(driver);
+  const split = splitSchema(opts.url);
+  const { url } = split;
+  const schema = split.schema ?? opts.defaultSchema;
   const client = new driver.Client({
-    connectionString: opts.url,
+    connectionString: url,
     application_name: 'agentkeys',
     statement_timeout: opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-    options: '-c TimeZone=UTC',
+    // Only the named schema: an unqualified audit_events never falls through to public's.
+    options: `-c TimeZone=UTC${schema ? ` -c search_path=${schema}` : ''}`,
     types,
   });
   try {

@@ -3,6 +3,7 @@
 // not cut, and pruning it would read as tampering to every verifier.
 import type pg from 'pg';
 import { UsageError } from '../errors.js';
+import { assertTableName, isAgentkeysChain, TIME_COLUMNS } from './agentidp-audit.js';
 import { columnsOf } from './migrate.js';
 
 export interface PruneResult {
@@ -13,22 +14,13 @@ export interface PruneResult {
   applied: boolean;
 }
 
-const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-/** The time column of an event table, by the names AgentIdP-like schemas use. */
-const TIME_COLUMNS = ['timestamp', 'created_at', 'occurred_at'];
-
 export async function pruneAuditTable(
   client: pg.Client,
   table: string,
   before: Date,
   opts: { plan: boolean },
 ): Promise<PruneResult> {
-  if (!TABLE_NAME.test(table))
-    throw new UsageError({
-      code: 'FLAG_INVALID',
-      message: `--table "${table}" is not a plain table name`,
-      hint: '--table audit_events',
-    });
+  assertTableName(table);
   const cols = await columnsOf(client, table);
   if (!cols)
     throw new UsageError({
@@ -36,7 +28,7 @@ export async function pruneAuditTable(
       message: `there is no table ${table}`,
       hint: '--table audit_events',
     });
-  if (cols.includes('prev_hash') && cols.includes('signature'))
+  if (isAgentkeysChain(cols))
     throw new UsageError({
       code: 'AUDIT_CHAIN_NOT_PRUNABLE',
       message: `${table} is an agentkeys audit chain: it is never pruned (a cut chain reads as tampering)`,

@@ -15,6 +15,11 @@ import { tempDir } from '../helpers/tmp.js';
 import { amBuildChain, EDGE_CASE_PAYLOADS } from '../fixtures/agent-manager-reference.js';
 
 const execFileAsync = promisify(execFile);
+
+/** AgentIdP's audit table as the issue describes it: its own audit_events, other columns. */
+const AGENTIDP_AUDIT_TABLE =
+  'CREATE TABLE audit_events (event_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), agent_id text, action text, ' +
+  'outcome text, metadata jsonb, "timestamp" timestamptz NOT NULL)';
 const WRITER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist/test/helpers/pg-writer.js');
 
 async function ok(args: string[], cwd: string, input?: string, env?: Record<string, string>) {
@@ -134,11 +139,7 @@ describe('db migrate', () => {
   it("audit prune deletes AgentIdP's old audit rows in one transaction, and never an agentkeys chain", async () => {
     const cwd = tempDir();
     const idp = await createTestDatabase();
-    await sql(
-      idp,
-      'CREATE TABLE audit_events (event_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), agent_id text, action text, ' +
-        'outcome text, metadata jsonb, "timestamp" timestamptz NOT NULL)',
-    );
+    await sql(idp, AGENTIDP_AUDIT_TABLE);
     await sql(
       idp,
       "INSERT INTO audit_events (agent_id, action, outcome, \"timestamp\") VALUES ('a', 'token.issued', 'success', " +
@@ -157,6 +158,56 @@ describe('db migrate', () => {
       { cwd },
     );
     expect(JSON.parse(refused.stdout).error.code).toBe('AUDIT_CHAIN_NOT_PRUNABLE');
+  });
+
+  it("both audit_events tables in one database: agentkeys' chain in ?schema=, AgentIdP's read with --source", async () => {
+    const cwd = await withKey();
+    const url = await createTestDatabase();
+    await sql(url, AGENTIDP_AUDIT_TABLE);
+    await sql(
+      url,
+      'INSERT INTO audit_events (agent_id, action, outcome, metadata, "timestamp") VALUES ' +
+        "('agent-1', 'token.issued', 'success', '{\"scope\":\"read\"}', now() - interval '2 hours'), " +
+        "('agent-1', 'agent.suspended', 'success', NULL, now() - interval '1 hour'), " +
+        "(E'agent-\\x1b[2J', 'token.issued', 'failure', NULL, now())",
+    );
+    const publicColumns = () =>
+      sql(
+        url,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_events' " +
+          "AND table_schema = 'public' ORDER BY ordinal_position",
+      );
+    const idpColumns = await publicColumns();
+    // Migrated into public, agentkeys would alter AgentIdP's table: refused before anything runs.
+    const refused = await runCli(['--json', 'db', 'migrate', '--database-url', url], { cwd });
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'AUDIT_TABLE_FOREIGN' });
+    expect(JSON.parse(refused.stdout).error.hint).toContain('?schema=agentkeys');
+    const chain = `${url}?schema=agentkeys`;
+    await ok(['db', 'migrate', '--database-url', chain], cwd);
+    await ok(['sign', '--log', chain, '--key', 'local:k1', '--event-type', 'agent.created', '--payload', '{}'], cwd);
+    expect((await verifyJson(cwd, chain)).code).toBe(0);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM agentkeys.audit_events')).toEqual([{ n: 1 }]);
+    // AgentIdP's table: its columns and rows as they were.
+    expect(await publicColumns()).toEqual(idpColumns);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM public.audit_events')).toEqual([{ n: 3 }]);
+    const query = ['--json', 'audit', 'query', '--source', 'agentidp', '--database-url', url];
+    const issued = JSON.parse((await ok([...query, '--event-type', 'token.issued'], cwd)).stdout);
+    expect(issued.events.map((e: { actor_id: string; outcome: string }) => [e.actor_id, e.outcome])).toEqual([
+      ['agent-\x1b[2J', 'failure'],
+      ['agent-1', 'success'],
+    ]);
+    const recent = JSON.parse((await ok([...query, '--actor', 'agent-1', '--since', '90m'], cwd)).stdout);
+    expect(recent.events.map((e: { event_type: string }) => e.event_type)).toEqual(['agent.suspended']);
+    expect(JSON.parse((await ok([...query, '--actor', 'agent-1', '--limit', '1'], cwd)).stdout).events).toHaveLength(1);
+    // The table as a terminal sees it: an agent id cannot clear the screen.
+    const table = await ok(['audit', 'query', '--source', 'agentidp', '--database-url', url], cwd);
+    expect(table.stdout).not.toContain('\x1b[2J');
+    expect(table.stdout).toContain('agent-\\u001b[2J');
+    // agentkeys' chain is not AgentIdP's table, and the reverse.
+    const mismatch = await runCli([...query.slice(0, 6), chain], { cwd });
+    expect(JSON.parse(mismatch.stdout).error.code).toBe('AUDIT_SOURCE_MISMATCH');
+    const badSchema = await runCli(['--json', 'verify-audit', '--log', `${url}?schema=x;drop`], { cwd });
+    expect(JSON.parse(badSchema.stdout).error.code).toBe('DATABASE_URL_INVALID');
   });
 
   it('two processes migrating at once apply each file exactly once', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoFromPg, redactUrl } from '../../src/db/pg.js';
+import { isoFromPg, redactUrl, splitSchema } from '../../src/db/pg.js';
 
 describe('Postgres text conversions', () => {
   it.each([
@@ -12,5 +12,29 @@ describe('Postgres text conversions', () => {
   it('redacts passwords in URLs', () => {
     expect(redactUrl('postgres://user:secret@host:5432/db')).toBe('postgres://user:***@host:5432/db');
     expect(redactUrl('postgres://host/db')).toBe('postgres://host/db');
+  });
+});
+
+describe('splitSchema', () => {
+  it('takes ?schema= out of the URL the driver sees, keeping every other parameter', () => {
+    expect(splitSchema('postgres://u@h/db')).toEqual({ url: 'postgres://u@h/db' });
+    expect(splitSchema('postgres://u@h/db?schema=agentkeys')).toEqual({
+      url: 'postgres://u@h/db',
+      schema: 'agentkeys',
+    });
+    expect(splitSchema('postgres://u@h/db?sslmode=require&schema=ak_2')).toEqual({
+      url: 'postgres://u@h/db?sslmode=require',
+      schema: 'ak_2',
+    });
+  });
+
+  it('refuses a schema that is not one plain name (it is written into the session options)', () => {
+    for (const bad of ['x;drop', 'Agentkeys', 'a b', '', 'a,public', 'x&schema=y'])
+      expect(() => splitSchema(`postgres://u@h/db?schema=${encodeURIComponent(bad)}`), bad).toThrow(
+        expect.objectContaining({ code: 'DATABASE_URL_INVALID' }),
+      );
+    expect(() => splitSchema('postgres://u@h/db?schema=a&schema=b')).toThrow(
+      expect.objectContaining({ code: 'DATABASE_URL_INVALID' }),
+    );
   });
 });
