@@ -365,6 +365,26 @@ program
   .option('--table <name>', "the table that records what of --dir is applied (never another tool's own)")
   .action(lazy(async (opts) => (await import('../commands/db-migrate.js')).runDbMigrate(opts)));
 
+const agentidp = program
+  .command('agentidp')
+  .description("AgentIdP's runbook: each step one transaction, recorded in the audit chain before it commits");
+for (const [name, what, run] of [
+  ['suspend-agent', "set the agent's status to suspended", 'runSuspendAgent'],
+  ['revoke-credentials', 'revoke every live credential of the agent', 'runRevokeCredentials'],
+] as const)
+  agentidp
+    .command(name)
+    .description(what)
+    .argument('<id>', "the agent's id in AgentIdP")
+    .option('--database-url <url>', "AgentIdP's postgres:// URL (env DATABASE_URL; ?schema= if not public)")
+    .option('--log <log>', 'the audit chain the step is recorded in (JSON Lines file or postgres:// URL)')
+    .option('--key <keyref>', 'the audit signing key (default: the configured one)')
+    .option('--actor <actor>', 'who does it (actor_id of the audit event)')
+    .option('--reason <text>', 'why (kept in the audit event)')
+    .option('--plan', 'show what would change; exit 4 if anything would')
+    .option('--yes', 'do not ask')
+    .action(lazy(async (opts, [id]) => (await import('../commands/agentidp.js'))[run](id as string, opts)));
+
 program
   .command('setup')
   .description('provision the AWS account for one stack, idempotently (steps 1-22)')
@@ -697,6 +717,12 @@ const EXAMPLES: Record<string, string[]> = {
   'audit checkpoint': [
     'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --adopt',
     'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --out old.checkpoint',
+  ],
+  'agentidp suspend-agent': [
+    'agentkeys agentidp suspend-agent 7f9c… --database-url "$AGENTIDP_DATABASE_URL" --log audit.jsonl --plan',
+  ],
+  'agentidp revoke-credentials': [
+    'agentkeys agentidp revoke-credentials 7f9c… --database-url "$AGENTIDP_DATABASE_URL" --reason "key leaked"',
   ],
   'audit prune': [
     'agentkeys audit prune --database-url "$AGENTIDP_DATABASE_URL" --table audit_events --before 90d --plan',

@@ -1,5 +1,11 @@
-import { applyMigrations, loadMigrations, migrationTarget, planMigrations } from '../src/db/migrate.js';
-import { connectPg, redactUrl, splitSchema } from '../src/db/pg.js';
+import {
+  applyMigrations,
+  createUrlSchema,
+  loadMigrations,
+  migrationTarget,
+  planMigrations,
+} from '../src/db/migrate.js';
+import { connectPg, redactUrl } from '../src/db/pg.js';
 import { requireDatabaseUrl } from './db-url.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { createContext, type GlobalOptions } from './context.js';
@@ -35,9 +41,7 @@ export async function runDbMigrate(options: DbMigrateOptions): Promise<ExitCode>
       else for (const name of pending) printLine(`  ${style.warn('+')} would apply ${name}`);
       return pending.length === 0 ? 0 : 4;
     }
-    // ?schema=NAME: agentkeys' tables in a schema of their own, created on the first migration.
-    const schema = splitSchema(url).schema;
-    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await createUrlSchema(client, url);
     const applied = await applyMigrations(
       client,
       migrations,

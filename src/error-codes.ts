@@ -1,7 +1,11 @@
 // Every error code agentkeys can raise: stable identifiers that scripts and tests match on.
 // A typed union, so a misspelt code is a compile error and this list is the whole contract.
 export const ERROR_CODES = [
+  'AGENTIDP_CHANGE_NOT_RECORDED',
+  'AGENTIDP_COMMIT_FAILED',
   'AGENTIDP_TABLE_UNSUITABLE',
+  'AGENT_ID_INVALID',
+  'AGENT_NOT_FOUND',
   'ALERT_DELIVERY_FAILED',
   'ALERT_TARGET_INVALID',
   'ALIAS_INVALID',

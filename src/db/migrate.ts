@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type pg from 'pg';
 import { AgentkeysError, InternalError, UsageError } from '../errors.js';
-import { pgError } from './pg.js';
+import { pgError, splitSchema } from './pg.js';
 import { packageRoot } from '../sys/fs.js';
 import { messageOf } from '../sys/operator-file.js';
 
@@ -185,6 +185,12 @@ async function legacyApplied(client: pg.Client, migrations: Migration[]): Promis
   );
   const ours = new Map(migrations.map((m) => [m.version, m.checksum]));
   return new Map(rows.rows.filter((r) => ours.get(r.version) === r.checksum).map((r) => [r.version, r.checksum]));
+}
+
+/** ?schema=NAME: agentkeys' tables in a schema of their own, created on the first migration. */
+export async function createUrlSchema(client: pg.Client, url: string): Promise<void> {
+  const { schema } = splitSchema(url);
+  if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
 }
 
 /** One advisory-lock key per bookkeeping table: two sets of migrations never wait on each other. */
