@@ -181,6 +181,12 @@ program
   .option('--overlap-days <n>', 'days the old key stays valid', '30')
   .option('--kid <kid>', "the new key's kid (default: the old kid's next version, auditor-signing-v1 → -v2)")
   .option('--jwt <dir>', 'rotate the RS256 JWT pair in DIR (jwks.json holds both keys during the overlap)')
+  .option('--publish-secret <id>', "with --jwt: set the pair in AgentIdP's Secrets Manager secret (a JSON object)")
+  .option('--publish-env <file>', "with --jwt: set the pair in AgentIdP's .env file (made 0600)")
+  .option('--ecs-service <cluster/service>', 'with --jwt: restart it after publishing (ECS force new deployment)')
+  .option('--restart-command <cmd>', 'with --jwt: run this shell command after publishing (AGENTKEYS_JWT_KID set)')
+  .option('--jwks-url <url>', "with --jwt: wait until the service's JWKS serves the new key")
+  .option('--wait <seconds>', 'with --jwks-url: how long to wait', '120')
   .option('--finish', "after the overlap: retire the alias's previous key (keys retire)")
   .option('--force', 'with --finish: before the overlap ends')
   .option('--yes', 'confirm without asking')
@@ -649,6 +655,8 @@ const EXAMPLES: Record<string, string[]> = {
   'rotate-key': [
     'agentkeys rotate-key --alias alias/agentkeys-audit --signers .agentkeys/signers.json --log audit.jsonl',
     'agentkeys rotate-key --jwt ./jwt --yes',
+    'agentkeys rotate-key --jwt ./jwt --publish-secret agentidp/prod --ecs-service agentidp/api ' +
+      '--jwks-url https://idp.example.com/.well-known/jwks.json --yes',
   ],
   encrypt: [
     'agentkeys encrypt --key kms:alias/agent-data --context tenant=acme secrets.json   # writes secrets.json.enc',

@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import type { SnsApi } from './aws/sns.js';
+import type { SecretsApi } from './aws/secrets.js';
+import type { EcsApi } from './aws/ecs.js';
 import type { S3LockApi } from './aws/s3.js';
 import type { AwsCallObservation } from './aws/call.js';
 import type { AgentkeysConfig } from './config/load.js';
@@ -42,6 +44,9 @@ export interface Services {
   onKmsCall(listener: (call: AwsCallObservation) => void): void;
   /** SNS in a region (the alert topic's own), loaded on first use. */
   sns(region: string): Promise<SnsApi>;
+  /** Secrets Manager and ECS in the configured region (AgentIdP's JWT pair and its service). */
+  secrets(): Promise<SecretsApi>;
+  ecs(): Promise<EcsApi>;
 }
 
 /** The operator's explicit AWS credential choices from the config; the rest is the SDK's chain. */
@@ -93,6 +98,7 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
     );
     return kms;
   };
+  const here = () => ({ ...awsAuthFromConfig(config), region: config.region ?? DEFAULT_REGION });
   return {
     kmsCalls,
     trail,
@@ -105,6 +111,14 @@ export function createServices(config: AgentkeysConfig, opts: ServiceOptions = {
     sns: async (region) => {
       const [sns, service] = await Promise.all([import('./aws/sns.js'), import('./aws/service.js')]);
       return sns.createSnsApi(service.createServiceContext({ ...awsAuthFromConfig(config), region }));
+    },
+    secrets: async () => {
+      const [secrets, service] = await Promise.all([import('./aws/secrets.js'), import('./aws/service.js')]);
+      return secrets.createSecretsApi(service.createServiceContext(here()));
+    },
+    ecs: async () => {
+      const [ecs, service] = await Promise.all([import('./aws/ecs.js'), import('./aws/service.js')]);
+      return ecs.createEcsApi(service.createServiceContext(here()));
     },
     callerIdentity: () => {
       identity ??= Promise.all([import('./aws/sts.js'), import('./aws/service.js')]).then(([sts, service]) =>

@@ -69,6 +69,7 @@ const NOT_FOUND = new Set([
   'NoSuchPublicAccessBlockConfiguration',
   'ServerSideEncryptionConfigurationNotFoundError',
   'NotFoundException',
+  'ResourceNotFoundException',
   'RuleDoesNotExist',
   'RuleSetDoesNotExist',
   'RuleSetDoesNotExistException',

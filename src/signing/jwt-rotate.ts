@@ -10,6 +10,21 @@ export interface JwtState {
   current: string;
   /** Keys still published in the JWKS until the given time. */
   retiring: { kid: string; until: string }[];
+  /**
+   * The kid last published end to end (secret or .env written, service restarted, its JWKS
+   * serving it). A current kid not yet published is a rotation to resume, not to repeat.
+   */
+  published?: string;
+}
+
+/** The current pair of DIR, as published: PEMs, kid and the JWKS with the keys in overlap. */
+export interface JwtPair {
+  kid: string;
+  privatePem: string;
+  publicPem: string;
+  jwks: { keys: Record<string, string>[] };
+  /** Kids in the JWKS besides the current one (their overlap not yet over). */
+  retiring: string[];
 }
 
 export interface JwtRotation {
@@ -41,11 +56,40 @@ export async function rotateJwtKeys(dir: string, overlapDays: number, now = new 
   const jwks = { keys: await Promise.all(published.map((k) => publicJwk(dir, k))) };
   const jwksFile = path.join(dir, 'jwks.json');
   await writeFileAtomic(jwksFile, `${JSON.stringify(jwks, null, 2)}\n`);
-  await writeFileAtomic(
-    path.join(dir, 'jwt-state.json'),
-    `${JSON.stringify({ current: kid, retiring: kept } satisfies JwtState, null, 2)}\n`,
-  );
+  await writeState(dir, { current: kid, retiring: kept });
   return { kid, privateKeyFile, jwksFile, published, pruned };
+}
+
+async function writeState(dir: string, state: JwtState): Promise<void> {
+  await writeFileAtomic(path.join(dir, 'jwt-state.json'), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** The state of DIR, or undefined before its first rotation. */
+export const jwtState = readState;
+
+export async function currentPair(dir: string): Promise<JwtPair> {
+  const state = await readState(dir);
+  if (!state)
+    throw new AgentkeysError({
+      code: 'JWT_STATE_UNREADABLE',
+      message: `${path.join(dir, 'jwt-state.json')} does not exist: ${dir} has no JWT pair yet`,
+      hint: 'rotate first: agentkeys rotate-key --jwt DIR --yes',
+    });
+  const read = (file: string) => fsp.readFile(path.join(dir, 'keys', file), 'utf8');
+  const jwks = JSON.parse(await fsp.readFile(path.join(dir, 'jwks.json'), 'utf8')) as JwtPair['jwks'];
+  return {
+    kid: state.current,
+    privatePem: await read(`${state.current}.pem`),
+    publicPem: await read(`${state.current}.pub.pem`),
+    jwks,
+    retiring: state.retiring.map((r) => r.kid),
+  };
+}
+
+/** Recorded once the pair is published, the service restarted and its JWKS serving the kid. */
+export async function markPublished(dir: string, kid: string): Promise<void> {
+  const state = await readState(dir);
+  if (state && state.current === kid) await writeState(dir, { ...state, published: kid });
 }
 
 async function publicJwk(dir: string, kid: string): Promise<Record<string, string>> {

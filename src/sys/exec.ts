@@ -42,3 +42,29 @@ export async function succeeds(file: string, args: readonly string[]): Promise<b
   const result = await execa(file, args, { stdio: 'ignore', reject: false, timeout: 5000 });
   return result.exitCode === 0;
 }
+
+/**
+ * Runs an operator's shell command (a restart hook) with its output captured, never on our
+ * stdout (which --json owns); the last lines come back for the error message.
+ */
+export async function runHook(
+  command: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number; tail: string }> {
+  const result = await execa('/bin/sh', ['-c', command], {
+    env,
+    extendEnv: true,
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+    timeout: timeoutMs,
+    maxBuffer: 1 << 20,
+  });
+  const tail = String(result.all ?? '')
+    .trim()
+    .split('\n')
+    .slice(-5)
+    .join(' | ');
+  return { code: result.exitCode ?? (result.timedOut ? 124 : 1), tail };
+}

@@ -16,6 +16,7 @@ import { isAgentkeysError } from '../../src/errors.js';
 import { parsePolicy } from '../../src/evm/policy.js';
 import { parseSignerRegistryLenient } from '../../src/signing/registry.js';
 import { findVerificationLink } from '../../src/setup/mail.js';
+import { parseJwks } from '../../src/signing/jwt-publish.js';
 
 const CASES = 1500;
 let state = 0x1234567;
@@ -166,6 +167,10 @@ describe('fuzz: every parser of untrusted input ends in a value or a named error
     );
     survives('batch', ['{"event_type":"t","payload":{"a":1}}\n{"event_type":"u","payload":[]}\n'], (t) =>
       parseBatch(t, {}),
+    );
+    // A service's JWKS (rotate-key --jwks-url): whatever the URL answers.
+    survives('jwks', ['{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"k"},{"kty":"EC"},null,1]}'], (t) =>
+      parseJwks(t, 'http://127.0.0.1/jwks'),
     );
   }, 120_000);
 });
