@@ -499,7 +499,9 @@ broker
 
 broker
   .command('setup')
-  .description('bring the broker host up over SSH: users, Instance Connect, files, nginx A/B, certbot, services')
+  .description(
+    'bring the broker host up over SSH: users, files, binaries, keys, master secret, nginx A/B, certbot, services',
+  )
   .option('--test', 'the test stack')
   .option('--only-step <n|id>', 'run one step (number or id)')
   .option('--from-step <n|id>', 'first step to run')
@@ -517,6 +519,11 @@ broker
   .option('--show-secret', 'show broker.env values in --plan diffs')
   .option('--host-root <dir>', 'apply under this folder on the host instead of / (a staging tree)')
   .option('--bin-dir <dir>', 'where the service binaries live on the host (default /opt/agentkeys/bin)')
+  .option('--upload-bin <dir>', 'step 4: upload the prebuilt service binaries in this local folder (by SHA-256)')
+  .option('--build-ref <commit>', 'step 4: build on the host from --repo at this full commit hash')
+  .option('--repo <url>', 'with --build-ref: the upstream repository the host clones')
+  .option('--build-command <cmd>', `with --build-ref: the build (default "cargo build --release --locked")`)
+  .option('--build-out <dir>', 'with --build-ref: where the build leaves the binaries (default target/release)')
   .option('--port-base <port>', 'first service port on loopback (default 8080)')
   .option('--stack-env <file>', 'operator env file of the stack (default env/operator-workstation[.test].env)')
   .option('--broker-env-file <file>', 'broker env file (default env/broker[.test].env)')
@@ -676,6 +683,8 @@ const EXAMPLES: Record<string, string[]> = {
   'broker setup': [
     'agentkeys broker setup --test --fallback --pem ~/.ssh/broker.pem --plan',
     'agentkeys broker setup --test --only-step certificates --wait 600',
+    'agentkeys broker setup --test --upload-bin ../agentKeys/target/release',
+    'agentkeys broker setup --build-ref 4f1c…(40 hex) --repo https://github.com/litentry/agentKeys.git --wait 1800',
   ],
   'broker probe': ['agentkeys broker probe --test', 'agentkeys broker probe --test --connect-to 203.0.113.7:443'],
   doctor: [
@@ -726,6 +735,7 @@ const EXAMPLES: Record<string, string[]> = {
     'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --adopt',
     'agentkeys audit checkpoint --log audit.jsonl --key local:audit-1 --out old.checkpoint',
   ],
+  agentidp: ['agentkeys agentidp suspend-agent 7f9c… --database-url "$AGENTIDP_DATABASE_URL" --log audit.jsonl'],
   'agentidp suspend-agent': [
     'agentkeys agentidp suspend-agent 7f9c… --database-url "$AGENTIDP_DATABASE_URL" --log audit.jsonl --plan',
   ],

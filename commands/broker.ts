@@ -1,7 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { readEnvFile } from '../src/config/env-file.js';
-import { renderHostFiles } from '../src/broker/render.js';
+import { brokerServices, renderHostFiles } from '../src/broker/render.js';
+import { releaseOf } from '../src/broker/release.js';
 import { UsageError, type ExitCode } from '../src/errors.js';
 import { probeChecks } from '../src/broker/probe.js';
 import { httpsProbe } from '../src/doctor/http.js';
@@ -129,6 +130,11 @@ export interface BrokerSetupOptions extends GlobalOptions, StackFileOptions {
   hostRoot?: string;
   binDir?: string;
   portBase?: string;
+  uploadBin?: string;
+  buildRef?: string;
+  repo?: string;
+  buildCommand?: string;
+  buildOut?: string;
 }
 
 /**
@@ -160,6 +166,7 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
   const stack = await loadStackOf(options);
   const brokerEnv = await readEnvFile(stack.brokerEnvFile, {}, '--broker-env-file');
   if (!options.skipPreflight) refuseFailedPreflight(eipProblem(stack.brokerEnvFile, brokerEnv.EIP));
+  const release = await releaseOf(options, brokerServices(stack, ports));
   const conn = await openBrokerSsh(cmd.config, {
     ...options,
     brokerEnvFile: stack.brokerEnvFile,
@@ -182,6 +189,8 @@ export async function runBrokerSetup(options: BrokerSetupOptions): Promise<ExitC
     ...(options.binDir ? { binDir: options.binDir } : {}),
     ...(ports ? { portBase: ports } : {}),
     ...(options.email ? { acmeEmail: options.email } : {}),
+    ...(release ? { release } : {}),
+    localDir: path.join(cmd.config.dir, 'broker'),
     showSecret: options.showSecret === true,
   });
   const started = Date.now();

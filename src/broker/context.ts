@@ -24,9 +24,30 @@ export interface BrokerContext {
   showSecret: boolean;
   /** The scheduled proofs' settings from the broker env file (the agentkeys CLI on the host). */
   watch: WatchSettings;
-  /** Learned this run: services whose unit or env file changed, restarted by the services step. */
-  state: { restart: Set<string> };
+  /** Where the binaries come from (step 4): uploaded from this machine, or built on the host. */
+  release?: Release;
+  /** The broker's keypairs on the host (BROKER_*_KEYPAIR_PATH, default under /var/lib/agentkeys/keys). */
+  keypairs: { oidc: string; session: string };
+  /** Where the OIDC public JWKS fetched back from the host is kept on this machine. */
+  jwksFile: string;
+  /**
+   * Learned this run: services whose unit, env file or binary changed (restarted by the services
+   * step), and whether this run started the build (its failure is then this run's error).
+   */
+  state: { restart: Set<string>; startedBuild?: boolean };
 }
+
+/** A binary to upload: its path here, its SHA-256 and size. */
+export interface LocalBinary {
+  binary: string;
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+export type Release =
+  | { kind: 'upload'; dir: string; binaries: LocalBinary[] }
+  | { kind: 'build'; repo: string; ref: string; command: string; out: string };
 
 /**
  * The copies the host's watches read (src/broker/watch.ts): the operator env file as it is (names,
@@ -52,6 +73,9 @@ export interface BrokerContextInput {
   acmeEmail?: string;
   showSecret?: boolean;
   copies?: { stackEnv: string; signers?: string };
+  release?: Release;
+  /** The local folder broker state goes in (.agentkeys/broker): the fetched JWKS. */
+  localDir?: string;
 }
 
 export function brokerContext(input: BrokerContextInput): BrokerContext {
@@ -63,13 +87,20 @@ export function brokerContext(input: BrokerContextInput): BrokerContext {
     ...(input.copies ? { copies: input.copies } : {}),
   };
   const email = input.acmeEmail ?? input.brokerEnv.ACME_EMAIL;
+  const paths = hostPaths(renderOpts);
   return {
     stack: input.stack,
     shell: input.shell,
     root,
     files: renderHostFiles(input.stack, input.brokerEnv, renderOpts),
     services: brokerServices(input.stack, input.portBase),
-    paths: hostPaths(renderOpts),
+    paths,
+    keypairs: {
+      oidc: input.brokerEnv.BROKER_OIDC_KEYPAIR_PATH || paths.oidcKeypair,
+      session: input.brokerEnv.BROKER_SESSION_KEYPAIR_PATH || paths.sessionKeypair,
+    },
+    jwksFile: path.join(input.localDir ?? '.agentkeys/broker', `${input.stack.name}.oidc-jwks.json`),
+    ...(input.release ? { release: input.release } : {}),
     ...(input.brokerEnv.EIP ? { eip: input.brokerEnv.EIP } : {}),
     ...(email ? { acmeEmail: email } : {}),
     resolveA: input.resolveA,

@@ -74,8 +74,18 @@ export function renderHostFiles(
     eicDir: paths.eicDir,
   };
   const files: RenderedFile[] = [];
-  for (const s of brokerServices(stack, opts.portBase)) {
-    const vars = { ...common, name: s.name, host: s.host, port: String(s.port), binary: s.binary };
+  const services = brokerServices(stack, opts.portBase);
+  for (const s of services) {
+    const worker = s.name.startsWith('worker-');
+    const envFiles = [paths.envFile, ...(worker ? [workerEnvPath(paths, s)] : [])];
+    const vars = {
+      ...common,
+      name: s.name,
+      host: s.host,
+      port: String(s.port),
+      binary: s.binary,
+      environmentFiles: envFiles.map((f) => `EnvironmentFile=${f}`).join('\n'),
+    };
     files.push(
       {
         path: `etc/systemd/system/agentkeys-${s.name}.service`,
@@ -100,7 +110,14 @@ export function renderHostFiles(
       content: renderText('host/sshd-instance-connect.conf', common),
       mode: 0o644,
     },
-    { path: 'etc/agentkeys/broker.env', content: brokerEnvFile(stack, brokerEnv), mode: 0o600 },
+    { path: 'etc/agentkeys/broker.env', content: brokerEnvFile(stack, brokerEnv, paths), mode: 0o600 },
+    ...services
+      .filter((s) => s.name.startsWith('worker-'))
+      .map((s) => ({
+        path: path.posix.relative(opts.root ?? '/', workerEnvPath(paths, s)),
+        content: workerEnvFile(stack, s, services[0]!, paths),
+        mode: 0o644,
+      })),
     ...renderWatchFiles(stack, watchSettings(brokerEnv, opts.agentkeysBin), paths),
   );
   if (opts.copies) {
@@ -125,6 +142,64 @@ export function hostPaths(opts: Pick<RenderOptions, 'root' | 'binDir' | 'certDir
     stackEnvFile: under('etc/agentkeys/stack.env'),
     brokerEnvFile: under('etc/agentkeys/broker.env'),
     signersFile: under('etc/agentkeys/signers.json'),
+    // What the broker and its workers keep on the host, created there (steps 5 and 6), never sent.
+    stateDir: under('var/lib/agentkeys'),
+    oidcKeypair: under('var/lib/agentkeys/keys/oidc-keypair.json'),
+    sessionKeypair: under('var/lib/agentkeys/keys/session-keypair.json'),
+    masterSecret: under('var/lib/agentkeys/dev_key_service/master-secret'),
+  };
+}
+
+type HostPaths = ReturnType<typeof hostPaths>;
+
+/** /etc/agentkeys/worker-audit.env and its kind: one per worker, beside broker.env. */
+const workerEnvPath = (paths: HostPaths, s: HostService) =>
+  path.posix.join(path.posix.dirname(paths.envFile), `${s.name}.env`);
+
+/**
+ * A worker's own settings (its EnvironmentFile after broker.env): who it is, where the broker
+ * answers on loopback, the dev_key_service master secret's path (never its value), and the bucket
+ * and role of its data class. Nothing secret: mode 0644.
+ */
+function workerEnvFile(stack: Stack, s: HostService, broker: HostService, paths: HostPaths): string {
+  const cls = { 'worker-cred': 'vault', 'worker-memory': 'memory', 'worker-config': 'config' }[s.name];
+  const data = stack.dataClasses.find((d) => d.cls === cls);
+  const values: [string, string][] = [
+    ['WORKER_NAME', s.name.replace(/^worker-/, '')],
+    ['WORKER_PUBLIC_HOST', s.host],
+    ['BROKER_URL', `http://127.0.0.1:${broker.port}`],
+    ['AWS_REGION', stack.region],
+    ['DEV_KEY_SERVICE_MASTER_SECRET_FILE', paths.masterSecret],
+    ...(data
+      ? ([
+          ['DATA_BUCKET', data.bucket],
+          ['DATA_ROLE_ARN', `arn:aws:iam::${stack.accountId}:role/${data.role}`],
+        ] as [string, string][])
+      : []),
+    ...(s.name === 'worker-email' ? ([['MAIL_BUCKET', stack.mailBucket]] as [string, string][]) : []),
+  ];
+  const header = `# Rendered by agentkeys broker render (${stack.name} stack): ${s.name}'s own settings.`;
+  return `${header}\n${values.map(([k, v]) => `${k}=${quoteEnv(v)}`).join('\n')}\n`;
+}
+
+const quoteEnv = (value: string) => `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+
+/**
+ * The nine settings the broker reads, each with the value upstream's setup-broker-host.sh gives it
+ * when the broker env file leaves it out. The keypair paths are under /var/lib/agentkeys: the
+ * units run with ProtectHome=yes, so upstream's /home/ubuntu/.agentkeys would be unreadable.
+ */
+export function brokerDefaults(stack: Stack, paths: Pick<HostPaths, 'oidcKeypair' | 'sessionKeypair'>) {
+  return {
+    BROKER_DATA_ROLE_ARN: stack.dataRoleArnEnv ?? `arn:aws:iam::${stack.accountId}:role/${stack.dataRole}`,
+    BROKER_AWS_REGION: stack.region,
+    BROKER_OIDC_ISSUER: stack.oidcIssuer,
+    BROKER_OIDC_KEYPAIR_PATH: paths.oidcKeypair,
+    BROKER_SESSION_KEYPAIR_PATH: paths.sessionKeypair,
+    BROKER_AUTH_METHODS: 'wallet_sig,email_link',
+    BROKER_AUDIT_ANCHORS: 'sqlite',
+    BROKER_EMAIL_SENDER: 'ses',
+    BROKER_EMAIL_FROM_ADDRESS: stack.senderAddress,
   };
 }
 
@@ -133,13 +208,14 @@ export function hostPaths(opts: Pick<RenderOptions, 'root' | 'binDir' | 'certDir
  * and the hosts and issuer from the stack, double-quoted with \, " and $ escaped. A value with a
  * newline cannot be written faithfully, so it is refused by name.
  */
-export function brokerEnvFile(stack: Stack, brokerEnv: Readonly<Record<string, string>>): string {
-  const values: Record<string, string> = {
-    ...brokerEnv,
-    AGENTKEYS_STACK: stack.name,
-    BROKER_HOST: stack.brokerHost,
-    BROKER_OIDC_ISSUER: brokerEnv.BROKER_OIDC_ISSUER || stack.oidcIssuer,
-  };
+export function brokerEnvFile(
+  stack: Stack,
+  brokerEnv: Readonly<Record<string, string>>,
+  paths: Pick<HostPaths, 'oidcKeypair' | 'sessionKeypair'> = hostPaths(),
+): string {
+  const values: Record<string, string> = { ...brokerEnv, AGENTKEYS_STACK: stack.name, BROKER_HOST: stack.brokerHost };
+  // A setting left out or left empty gets upstream's value: the broker reads all nine.
+  for (const [key, value] of Object.entries(brokerDefaults(stack, paths))) if (!values[key]) values[key] = value;
   const lines = Object.keys(values)
     .sort()
     .map((key) => {
@@ -150,7 +226,7 @@ export function brokerEnvFile(stack: Stack, brokerEnv: Readonly<Record<string, s
           message: `${stack.brokerEnvFile}: ${key} holds a newline, which an EnvironmentFile cannot carry`,
           hint: 'put the value on one line (PEM keys: literal \\n)',
         });
-      return `${key}="${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+      return `${key}=${quoteEnv(value)}`;
     });
   const header = `# Rendered by agentkeys broker render (${stack.name} stack) from ${stack.brokerEnvFile}. Mode 0600.`;
   return `${header}\n${lines.join('\n')}\n`;

@@ -85,6 +85,7 @@ export async function initProject(dir: string, v: InitValues, force: boolean): P
       ['ACCOUNT_ID', v.accountId],
       ['BROKER_AWS_REGION', v.region],
       ['BROKER_OIDC_ISSUER', `https://${names.brokerHost}`],
+      ['BROKER_EMAIL_FROM_ADDRESS', `noreply${test ? '-test' : ''}@${names.mailDomain}`],
     ] as const)
       await setEnvValue(broker, key, value);
     // Read back as setup reads them: a value that makes a bad stack fails here, not at setup.

@@ -213,7 +213,9 @@ async function runOne<C extends RunContext>(
     if (before.status !== 'pending' || opts.plan) return await withVerify(ctx, step, opts, finish(before));
     changes = before.changes;
     for (const c of changes) await c.apply();
-    const after = await step.check(ctx);
+    // A change that starts something long (a build on the host) leaves the step waiting: --wait
+    // covers that wait too.
+    const after = await waitWhileWaiting(ctx, step, await step.check(ctx), opts);
     if (after.status === 'pending') {
       throw new AgentkeysError({
         code: 'STEP_NOT_CONVERGED',

@@ -183,6 +183,7 @@ case $cmd in
   is-active) if active "$1"; then echo active; else echo inactive; exit 3; fi ;;
   enable) [ "$1" = --now ] && shift; for u in "$@"; do touch "$S/enabled/$u"; active "$u" || start "$u"; done ;;
   restart) for u in "$@"; do stop "$u"; start "$u"; done ;;
+  try-restart) for u in "$@"; do if active "$u"; then stop "$u"; start "$u"; fi; done ;;
   start) rc=0; for u in "$@"; do start "$u" || rc=1; done; exit $rc ;;
   daemon-reload|reload|reload-or-restart) : ;;
   *) echo "systemctl stub: $cmd not modelled" >&2; exit 1 ;;

@@ -93,8 +93,8 @@ describe('agentkeys broker render', () => {
     const { dir, out, units } = await rendered();
     // broker, signer, MCP and six workers; four watches with their timers; the alert template
     expect(units).toHaveLength(9 + 4 * 2 + 1);
-    // + sshd drop-in, broker.env, watch.env, stack.env and certbot's deploy hook
-    expect(out.files).toHaveLength(9 * 3 + 4 * 2 + 1 + 5);
+    // + sshd drop-in, broker.env, watch.env, stack.env, certbot's deploy hook, 6 worker env files
+    expect(out.files).toHaveLength(9 * 3 + 4 * 2 + 1 + 5 + 6);
     expect(statSync(path.join(dir, 'host/etc/agentkeys/broker.env')).mode & 0o777).toBe(0o600);
     // The scheduled proofs: each watch runs agentkeys as the agentkeys user and alerts on failure.
     const watch = (id: string) =>
@@ -120,6 +120,27 @@ describe('agentkeys broker render', () => {
     expect(readFileSync(hook, 'utf8')).toMatch(/nginx -t -q\nsystemctl reload nginx\n$/);
     const env = readFileSync(path.join(dir, 'host/etc/agentkeys/broker.env'), 'utf8');
     expect(env).toContain('BROKER_HOST="test-broker.litentry.org"');
+    // All nine settings the broker reads, from the shipped broker.test.env or upstream's defaults.
+    const settings = Object.fromEntries([...env.matchAll(/^(BROKER_[A-Z_]+)="(.*)"$/gm)].map((m) => [m[1], m[2]]));
+    expect(settings).toMatchObject({
+      BROKER_DATA_ROLE_ARN: expect.stringMatching(/^arn:aws:iam::\d{12}:role\/agentkeys-data-role-test$/),
+      BROKER_AWS_REGION: 'us-east-1',
+      BROKER_OIDC_ISSUER: 'https://test-broker.litentry.org',
+      BROKER_OIDC_KEYPAIR_PATH: '/var/lib/agentkeys/keys/oidc-keypair.json',
+      BROKER_SESSION_KEYPAIR_PATH: '/var/lib/agentkeys/keys/session-keypair.json',
+      BROKER_AUTH_METHODS: 'wallet_sig,email_link',
+      BROKER_AUDIT_ANCHORS: 'sqlite',
+      BROKER_EMAIL_SENDER: 'ses',
+      BROKER_EMAIL_FROM_ADDRESS: 'noreply-test@bots-test.litentry.org',
+    });
+    // Each worker reads broker.env, then its own file: the master secret's path, never its value.
+    const cred = readFileSync(path.join(dir, 'host/etc/systemd/system/agentkeys-worker-cred.service'), 'utf8');
+    expect(cred).toContain(
+      'EnvironmentFile=/etc/agentkeys/broker.env\nEnvironmentFile=/etc/agentkeys/worker-cred.env\n',
+    );
+    const credEnv = readFileSync(path.join(dir, 'host/etc/agentkeys/worker-cred.env'), 'utf8');
+    expect(credEnv).toContain('DEV_KEY_SERVICE_MASTER_SECRET_FILE="/var/lib/agentkeys/dev_key_service/master-secret"');
+    expect(credEnv).toMatch(/DATA_BUCKET="agentkeys-vault-test-\d{12}"/);
     const again = await runCli(
       [
         '--json',

@@ -3,6 +3,7 @@
 // a DNS-over-HTTPS endpoint on loopback (a real HTTPS server the CLI trusts via
 // NODE_EXTRA_CA_CERTS), answering per hostname what the test says.
 import {
+  chmodSync,
   cpSync,
   existsSync,
   lstatSync,
@@ -16,11 +17,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerServices } from '../../src/broker/render.js';
 import { loadStack } from '../../src/config/stack.js';
 import { CLI, runCli } from '../helpers/cli.js';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -69,7 +71,8 @@ beforeAll(async () => {
   hosts = brokerServices(stack).map((s) => s.host);
   // Every service's port free (the services listen on base + 0 … base + 26), not only the base.
   portBase = await freePortBase(brokerServices(stack).map((s) => s.port - brokerServices(stack)[0]!.port));
-  for (const s of brokerServices(stack)) writeServiceBinary(path.join(host.root, 'opt/agentkeys/bin', s.binary));
+  // The prebuilt release step 4 uploads (--upload-bin): stand-ins that answer /healthz.
+  for (const s of brokerServices(stack)) writeServiceBinary(path.join(cwd, 'release', s.binary));
   resolveOnly(hosts.slice(0, 2));
 }, 60_000);
 
@@ -115,6 +118,32 @@ async function brokerSetup(extra: string[] = []) {
 }
 
 const onHost = (rel: string) => path.join(host.root, rel);
+const stackOf = () => loadStack({ test: true, envDir: path.join(cwd, 'env') });
+
+/**
+ * The keypairs step's work: two pairs on the host (0600, private halves valid and matching their
+ * public files), the OIDC JWKS here with the public key only, and no private key in the output.
+ */
+function expectKeysOnHost(stdout: string): void {
+  for (const [name, type] of [
+    ['oidc', 'rsa'],
+    ['session', 'ec'],
+  ] as const) {
+    const file = onHost(`var/lib/agentkeys/keys/${name}-keypair.json`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const pair = JSON.parse(readFileSync(file, 'utf8')) as { private_key_pem: string; public_key_pem: string };
+    const key = createPrivateKey(pair.private_key_pem);
+    expect(key.asymmetricKeyType).toBe(type);
+    expect(createPublicKey(key).export({ type: 'spki', format: 'pem' })).toBe(readFileSync(`${file}.pub.pem`, 'utf8'));
+  }
+  const jwks = JSON.parse(readFileSync(path.join(cwd, '.agentkeys/broker/test.oidc-jwks.json'), 'utf8'));
+  expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'RSA', alg: 'RS256', kid: expect.any(String) })]);
+  expect(jwks.keys[0]).not.toHaveProperty('d');
+  expect(stdout).not.toContain('PRIVATE KEY');
+  const secret = onHost('var/lib/agentkeys/dev_key_service/master-secret');
+  expect(statSync(secret).mode & 0o777).toBe(0o600);
+  expect(Buffer.from(readFileSync(secret, 'utf8').trim(), 'base64')).toHaveLength(32);
+}
 /** ssh to the test host as its user, with no host-key prompt. */
 const sshArgs = () => [
   ...['-i', host.keyFile, '-p', String(host.port), '-o', 'StrictHostKeyChecking=no'],
@@ -123,12 +152,15 @@ const sshArgs = () => [
 
 describe('agentkeys broker setup over SSH', () => {
   it('--plan on a fresh host lists every change, diffs included, and changes nothing (exit 4)', async () => {
-    const r = await brokerSetup(['--plan']);
+    const r = await brokerSetup(['--plan', '--upload-bin', path.join(cwd, 'release')]);
     expect(r.code, r.stderr).toBe(4);
     expect(r.steps.map((s) => s.id)).toEqual([
       'login-user',
       'instance-connect',
       'host-files',
+      'binaries',
+      'keypairs',
+      'master-secret',
       'nginx-phase-a',
       'certificates',
       'nginx-phase-b',
@@ -142,8 +174,11 @@ describe('agentkeys broker setup over SSH', () => {
     ]);
     const files = r.step('host-files').changes;
     // units, Phase A and B per host, broker.env; the watches, their timers, the alert unit, watch.env,
-    // stack.env and certbot's deploy hook
-    expect(files).toHaveLength(9 * 3 + 1 + 4 * 2 + 1 + 3);
+    // stack.env and certbot's deploy hook; the six workers' env files
+    expect(files).toHaveLength(9 * 3 + 1 + 4 * 2 + 1 + 3 + 6);
+    expect(r.step('binaries').changes).toHaveLength(9);
+    expect(r.step('keypairs').changes.map((c) => c.action)).toEqual(['create', 'create', 'write']);
+    expect(r.step('master-secret').changes).toHaveLength(1);
     // New files are listed with their size, not their whole content.
     expect(files.filter((c) => c.diff !== undefined)).toEqual([]);
     expect(files.find((c) => c.resource.endsWith('agentkeys-broker.service'))).toMatchObject({
@@ -155,13 +190,16 @@ describe('agentkeys broker setup over SSH', () => {
   }, 60_000);
 
   it('a first run brings up what it can: users, Instance Connect, files, Phase A, certificates where DNS points, Phase B, healthy services', async () => {
-    const r = await brokerSetup();
+    const r = await brokerSetup(['--upload-bin', path.join(cwd, 'release')]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const status = Object.fromEntries(r.steps.map((s) => [s.id, s.status]));
     expect(status).toEqual({
       'login-user': 'done',
       'instance-connect': 'done',
       'host-files': 'done',
+      binaries: 'done',
+      keypairs: 'done',
+      'master-secret': 'done',
       'nginx-phase-a': 'done',
       certificates: 'waiting',
       'nginx-phase-b': 'done',
@@ -188,6 +226,12 @@ describe('agentkeys broker setup over SSH', () => {
     expect(link(hosts[2]!)).toBe(onHost(`etc/nginx/agentkeys/phase-a/${hosts[2]}.conf`));
     expect(host.log('systemctl.log')).toMatch(/reload-or-restart nginx/);
     expect(r.step('services').changes).toHaveLength(9);
+    // The binaries as uploaded, byte for byte; the keys and the secret made on the host.
+    for (const s of brokerServices(await stackOf()))
+      expect(readFileSync(onHost(`opt/agentkeys/bin/${s.binary}`))).toEqual(
+        readFileSync(path.join(cwd, 'release', s.binary)),
+      );
+    expectKeysOnHost(r.stdout);
     expect(r.step('watch').changes.map((c) => c.resource)).toEqual(
       ['verify', 'rotation', 'probe', 'doctor'].map((id) => `agentkeys-watch-${id}.timer`),
     );
@@ -216,8 +260,92 @@ describe('agentkeys broker setup over SSH', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.steps.flatMap((s) => s.changes)).toEqual([]);
     expect(r.step('certificates').status).toBe('waiting');
-    expect(r.out.sshRoundTrips).toBe(8); // one per step: a check asks all it needs at once
+    expect(r.out.sshRoundTrips).toBe(11); // one per step: a check asks all it needs at once
   }, 60_000);
+
+  it('the keypairs and the master secret are never replaced; a secret agentkeys did not write blocks, untouched', async () => {
+    const secret = onHost('var/lib/agentkeys/dev_key_service/master-secret');
+    const oidc = onHost('var/lib/agentkeys/keys/oidc-keypair.json');
+    const [secretBefore, oidcBefore] = [readFileSync(secret), readFileSync(oidc)];
+    // A lost public half comes back from the key; a key left world-readable is closed again.
+    rmSync(`${oidc}.pub.pem`);
+    execFileSync('chmod', ['644', oidc]);
+    const r = await brokerSetup(['--only-step', 'keypairs']);
+    expect(r.step('keypairs')).toMatchObject({ status: 'done' });
+    expect(r.step('keypairs').changes.map((c) => c.action)).toEqual(['create', 'update', 'write']);
+    const again = await brokerSetup(['--only-step', 'keypairs']);
+    expect(again.step('keypairs').changes).toEqual([]);
+    expect(readFileSync(oidc)).toEqual(oidcBefore);
+    expectKeysOnHost(again.stdout);
+    // Something else at the secret's path: named, never overwritten.
+    writeFileSync(secret, 'not-the-secret\n', { mode: 0o600 });
+    const blocked = await brokerSetup(['--only-step', 'master-secret']);
+    expect(blocked.step('master-secret')).toMatchObject({ status: 'blocked' });
+    expect(blocked.step('master-secret').reason).toMatch(/never overwritten.*every wallet/);
+    expect(readFileSync(secret, 'utf8')).toBe('not-the-secret\n');
+    writeFileSync(secret, secretBefore);
+    chmodSync(secret, 0o640);
+    const mode = await brokerSetup(['--only-step', 'master-secret']);
+    expect(mode.step('master-secret').changes.map((c) => c.action)).toEqual(['update']);
+    expect(readFileSync(secret)).toEqual(secretBefore);
+    expect(statSync(secret).mode & 0o777).toBe(0o600);
+  }, 60_000);
+
+  it('built on the host at a pinned commit: detached, waited for, installed by checksum; a failed build is named', async () => {
+    const stack = await stackOf();
+    const repo = path.join(cwd, 'upstream');
+    mkdirSync(repo);
+    // A stand-in for the upstream workspace: its "build" writes each service binary with a marker.
+    const build = (marker: string, fail = false) =>
+      `set -e\nsleep 1\n${fail ? 'echo "error[E0425]: cannot find value" >&2; exit 101\n' : ''}` +
+      'mkdir -p target/release\n' +
+      brokerServices(stack)
+        .map((s) => `cp bin/stub target/release/${s.binary}; echo '// ${marker}' >> target/release/${s.binary}`)
+        .join('\n') +
+      '\n';
+    mkdirSync(path.join(repo, 'bin'));
+    cpSync(path.join(cwd, 'release', 'agentkeys-broker-server'), path.join(repo, 'bin/stub'));
+    writeFileSync(path.join(repo, 'build.sh'), build('v1'));
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('-c', 'user.email=t@x', '-c', 'user.name=t', 'add', '.');
+    git('-c', 'user.email=t@x', '-c', 'user.name=t', 'commit', '-q', '-m', 'v1');
+    const v1 = git('rev-parse', 'HEAD');
+    const flags = (ref: string) => [
+      '--repo',
+      repo,
+      '--build-ref',
+      ref,
+      '--build-command',
+      'sh build.sh',
+      '--wait',
+      '20',
+    ];
+    const r = await brokerSetup(['--only-step', 'binaries', ...flags(v1)]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.step('binaries')).toMatchObject({
+      status: 'done',
+      changes: [{ resource: `build ${v1}` }],
+    });
+    const installed = readFileSync(onHost('opt/agentkeys/bin/agentkeys-worker-audit'), 'utf8');
+    expect(installed).toContain('// v1');
+    const stamp = JSON.parse(readFileSync(onHost('opt/agentkeys/bin/.agentkeys-release.json'), 'utf8'));
+    expect(stamp).toMatchObject({ source: 'build', ref: v1 });
+    expect(Object.keys(stamp.sha256)).toHaveLength(9);
+    expect((await brokerSetup(['--only-step', 'binaries', ...flags(v1)])).step('binaries').changes).toEqual([]);
+    // A commit whose build fails: this run's error, with the build's last words; v1 stays installed.
+    writeFileSync(path.join(repo, 'build.sh'), build('v2', true));
+    git('-c', 'user.email=t@x', '-c', 'user.name=t', 'commit', '-q', '-am', 'v2');
+    const failed = await brokerSetup(['--only-step', 'binaries', ...flags(git('rev-parse', 'HEAD'))]);
+    expect(failed.code).toBe(1);
+    expect(failed.step('binaries')).toMatchObject({ status: 'failed', error: { code: 'HOST_BUILD_FAILED' } });
+    expect(JSON.stringify(failed.step('binaries'))).toContain('cannot find value');
+    expect(readFileSync(onHost('opt/agentkeys/bin/agentkeys-worker-audit'), 'utf8')).toBe(installed);
+    // A branch name is not a pin.
+    expect(JSON.parse((await brokerSetup(['--plan', ...flags('main')])).stdout).error.code).toBe('FLAG_INVALID');
+    // Back to the release the other tests run.
+    expect((await brokerSetup(['--only-step', 'binaries', '--upload-bin', path.join(cwd, 'release')])).code).toBe(0);
+  }, 120_000);
 
   it('a host file changed on the host shows as a diff in --plan (secrets redacted); the run restores it and restarts', async () => {
     const unit = onHost('etc/systemd/system/agentkeys-signer.service');

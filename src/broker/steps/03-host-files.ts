@@ -1,7 +1,7 @@
 // Step 3: every rendered file but the sshd drop-in (step 2 owns it): systemd units, nginx
-// Phase A and B per host, /etc/agentkeys/broker.env. A file is written only when its content or
-// mode differs, with a unified diff in --plan (values of a 0600 file are redacted unless
-// --show-secret). All writes go in one round trip, then systemd re-reads its units.
+// Phase A and B per host, /etc/agentkeys/broker.env and each worker's env file. A file is
+// written only when its content or mode differs, with a unified diff in --plan (values of a 0600
+// file are redacted unless --show-secret). All writes go in one round trip, then systemd re-reads its units.
 import { createTwoFilesPatch } from 'diff';
 import { change, done, once, pending, type Step } from '../../steps/step.js';
 import { onHost, type BrokerContext } from '../context.js';
@@ -58,7 +58,7 @@ function describe(now: HostFile, want: RenderedFile): string {
 /** The services a file change must restart: a unit its own service, the env file all of them. */
 function servicesReading(ctx: BrokerContext, f: RenderedFile): string[] {
   if (f.path === 'etc/agentkeys/broker.env') return ctx.services.map((s) => s.name);
-  const unit = /agentkeys-(.+)\.service$/.exec(f.path);
+  const unit = /agentkeys-(.+)\.service$/.exec(f.path) ?? /^etc\/agentkeys\/(worker-.+)\.env$/.exec(f.path);
   return unit ? [unit[1]!] : [];
 }
 

@@ -1,4 +1,4 @@
-// What steps 4-6 read of nginx and certbot on the host, in one round trip: the tools, the ACME
+// What steps 7-9 read of nginx and certbot on the host, in one round trip: the tools, the ACME
 // webroot, each hostname's certificate (with its expiry) and which phase its site link points at.
 import { shQuote } from '../../ssh/connection.js';
 import { change, once, type Change } from '../../steps/step.js';

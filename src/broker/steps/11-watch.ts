@@ -1,4 +1,4 @@
-// Step 8: the scheduled proofs on (issue 27): every watch timer enabled and active, so tamper
+// Step 11: the scheduled proofs on (issue 27): every watch timer enabled and active, so tamper
 // detection, rotation and the probes never depend on someone remembering. Step 3 wrote the units;
 // they run the agentkeys CLI on the host, which must be there first.
 import { blocked, change, done, once, pending, type Step } from '../../steps/step.js';
@@ -10,7 +10,7 @@ import { WATCH_IDS } from '../watch.js';
 const timer = (id: string) => `agentkeys-watch-${id}.timer`;
 
 export const watchTimers: Step<BrokerContext> = {
-  num: 8,
+  num: 11,
   id: 'watch',
   title: 'scheduled proofs: verify, rotation, probe and doctor timers, alerts on failure',
   async check(ctx) {

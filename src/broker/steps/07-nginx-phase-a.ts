@@ -1,4 +1,4 @@
-// Step 4: nginx and certbot installed, the ACME webroot, and Phase A (HTTP only: the webroot and
+// Step 7: nginx and certbot installed, the ACME webroot, and Phase A (HTTP only: the webroot and
 // a 503 placeholder) for every hostname without a certificate yet, so certbot can prove it.
 import { change, done, pending, type Change, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
@@ -7,7 +7,7 @@ import { hostRun } from '../host-files.js';
 import { relinkSites, siteFacts } from './sites.js';
 
 export const nginxPhaseA: Step<BrokerContext> = {
-  num: 4,
+  num: 7,
   id: 'nginx-phase-a',
   title: 'nginx Phase A (HTTP, ACME webroot) for hosts without a certificate',
   async check(ctx) {

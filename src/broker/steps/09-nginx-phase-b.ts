@@ -1,10 +1,10 @@
-// Step 6: Phase B (TLS, proxied to the service) for every hostname that has a certificate.
+// Step 9: Phase B (TLS, proxied to the service) for every hostname that has a certificate.
 import { done, pending, waiting, type Step } from '../../steps/step.js';
 import { brokerRerun, type BrokerContext } from '../context.js';
 import { relinkSites, siteFacts } from './sites.js';
 
 export const nginxPhaseB: Step<BrokerContext> = {
-  num: 6,
+  num: 9,
   id: 'nginx-phase-b',
   title: 'nginx Phase B (TLS) for hosts with a certificate',
   async check(ctx) {

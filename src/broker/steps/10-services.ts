@@ -1,6 +1,6 @@
-// Step 7: every service enabled, running and answering /healthz on its loopback port. A service
-// whose unit or env file changed this run is restarted. The binaries are built and installed by
-// the broker's own release; a missing one blocks with the path it should be at.
+// Step 10: every service enabled, running and answering /healthz on its loopback port. A service
+// whose unit, env file or binary changed this run is restarted. Step 4 installs the binaries; a
+// missing one blocks here with the path it should be at.
 import { blocked, change, done, once, pending, waiting, type Change, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
 import { brokerRerun, type BrokerContext } from '../context.js';
@@ -44,7 +44,7 @@ async function serviceFacts(ctx: BrokerContext): Promise<ServiceFacts[]> {
 }
 
 export const services: Step<BrokerContext> = {
-  num: 7,
+  num: 10,
   id: 'services',
   title: 'services enabled, running and healthy',
   pollable: true,
@@ -55,7 +55,8 @@ export const services: Step<BrokerContext> = {
       return blocked(
         `${noBinary.length} service binar${noBinary.length === 1 ? 'y is' : 'ies are'} not installed: ` +
           noBinary.map((f) => `${ctx.paths.binDir}/${f.service.binary}`).join(', '),
-        `install the broker release into ${ctx.paths.binDir}, then ${brokerRerun(ctx, 'services')}`,
+        `${brokerRerun(ctx, 'binaries')} --upload-bin DIR (or --build-ref COMMIT --repo URL), then ` +
+          brokerRerun(ctx, 'services'),
       );
     const start = facts.filter((f) => !f.enabled || !f.active).map((f) => f.service);
     const restart = facts.filter((f) => f.active && ctx.state.restart.has(f.service.name)).map((f) => f.service);

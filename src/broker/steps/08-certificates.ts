@@ -1,4 +1,4 @@
-// Step 5: a Let's Encrypt certificate per hostname, by certbot's webroot challenge.
+// Step 8: a Let's Encrypt certificate per hostname, by certbot's webroot challenge.
 // A host is asked for only once public DNS (DNS-over-HTTPS, not the laptop's resolver) answers
 // with the EIP; until then it waits with the reason, and the other hosts go ahead. Renewal is
 // certbot's own timer.
@@ -11,7 +11,7 @@ import { siteFacts } from './sites.js';
 const DAY = 86_400_000;
 
 export const certificates: Step<BrokerContext> = {
-  num: 5,
+  num: 8,
   id: 'certificates',
   title: "Let's Encrypt certificate per hostname (once DNS resolves to the EIP)",
   pollable: true,
