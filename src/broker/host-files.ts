@@ -115,6 +115,10 @@ export async function guardedChange(
   if (result.code !== 0) throw hostCommandFailed(shell, opts.what, result);
 }
 
+/** The shell line that gives file to the services' user, when the host has it yet (step 1 makes it). */
+export const ownByServiceUser = (file: string): string =>
+  `if id agentkeys >/dev/null 2>&1; then chown agentkeys:agentkeys ${shQuote(file)}; fi`;
+
 /** Runs a script that must succeed; a non-zero exit is HOST_COMMAND_FAILED with its last output line. */
 export async function hostRun(shell: HostShell, script: string, what: string): Promise<ShellResult> {
   const result = await shell.run(script);

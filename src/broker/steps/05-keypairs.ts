@@ -9,7 +9,7 @@ import { change, done, pending, type Change, type Step } from '../../steps/step.
 import { writeFileAtomic } from '../../sys/fs.js';
 import { shQuote } from '../../ssh/connection.js';
 import type { BrokerContext } from '../context.js';
-import { hostCommandFailed, hostRead, hostRun, readHostFiles } from '../host-files.js';
+import { hostCommandFailed, hostRead, hostRun, ownByServiceUser, readHostFiles } from '../host-files.js';
 
 interface Keypair {
   name: 'oidc' | 'session';
@@ -75,9 +75,6 @@ export const keypairs: Step<BrokerContext> = {
   },
 };
 
-/** Only the agentkeys service user reads the keys, when the host has one (step 1 creates it). */
-const own = (file: string) => `if id agentkeys >/dev/null 2>&1; then chown agentkeys:agentkeys ${shQuote(file)}; fi`;
-
 /**
  * The key made in a private temp folder, the JSON written beside it, then linked into place with
  * `ln` (which refuses an existing name): two runs at once cannot both create one.
@@ -103,7 +100,7 @@ async function generate(ctx: BrokerContext, k: Keypair): Promise<void> {
     'rm -f "$j"',
     `chmod 644 "$t/pub.pem"; mv -f "$t/pub.pem" ${shQuote(pubOf(k))}`,
     'rm -rf "$t"',
-    own(k.file),
+    ownByServiceUser(k.file),
   ].join('\n');
   await hostRun(ctx.shell, script, `generate the ${k.name} keypair`);
   ctx.state.restart.add('broker');
@@ -122,7 +119,7 @@ async function derivePublic(ctx: BrokerContext, k: Keypair): Promise<void> {
 }
 
 async function restrict(ctx: BrokerContext, k: Keypair): Promise<void> {
-  await hostRun(ctx.shell, `chmod 600 ${shQuote(k.file)}\n${own(k.file)}`, `restrict ${k.file}`);
+  await hostRun(ctx.shell, `chmod 600 ${shQuote(k.file)}\n${ownByServiceUser(k.file)}`, `restrict ${k.file}`);
 }
 
 /** The OIDC public key as a JWKS (kid: RFC 7638 thumbprint), as the broker serves it. */

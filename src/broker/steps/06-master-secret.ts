@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { blocked, change, done, pending, type Step } from '../../steps/step.js';
 import { shQuote } from '../../ssh/connection.js';
 import type { BrokerContext } from '../context.js';
-import { hostRun } from '../host-files.js';
+import { hostRun, ownByServiceUser } from '../host-files.js';
 
 /** base64 of 32 bytes is 44 characters, and a newline. */
 const SECRET_SIZE = 45;
@@ -44,8 +44,6 @@ export const masterSecret: Step<BrokerContext> = {
   },
 };
 
-const own = (file: string) => `if id agentkeys >/dev/null 2>&1; then chown agentkeys:agentkeys ${shQuote(file)}; fi`;
-
 /** Written to a temp file, then `ln` to the name: ln refuses an existing name, so it is never replaced. */
 async function create(ctx: BrokerContext, file: string): Promise<void> {
   const dir = path.posix.dirname(file);
@@ -59,12 +57,12 @@ async function create(ctx: BrokerContext, file: string): Promise<void> {
     'sync "$t"',
     `if ! ln "$t" ${shQuote(file)} 2>/dev/null; then rm -f "$t"; echo 'it exists now: not replaced' >&2; exit 7; fi`,
     'rm -f "$t"',
-    own(file),
+    ownByServiceUser(file),
   ].join('\n');
   await hostRun(ctx.shell, script, 'write the master secret');
   for (const s of ctx.services.filter((x) => x.name.startsWith('worker-'))) ctx.state.restart.add(s.name);
 }
 
 async function restrict(ctx: BrokerContext, file: string): Promise<void> {
-  await hostRun(ctx.shell, `chmod 600 ${shQuote(file)}\n${own(file)}`, 'restrict the master secret');
+  await hostRun(ctx.shell, `chmod 600 ${shQuote(file)}\n${ownByServiceUser(file)}`, 'restrict the master secret');
 }
