@@ -53,6 +53,29 @@ export function observeCalls<C extends MiddlewareClient>(
   return client;
 }
 
+/**
+ * IAM answers a quota (two access keys per user, policies per role) with LimitExceeded, which the
+ * SDK deserializes as LimitExceededException, a name its retry strategy counts as throttling: a
+ * quota hit then waits out every retry (~20 s) before failing. Renamed where it is raised, the
+ * error fails at once, as the client error it is (awsError names it IAM_QUOTA_EXCEEDED).
+ */
+export function quotaIsNotThrottling<C extends MiddlewareClient>(client: C): C {
+  (client.middlewareStack as unknown as { add: (mw: unknown, o: unknown) => void }).add(
+    (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        if (nameOf(err) === 'LimitExceededException')
+          Object.defineProperty(err, 'name', { value: 'LimitExceeded', configurable: true });
+        throw err;
+      }
+    },
+    // Inside the retry middleware (finalizeRequest), around the deserializer that raises it.
+    { step: 'deserialize', priority: 'high', name: 'agentkeysQuotaIsNotThrottling' },
+  );
+  return client;
+}
+
 /** Read-only operations; everything else counts as a mutating call. */
 export function isMutatingOperation(operation: string): boolean {
   return !/^(Get|List|Describe|Head)/.test(operation);

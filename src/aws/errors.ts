@@ -37,6 +37,14 @@ export function awsError(err: unknown, ctx: AwsCallContext): AgentkeysError {
         `KMS key ${ctx.resource ?? ''} not found (${ctx.action})`,
         'check the key id, alias or ARN and the region (AWS_REGION / --region)',
       );
+    case 'LimitExceeded':
+      return make(
+        'IAM_QUOTA_EXCEEDED',
+        `${ctx.action}${on} hit an IAM quota: ${detail}`,
+        ctx.action === 'iam:CreateAccessKey'
+          ? 'a user holds at most two access keys: delete an unused one (aws iam list-access-keys)'
+          : 'remove what is no longer used, or ask AWS for a higher IAM quota',
+      );
     case 'DisabledException':
       return make(
         'KMS_KEY_DISABLED',

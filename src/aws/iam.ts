@@ -37,7 +37,7 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import type { AwsServiceContext } from './service.js';
-import { observeCalls } from './call.js';
+import { observeCalls, quotaIsNotThrottling } from './call.js';
 
 // IAM returns policy documents URL-encoded; callers get them decoded.
 const decode = (doc: string | undefined) => (doc === undefined ? undefined : decodeURIComponent(doc));
@@ -101,7 +101,7 @@ export interface IamApi {
 
 export function createIamApi(ctx: AwsServiceContext): IamApi {
   const caller = ctx.caller;
-  const iam = observeCalls(new IAMClient(ctx.config), 'iam', ctx.onCall);
+  const iam = observeCalls(quotaIsNotThrottling(new IAMClient(ctx.config)), 'iam', ctx.onCall);
   return {
     getUser: (name) =>
       caller.maybe('iam:GetUser', name, async () => ({

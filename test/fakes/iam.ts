@@ -55,10 +55,7 @@ export function fakeIam(account: string) {
     createAccessKey: async (name) => {
       const u = user(name);
       if (u.keys.length >= 2)
-        throw new AgentkeysError({
-          code: 'AWS_CALL_FAILED',
-          message: `${name} has 2 access keys (fake LimitExceeded)`,
-        });
+        throw new AgentkeysError({ code: 'IAM_QUOTA_EXCEEDED', message: `${name} has 2 access keys (fake)` });
       const id = `AKIAFAKE${String(++keySeq).padStart(12, '0')}`;
       u.keys.push({ id, status: 'Active', createdAt: new Date().toISOString() });
       return { id, secret: `fake-secret-${keySeq}` };
@@ -110,7 +107,8 @@ export function fakeIam(account: string) {
     addRoleToInstanceProfile: async (name, roleName) => {
       const p = profiles.get(name);
       role(roleName);
-      if (!p || p.length > 0) throw new AgentkeysError({ code: 'AWS_CALL_FAILED', message: `fake LimitExceeded` });
+      if (!p || p.length > 0)
+        throw new AgentkeysError({ code: 'IAM_QUOTA_EXCEEDED', message: 'one role a profile (fake)' });
       p.push(roleName);
     },
     removeRoleFromInstanceProfile: async (name, roleName) =>
