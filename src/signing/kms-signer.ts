@@ -119,6 +119,8 @@ export class KmsSigner implements AuditSigner {
     const signer = new KmsSigner(kms, opts.kid ?? meta.Arn!, alg, meta);
     if (cached?.publicKeyDer) signer.publicKey = spki(cached.publicKeyDer);
     signer.fromCache = cached !== undefined;
+    signer.keyRef = keyRef;
+    if (opts.cache) signer.cache = opts.cache;
     if (alg !== 'hmac-sha256') await signer.loadPublicKey();
     if (!cached) await opts.cache?.put(keyRef, { metadata: meta, ...(await signer.derIfAny()) });
     return signer;
@@ -126,6 +128,8 @@ export class KmsSigner implements AuditSigner {
 
   /** Whether the key's metadata and public key came from .agentkeys/cache (not from KMS this run). */
   fromCache = false;
+  private keyRef = '';
+  private cache: KmsKeyCache | undefined;
 
   /**
    * The public key from KMS itself, replacing a cached one: before the key is published or
@@ -133,6 +137,20 @@ export class KmsSigner implements AuditSigner {
    */
   async refreshPublicKey(): Promise<void> {
     if (this.alg === 'hmac-sha256' || !this.fromCache) return;
+    // The key the reference names now, by KMS: a cache file whose ARN is another key (planted, or
+    // left from before the alias moved) never gets that key published under this reference.
+    const now = await this.kms.describeKey(this.keyRef);
+    const arn = now.Arn;
+    if (arn !== this.keyArn) {
+      await this.cache?.put(this.keyRef, { metadata: now });
+      throw new UsageError({
+        code: 'KMS_KEY_CACHE_MISMATCH',
+        message:
+          `the key cache says ${this.keyRef} is ${this.keyArn}, but KMS says ${arn}: ` +
+          'nothing was signed or published',
+        hint: 'the cache entry was replaced with what KMS says; run the command again',
+      });
+    }
     this.publicKey = spki(await this.kms.getPublicKey(this.keyArn));
     this.fromCache = false;
   }

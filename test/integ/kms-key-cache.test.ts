@@ -155,6 +155,42 @@ describe('sign one event per call with a KMS key', () => {
     expect((await signOne(cwd, key, 3, ['--signer-kid', 'auditor-v1'])).kmsRequests).toMatchObject({ DescribeKey: 1 });
   });
 
+  it('a planted ARN in the cache is never published under the alias: KMS_KEY_CACHE_MISMATCH, the entry corrected', async () => {
+    const cwd = tempDir();
+    const [key, other] = [alias(), alias()];
+    await ok(['keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', key], cwd);
+    const otherArn = JSON.parse(
+      (
+        await ok(
+          ['--json', 'keys', 'create', '--spec', 'ECC_NIST_P256', '--alias', other, '--signers', 'other.json'],
+          cwd,
+        )
+      ).stdout,
+    ).keyArn as string;
+    await signOne(cwd, key, 1);
+    // The attacker points the alias's cache entry at another key it can sign with, whose ARN (the
+    // kid by default) is not registered, so the writer would publish it.
+    const [file] = cacheFiles(cwd);
+    const entry = JSON.parse(readFileSync(file!, 'utf8'));
+    expect(otherArn).toMatch(/^arn:aws:kms:/);
+    writeFileSync(
+      file!,
+      JSON.stringify({ ...entry, metadata: { ...entry.metadata, Arn: otherArn }, publicKey: undefined }),
+    );
+    const r = await cli(
+      ['--json', 'sign', '--log', 'a.jsonl', '--key', `kms:${key}`, '--event-type', 't', '--payload', '{}'],
+      cwd,
+    );
+    expect(JSON.parse(r.stdout).error.code).toBe('KMS_KEY_CACHE_MISMATCH');
+    expect(readFileSync(path.join(cwd, '.agentkeys', 'signers.json'), 'utf8')).not.toContain(otherArn);
+    // The entry now says what KMS says: the next write signs with the alias's key, and all verifies.
+    await signOne(cwd, key, 2);
+    expect(JSON.parse((await ok(['--json', 'verify-audit', '--log', 'a.jsonl'], cwd)).stdout)).toMatchObject({
+      ok: true,
+      findings: [],
+    });
+  });
+
   it('AGENTKEYS_KEY_CACHE_TTL_MS=0 reads the key from KMS on every call', async () => {
     const cwd = tempDir();
     const key = alias();
