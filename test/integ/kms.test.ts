@@ -366,7 +366,8 @@ describe('envelope encryption', () => {
         env: { ...process.env, ...moto.current.env },
         encoding: 'utf8',
       }).stdout;
-    expect(onTerminal(line('encrypt', 'big.bin'))).toMatch(/encrypting big\.bin: \d+% \(\d+ MiB of 24 MiB\)/);
+    // The first update may come before a whole MiB is read, and on a fast run be the only one.
+    expect(onTerminal(line('encrypt', 'big.bin'))).toMatch(/encrypting big\.bin: \d+% \(\d+ [KM]iB of 24 MiB\)/);
     rmSync(path.join(cwd, 'big.bin'));
     expect(onTerminal(line('decrypt', 'big.bin.enc'))).toMatch(/decrypting big\.bin\.enc: \d+%/);
     expect(readFileSync(path.join(cwd, 'big.bin')).equals(Buffer.alloc(24 << 20, 7))).toBe(true);
