@@ -7,7 +7,7 @@
 // CNAMEs resolve); SimulatePrincipalPolicy and TestDNSAnswer are missing from moto and answered by
 // the launcher's patches (identity policies without conditions; the zone's own records).
 import { generateKeyPairSync } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { startPrometheus } from '../helpers/prometheus.js';
@@ -300,6 +300,21 @@ describe('agentkeys doctor', () => {
       expect((await doctor()).failed.map((c) => c.id)).toEqual(['oidc.jwks']);
     } finally {
       issuer.state.keys = keys;
+    }
+    // The OIDC key broker setup made on the host (its public half fetched back): served, or a failure.
+    const made = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+    const local = path.join(files.cwd, '.agentkeys', 'broker', 'test.oidc-jwks.json');
+    mkdirSync(path.dirname(local), { recursive: true });
+    writeFileSync(local, JSON.stringify({ keys: [{ ...made, kid: 'host-oidc', alg: 'RS256', use: 'sig' }] }));
+    try {
+      const missing = await doctor();
+      expect(missing.failed.map((c) => c.id)).toEqual(['oidc.jwks']);
+      expect(missing.failed[0]!.detail).toContain('does not serve the OIDC key generated on the host (host-oidc)');
+      issuer.state.keys = [...keys, { ...made, kid: 'other-name', alg: 'RS256' }];
+      expect((await doctor()).failed).toEqual([]);
+    } finally {
+      issuer.state.keys = keys;
+      rmSync(local);
     }
   });
 

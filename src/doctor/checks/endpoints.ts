@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import type { PeerCertificate } from '../http.js';
 import {
   fail,
@@ -174,15 +176,35 @@ export const oidcDiscoveryCheck: DoctorCheck = {
 export const jwksCheck: DoctorCheck = {
   id: 'oidc.jwks',
   group: 'oidc',
-  title: 'The JWKS holds at least one key',
+  title: 'The JWKS holds at least one key, and the OIDC key broker setup made on the host',
   needs: ['oidc.discovery'],
   async run(ctx) {
     const uri = (await discovery(ctx)).jwks_uri as string;
     const res = await ctx.http.get(uri).catch((err: Error) => ({ status: 0, body: err.message }));
     if (res.status !== 200) return fail(`${uri} answered ${res.status}`, brokerFix(ctx));
-    const keys = (JSON.parse(res.body) as { keys?: { kty?: string; kid?: string; alg?: string }[] }).keys ?? [];
+    let keys: { kty?: unknown; kid?: unknown; alg?: unknown; n?: unknown; e?: unknown }[];
+    try {
+      const body = JSON.parse(res.body) as { keys?: unknown };
+      keys = Array.isArray(body.keys) ? (body.keys as typeof keys).filter((k) => typeof k === 'object' && k) : [];
+    } catch {
+      return fail(`${uri} answered something that is not JSON`, brokerFix(ctx));
+    }
     if (keys.length === 0) return fail(`${uri} has no keys`, 'publish the signing key: agentkeys rotate-key --jwt DIR');
-    return ok(`${keys.length} key(s): ${keys.map((k) => `${k.kid ?? '?'} (${k.alg ?? k.kty})`).join(', ')}`);
+    const names = keys.map((k) => `${String(k.kid ?? '?')} (${String(k.alg ?? k.kty)})`);
+    const listed = `${keys.length} key(s): ${names.join(', ')}`;
+    // The public half broker setup fetched back (step 5): the broker must serve that very key.
+    const made = await readFile(
+      path.join(ctx.config.dir, 'broker', `${stackOf(ctx).stack.name}.oidc-jwks.json`),
+      'utf8',
+    )
+      .then((t) => (JSON.parse(t) as { keys: { n: string; e: string; kid: string }[] }).keys[0])
+      .catch(() => undefined);
+    if (made && !keys.some((k) => k.n === made.n && k.e === made.e))
+      return fail(
+        `${uri} does not serve the OIDC key generated on the host (${made.kid}); ${listed}`,
+        'the broker reads another key: check BROKER_OIDC_KEYPAIR_PATH in /etc/agentkeys/broker.env and restart it',
+      );
+    return ok(made ? `${listed}; serves the host's OIDC key ${made.kid}` : listed);
   },
 };
 
