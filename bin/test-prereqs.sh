@@ -20,6 +20,8 @@ command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+# git: broker setup's build test clones a stand-in upstream repository on the loopback host.
+command -v git >/dev/null 2>&1 || missing="$missing git"
 if ! command -v promtool >/dev/null 2>&1; then
   # promtool (doctor --prometheus is linted by it); its recommends (exporters) are not needed.
   echo "== installing prometheus (promtool) without its recommends"
@@ -35,7 +37,7 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 have_postgres || { echo "FATAL: PostgreSQL server binaries are missing after apt-get install postgresql" >&2; exit 1; }
-for tool in redis-server openssl /usr/sbin/nginx /usr/sbin/sshd systemd-analyze promtool; do
+for tool in redis-server openssl /usr/sbin/nginx /usr/sbin/sshd systemd-analyze promtool git; do
   command -v "$tool" >/dev/null 2>&1 || { echo "FATAL: $tool is missing after apt-get install" >&2; exit 1; }
 done
-echo "== test prerequisites present (moto, postgresql, redis-server, openssl, nginx, openssh-server, systemd, promtool)"
+echo "== test prerequisites present (moto, postgresql, redis-server, openssl, nginx, openssh-server, systemd, promtool, git)"
