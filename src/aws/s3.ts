@@ -50,12 +50,13 @@ export interface S3Api {
   /** Deletes every object version and delete marker; returns how many. */
   emptyBucket(name: string): Promise<number>;
   countObjectVersions(name: string): Promise<number>;
-  /** The newest object under a prefix (by LastModified), its first maxBytes as text; undefined when none. */
-  getNewestObjectText(
+  /** The `count` newest objects under a prefix (by LastModified), newest first, each its first maxBytes as text. */
+  getNewestObjectTexts(
     bucket: string,
     prefix: string,
     maxBytes: number,
-  ): Promise<{ key: string; text: string } | undefined>;
+    count: number,
+  ): Promise<{ key: string; text: string }[]>;
   deleteBucket(name: string): Promise<void>;
 }
 
@@ -206,24 +207,31 @@ export function createS3Api(ctx: AwsServiceContext): S3Api {
         const page = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 1000 }));
         return (page.Versions?.length ?? 0) + (page.DeleteMarkers?.length ?? 0);
       }),
-    getNewestObjectText: (bucket, prefix, maxBytes) =>
+    getNewestObjectTexts: (bucket, prefix, maxBytes, count) =>
       caller.call('s3:ListObjectsV2', `s3://${bucket}/${prefix}`, async () => {
-        let newest: { key: string; at: number } | undefined;
+        // Only the `count` newest are kept while listing: memory does not grow with the bucket.
+        const newest: { key: string; at: number }[] = [];
         let token: string | undefined;
         do {
           const page = await s3.send(
             new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
           );
           for (const o of page.Contents ?? []) {
-            const at = o.LastModified?.getTime() ?? 0;
-            if (o.Key && (!newest || at > newest.at)) newest = { key: o.Key, at };
+            if (!o.Key) continue;
+            newest.push({ key: o.Key, at: o.LastModified?.getTime() ?? 0 });
+            newest.sort((a, b) => b.at - a.at);
+            newest.splice(count);
           }
           token = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (token);
-        if (!newest) return undefined;
-        const key = newest.key;
-        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }));
-        return { key, text: await out.Body!.transformToString('utf8') };
+        const out: { key: string; text: string }[] = [];
+        for (const { key } of newest) {
+          const obj = await s3.send(
+            new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }),
+          );
+          out.push({ key, text: await obj.Body!.transformToString('utf8') });
+        }
+        return out;
       }),
     getObjectLock: (name) =>
       caller.maybe('s3:GetObjectLockConfiguration', name, async () => {

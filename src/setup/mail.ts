@@ -1,4 +1,4 @@
-// The SES verification link for the sender address, found in the newest mail of the inbound bucket
+// The SES verification link for the sender address, found in the newest mails of the inbound bucket
 // (step 9 waits for someone to open it). Mail there is untrusted: anyone can write to the domain.
 // A link is shown only when it is AWS's own confirmation page for this sender in this stack's
 // account, so a mail from someone else cannot get the operator to confirm their identity request.
@@ -43,17 +43,26 @@ export function findVerificationLink(
   return undefined;
 }
 
-/** The confirmation link for the stack's sender, from the newest inbound mail; undefined when none. */
+/**
+ * How many of the newest inbound mails are searched: a few later mails (a bounce, a newsletter)
+ * do not hide the link. Anyone can mail the domain, so more than this many can; then the operator
+ * opens SES's mail by hand, as before agentkeys (documented).
+ */
+export const MAILS_SEARCHED = 5;
+
+/** The confirmation link for the stack's sender, from the newest inbound mails; undefined when none. */
 export async function senderVerificationLink(
   stack: Pick<Stack, 'mailBucket' | 'accountId' | 'senderAddress' | 'region'>,
-  aws: Pick<SetupAws, 'getNewestObjectText'>,
+  aws: Pick<SetupAws, 'getNewestObjectTexts'>,
 ): Promise<string | undefined> {
   // Only a hint: a bucket not there yet (or not readable) means no link, not a failed step.
-  const mail = await aws.getNewestObjectText(stack.mailBucket, 'inbound/', MAIL_READ_BYTES).catch(() => undefined);
-  if (!mail) return undefined;
-  return findVerificationLink(mail.text, {
-    accountId: stack.accountId,
-    identity: stack.senderAddress,
-    region: stack.region,
-  });
+  const mails = await aws
+    .getNewestObjectTexts(stack.mailBucket, 'inbound/', MAIL_READ_BYTES, MAILS_SEARCHED)
+    .catch(() => []);
+  const want = { accountId: stack.accountId, identity: stack.senderAddress, region: stack.region };
+  for (const mail of mails) {
+    const link = findVerificationLink(mail.text, want);
+    if (link) return link;
+  }
+  return undefined;
 }

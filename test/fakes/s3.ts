@@ -62,7 +62,7 @@ export function fakeS3(foreign: ReadonlySet<string> = new Set()): S3Api {
       return n;
     },
     countObjectVersions: async (name) => buckets.get(name)?.objects ?? 0,
-    getNewestObjectText: async () => undefined, // objects' contents are not modelled
+    getNewestObjectTexts: async () => [], // objects' contents are not modelled
     deleteBucket: async (name) => {
       if ((buckets.get(name)?.objects ?? 0) > 0)
         throw new AgentkeysError({

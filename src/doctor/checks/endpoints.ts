@@ -14,7 +14,7 @@ import {
   type Outcome,
 } from '../check.js';
 import { messageOf } from '../../sys/operator-file.js';
-import { senderVerificationLink } from '../../setup/mail.js';
+import { MAILS_SEARCHED, senderVerificationLink } from '../../setup/mail.js';
 
 export const sesDomainCheck: DoctorCheck = {
   id: 'ses.domain',
@@ -77,9 +77,9 @@ export const sesSenderCheck: DoctorCheck = {
     return fail(
       `${stack.senderAddress} is not verified yet`,
       link
-        ? `open SES's confirmation link (from the newest inbound mail): ${link}, then: ${setupFix(ctx, 'ses-sender')}`
-        : `open the verification link in the newest mail under s3://${stack.mailBucket}/inbound/ ` +
-            `(none there yet), then: ${setupFix(ctx, 'ses-sender')}`,
+        ? `open SES's confirmation link (from the newest inbound mails): ${link}, then: ${setupFix(ctx, 'ses-sender')}`
+        : `open SES's verification mail under s3://${stack.mailBucket}/inbound/ ` +
+            `(none in the ${MAILS_SEARCHED} newest), then: ${setupFix(ctx, 'ses-sender')}`,
     );
   },
 };

@@ -1,6 +1,6 @@
 import { sesIdentity } from '../resources.js';
 import { rerun, type SetupContext, type Step } from '../step.js';
-import { senderVerificationLink } from '../mail.js';
+import { MAILS_SEARCHED, senderVerificationLink } from '../mail.js';
 
 const sender = (ctx: SetupContext) =>
   sesIdentity(ctx, ctx.stack.senderAddress, {
@@ -10,10 +10,11 @@ const sender = (ctx: SetupContext) =>
       reason: `SES is waiting for ${ctx.stack.senderAddress} to be confirmed`,
       hint: async () => {
         const link = await senderVerificationLink(ctx.stack, ctx.aws);
-        const where = `the newest mail under s3://${ctx.stack.mailBucket}/inbound/`;
+        const folder = `s3://${ctx.stack.mailBucket}/inbound/`;
         return link
-          ? `open SES's confirmation link (from ${where}): ${link}, then: ${rerun(ctx, '9')}`
-          : `open the verification link in ${where} (none there yet), then: ${rerun(ctx, '9')}`;
+          ? `open SES's confirmation link (from the newest mails under ${folder}): ${link}, then: ${rerun(ctx, '9')}`
+          : `open SES's verification mail under ${folder} (none in the ${MAILS_SEARCHED} newest), ` +
+              `then: ${rerun(ctx, '9')}`;
       },
     },
   });
@@ -21,7 +22,7 @@ const sender = (ctx: SetupContext) =>
 /**
  * The broker's sender address. SES mails a verification link to it; the mail lands in the
  * inbound bucket (steps 7 and 8). agentkeys does not follow links found in mail: the step waits,
- * shows the link when the newest mail holds SES's own for this sender and account
+ * shows the link when one of the newest mails holds SES's own for this sender and account
  * (src/setup/mail.ts), and says what to re-run.
  */
 export const sesSenderStep: Step = {
