@@ -195,7 +195,7 @@ async function runJwtRotation(
   const rotation = resume ? undefined : await rotateJwtKeys(dir, overlapDays);
   const pair = await currentPair(dir);
   const done: string[] = [];
-  if (!rotation) done.push(`resumed the publication of ${pair.kid}`);
+  if (!rotation) done.push(`${pair.kid}: made earlier, not yet published; publishing it (no new key)`);
   else
     done.push(
       `new RS256 key ${rotation.kid} (${rotation.privateKeyFile}, 0600); ${rotation.jwksFile} publishes ` +
