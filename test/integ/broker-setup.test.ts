@@ -5,6 +5,7 @@
 import {
   chmodSync,
   cpSync,
+  readdirSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -140,6 +141,14 @@ function expectKeysOnHost(stdout: string): void {
   expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'RSA', alg: 'RS256', kid: expect.any(String) })]);
   expect(jwks.keys[0]).not.toHaveProperty('d');
   expect(stdout).not.toContain('PRIVATE KEY');
+  // No temp copy of a key or the secret is left beside them.
+  expect(readdirSync(onHost('var/lib/agentkeys/keys')).sort()).toEqual([
+    'oidc-keypair.json',
+    'oidc-keypair.json.pub.pem',
+    'session-keypair.json',
+    'session-keypair.json.pub.pem',
+  ]);
+  expect(readdirSync(onHost('var/lib/agentkeys/dev_key_service'))).toEqual(['master-secret']);
   const secret = onHost('var/lib/agentkeys/dev_key_service/master-secret');
   expect(statSync(secret).mode & 0o777).toBe(0o600);
   expect(Buffer.from(readFileSync(secret, 'utf8').trim(), 'base64')).toHaveLength(32);

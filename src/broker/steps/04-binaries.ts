@@ -35,7 +35,8 @@ async function binaryFacts(ctx: BrokerContext): Promise<BinaryFacts> {
     `s=${shQuote(`${dir}/${STAMP}`)}`,
     `if [ -f "$s" ]; then printf 'stamp %s\\n' "$(base64 -w0 "$s")"; fi`,
     `b=${shQuote(b)}`,
-    `if [ -f "$b/pid" ] && kill -0 "$(cat "$b/pid")" 2>/dev/null; then echo build running; ` +
+    // Running: the pid's command line is still our runner (a pid reused after a reboot is not).
+    `if [ -f "$b/pid" ] && grep -qa run.sh "/proc/$(cat "$b/pid")/cmdline" 2>/dev/null; then echo build running; ` +
       `elif [ -f "$b/status" ]; then printf 'build done %s\\n' "$(cat "$b/status")"; fi`,
     `if [ -f "$b/log" ]; then printf 'tail %s\\n' "$(tail -n 5 "$b/log" | base64 -w0)"; fi`,
   ].join('\n');

@@ -87,19 +87,18 @@ async function generate(ctx: BrokerContext, k: Keypair): Promise<void> {
     'set -e',
     'umask 077',
     `mkdir -p ${shQuote(dir)}`,
-    't=$(mktemp -d)',
+    // The private key is made beside its final place (0700, umask 077), never in a shared /tmp.
+    `t=$(mktemp -d ${shQuote(`${dir}/.agentkeys.`)}XXXXXX)`,
+    // Whatever fails, no copy of the private key is left beside the pair (the link, once made, stays).
+    `j=''; trap 'rm -rf "$t"; [ -z "$j" ] || rm -f "$j"' EXIT`,
     `openssl genpkey ${k.genpkey} -out "$t/key.pem" 2>/dev/null`,
     'openssl pkey -in "$t/key.pem" -pubout -out "$t/pub.pem"',
     `printf '{"alg":"${k.alg}","private_key_pem":"%s","public_key_pem":"%s"}\\n' "$(${esc} "$t/key.pem")" ` +
       `"$(${esc} "$t/pub.pem")" > "$t/pair.json"`,
     `j=$(mktemp ${shQuote(`${dir}/.agentkeys.`)}XXXXXX)`,
     'cat "$t/pair.json" > "$j"; sync "$j"',
-    `if ! ln "$j" ${shQuote(k.file)} 2>/dev/null; then`,
-    `  rm -f "$j"; rm -rf "$t"; echo 'another run made it first' >&2; exit 7`,
-    'fi',
-    'rm -f "$j"',
+    `if ! ln "$j" ${shQuote(k.file)} 2>/dev/null; then echo 'another run made it first' >&2; exit 7; fi`,
     `chmod 644 "$t/pub.pem"; mv -f "$t/pub.pem" ${shQuote(pubOf(k))}`,
-    'rm -rf "$t"',
     ownByServiceUser(k.file),
   ].join('\n');
   await hostRun(ctx.shell, script, `generate the ${k.name} keypair`);

@@ -53,10 +53,11 @@ async function create(ctx: BrokerContext, file: string): Promise<void> {
     `mkdir -p ${shQuote(dir)}`,
     `chmod 700 ${shQuote(dir)}`,
     `t=$(mktemp ${shQuote(`${dir}/.agentkeys.`)}XXXXXX)`,
+    // The temp name goes whatever happens (after ln, the secret lives on under its own name).
+    `trap 'rm -f "$t"' EXIT`,
     'head -c 32 /dev/urandom | base64 > "$t"',
     'sync "$t"',
-    `if ! ln "$t" ${shQuote(file)} 2>/dev/null; then rm -f "$t"; echo 'it exists now: not replaced' >&2; exit 7; fi`,
-    'rm -f "$t"',
+    `if ! ln "$t" ${shQuote(file)} 2>/dev/null; then echo 'it exists now: not replaced' >&2; exit 7; fi`,
     ownByServiceUser(file),
   ].join('\n');
   await hostRun(ctx.shell, script, 'write the master secret');
