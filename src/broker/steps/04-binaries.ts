@@ -18,6 +18,24 @@ interface BinaryFacts {
   sha: Map<string, string | undefined>;
   stamp?: { ref?: string; sha256?: Record<string, string> } | undefined;
   build?: { running: boolean; ref?: string; rc?: number; tail: string };
+  /** MemTotal and SwapTotal in KiB (/proc/meminfo), when the host has them. */
+  memory?: { memKiB: number; swapKiB: number };
+}
+
+/**
+ * A build needs about 2 GiB: upstream's t3.micro (1 GiB) was OOM-killed compiling aws-sdk-s3. A
+ * t3.small reports a little under 2 GiB as MemTotal, hence 1800 MiB of memory and swap together.
+ */
+export const BUILD_MIN_MIB = 1800;
+
+export function buildMemoryProblem(memory: BinaryFacts['memory']): string | undefined {
+  if (!memory) return undefined;
+  const mib = Math.floor((memory.memKiB + memory.swapKiB) / 1024);
+  if (mib >= BUILD_MIN_MIB) return undefined;
+  return (
+    `the host has ${mib} MiB of memory and swap: a cargo build there is OOM-killed below ` +
+    `${BUILD_MIN_MIB} MiB (upstream's t3.micro)`
+  );
 }
 
 const buildDir = (ctx: BrokerContext) => path.posix.join(ctx.paths.stateDir, 'build');
@@ -39,6 +57,8 @@ async function binaryFacts(ctx: BrokerContext): Promise<BinaryFacts> {
     `if [ -f "$b/pid" ] && grep -qa run.sh "/proc/$(cat "$b/pid")/cmdline" 2>/dev/null; then echo build running; ` +
       `elif [ -f "$b/status" ]; then printf 'build done %s\\n' "$(cat "$b/status")"; fi`,
     `if [ -f "$b/log" ]; then printf 'tail %s\\n' "$(tail -n 5 "$b/log" | base64 -w0)"; fi`,
+    `awk '/^MemTotal:/{m=$2} /^SwapTotal:/{s=$2} END{if (m) printf "mem %d %d\\n", m, s}' ` +
+      '/proc/meminfo 2>/dev/null || true',
   ].join('\n');
   const lines = (await hostRun(ctx.shell, script, 'read the binaries')).stdout.split('\n');
   const sha = new Map<string, string | undefined>();
@@ -49,10 +69,12 @@ async function binaryFacts(ctx: BrokerContext): Promise<BinaryFacts> {
   const stampLine = lines.find((l) => l.startsWith('stamp '));
   const tail = Buffer.from(lines.find((l) => l.startsWith('tail '))?.slice(5) ?? '', 'base64').toString('utf8');
   const buildLine = lines.find((l) => l.startsWith('build '));
+  const mem = lines.map((l) => /^mem (\d+) (\d+)$/.exec(l)).find((m) => m);
   const done = buildLine ? /^build done (\S+) (\d+)$/.exec(buildLine) : null;
   return {
     sha,
     ...(stampLine ? { stamp: parseStamp(stampLine.slice(6)) } : {}),
+    ...(mem ? { memory: { memKiB: Number(mem[1]), swapKiB: Number(mem[2]) } } : {}),
     ...(buildLine
       ? {
           build: {
@@ -172,6 +194,13 @@ function buildState(
       message: `the build of ${release.ref} on the host exited ${failed.rc}: ${failed.tail || '(no output)'}`,
       hint: `the whole log is ${log} on the host (agentkeys ssh); fix the cause and re-run`,
     });
+  const small = buildMemoryProblem(facts.memory);
+  if (small)
+    return blocked(
+      small,
+      'resize it (t3.small: stop, modify-instance-attribute, start; the EIP stays attached), add swap, ' +
+        'or build elsewhere and pass --upload-bin DIR',
+    );
   const detail = failed
     ? `again: the last attempt exited ${failed.rc} (${failed.tail})`
     : `${release.repo} at ${release.ref}: ${release.command}`;

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseDohAnswer } from '../../../src/broker/dns.js';
 import { fileDiff } from '../../../src/broker/steps/03-host-files.js';
+import { buildMemoryProblem } from '../../../src/broker/steps/04-binaries.js';
 import { shQuote } from '../../../src/ssh/connection.js';
 
 describe('parseDohAnswer', () => {
@@ -49,5 +50,14 @@ describe('fileDiff', () => {
   it('has nothing to show for a new or an unchanged file', () => {
     expect(fileDiff(want('A=1\n', 0o644), { kind: 'missing' }, false)).toBeUndefined();
     expect(fileDiff(want('A=1\n', 0o644), { kind: 'file', content: 'A=1\n', mode: 0o600 }, false)).toBeUndefined();
+  });
+});
+
+describe('buildMemoryProblem (step 4 before a build on the host)', () => {
+  it("blocks a t3.micro's memory, passes a t3.small's (a little under 2 GiB as MemTotal) or enough swap", () => {
+    expect(buildMemoryProblem({ memKiB: 980_000, swapKiB: 0 })).toMatch(/957 MiB .* OOM-killed below 1800 MiB/);
+    expect(buildMemoryProblem({ memKiB: 1_940_000, swapKiB: 0 })).toBeUndefined();
+    expect(buildMemoryProblem({ memKiB: 980_000, swapKiB: 1_048_576 })).toBeUndefined();
+    expect(buildMemoryProblem(undefined)).toBeUndefined(); // a host without /proc/meminfo is not refused
   });
 });
