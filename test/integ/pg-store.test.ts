@@ -206,6 +206,12 @@ describe('db migrate', () => {
     // agentkeys' chain is not AgentIdP's table, and the reverse.
     const mismatch = await runCli([...query.slice(0, 6), chain], { cwd });
     expect(JSON.parse(mismatch.stdout).error.code).toBe('AUDIT_SOURCE_MISMATCH');
+    // Tables it does not understand are named, never guessed at.
+    await sql(url, 'CREATE TABLE notes (body text)');
+    for (const table of ['nothere', 'notes', 'Bad-Name'])
+      expect(JSON.parse((await runCli([...query, '--table', table], { cwd })).stdout).error.code).toMatch(
+        /^(AGENTIDP_TABLE_UNSUITABLE|FLAG_INVALID)$/,
+      );
     const badSchema = await runCli(['--json', 'verify-audit', '--log', `${url}?schema=x;drop`], { cwd });
     expect(JSON.parse(badSchema.stdout).error.code).toBe('DATABASE_URL_INVALID');
   });
