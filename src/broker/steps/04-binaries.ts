@@ -142,25 +142,32 @@ function uploadState(ctx: BrokerContext, facts: BinaryFacts, local: LocalBinary[
 
 const sizeOf = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`);
 
-/** One binary per script (base64 in a heredoc), its checksum compared on the host before the rename. */
+/**
+ * One binary per script: its base64 rides after the script's last line (`exit`), where sh never
+ * parses it; the script reads it back from its own file ("$0": the runner runs a file) with tail,
+ * far cheaper than a heredoc of tens of MiB. The checksum is compared on the host before the rename.
+ */
 async function upload(ctx: BrokerContext, b: LocalBinary): Promise<void> {
-  const content = (await readFile(b.file)).toString('base64').replace(/.{1,76}/g, '$&\n');
   const dest = `${ctx.paths.binDir}/${b.binary}`;
-  const script = [
+  const head = [
     'set -e',
+    `[ -f "$0" ] || { echo 'the upload script is not running from its file' >&2; exit 5; }`,
     `mkdir -p ${shQuote(ctx.paths.binDir)}`,
     `t=$(mktemp ${shQuote(`${ctx.paths.binDir}/.agentkeys.`)}XXXXXX)`,
-    `base64 -d > "$t" <<'AGENTKEYS_BINARY'`,
-    content + 'AGENTKEYS_BINARY',
-    `if [ "$(sha256sum < "$t" | cut -d' ' -f1)" != ${b.sha256} ]; then rm -f "$t"; ` +
+    `trap 'rm -f "$t"' EXIT`,
+    'tail -n +PAYLOAD "$0" | base64 -d > "$t"',
+    `if [ "$(sha256sum < "$t" | cut -d' ' -f1)" != ${b.sha256} ]; then ` +
       `echo 'the uploaded copy has another checksum' >&2; exit 4; fi`,
     'chmod 755 "$t"',
     'sync "$t"',
     `mv -f "$t" ${shQuote(dest)}`,
     // A running service picks the new binary up now (a stopped one is started by step 10).
     `systemctl try-restart ${unitsOf(ctx, b.binary)}`,
-  ].join('\n');
-  await hostRun(ctx.shell, script, `upload ${b.binary}`);
+    'exit 0',
+  ];
+  const script = head.join('\n').replace('PAYLOAD', String(head.length + 1));
+  const payload = (await readFile(b.file)).toString('base64');
+  await hostRun(ctx.shell, `${script}\n${payload}\n`, `upload ${b.binary}`);
 }
 
 const unitsOf = (ctx: BrokerContext, binary?: string) =>
