@@ -79,3 +79,6 @@ try {
   await host.close();
   rmSync(cwd, { recursive: true, force: true });
 }
+// The CLI's ssh ControlMaster keeps its session on the test sshd for ControlPersist (10 min), and
+// that session still holds the sshd's stderr pipe this process reads: leave without waiting for it.
+process.exit(0);
