@@ -29,16 +29,16 @@ export interface AgentidpOptions extends GlobalOptions {
   yes?: boolean;
 }
 
-const STEPS: Record<RunbookAction, { event: string; question: string; done: string }> = {
+const STEPS: Record<RunbookAction, { event: string; question: string; done: (rows: number) => string }> = {
   'suspend-agent': {
     event: 'agentidp.agent.suspended',
     question: 'Suspend AgentIdP agent',
-    done: 'suspended',
+    done: () => 'suspended',
   },
   'revoke-credentials': {
     event: 'agentidp.credentials.revoked',
     question: 'Revoke every live credential of AgentIdP agent',
-    done: 'credential(s) revoked',
+    done: (rows) => `${rows} credential(s) revoked`,
   },
 };
 
@@ -166,6 +166,6 @@ function printResult(
     printLine(`${style.ok('✔')} ${id}: already done, nothing changed (${change.table})`);
     return;
   }
-  const what = change.action === 'suspend-agent' ? 'suspended' : `${r.applied} ${STEPS[change.action].done}`;
+  const what = STEPS[change.action].done(r.applied);
   printLine(`${style.ok('✔')} ${id}: ${what} (${change.table}); recorded in ${redactUrl(log)}`);
 }

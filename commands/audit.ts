@@ -251,10 +251,11 @@ function summarize(payload: unknown): string {
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
 
-function printTable(rows: string[][]): void {
+function printTable(cells: string[][]): void {
   const header = ['created_at', 'actor_id', 'event_type', 'id', 'payload'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => printable(r[i]!).length)));
+  const rows = cells.map((r) => r.map(printable));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   printLine(style.bold(line(header)));
-  for (const r of rows) printLine(line(r.map(printable)));
+  for (const r of rows) printLine(line(r));
 }

@@ -136,8 +136,6 @@ interface JwtTargets {
   jwksUrl?: string;
 }
 
-const JWT_ONLY = ['publishSecret', 'publishEnv', 'restartCommand', 'ecsService', 'jwksUrl'] as const;
-
 function jwtTargets(options: RotateKeyOptions): JwtTargets {
   const ignored = (['alias', 'spec', 'signers', 'log'] as const).filter((k) => options[k] !== undefined);
   if (ignored.length > 0)
@@ -181,7 +179,7 @@ async function runJwtRotation(
 ): Promise<ExitCode> {
   const targets = jwtTargets(options);
   const waitMs = parseWholeNumber(options.wait ?? '120', '--wait', { max: 3600 }) * 1000;
-  const publishing = JWT_ONLY.some((k) => options[k] !== undefined);
+  const publishing = Object.keys(targets).length > 0;
   const state = await jwtState(dir);
   const resume = publishing && state !== undefined && state.published !== state.current;
   await confirm(

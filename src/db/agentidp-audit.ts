@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { assertQueryRange, type AuditQuery } from '../audit/query.js';
 import { UsageError } from '../errors.js';
-import { columnsOf } from './migrate.js';
+import { columnsOf, TABLE_NAME } from './migrate.js';
 import { pgError } from './pg.js';
 
 /** One AgentIdP audit event, in the field names agentkeys' own events use. */
@@ -23,8 +23,6 @@ const ID_COLUMNS = ['event_id', 'id'];
 const AGENT_COLUMNS = ['agent_id', 'actor_id'];
 const ACTION_COLUMNS = ['action', 'event_type'];
 const DETAIL_COLUMNS = ['metadata', 'details', 'payload'];
-
-const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export interface EventColumns {
   id: string;

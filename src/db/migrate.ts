@@ -37,7 +37,8 @@ const BOOKKEEPING_COLUMNS = ['applied_at', 'checksum', 'name', 'version'];
 // is numbered its own way: any number, then a name.
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 const ANY_NUMBERED = /^(\d+)_([A-Za-z0-9_.-]+)\.sql$/;
-const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** A table name agentkeys writes into SQL as it is: a plain lower-case identifier. */
+export const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The migrations of a directory (default: the ones shipped with the package), numbered and append-only. */
 export async function loadMigrations(dir = migrationsDir()): Promise<Migration[]> {

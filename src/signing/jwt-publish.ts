@@ -2,7 +2,8 @@
 // secret there; ECS injects its JSON keys as variables) or the service's .env file. The JWKS
 // with the keys still in their overlap goes beside the pair, so a service that serves JWT_JWKS
 // keeps verifying tokens signed before the rotation.
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { rsaJwk } from './jwt-rotate.js';
 import { AgentkeysError, UsageError } from '../errors.js';
 import { setEnvValue } from '../config/env-writeback.js';
 import type { SecretsApi } from '../aws/secrets.js';
@@ -84,7 +85,7 @@ const JWKS_LIMIT = 1 << 20;
  * the kid: AgentIdP may name its keys its own way. The answer is untrusted input: bounded, and
  * anything but a JWKS is a named error.
  */
-export async function servedKeys(url: string, timeoutMs = 5000): Promise<{ n: string; e: string; kid?: string }[]> {
+export async function servedKeys(url: string, timeoutMs = 5000): Promise<JwksKey[]> {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
@@ -113,8 +114,22 @@ async function boundedText(res: Response, url: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The RSA keys of a JWKS answer; anything else in it is skipped, anything but a JWKS refused. */
-export function parseJwks(text: string, url: string): { n: string; e: string; kid?: string }[] {
+/** One key of a JWKS as agentkeys reads it: its type, and the string members it looks at. */
+export interface JwksKey {
+  kty: string;
+  kid?: string;
+  alg?: string;
+  n?: string;
+  e?: string;
+}
+
+const JWK_STRINGS = ['kid', 'alg', 'n', 'e'] as const;
+
+/**
+ * The keys of a JWKS answer (what `rotate-key --jwks-url` waits for and doctor's `oidc.jwks`
+ * lists); an entry without a string kty is skipped, anything but a JWKS refused by name.
+ */
+export function parseJwks(text: string, url: string): JwksKey[] {
   if (text.length > JWKS_LIMIT) throw jwksError(url, `answered ${text.length} bytes, more than a JWKS`);
   let body: unknown;
   try {
@@ -125,9 +140,12 @@ export function parseJwks(text: string, url: string): { n: string; e: string; ki
   const keys = typeof body === 'object' && body !== null ? (body as { keys?: unknown }).keys : undefined;
   if (!Array.isArray(keys)) throw jwksError(url, 'answered JSON without a "keys" array');
   return keys
-    .filter((k): k is Record<string, unknown> => typeof k === 'object' && k !== null)
-    .filter((k) => k.kty === 'RSA' && typeof k.n === 'string' && typeof k.e === 'string')
-    .map((k) => ({ n: k.n as string, e: k.e as string, ...(typeof k.kid === 'string' ? { kid: k.kid } : {}) }));
+    .filter((k): k is Record<string, unknown> => typeof k === 'object' && k !== null && typeof k.kty === 'string')
+    .map((k) => {
+      const key: JwksKey = { kty: k.kty as string };
+      for (const m of JWK_STRINGS) if (typeof k[m] === 'string') key[m] = k[m];
+      return key;
+    });
 }
 
 function jwksError(url: string, what: string): AgentkeysError {
@@ -136,12 +154,6 @@ function jwksError(url: string, what: string): AgentkeysError {
     message: `the JWKS at ${url} ${what}`,
     hint: "the service's JWKS URL, e.g. https://idp.example.com/.well-known/jwks.json",
   });
-}
-
-/** The public key of a PEM as the JWKS carries it. */
-export function jwkOf(publicPem: string): { n: string; e: string } {
-  const jwk = createPublicKey(publicPem).export({ format: 'jwk' }) as { n: string; e: string };
-  return { n: jwk.n, e: jwk.e };
 }
 
 export interface ServedReport {
@@ -161,7 +173,7 @@ export async function waitUntilServed(
   pair: { kid: string; publicPem: string; jwks: { keys: Record<string, string>[] }; retiring: string[] },
   opts: { waitMs: number; intervalMs?: number; onWait?: (seconds: number) => void },
 ): Promise<ServedReport> {
-  const want = jwkOf(pair.publicPem);
+  const want = rsaJwk(pair.publicPem) as { n: string; e: string };
   const started = Date.now();
   let last: unknown;
   for (;;) {

@@ -93,14 +93,25 @@ export async function markPublished(dir: string, kid: string): Promise<void> {
 }
 
 async function publicJwk(dir: string, kid: string): Promise<Record<string, string>> {
-  const pem = await fsp.readFile(path.join(dir, 'keys', `${kid}.pub.pem`), 'utf8');
-  const jwk = createPublicKey(pem).export({ format: 'jwk' }) as Record<string, string>;
-  return { kty: jwk.kty!, n: jwk.n!, e: jwk.e!, kid, alg: 'RS256', use: 'sig' };
+  return rsaJwk(await fsp.readFile(path.join(dir, 'keys', `${kid}.pub.pem`), 'utf8'), kid);
 }
 
+/**
+ * An RSA public key as a JWKS carries it (RS256, for signatures); kid by default its RFC 7638
+ * thumbprint. The one place agentkeys writes a JWK: the JWT pair's JWKS, the broker's OIDC key.
+ */
+export function rsaJwk(key: KeyObject | string, kid?: string): Record<string, string> {
+  const { e, kty, n } = publicOf(key).export({ format: 'jwk' }) as Record<string, string>;
+  return { kty: kty!, n: n!, e: e!, kid: kid ?? jwkThumbprint(key), alg: 'RS256', use: 'sig' };
+}
+
+// createPublicKey takes a PEM or a private key, not a public KeyObject.
+const publicOf = (key: KeyObject | string): KeyObject =>
+  typeof key !== 'string' && key.type === 'public' ? key : createPublicKey(key);
+
 /** RFC 7638 thumbprint: a kid derived from the key itself. */
-function jwkThumbprint(key: KeyObject): string {
-  const { e, kty, n } = key.export({ format: 'jwk' }) as Record<string, string>;
+function jwkThumbprint(key: KeyObject | string): string {
+  const { e, kty, n } = publicOf(key).export({ format: 'jwk' }) as Record<string, string>;
   return createHash('sha256').update(JSON.stringify({ e, kty, n })).digest('base64url');
 }
 

@@ -2,10 +2,10 @@
 // halves never leave it) and never replaced: the OIDC key signs the tokens AWS STS trusts through
 // the provider setup registered, so a new one would break federation until the JWKS is fetched
 // again. Only the public halves come back: the OIDC one as a JWKS file here, for the OIDC step.
-import { createHash, createPublicKey } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { change, done, pending, type Change, type Step } from '../../steps/step.js';
+import { rsaJwk } from '../../signing/jwt-rotate.js';
 import { writeFileAtomic } from '../../sys/fs.js';
 import { shQuote } from '../../ssh/connection.js';
 import type { BrokerContext } from '../context.js';
@@ -123,12 +123,7 @@ async function restrict(ctx: BrokerContext, k: Keypair): Promise<void> {
 
 /** The OIDC public key as a JWKS (kid: RFC 7638 thumbprint), as the broker serves it. */
 export function jwksOf(publicPem: string): string {
-  const jwk = createPublicKey(publicPem).export({ format: 'jwk' }) as Record<string, string>;
-  const kid = createHash('sha256')
-    .update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n }))
-    .digest('base64url');
-  const key = { kty: jwk.kty, n: jwk.n, e: jwk.e, kid, alg: 'RS256', use: 'sig' };
-  return `${JSON.stringify({ keys: [key] }, null, 2)}\n`;
+  return `${JSON.stringify({ keys: [rsaJwk(publicPem)] }, null, 2)}\n`;
 }
 
 async function fetchJwks(ctx: BrokerContext, pubFile: string): Promise<void> {

@@ -14,6 +14,7 @@ import {
   type Outcome,
 } from '../check.js';
 import { messageOf } from '../../sys/operator-file.js';
+import { parseJwks, type JwksKey } from '../../signing/jwt-publish.js';
 import { MAILS_SEARCHED, senderVerificationLink } from '../../setup/mail.js';
 
 export const sesDomainCheck: DoctorCheck = {
@@ -182,22 +183,19 @@ export const jwksCheck: DoctorCheck = {
     const uri = (await discovery(ctx)).jwks_uri as string;
     const res = await ctx.http.get(uri).catch((err: Error) => ({ status: 0, body: err.message }));
     if (res.status !== 200) return fail(`${uri} answered ${res.status}`, brokerFix(ctx));
-    let keys: { kty?: unknown; kid?: unknown; alg?: unknown; n?: unknown; e?: unknown }[];
+    let keys: JwksKey[];
     try {
-      const body = JSON.parse(res.body) as { keys?: unknown };
-      keys = Array.isArray(body.keys) ? (body.keys as typeof keys).filter((k) => typeof k === 'object' && k) : [];
-    } catch {
-      return fail(`${uri} answered something that is not JSON`, brokerFix(ctx));
+      keys = parseJwks(res.body, uri);
+    } catch (err) {
+      return fail(messageOf(err), brokerFix(ctx));
     }
     if (keys.length === 0) return fail(`${uri} has no keys`, 'publish the signing key: agentkeys rotate-key --jwt DIR');
-    const names = keys.map((k) => `${String(k.kid ?? '?')} (${String(k.alg ?? k.kty)})`);
+    const names = keys.map((k) => `${k.kid ?? '?'} (${k.alg ?? k.kty})`);
     const listed = `${keys.length} key(s): ${names.join(', ')}`;
     // The public half broker setup fetched back (step 5): the broker must serve that very key.
-    const made = await readFile(
-      path.join(ctx.config.dir, 'broker', `${stackOf(ctx).stack.name}.oidc-jwks.json`),
-      'utf8',
-    )
-      .then((t) => (JSON.parse(t) as { keys: { n: string; e: string; kid: string }[] }).keys[0])
+    const file = path.join(ctx.config.dir, 'broker', `${stackOf(ctx).stack.name}.oidc-jwks.json`);
+    const made = await readFile(file, 'utf8')
+      .then((t) => parseJwks(t, file)[0])
       .catch(() => undefined);
     if (made && !keys.some((k) => k.n === made.n && k.e === made.e))
       return fail(
